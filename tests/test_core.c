@@ -1,0 +1,155 @@
+#include <math.h>
+#include <string.h>
+
+#include "tm_arena.h"
+#include "tm_rng.h"
+#include "tm_tape.h"
+#include "tm_test_util.h"
+#include "tm_threads.h"
+
+START_TEST(rng_is_deterministic_and_restorable)
+{
+    tm_rng a, b;
+    tm_rng_seed(&a, 7);
+    tm_rng_seed(&b, 7);
+    for (int i = 0; i < 100; i++)
+        ck_assert_uint_eq(tm_rng_u32(&a), tm_rng_u32(&b));
+    tm_rng saved = a;
+    uint32_t next = tm_rng_u32(&a);
+    ck_assert_uint_eq(tm_rng_u32(&saved), next);
+    tm_rng_seed(&b, 8);
+    ck_assert_uint_ne(tm_rng_u32(&a), tm_rng_u32(&b));
+}
+END_TEST
+
+START_TEST(rng_normal_has_unit_moments)
+{
+    tm_rng r;
+    tm_rng_seed(&r, 1);
+    double s = 0, s2 = 0;
+    int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double v = tm_rng_normal(&r);
+        s += v;
+        s2 += v * v;
+    }
+    ck_assert_double_lt(fabs(s / n), 0.01);
+    ck_assert_double_lt(fabs(s2 / n - 1.0), 0.02);
+}
+END_TEST
+
+START_TEST(shuffle_is_a_permutation)
+{
+    tm_rng r;
+    tm_rng_seed(&r, 3);
+    int idx[50], seen[50] = {0};
+    for (int i = 0; i < 50; i++)
+        idx[i] = i;
+    tm_rng_shuffle(&r, idx, 50);
+    int moved = 0;
+    for (int i = 0; i < 50; i++) {
+        seen[idx[i]]++;
+        moved += idx[i] != i;
+    }
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(seen[i], 1);
+    ck_assert_int_gt(moved, 10);
+}
+END_TEST
+
+START_TEST(tensor_rejects_bad_shapes)
+{
+    tm_tensor *t = NULL;
+    int bad[2] = {3, 0};
+    ck_assert_int_eq(tm_tensor_new(&t, 2, bad, 0), TM_ERR_SHAPE);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(tm_last_error(), "dimension 1"));
+    int ok[3] = {2, 3, 4};
+    TM_CK(tm_tensor_new(&t, 3, ok, 1));
+    ck_assert_uint_eq(t->size, 24);
+    ck_assert_uint_eq(tm_tensor_stride(t, 0), 12);
+    ck_assert_uint_eq(tm_tensor_stride(t, 2), 1);
+    char buf[32];
+    ck_assert_str_eq(tm_shape_str(3, ok, buf, sizeof buf), "2x3x4");
+    tm_tensor_free(t);
+}
+END_TEST
+
+START_TEST(check_finite_names_the_element)
+{
+    float x[4] = {1, 2, NAN, 4};
+    ck_assert_int_eq(tm_check_finite(x, 4, "loss"), TM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(tm_last_error(), "loss: NaN at element 2"));
+}
+END_TEST
+
+START_TEST(arena_reuses_memory_after_reset)
+{
+    tm_arena a;
+    tm_arena_init(&a, 1024);
+    for (int i = 0; i < 10; i++)
+        ck_assert_ptr_nonnull(tm_arena_alloc(&a, 1000));
+    size_t hw = a.high_water;
+    tm_arena_reset(&a);
+    void *p = tm_arena_alloc(&a, 1000);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % 64, 0);
+    for (int i = 0; i < 9; i++)
+        tm_arena_alloc(&a, 1000);
+    void *first = a.blocks;
+    tm_arena_reset(&a);
+    /* after growing to one block, a reset keeps that same block */
+    ck_assert_ptr_eq(a.blocks, first);
+    ck_assert_uint_ge(a.block_size, hw);
+    tm_arena_free(&a);
+}
+END_TEST
+
+typedef struct {
+    int counts[1000];
+    int workers[1000];
+} pool_arg;
+
+static void mark(void *v, int b, int e, int w)
+{
+    pool_arg *a = v;
+    for (int i = b; i < e; i++) {
+        a->counts[i]++;
+        a->workers[i] = w;
+    }
+}
+
+START_TEST(pool_covers_every_task_once_with_static_split)
+{
+    tm_pool *p = NULL;
+    TM_CK(tm_pool_new(&p, 3));
+    ck_assert_int_eq(tm_pool_size(p), 3);
+    for (int rep = 0; rep < 50; rep++) {
+        pool_arg a;
+        memset(&a, 0, sizeof a);
+        tm_pool_run(p, 1000, mark, &a);
+        for (int i = 0; i < 1000; i++) {
+            ck_assert_int_eq(a.counts[i], 1);
+            ck_assert_int_eq(a.workers[i], i < 334 ? 0 : (i < 667 ? 1 : 2));
+        }
+    }
+    tm_pool_free(p);
+}
+END_TEST
+
+Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, rng_is_deterministic_and_restorable);
+    tcase_add_test(tc, rng_normal_has_unit_moments);
+    tcase_add_test(tc, shuffle_is_a_permutation);
+    tcase_add_test(tc, tensor_rejects_bad_shapes);
+    tcase_add_test(tc, check_finite_names_the_element);
+    tcase_add_test(tc, arena_reuses_memory_after_reset);
+    tcase_add_test(tc, pool_covers_every_task_once_with_static_split);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tm_test_run(core_suite()); }

@@ -53,7 +53,14 @@ typedef struct tm_schedule {
     int warmup_epochs;    /* linear warm-up from base_lr / (warmup + 1) */
 } tm_schedule;
 
-/* Learning rate for a 0-based epoch. */
+/* Learning rate for a 0-based epoch. Warm-up epochs e < W ramp linearly:
+ * base_lr * (e + 1) / (W + 1). The schedule proper then runs on e' = e - W:
+ * STEP gives base_lr * gamma^floor(e' / step_size); COSINE goes from base_lr
+ * at e' = 0 to min_lr at e = total_epochs (half period total_epochs - W, so
+ * total_epochs counts the warm-up) and stays at min_lr afterwards. */
 float tm_schedule_lr(const tm_schedule *s, int epoch);
+/* TM_ERR_CONFIG naming the field when a schedule's values make no sense
+ * (tm_schedule_lr itself cannot fail and clamps such values). */
+tm_status tm_schedule_check(const tm_schedule *s);
 
 #endif

@@ -66,14 +66,16 @@ tm_status tm_optim_new(tm_optimizer **out, const tm_optim_config *cfg, tm_tensor
     size_t np = n > 0 ? (size_t)n : 1;
     o->params = calloc(np, sizeof *o->params);
     o->decay = calloc(np, sizeof *o->decay);
-    o->m = calloc(np, sizeof *o->m);
-    o->v = calloc(np, sizeof *o->v);
-    if (!o->params || !o->decay || !o->m || !o->v) {
+    int need_m = cfg->kind != TM_OPT_SGD || cfg->momentum != 0.0f;
+    int need_v = cfg->kind != TM_OPT_SGD;
+    if (need_m)
+        o->m = calloc(np, sizeof *o->m);
+    if (need_v)
+        o->v = calloc(np, sizeof *o->v);
+    if (!o->params || !o->decay || (need_m && !o->m) || (need_v && !o->v)) {
         tm_optim_free(o);
         return tm_error(TM_ERR_NOMEM, "tm_optim_new: parameter tables for %d parameters", n);
     }
-    int need_m = cfg->kind != TM_OPT_SGD || cfg->momentum != 0.0f;
-    int need_v = cfg->kind != TM_OPT_SGD;
     for (int i = 0; i < n; i++) {
         o->params[i] = params[i];
         o->decay[i] = decay ? decay[i] != 0 : 1;
@@ -164,7 +166,7 @@ tm_status tm_optim_step(tm_optimizer *o, float lr)
         tm_tensor *p = o->params[i];
         float wd = o->decay[i] ? o->cfg.weight_decay : 0.0f;
         if (o->cfg.kind == TM_OPT_SGD)
-            tm_sgd_update(&o->cfg, p->data, p->grad, o->m[i], p->size, lr, wd);
+            tm_sgd_update(&o->cfg, p->data, p->grad, o->m ? o->m[i] : NULL, p->size, lr, wd);
         else
             tm_adam_update(&o->cfg, p->data, p->grad, o->m[i], o->v[i], p->size, lr, wd, t);
     }

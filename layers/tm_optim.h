@@ -29,7 +29,8 @@ typedef struct tm_optimizer {
     int n;                /* parameters */
     tm_tensor **params;   /* borrowed */
     int *decay;           /* per parameter: apply weight decay (0 for biases, BN) */
-    float **m, **v;       /* moment buffers (v unused by SGD); owned */
+    float **m, **v;       /* moment buffers, owned; v is NULL for SGD, m for SGD
+                             without momentum */
     long step;            /* updates done */
 } tm_optimizer;
 

@@ -99,6 +99,9 @@ static void minimise_quadratic(tm_optim_kind kind, float momentum, int nesterov,
     cfg.weight_decay = 0.0f;
     tm_optimizer *o = NULL;
     TM_CK(tm_optim_new(&o, &cfg, &x, NULL, 1));
+    /* Unused moment buffers are absent, so checkpoint code can tell what to save. */
+    ck_assert_int_eq(o->v == NULL, kind == TM_OPT_SGD);
+    ck_assert_int_eq(o->m == NULL, kind == TM_OPT_SGD && momentum == 0.0f);
     double f0 = 0;
     for (int i = 0; i < 4; i++)
         f0 += a[i] * c[i] * c[i];

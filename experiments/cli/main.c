@@ -1,2 +1,40 @@
+/* tinym2net: the command-line program, git-style subcommands. */
 #include <stdio.h>
-int main(void) { puts("tinym2net"); return 0; }
+#include <string.h>
+
+#include "tm_cli.h"
+
+static const tm_command commands[] = {
+    {"train", "train an experiment (and its single-branch ablations)", tm_cmd_train},
+    {"eval", "evaluate a trained run on a data split", tm_cmd_eval},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tinym2net <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'tinym2net <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("tinym2net %s\n", TM_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tinym2net: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

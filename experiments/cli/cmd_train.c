@@ -1,0 +1,135 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tm_cli.h"
+#include "tm_log.h"
+#include "tm_run.h"
+#include "tm_train.h"
+
+#define MAX_SETS 256
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: tinym2net train EXPERIMENT.cfg [options]\n\n"
+            "Trains the experiment's model, validates each epoch, tests at the end and\n"
+            "writes the run folder: metrics.json, log.csv, checkpoint.h5, model.h5.\n\n"
+            "options:\n"
+            "  --out DIR           run folder (default: runs/<experiment name>)\n"
+            "  --set SEC.KEY=VAL   override a key of the experiment file (repeatable)\n"
+            "  --threads N         worker threads (same as --set experiment.threads=N)\n"
+            "  --ablations         also train each branch alone; metrics.json gains\n"
+            "                      \"ablations\": {\"<branch>\": <test accuracy>}\n"
+            "  --resume            continue the run in DIR from its last checkpoint\n"
+            "  --force             start over in a DIR that already holds a run\n"
+            "  --stop-after N      stop after epoch N as if killed (for testing resume)\n"
+            "  --quiet             no progress output\n"
+            "  --help              this text\n");
+}
+
+int tm_cmd_train(int argc, char **argv)
+{
+    const char *cfg = NULL, *out = NULL;
+    const char *sets[MAX_SETS + 1];
+    int n_sets = 0, quiet = 0;
+    char threads_set[64];
+    tm_run_options o;
+    memset(&o, 0, sizeof o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
+            if (!(out = tm_cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "--set")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            if (n_sets == MAX_SETS) {
+                fprintf(stderr, "tinym2net train: too many --set options\n");
+                return 2;
+            }
+            sets[n_sets++] = v;
+        } else if (!strcmp(a, "--threads")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            snprintf(threads_set, sizeof threads_set, "experiment.threads=%s", v);
+            if (n_sets == MAX_SETS)
+                return 2;
+            sets[n_sets++] = threads_set;
+        } else if (!strcmp(a, "--stop-after")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            o.train.stop_after_epoch = atoi(v);
+            if (o.train.stop_after_epoch < 1) {
+                fprintf(stderr, "tinym2net train: --stop-after needs a positive epoch\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--ablations")) {
+            o.ablations = 1;
+        } else if (!strcmp(a, "--resume")) {
+            o.train.resume = 1;
+        } else if (!strcmp(a, "--force")) {
+            o.train.force = 1;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            quiet = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tinym2net train: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!cfg) {
+            cfg = a;
+        } else {
+            fprintf(stderr, "tinym2net train: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!cfg) {
+        help(stderr);
+        return 2;
+    }
+    tm_experiment e;
+    if (tm_experiment_load(&e, cfg, sets, n_sets) != TM_OK)
+        return tm_cli_fail("train");
+    char outbuf[TM_PATH_LEN];
+    if (!out) {
+        mkdir("runs", 0777);
+        snprintf(outbuf, sizeof outbuf, "runs/%s", e.name);
+        out = outbuf;
+    }
+    o.train.out_dir = out;
+    o.train.progress = quiet ? NULL : stderr;
+    /* A resumed run continues the experiment stored with it, exactly. */
+    char ckpt[TM_PATH_LEN + 16];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", out);
+    struct stat st;
+    if (o.train.resume && stat(ckpt, &st) == 0) {
+        char *stored = NULL;
+        if (tm_read_experiment_text(ckpt, &stored) != TM_OK) {
+            tm_experiment_free(&e);
+            return tm_cli_fail("train");
+        }
+        if (strcmp(stored, e.text) != 0) {
+            tm_warn("%s differs from the experiment stored in %s; resuming with the stored one",
+                    cfg, ckpt);
+            tm_experiment stored_e;
+            tm_status s = tm_experiment_parse(&stored_e, stored, ckpt, NULL, 0);
+            if (s != TM_OK) {
+                free(stored);
+                tm_experiment_free(&e);
+                return tm_cli_fail("train");
+            }
+            snprintf(stored_e.name, sizeof stored_e.name, "%s", e.name);
+            tm_experiment_free(&e);
+            e = stored_e;
+        }
+        free(stored);
+    }
+    tm_status s = tm_run_experiment(&e, &o);
+    tm_experiment_free(&e);
+    if (s != TM_OK)
+        return tm_cli_fail("train");
+    return 0;
+}

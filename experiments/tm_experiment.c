@@ -1,0 +1,840 @@
+#include "tm_experiment.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- raw INI entries --------------------------------------------------- */
+
+typedef struct {
+    char section[128];
+    char key[64];
+    char value[1024];
+    int line;    /* 0 = from --set */
+} entry;
+
+typedef struct {
+    char name[128];
+    int line;
+} section;
+
+typedef struct {
+    entry *e;
+    int n, cap;
+    section *s;
+    int ns, caps;
+    const char *label;
+    /* reader state */
+    const char *text;
+    size_t pos;
+    int line;
+    int too_long;     /* first line longer than inih's buffer */
+    tm_status status;
+} raw_ini;
+
+static int grow(void **p, int *cap, int n, size_t elem)
+{
+    if (n < *cap)
+        return 1;
+    int c = *cap ? *cap * 2 : 32;
+    void *q = realloc(*p, elem * (size_t)c);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = c;
+    return 1;
+}
+
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    size_t i = 0;
+    while (s[i] == ' ' || s[i] == '\t')
+        i++;
+    if (i)
+        memmove(s, s + i, n - i + 1);
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    raw_ini *r = stream;
+    if (!r->text[r->pos])
+        return NULL;
+    size_t len = strcspn(r->text + r->pos, "\n");
+    int has_nl = r->text[r->pos + len] == '\n';
+    r->line++;
+    if (len + 1 >= (size_t)num && !r->too_long)
+        r->too_long = r->line;
+    size_t copy = len < (size_t)num - 2 ? len : (size_t)num - 2;
+    memcpy(str, r->text + r->pos, copy);
+    str[copy] = '\n';
+    str[copy + 1] = '\0';
+    r->pos += len + has_nl;
+    /* inih skips sections with no keys; record every header here. */
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(copy < 127 ? copy : 127), str);
+    trim(tmp);
+    if (tmp[0] == '[') {
+        char *end = strchr(tmp, ']');
+        if (end && grow((void **)&r->s, &r->caps, r->ns, sizeof *r->s)) {
+            *end = '\0';
+            snprintf(r->s[r->ns].name, sizeof r->s[r->ns].name, "%s", tmp + 1);
+            trim(r->s[r->ns].name);
+            r->s[r->ns].line = r->line;
+            r->ns++;
+        }
+    }
+    return str;
+}
+
+static int on_key(void *user, const char *sec, const char *key, const char *value)
+{
+    raw_ini *r = user;
+    if (!grow((void **)&r->e, &r->cap, r->n, sizeof *r->e)) {
+        r->status = tm_error(TM_ERR_NOMEM, "%s: out of memory", r->label);
+        return 0;
+    }
+    entry *e = &r->e[r->n++];
+    snprintf(e->section, sizeof e->section, "%s", sec);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    snprintf(e->value, sizeof e->value, "%s", value);
+    e->line = r->line;
+    return 1;
+}
+
+static void raw_free(raw_ini *r)
+{
+    free(r->e);
+    free(r->s);
+}
+
+/* ---- typed values ------------------------------------------------------ */
+
+typedef struct {
+    const char *label;
+    const entry *at;
+} ctx;
+
+static tm_status bad(const ctx *c, const char *fmt, const char *detail)
+{
+    char where[TM_PATH_LEN + 32];
+    if (c->at->line > 0)
+        snprintf(where, sizeof where, "%s:%d", c->label, c->at->line);
+    else
+        snprintf(where, sizeof where, "--set %s.%s", c->at->section, c->at->key);
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, detail ? detail : "");
+    return tm_error(TM_ERR_CONFIG, "%s: [%s] %s = %s: %s", where, c->at->section, c->at->key,
+                    c->at->value, msg);
+}
+
+static tm_status get_long(const ctx *c, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(c->at->value, &end, 10);
+    if (errno || end == c->at->value || *end)
+        return bad(c, "not a whole number", NULL);
+    if (v < lo || v > hi) {
+        char range[96];
+        snprintf(range, sizeof range, "out of range (%ld..%ld)", lo, hi);
+        return bad(c, "%s", range);
+    }
+    *out = v;
+    return TM_OK;
+}
+
+static tm_status get_int(const ctx *c, int lo, int hi, int *out)
+{
+    long v;
+    TM_TRY(get_long(c, lo, hi, &v));
+    *out = (int)v;
+    return TM_OK;
+}
+
+static tm_status get_float(const ctx *c, double lo, double hi, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(c->at->value, &end);
+    if (errno || end == c->at->value || *end || !isfinite(v))
+        return bad(c, "not a number", NULL);
+    if (v < lo || v > hi) {
+        char range[96];
+        snprintf(range, sizeof range, "out of range (%g..%g)", lo, hi);
+        return bad(c, "%s", range);
+    }
+    *out = (float)v;
+    return TM_OK;
+}
+
+static tm_status get_bool(const ctx *c, int *out)
+{
+    const char *v = c->at->value;
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        *out = 1;
+    else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+        *out = 0;
+    else
+        return bad(c, "expected 1/0, true/false, yes/no or on/off", NULL);
+    return TM_OK;
+}
+
+/* options: "a|b|c"; returns the index. */
+static tm_status get_choice(const ctx *c, const char *options, int *out)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", options);
+    int i = 0;
+    for (char *tok = strtok(buf, "|"); tok; tok = strtok(NULL, "|"), i++)
+        if (!strcmp(tok, c->at->value)) {
+            *out = i;
+            return TM_OK;
+        }
+    char msg[300];
+    snprintf(msg, sizeof msg, "expected one of %s", options);
+    return bad(c, "%s", msg);
+}
+
+static tm_status get_string(const ctx *c, char *dst, size_t n)
+{
+    if (strlen(c->at->value) >= n)
+        return bad(c, "too long", NULL);
+    snprintf(dst, n, "%s", c->at->value);
+    return TM_OK;
+}
+
+static tm_status get_shape(const ctx *c, int shape[3])
+{
+    int a, b, d;
+    char extra;
+    if (sscanf(c->at->value, "%dx%dx%d%c", &a, &b, &d, &extra) != 3 || a < 1 || b < 1 || d < 1 ||
+        a > 4096 || b > 65536 || d > 65536)
+        return bad(c, "expected CxHxW with positive sizes, e.g. 1x28x28", NULL);
+    shape[0] = a;
+    shape[1] = b;
+    shape[2] = d;
+    return TM_OK;
+}
+
+static tm_status unknown_key(const ctx *c, const char *valid)
+{
+    char where[TM_PATH_LEN + 32];
+    if (c->at->line > 0)
+        snprintf(where, sizeof where, "%s:%d", c->label, c->at->line);
+    else
+        snprintf(where, sizeof where, "--set %s.%s", c->at->section, c->at->key);
+    return tm_error(TM_ERR_CONFIG, "%s: [%s] unknown key '%s' (valid keys: %s)", where,
+                    c->at->section, c->at->key, valid);
+}
+
+#define KEY(k) (!strcmp(c->at->key, (k)))
+
+/* ---- sections ---------------------------------------------------------- */
+
+static tm_status experiment_key(tm_experiment *e, const ctx *c)
+{
+    if (KEY("name"))
+        return get_string(c, e->name, sizeof e->name);
+    if (KEY("seed")) {
+        long v;
+        TM_TRY(get_long(c, 0, 2147483647L, &v));
+        e->seed = (uint64_t)v;
+        return TM_OK;
+    }
+    if (KEY("threads"))
+        return get_int(c, 0, 256, &e->threads);
+    return unknown_key(c, "name, seed, threads");
+}
+
+static tm_status data_key(tm_experiment *e, const ctx *c)
+{
+    tm_data_spec *d = &e->data;
+    if (KEY("source")) {
+        int v;
+        TM_TRY(get_choice(c, "synthetic|manifest", &v));
+        d->source = (tm_data_source)v;
+        return TM_OK;
+    }
+    if (KEY("classes"))
+        return get_int(c, 4, 32, &d->classes);
+    if (KEY("train_samples"))
+        return get_int(c, 1, 10000000, &d->train_samples);
+    if (KEY("val_samples"))
+        return get_int(c, 1, 10000000, &d->val_samples);
+    if (KEY("test_samples"))
+        return get_int(c, 1, 10000000, &d->test_samples);
+    if (KEY("noise"))
+        return get_float(c, 0.0, 100.0, &d->noise);
+    if (KEY("root"))
+        return get_string(c, d->root, sizeof d->root);
+    if (KEY("train"))
+        return get_string(c, d->train, sizeof d->train);
+    if (KEY("val"))
+        return get_string(c, d->val, sizeof d->val);
+    if (KEY("test"))
+        return get_string(c, d->test, sizeof d->test);
+    if (KEY("val_fraction"))
+        return get_float(c, 0.0, 0.9, &d->val_fraction);
+    if (KEY("label_column"))
+        return get_string(c, d->label_column, sizeof d->label_column);
+    if (KEY("group_column"))
+        return get_string(c, d->group_column, sizeof d->group_column);
+    if (KEY("cache"))
+        return get_string(c, d->cache, sizeof d->cache);
+    if (KEY("skip_bad_rows"))
+        return get_bool(c, &d->skip_bad_rows);
+    return unknown_key(c, "source, classes, train_samples, val_samples, test_samples, noise, "
+                          "root, train, val, test, val_fraction, label_column, group_column, "
+                          "cache, skip_bad_rows");
+}
+
+static tm_status class_weights(tm_train_spec *t, const ctx *c)
+{
+    if (!strcmp(c->at->value, "none")) {
+        t->class_weight_mode = TM_CW_NONE;
+        return TM_OK;
+    }
+    if (!strcmp(c->at->value, "balanced")) {
+        t->class_weight_mode = TM_CW_BALANCED;
+        return TM_OK;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", c->at->value);
+    t->n_class_weights = 0;
+    for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", ")) {
+        char *end;
+        double v = strtod(tok, &end);
+        if (*end || !(v > 0) || !isfinite(v))
+            return bad(c, "expected none, balanced or a comma list of positive weights", NULL);
+        if (t->n_class_weights == 64)
+            return bad(c, "at most 64 weights", NULL);
+        t->class_weights[t->n_class_weights++] = (float)v;
+    }
+    if (!t->n_class_weights)
+        return bad(c, "expected none, balanced or a comma list of positive weights", NULL);
+    t->class_weight_mode = TM_CW_LIST;
+    return TM_OK;
+}
+
+static tm_status train_key(tm_experiment *e, const ctx *c)
+{
+    tm_train_spec *t = &e->train;
+    int v;
+    if (KEY("epochs"))
+        return get_int(c, 1, 100000, &t->epochs);
+    if (KEY("batch_size"))
+        return get_int(c, 1, 65536, &t->batch_size);
+    if (KEY("optimizer")) {
+        TM_TRY(get_choice(c, "sgd|adam|adamw", &v));
+        float wd = t->optim.weight_decay, mom = t->optim.momentum;
+        int nest = t->optim.nesterov;
+        tm_optim_config_default(&t->optim, (tm_optim_kind)v);
+        t->optim.weight_decay = wd;
+        t->optim.momentum = mom;
+        t->optim.nesterov = nest;
+        return TM_OK;
+    }
+    if (KEY("lr"))
+        return get_float(c, 0.0, 10.0, &t->schedule.base_lr);
+    if (KEY("momentum"))
+        return get_float(c, 0.0, 0.999999, &t->optim.momentum);
+    if (KEY("nesterov"))
+        return get_bool(c, &t->optim.nesterov);
+    if (KEY("weight_decay"))
+        return get_float(c, 0.0, 1.0, &t->optim.weight_decay);
+    if (KEY("beta1"))
+        return get_float(c, 0.0, 0.999999, &t->optim.beta1);
+    if (KEY("beta2"))
+        return get_float(c, 0.0, 0.9999999, &t->optim.beta2);
+    if (KEY("eps"))
+        return get_float(c, 1e-12, 1.0, &t->optim.eps);
+    if (KEY("schedule")) {
+        TM_TRY(get_choice(c, "constant|step|cosine", &v));
+        t->schedule.kind = (tm_schedule_kind)v;
+        return TM_OK;
+    }
+    if (KEY("step_size"))
+        return get_int(c, 1, 100000, &t->schedule.step_size);
+    if (KEY("gamma"))
+        return get_float(c, 0.0, 1.0, &t->schedule.gamma);
+    if (KEY("min_lr"))
+        return get_float(c, 0.0, 10.0, &t->schedule.min_lr);
+    if (KEY("warmup_epochs"))
+        return get_int(c, 0, 100000, &t->schedule.warmup_epochs);
+    if (KEY("class_weights"))
+        return class_weights(t, c);
+    if (KEY("select")) {
+        TM_TRY(get_choice(c, "last|best", &v));
+        t->keep_best = v;
+        return TM_OK;
+    }
+    if (KEY("bn_momentum"))
+        return get_float(c, 0.0, 1.0, &e->model.bn_momentum);
+    if (KEY("bn_eps"))
+        return get_float(c, 1e-12, 1.0, &e->model.bn_eps);
+    return unknown_key(c, "epochs, batch_size, optimizer, lr, momentum, nesterov, weight_decay, "
+                          "beta1, beta2, eps, schedule, step_size, gamma, min_lr, warmup_epochs, "
+                          "class_weights, select, bn_momentum, bn_eps");
+}
+
+static tm_status fusion_key(tm_experiment *e, const ctx *c)
+{
+    (void)e;
+    int v;
+    if (KEY("type"))
+        return get_choice(c, "concat", &v);
+    return unknown_key(c, "type");
+}
+
+static tm_status branch_key(tm_experiment *e, int b, const ctx *c)
+{
+    tm_branch_spec *bs = &e->model.branches[b];
+    if (KEY("input"))
+        return get_shape(c, bs->input);
+    if (KEY("modality"))
+        return get_string(c, e->modality[b], sizeof e->modality[b]);
+    return unknown_key(c, "input, modality");
+}
+
+/* Which keys each layer type accepts. */
+static const char *layer_keys(tm_layer_kind k)
+{
+    switch (k) {
+    case TM_LAYER_CONV:
+    case TM_LAYER_SEPARABLE:
+        return "type, filters, size, stride, padding, batch_norm, bias, activation, bits";
+    case TM_LAYER_DEPTHWISE:
+        return "type, size, stride, padding, batch_norm, bias, activation, bits";
+    case TM_LAYER_MAXPOOL:
+    case TM_LAYER_AVGPOOL:
+        return "type, size, stride";
+    case TM_LAYER_DENSE:
+        return "type, units, batch_norm, bias, activation, bits";
+    case TM_LAYER_DROPOUT:
+        return "type, rate";
+    default:
+        return "type";
+    }
+}
+
+static int key_allowed(const char *list, const char *key)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", "))
+        if (!strcmp(tok, key))
+            return 1;
+    return 0;
+}
+
+static tm_status layer_key(tm_layer_spec *l, const ctx *c)
+{
+    const char *allowed = layer_keys(l->kind);
+    if (!key_allowed(allowed, c->at->key)) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "%s (for type %s)", allowed, tm_layer_kind_name(l->kind));
+        return unknown_key(c, msg);
+    }
+    int v;
+    if (KEY("type"))
+        return TM_OK;
+    if (KEY("filters"))
+        return get_int(c, 1, 65536, &l->filters);
+    if (KEY("units")) {
+        if (!strcmp(c->at->value, "classes")) {
+            l->filters = -1;
+            return TM_OK;
+        }
+        return get_int(c, 1, 1 << 20, &l->filters);
+    }
+    if (KEY("size"))
+        return get_int(c, 1, 64, &l->size);
+    if (KEY("stride"))
+        return get_int(c, 1, 64, &l->stride);
+    if (KEY("padding")) {
+        TM_TRY(get_choice(c, "same|valid", &v));
+        l->padding = (tm_padding)v;
+        return TM_OK;
+    }
+    if (KEY("batch_norm"))
+        return get_bool(c, &l->batch_norm);
+    if (KEY("bias"))
+        return get_bool(c, &l->bias);
+    if (KEY("activation")) {
+        TM_TRY(get_choice(c, "none|relu|relu6", &v));
+        l->activation = (tm_activation)v;
+        return TM_OK;
+    }
+    if (KEY("rate"))
+        return get_float(c, 0.0, 0.99, &l->rate);
+    if (KEY("bits")) {
+        TM_TRY(get_int(c, 4, 8, &l->bits));
+        if (l->bits != 4 && l->bits != 8)
+            return bad(c, "bits must be 4 or 8", NULL);
+        return TM_OK;
+    }
+    return unknown_key(c, allowed);
+}
+
+/* ---- assembling -------------------------------------------------------- */
+
+static void defaults(tm_experiment *e)
+{
+    e->seed = 0;
+    e->threads = 0;
+    e->data.source = TM_DATA_SYNTHETIC;
+    e->data.classes = 8;
+    e->data.train_samples = 2000;
+    e->data.val_samples = 400;
+    e->data.test_samples = 400;
+    e->data.noise = 0.5f;
+    e->data.val_fraction = 0.1f;
+    snprintf(e->data.label_column, sizeof e->data.label_column, "label");
+    e->train.epochs = 10;
+    e->train.batch_size = 32;
+    tm_optim_config_default(&e->train.optim, TM_OPT_ADAM);
+    e->train.schedule.kind = TM_SCHED_CONSTANT;
+    e->train.schedule.base_lr = 1e-3f;
+    e->train.schedule.step_size = 10;
+    e->train.schedule.gamma = 0.1f;
+    e->model.bn_momentum = 0.1f;
+    e->model.bn_eps = 1e-5f;
+}
+
+static tm_status add_layer(tm_layer_spec **arr, int *n, const char *name, int line,
+                           tm_layer_kind kind)
+{
+    tm_layer_spec *p = realloc(*arr, sizeof *p * (size_t)(*n + 1));
+    if (!p)
+        return tm_error(TM_ERR_NOMEM, "experiment: out of memory");
+    *arr = p;
+    tm_layer_spec *l = &p[(*n)++];
+    memset(l, 0, sizeof *l);
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->line = line;
+    l->kind = kind;
+    l->bias = -1;
+    l->size = kind == TM_LAYER_MAXPOOL || kind == TM_LAYER_AVGPOOL ? 2 : 3;
+    l->rate = 0.5f;
+    return TM_OK;
+}
+
+static tm_status apply_override(raw_ini *r, const char *ov)
+{
+    const char *eq = strchr(ov, '=');
+    if (!eq)
+        return tm_error(TM_ERR_CONFIG, "--set %s: expected section.key=value", ov);
+    char lhs[128];
+    if (eq - ov >= (long)sizeof lhs)
+        return tm_error(TM_ERR_CONFIG, "--set %s: key too long", ov);
+    snprintf(lhs, sizeof lhs, "%.*s", (int)(eq - ov), ov);
+    trim(lhs);
+    char *dot = strrchr(lhs, '.');
+    if (!dot || dot == lhs || !dot[1])
+        return tm_error(TM_ERR_CONFIG, "--set %s: expected section.key=value", ov);
+    *dot = '\0';
+    const char *sec = lhs, *key = dot + 1;
+    char value[1024];
+    snprintf(value, sizeof value, "%s", eq + 1);
+    trim(value);
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->e[i].section, sec) && !strcmp(r->e[i].key, key)) {
+            snprintf(r->e[i].value, sizeof r->e[i].value, "%s", value);
+            r->e[i].line = 0;
+            return TM_OK;
+        }
+    int found = 0;
+    for (int i = 0; i < r->ns; i++)
+        found |= !strcmp(r->s[i].name, sec);
+    if (!found)
+        return tm_error(TM_ERR_CONFIG, "--set %s: %s has no section [%s]", ov, r->label, sec);
+    if (!grow((void **)&r->e, &r->cap, r->n, sizeof *r->e))
+        return tm_error(TM_ERR_NOMEM, "experiment: out of memory");
+    entry *e = &r->e[r->n++];
+    snprintf(e->section, sizeof e->section, "%s", sec);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    snprintf(e->value, sizeof e->value, "%s", value);
+    e->line = 0;
+    return TM_OK;
+}
+
+/* The effective text: every section in order with its keys after --set. */
+static tm_status render(const raw_ini *r, char **out)
+{
+    size_t cap = 256;
+    for (int i = 0; i < r->n; i++)
+        cap += strlen(r->e[i].section) + strlen(r->e[i].key) + strlen(r->e[i].value) + 8;
+    for (int i = 0; i < r->ns; i++)
+        cap += strlen(r->s[i].name) + 4;
+    char *t = malloc(cap);
+    if (!t)
+        return tm_error(TM_ERR_NOMEM, "experiment: out of memory");
+    size_t used = 0;
+    for (int i = 0; i < r->ns; i++) {
+        used += (size_t)snprintf(t + used, cap - used, "%s[%s]\n", i ? "\n" : "", r->s[i].name);
+        for (int j = 0; j < r->n; j++)
+            if (!strcmp(r->e[j].section, r->s[i].name))
+                used += (size_t)snprintf(t + used, cap - used, "%s = %s\n", r->e[j].key,
+                                         r->e[j].value);
+    }
+    *out = t;
+    return TM_OK;
+}
+
+static tm_status section_error(const char *label, const section *s, const char *why)
+{
+    return tm_error(TM_ERR_CONFIG, "%s:%d: [%s]: %s", label, s->line, s->name, why);
+}
+
+static int find_branch(const tm_experiment *e, const char *name)
+{
+    for (int b = 0; b < e->model.n_branches; b++)
+        if (!strcmp(e->model.branches[b].name, name))
+            return b;
+    return -1;
+}
+
+static tm_status interpret(tm_experiment *e, raw_ini *r)
+{
+    for (int i = 0; i < r->ns; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(r->s[i].name, r->s[j].name)) {
+                char why[200];
+                snprintf(why, sizeof why, "declared twice (first at line %d)", r->s[j].line);
+                return section_error(r->label, &r->s[i], why);
+            }
+    for (int i = 0; i < r->n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(r->e[i].section, r->e[j].section) && !strcmp(r->e[i].key, r->e[j].key))
+                return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] key '%s' given twice (first at line "
+                                               "%d)",
+                                r->label, r->e[i].line, r->e[i].section, r->e[i].key,
+                                r->e[j].line);
+    int saw_fusion = 0;
+    for (int si = 0; si < r->ns; si++) {
+        const section *s = &r->s[si];
+        const char *name = s->name;
+        const char *dot = strchr(name, '.');
+        int branch = -1;
+        tm_layer_spec *layer = NULL;
+        enum { S_EXP, S_DATA, S_TRAIN, S_FUSION, S_BRANCH, S_LAYER } kind;
+        if (!strcmp(name, "experiment"))
+            kind = S_EXP;
+        else if (!strcmp(name, "data"))
+            kind = S_DATA;
+        else if (!strcmp(name, "train"))
+            kind = S_TRAIN;
+        else if (!strcmp(name, "fusion")) {
+            kind = S_FUSION;
+            saw_fusion = 1;
+        } else if (!dot) {
+            if (!strcmp(name, "head"))
+                return section_error(r->label, s, "head layers are sections [head.<name>]");
+            if (!name[0] || strlen(name) >= TM_LAYER_NAME - 16)
+                return section_error(r->label, s, "a branch needs a short non-empty name");
+            if (e->model.n_branches == TM_MAX_BRANCHES)
+                return section_error(r->label, s, "too many branches (at most 4)");
+            kind = S_BRANCH;
+            branch = e->model.n_branches++;
+            tm_branch_spec *bs = &e->model.branches[branch];
+            snprintf(bs->name, sizeof bs->name, "%s", name);
+            snprintf(e->modality[branch], sizeof e->modality[branch], "%s", name);
+            bs->line = s->line;
+        } else {
+            kind = S_LAYER;
+            char owner[128];
+            snprintf(owner, sizeof owner, "%.*s", (int)(dot - name), name);
+            if (strlen(name) >= TM_LAYER_NAME)
+                return section_error(r->label, s, "layer name too long");
+            /* The layer's type decides which keys it takes: read it first. */
+            const entry *type = NULL;
+            for (int j = 0; j < r->n; j++)
+                if (!strcmp(r->e[j].section, name) && !strcmp(r->e[j].key, "type"))
+                    type = &r->e[j];
+            if (!type)
+                return section_error(r->label, s, "a layer needs a type (conv, depthwise, "
+                                                  "separable, maxpool, avgpool, globalavgpool, "
+                                                  "dense, batchnorm, relu, relu6, dropout, "
+                                                  "flatten)");
+            int k = tm_layer_kind_parse(type->value);
+            if (k < 0) {
+                ctx c = {r->label, type};
+                return bad(&c, "unknown layer type (conv, depthwise, separable, maxpool, "
+                               "avgpool, globalavgpool, dense, batchnorm, relu, relu6, dropout, "
+                               "flatten)",
+                           NULL);
+            }
+            if (!strcmp(owner, "head")) {
+                if (!saw_fusion && e->model.n_branches > 1)
+                    return section_error(r->label, s, "head layers come after [fusion]");
+                TM_TRY(add_layer(&e->model.head, &e->model.n_head, name, s->line, k));
+                layer = &e->model.head[e->model.n_head - 1];
+            } else {
+                int b = find_branch(e, owner);
+                if (b < 0) {
+                    char why[300];
+                    snprintf(why, sizeof why, "no branch [%s] declared before this layer", owner);
+                    return section_error(r->label, s, why);
+                }
+                tm_branch_spec *bs = &e->model.branches[b];
+                TM_TRY(add_layer(&bs->layers, &bs->n_layers, name, s->line, k));
+                layer = &bs->layers[bs->n_layers - 1];
+            }
+        }
+        int saw_input = 0;
+        for (int j = 0; j < r->n; j++) {
+            if (strcmp(r->e[j].section, name))
+                continue;
+            ctx c = {r->label, &r->e[j]};
+            switch (kind) {
+            case S_EXP: TM_TRY(experiment_key(e, &c)); break;
+            case S_DATA: TM_TRY(data_key(e, &c)); break;
+            case S_TRAIN: TM_TRY(train_key(e, &c)); break;
+            case S_FUSION: TM_TRY(fusion_key(e, &c)); break;
+            case S_BRANCH:
+                saw_input |= !strcmp(r->e[j].key, "input");
+                TM_TRY(branch_key(e, branch, &c));
+                break;
+            case S_LAYER: TM_TRY(layer_key(layer, &c)); break;
+            }
+        }
+        if (kind == S_BRANCH && !saw_input)
+            return section_error(r->label, s, "a branch needs input = CxHxW");
+        if (layer && (layer->kind == TM_LAYER_CONV || layer->kind == TM_LAYER_SEPARABLE ||
+                      layer->kind == TM_LAYER_DENSE) &&
+            layer->filters == 0)
+            return section_error(r->label, s,
+                                 layer->kind == TM_LAYER_DENSE ? "dense needs units"
+                                                               : "needs filters");
+    }
+    if (e->model.n_branches == 0)
+        return tm_error(TM_ERR_CONFIG, "%s: no branch declared (a section such as [image] with "
+                                       "input = 1x28x28)",
+                        r->label);
+    if (e->model.n_branches > 1 && !saw_fusion)
+        return tm_error(TM_ERR_CONFIG, "%s: %d branches but no [fusion] section", r->label,
+                        e->model.n_branches);
+    if (e->model.n_head == 0)
+        return tm_error(TM_ERR_CONFIG, "%s: no head layers (add e.g. [head.out] type = dense, "
+                                       "units = classes)",
+                        r->label);
+    return TM_OK;
+}
+
+tm_status tm_experiment_parse(tm_experiment *e, const char *text, const char *label,
+                              const char *const *overrides, int n_overrides)
+{
+    memset(e, 0, sizeof *e);
+    defaults(e);
+    snprintf(e->path, sizeof e->path, "%s", label);
+    const char *base = strrchr(label, '/');
+    base = base ? base + 1 : label;
+    snprintf(e->name, sizeof e->name, "%.*s", (int)strcspn(base, "."), base);
+    raw_ini r;
+    memset(&r, 0, sizeof r);
+    r.label = label;
+    r.text = text;
+    int rc = ini_parse_stream(read_line, &r, on_key, &r);
+    tm_status s = TM_OK;
+    if (r.status != TM_OK)
+        s = r.status;
+    else if (r.too_long)
+        s = tm_error(TM_ERR_CONFIG, "%s:%d: line too long", label, r.too_long);
+    else if (rc > 0)
+        s = tm_error(TM_ERR_CONFIG, "%s:%d: not valid INI syntax (expected [section] or key = "
+                                    "value)",
+                     label, rc);
+    else if (rc < 0)
+        s = tm_error(TM_ERR_NOMEM, "%s: out of memory while parsing", label);
+    for (int i = 0; s == TM_OK && i < r.n; i++) {
+        int known = 0;
+        for (int j = 0; j < r.ns; j++)
+            known |= !strcmp(r.s[j].name, r.e[i].section);
+        if (!known)
+            s = tm_error(TM_ERR_CONFIG, "%s:%d: key '%s' outside of any section", label,
+                         r.e[i].line, r.e[i].key);
+    }
+    for (int i = 0; s == TM_OK && i < n_overrides; i++)
+        s = apply_override(&r, overrides[i]);
+    if (s == TM_OK)
+        s = interpret(e, &r);
+    if (s == TM_OK)
+        s = render(&r, &e->text);
+    raw_free(&r);
+    if (s != TM_OK)
+        tm_experiment_free(e);
+    return s;
+}
+
+tm_status tm_experiment_load(tm_experiment *e, const char *path, const char *const *overrides,
+                             int n_overrides)
+{
+    memset(e, 0, sizeof *e);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot open experiment file: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (cap - n < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (size_t)16 << 20) {
+                free(text);
+                fclose(f);
+                return tm_error(TM_ERR_FORMAT, "%s: larger than 16 MiB, not an experiment file",
+                                path);
+            }
+            char *p = realloc(text, cap);
+            if (!p) {
+                free(text);
+                fclose(f);
+                return tm_error(TM_ERR_NOMEM, "%s: out of memory", path);
+            }
+            text = p;
+        }
+        size_t got = fread(text + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(text);
+        return tm_error(TM_ERR_IO, "%s: read error", path);
+    }
+    text[n] = '\0';
+    if (strlen(text) != n) {
+        free(text);
+        return tm_error(TM_ERR_FORMAT, "%s: contains a NUL byte, not a text experiment file",
+                        path);
+    }
+    tm_status s = tm_experiment_parse(e, text, path, overrides, n_overrides);
+    free(text);
+    return s;
+}
+
+void tm_experiment_free(tm_experiment *e)
+{
+    free(e->text);
+    e->text = NULL;
+    tm_model_spec_free(&e->model);
+}
+
+void tm_experiment_set_classes(tm_experiment *e, int n_classes)
+{
+    e->model.n_classes = n_classes;
+    for (int b = 0; b < e->model.n_branches; b++)
+        for (int i = 0; i < e->model.branches[b].n_layers; i++)
+            if (e->model.branches[b].layers[i].filters == -1)
+                e->model.branches[b].layers[i].filters = n_classes;
+    for (int i = 0; i < e->model.n_head; i++)
+        if (e->model.head[i].filters == -1)
+            e->model.head[i].filters = n_classes;
+}

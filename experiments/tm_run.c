@@ -1,0 +1,126 @@
+#include "tm_run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
+                                const tm_train_result *r, const tm_dataset *test,
+                                const char (*ablation_names)[TM_LAYER_NAME],
+                                const double *ablation_acc, int n_ablations)
+{
+    char path[TM_PATH_LEN], tmp[TM_PATH_LEN + 8];
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"variant\": \"%s\",\n", e->name, variant);
+    fprintf(f, "  \"seed\": %llu,\n  \"epochs\": %d,\n  \"parameters\": %ld,\n",
+            (unsigned long long)e->seed, r->epochs_done, r->params);
+    fprintf(f, "  \"macs_per_sample\": %ld,\n  \"train_seconds\": %.3f,\n", r->macs,
+            r->train_seconds);
+    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"best_val_accuracy\": %.6f,\n",
+            r->samples_per_s, r->best_val_accuracy);
+    fprintf(f, "  \"best_epoch\": %d,\n  \"val_accuracy\": %.6f,\n", r->best_epoch,
+            r->val_accuracy);
+    tm_status s = tm_metrics_write_json(f, &r->test, test->class_names, "test_", 2);
+    if (s == TM_OK && n_ablations > 0) {
+        fprintf(f, ",\n  \"ablations\": {");
+        for (int i = 0; i < n_ablations; i++)
+            fprintf(f, "%s\"%s\": %.6f", i ? ", " : "", ablation_names[i], ablation_acc[i]);
+        fprintf(f, "}");
+    }
+    fprintf(f, "\n}\n");
+    if (fclose(f) != 0 && s == TM_OK)
+        s = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (s == TM_OK && rename(tmp, path) != 0)
+        s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (s != TM_OK)
+        remove(tmp);
+    return s;
+}
+
+static void report(FILE *out, const char *variant, const tm_train_result *r)
+{
+    if (!out)
+        return;
+    fprintf(out, "%s: test accuracy %.4f, macro-F1 %.4f (best val %.4f at epoch %d), %.0f "
+                 "samples/s\n",
+            variant, r->test.accuracy, r->test.macro_f1, r->best_val_accuracy, r->best_epoch,
+            r->samples_per_s);
+}
+
+tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
+{
+    tm_splits data;
+    TM_TRY(tm_load_splits(e, &data));
+    tm_experiment ex = *e;
+    tm_status s = tm_model_spec_copy(&ex.model, &e->model);
+    if (s != TM_OK) {
+        tm_splits_free(&data);
+        return s;
+    }
+    tm_experiment_set_classes(&ex, data.train.n_classes);
+    FILE *out = o->train.progress;
+    if (out) {
+        fprintf(out, "experiment %s: %d train / %d val / %d test samples, %d classes\n", e->name,
+                data.train.n, data.val.n, data.test.n, data.train.n_classes);
+    }
+    tm_train_result main_res;
+    tm_model *m = NULL;
+    s = tm_train(&ex, &ex.model, &data, &o->train, &m, &main_res);
+    if (s == TM_OK && out && !main_res.stopped_early) {
+        fprintf(out, "model:\n");
+        tm_model_summary(m, out);
+    }
+    tm_model_free(m);
+    if (s != TM_OK || main_res.stopped_early)
+        goto done;
+    report(out, "fused", &main_res);
+
+    char names[TM_MAX_BRANCHES][TM_LAYER_NAME];
+    double acc[TM_MAX_BRANCHES];
+    int n_abl = 0;
+    if (o->ablations && ex.model.n_branches > 1) {
+        for (int b = 0; b < ex.model.n_branches && s == TM_OK; b++) {
+            const char *bn = ex.model.branches[b].name;
+            tm_model_spec single;
+            if ((s = tm_model_spec_single_branch(&single, &ex.model, bn)) != TM_OK)
+                break;
+            char dir[TM_PATH_LEN];
+            snprintf(dir, sizeof dir, "%s/ablation-%s", o->train.out_dir, bn);
+            tm_run_options ao = *o;
+            ao.train.out_dir = dir;
+            if (out)
+                fprintf(out, "ablation: %s branch alone\n", bn);
+            tm_train_result r;
+            s = tm_train(&ex, &single, &data, &ao.train, NULL, &r);
+            tm_model_spec_free(&single);
+            if (s != TM_OK)
+                break;
+            if (r.stopped_early) {
+                main_res.stopped_early = 1;
+                break;
+            }
+            char variant[TM_LAYER_NAME + 8];
+            snprintf(variant, sizeof variant, "%s only", bn);
+            report(out, variant, &r);
+            s = tm_write_metrics_json(dir, &ex, variant, &r, &data.test, NULL, NULL, 0);
+            snprintf(names[n_abl], sizeof names[n_abl], "%s", bn);
+            acc[n_abl++] = r.test.accuracy;
+            tm_metrics_free(&r.test);
+        }
+    }
+    if (s == TM_OK && !main_res.stopped_early)
+        s = tm_write_metrics_json(o->train.out_dir, &ex, ex.model.n_branches > 1 ? "fused"
+                                                                                : "single",
+                                  &main_res, &data.test, names, acc, n_abl);
+    if (s == TM_OK && out && !main_res.stopped_early)
+        fprintf(out, "wrote %s/metrics.json\n", o->train.out_dir);
+    tm_metrics_free(&main_res.test);
+done:
+    tm_model_spec_free(&ex.model);
+    tm_splits_free(&data);
+    return s;
+}

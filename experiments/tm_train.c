@@ -1,0 +1,571 @@
+#include "tm_train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tm_blas.h"
+#include "tm_checkpoint.h"
+#include "tm_log.h"
+#include "tm_progress.h"
+
+#define TM_CKPT_FORMAT 1
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static tm_status ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return TM_OK;
+        return tm_error(TM_ERR_IO, "%s: exists and is not a folder", dir);
+    }
+    return tm_error(TM_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
+}
+
+static void join(char *buf, size_t n, const char *dir, const char *file)
+{
+    snprintf(buf, n, "%s/%s", dir, file);
+}
+
+/* ---- weights in HDF5 --------------------------------------------------- */
+
+static tm_status put_params(tm_ckpt_writer *w, const char *prefix, const tm_param *ps, int n,
+                            float *const *alt)
+{
+    for (int i = 0; i < n; i++) {
+        char name[256];
+        snprintf(name, sizeof name, "%s/%s/%s", prefix, ps[i].layer, ps[i].what);
+        const float *data = alt ? alt[i] : ps[i].t->data;
+        TM_TRY(tm_ckpt_put_array(w, name, data, ps[i].t->ndim, ps[i].t->shape));
+    }
+    return TM_OK;
+}
+
+static tm_status get_params(tm_ckpt_reader *r, const char *prefix, const tm_param *ps, int n,
+                            float *const *alt)
+{
+    for (int i = 0; i < n; i++) {
+        char name[256];
+        snprintf(name, sizeof name, "%s/%s/%s", prefix, ps[i].layer, ps[i].what);
+        float *data = alt ? alt[i] : ps[i].t->data;
+        TM_TRY(tm_ckpt_get_array(r, name, data, ps[i].t->ndim, ps[i].t->shape));
+    }
+    return TM_OK;
+}
+
+static tm_status write_model(tm_ckpt_writer *w, const tm_model *m, const char *text)
+{
+    TM_TRY(put_params(w, "model", m->params, m->n_params, NULL));
+    TM_TRY(put_params(w, "model", m->buffers, m->n_buffers, NULL));
+    TM_TRY(tm_ckpt_put_attr_string(w, "experiment", text));
+    return tm_ckpt_put_attr_int(w, "format_version", TM_CKPT_FORMAT);
+}
+
+tm_status tm_model_save(const tm_model *m, const char *experiment_text, const char *path)
+{
+    tm_ckpt_writer *w = NULL;
+    TM_TRY(tm_ckpt_create(&w, path));
+    tm_status s = write_model(w, m, experiment_text);
+    if (s != TM_OK) {
+        tm_ckpt_abort(w);
+        return s;
+    }
+    return tm_ckpt_commit(w);
+}
+
+tm_status tm_model_load_weights(tm_model *m, const char *path)
+{
+    tm_ckpt_reader *r = NULL;
+    TM_TRY(tm_ckpt_open(&r, path));
+    tm_status s = get_params(r, "model", m->params, m->n_params, NULL);
+    if (s == TM_OK)
+        s = get_params(r, "model", m->buffers, m->n_buffers, NULL);
+    tm_ckpt_close(r);
+    return s;
+}
+
+tm_status tm_read_experiment_text(const char *path, char **text)
+{
+    tm_ckpt_reader *r = NULL;
+    TM_TRY(tm_ckpt_open(&r, path));
+    tm_status s = tm_ckpt_get_attr_string(r, "experiment", text);
+    tm_ckpt_close(r);
+    return s;
+}
+
+/* ---- training state ---------------------------------------------------- */
+
+typedef struct {
+    int epoch;               /* epochs completed */
+    tm_rng data_rng;
+    tm_rng tape_rng;
+    double best_val;
+    int best_epoch;
+    double train_seconds;
+    long samples_seen;
+} train_state;
+
+static tm_status save_checkpoint(const char *path, const tm_experiment *e, const tm_model *m,
+                                 const tm_optimizer *opt, const train_state *st)
+{
+    tm_ckpt_writer *w = NULL;
+    TM_TRY(tm_ckpt_create(&w, path));
+    tm_status s = write_model(w, m, e->text);
+    if (s == TM_OK)
+        s = put_params(w, "optimizer/m", m->params, m->n_params, opt->m);
+    if (s == TM_OK && opt->v)
+        s = put_params(w, "optimizer/v", m->params, m->n_params, opt->v);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_int(w, "epoch", st->epoch);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_int(w, "optimizer_step", opt->step);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_u32_array(w, "rng_data", st->data_rng.s, 4);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_u32_array(w, "rng_ops", st->tape_rng.s, 4);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_double(w, "best_val_accuracy", st->best_val);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_int(w, "best_epoch", st->best_epoch);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_double(w, "train_seconds", st->train_seconds);
+    if (s == TM_OK)
+        s = tm_ckpt_put_attr_int(w, "samples_seen", st->samples_seen);
+    if (s != TM_OK) {
+        tm_ckpt_abort(w);
+        return s;
+    }
+    return tm_ckpt_commit(w);
+}
+
+static tm_status load_checkpoint(const char *path, tm_model *m, tm_optimizer *opt,
+                                 train_state *st)
+{
+    tm_ckpt_reader *r = NULL;
+    TM_TRY(tm_ckpt_open(&r, path));
+    long long epoch = 0, step = 0, best_epoch = 0, seen = 0;
+    tm_status s = get_params(r, "model", m->params, m->n_params, NULL);
+    if (s == TM_OK)
+        s = get_params(r, "model", m->buffers, m->n_buffers, NULL);
+    if (s == TM_OK)
+        s = get_params(r, "optimizer/m", m->params, m->n_params, opt->m);
+    if (s == TM_OK && opt->v)
+        s = get_params(r, "optimizer/v", m->params, m->n_params, opt->v);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_int(r, "epoch", &epoch);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_int(r, "optimizer_step", &step);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_u32_array(r, "rng_data", st->data_rng.s, 4);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_u32_array(r, "rng_ops", st->tape_rng.s, 4);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_double(r, "best_val_accuracy", &st->best_val);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_int(r, "best_epoch", &best_epoch);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_double(r, "train_seconds", &st->train_seconds);
+    if (s == TM_OK)
+        s = tm_ckpt_get_attr_int(r, "samples_seen", &seen);
+    tm_ckpt_close(r);
+    if (s != TM_OK)
+        return tm_error_prefix(s, "resuming from %s: ", path);
+    st->epoch = (int)epoch;
+    st->best_epoch = (int)best_epoch;
+    st->samples_seen = (long)seen;
+    opt->step = (long)step;
+    return TM_OK;
+}
+
+/* Keeps the header and the rows of epochs up to `epoch` (a killed run may
+ * have logged an epoch whose checkpoint never landed). */
+static tm_status trim_log(const char *path, int epoch)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return TM_OK;
+    char tmp[TM_PATH_LEN + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) {
+        fclose(f);
+        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    }
+    char line[1024];
+    int first = 1;
+    while (fgets(line, sizeof line, f)) {
+        if (first || atoi(line) <= epoch)
+            fputs(line, o);
+        first = 0;
+    }
+    fclose(f);
+    if (fclose(o) != 0 || rename(tmp, path) != 0)
+        return tm_error(TM_ERR_IO, "%s: cannot rewrite the log: %s", path, strerror(errno));
+    return TM_OK;
+}
+
+/* ---- evaluation -------------------------------------------------------- */
+
+tm_status tm_predict(tm_model *m, tm_pool *pool, const tm_dataset *d, const int *map,
+                     float *probs, double *loss)
+{
+    tm_tape t;
+    tm_tape_init(&t, pool, 0);
+    t.training = 0;
+    tm_tape_set_grad_enabled(&t, 0);
+    const int batch = 256;
+    int k = m->spec.n_classes;
+    int *idx = malloc(sizeof(int) * (size_t)batch);
+    if (!idx)
+        return tm_error(TM_ERR_NOMEM, "predict: out of memory");
+    double total = 0.0;
+    tm_status s = TM_OK;
+    for (int start = 0; start < d->n && s == TM_OK; start += batch) {
+        int n = d->n - start < batch ? d->n - start : batch;
+        for (int i = 0; i < n; i++)
+            idx[i] = start + i;
+        tm_tape_reset(&t);
+        tm_tensor *x[TM_MAX_BRANCHES] = {0};
+        for (int b = 0; b < m->spec.n_branches && s == TM_OK; b++) {
+            const tm_modality *mod = &d->mod[map[b]];
+            int shape[4] = {n, mod->shape[0], mod->shape[1], mod->shape[2]};
+            s = tm_arena_tensor(&t.arena, &x[b], 4, shape, 0);
+            if (s == TM_OK)
+                tm_dataset_gather(d, map[b], idx, n, x[b]->data);
+        }
+        tm_tensor *logits = NULL, *l = NULL;
+        if (s == TM_OK)
+            s = tm_model_forward(m, &t, x, &logits);
+        if (s == TM_OK)
+            s = tm_softmax_cross_entropy(&t, logits, d->label + start, NULL,
+                                         probs + (size_t)start * k, &l);
+        if (s == TM_OK) {
+            s = tm_check_finite(l->data, 1, "evaluation loss");
+            total += (double)l->data[0] * n;
+        }
+    }
+    free(idx);
+    tm_tape_free(&t);
+    if (s == TM_OK && loss)
+        *loss = total / d->n;
+    return s;
+}
+
+static double accuracy_of(const float *probs, const int *labels, int n, int k)
+{
+    int right = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int c = 1; c < k; c++)
+            if (probs[(size_t)i * k + c] > probs[(size_t)i * k + best])
+                best = c;
+        right += best == labels[i];
+    }
+    return n ? (double)right / n : 0.0;
+}
+
+static void class_weights(const tm_train_spec *ts, const tm_dataset *d, float *w)
+{
+    int k = d->n_classes;
+    if (ts->class_weight_mode == TM_CW_LIST) {
+        for (int c = 0; c < k; c++)
+            w[c] = ts->class_weights[c];
+        return;
+    }
+    /* balanced: n / (k * count_c), the scikit-learn rule */
+    long *count = calloc((size_t)k, sizeof *count);
+    if (!count) {
+        for (int c = 0; c < k; c++)
+            w[c] = 1.0f;
+        return;
+    }
+    for (int i = 0; i < d->n; i++)
+        count[d->label[i]]++;
+    for (int c = 0; c < k; c++)
+        w[c] = count[c] ? (float)((double)d->n / ((double)k * count[c])) : 0.0f;
+    free(count);
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+typedef struct {
+    tm_model *m;
+    tm_optimizer *opt;
+    tm_pool *pool;
+    tm_tape tape;
+    int *perm, *labels;
+    float *probs, *cw;
+    float *val_probs;
+    int map[TM_MAX_BRANCHES];
+} trainer;
+
+static void trainer_free(trainer *tr)
+{
+    tm_tape_free(&tr->tape);
+    tm_optim_free(tr->opt);
+    tm_pool_free(tr->pool);
+    free(tr->perm);
+    free(tr->labels);
+    free(tr->probs);
+    free(tr->cw);
+    free(tr->val_probs);
+}
+
+static tm_status train_epoch(trainer *tr, const tm_experiment *e, const tm_dataset *d,
+                             train_state *st, float lr, tm_progress *pg, double *loss_out,
+                             double *acc_out)
+{
+    const int bs = e->train.batch_size;
+    const int k = tr->m->spec.n_classes;
+    for (int i = 0; i < d->n; i++)
+        tr->perm[i] = i;
+    tm_rng_shuffle(&st->data_rng, tr->perm, d->n);
+    int batches = (d->n + bs - 1) / bs;
+    double loss_sum = 0.0;
+    long right = 0, seen = 0;
+    tr->tape.training = 1;
+    tr->tape.rng = st->tape_rng;
+    for (int bi = 0; bi < batches; bi++) {
+        int start = bi * bs;
+        int n = d->n - start < bs ? d->n - start : bs;
+        const int *idx = tr->perm + start;
+        tm_tape_reset(&tr->tape);
+        tm_tensor *x[TM_MAX_BRANCHES] = {0};
+        for (int b = 0; b < tr->m->spec.n_branches; b++) {
+            const tm_modality *mod = &d->mod[tr->map[b]];
+            int shape[4] = {n, mod->shape[0], mod->shape[1], mod->shape[2]};
+            TM_TRY(tm_arena_tensor(&tr->tape.arena, &x[b], 4, shape, 0));
+            tm_dataset_gather(d, tr->map[b], idx, n, x[b]->data);
+        }
+        for (int i = 0; i < n; i++)
+            tr->labels[i] = d->label[idx[i]];
+        tm_tensor *logits = NULL, *loss = NULL;
+        TM_TRY(tm_model_forward(tr->m, &tr->tape, x, &logits));
+        TM_TRY(tm_softmax_cross_entropy(&tr->tape, logits, tr->labels, tr->cw, tr->probs,
+                                        &loss));
+        if (!isfinite(loss->data[0]))
+            return tm_error(TM_ERR_NUMERIC,
+                            "epoch %d batch %d: the training loss is %s (learning rate %g); "
+                            "training stopped",
+                            st->epoch + 1, bi + 1, isnan(loss->data[0]) ? "NaN" : "infinite",
+                            (double)lr);
+        tm_optim_zero_grad(tr->opt);
+        TM_TRY(tm_tape_backward(&tr->tape, loss));
+        tm_status s = tm_optim_step(tr->opt, lr);
+        if (s != TM_OK)
+            return tm_error_prefix(s, "epoch %d batch %d: ", st->epoch + 1, bi + 1);
+        loss_sum += (double)loss->data[0] * n;
+        right += (long)(accuracy_of(tr->probs, tr->labels, n, k) * n + 0.5);
+        seen += n;
+        st->samples_seen += n;
+        if (pg)
+            tm_progress_update(pg, bi + 1, seen, loss_sum / seen, (double)right / seen);
+    }
+    st->tape_rng = tr->tape.rng;
+    *loss_out = loss_sum / d->n;
+    *acc_out = (double)right / d->n;
+    return TM_OK;
+}
+
+static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits *data,
+                            const tm_train_options *o, train_state *st, tm_train_result *res)
+{
+    char ckpt[TM_PATH_LEN], best[TM_PATH_LEN], logp[TM_PATH_LEN];
+    join(ckpt, sizeof ckpt, o->out_dir, "checkpoint.h5");
+    join(best, sizeof best, o->out_dir, "best.h5");
+    join(logp, sizeof logp, o->out_dir, "log.csv");
+    FILE *log = fopen(logp, st->epoch > 0 ? "a" : "w");
+    if (!log)
+        return tm_error(TM_ERR_IO, "%s: cannot write: %s", logp, strerror(errno));
+    if (st->epoch == 0)
+        fprintf(log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,epoch_seconds,"
+                     "samples_per_s\n");
+    fflush(log);
+    tm_status s = TM_OK;
+    const tm_dataset *tr_d = &data->train;
+    int epochs = e->train.epochs;
+    while (st->epoch < epochs) {
+        float lr = tm_schedule_lr(&e->train.schedule, st->epoch);
+        tm_progress pg;
+        int batches = (tr_d->n + e->train.batch_size - 1) / e->train.batch_size;
+        tm_progress_begin(&pg, o->progress, st->epoch + 1, epochs, batches);
+        double t0 = tm_now_seconds(), tl = 0, ta = 0, vl = 0;
+        s = train_epoch(tr, e, tr_d, st, lr, o->progress ? &pg : NULL, &tl, &ta);
+        if (s != TM_OK)
+            break;
+        double dt = tm_now_seconds() - t0;
+        st->train_seconds += dt;
+        s = tm_predict(tr->m, tr->pool, &data->val, tr->map, tr->val_probs, &vl);
+        if (s != TM_OK)
+            break;
+        double va = accuracy_of(tr->val_probs, data->val.label, data->val.n,
+                                tr->m->spec.n_classes);
+        st->epoch++;
+        if (o->progress)
+            fprintf(o->progress, "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc "
+                                 "%.4f | %.1f s\n",
+                    st->epoch, epochs, tl, ta, vl, va, dt);
+        fprintf(log, "%d,%g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", st->epoch, (double)lr, tl, ta, vl,
+                va, dt, dt > 0 ? tr_d->n / dt : 0.0);
+        fflush(log);
+        if (va > st->best_val || st->best_epoch == 0) {
+            st->best_val = va;
+            st->best_epoch = st->epoch;
+            if (e->train.keep_best && (s = tm_model_save(tr->m, e->text, best)) != TM_OK)
+                break;
+        }
+        /* The checkpoint lands last: a run killed before it resumes here. */
+        if ((s = save_checkpoint(ckpt, e, tr->m, tr->opt, st)) != TM_OK)
+            break;
+        if (o->stop_after_epoch && st->epoch >= o->stop_after_epoch && st->epoch < epochs) {
+            res->stopped_early = 1;
+            break;
+        }
+    }
+    fclose(log);
+    return s;
+}
+
+tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_splits *data,
+                   const tm_train_options *o, tm_model **model_out, tm_train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (model_out)
+        *model_out = NULL;
+    if (!o->out_dir)
+        return tm_error(TM_ERR_ARG, "train: no output folder given");
+    TM_TRY(ensure_dir(o->out_dir));
+    char ckpt[TM_PATH_LEN], best[TM_PATH_LEN], final_path[TM_PATH_LEN];
+    join(ckpt, sizeof ckpt, o->out_dir, "checkpoint.h5");
+    join(best, sizeof best, o->out_dir, "best.h5");
+    join(final_path, sizeof final_path, o->out_dir, "model.h5");
+    int have_ckpt = file_exists(ckpt);
+    if (have_ckpt && !o->resume && !o->force)
+        return tm_error(TM_ERR_ARG, "%s already holds a training run (checkpoint.h5): use "
+                                    "--resume to continue it or --force to start over",
+                        o->out_dir);
+    tm_blas_init();
+
+    trainer tr;
+    memset(&tr, 0, sizeof tr);
+    train_state st;
+    memset(&st, 0, sizeof st);
+    tm_rng init_rng, base;
+    tm_rng_seed(&base, e->seed);
+    tm_rng_fork(&base, 1, &init_rng);
+    tm_rng_fork(&base, 2, &st.data_rng);
+    tm_rng_fork(&base, 3, &st.tape_rng);
+
+    tm_status s = tm_model_build(&tr.m, spec, &init_rng);
+    if (s != TM_OK)
+        return s;
+    int k = tr.m->spec.n_classes;
+    const tm_dataset *d = &data->train;
+    tm_tensor **params = malloc(sizeof *params * (size_t)tr.m->n_params);
+    int *decay = malloc(sizeof *decay * (size_t)tr.m->n_params);
+    if (!params || !decay) {
+        s = tm_error(TM_ERR_NOMEM, "train: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < tr.m->n_params; i++) {
+        params[i] = tr.m->params[i].t;
+        decay[i] = tr.m->params[i].decay;
+    }
+    s = tm_optim_new(&tr.opt, &e->train.optim, params, decay, tr.m->n_params);
+    if (s != TM_OK)
+        goto out;
+    if ((s = tm_pool_new(&tr.pool, e->threads)) != TM_OK)
+        goto out;
+    tm_tape_init(&tr.tape, tr.pool, 0);
+    if ((s = tm_match_branches(e, &tr.m->spec, d, tr.map)) != TM_OK)
+        goto out;
+    if (d->n_classes != k || data->val.n_classes != k || data->test.n_classes != k) {
+        s = tm_error(TM_ERR_CONFIG, "the model has %d classes but the data has %d", k,
+                     d->n_classes);
+        goto out;
+    }
+    tr.perm = malloc(sizeof(int) * (size_t)d->n);
+    tr.labels = malloc(sizeof(int) * (size_t)e->train.batch_size);
+    tr.probs = malloc(sizeof(float) * (size_t)e->train.batch_size * k);
+    tr.val_probs = malloc(sizeof(float) * (size_t)data->val.n * k);
+    if (!tr.perm || !tr.labels || !tr.probs || !tr.val_probs) {
+        s = tm_error(TM_ERR_NOMEM, "train: out of memory");
+        goto out;
+    }
+    if (e->train.class_weight_mode != TM_CW_NONE) {
+        if (e->train.class_weight_mode == TM_CW_LIST && e->train.n_class_weights != k) {
+            s = tm_error(TM_ERR_CONFIG, "%s: [train] class_weights lists %d weights for %d "
+                                        "classes",
+                         e->path, e->train.n_class_weights, k);
+            goto out;
+        }
+        if (!(tr.cw = malloc(sizeof(float) * (size_t)k))) {
+            s = tm_error(TM_ERR_NOMEM, "train: out of memory");
+            goto out;
+        }
+        class_weights(&e->train, d, tr.cw);
+    }
+    if (have_ckpt && o->resume) {
+        if ((s = load_checkpoint(ckpt, tr.m, tr.opt, &st)) != TM_OK)
+            goto out;
+        char logp[TM_PATH_LEN];
+        join(logp, sizeof logp, o->out_dir, "log.csv");
+        if ((s = trim_log(logp, st.epoch)) != TM_OK)
+            goto out;
+        if (o->progress)
+            fprintf(o->progress, "resuming %s after epoch %d of %d\n", o->out_dir, st.epoch,
+                    e->train.epochs);
+    }
+    if ((s = train_loop(&tr, e, data, o, &st, res)) != TM_OK)
+        goto out;
+    res->epochs_done = st.epoch;
+    res->best_val_accuracy = st.best_val;
+    res->best_epoch = st.best_epoch;
+    res->train_seconds = st.train_seconds;
+    res->samples_per_s = st.train_seconds > 0 ? st.samples_seen / st.train_seconds : 0.0;
+    res->params = tm_model_param_count(tr.m);
+    res->macs = tm_model_macs(tr.m);
+    if (res->stopped_early)
+        goto out;
+    if (e->train.keep_best && file_exists(best) &&
+        (s = tm_model_load_weights(tr.m, best)) != TM_OK)
+        goto out;
+    if ((s = tm_model_save(tr.m, e->text, final_path)) != TM_OK)
+        goto out;
+    if ((s = tm_predict(tr.m, tr.pool, &data->val, tr.map, tr.val_probs, NULL)) != TM_OK)
+        goto out;
+    res->val_accuracy = accuracy_of(tr.val_probs, data->val.label, data->val.n, k);
+    {
+        float *tp = malloc(sizeof(float) * (size_t)data->test.n * k);
+        double tl = 0;
+        if (!tp) {
+            s = tm_error(TM_ERR_NOMEM, "train: out of memory");
+            goto out;
+        }
+        s = tm_predict(tr.m, tr.pool, &data->test, tr.map, tp, &tl);
+        if (s == TM_OK)
+            s = tm_metrics_compute(&res->test, data->test.label, tp, data->test.n, k);
+        if (s == TM_OK)
+            res->test.loss = tl;
+        free(tp);
+    }
+out:
+    free(params);
+    free(decay);
+    if (s == TM_OK && model_out) {
+        *model_out = tr.m;
+        tr.m = NULL;
+    }
+    tm_model_free(tr.m);
+    trainer_free(&tr);
+    return s;
+}

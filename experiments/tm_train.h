@@ -1,0 +1,50 @@
+/* The training loop: train, validate each epoch, checkpoint atomically,
+ * resume, and test at the end. */
+#ifndef TM_TRAIN_H
+#define TM_TRAIN_H
+
+#include <stdio.h>
+
+#include "tm_data_load.h"
+#include "tm_experiment.h"
+#include "tm_metrics.h"
+#include "tm_model.h"
+
+typedef struct tm_train_options {
+    const char *out_dir;     /* run folder: checkpoint.h5, model.h5, log.csv */
+    int resume;              /* continue from out_dir/checkpoint.h5 if present */
+    int force;               /* start over even if out_dir holds a run */
+    FILE *progress;          /* progress output, NULL = silent */
+    int stop_after_epoch;    /* stop as if killed after this epoch (0 = never) */
+} tm_train_options;
+
+typedef struct tm_train_result {
+    tm_metrics test;          /* of the final model on the test split */
+    double val_accuracy;      /* of the final model */
+    double best_val_accuracy;
+    int best_epoch;           /* 1-based */
+    int epochs_done;
+    int stopped_early;        /* stop_after_epoch hit: no test metrics */
+    double train_seconds;
+    double samples_per_s;
+    long params, macs;
+} tm_train_result;
+
+/* Trains `spec` (the experiment's model or an ablation of it). The caller
+ * frees *model_out (if requested) and res->test. */
+tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_splits *data,
+                   const tm_train_options *o, tm_model **model_out, tm_train_result *res);
+
+/* Class scores (softmax) of every sample of d, in eval mode, into probs
+ * (n * k floats); mean cross-entropy into *loss if non-NULL. */
+tm_status tm_predict(tm_model *m, tm_pool *pool, const tm_dataset *d, const int *map,
+                     float *probs, double *loss);
+
+/* Model weights and running statistics to/from an HDF5 file with the
+ * experiment text as an attribute (model.h5). */
+tm_status tm_model_save(const tm_model *m, const char *experiment_text, const char *path);
+tm_status tm_model_load_weights(tm_model *m, const char *path);
+/* Reads the "experiment" attribute of a model or checkpoint file. */
+tm_status tm_read_experiment_text(const char *path, char **text);
+
+#endif

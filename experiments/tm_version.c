@@ -1,1 +1,0 @@
-const char *tm_version(void) { return "0.1.0"; }

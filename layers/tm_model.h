@@ -1,0 +1,122 @@
+/* Multi-branch CNNs: one branch per modality, a fusion (concatenation of the
+ * branches' flat outputs) and a head. Built from a tm_model_spec (which the
+ * experiment file fills), with shapes checked layer by layer. */
+#ifndef TM_MODEL_H
+#define TM_MODEL_H
+
+#include <stdio.h>
+
+#include "tm_ops.h"
+#include "tm_rng.h"
+
+#define TM_MAX_BRANCHES 4
+#define TM_LAYER_NAME 64
+
+typedef enum {
+    TM_LAYER_CONV = 0,
+    TM_LAYER_DEPTHWISE,
+    TM_LAYER_SEPARABLE,   /* depthwise k x k then pointwise 1 x 1 */
+    TM_LAYER_MAXPOOL,
+    TM_LAYER_AVGPOOL,
+    TM_LAYER_GLOBALAVGPOOL,
+    TM_LAYER_DENSE,
+    TM_LAYER_BATCHNORM,
+    TM_LAYER_RELU,
+    TM_LAYER_RELU6,
+    TM_LAYER_DROPOUT,
+    TM_LAYER_FLATTEN,
+    TM_LAYER_KIND_COUNT
+} tm_layer_kind;
+
+typedef enum { TM_ACT_NONE = 0, TM_ACT_RELU, TM_ACT_RELU6 } tm_activation;
+
+typedef struct tm_layer_spec {
+    char name[TM_LAYER_NAME];   /* "image.conv1", "head.out" */
+    tm_layer_kind kind;
+    int filters;                /* conv, separable: output channels; dense: units */
+    int size;                   /* kernel or pool window */
+    int stride;                 /* 0 = 1 for convs, = size for pools */
+    tm_padding padding;
+    int batch_norm;             /* conv, depthwise, separable, dense */
+    int bias;                   /* -1: automatic (no bias before batch norm) */
+    tm_activation activation;
+    float rate;                 /* dropout */
+    int bits;                   /* quantisation precision, 0 = default */
+    int line;                   /* where it was declared, for messages */
+} tm_layer_spec;
+
+typedef struct tm_branch_spec {
+    char name[TM_LAYER_NAME];   /* also the modality it reads */
+    int input[3];               /* C, H, W */
+    tm_layer_spec *layers;
+    int n_layers;
+    int line;
+} tm_branch_spec;
+
+typedef struct tm_model_spec {
+    tm_branch_spec branches[TM_MAX_BRANCHES];
+    int n_branches;
+    tm_layer_spec *head;        /* after the fusion */
+    int n_head;
+    int n_classes;
+    float bn_momentum, bn_eps;
+} tm_model_spec;
+
+const char *tm_layer_kind_name(tm_layer_kind k);
+/* -1 when unknown. */
+int tm_layer_kind_parse(const char *s);
+
+/* A parameter (trained) or buffer (batch-norm running statistics). */
+typedef struct tm_param {
+    char name[2 * TM_LAYER_NAME]; /* "image.conv1.weight" */
+    char layer[TM_LAYER_NAME];    /* "image.conv1" */
+    char what[32];                /* "weight", "bn.gamma" */
+    tm_tensor *t;
+    int decay;                    /* weight decay applies (weights, not biases / BN) */
+} tm_param;
+
+typedef struct tm_layer {
+    tm_layer_spec spec;
+    int in_shape[3], out_shape[3];   /* C, H, W (vectors: F, 1, 1) */
+    int in_ndim, out_ndim;           /* 4 = feature map, 2 = vector */
+    tm_tensor *w, *b;                /* conv / depthwise / dense; separable: depthwise */
+    tm_tensor *pw_w, *pw_b;          /* separable: pointwise */
+    tm_tensor *gamma, *beta;         /* batch norm */
+    tm_tensor *run_mean, *run_var;   /* batch-norm buffers, no gradient */
+    long macs;                       /* multiply-accumulates per sample */
+} tm_layer;
+
+typedef struct tm_model {
+    tm_model_spec spec;              /* deep copy */
+    tm_layer *branch_layers[TM_MAX_BRANCHES];
+    tm_layer *head_layers;
+    int fused_width;                 /* features after concatenation */
+    int active[TM_MAX_BRANCHES];     /* branches used (all but in ablations) */
+    tm_param *params;                /* trained parameters */
+    int n_params;
+    tm_param *buffers;               /* running statistics */
+    int n_buffers;
+} tm_model;
+
+/* Copies a spec (layers arrays included) so the copy can be freed alone. */
+tm_status tm_model_spec_copy(tm_model_spec *dst, const tm_model_spec *src);
+void tm_model_spec_free(tm_model_spec *s);
+/* The same spec with only the branch called `keep`. */
+tm_status tm_model_spec_single_branch(tm_model_spec *dst, const tm_model_spec *src,
+                                      const char *keep);
+
+/* Checks shapes layer by layer (errors name the layer and its line) and
+ * initialises weights (He normal for ReLU layers, Glorot otherwise). */
+tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *init_rng);
+void tm_model_free(tm_model *m);
+
+/* inputs[i] is branch i's (N, C, H, W) batch. logits: (N, n_classes). */
+tm_status tm_model_forward(tm_model *m, tm_tape *t, tm_tensor *const *inputs,
+                           tm_tensor **logits);
+
+long tm_model_param_count(const tm_model *m);
+long tm_model_macs(const tm_model *m);
+/* Human-readable table of layers, shapes, parameters and MACs. */
+void tm_model_summary(const tm_model *m, FILE *f);
+
+#endif

@@ -1,0 +1,158 @@
+/* Experiment files: parsing, --set overrides and errors naming file:line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tm_experiment.h"
+#include "tm_test_util.h"
+
+static const char *base =
+    "[experiment]\n"          /* 1 */
+    "name = t\n"              /* 2 */
+    "seed = 3\n"              /* 3 */
+    "\n"                      /* 4 */
+    "[train]\n"               /* 5 */
+    "epochs = 2\n"            /* 6 */
+    "lr = 0.01\n"             /* 7 */
+    "\n"                      /* 8 */
+    "[a]\n"                   /* 9 */
+    "input = 1x8x8\n"         /* 10 */
+    "[a.c]\n"                 /* 11 */
+    "type = conv\n"           /* 12 */
+    "filters = 4\n"           /* 13 */
+    "[a.f]\n"                 /* 14 */
+    "type = flatten\n"        /* 15 */
+    "[b]\n"                   /* 16 */
+    "input = 1x4x6\n"         /* 17 */
+    "[b.f]\n"                 /* 18 */
+    "type = flatten\n"        /* 19 */
+    "[fusion]\n"              /* 20 */
+    "type = concat\n"         /* 21 */
+    "[head.out]\n"            /* 22 */
+    "type = dense\n"          /* 23 */
+    "units = classes\n";      /* 24 */
+
+START_TEST(parses_a_two_branch_experiment)
+{
+    tm_experiment e;
+    TM_CK(tm_experiment_parse(&e, base, "x.cfg", NULL, 0));
+    ck_assert_str_eq(e.name, "t");
+    ck_assert_uint_eq(e.seed, 3);
+    ck_assert_int_eq(e.train.epochs, 2);
+    ck_assert_float_eq_tol(e.train.schedule.base_lr, 0.01f, 1e-7f);
+    ck_assert_int_eq(e.model.n_branches, 2);
+    ck_assert_str_eq(e.model.branches[0].name, "a");
+    ck_assert_int_eq(e.model.branches[0].n_layers, 2);
+    ck_assert_int_eq(e.model.branches[0].layers[0].kind, TM_LAYER_CONV);
+    ck_assert_int_eq(e.model.branches[0].layers[0].filters, 4);
+    ck_assert_int_eq(e.model.branches[0].layers[0].line, 11);
+    ck_assert_int_eq(e.model.branches[1].input[2], 6);
+    ck_assert_int_eq(e.model.n_head, 1);
+    tm_experiment_set_classes(&e, 5);
+    ck_assert_int_eq(e.model.head[0].filters, 5);
+    /* the effective text parses back to the same experiment */
+    tm_experiment e2;
+    TM_CK(tm_experiment_parse(&e2, e.text, "again", NULL, 0));
+    ck_assert_str_eq(e2.text, e.text);
+    tm_experiment_free(&e2);
+    tm_experiment_free(&e);
+}
+END_TEST
+
+START_TEST(set_overrides_and_adds_keys)
+{
+    const char *sets[] = {"train.epochs=7", "a.c.filters = 9", "a.c.stride=2"};
+    tm_experiment e;
+    TM_CK(tm_experiment_parse(&e, base, "x.cfg", sets, 3));
+    ck_assert_int_eq(e.train.epochs, 7);
+    ck_assert_int_eq(e.model.branches[0].layers[0].filters, 9);
+    ck_assert_int_eq(e.model.branches[0].layers[0].stride, 2);
+    ck_assert_ptr_nonnull(strstr(e.text, "filters = 9"));
+    tm_experiment_free(&e);
+}
+END_TEST
+
+/* Parses base with one line replaced (or appended) and expects an error
+ * whose message contains every needle. */
+static void expect_error(const char *text, const char *const *sets, int n_sets,
+                         const char *needle1, const char *needle2)
+{
+    tm_experiment e;
+    tm_status s = tm_experiment_parse(&e, text, "x.cfg", sets, n_sets);
+    ck_assert_msg(s == TM_ERR_CONFIG, "expected a config error for needle '%s', got %s",
+                  needle1, tm_status_name(s));
+    ck_assert_msg(strstr(tm_last_error(), needle1), "'%s' not in: %s", needle1, tm_last_error());
+    if (needle2)
+        ck_assert_msg(strstr(tm_last_error(), needle2), "'%s' not in: %s", needle2,
+                      tm_last_error());
+}
+
+static char *replace(const char *from, const char *to)
+{
+    static char buf[4096];
+    const char *p = strstr(base, from);
+    ck_assert_ptr_nonnull(p);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - base), base, to, p + strlen(from));
+    return buf;
+}
+
+START_TEST(errors_name_file_line_and_reason)
+{
+    expect_error(replace("lr = 0.01", "learning_rate = 0.01"), NULL, 0, "x.cfg:7",
+                 "unknown key 'learning_rate'");
+    expect_error(replace("epochs = 2", "epochs = two"), NULL, 0, "x.cfg:6", "not a whole number");
+    expect_error(replace("epochs = 2", "epochs = 0"), NULL, 0, "x.cfg:6", "out of range");
+    expect_error(replace("lr = 0.01", "lr = nan"), NULL, 0, "x.cfg:7", "not a number");
+    expect_error(replace("input = 1x8x8", "input = 1x8"), NULL, 0, "x.cfg:10", "CxHxW");
+    expect_error(replace("type = conv", "type = convolution"), NULL, 0, "x.cfg:12",
+                 "unknown layer type");
+    expect_error(replace("filters = 4", "units = 4"), NULL, 0, "x.cfg:13",
+                 "unknown key 'units'");
+    expect_error(replace("[a.c]", "[zz.c]"), NULL, 0, "x.cfg:11", "no branch [zz]");
+    expect_error(replace("[fusion]\ntype = concat\n", ""), NULL, 0, "x.cfg:20", "after [fusion]");
+    expect_error(replace("filters = 4\n", ""), NULL, 0, "x.cfg:11", "needs filters");
+    expect_error(replace("seed = 3", "seed = 3\nseed = 4"), NULL, 0, "x.cfg:4", "given twice");
+    expect_error(replace("[b]", "[a]"), NULL, 0, "x.cfg:16", "declared twice");
+    expect_error(replace("[experiment]", "experiment]"), NULL, 0, "x.cfg:1", NULL);
+    expect_error(replace("type = concat", "type = sum"), NULL, 0, "x.cfg:21", "concat");
+    const char *bad_set[] = {"train.momentum=abc"};
+    expect_error(base, bad_set, 1, "--set train.momentum", "not a number");
+    const char *no_section[] = {"nosuch.key=1"};
+    expect_error(base, no_section, 1, "no section [nosuch]", NULL);
+    const char *no_dot[] = {"epochs=3"};
+    expect_error(base, no_dot, 1, "section.key=value", NULL);
+    const char *bad_key[] = {"train.epoch=3"};
+    expect_error(base, bad_key, 1, "unknown key 'epoch'", NULL);
+}
+END_TEST
+
+START_TEST(missing_file_is_named)
+{
+    tm_experiment e;
+    ck_assert_int_eq(tm_experiment_load(&e, "/nonexistent/x.cfg", NULL, 0), TM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tm_last_error(), "/nonexistent/x.cfg"));
+}
+END_TEST
+
+START_TEST(shipped_experiment_files_parse)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/experiments/quickstart.cfg", tm_test_source_dir());
+    tm_experiment e;
+    TM_CK(tm_experiment_load(&e, path, NULL, 0));
+    ck_assert_int_eq(e.model.n_branches, 2);
+    tm_experiment_free(&e);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("experiment");
+    TCase *tc = tcase_create("experiment");
+    tcase_add_test(tc, parses_a_two_branch_experiment);
+    tcase_add_test(tc, set_overrides_and_adds_keys);
+    tcase_add_test(tc, errors_name_file_line_and_reason);
+    tcase_add_test(tc, missing_file_is_named);
+    tcase_add_test(tc, shipped_experiment_files_parse);
+    suite_add_tcase(s, tc);
+    return tm_test_run(s);
+}

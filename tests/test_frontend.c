@@ -190,7 +190,7 @@ END_TEST
 
 /* ---- front end helpers ---------------------------------------------------- */
 
-/* The reference audio input of docs/GUIDE: 1 s at 8 kHz, 13 MFCC x 61 frames. */
+/* The engineering guide's reference audio input: 1 s at 8 kHz, 13 MFCC x 61 frames. */
 static tm_rt_frontend_config ref_config(void)
 {
     tm_rt_frontend_config c;

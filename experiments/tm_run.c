@@ -9,7 +9,7 @@ tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const c
                                 const char (*ablation_names)[TM_LAYER_NAME],
                                 const double *ablation_acc, int n_ablations)
 {
-    char path[TM_PATH_LEN], tmp[TM_PATH_LEN + 8];
+    char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");

@@ -297,6 +297,24 @@ static void class_weights(const tm_train_spec *ts, const tm_dataset *d, float *w
 
 /* ---- the loop ---------------------------------------------------------- */
 
+tm_status tm_train_step(tm_model *m, tm_tape *t, tm_optimizer *opt, tm_tensor *const *x,
+                        const int *labels, const float *class_weights, float lr, float *probs,
+                        float *loss_out)
+{
+    tm_tensor *logits = NULL, *loss = NULL;
+    TM_TRY(tm_model_forward(m, t, x, &logits));
+    TM_TRY(tm_softmax_cross_entropy(t, logits, labels, class_weights, probs, &loss));
+    if (!isfinite(loss->data[0]))
+        return tm_error(TM_ERR_NUMERIC, "the training loss is %s (learning rate %g); training "
+                                        "stopped",
+                        isnan(loss->data[0]) ? "NaN" : "infinite", (double)lr);
+    tm_optim_zero_grad(opt);
+    TM_TRY(tm_tape_backward(t, loss));
+    TM_TRY(tm_optim_step(opt, lr));
+    *loss_out = loss->data[0];
+    return TM_OK;
+}
+
 typedef struct {
     tm_model *m;
     tm_optimizer *opt;
@@ -348,22 +366,12 @@ static tm_status train_epoch(trainer *tr, const tm_experiment *e, const tm_datas
         }
         for (int i = 0; i < n; i++)
             tr->labels[i] = d->label[idx[i]];
-        tm_tensor *logits = NULL, *loss = NULL;
-        TM_TRY(tm_model_forward(tr->m, &tr->tape, x, &logits));
-        TM_TRY(tm_softmax_cross_entropy(&tr->tape, logits, tr->labels, tr->cw, tr->probs,
-                                        &loss));
-        if (!isfinite(loss->data[0]))
-            return tm_error(TM_ERR_NUMERIC,
-                            "epoch %d batch %d: the training loss is %s (learning rate %g); "
-                            "training stopped",
-                            st->epoch + 1, bi + 1, isnan(loss->data[0]) ? "NaN" : "infinite",
-                            (double)lr);
-        tm_optim_zero_grad(tr->opt);
-        TM_TRY(tm_tape_backward(&tr->tape, loss));
-        tm_status s = tm_optim_step(tr->opt, lr);
+        float loss = 0.0f;
+        tm_status s = tm_train_step(tr->m, &tr->tape, tr->opt, x, tr->labels, tr->cw, lr,
+                                    tr->probs, &loss);
         if (s != TM_OK)
             return tm_error_prefix(s, "epoch %d batch %d: ", st->epoch + 1, bi + 1);
-        loss_sum += (double)loss->data[0] * n;
+        loss_sum += (double)loss * n;
         right += (long)(accuracy_of(tr->probs, tr->labels, n, k) * n + 0.5);
         seen += n;
         st->samples_seen += n;

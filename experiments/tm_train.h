@@ -35,6 +35,13 @@ typedef struct tm_train_result {
 tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_splits *data,
                    const tm_train_options *o, tm_model **model_out, tm_train_result *res);
 
+/* One optimisation step on a batch already on the tape (the tape is in
+ * training mode; the caller resets it before gathering inputs). probs
+ * receives the batch's softmax (n * k floats). */
+tm_status tm_train_step(tm_model *m, tm_tape *t, tm_optimizer *opt, tm_tensor *const *x,
+                        const int *labels, const float *class_weights, float lr, float *probs,
+                        float *loss);
+
 /* Class scores (softmax) of every sample of d, in eval mode, into probs
  * (n * k floats); mean cross-entropy into *loss if non-NULL. */
 tm_status tm_predict(tm_model *m, tm_pool *pool, const tm_dataset *d, const int *map,

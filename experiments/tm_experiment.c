@@ -281,6 +281,8 @@ static tm_status data_key(tm_experiment *e, const ctx *c)
         return get_string(c, d->test, sizeof d->test);
     if (KEY("val_fraction"))
         return get_float(c, 0.0, 0.9, &d->val_fraction);
+    if (KEY("test_fraction"))
+        return get_float(c, 0.0, 0.9, &d->test_fraction);
     if (KEY("label_column"))
         return get_string(c, d->label_column, sizeof d->label_column);
     if (KEY("group_column"))
@@ -290,7 +292,8 @@ static tm_status data_key(tm_experiment *e, const ctx *c)
     if (KEY("skip_bad_rows"))
         return get_bool(c, &d->skip_bad_rows);
     return unknown_key(c, "source, classes, train_samples, val_samples, test_samples, noise, "
-                          "root, train, val, test, val_fraction, label_column, group_column, "
+                          "root, train, val, test, val_fraction, test_fraction, label_column, "
+                          "group_column, "
                           "cache, skip_bad_rows");
 }
 
@@ -392,14 +395,128 @@ static tm_status fusion_key(tm_experiment *e, const ctx *c)
     return unknown_key(c, "type");
 }
 
+static const char *branch_keys =
+    "input, modality, column, feature, sample_rate, duration, window, hop, n_fft, mels, "
+    "coefficients, fmin, fmax, window_type, log_floor, fit, standardize, aug_shift, "
+    "aug_gain_db, aug_snr_db, aug_noise";
+
 static tm_status branch_key(tm_experiment *e, int b, const ctx *c)
 {
     tm_branch_spec *bs = &e->model.branches[b];
+    tm_feature_spec *f = &e->features[b];
+    tm_rt_frontend_config *fe = &f->fe;
+    int v;
     if (KEY("input"))
         return get_shape(c, bs->input);
     if (KEY("modality"))
         return get_string(c, e->modality[b], sizeof e->modality[b]);
-    return unknown_key(c, "input, modality");
+    if (KEY("column"))
+        return get_string(c, f->column, sizeof f->column);
+    if (KEY("feature")) {
+        TM_TRY(get_choice(c, "mfcc|logmel|image", &v));
+        f->kind = (tm_feature_kind)(v + 1);
+        return TM_OK;
+    }
+    if (KEY("sample_rate"))
+        return get_int(c, 1000, 384000, &fe->sample_rate);
+    if (KEY("duration"))
+        return get_float(c, 0.01, 600.0, &f->duration);
+    if (KEY("window"))
+        return get_int(c, 2, 65536, &fe->window_length);
+    if (KEY("hop"))
+        return get_int(c, 1, 65536, &fe->hop_length);
+    if (KEY("n_fft"))
+        return get_int(c, 0, 65536, &fe->n_fft);
+    if (KEY("mels"))
+        return get_int(c, 1, 512, &fe->n_mels);
+    if (KEY("coefficients"))
+        return get_int(c, 1, 512, &fe->n_mfcc);
+    if (KEY("fmin"))
+        return get_float(c, 0.0, 192000.0, &fe->fmin);
+    if (KEY("fmax"))
+        return get_float(c, 0.0, 192000.0, &fe->fmax);
+    if (KEY("window_type")) {
+        TM_TRY(get_choice(c, "hann|hamming", &v));
+        fe->window = v;
+        return TM_OK;
+    }
+    if (KEY("log_floor"))
+        return get_float(c, 1e-30, 1.0, &fe->log_floor);
+    if (KEY("fit")) {
+        TM_TRY(get_choice(c, "start|center", &v));
+        f->fit = (tm_audio_fit)v;
+        return TM_OK;
+    }
+    if (KEY("standardize"))
+        return get_bool(c, &f->standardize);
+    if (KEY("aug_shift"))
+        return get_float(c, 0.0, 100.0, &f->aug_shift);
+    if (KEY("aug_gain_db"))
+        return get_float(c, 0.0, 60.0, &f->aug_gain_db);
+    if (KEY("aug_snr_db"))
+        return get_float(c, 0.0, 100.0, &f->aug_snr_db);
+    if (KEY("aug_noise"))
+        return get_float(c, 0.0, 10.0, &f->aug_noise);
+    return unknown_key(c, branch_keys);
+}
+
+static void feature_defaults(tm_feature_spec *f, const char *name)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->fe.sample_rate = 8000;
+    f->duration = 1.0f;
+    f->fe.window_length = 256;
+    f->fe.hop_length = 128;
+    f->fe.n_mels = 40;
+    f->fe.n_mfcc = 13;
+    f->fe.fmin = 20.0f;
+    f->fe.fmax = 0.0f; /* = sample_rate / 2 */
+    f->fe.window = TM_RT_WINDOW_HANN;
+    f->fe.log_floor = 1e-6f;
+    f->standardize = -1; /* audio: on, images: off */
+}
+
+/* Derives the front end's sample count and checks that the features'
+ * shape is the branch's input. */
+static tm_status feature_finish(tm_experiment *e, int b, const char *label)
+{
+    tm_feature_spec *f = &e->features[b];
+    tm_branch_spec *bs = &e->model.branches[b];
+    snprintf(f->name, sizeof f->name, "%s", e->modality[b]);
+    if (f->kind == TM_FEATURE_NONE) {
+        if (e->data.source == TM_DATA_MANIFEST)
+            return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] a manifest data set needs feature = "
+                                           "mfcc, logmel or image",
+                            label, bs->line, bs->name);
+        return TM_OK;
+    }
+    if (tm_feature_is_audio(f)) {
+        if (f->fe.fmax == 0.0f)
+            f->fe.fmax = f->fe.sample_rate / 2.0f;
+        if (f->kind == TM_FEATURE_LOGMEL)
+            f->fe.n_mfcc = 0;
+        f->fe.num_samples = (int)lround((double)f->duration * f->fe.sample_rate);
+        if (f->standardize < 0)
+            f->standardize = 1;
+    } else {
+        f->channels = bs->input[0];
+        f->height = bs->input[1];
+        f->width = bs->input[2];
+        if (f->standardize < 0)
+            f->standardize = 0;
+    }
+    tm_status s = tm_feature_check(f);
+    if (s != TM_OK)
+        return tm_error_prefix(s, "%s:%d: ", label, bs->line);
+    int shape[3];
+    tm_feature_shape(f, shape);
+    if (shape[0] != bs->input[0] || shape[1] != bs->input[1] || shape[2] != bs->input[2])
+        return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] the audio front end gives %dx%dx%d "
+                                       "features (coefficients x frames) but input = %dx%dx%d",
+                        label, bs->line, bs->name, shape[0], shape[1], shape[2], bs->input[0],
+                        bs->input[1], bs->input[2]);
+    return TM_OK;
 }
 
 /* Which keys each layer type accepts. */
@@ -495,6 +612,7 @@ static void defaults(tm_experiment *e)
     e->data.test_samples = 400;
     e->data.noise = 0.5f;
     e->data.val_fraction = 0.1f;
+    e->data.test_fraction = 0.2f;
     snprintf(e->data.label_column, sizeof e->data.label_column, "label");
     e->train.epochs = 10;
     e->train.batch_size = 32;
@@ -645,6 +763,7 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
             tm_branch_spec *bs = &e->model.branches[branch];
             snprintf(bs->name, sizeof bs->name, "%s", name);
             snprintf(e->modality[branch], sizeof e->modality[branch], "%s", name);
+            feature_defaults(&e->features[branch], name);
             bs->line = s->line;
         } else {
             kind = S_LAYER;
@@ -713,6 +832,8 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
                                  layer->kind == TM_LAYER_DENSE ? "dense needs units"
                                                                : "needs filters");
     }
+    for (int b = 0; b < e->model.n_branches; b++)
+        TM_TRY(feature_finish(e, b, r->label));
     if (e->model.n_branches == 0)
         return tm_error(TM_ERR_CONFIG, "%s: no branch declared (a section such as [image] with "
                                        "input = 1x28x28)",

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "tm_features.h"
 #include "tm_model.h"
 #include "tm_optim.h"
 
@@ -24,7 +25,8 @@ typedef struct tm_data_spec {
     char train[TM_PATH_LEN];       /* manifest paths, relative to root */
     char val[TM_PATH_LEN];         /* "" = split off train by group */
     char test[TM_PATH_LEN];
-    float val_fraction;
+    float val_fraction;            /* split off train when no val manifest */
+    float test_fraction;           /* split off train when no test manifest */
     char label_column[64];
     char group_column[64];
     char cache[TM_PATH_LEN];       /* feature cache file, "" = none */
@@ -55,6 +57,8 @@ typedef struct tm_experiment {
     tm_model_spec model;
     /* per-branch modality names (the data set's feature names) */
     char modality[TM_MAX_BRANCHES][TM_LAYER_NAME];
+    /* per-branch decoding and features (kind NONE for synthetic data) */
+    tm_feature_spec features[TM_MAX_BRANCHES];
 } tm_experiment;
 
 /* overrides: "section.key=value" strings (from --set), applied on top of the

@@ -120,7 +120,7 @@ static tm_status save_checkpoint(const char *path, const tm_experiment *e, const
     tm_ckpt_writer *w = NULL;
     TM_TRY(tm_ckpt_create(&w, path));
     tm_status s = write_model(w, m, e->text);
-    if (s == TM_OK)
+    if (s == TM_OK && opt->m)
         s = put_params(w, "optimizer/m", m->params, m->n_params, opt->m);
     if (s == TM_OK && opt->v)
         s = put_params(w, "optimizer/v", m->params, m->n_params, opt->v);
@@ -156,7 +156,7 @@ static tm_status load_checkpoint(const char *path, tm_model *m, tm_optimizer *op
     tm_status s = get_params(r, "model", m->params, m->n_params, NULL);
     if (s == TM_OK)
         s = get_params(r, "model", m->buffers, m->n_buffers, NULL);
-    if (s == TM_OK)
+    if (s == TM_OK && opt->m)
         s = get_params(r, "optimizer/m", m->params, m->n_params, opt->m);
     if (s == TM_OK && opt->v)
         s = get_params(r, "optimizer/v", m->params, m->n_params, opt->v);

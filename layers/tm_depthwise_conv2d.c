@@ -4,9 +4,17 @@
 #include "tm_im2col.h"
 #include "tm_ops.h"
 
-/* Direct loops, one plane at a time. For each output row and kernel tap the
- * valid columns form one range, so stride 1 becomes contiguous vector
- * loops with no per-pixel bounds tests. */
+/* Direct loops, one plane at a time.
+ *
+ * Stride 1 (the separable convs of the models): the plane is copied into a
+ * zero-bordered buffer whose rows are Wp = Wo + kw - 1 wide. Then every
+ * output of the Ho x Wp grid is sum_t k[t] * xp[p + off[t]] with
+ * off[t] = i * Wp + j, one flat vector loop with no bounds tests; the kw - 1
+ * extra columns per row are computed and dropped. Backward reuses the same
+ * loop: dx is dy zero-bordered and correlated with the reversed kernel, and
+ * dk[t] = sum_p dy_grid[p] * xp[p + off[t]].
+ *
+ * Other strides use per-row loops over the valid column range. */
 
 /* Kernel rows i whose input row ho * stride - pad_top + i lies in the plane. */
 static void tap_rows(const tm_conv_geom *g, int ho, int *i0, int *i1)
@@ -96,41 +104,147 @@ static void dw_plane_dk(const float *x, const float *dy, const tm_conv_geom *g, 
     }
 }
 
+#define FLAT_BLOCK 16
+
+static int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+/* Buffer layout for the stride-1 path. */
+typedef struct {
+    int wp, lf;        /* input grid of forward and dk: width, flat output length */
+    int wq, lq;        /* input grid of dx: width W + kw - 1, flat output length */
+    int xp_n, dyp_n;   /* floats in the bordered buffers, with read slack */
+} flat_geom;
+
+static void flat_geom_init(flat_geom *f, const tm_conv_geom *g)
+{
+    f->wp = g->wo + g->kw - 1;
+    f->lf = round_up(g->ho * f->wp, FLAT_BLOCK);
+    f->xp_n = round_up(f->lf + (g->kh - 1) * f->wp + g->kw - 1, FLAT_BLOCK);
+    f->wq = g->w + g->kw - 1;
+    f->lq = round_up(g->h * f->wq, FLAT_BLOCK);
+    f->dyp_n = round_up(f->lq + (g->kh - 1) * f->wq + g->kw - 1, FLAT_BLOCK);
+}
+
+/* out[p] = start + sum_t k[t] * in[p + off[t]] for p < len (a multiple of
+ * FLAT_BLOCK); four independent accumulators hide the add latency. */
+static void corr_flat(const float *in, const int *off, const float *k, int taps, float start,
+                      int len, float *out)
+{
+    const tm_v4f s = {start, start, start, start};
+    for (int base = 0; base < len; base += FLAT_BLOCK) {
+        tm_v4f a0 = s, a1 = s, a2 = s, a3 = s;
+        const float *p = in + base;
+        for (int t = 0; t < taps; t++) {
+            const float *q = p + off[t];
+            const tm_v4f kv = {k[t], k[t], k[t], k[t]};
+            a0 += kv * tm_v4f_load(q);
+            a1 += kv * tm_v4f_load(q + 4);
+            a2 += kv * tm_v4f_load(q + 8);
+            a3 += kv * tm_v4f_load(q + 12);
+        }
+        tm_v4f_store(out + base, a0);
+        tm_v4f_store(out + base + 4, a1);
+        tm_v4f_store(out + base + 8, a2);
+        tm_v4f_store(out + base + 12, a3);
+    }
+}
+
+/* dk[t] += sum_p d[p] * in[p + off[t]] for p < len (a multiple of 4). */
+static void dk_flat(const float *d, const float *in, const int *off, int taps, int len,
+                    float *dk)
+{
+    if (taps == 9) {
+        /* 3x3: one pass over d with a register per tap. */
+        tm_v4f a[9] = {{0}};
+        for (int p = 0; p < len; p += 4) {
+            const tm_v4f dv = tm_v4f_load(d + p);
+            const float *q = in + p;
+            a[0] += dv * tm_v4f_load(q + off[0]);
+            a[1] += dv * tm_v4f_load(q + off[1]);
+            a[2] += dv * tm_v4f_load(q + off[2]);
+            a[3] += dv * tm_v4f_load(q + off[3]);
+            a[4] += dv * tm_v4f_load(q + off[4]);
+            a[5] += dv * tm_v4f_load(q + off[5]);
+            a[6] += dv * tm_v4f_load(q + off[6]);
+            a[7] += dv * tm_v4f_load(q + off[7]);
+            a[8] += dv * tm_v4f_load(q + off[8]);
+        }
+        for (int t = 0; t < 9; t++)
+            dk[t] += tm_v4f_hsum(a[t]);
+        return;
+    }
+    for (int t = 0; t < taps; t++)
+        dk[t] += tm_vec_dot(len, d, in + off[t]);
+}
+
+/* Copies plane src (rows x cols) into dst at (top, left) of a grid `width` wide. */
+static void place(const float *src, int rows, int cols, float *dst, int width, int top,
+                  int left)
+{
+    for (int r = 0; r < rows; r++)
+        memcpy(dst + (size_t)(top + r) * (size_t)width + left, src + (size_t)r * (size_t)cols,
+               sizeof(float) * (size_t)cols);
+}
+
 typedef struct {
     const tm_conv_geom *g;
+    const flat_geom *f;      /* NULL: stride is not 1 */
+    const int *off;          /* forward / dk tap offsets in the Wp grid */
     const float *x, *w, *b;
     float *y;
+    float *scratch;          /* per worker: xp_n + lf floats */
 } dw_fwd_arg;
 
 static void dw_fwd_range(void *v, int begin, int end, int worker)
 {
-    (void)worker;
     const dw_fwd_arg *a = v;
     const tm_conv_geom *g = a->g;
+    const flat_geom *f = a->f;
     const size_t in_plane = (size_t)g->h * (size_t)g->w, out_plane = (size_t)g->ho * (size_t)g->wo;
     const int kk = g->kh * g->kw;
+    float *xp = NULL, *yp = NULL;
+    if (f) {
+        xp = a->scratch + (size_t)worker * (size_t)(f->xp_n + f->lf);
+        yp = xp + f->xp_n;
+        memset(xp, 0, sizeof(float) * (size_t)f->xp_n); /* the border stays zero */
+    }
     for (int n = begin; n < end; n++) {
         for (int c = 0; c < g->c; c++) {
             size_t nc = (size_t)n * (size_t)g->c + (size_t)c;
-            dw_plane_forward(a->x + nc * in_plane, a->w + (size_t)c * (size_t)kk,
-                             a->b ? a->b[c] : 0.0f, g, a->y + nc * out_plane);
+            const float *x = a->x + nc * in_plane, *k = a->w + (size_t)c * (size_t)kk;
+            float *y = a->y + nc * out_plane, bias = a->b ? a->b[c] : 0.0f;
+            if (!f) {
+                dw_plane_forward(x, k, bias, g, y);
+                continue;
+            }
+            place(x, g->h, g->w, xp, f->wp, g->pad_top, g->pad_left);
+            corr_flat(xp, a->off, k, kk, bias, f->lf, yp);
+            for (int ho = 0; ho < g->ho; ho++)
+                memcpy(y + (size_t)ho * (size_t)g->wo, yp + (size_t)ho * (size_t)f->wp,
+                       sizeof(float) * (size_t)g->wo);
         }
     }
 }
 
 typedef struct {
     const tm_conv_geom *g;
+    const flat_geom *f;     /* NULL: stride is not 1 */
+    const int *off;         /* tap offsets in the Wp grid (dk) */
+    const int *off_dx;      /* reversed-kernel tap offsets in the Wq grid (dx) */
     const float *x, *w, *dy;
-    float *dx;   /* NULL when x needs no gradient */
-    float *dw;   /* per-worker C x kh x kw partials, or NULL */
-    float *db;   /* per-worker C partials, or NULL */
-    int *used;   /* per worker: 1 once its partials hold data */
+    float *dx;              /* NULL when x needs no gradient */
+    float *dw;              /* per-worker C x kh x kw partials, or NULL */
+    float *db;              /* per-worker C partials, or NULL */
+    float *scratch;         /* per worker: scratch_n floats, or NULL */
+    size_t scratch_n;
+    int *used;              /* per worker: 1 once its partials hold data */
 } dw_bwd_arg;
 
 static void dw_bwd_range(void *v, int begin, int end, int worker)
 {
     const dw_bwd_arg *a = v;
     const tm_conv_geom *g = a->g;
+    const flat_geom *f = a->f;
     const size_t in_plane = (size_t)g->h * (size_t)g->w, out_plane = (size_t)g->ho * (size_t)g->wo;
     const int kk = g->kh * g->kw;
     float *dw = a->dw ? a->dw + (size_t)worker * (size_t)g->c * (size_t)kk : NULL;
@@ -139,16 +253,50 @@ static void dw_bwd_range(void *v, int begin, int end, int worker)
         memset(dw, 0, sizeof(float) * (size_t)g->c * (size_t)kk);
     if (db)
         memset(db, 0, sizeof(float) * (size_t)g->c);
+    /* Stride-1 buffers; their borders are zeroed once and never written. */
+    float *xp = NULL, *dyq = NULL, *dyp = NULL, *dxp = NULL;
+    if (f) {
+        float *s = a->scratch + (size_t)worker * a->scratch_n;
+        if (dw) {
+            xp = s;
+            dyq = xp + f->xp_n;
+            s = dyq + f->lf;
+        }
+        if (a->dx) {
+            dyp = s;
+            dxp = dyp + f->dyp_n;
+            s = dxp + f->lq;
+        }
+        memset(a->scratch + (size_t)worker * a->scratch_n, 0,
+               sizeof(float) * (size_t)(s - (a->scratch + (size_t)worker * a->scratch_n)));
+    }
     for (int n = begin; n < end; n++) {
         for (int c = 0; c < g->c; c++) {
             size_t nc = (size_t)n * (size_t)g->c + (size_t)c;
-            const float *dyp = a->dy + nc * out_plane;
-            if (a->dx)
-                dw_plane_dx(dyp, a->w + (size_t)c * (size_t)kk, g, a->dx + nc * in_plane);
-            if (dw)
-                dw_plane_dk(a->x + nc * in_plane, dyp, g, dw + (size_t)c * (size_t)kk);
+            const float *dyp_src = a->dy + nc * out_plane, *x = a->x + nc * in_plane;
+            const float *k = a->w + (size_t)c * (size_t)kk;
             if (db)
-                db[c] += tm_vec_sum((int)out_plane, dyp);
+                db[c] += tm_vec_sum((int)out_plane, dyp_src);
+            if (!f) {
+                if (a->dx)
+                    dw_plane_dx(dyp_src, k, g, a->dx + nc * in_plane);
+                if (dw)
+                    dw_plane_dk(x, dyp_src, g, dw + (size_t)c * (size_t)kk);
+                continue;
+            }
+            if (a->dx) {
+                float *dx = a->dx + nc * in_plane;
+                place(dyp_src, g->ho, g->wo, dyp, f->wq, g->kh - 1 - g->pad_top,
+                      g->kw - 1 - g->pad_left);
+                corr_flat(dyp, a->off_dx, k, kk, 0.0f, f->lq, dxp);
+                for (int h = 0; h < g->h; h++)
+                    tm_vec_add(g->w, dxp + (size_t)h * (size_t)f->wq, dx + (size_t)h * (size_t)g->w);
+            }
+            if (dw) {
+                place(x, g->h, g->w, xp, f->wp, g->pad_top, g->pad_left);
+                place(dyp_src, g->ho, g->wo, dyq, f->wp, 0, 0);
+                dk_flat(dyq, xp, a->off, kk, f->lf, dw + (size_t)c * (size_t)kk);
+            }
         }
     }
     a->used[worker] = 1;
@@ -165,9 +313,37 @@ static void reduce_partials(float *dst, const float *part, size_t n, const int *
     }
 }
 
+/* Saved for backward; x, w and b are the node's inputs. */
+typedef struct {
+    tm_conv_geom g;
+    flat_geom f;
+    int flat;               /* stride 1: f and the offsets are valid */
+    int *off, *off_dx;
+} dw_ctx;
+
+/* Tap offsets: off[i*kw+j] = i*wp + j; off_dx the same taps reversed in the
+ * wq grid, so that dx correlates with the reversed kernel. */
+static tm_status make_offsets(tm_tape *t, dw_ctx *c)
+{
+    const tm_conv_geom *g = &c->g;
+    const int kk = g->kh * g->kw;
+    c->off = tm_tape_alloc(t, sizeof(int) * 2 * (size_t)kk);
+    if (!c->off)
+        return TM_ERR_NOMEM;
+    c->off_dx = c->off + kk;
+    for (int i = 0; i < g->kh; i++) {
+        for (int j = 0; j < g->kw; j++) {
+            c->off[i * g->kw + j] = i * c->f.wp + j;
+            c->off_dx[i * g->kw + j] = (g->kh - 1 - i) * c->f.wq + (g->kw - 1 - j);
+        }
+    }
+    return TM_OK;
+}
+
 static tm_status dw_backward(tm_tape *t, tm_tape_node *node)
 {
-    const tm_conv_geom *g = node->ctx;
+    const dw_ctx *c = node->ctx;
+    const tm_conv_geom *g = &c->g;
     tm_tensor *x = node->in[0], *w = node->in[1];
     tm_tensor *b = node->n_in > 2 ? node->in[2] : NULL;
     int need_dx = x->requires_grad && x->grad;
@@ -177,8 +353,8 @@ static tm_status dw_backward(tm_tape *t, tm_tape_node *node)
         return TM_OK;
     const int nw = tm_pool_size(t->pool);
     const size_t nk = (size_t)g->c * (size_t)g->kh * (size_t)g->kw;
-    dw_bwd_arg a = {g, x->data, w->data, node->out->grad, need_dx ? x->grad : NULL, NULL, NULL,
-                    NULL};
+    dw_bwd_arg a = {g, c->flat ? &c->f : NULL, c->off, c->off_dx, x->data, w->data,
+                    node->out->grad, need_dx ? x->grad : NULL, NULL, NULL, NULL, 0, NULL};
     /* Scratch comes from the arena here, on the calling thread. */
     a.used = tm_tape_alloc(t, sizeof(int) * (size_t)nw);
     if (!a.used)
@@ -188,6 +364,12 @@ static tm_status dw_backward(tm_tape *t, tm_tape_node *node)
         return TM_ERR_NOMEM;
     if (need_db && !(a.db = tm_tape_alloc(t, sizeof(float) * (size_t)nw * (size_t)g->c)))
         return TM_ERR_NOMEM;
+    if (c->flat && (need_dx || need_dw)) {
+        a.scratch_n = (need_dw ? (size_t)(c->f.xp_n + c->f.lf) : 0) +
+                      (need_dx ? (size_t)(c->f.dyp_n + c->f.lq) : 0);
+        if (!(a.scratch = tm_tape_alloc(t, sizeof(float) * (size_t)nw * a.scratch_n)))
+            return TM_ERR_NOMEM;
+    }
     tm_pool_run(t->pool, x->shape[0], dw_bwd_range, &a);
     if (need_dw)
         reduce_partials(w->grad, a.dw, nk, a.used, nw);
@@ -222,22 +404,34 @@ tm_status tm_depthwise_conv2d(tm_tape *t, tm_tensor *x, tm_tensor *w, tm_tensor 
         return tm_error(TM_ERR_SHAPE,
                         "depthwise_conv2d: bias %s does not fit weight %s (expected %d)",
                         tm_shape_str(b->ndim, b->shape, sb, sizeof sb), sw, w->shape[0]);
-    tm_conv_geom g;
-    TM_TRY(tm_conv_geom_init(&g, "depthwise_conv2d", x, w, p));
+    dw_ctx ctx = {0};
+    TM_TRY(tm_conv_geom_init(&ctx.g, "depthwise_conv2d", x, w, p));
+    const tm_conv_geom *g = &ctx.g;
+    ctx.flat = g->stride == 1;
 
     tm_tensor *in[3] = {x, w, b};
     const int n_in = b ? 3 : 2;
-    const int shape[4] = {x->shape[0], g.c, g.ho, g.wo};
+    const int shape[4] = {x->shape[0], g->c, g->ho, g->wo};
     tm_tensor *y = NULL;
     TM_TRY(tm_tape_output(t, &y, 4, shape, in, n_in));
-    dw_fwd_arg a = {&g, x->data, w->data, b ? b->data : NULL, y->data};
+    dw_fwd_arg a = {g, NULL, NULL, x->data, w->data, b ? b->data : NULL, y->data, NULL};
+    if (ctx.flat) {
+        flat_geom_init(&ctx.f, g);
+        TM_TRY(make_offsets(t, &ctx));
+        a.f = &ctx.f;
+        a.off = ctx.off;
+        a.scratch = tm_tape_alloc(t, sizeof(float) * (size_t)tm_pool_size(t->pool) *
+                                         (size_t)(ctx.f.xp_n + ctx.f.lf));
+        if (!a.scratch)
+            return TM_ERR_NOMEM;
+    }
     tm_pool_run(t->pool, x->shape[0], dw_fwd_range, &a);
 
     if (y->requires_grad) {
-        tm_conv_geom *c = tm_tape_alloc(t, sizeof *c);
+        dw_ctx *c = tm_tape_alloc(t, sizeof *c);
         if (!c)
             return TM_ERR_NOMEM;
-        *c = g;
+        *c = ctx;
         TM_TRY(tm_tape_record(t, "depthwise_conv2d", dw_backward, in, n_in, y, c));
     }
     *out = y;

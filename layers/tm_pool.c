@@ -1,5 +1,6 @@
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tm_im2col.h"
 #include "tm_ops.h"
@@ -41,33 +42,101 @@ typedef struct {
     int32_t *idx;   /* max pool: argmax per output, offset within the plane */
 } pool_arg;
 
+/* Selects rather than branches: window maxima of real data are unpredictable. */
+static inline void take_max(float v, int i, float *best, int *best_i)
+{
+    /* Strict >: ties go to the first element, as PyTorch. The index is
+     * blended with a mask because gcc turns a ?: on it into a branch. */
+    int gt = v > *best, m = -gt;
+    *best = gt ? v : *best;
+    *best_i = (i & m) | (*best_i & ~m);
+}
+
+#if defined(__clang__)
+#define TM_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
+#define TM_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7)
+#elif defined(__GNUC__)
+#define TM_EVEN(a, b) __builtin_shuffle(a, b, (tm_v4i){0, 2, 4, 6})
+#define TM_ODD(a, b) __builtin_shuffle(a, b, (tm_v4i){1, 3, 5, 7})
+#endif
+
+typedef int32_t tm_v4i __attribute__((vector_size(16)));
+
+/* 2x2 stride-2 windows of rows r0, r1, four outputs at a time, with the
+ * argmax; returns how many outputs it did (the rest go scalar). */
+static int max2x2_idx_v4(const float *r0, const float *r1, int wo_n, int w, int row0, float *y,
+                         int32_t *idx)
+{
+#ifdef TM_EVEN
+    const tm_v4i one = {1, 1, 1, 1}, lane2 = {0, 2, 4, 6};
+    const tm_v4i down = {w, w, w, w};
+    int wo = 0;
+    for (; wo + 4 <= wo_n; wo += 4) {
+        const int c = 2 * wo;
+        tm_v4f a0 = tm_v4f_load(r0 + c), a1 = tm_v4f_load(r0 + c + 4);
+        tm_v4f b0 = tm_v4f_load(r1 + c), b1 = tm_v4f_load(r1 + c + 4);
+        tm_v4f cand[3] = {TM_ODD(a0, a1), TM_EVEN(b0, b1), TM_ODD(b0, b1)};
+        const tm_v4i off[3] = {one, down, down + one};
+        tm_v4f best = TM_EVEN(a0, a1);
+        tm_v4i pos = {0, 0, 0, 0};
+        /* Window order: ties keep the earlier element, as the scalar path. */
+        for (int k = 0; k < 3; k++) {
+            tm_v4i m = cand[k] > best;
+            best = (tm_v4f)(((tm_v4i)cand[k] & m) | ((tm_v4i)best & ~m));
+            pos = (off[k] & m) | (pos & ~m);
+        }
+        tm_v4f_store(y + wo, best);
+        tm_v4i at = pos + lane2 + (row0 + c);
+        memcpy(idx + wo, &at, sizeof at);
+    }
+    return wo;
+#else
+    (void)r0, (void)r1, (void)wo_n, (void)w, (void)row0, (void)y, (void)idx;
+    return 0;
+#endif
+}
+
 static void maxpool_fwd_range(void *v, int begin, int end, int worker)
 {
     (void)worker;
     const pool_arg *a = v;
     const pool_geom *g = a->g;
     const size_t in_plane = (size_t)g->h * (size_t)g->w, out_plane = (size_t)g->ho * (size_t)g->wo;
+    const int two = g->size == 2 && g->stride == 2;
     for (int pl = begin; pl < end; pl++) {
         const float *x = a->x + (size_t)pl * in_plane;
         float *y = a->y + (size_t)pl * out_plane;
         int32_t *idx = a->idx ? a->idx + (size_t)pl * out_plane : NULL;
         for (int ho = 0; ho < g->ho; ho++) {
+            float *yr = y + (size_t)ho * (size_t)g->wo;
+            int32_t *ir = idx ? idx + (size_t)ho * (size_t)g->wo : NULL;
+            const int row0 = ho * g->stride * g->w;
+            if (two) {
+                const float *r0 = x + row0, *r1 = r0 + g->w;
+                int wo = ir ? max2x2_idx_v4(r0, r1, g->wo, g->w, row0, yr, ir) : 0;
+                for (; wo < g->wo; wo++) {
+                    int i = 2 * wo, bi = row0 + i;
+                    float best = r0[i];
+                    take_max(r0[i + 1], row0 + i + 1, &best, &bi);
+                    take_max(r1[i], row0 + g->w + i, &best, &bi);
+                    take_max(r1[i + 1], row0 + g->w + i + 1, &best, &bi);
+                    yr[wo] = best;
+                    if (ir)
+                        ir[wo] = bi;
+                }
+                continue;
+            }
             for (int wo = 0; wo < g->wo; wo++) {
-                int base = ho * g->stride * g->w + wo * g->stride, best_i = base;
+                int base = row0 + wo * g->stride, bi = base;
                 float best = x[base];
                 for (int i = 0; i < g->size; i++) {
                     const int row = base + i * g->w;
-                    for (int j = 0; j < g->size; j++) {
-                        /* Strict >: ties go to the first element, as PyTorch. */
-                        if (x[row + j] > best) {
-                            best = x[row + j];
-                            best_i = row + j;
-                        }
-                    }
+                    for (int j = 0; j < g->size; j++)
+                        take_max(x[row + j], row + j, &best, &bi);
                 }
-                y[ho * g->wo + wo] = best;
-                if (idx)
-                    idx[ho * g->wo + wo] = best_i;
+                yr[wo] = best;
+                if (ir)
+                    ir[wo] = bi;
             }
         }
     }

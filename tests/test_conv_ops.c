@@ -411,6 +411,62 @@ START_TEST(pools_forward_and_backward_by_hand)
 }
 END_TEST
 
+/* Max pooling against a direct scan, with many ties (values on a coarse
+ * grid) so that the first-maximum rule is exercised on every code path. */
+static void maxpool_reference_case(const int *shape, int size, int stride, int threads)
+{
+    tm_rng r;
+    tm_rng_seed(&r, 11);
+    tm_pool *pool = pool_of(threads);
+    tm_tape t;
+    TM_CK(tm_tape_init(&t, pool, 1));
+    tm_tensor *x = make(4, shape, NULL, 1), *y = NULL;
+    for (size_t i = 0; i < x->size; i++)
+        x->data[i] = (float)tm_rng_below(&r, 4);
+    TM_CK(tm_maxpool2d(&t, x, size, stride, &y));
+    const int h = shape[2], w = shape[3], ho = (h - size) / stride + 1, wo = (w - size) / stride + 1;
+    ck_assert_int_eq(y->shape[2], ho);
+    ck_assert_int_eq(y->shape[3], wo);
+    float *dx = calloc(x->size, sizeof *dx);
+    for (size_t i = 0; i < y->size; i++)
+        y->grad[i] = (float)(i % 7) + 1.0f;
+    for (int pl = 0; pl < shape[0] * shape[1]; pl++) {
+        const float *xp = x->data + (size_t)pl * h * w;
+        for (int oy = 0; oy < ho; oy++) {
+            for (int ox = 0; ox < wo; ox++) {
+                int bi = oy * stride * w + ox * stride;
+                for (int i = 0; i < size; i++)
+                    for (int j = 0; j < size; j++) {
+                        int k = (oy * stride + i) * w + ox * stride + j;
+                        if (xp[k] > xp[bi])
+                            bi = k;
+                    }
+                size_t o = ((size_t)pl * ho + oy) * wo + ox;
+                ck_assert_float_eq(y->data[o], xp[bi]);
+                dx[(size_t)pl * h * w + bi] += y->grad[o];
+            }
+        }
+    }
+    TM_CK(tm_tape_backward_from(&t, y));
+    expect_close("maxpool dx", x->grad, dx, x->size, 0);
+    free(dx);
+    tm_tensor_free(x);
+    tm_tape_free(&t);
+    tm_pool_free(pool);
+}
+
+START_TEST(maxpool_matches_reference)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        maxpool_reference_case((int[]){3, 2, 6, 19}, 2, 2, threads);  /* 4-wide path + tail */
+        maxpool_reference_case((int[]){2, 32, 28, 28}, 2, 2, threads); /* the model's pools */
+        maxpool_reference_case((int[]){2, 3, 13, 61}, 2, 2, threads);
+        maxpool_reference_case((int[]){2, 2, 9, 11}, 3, 2, threads);
+        maxpool_reference_case((int[]){1, 2, 7, 8}, 2, 1, threads);
+    }
+}
+END_TEST
+
 /* ---- finite differences ----------------------------------------------- */
 
 typedef struct {
@@ -500,12 +556,12 @@ static tm_status pool_fn(tm_tape *t, tm_tensor **in, int n, void *ctx, tm_tensor
 
 START_TEST(pool_gradients)
 {
-    static const int shapes[3][4] = {{2, 3, 5, 7}, {1, 2, 7, 7}, {3, 2, 4, 6}};
+    static const int shapes[4][4] = {{2, 3, 5, 7}, {1, 2, 7, 7}, {3, 2, 4, 6}, {1, 2, 4, 18}};
     static const pool_fd_ctx cfg[] = {{0, 2, 2}, {0, 3, 2}, {0, 3, 1}, {1, 2, 2},
                                       {1, 3, 1}, {1, 2, 3}, {2, 0, 0}};
     for (int threads = 1; threads <= 2; threads++) {
         tm_pool *pool = pool_of(threads);
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < 4; s++) {
             for (int k = 0; k < N_CASES(cfg); k++) {
                 tm_tape t;
                 TM_CK(tm_tape_init(&t, pool, 5));
@@ -740,6 +796,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, conv2d_forward_by_hand);
     tcase_add_test(tc, depthwise_forward_by_hand);
     tcase_add_test(tc, pools_forward_and_backward_by_hand);
+    tcase_add_test(tc, maxpool_matches_reference);
     tcase_add_test(tc, conv2d_matches_reference);
     tcase_add_test(tc, depthwise_matches_reference);
     tcase_add_test(tc, conv2d_gradients);

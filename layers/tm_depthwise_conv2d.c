@@ -14,7 +14,8 @@
  * loop: dx is dy zero-bordered and correlated with the reversed kernel, and
  * dk[t] = sum_p dy_grid[p] * xp[p + off[t]].
  *
- * Other strides use per-row loops over the valid column range. */
+ * Other strides use per-row loops over the valid column range of each tap
+ * (stride 1 would work there too, only slower). */
 
 /* Kernel rows i whose input row ho * stride - pad_top + i lies in the plane. */
 static void tap_rows(const tm_conv_geom *g, int ho, int *i0, int *i1)
@@ -41,12 +42,8 @@ static void dw_plane_forward(const float *x, const float *k, float bias, const t
                 const float kv = k[i * g->kw + j];
                 int off = j - g->pad_left, lo, hi;
                 tm_conv_valid_range(g->wo, g->w, s, off, &lo, &hi);
-                if (s == 1) {
-                    tm_vec_axpy(hi - lo, kv, xr + lo + off, o + lo);
-                } else {
-                    for (int wo = lo; wo < hi; wo++)
-                        o[wo] += kv * xr[wo * s + off];
-                }
+                for (int wo = lo; wo < hi; wo++)
+                    o[wo] += kv * xr[wo * s + off];
             }
         }
     }
@@ -66,12 +63,8 @@ static void dw_plane_dx(const float *dy, const float *k, const tm_conv_geom *g, 
                 const float kv = k[i * g->kw + j];
                 int off = j - g->pad_left, lo, hi;
                 tm_conv_valid_range(g->wo, g->w, s, off, &lo, &hi);
-                if (s == 1) {
-                    tm_vec_axpy(hi - lo, kv, d + lo, xr + lo + off);
-                } else {
-                    for (int wo = lo; wo < hi; wo++)
-                        xr[wo * s + off] += kv * d[wo];
-                }
+                for (int wo = lo; wo < hi; wo++)
+                    xr[wo * s + off] += kv * d[wo];
             }
         }
     }
@@ -90,14 +83,9 @@ static void dw_plane_dk(const float *x, const float *dy, const tm_conv_geom *g, 
             for (int j = 0; j < g->kw; j++) {
                 int off = j - g->pad_left, lo, hi;
                 tm_conv_valid_range(g->wo, g->w, s, off, &lo, &hi);
-                float acc;
-                if (s == 1) {
-                    acc = tm_vec_dot(hi - lo, d + lo, xr + lo + off);
-                } else {
-                    acc = 0.0f;
-                    for (int wo = lo; wo < hi; wo++)
-                        acc += d[wo] * xr[wo * s + off];
-                }
+                float acc = 0.0f;
+                for (int wo = lo; wo < hi; wo++)
+                    acc += d[wo] * xr[wo * s + off];
                 dk[i * g->kw + j] += acc;
             }
         }
@@ -290,7 +278,8 @@ static void dw_bwd_range(void *v, int begin, int end, int worker)
                       g->kw - 1 - g->pad_left);
                 corr_flat(dyp, a->off_dx, k, kk, 0.0f, f->lq, dxp);
                 for (int h = 0; h < g->h; h++)
-                    tm_vec_add(g->w, dxp + (size_t)h * (size_t)f->wq, dx + (size_t)h * (size_t)g->w);
+                    tm_vec_add(g->w, dxp + (size_t)h * (size_t)f->wq,
+                               dx + (size_t)h * (size_t)g->w);
             }
             if (dw) {
                 place(x, g->h, g->w, xp, f->wp, g->pad_top, g->pad_left);

@@ -47,23 +47,6 @@ static inline tm_v4f tm_v4f_load(const float *p)
 
 static inline void tm_v4f_store(float *p, tm_v4f v) { memcpy(p, &v, sizeof v); }
 
-/* y[i] += a * x[i]; x and y do not overlap. */
-static inline void tm_vec_axpy(int n, float a, const float *restrict x, float *restrict y)
-{
-    const tm_v4f av = {a, a, a, a};
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        tm_v4f y0 = tm_v4f_load(y + i) + av * tm_v4f_load(x + i);
-        tm_v4f y1 = tm_v4f_load(y + i + 4) + av * tm_v4f_load(x + i + 4);
-        tm_v4f_store(y + i, y0);
-        tm_v4f_store(y + i + 4, y1);
-    }
-    for (; i + 4 <= n; i += 4)
-        tm_v4f_store(y + i, tm_v4f_load(y + i) + av * tm_v4f_load(x + i));
-    for (; i < n; i++)
-        y[i] += a * x[i];
-}
-
 /* y[i] += x[i]; x and y do not overlap. */
 static inline void tm_vec_add(int n, const float *restrict x, float *restrict y)
 {

@@ -424,7 +424,8 @@ static void maxpool_reference_case(const int *shape, int size, int stride, int t
     for (size_t i = 0; i < x->size; i++)
         x->data[i] = (float)tm_rng_below(&r, 4);
     TM_CK(tm_maxpool2d(&t, x, size, stride, &y));
-    const int h = shape[2], w = shape[3], ho = (h - size) / stride + 1, wo = (w - size) / stride + 1;
+    const int h = shape[2], w = shape[3];
+    const int ho = (h - size) / stride + 1, wo = (w - size) / stride + 1;
     ck_assert_int_eq(y->shape[2], ho);
     ck_assert_int_eq(y->shape[3], wo);
     float *dx = calloc(x->size, sizeof *dx);

@@ -377,13 +377,18 @@ static tm_status train_key(tm_experiment *e, const ctx *c)
         t->keep_best = v;
         return TM_OK;
     }
+    if (KEY("init")) {
+        TM_TRY(get_choice(c, "auto|he|glorot|torch", &v));
+        e->model.init = (tm_init_scheme)v;
+        return TM_OK;
+    }
     if (KEY("bn_momentum"))
         return get_float(c, 0.0, 1.0, &e->model.bn_momentum);
     if (KEY("bn_eps"))
         return get_float(c, 1e-12, 1.0, &e->model.bn_eps);
     return unknown_key(c, "epochs, batch_size, optimizer, lr, momentum, nesterov, weight_decay, "
                           "beta1, beta2, eps, schedule, step_size, gamma, min_lr, warmup_epochs, "
-                          "class_weights, select, bn_momentum, bn_eps");
+                          "class_weights, select, init, bn_momentum, bn_eps");
 }
 
 static tm_status fusion_key(tm_experiment *e, const ctx *c)

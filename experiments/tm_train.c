@@ -22,6 +22,14 @@ static int file_exists(const char *p)
 
 static tm_status ensure_dir(const char *dir)
 {
+    char parent[TM_PATH_LEN];
+    snprintf(parent, sizeof parent, "%s", dir);
+    for (char *p = parent + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(parent, 0777); /* parents: failures show up below */
+            *p = '/';
+        }
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
         struct stat st;
         if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
@@ -62,19 +70,29 @@ static tm_status get_params(tm_ckpt_reader *r, const char *prefix, const tm_para
     return TM_OK;
 }
 
-static tm_status write_model(tm_ckpt_writer *w, const tm_model *m, const char *text)
+static tm_status write_model(tm_ckpt_writer *w, const tm_model *m, const char *text,
+                             const float *mean, const float *std)
 {
+    for (int b = 0; mean && std && b < m->spec.n_branches; b++) {
+        char name[160];
+        int one = 1;
+        snprintf(name, sizeof name, "input/%s/mean", m->spec.branches[b].name);
+        TM_TRY(tm_ckpt_put_array(w, name, &mean[b], 1, &one));
+        snprintf(name, sizeof name, "input/%s/std", m->spec.branches[b].name);
+        TM_TRY(tm_ckpt_put_array(w, name, &std[b], 1, &one));
+    }
     TM_TRY(put_params(w, "model", m->params, m->n_params, NULL));
     TM_TRY(put_params(w, "model", m->buffers, m->n_buffers, NULL));
     TM_TRY(tm_ckpt_put_attr_string(w, "experiment", text));
     return tm_ckpt_put_attr_int(w, "format_version", TM_CKPT_FORMAT);
 }
 
-tm_status tm_model_save(const tm_model *m, const char *experiment_text, const char *path)
+tm_status tm_model_save(const tm_model *m, const char *experiment_text, const float *mean,
+                        const float *std, const char *path)
 {
     tm_ckpt_writer *w = NULL;
     TM_TRY(tm_ckpt_create(&w, path));
-    tm_status s = write_model(w, m, experiment_text);
+    tm_status s = write_model(w, m, experiment_text, mean, std);
     if (s != TM_OK) {
         tm_ckpt_abort(w);
         return s;
@@ -119,7 +137,7 @@ static tm_status save_checkpoint(const char *path, const tm_experiment *e, const
 {
     tm_ckpt_writer *w = NULL;
     TM_TRY(tm_ckpt_create(&w, path));
-    tm_status s = write_model(w, m, e->text);
+    tm_status s = write_model(w, m, e->text, NULL, NULL);
     if (s == TM_OK && opt->m)
         s = put_params(w, "optimizer/m", m->params, m->n_params, opt->m);
     if (s == TM_OK && opt->v)
@@ -324,6 +342,8 @@ typedef struct {
     float *probs, *cw;
     float *val_probs;
     int map[TM_MAX_BRANCHES];
+    float mean[TM_MAX_BRANCHES], std[TM_MAX_BRANCHES]; /* per branch */
+    tm_dataset aug;          /* re-augmented training features, when augmenting */
 } trainer;
 
 static void trainer_free(trainer *tr)
@@ -336,6 +356,7 @@ static void trainer_free(trainer *tr)
     free(tr->probs);
     free(tr->cw);
     free(tr->val_probs);
+    tm_dataset_free(&tr->aug);
 }
 
 static tm_status train_epoch(trainer *tr, const tm_experiment *e, const tm_dataset *d,
@@ -407,6 +428,14 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
         int batches = (tr_d->n + e->train.batch_size - 1) / e->train.batch_size;
         tm_progress_begin(&pg, o->progress, st->epoch + 1, epochs, batches);
         double t0 = tm_now_seconds(), tl = 0, ta = 0, vl = 0;
+        if (data->augment) {
+            /* Seeded by epoch, so a resumed run draws the same augmentations. */
+            tm_rng ar;
+            tm_rng_seed(&ar, e->seed * 1000003ull + (uint64_t)st->epoch);
+            if ((s = tm_splits_augment(data, &ar, tr->pool, &tr->aug)) != TM_OK)
+                break;
+            tr_d = &tr->aug;
+        }
         s = train_epoch(tr, e, tr_d, st, lr, o->progress ? &pg : NULL, &tl, &ta);
         if (s != TM_OK)
             break;
@@ -428,7 +457,8 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
         if (va > st->best_val || st->best_epoch == 0) {
             st->best_val = va;
             st->best_epoch = st->epoch;
-            if (e->train.keep_best && (s = tm_model_save(tr->m, e->text, best)) != TM_OK)
+            if (e->train.keep_best &&
+                (s = tm_model_save(tr->m, e->text, tr->mean, tr->std, best)) != TM_OK)
                 break;
         }
         /* The checkpoint lands last: a run killed before it resumes here. */
@@ -522,6 +552,23 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
         }
         class_weights(&e->train, d, tr.cw);
     }
+    for (int b = 0; b < tr.m->spec.n_branches; b++) {
+        tr.mean[b] = data->mean[tr.map[b]];
+        tr.std[b] = data->std[tr.map[b]];
+    }
+    if (data->augment) {
+        int *all = malloc(sizeof(int) * (size_t)d->n);
+        if (!all) {
+            s = tm_error(TM_ERR_NOMEM, "train: out of memory");
+            goto out;
+        }
+        for (int i = 0; i < d->n; i++)
+            all[i] = i;
+        s = tm_dataset_subset(d, all, d->n, &tr.aug);
+        free(all);
+        if (s != TM_OK)
+            goto out;
+    }
     if (have_ckpt && o->resume) {
         if ((s = load_checkpoint(ckpt, tr.m, tr.opt, &st)) != TM_OK)
             goto out;
@@ -547,7 +594,7 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
     if (e->train.keep_best && file_exists(best) &&
         (s = tm_model_load_weights(tr.m, best)) != TM_OK)
         goto out;
-    if ((s = tm_model_save(tr.m, e->text, final_path)) != TM_OK)
+    if ((s = tm_model_save(tr.m, e->text, tr.mean, tr.std, final_path)) != TM_OK)
         goto out;
     if ((s = tm_predict(tr.m, tr.pool, &data->val, tr.map, tr.val_probs, NULL)) != TM_OK)
         goto out;

@@ -24,3 +24,9 @@ void tm_init_constant(tm_tensor *w, float v)
     for (size_t i = 0; i < w->size; i++)
         w->data[i] = v;
 }
+
+void tm_init_uniform(tm_tensor *w, float bound, tm_rng *r)
+{
+    for (size_t i = 0; i < w->size; i++)
+        w->data[i] = (tm_rng_uniform(r) * 2.0f - 1.0f) * bound;
+}

@@ -123,12 +123,31 @@ static tm_status new_bn(tm_model *m, tm_layer *l, int c)
     return add_entry(&m->buffers, &m->n_buffers, l->spec.name, "bn.running_var", l->run_var, 0);
 }
 
-static void init_weight(tm_tensor *w, int fan_in, int fan_out, tm_activation act, tm_rng *r)
+static void init_weight(const tm_model *m, tm_tensor *w, int fan_in, int fan_out,
+                        tm_activation act, tm_rng *r)
 {
-    if (act == TM_ACT_NONE)
-        tm_init_glorot_uniform(w, fan_in, fan_out, r);
-    else
+    switch (m->spec.init) {
+    case TM_INIT_TORCH:
+        tm_init_uniform(w, 1.0f / sqrtf((float)fan_in), r);
+        return;
+    case TM_INIT_HE:
         tm_init_he_normal(w, fan_in, r);
+        return;
+    case TM_INIT_GLOROT:
+        tm_init_glorot_uniform(w, fan_in, fan_out, r);
+        return;
+    default:
+        if (act == TM_ACT_NONE)
+            tm_init_glorot_uniform(w, fan_in, fan_out, r);
+        else
+            tm_init_he_normal(w, fan_in, r);
+    }
+}
+
+static void init_bias(const tm_model *m, tm_tensor *b, int fan_in, tm_rng *r)
+{
+    if (b && m->spec.init == TM_INIT_TORCH)
+        tm_init_uniform(b, 1.0f / sqrtf((float)fan_in), r);
 }
 
 static tm_status layer_error(const tm_layer *l, const char *fmt, const char *detail)
@@ -168,28 +187,32 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
         if (s->kind == TM_LAYER_CONV) {
             int ws[4] = {Co, C, s->size, s->size};
             TM_TRY(new_param(m, l, "weight", &l->w, 4, ws, 1));
-            init_weight(l->w, C * k2, Co * k2, s->activation, r);
+            init_weight(m, l->w, C * k2, Co * k2, s->activation, r);
             if (bias)
                 TM_TRY(new_param(m, l, "bias", &l->b, 1, &Co, 0));
+            init_bias(m, l->b, C * k2, r);
             l->macs = (long)Co * Ho * Wo * C * k2;
         } else {
             int ws[4] = {C, 1, s->size, s->size};
             TM_TRY(new_param(m, l, s->kind == TM_LAYER_SEPARABLE ? "dw.weight" : "weight", &l->w,
                              4, ws, 1));
             /* The depthwise half feeds a linear pointwise conv: Glorot. */
-            init_weight(l->w, k2, k2, s->kind == TM_LAYER_SEPARABLE ? TM_ACT_NONE : s->activation,
+            init_weight(m, l->w, k2, k2, s->kind == TM_LAYER_SEPARABLE ? TM_ACT_NONE : s->activation,
                         r);
             l->macs = (long)C * Ho * Wo * k2;
             if (s->kind == TM_LAYER_SEPARABLE) {
                 TM_TRY(new_param(m, l, "dw.bias", &l->b, 1, &C, 0));
+                init_bias(m, l->b, k2, r);
                 int ps[4] = {Co, C, 1, 1};
                 TM_TRY(new_param(m, l, "pw.weight", &l->pw_w, 4, ps, 1));
-                init_weight(l->pw_w, C, Co, s->activation, r);
+                init_weight(m, l->pw_w, C, Co, s->activation, r);
                 if (bias)
                     TM_TRY(new_param(m, l, "pw.bias", &l->pw_b, 1, &Co, 0));
+                init_bias(m, l->pw_b, C, r);
                 l->macs += (long)Co * Ho * Wo * C;
             } else if (bias) {
                 TM_TRY(new_param(m, l, "bias", &l->b, 1, &C, 0));
+                init_bias(m, l->b, k2, r);
             }
         }
         if (s->batch_norm)
@@ -228,9 +251,10 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
             return layer_error(l, "units must be positive", NULL);
         int ws[2] = {s->filters, C};
         TM_TRY(new_param(m, l, "weight", &l->w, 2, ws, 1));
-        init_weight(l->w, C, s->filters, s->activation, r);
+        init_weight(m, l->w, C, s->filters, s->activation, r);
         if (bias)
             TM_TRY(new_param(m, l, "bias", &l->b, 1, &s->filters, 0));
+        init_bias(m, l->b, C, r);
         if (s->batch_norm)
             TM_TRY(new_bn(m, l, s->filters));
         l->macs = (long)C * s->filters;

@@ -53,6 +53,11 @@ typedef struct tm_branch_spec {
     int line;
 } tm_branch_spec;
 
+/* Weight initialisation. AUTO: He normal before a ReLU, Glorot uniform
+ * otherwise, biases zero. TORCH: PyTorch's defaults (weights and biases
+ * uniform in +-1/sqrt(fan_in)), for runs compared with a PyTorch reference. */
+typedef enum { TM_INIT_AUTO = 0, TM_INIT_HE, TM_INIT_GLOROT, TM_INIT_TORCH } tm_init_scheme;
+
 typedef struct tm_model_spec {
     tm_branch_spec branches[TM_MAX_BRANCHES];
     int n_branches;
@@ -60,6 +65,7 @@ typedef struct tm_model_spec {
     int n_head;
     int n_classes;
     float bn_momentum, bn_eps;
+    tm_init_scheme init;
 } tm_model_spec;
 
 const char *tm_layer_kind_name(tm_layer_kind k);

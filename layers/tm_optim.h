@@ -11,6 +11,8 @@
 void tm_init_he_normal(tm_tensor *w, int fan_in, tm_rng *r);
 void tm_init_glorot_uniform(tm_tensor *w, int fan_in, int fan_out, tm_rng *r);
 void tm_init_constant(tm_tensor *w, float v);
+/* Uniform in [-bound, bound). */
+void tm_init_uniform(tm_tensor *w, float bound, tm_rng *r);
 
 typedef enum { TM_OPT_SGD = 0, TM_OPT_ADAM, TM_OPT_ADAMW } tm_optim_kind;
 

@@ -116,7 +116,7 @@ static double run_torch(const tm_experiment *e, int batch, double seconds, int t
 
 int main(int argc, char **argv)
 {
-    const char *cfg = TM_SOURCE_DIR "/experiments/avdigits/fused.cfg";
+    const char *cfg = TM_SOURCE_DIR "/experiments/avdigits/fused-compressed.cfg";
     double seconds = 10;
     int threads = 2, batch = 32, torch = 1;
     for (int i = 1; i < argc; i++) {

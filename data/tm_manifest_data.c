@@ -185,7 +185,8 @@ static tm_status cache_write(const char *path, const char *key, const tm_manifes
     return tm_ckpt_commit(w);
 }
 
-static tm_status alloc_set(tm_manifest_set *s, int n, const tm_manifest_options *o, int n_classes)
+static tm_status alloc_set(tm_manifest_set *s, int n, const tm_manifest_options *o, int n_classes,
+                           int with_raw)
 {
     tm_modality mods[TM_MAX_MODALITIES];
     memset(mods, 0, sizeof mods);
@@ -196,6 +197,8 @@ static tm_status alloc_set(tm_manifest_set *s, int n, const tm_manifest_options 
     TM_TRY(tm_dataset_alloc(&s->data, n, o->n_specs, mods, n_classes));
     for (int k = 0; k < o->n_specs; k++) {
         s->raw_dim[k] = tm_feature_raw_dim(&o->specs[k]);
+        if (!with_raw)
+            continue;
         s->raw[k] = malloc(sizeof(float) * s->raw_dim[k] * (size_t)n);
         if (!s->raw[k])
             return tm_error(TM_ERR_NOMEM, "data set: out of memory for %d samples", n);
@@ -229,7 +232,7 @@ static tm_status cache_read(const char *path, const char *key, tm_manifest_set *
     if (st == TM_OK && (n < 1 || n > INT_MAX || k_classes < 2))
         st = tm_error(TM_ERR_FORMAT, "%s: malformed feature cache", path);
     if (st == TM_OK)
-        st = alloc_set(s, (int)n, o, k_classes);
+        st = alloc_set(s, (int)n, o, k_classes, o->need_raw);
     if (st == TM_OK) {
         char *p = names;
         for (int c = 0; c < k_classes; c++) {
@@ -249,7 +252,9 @@ static tm_status cache_read(const char *path, const char *key, tm_manifest_set *
         char name[128];
         int rs[2] = {(int)n, (int)s->raw_dim[k]};
         snprintf(name, sizeof name, "raw/%s", o->specs[k].name);
-        st = tm_ckpt_get_array(r, name, s->raw[k], 2, rs);
+        /* Raw PCM is most of the file: read it only for augmentation. */
+        if (o->need_raw)
+            st = tm_ckpt_get_array(r, name, s->raw[k], 2, rs);
         const int *sh = s->data.mod[k].shape;
         int fs[4] = {(int)n, sh[0], sh[1], sh[2]};
         snprintf(name, sizeof name, "features/%s", o->specs[k].name);
@@ -324,7 +329,7 @@ static tm_status decode_manifest(tm_manifest_set *s, const tm_manifest *m,
         for (int k = 0; st == TM_OK && k < o->n_specs; k++)
             st = tm_featurizer_init(&z[w][k], &o->specs[k]);
     if (st == TM_OK)
-        st = alloc_set(&all, n, o, classes->n);
+        st = alloc_set(&all, n, o, classes->n, 1);
     if (st == TM_OK) {
         decode_job j = {m, o, cols, &all, z, status, err};
         /* rows already known bad keep their status: decode only the rest */
@@ -493,6 +498,8 @@ tm_status tm_manifest_set_subset(const tm_manifest_set *s, const int *idx, int n
     TM_TRY(tm_dataset_subset(&s->data, idx, n, &out->data));
     for (int k = 0; k < s->data.n_modalities; k++) {
         out->raw_dim[k] = s->raw_dim[k];
+        if (!s->raw[k])
+            continue;
         out->raw[k] = malloc(sizeof(float) * s->raw_dim[k] * (size_t)(n ? n : 1));
         if (!out->raw[k]) {
             tm_manifest_set_free(out);

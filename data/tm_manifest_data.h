@@ -13,7 +13,8 @@
 
 typedef struct tm_manifest_set {
     tm_dataset data;                        /* features, labels, groups, class names */
-    float *raw[TM_MAX_MODALITIES];          /* n * raw_dim: decoded PCM or pixels */
+    float *raw[TM_MAX_MODALITIES];          /* n * raw_dim: decoded PCM or pixels,
+                                               NULL when not needed (see need_raw) */
     size_t raw_dim[TM_MAX_MODALITIES];
     int n_groups;
     int rows_read;                          /* data rows in the manifest */
@@ -30,6 +31,8 @@ typedef struct tm_manifest_options {
     int skip_bad_rows;                      /* else the first bad row is an error */
     tm_pool *pool;                          /* decoding threads, NULL = one */
     const char *cache_dir;                  /* NULL or "" = no cache */
+    int need_raw;                           /* keep raw inputs (augmentation); else
+                                               raw[] may be NULL after loading */
     FILE *report;                           /* skipped rows and cache use, NULL = quiet */
 } tm_manifest_options;
 

@@ -155,6 +155,8 @@ static tm_status load_one(const tm_experiment *e, const char *root, const char *
     o.pool = pool;
     o.cache_dir = cache;
     o.report = report;
+    for (int k = 0; k < o.n_specs; k++)
+        o.need_raw |= tm_feature_augments(&e->features[k]);
     return tm_manifest_set_load(out, path, &o);
 }
 

@@ -244,7 +244,7 @@ static void dw_bwd_range(void *v, int begin, int end, int worker)
     /* Stride-1 buffers; their borders are zeroed once and never written. */
     float *xp = NULL, *dyq = NULL, *dyp = NULL, *dxp = NULL;
     if (f) {
-        float *s = a->scratch + (size_t)worker * a->scratch_n;
+        float *base = a->scratch + (size_t)worker * a->scratch_n, *s = base;
         if (dw) {
             xp = s;
             dyq = xp + f->xp_n;
@@ -255,26 +255,25 @@ static void dw_bwd_range(void *v, int begin, int end, int worker)
             dxp = dyp + f->dyp_n;
             s = dxp + f->lq;
         }
-        memset(a->scratch + (size_t)worker * a->scratch_n, 0,
-               sizeof(float) * (size_t)(s - (a->scratch + (size_t)worker * a->scratch_n)));
+        memset(base, 0, sizeof(float) * (size_t)(s - base));
     }
     for (int n = begin; n < end; n++) {
         for (int c = 0; c < g->c; c++) {
             size_t nc = (size_t)n * (size_t)g->c + (size_t)c;
-            const float *dyp_src = a->dy + nc * out_plane, *x = a->x + nc * in_plane;
+            const float *dyc = a->dy + nc * out_plane, *x = a->x + nc * in_plane;
             const float *k = a->w + (size_t)c * (size_t)kk;
             if (db)
-                db[c] += tm_vec_sum((int)out_plane, dyp_src);
+                db[c] += tm_vec_sum((int)out_plane, dyc);
             if (!f) {
                 if (a->dx)
-                    dw_plane_dx(dyp_src, k, g, a->dx + nc * in_plane);
+                    dw_plane_dx(dyc, k, g, a->dx + nc * in_plane);
                 if (dw)
-                    dw_plane_dk(x, dyp_src, g, dw + (size_t)c * (size_t)kk);
+                    dw_plane_dk(x, dyc, g, dw + (size_t)c * (size_t)kk);
                 continue;
             }
             if (a->dx) {
                 float *dx = a->dx + nc * in_plane;
-                place(dyp_src, g->ho, g->wo, dyp, f->wq, g->kh - 1 - g->pad_top,
+                place(dyc, g->ho, g->wo, dyp, f->wq, g->kh - 1 - g->pad_top,
                       g->kw - 1 - g->pad_left);
                 corr_flat(dyp, a->off_dx, k, kk, 0.0f, f->lq, dxp);
                 for (int h = 0; h < g->h; h++)
@@ -283,7 +282,7 @@ static void dw_bwd_range(void *v, int begin, int end, int worker)
             }
             if (dw) {
                 place(x, g->h, g->w, xp, f->wp, g->pad_top, g->pad_left);
-                place(dyp_src, g->ho, g->wo, dyq, f->wp, 0, 0);
+                place(dyc, g->ho, g->wo, dyq, f->wp, 0, 0);
                 dk_flat(dyq, xp, a->off, kk, f->lf, dw + (size_t)c * (size_t)kk);
             }
         }

@@ -7,6 +7,7 @@
 static const tm_command commands[] = {
     {"train", "train an experiment (and its single-branch ablations)", tm_cmd_train},
     {"eval", "evaluate a trained run on a data split", tm_cmd_eval},
+    {"import-coswara", "turn the Coswara COVID-19 data into a manifest", tm_cmd_import_coswara},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,126 @@
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tm_cli.h"
+#include "tm_coswara.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: tinym2net import-coswara CSWROOT --out MANIFEST.csv [options]\n\n"
+            "Turns the Coswara data (CSWROOT holds combined_data.csv and Extracted_data/)\n"
+            "into a manifest: one row per participant, one column per branch, then label\n"
+            "(positive: positive_mild, positive_moderate, positive_asymp; negative: healthy;\n"
+            "every other covid_status is left out) and participant. See docs/coswara.md.\n\n"
+            "options:\n"
+            "  --out PATH                    manifest to write (required; its folder must exist)\n"
+            "  --branch NAME=REC[,REC...]    a manifest column and the recording it holds; later\n"
+            "                                RECs stand in when the first is not usable. Repeat\n"
+            "                                for each branch. Default: --branch cough=cough-heavy\n"
+            "                                --branch breath=breathing-deep\n"
+            "                                recordings: cough-heavy, cough-shallow,\n"
+            "                                breathing-deep, breathing-shallow, counting-normal,\n"
+            "                                counting-fast, vowel-a, vowel-e, vowel-o\n"
+            "  --on-missing skip|fail        a missing, empty or unreadable recording drops the\n"
+            "                                participant (skip, default) or stops the import\n"
+            "  --check-audio                 decode every chosen file (finds unreadable and\n"
+            "                                0-frame files; slower)\n"
+            "  --force                       replace MANIFEST.csv if it exists\n"
+            "  --help                        this text\n");
+}
+
+int tm_cmd_import_coswara(int argc, char **argv)
+{
+    const char *root = NULL, *out = NULL, *v;
+    tm_coswara_branch branches[TM_COSWARA_MAX_BRANCHES];
+    int n_branches = 0, force = 0;
+    tm_coswara_options o = {NULL, 0, TM_COSWARA_SKIP, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--out")) {
+            if (!(out = tm_cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "--branch")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            if (n_branches == TM_COSWARA_MAX_BRANCHES) {
+                fprintf(stderr, "tinym2net import-coswara: at most %d --branch options\n",
+                        TM_COSWARA_MAX_BRANCHES);
+                return 2;
+            }
+            if (tm_coswara_parse_branch(v, &branches[n_branches]) != TM_OK) {
+                fprintf(stderr, "tinym2net import-coswara: error: %s\n", tm_last_error());
+                return 2;
+            }
+            n_branches++;
+        } else if (!strcmp(a, "--on-missing")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            if (!strcmp(v, "skip")) {
+                o.on_missing = TM_COSWARA_SKIP;
+            } else if (!strcmp(v, "fail")) {
+                o.on_missing = TM_COSWARA_FAIL;
+            } else {
+                fprintf(stderr, "tinym2net import-coswara: --on-missing must be skip or fail, "
+                                "not '%s'\n",
+                        v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--check-audio")) {
+            o.check_audio = 1;
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tinym2net import-coswara: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!root) {
+            root = a;
+        } else {
+            fprintf(stderr, "tinym2net import-coswara: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!root || !out) {
+        if (root && !out)
+            fprintf(stderr, "tinym2net import-coswara: --out MANIFEST.csv is required\n\n");
+        help(stderr);
+        return 2;
+    }
+    if (n_branches) {
+        o.branches = branches;
+        o.n_branches = n_branches;
+    }
+    /* Refuse before a long scan; the write itself checks again atomically. */
+    struct stat st;
+    if (!force && lstat(out, &st) == 0) {
+        fprintf(stderr,
+                "tinym2net import-coswara: error: %s already exists (--force replaces it)\n",
+                out);
+        return 1;
+    }
+    tm_coswara_scan s;
+    tm_status rs = tm_coswara_scan_run(&s, root, &o);
+    if (rs == TM_OK) {
+        tm_coswara_print_report(&s, stdout);
+        rs = tm_coswara_write_manifest(&s, out, force);
+    }
+    if (rs != TM_OK) {
+        fflush(stdout);
+        tm_coswara_scan_free(&s);
+        return tm_cli_fail("import-coswara");
+    }
+    printf("wrote %s: %d rows, columns ", out, s.n_rows);
+    for (int b = 0; b < s.n_branches; b++) {
+        printf("%s (", s.branches[b].name);
+        for (int k = 0; k < s.branches[b].n_choices; k++)
+            printf("%s%s", k ? ", else " : "", tm_coswara_recordings[s.branches[b].choice[k]]);
+        printf("), ");
+    }
+    printf("label, participant\n");
+    tm_coswara_scan_free(&s);
+    return 0;
+}

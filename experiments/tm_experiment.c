@@ -839,6 +839,10 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
     }
     for (int b = 0; b < e->model.n_branches; b++)
         TM_TRY(feature_finish(e, b, r->label));
+    e->train.schedule.total_epochs = e->train.epochs;
+    tm_status ss = tm_schedule_check(&e->train.schedule);
+    if (ss != TM_OK)
+        return tm_error_prefix(ss, "%s: [train] ", r->label);
     if (e->model.n_branches == 0)
         return tm_error(TM_ERR_CONFIG, "%s: no branch declared (a section such as [image] with "
                                        "input = 1x28x28)",

@@ -1,0 +1,123 @@
+/* The command-line program as a user runs it: exit codes, --help, error
+ * messages, and the quickstart's promise that fusion beats each branch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tm_test_util.h"
+
+static char exe[4096];
+
+/* Runs a shell command, captures stdout+stderr, returns the exit status. */
+static int run(const char *args, char *out, size_t n)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static int setup(void)
+{
+    const char *b = getenv("TM_BUILD_DIR");
+    if (!b) {
+        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+        return 0;
+    }
+    snprintf(exe, sizeof exe, "%s/tinym2net", b);
+    return 1;
+}
+
+START_TEST(help_and_usage_errors)
+{
+    if (!setup())
+        return;
+    static char out[1 << 16];
+    ck_assert_int_eq(run("--help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "train"));
+    ck_assert_int_eq(run("train --help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--ablations"));
+    ck_assert_int_eq(run("eval --help", out, sizeof out), 0);
+    ck_assert_int_ne(run("frobnicate", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "unknown command 'frobnicate'"));
+    ck_assert_int_ne(run("train x.cfg --bogus", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "unknown option '--bogus'"));
+    ck_assert_int_eq(run("train /nonexistent.cfg", out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "/nonexistent.cfg"));
+    ck_assert_int_eq(run("eval /nonexistent-run", out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "/nonexistent-run/model.h5"));
+}
+END_TEST
+
+START_TEST(bad_set_is_an_error_before_training)
+{
+    if (!setup())
+        return;
+    static char out[1 << 16];
+    char args[8192];
+    char *dir = tm_test_tmpdir("cli");
+    snprintf(args, sizeof args, "train '%s/experiments/quickstart.cfg' --out '%s/r' --set "
+                                "train.learning_rate=1",
+             tm_test_source_dir(), dir);
+    ck_assert_int_eq(run(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "unknown key 'learning_rate'"));
+    free(dir);
+}
+END_TEST
+
+static double json_number(const char *text, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    ck_assert_msg(p != NULL, "no %s in metrics.json", key);
+    return atof(p + strlen(pat));
+}
+
+START_TEST(quickstart_fusion_beats_each_branch)
+{
+    if (!setup())
+        return;
+    static char out[1 << 20];
+    char args[8192], path[8192];
+    char *dir = tm_test_tmpdir("quick");
+    snprintf(args, sizeof args, "train '%s/experiments/quickstart.cfg' --ablations --out '%s/r'",
+             tm_test_source_dir(), dir);
+    ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/r/metrics.json", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char text[1 << 16];
+    size_t got = fread(text, 1, sizeof text - 1, f);
+    text[got] = '\0';
+    fclose(f);
+    double fused = json_number(text, "test_accuracy");
+    const char *abl = strstr(text, "\"ablations\"");
+    ck_assert_ptr_nonnull(abl);
+    double image = json_number(abl, "image"), audio = json_number(abl, "audio");
+    ck_assert_msg(fused > image + 0.2 && fused > audio + 0.2, "fused %.3f image %.3f audio %.3f",
+                  fused, image, audio);
+    /* eval reproduces the recorded test accuracy from model.h5 */
+    snprintf(args, sizeof args, "eval '%s/r'", dir);
+    ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_double_eq_tol(json_number(out, "test_accuracy"), fused, 1e-9);
+    free(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, help_and_usage_errors);
+    tcase_add_test(tc, bad_set_is_an_error_before_training);
+    tcase_add_test(tc, quickstart_fusion_beats_each_branch);
+    suite_add_tcase(s, tc);
+    return tm_test_run(s);
+}

@@ -547,7 +547,7 @@ tm_status tm_coswara_scan_run(tm_coswara_scan *s, const char *root, const tm_cos
                 goto done;
             }
             char ex[512];
-            snprintf(ex, sizeof ex, "%s%s%s", rel0, detail0[0] ? ": " : "", detail0);
+            snprintf(ex, sizeof ex, "%s%s%.200s", rel0, detail0[0] ? ": " : "", detail0);
             add_example(r->example[why0], r->dropped[why0], ex);
             r->dropped[why0]++;
         }

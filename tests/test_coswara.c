@@ -1,5 +1,6 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <dirent.h>
+#include <ftw.h>
 #include <limits.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -47,6 +48,21 @@ static char *read_text(const char *path)
     b[n] = '\0';
     fclose(f);
     return b;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Removes a test's temporary tree (a failing test leaves it for a look). */
+static void remove_tree(char *dir)
+{
+    ck_assert_int_eq(nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    free(dir);
 }
 
 static void mkdirs(const char *path)
@@ -480,7 +496,7 @@ START_TEST(skip_policy_counts)
     }
     tm_manifest_free(&m);
     tm_coswara_scan_free(&s);
-    free(tmp);
+    remove_tree(tmp);
 }
 END_TEST
 
@@ -512,7 +528,7 @@ START_TEST(check_audio_finds_bad_files)
     ck_assert_int_lt(row_of(&s, "p_zero"), 0);
     ck_assert_int_ge(row_of(&s, "p_healthy"), 0);
     tm_coswara_scan_free(&s);
-    free(tmp);
+    remove_tree(tmp);
 }
 END_TEST
 
@@ -554,7 +570,7 @@ START_TEST(fail_policy_names_file_and_reason)
     ck_assert_int_eq(tm_coswara_scan_run(&s, root2, &o), TM_ERR_FORMAT);
     expect_msg("/Extracted_data/20200501/c/breathing-deep.wav: unreadable recording: ");
     tm_coswara_scan_free(&s);
-    free(tmp);
+    remove_tree(tmp);
 }
 END_TEST
 
@@ -583,7 +599,7 @@ START_TEST(later_choices_stand_in)
     ck_assert_msg(strstr(s.rows[i].path[0], "/p_mild/cough-heavy.wav"), "%s", s.rows[i].path[0]);
     check_balance(&s.report);
     tm_coswara_scan_free(&s);
-    free(tmp);
+    remove_tree(tmp);
 }
 END_TEST
 
@@ -643,7 +659,7 @@ START_TEST(never_overwrites_without_force)
     expect_msg("no participant");
     ck_assert_int_ne(access(out2, F_OK), 0);
     tm_coswara_scan_free(&s);
-    free(tmp);
+    remove_tree(tmp);
 }
 END_TEST
 
@@ -693,7 +709,7 @@ START_TEST(layout_errors_name_file_and_column)
     ck_assert_int_eq(tm_coswara_scan_run(&s, root, NULL), TM_ERR_IO);
     expect_msg("Extracted_data: missing");
     tm_coswara_scan_free(&s);
-    free(tmp);
+    remove_tree(tmp);
 }
 END_TEST
 
@@ -792,7 +808,7 @@ START_TEST(cli_end_to_end)
         ck_assert_msg(strstr(text, "no_resp_illness_exposed        248"), "%s", text);
         free(text);
     }
-    free(tmp);
+    remove_tree(tmp);
 }
 END_TEST
 

@@ -812,6 +812,59 @@ START_TEST(cli_end_to_end)
 }
 END_TEST
 
+
+/* The importer's manifest trains end to end with the shipped Coswara
+ * experiment (a tree of the sample's real recordings; no accuracy claim). */
+START_TEST(manifest_trains_end_to_end)
+{
+    const char *build = getenv("TM_BUILD_DIR");
+    if (!build || !tm_test_data_dir()) {
+        printf("manifest_trains_end_to_end: needs TM_BUILD_DIR and TINYM2NET_DATA, skipped\n");
+        return;
+    }
+    static const person group[] = {
+        {"q1", "positive_mild", "20200501", OK, OK, NULL},
+        {"q2", "positive_moderate", "20200501", OK, OK, NULL},
+        {"q3", "positive_asymp", "20200501", OK, OK, NULL},
+        {"q4", "positive_mild", "20200601", OK, OK, NULL},
+        {"q5", "positive_mild", "20200601", OK, OK, NULL},
+        {"q6", "positive_asymp", "20200601", OK, OK, NULL},
+        {"h1", "healthy", "20200501", OK, OK, NULL},
+        {"h2", "healthy", "20200501", OK, OK, NULL},
+        {"h3", "healthy", "20200501", OK, OK, NULL},
+        {"h4", "healthy", "20200601", OK, OK, NULL},
+        {"h5", "healthy", "20200601", OK, OK, NULL},
+        {"h6", "healthy", "20200601", OK, OK, NULL},
+    };
+    char *tmp = tm_test_tmpdir("coswara-train");
+    char root[PATH_MAX], out[PATH_MAX], log[PATH_MAX], cmd[6 * PATH_MAX], exe[PATH_MAX];
+    PATHF(exe, "%s/tinym2net", build);
+    PATHF(root, "%s/Coswara-Data", tmp);
+    PATHF(out, "%s/coswara", tmp);
+    mkdirs(out);
+    PATHF(out, "%s/coswara/manifest.csv", tmp);
+    PATHF(log, "%s/log.txt", tmp);
+    make_tree(root, group, (int)(sizeof group / sizeof *group), NULL);
+    char *text = NULL;
+    PATHF(cmd, "'%s' import-coswara '%s' --out '%s' --check-audio", exe, root, out);
+    ck_assert_msg(run(cmd, log, &text) == 0, "%s", text);
+    free(text);
+    PATHF(cmd,
+          "'%s' train '%s/experiments/coswara/fused-compressed.cfg' --out '%s/run' --set "
+          "data.root='%s' --set data.cache=none --set train.epochs=2 --set "
+          "data.test_fraction=0.25 --set data.val_fraction=0.25 --quiet",
+          exe, tm_test_source_dir(), tmp, tmp);
+    ck_assert_msg(run(cmd, log, &text) == 0, "%s\n%s", cmd, text);
+    free(text);
+    PATHF(out, "%s/run/metrics.json", tmp);
+    text = read_text(out);
+    ck_assert_msg(strstr(text, "\"test_accuracy\"") && strstr(text, "\"test_roc_auc\""), "%s",
+                  text);
+    free(text);
+    remove_tree(tmp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("coswara");
@@ -828,6 +881,7 @@ int main(void)
     tcase_add_test(t, never_overwrites_without_force);
     tcase_add_test(t, layout_errors_name_file_and_column);
     tcase_add_test(t, cli_end_to_end);
+    tcase_add_test(t, manifest_trains_end_to_end);
     suite_add_tcase(s, t);
     return tm_test_run(s);
 }

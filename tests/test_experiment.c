@@ -1,4 +1,5 @@
 /* Experiment files: parsing, --set overrides and errors naming file:line. */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,14 +134,39 @@ START_TEST(missing_file_is_named)
 }
 END_TEST
 
+/* Every .cfg the project ships parses and builds into a model. */
 START_TEST(shipped_experiment_files_parse)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/experiments/quickstart.cfg", tm_test_source_dir());
-    tm_experiment e;
-    TM_CK(tm_experiment_load(&e, path, NULL, 0));
-    ck_assert_int_eq(e.model.n_branches, 2);
-    tm_experiment_free(&e);
+    const char *dirs[] = {"experiments", "experiments/avdigits", "experiments/avdigits-noisy",
+                          "experiments/coswara"};
+    int seen = 0;
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", tm_test_source_dir(), dirs[d]);
+        DIR *dh = opendir(dir);
+        ck_assert_msg(dh != NULL, "cannot open %s", dir);
+        struct dirent *ent;
+        while ((ent = readdir(dh))) {
+            size_t n = strlen(ent->d_name);
+            if (n < 5 || strcmp(ent->d_name + n - 4, ".cfg"))
+                continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+            tm_experiment e;
+            TM_CK(tm_experiment_load(&e, path, NULL, 0));
+            tm_experiment_set_classes(&e, e.data.source == TM_DATA_SYNTHETIC ? e.data.classes : 10);
+            tm_rng r;
+            tm_rng_seed(&r, 0);
+            tm_model *m = NULL;
+            tm_status s = tm_model_build(&m, &e.model, &r);
+            ck_assert_msg(s == TM_OK, "%s: %s", path, tm_last_error());
+            tm_model_free(m);
+            tm_experiment_free(&e);
+            seen++;
+        }
+        closedir(dh);
+    }
+    ck_assert_int_ge(seen, 13);
 }
 END_TEST
 

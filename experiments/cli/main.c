@@ -14,7 +14,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tinym2net <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'tinym2net <command> --help' describes a command's options.\n");
 }
 

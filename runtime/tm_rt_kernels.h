@@ -1,0 +1,79 @@
+/* Integer kernels shared by the device and the training side's integer
+ * simulation, so both compute the same bits.
+ *
+ * Arithmetic (docs/quantization.md):
+ * - Activations: int8, per tensor, asymmetric: real = scale * (q - zero_point).
+ * - Weights: per output channel, symmetric, zero point 0; 8-bit in [-127, 127],
+ *   4-bit in [-7, 7]. 4-bit weights are packed two per byte, low nibble first,
+ *   sign-extended (the CMSIS-NN / TFLM convention); every output channel's
+ *   row starts on a byte boundary (an odd row ends with a zero nibble).
+ * - Layout: CHW per sample (batch 1), weights [out][in][kh][kw], depthwise
+ *   [ch][kh][kw], dense [out][in]; flatten is therefore a no-op.
+ * - Accumulation: int32, acc = bias[c] + sum (q_in - in_zp) * w.
+ * - Requantisation: out = clamp(out_zp + requant(acc, mult[c], shift[c]),
+ *   act_min, act_max), where requant is gemmlowp's / TFLite's
+ *   MultiplyByQuantizedMultiplier: mult is a Q31 value in [2^30, 2^31) (or 0),
+ *   shift > 0 shifts left before, shift < 0 shifts right after a saturating
+ *   rounding doubling high multiply; both roundings are half away from zero.
+ *   tm_rt_quantize_multiplier turns a real multiplier into (mult, shift).
+ * Every kernel has a plain C reference (tm_rt_*_ref) and a dispatched version
+ * (tm_rt_*) that uses SSE4.1 / AVX2 on x86-64 or NEON on aarch64 when
+ * compiled for them; tests require both to agree bit for bit. */
+#ifndef TM_RT_KERNELS_H
+#define TM_RT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tm_rt.h"
+
+/* real multiplier m (0 <= m < 2^31 / 2) -> Q31 mult and shift. */
+void tm_rt_quantize_multiplier(double m, int32_t *mult, int32_t *shift);
+/* The requantisation of one accumulator (without zero point and clamp). */
+int32_t tm_rt_requant(int32_t acc, int32_t mult, int32_t shift);
+
+typedef struct tm_rt_conv_args {
+    const int8_t *input;      /* in_c x in_h x in_w */
+    int in_c, in_h, in_w;
+    int32_t in_zp;
+    const void *weights;      /* int8, or packed int4 when bits == 4 */
+    int bits;                 /* 8 or 4 */
+    const int32_t *bias;      /* out_c, or NULL */
+    int out_c, kh, kw, stride, pad_top, pad_left;  /* depthwise: out_c == in_c */
+    int8_t *output;           /* out_c x out_h x out_w */
+    int out_h, out_w;
+    int32_t out_zp;
+    const int32_t *mult, *shift;  /* per output channel */
+    int32_t act_min, act_max;
+    int8_t *scratch;          /* tm_rt_conv_scratch_bytes() bytes, or NULL when 0 */
+} tm_rt_conv_args;
+
+/* Scratch the conv / depthwise / dense kernels need (4-bit rows unpacked). */
+size_t tm_rt_conv_scratch_bytes(const tm_rt_conv_args *a);
+
+tm_rt_status tm_rt_conv_ref(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_conv(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_depthwise_ref(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a);
+/* Dense: in_c = inputs (in_h = in_w = 1), out_c = outputs, kh = kw = 1. */
+tm_rt_status tm_rt_dense_ref(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_dense(const tm_rt_conv_args *a);
+
+/* Pools keep the input's scale and zero point. Average pools round the
+ * mean half away from zero. */
+tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int stride,
+                           int8_t *out, int out_h, int out_w);
+tm_rt_status tm_rt_avgpool(const int8_t *in, int c, int h, int w, int size, int stride,
+                           int8_t *out, int out_h, int out_w);
+tm_rt_status tm_rt_global_avgpool(const int8_t *in, int c, int h, int w, int8_t *out);
+
+/* out[i] = clamp(out_zp + requant(in[i] - in_zp, mult, shift), -128, 127):
+ * moves a tensor to another scale (each input of a concatenation). */
+void tm_rt_requantize(const int8_t *in, size_t n, int32_t in_zp, int32_t mult, int32_t shift,
+                      int32_t out_zp, int8_t *out);
+/* float -> int8: q = clamp(round_half_away(x / scale) + zp, -128, 127). */
+void tm_rt_quantize_input(const float *in, size_t n, float scale, int32_t zp, int8_t *out);
+/* Softmax of dequantised int8 logits, in float. */
+void tm_rt_softmax(const int8_t *logits, int n, float scale, int32_t zp, float *probs);
+
+#endif

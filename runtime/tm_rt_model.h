@@ -1,0 +1,145 @@
+/* The device model: one little-endian file (docs/model-format.md) that the
+ * runtime validates completely on open and then executes in place, with
+ * every activation in one caller-given arena planned by the exporter.
+ *
+ * Building (tm_rt_builder_*) also lives here, writing into caller memory, so
+ * the training side's integer simulation and the exporter produce and run
+ * exactly the bytes the device runs. Nothing here allocates. */
+#ifndef TM_RT_MODEL_H
+#define TM_RT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tm_rt.h"
+#include "tm_rt_frontend.h"
+
+#define TM_RT_MAGIC 0x4E324D54u /* "TM2N" little-endian */
+#define TM_RT_FORMAT_VERSION 1
+#define TM_RT_MAX_OP_INPUTS 4
+#define TM_RT_MAX_MODEL_INPUTS 4
+#define TM_RT_NAME_LEN 32
+#define TM_RT_NONE 0xFFFFFFFFu
+
+typedef enum tm_rt_op_type {
+    TM_RT_OP_CONV = 1,          /* includes pointwise (1x1) */
+    TM_RT_OP_DEPTHWISE = 2,
+    TM_RT_OP_DENSE = 3,
+    TM_RT_OP_MAXPOOL = 4,
+    TM_RT_OP_AVGPOOL = 5,
+    TM_RT_OP_GLOBALAVGPOOL = 6,
+    TM_RT_OP_CONCAT = 7,        /* along channels (vectors: features); inputs requantised */
+    TM_RT_OP_REQUANTIZE = 8     /* one tensor to another scale */
+} tm_rt_op_type;
+
+typedef enum tm_rt_input_kind {
+    TM_RT_INPUT_FEATURES = 0,   /* ready features (float), standardised then quantised */
+    TM_RT_INPUT_AUDIO = 1,      /* PCM samples through the front end */
+    TM_RT_INPUT_IMAGE = 2       /* pixels 0..1, CHW */
+} tm_rt_input_kind;
+
+/* File records: only 4-byte fields, so they are read in place. */
+typedef struct tm_rt_tensor_desc {
+    int32_t c, h, w;            /* vectors: c = features, h = w = 1 */
+    float scale;
+    int32_t zero_point;
+    uint32_t arena_offset;      /* bytes; the tensor holds c*h*w int8 */
+} tm_rt_tensor_desc;
+
+typedef struct tm_rt_op_desc {
+    uint32_t type, version;     /* every op type starts at version 1 */
+    int32_t n_inputs;
+    int32_t inputs[TM_RT_MAX_OP_INPUTS];
+    int32_t output;
+    int32_t kh, kw, stride, pad_top, pad_left;
+    int32_t bits;               /* weights: 8 or 4; 0 for ops without weights */
+    int32_t act_min, act_max;
+    uint32_t weights, weights_bytes;  /* blob offsets, TM_RT_NONE when absent */
+    uint32_t bias;              /* int32 x out channels */
+    uint32_t mult, shift;       /* int32 x out channels (concat/requantize: x inputs) */
+} tm_rt_op_desc;
+
+typedef struct tm_rt_input_desc {
+    char name[TM_RT_NAME_LEN];
+    int32_t kind;               /* tm_rt_input_kind */
+    int32_t tensor;             /* the int8 tensor it fills */
+    float mean, std;            /* standardisation of features (std 0 = none) */
+    int32_t sample_rate, window_length, hop_length, n_fft, n_mels, n_mfcc, window,
+        num_samples;            /* audio front end */
+    float fmin, fmax, log_floor;
+} tm_rt_input_desc;
+
+/* An opened model: views into the caller's bytes. */
+typedef struct tm_rt_model {
+    const uint8_t *data;
+    size_t size;
+    uint32_t n_tensors, n_ops, n_inputs, n_classes;
+    const tm_rt_tensor_desc *tensors;
+    const tm_rt_op_desc *ops;
+    const tm_rt_input_desc *inputs;
+    const char (*class_names)[TM_RT_NAME_LEN];
+    const uint8_t *blob;
+    uint32_t blob_bytes;
+    int32_t output;             /* tensor of the logits */
+    uint32_t arena_bytes;       /* activations, as planned */
+    uint32_t scratch_bytes;     /* kernels' scratch, after the activations */
+    uint32_t workspace_bytes;   /* front end, after the scratch */
+} tm_rt_model;
+
+/* Checks magic, version, CRC-32, and the bounds of every offset, size,
+ * tensor index, shape and op parameter; TM_RT_ERR_FORMAT otherwise. The
+ * bytes must stay alive and 4-byte aligned while the model is used. */
+tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size);
+/* A short reason for the last TM_RT_ERR_FORMAT of this model (static text). */
+const char *tm_rt_model_error(void);
+/* Total bytes the caller must give tm_rt_model_invoke and the input setters. */
+size_t tm_rt_model_memory_bytes(const tm_rt_model *m);
+
+tm_rt_status tm_rt_model_set_features(const tm_rt_model *m, void *mem, int input,
+                                      const float *features);
+tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input,
+                                   const float *pcm);
+tm_rt_status tm_rt_model_set_image(const tm_rt_model *m, void *mem, int input,
+                                   const float *pixels);
+tm_rt_status tm_rt_model_invoke(const tm_rt_model *m, void *mem);
+/* int8 logits (n_classes) of the last invoke, and their softmax. */
+const int8_t *tm_rt_model_logits(const tm_rt_model *m, const void *mem);
+void tm_rt_model_scores(const tm_rt_model *m, const void *mem, float *probs);
+
+uint32_t tm_rt_crc32(const void *data, size_t n);
+
+/* ---- building ---------------------------------------------------------- */
+
+#define TM_RT_BUILDER_MAX_TENSORS 256
+#define TM_RT_BUILDER_MAX_OPS 256
+
+typedef struct tm_rt_builder {
+    uint8_t *buf;               /* caller's output buffer */
+    size_t cap, blob_used;
+    tm_rt_tensor_desc tensors[TM_RT_BUILDER_MAX_TENSORS];
+    tm_rt_op_desc ops[TM_RT_BUILDER_MAX_OPS];
+    tm_rt_input_desc inputs[TM_RT_MAX_MODEL_INPUTS];
+    char class_names[256][TM_RT_NAME_LEN];
+    uint32_t n_tensors, n_ops, n_inputs, n_classes;
+    int32_t output;
+    tm_rt_status status;        /* first error, sticky */
+} tm_rt_builder;
+
+/* blob_capacity: bytes of weights etc. the caller expects (the output
+ * buffer needs tm_rt_builder_bound() bytes). */
+void tm_rt_builder_init(tm_rt_builder *b, void *buf, size_t cap);
+/* Appends bytes to the blob (4-byte aligned); returns the offset or TM_RT_NONE. */
+uint32_t tm_rt_builder_blob(tm_rt_builder *b, const void *data, size_t bytes);
+/* Returns the tensor index (arena_offset is planned by finish). */
+int32_t tm_rt_builder_tensor(tm_rt_builder *b, int32_t c, int32_t h, int32_t w, float scale,
+                             int32_t zero_point);
+int32_t tm_rt_builder_op(tm_rt_builder *b, const tm_rt_op_desc *op);
+int32_t tm_rt_builder_input(tm_rt_builder *b, const tm_rt_input_desc *in);
+void tm_rt_builder_class(tm_rt_builder *b, const char *name);
+void tm_rt_builder_output(tm_rt_builder *b, int32_t tensor);
+/* Plans the arena (tensors whose lifetimes do not overlap share bytes),
+ * sizes scratch and workspace, lays the file out, writes the CRC; the file
+ * size goes to *size. */
+tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size);
+
+#endif

@@ -106,17 +106,6 @@ static void conv_bwd_range(void *v, int begin, int end, int worker)
         a->used[worker] = 1;
 }
 
-/* dst[i] += sum over used workers of part[w][i], in worker order. */
-static void reduce_partials(float *dst, const float *part, size_t n, const int *used, int nw)
-{
-    for (size_t i = 0; i < n; i++) {
-        float s = 0.0f;
-        for (int w = 0; w < nw; w++)
-            if (used[w])
-                s += part[(size_t)w * n + i];
-        dst[i] += s;
-    }
-}
 
 static tm_status conv_backward(tm_tape *t, tm_tape_node *node)
 {
@@ -156,9 +145,9 @@ static tm_status conv_backward(tm_tape *t, tm_tape_node *node)
     }
     tm_pool_run(t->pool, n, conv_bwd_range, &a);
     if (need_dw)
-        reduce_partials(w->grad, a.dw, (size_t)c->co * (size_t)k, a.used, nw);
+        tm_reduce_partials(w->grad, a.dw, (size_t)c->co * (size_t)k, a.used, nw);
     if (need_db)
-        reduce_partials(b->grad, a.db, (size_t)c->co, a.used, nw);
+        tm_reduce_partials(b->grad, a.db, (size_t)c->co, a.used, nw);
     return TM_OK;
 }
 

@@ -290,16 +290,6 @@ static void dw_bwd_range(void *v, int begin, int end, int worker)
     a->used[worker] = 1;
 }
 
-static void reduce_partials(float *dst, const float *part, size_t n, const int *used, int nw)
-{
-    for (size_t i = 0; i < n; i++) {
-        float s = 0.0f;
-        for (int w = 0; w < nw; w++)
-            if (used[w])
-                s += part[(size_t)w * n + i];
-        dst[i] += s;
-    }
-}
 
 /* Saved for backward; x, w and b are the node's inputs. */
 typedef struct {
@@ -360,9 +350,9 @@ static tm_status dw_backward(tm_tape *t, tm_tape_node *node)
     }
     tm_pool_run(t->pool, x->shape[0], dw_bwd_range, &a);
     if (need_dw)
-        reduce_partials(w->grad, a.dw, nk, a.used, nw);
+        tm_reduce_partials(w->grad, a.dw, nk, a.used, nw);
     if (need_db)
-        reduce_partials(b->grad, a.db, (size_t)g->c, a.used, nw);
+        tm_reduce_partials(b->grad, a.db, (size_t)g->c, a.used, nw);
     return TM_OK;
 }
 

@@ -119,3 +119,14 @@ void tm_col2im_add(const float *col, const tm_conv_geom *g, float *dx)
         }
     }
 }
+
+void tm_reduce_partials(float *dst, const float *part, size_t n, const int *used, int nw)
+{
+    for (size_t i = 0; i < n; i++) {
+        float s = 0.0f;
+        for (int w = 0; w < nw; w++)
+            if (used[w])
+                s += part[(size_t)w * n + i];
+        dst[i] += s;
+    }
+}

@@ -33,6 +33,9 @@ void tm_conv_valid_range(int n_out, int n_in, int stride, int off, int *lo, int 
 void tm_im2col(const float *x, const tm_conv_geom *g, float *col);
 /* dx (c, h, w) += the columns scattered back: the adjoint of tm_im2col. */
 void tm_col2im_add(const float *col, const tm_conv_geom *g, float *dx);
+/* dst[i] += sum over used workers of part[w][i], in worker order, so the
+ * result does not depend on which worker finished first. */
+void tm_reduce_partials(float *dst, const float *part, size_t n, const int *used, int nw);
 
 /* Four-float vectors (GCC/Clang extension): SSE on x86-64, NEON on aarch64.
  * Written out because -O2 does not vectorise loops of unknown length. */

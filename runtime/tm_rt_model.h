@@ -123,10 +123,13 @@ typedef struct tm_rt_builder {
     uint32_t n_tensors, n_ops, n_inputs, n_classes;
     int32_t output;
     tm_rt_status status;        /* first error, sticky */
+    /* Set by a successful finish (the same values go into the file header). */
+    uint32_t arena_bytes, scratch_bytes, workspace_bytes;
+    size_t file_bytes;
 } tm_rt_builder;
 
-/* blob_capacity: bytes of weights etc. the caller expects (the output
- * buffer needs tm_rt_builder_bound() bytes). */
+/* buf/cap: the output buffer. The blob grows at its start and finish moves
+ * it behind the tables, so cap must reach tm_rt_builder_bound() by then. */
 void tm_rt_builder_init(tm_rt_builder *b, void *buf, size_t cap);
 /* Appends bytes to the blob (4-byte aligned); returns the offset or TM_RT_NONE. */
 uint32_t tm_rt_builder_blob(tm_rt_builder *b, const void *data, size_t bytes);
@@ -141,5 +144,48 @@ void tm_rt_builder_output(tm_rt_builder *b, int32_t tensor);
  * sizes scratch and workspace, lays the file out, writes the CRC; the file
  * size goes to *size. */
 tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size);
+/* Bytes the file will take with what has been added so far: the output
+ * buffer given to init must hold this much when finish is called. */
+size_t tm_rt_builder_bound(const tm_rt_builder *b);
+
+/* ---- additions: file header, limits, helpers (docs/model-format.md) ---- */
+
+/* The fixed header at offset 0 of the file (little-endian uint32 fields). */
+typedef struct tm_rt_file_header {
+    uint32_t magic;             /* TM_RT_MAGIC */
+    uint32_t version;           /* TM_RT_FORMAT_VERSION */
+    uint32_t header_bytes;      /* sizeof(tm_rt_file_header) = 80 */
+    uint32_t file_bytes;        /* whole file */
+    uint32_t crc32;             /* of the whole file with this field read as 0 */
+    uint32_t flags;             /* 0 */
+    uint32_t n_tensors, n_ops, n_inputs, n_classes;
+    int32_t output;
+    uint32_t arena_bytes, scratch_bytes, workspace_bytes;
+    uint32_t tensors_offset, ops_offset, inputs_offset, classes_offset;
+    uint32_t blob_offset, blob_bytes;
+} tm_rt_file_header;
+
+#define TM_RT_MAX_TENSORS TM_RT_BUILDER_MAX_TENSORS
+#define TM_RT_MAX_OPS TM_RT_BUILDER_MAX_OPS
+#define TM_RT_MAX_CLASSES 256
+#define TM_RT_MAX_DIM 65535                 /* each of c, h, w */
+#define TM_RT_MAX_TENSOR_BYTES (1u << 24)   /* c*h*w */
+#define TM_RT_MAX_KERNEL 64                 /* kh, kw */
+#define TM_RT_MAX_STRIDE 64
+#define TM_RT_MAX_REGION_BYTES (1u << 30)   /* arena, scratch, workspace each */
+
+/* The tensor's int8 data inside mem (the block given to invoke), or NULL for
+ * a bad index: the way to read intermediate activations, or to write an
+ * input already quantised. */
+int8_t *tm_rt_model_tensor(const tm_rt_model *m, void *mem, int32_t tensor);
+/* Floats the input's setter reads: c*h*w for features and images,
+ * num_samples for audio; 0 for a bad index. */
+size_t tm_rt_model_input_floats(const tm_rt_model *m, int input);
+/* Workspace tm_rt_model_set_audio needs for this input (front end state,
+ * its tables and the float features); 0 for other kinds or a bad config. */
+size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in);
+/* Kernel scratch the op needs (0 for ops without weights); the op's tensor
+ * indices must be valid for tensors. */
+size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors);
 
 #endif

@@ -863,6 +863,7 @@ tm_status tm_experiment_parse(tm_experiment *e, const char *text, const char *la
     memset(e, 0, sizeof *e);
     defaults(e);
     snprintf(e->path, sizeof e->path, "%s", label);
+    snprintf(e->model.source, sizeof e->model.source, "%s", label);
     const char *base = strrchr(label, '/');
     base = base ? base + 1 : label;
     snprintf(e->name, sizeof e->name, "%.*s", (int)strcspn(base, "."), base);

@@ -150,12 +150,15 @@ static void init_bias(const tm_model *m, tm_tensor *b, int fan_in, tm_rng *r)
         tm_init_uniform(b, 1.0f / sqrtf((float)fan_in), r);
 }
 
-static tm_status layer_error(const tm_layer *l, const char *fmt, const char *detail)
+static const char *src(const tm_model *m) { return m->spec.source[0] ? m->spec.source : "model"; }
+
+static tm_status layer_error(const tm_model *m, const tm_layer *l, const char *fmt,
+                             const char *detail)
 {
     char shape[64];
     tm_shape_str(l->in_ndim == 4 ? 3 : 1, l->in_shape, shape, sizeof shape);
-    return tm_error(TM_ERR_SHAPE, "%s (line %d): %s%s (input %s)", l->spec.name, l->spec.line,
-                    fmt, detail ? detail : "", shape);
+    return tm_error(TM_ERR_SHAPE, "%s:%d: [%s] %s%s (input %s)", src(m), l->spec.line,
+                    l->spec.name, fmt, detail ? detail : "", shape);
 }
 
 /* Fills out_shape, MACs and parameters for one layer given its input. */
@@ -172,17 +175,17 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
     case TM_LAYER_DEPTHWISE:
     case TM_LAYER_SEPARABLE: {
         if (!spatial)
-            return layer_error(l, "a convolution needs a feature map, not a vector", NULL);
+            return layer_error(m, l, "a convolution needs a feature map, not a vector", NULL);
         int stride = s->stride ? s->stride : 1;
         if (s->size < 1 || stride < 1)
-            return layer_error(l, "size and stride must be positive", NULL);
+            return layer_error(m, l, "size and stride must be positive", NULL);
         int Ho = tm_conv_out_size(H, s->size, stride, s->padding);
         int Wo = tm_conv_out_size(W, s->size, stride, s->padding);
         if (Ho < 1 || Wo < 1)
-            return layer_error(l, "the kernel is larger than the input with valid padding", NULL);
+            return layer_error(m, l, "the kernel is larger than the input with valid padding", NULL);
         int Co = s->kind == TM_LAYER_DEPTHWISE ? C : s->filters;
         if (Co < 1)
-            return layer_error(l, "filters must be positive", NULL);
+            return layer_error(m, l, "filters must be positive", NULL);
         int k2 = s->size * s->size;
         if (s->kind == TM_LAYER_CONV) {
             int ws[4] = {Co, C, s->size, s->size};
@@ -225,12 +228,12 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
     case TM_LAYER_MAXPOOL:
     case TM_LAYER_AVGPOOL: {
         if (!spatial)
-            return layer_error(l, "pooling needs a feature map, not a vector", NULL);
+            return layer_error(m, l, "pooling needs a feature map, not a vector", NULL);
         int stride = s->stride ? s->stride : s->size;
         if (s->size < 1 || stride < 1)
-            return layer_error(l, "size and stride must be positive", NULL);
+            return layer_error(m, l, "size and stride must be positive", NULL);
         if (H < s->size || W < s->size)
-            return layer_error(l, "the pooling window is larger than the input", NULL);
+            return layer_error(m, l, "the pooling window is larger than the input", NULL);
         l->out_shape[1] = (H - s->size) / stride + 1;
         l->out_shape[2] = (W - s->size) / stride + 1;
         return TM_OK;
@@ -238,17 +241,17 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
     case TM_LAYER_GLOBALAVGPOOL:
     case TM_LAYER_FLATTEN:
         if (!spatial)
-            return layer_error(l, "needs a feature map, not a vector", NULL);
+            return layer_error(m, l, "needs a feature map, not a vector", NULL);
         l->out_ndim = 2;
         l->out_shape[0] = s->kind == TM_LAYER_FLATTEN ? C * H * W : C;
         l->out_shape[1] = l->out_shape[2] = 1;
         return TM_OK;
     case TM_LAYER_DENSE: {
         if (spatial)
-            return layer_error(l, "dense needs a vector: add a flatten or globalavgpool layer first",
+            return layer_error(m, l, "dense needs a vector: add a flatten or globalavgpool layer first",
                                NULL);
         if (s->filters < 1)
-            return layer_error(l, "units must be positive", NULL);
+            return layer_error(m, l, "units must be positive", NULL);
         int ws[2] = {s->filters, C};
         TM_TRY(new_param(m, l, "weight", &l->w, 2, ws, 1));
         init_weight(m, l->w, C, s->filters, s->activation, r);
@@ -267,7 +270,7 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
     case TM_LAYER_RELU6:
     case TM_LAYER_DROPOUT:
         if (s->kind == TM_LAYER_DROPOUT && !(s->rate >= 0.0f && s->rate < 1.0f))
-            return layer_error(l, "dropout rate must be in [0, 1)", NULL);
+            return layer_error(m, l, "dropout rate must be in [0, 1)", NULL);
         return TM_OK;
     default:
         break;
@@ -318,8 +321,8 @@ tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *r)
         }
         int shape[3] = {bs->input[0], bs->input[1], bs->input[2]};
         if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
-            s = tm_error(TM_ERR_CONFIG, "branch %s (line %d): input shape must be positive",
-                         bs->name, bs->line);
+            s = tm_error(TM_ERR_CONFIG, "%s:%d: [%s] input shape must be positive", src(m),
+                         bs->line, bs->name);
             break;
         }
         s = build_chain(m, m->branch_layers[b], bs->layers, bs->n_layers, 4, shape, r);
@@ -328,9 +331,9 @@ tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *r)
         int ndim = bs->n_layers ? m->branch_layers[b][bs->n_layers - 1].out_ndim : 4;
         if (ndim != 2)
             s = tm_error(TM_ERR_SHAPE,
-                         "branch %s: ends in a %dx%dx%d feature map; end it with flatten, "
-                         "globalavgpool or dense so it can be concatenated",
-                         bs->name, shape[0], shape[1], shape[2]);
+                         "%s:%d: [%s] the branch ends in a %dx%dx%d feature map; end it with "
+                         "flatten, globalavgpool or dense so it can be concatenated",
+                         src(m), bs->line, bs->name, shape[0], shape[1], shape[2]);
         m->fused_width += shape[0];
     }
     if (s == TM_OK) {
@@ -345,9 +348,9 @@ tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *r)
                            shape[0] != spec->n_classes)) {
             const tm_layer_spec *last = &spec->head[spec->n_head - 1];
             s = tm_error(TM_ERR_SHAPE,
-                         "%s (line %d): the head must end with %d outputs (one per class), "
+                         "%s:%d: [%s] the head must end with %d outputs (one per class), "
                          "it gives %d",
-                         last->name, last->line, spec->n_classes, shape[0]);
+                         src(m), last->line, last->name, spec->n_classes, shape[0]);
         }
     }
     if (s != TM_OK) {

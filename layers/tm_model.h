@@ -66,6 +66,7 @@ typedef struct tm_model_spec {
     int n_classes;
     float bn_momentum, bn_eps;
     tm_init_scheme init;
+    char source[256];           /* experiment file, for messages ("x.cfg:12: ...") */
 } tm_model_spec;
 
 const char *tm_layer_kind_name(tm_layer_kind k);

@@ -126,6 +126,32 @@ START_TEST(errors_name_file_line_and_reason)
 }
 END_TEST
 
+START_TEST(impossible_shapes_name_file_line_and_layer)
+{
+    tm_experiment e;
+    /* a 9x9 valid conv on the 4x6 input of branch b */
+    TM_CK(tm_experiment_parse(&e, replace("[b.f]\ntype = flatten\n",
+                                          "[b.k]\ntype = conv\nfilters = 2\nsize = 9\n"
+                                          "padding = valid\n[b.f]\ntype = flatten\n"),
+                              "x.cfg", NULL, 0));
+    tm_experiment_set_classes(&e, 3);
+    tm_rng r;
+    tm_rng_seed(&r, 0);
+    tm_model *m = NULL;
+    ck_assert_int_eq(tm_model_build(&m, &e.model, &r), TM_ERR_SHAPE);
+    ck_assert_msg(strstr(tm_last_error(), "x.cfg:18: [b.k]") &&
+                      strstr(tm_last_error(), "kernel is larger"),
+                  "%s", tm_last_error());
+    tm_experiment_free(&e);
+    /* a branch that does not end in a vector */
+    TM_CK(tm_experiment_parse(&e, replace("[b.f]\ntype = flatten\n", ""), "x.cfg", NULL, 0));
+    tm_experiment_set_classes(&e, 3);
+    ck_assert_int_eq(tm_model_build(&m, &e.model, &r), TM_ERR_SHAPE);
+    ck_assert_msg(strstr(tm_last_error(), "x.cfg:16: [b]"), "%s", tm_last_error());
+    tm_experiment_free(&e);
+}
+END_TEST
+
 START_TEST(missing_file_is_named)
 {
     tm_experiment e;
@@ -177,6 +203,7 @@ int main(void)
     tcase_add_test(tc, parses_a_two_branch_experiment);
     tcase_add_test(tc, set_overrides_and_adds_keys);
     tcase_add_test(tc, errors_name_file_line_and_reason);
+    tcase_add_test(tc, impossible_shapes_name_file_line_and_layer);
     tcase_add_test(tc, missing_file_is_named);
     tcase_add_test(tc, shipped_experiment_files_parse);
     suite_add_tcase(s, tc);

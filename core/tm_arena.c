@@ -75,13 +75,7 @@ void tm_arena_reset(tm_arena *a)
         b->used = 0;
     } else {
         /* Several blocks: replace them by one that holds a whole step. */
-        while (b) {
-            tm_arena_block *n = b->next;
-            free(b->mem);
-            free(b);
-            b = n;
-        }
-        a->blocks = NULL;
+        tm_arena_release(a);
         if (a->high_water > a->block_size)
             a->block_size = a->high_water + a->high_water / 4;
     }

@@ -187,5 +187,17 @@ size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in);
 /* Kernel scratch the op needs (0 for ops without weights); the op's tensor
  * indices must be valid for tensors. */
 size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors);
+/* Tensor lifetimes in op steps, the rule the builder plans with and open
+ * checks: a model input is live from -1 (before op 0), the output up to
+ * n_ops (after the last op), any other tensor from the op writing it to the
+ * last op reading it; first > last marks a tensor nothing uses. */
+void tm_rt_model_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,
+                           const tm_rt_input_desc *inputs, uint32_t n_inputs, int32_t output,
+                           uint32_t n_tensors, int32_t *first, int32_t *last);
+/* CRC-32 of a file image with its header's crc32 field read as zero. */
+uint32_t tm_rt_model_file_crc(const void *file, size_t size);
+/* Records "what index: reason" for tm_rt_model_error() (index < 0: none)
+ * and returns s; the builder reports its errors through it too. */
+tm_rt_status tm_rt_model_fail(tm_rt_status s, const char *what, long index, const char *reason);
 
 #endif

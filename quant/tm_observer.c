@@ -27,7 +27,10 @@ void tm_observer_update(tm_observer *o, const float *x, size_t n)
         o->min = lo;
         o->max = hi;
     } else if (o->kind == TM_OBS_EMA) {
-        float m = o->momentum;
+        /* Until 1 / momentum batches are seen this is their plain mean, so
+         * the first batch does not dominate a short calibration. */
+        float m = o->momentum, mean_w = 1.0f / (float)(o->batches + 1);
+        m = mean_w > m ? mean_w : m;
         o->min = (1.0f - m) * o->min + m * lo;
         o->max = (1.0f - m) * o->max + m * hi;
     } else {

@@ -7,7 +7,7 @@
 void tm_qat_config_default(tm_qat_config *c)
 {
     c->observer = TM_OBS_EMA;
-    c->momentum = 0.1f;
+    c->momentum = 0.01f;
     c->wscale8 = TM_WSCALE_MAX;
     c->wscale4 = TM_WSCALE_MSE;
     c->observe_in_training = 0;

@@ -57,7 +57,8 @@ typedef struct tm_qat {
     int fake;                             /* the forward fake-quantises */
 } tm_qat;
 
-/* EMA observers (momentum 0.1), max weight scales for 8 bits and
+/* EMA observers (momentum 0.01: over a calibration of up to 100 batches,
+ * the mean of the batches' ranges), max weight scales for 8 bits and
  * minimum-error clipping for 4 bits, ranges frozen during QAT steps. */
 void tm_qat_config_default(tm_qat_config *c);
 /* Precision from each layer's spec.bits (0 = 8). Errors name the layer

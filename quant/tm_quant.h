@@ -38,7 +38,8 @@ void tm_qparams_range(const tm_qparams *p, float *lo, float *hi);
 
 typedef enum {
     TM_OBS_MINMAX = 0, /* running min and max over everything seen */
-    TM_OBS_EMA         /* moving average of each batch's min and max */
+    TM_OBS_EMA         /* moving average of each batch's min and max; the plain
+                          mean of them until 1 / momentum batches are seen */
 } tm_observer_kind;
 
 typedef struct tm_observer {

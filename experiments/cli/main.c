@@ -7,6 +7,8 @@
 static const tm_command commands[] = {
     {"train", "train an experiment (and its single-branch ablations)", tm_cmd_train},
     {"eval", "evaluate a trained run on a data split", tm_cmd_eval},
+    {"quantize", "quantise a trained run (calibration, QAT) and test it on the integer runtime",
+     tm_cmd_quantize},
     {"import-coswara", "turn the Coswara COVID-19 data into a manifest", tm_cmd_import_coswara},
 };
 

@@ -5,7 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
+#include "tm_checkpoint.h"
 #include "tm_data_load.h"
 #include "tm_gradcheck.h"
 #include "tm_lower.h"
@@ -952,6 +954,145 @@ START_TEST(small_model_end_to_end_through_the_runtime)
 }
 END_TEST
 
+/* ---- the command ------------------------------------------------------- */
+
+static int run_cli(const char *args, char *out, size_t n)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s/tinym2net' %s 2>&1", getenv("TM_BUILD_DIR"), args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static tm_status ckpt_get(void *ctx, const char *name, float *data, int n)
+{
+    return tm_ckpt_get_array(ctx, name, data, 1, &n);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s missing", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n + 1);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    b[*n] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* tinym2net quantize on a tiny trained run: outputs, options, and
+ * qmodel.h5 rebuilding the very bytes of model.tm2n (what export does). */
+START_TEST(quantize_command)
+{
+    if (!getenv("TM_BUILD_DIR")) {
+        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+        return;
+    }
+    char *dir = tm_test_tmpdir("quantcli");
+    ck_assert_ptr_nonnull(dir);
+    char cfg[4200], run[4200], qd[4200], args[16384], path[4300];
+    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(qd, sizeof qd, "%s/q", dir);
+    FILE *f = fopen(cfg, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, tiny_cfg, 400, 0.5, 2);
+    fclose(f);
+    static char out[1 << 16];
+    snprintf(args, sizeof args, "train '%s' --out '%s' --quiet", cfg, run);
+    ck_assert_msg(run_cli(args, out, sizeof out) == 0, "%s", out);
+
+    ck_assert_int_eq(run_cli("quantize --help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--qat-epochs"));
+    snprintf(args, sizeof args, "quantize '%s'", run);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--out"));
+    snprintf(args, sizeof args, "quantize '%s' --out '%s' --preset int2", run, qd);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "paper, all8 or all4"));
+    snprintf(args, sizeof args, "quantize '%s' --out '%s' --qat-epochs -1", run, qd);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "quantize '%s/nothing' --out '%s'", dir, qd);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "nothing/model.h5"));
+
+    snprintf(args, sizeof args,
+             "quantize '%s' --out '%s' --preset paper --qat-epochs 1 --calib-batches 5", run, qd);
+    ck_assert_msg(run_cli(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "image.sep2"));
+    ck_assert_ptr_nonnull(strstr(out, "packed bytes"));
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/metrics.json", qd);
+    char *json = slurp(path, &n);
+    const char *keys[] = {"\"test_accuracy\"", "\"float_test_accuracy\"", "\"weight_bytes\"",
+                          "\"float_weight_bytes\"", "\"bits\": {\"image.conv1\": 8, "
+                                                    "\"image.sep2\": 4, \"image.fc\": 4, "
+                                                    "\"audio.conv1\": 8, \"audio.dw\": 4, "
+                                                    "\"head.out\": 8}"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        ck_assert_msg(strstr(json, keys[i]), "metrics.json lacks %s:\n%s", keys[i], json);
+    double acc = atof(strstr(json, "\"test_accuracy\"") + 17);
+    double facc = atof(strstr(json, "\"float_test_accuracy\"") + 23);
+    ck_assert_msg(acc > 0.5 && fabs(acc - facc) < 0.1, "accuracy %g vs float %g", acc, facc);
+    free(json);
+
+    /* the model file opens on the runtime */
+    snprintf(path, sizeof path, "%s/model.tm2n", qd);
+    char *file = slurp(path, &n);
+    tm_rt_model rm;
+    ck_assert_int_eq(tm_rt_model_open(&rm, file, n), TM_RT_OK);
+    ck_assert_uint_eq(rm.n_inputs, 2);
+
+    /* qmodel.h5: weights for tm_model_load_weights, state for tm_qat_restore */
+    snprintf(path, sizeof path, "%s/qmodel.h5", qd);
+    char *text = NULL;
+    TM_CK(tm_read_experiment_text(path, &text));
+    tm_experiment e;
+    TM_CK(tm_experiment_parse(&e, text, path, NULL, 0));
+    free(text);
+    tm_experiment_set_classes(&e, 4);
+    tm_rng r;
+    tm_rng_seed(&r, 0);
+    tm_model *m = NULL;
+    TM_CK(tm_model_build(&m, &e.model, &r));
+    TM_CK(tm_model_load_weights(m, path));
+    tm_qat *q = NULL;
+    TM_CK(tm_qat_new(&q, m, NULL));
+    tm_ckpt_reader *rd = NULL;
+    TM_CK(tm_ckpt_open(&rd, path));
+    TM_CK(tm_qat_restore(q, ckpt_get, rd));
+    tm_ckpt_close(rd);
+    ck_assert_int_eq(q->chain[0][2].bits, 4);
+    /* class names come from the data set; the synthetic set has no standardisation */
+    tm_lower_options lo;
+    memset(&lo, 0, sizeof lo);
+    const char *names[4];
+    for (int c = 0; c < 4; c++)
+        names[c] = rm.class_names[c];
+    lo.class_names = names;
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    TM_CK(tm_lower(q, &lo, &bytes, &size));
+    ck_assert_uint_eq(size, n);
+    ck_assert_msg(memcmp(bytes, file, n) == 0, "the rebuilt model differs from model.tm2n");
+    free(bytes);
+    free(file);
+    tm_qat_free(q);
+    tm_model_free(m);
+    tm_experiment_free(&e);
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(args), 0);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("quant");
@@ -977,6 +1118,7 @@ static Suite *suite(void)
     c = tcase_create("runtime");
     tcase_add_test(c, lowered_requantisation_matches_64bit_reference);
     tcase_add_test(c, small_model_end_to_end_through_the_runtime);
+    tcase_add_test(c, quantize_command);
     suite_add_tcase(s, c);
     return s;
 }

@@ -461,6 +461,22 @@ static uint64_t tm_rt_section(uint32_t off, uint64_t count, uint32_t rec, uint32
     return end;
 }
 
+/* The front end's check costs O(n_mels) log/pow calls: a corrupted n_mels
+ * of 2^31 would stall open, so first bound it by the FFT bins (a band
+ * without a bin is invalid anyway). */
+static const char *tm_rt_audio_precheck(const tm_rt_frontend_config *c)
+{
+    int32_t nfft = c->n_fft;
+    if (nfft <= 0 || nfft > TM_RT_FFT_MAX_N) {
+        nfft = 2;
+        while (nfft < c->window_length && nfft < TM_RT_FFT_MAX_N)
+            nfft *= 2;
+    }
+    if (c->n_mels > nfft / 2 + 1)
+        return "n_mels exceeds n_fft/2 + 1: a mel band would hold no FFT bin";
+    return NULL;
+}
+
 tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
 {
     static const uint16_t probe = 1;
@@ -567,7 +583,9 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
         if (d->kind == TM_RT_INPUT_AUDIO) {
             tm_rt_frontend_config c;
             tm_rt_fe_config(d, &c);
-            const char *why = tm_rt_frontend_check(&c);
+            const char *why = tm_rt_audio_precheck(&c);
+            if (!why)
+                why = tm_rt_frontend_check(&c);
             if (why)
                 return TM_RT_BAD("input (audio front end)", (long)i, why);
             if (tm_rt_frontend_output_size(&c) != tm_rt_elems(&T[d->tensor]))

@@ -339,7 +339,8 @@ static tm_status lower_into(lower_ctx *L, const tm_lower_options *o)
             in = *o->input[b];
         else
             in.kind = TM_RT_INPUT_FEATURES;
-        snprintf(in.name, sizeof in.name, "%s", bs->name);
+        /* Names longer than the record keep their first 31 bytes. */
+        snprintf(in.name, sizeof in.name, "%.*s", TM_RT_NAME_LEN - 1, bs->name);
         in.tensor = x.index;
         in.mean = o ? o->mean[b] : 0.0f;
         in.std = o ? o->std[b] : 0.0f;
@@ -388,7 +389,7 @@ static tm_status lower_into(lower_ctx *L, const tm_lower_options *o)
     for (int k = 0; k < m->spec.n_classes; k++) {
         char name[TM_RT_NAME_LEN];
         if (o && o->class_names)
-            snprintf(name, sizeof name, "%s", o->class_names[k]);
+            snprintf(name, sizeof name, "%.*s", TM_RT_NAME_LEN - 1, o->class_names[k]);
         else
             snprintf(name, sizeof name, "%d", k);
         tm_rt_builder_class(L->b, name);

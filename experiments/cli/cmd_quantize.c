@@ -11,7 +11,6 @@
 #include "tm_checkpoint.h"
 #include "tm_cli.h"
 #include "tm_data_load.h"
-#include "tm_log.h"
 #include "tm_lower.h"
 #include "tm_metrics.h"
 #include "tm_qat.h"
@@ -400,11 +399,18 @@ static tm_status run(const options *o, state *st)
         st->have_tape = 1;
         tm_rng_seed(&st->tape.rng, e->seed * 31ull + 5);
         float lr = e->train.schedule.base_lr / 10.0f;
-        float *cw = NULL;
+        /* The training run's class weighting, so QAT optimises the same loss. */
+        float cwbuf[256], *cw = NULL;
         if (e->train.class_weight_mode == TM_CW_LIST && e->train.n_class_weights == k)
             cw = e->train.class_weights;
-        if (e->train.class_weight_mode == TM_CW_BALANCED)
-            tm_warn("quantize: class weights 'balanced' are not applied during QAT");
+        if (e->train.class_weight_mode == TM_CW_BALANCED && k <= 256) {
+            long count[256] = {0};
+            for (int i = 0; i < train.n; i++)
+                count[train.label[i]]++;
+            for (int c = 0; c < k; c++)
+                cwbuf[c] = count[c] ? (float)((double)train.n / ((double)k * count[c])) : 0.0f;
+            cw = cwbuf;
+        }
         tm_rng shuf;
         tm_rng_seed(&shuf, e->seed * 104729ull + 3);
         tm_qat_data tr = train;

@@ -29,7 +29,8 @@ typedef char tm_rt_assert_fe_slot[sizeof(tm_rt_frontend) <= TM_RT_FE_SLOT ? 1 : 
 
 /* ---- error text ------------------------------------------------------------ */
 
-static char tm_rt_err_text[112] = "no error";
+/* Zero-initialised (.bss, not .data on a device); empty means no error. */
+static char tm_rt_err_text[112];
 
 static size_t tm_rt_err_put(size_t at, const char *s)
 {
@@ -67,7 +68,7 @@ tm_rt_status tm_rt_model_fail(tm_rt_status s, const char *what, long index, cons
 
 const char *tm_rt_model_error(void)
 {
-    return tm_rt_err_text;
+    return tm_rt_err_text[0] ? tm_rt_err_text : "no error";
 }
 
 #define TM_RT_BAD(what, index, reason) tm_rt_model_fail(TM_RT_ERR_FORMAT, what, index, reason)

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Cross builds of the runtime (docs/model-format.md, "Cross builds").
+#
+#   cross.sh aarch64   build runtime + rt_selftest for x86-64 (and x86-64 AVX2
+#                      when this CPU has it) and for aarch64 (Cortex-A72,
+#                      NEON), run the aarch64 one under qemu-aarch64 and diff
+#                      the outputs: they must be identical.
+#   cross.sh m4        compile the runtime for Cortex-M4F and print the
+#                      arm-none-eabi-size of every object and the .text total.
+#   cross.sh           both.
+#
+# Exit 77 (ctest's skip) when a needed cross tool is missing; install them
+# with: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+#       gcc-arm-none-eabi libnewlib-arm-none-eabi
+# TM_CROSS_DIR keeps the build products (default: a temporary directory).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+rt=$(dirname "$here")
+mode=${1:-all}
+case "$mode" in aarch64|m4|all) ;; *) echo "usage: $0 [aarch64|m4|all]" >&2; exit 2 ;; esac
+
+if [[ -n "${TM_CROSS_DIR:-}" ]]; then
+  out=$TM_CROSS_DIR
+  mkdir -p "$out"
+else
+  out=$(mktemp -d "${TMPDIR:-/tmp}/tm-cross.XXXXXX")
+  trap 'rm -rf "$out"' EXIT
+fi
+
+# The runtime's own flags: C99, no FP contraction (bit-equal float on every target).
+common=(-std=c99 -O2 -Wall -Wextra -pedantic -ffp-contract=off)
+sources=("$rt"/*.c)
+
+skip() { echo "cross.sh: $1 - skipped" >&2; exit 77; }
+
+# build_selftest CC AR OUTDIR FLAGS...: the runtime as a static library, then
+# rt_selftest linked against it.
+build_selftest() {
+  local cc=$1 ar=$2 dir=$3
+  shift 3
+  mkdir -p "$dir"
+  local objs=()
+  for src in "${sources[@]}"; do
+    local obj="$dir/$(basename "${src%.c}").o"
+    "$cc" "${common[@]}" "$@" -I"$rt" -c "$src" -o "$obj"
+    objs+=("$obj")
+  done
+  rm -f "$dir/libtm_runtime.a"
+  "$ar" rcs "$dir/libtm_runtime.a" "${objs[@]}"
+  "$cc" "${common[@]}" "$@" -I"$rt" -I"$here" "$here/rt_selftest.c" "$dir/libtm_runtime.a" -lm \
+    -o "$dir/rt_selftest"
+}
+
+run_aarch64() {
+  command -v aarch64-linux-gnu-gcc >/dev/null || skip "aarch64-linux-gnu-gcc not found"
+  command -v qemu-aarch64 >/dev/null || skip "qemu-aarch64 not found"
+  [[ -d /usr/aarch64-linux-gnu/lib ]] || skip "/usr/aarch64-linux-gnu (libc6-dev-arm64-cross) not found"
+  command -v gcc >/dev/null || skip "host gcc not found"
+  local macros
+  macros=$(aarch64-linux-gnu-gcc -mcpu=cortex-a72 -dM -E - </dev/null)
+  if ! grep -q '^#define __ARM_NEON 1' <<<"$macros"; then
+    echo "cross.sh: aarch64-linux-gnu-gcc -mcpu=cortex-a72 does not define __ARM_NEON" >&2
+    return 1
+  fi
+  echo "aarch64 -mcpu=cortex-a72: __ARM_NEON defined"
+
+  build_selftest gcc ar "$out/x86_64"
+  build_selftest aarch64-linux-gnu-gcc aarch64-linux-gnu-ar "$out/aarch64" -mcpu=cortex-a72
+  "$out/x86_64/rt_selftest" >"$out/x86_64.txt"
+  qemu-aarch64 -cpu cortex-a72 -L /usr/aarch64-linux-gnu "$out/aarch64/rt_selftest" \
+    >"$out/aarch64.txt"
+  local status=0
+  if ! diff -u "$out/x86_64.txt" "$out/aarch64.txt"; then
+    echo "cross.sh: aarch64 output differs from x86-64" >&2
+    status=1
+  fi
+  if grep -q avx2 /proc/cpuinfo 2>/dev/null; then
+    build_selftest gcc ar "$out/x86_64_avx2" -mavx2 -mfma
+    "$out/x86_64_avx2/rt_selftest" >"$out/x86_64_avx2.txt"
+    if ! diff -u "$out/x86_64.txt" "$out/x86_64_avx2.txt"; then
+      echo "cross.sh: x86-64 AVX2 output differs from x86-64 baseline" >&2
+      status=1
+    fi
+  fi
+  cat "$out/aarch64.txt"
+  if [[ $status -eq 0 ]]; then
+    echo "cross.sh: aarch64 (qemu, cortex-a72) output identical to x86-64$(
+      [[ -f "$out/x86_64_avx2.txt" ]] && echo " and x86-64 AVX2")"
+  fi
+  return $status
+}
+
+run_m4() {
+  command -v arm-none-eabi-gcc >/dev/null || skip "arm-none-eabi-gcc not found"
+  local dir="$out/m4"
+  mkdir -p "$dir"
+  local objs=()
+  for src in "${sources[@]}"; do
+    local obj="$dir/$(basename "${src%.c}").o"
+    arm-none-eabi-gcc -std=c99 -Wall -Wextra -pedantic -ffp-contract=off \
+      -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os \
+      -ffunction-sections -fdata-sections -I"$rt" -c "$src" -o "$obj"
+    objs+=("$obj")
+  done
+  arm-none-eabi-size "${objs[@]}"
+  arm-none-eabi-size "${objs[@]}" | awk 'NR > 1 {
+      text += $1; data += $2; bss += $3
+      if ($6 !~ /tm_rt_builder\.o$/) dev += $1 }
+    END { printf "Cortex-M4 (-Os) .text total: %d bytes (%d without the builder), .data %d, .bss %d\n",
+          text, dev, data, bss }'
+}
+
+case "$mode" in
+  aarch64) run_aarch64 ;;
+  m4) run_m4 ;;
+  all)
+    # Each part on its own: a missing toolchain skips only its part.
+    set +e
+    (run_aarch64); a=$?
+    (run_m4); m=$?
+    [[ $a -ne 0 && $a -ne 77 ]] && exit $a
+    [[ $m -ne 0 && $m -ne 77 ]] && exit $m
+    [[ $a -eq 77 && $m -eq 77 ]] && exit 77
+    exit 0 ;;
+esac

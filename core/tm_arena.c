@@ -23,6 +23,7 @@ static tm_arena_block *new_block(size_t cap)
     tm_arena_block *b = malloc(sizeof *b);
     if (!b)
         return NULL;
+    cap = (cap + TM_ALIGN - 1) / TM_ALIGN * TM_ALIGN; /* aligned_alloc needs a multiple */
     b->mem = aligned_alloc(TM_ALIGN, cap);
     if (!b->mem) {
         free(b);

@@ -13,8 +13,11 @@
  * - Requantisation: out = clamp(out_zp + requant(acc, mult[c], shift[c]),
  *   act_min, act_max), where requant is gemmlowp's / TFLite's
  *   MultiplyByQuantizedMultiplier: mult is a Q31 value in [2^30, 2^31) (or 0),
- *   shift > 0 shifts left before, shift < 0 shifts right after a saturating
- *   rounding doubling high multiply; both roundings are half away from zero.
+ *   shift > 0 shifts left (saturating) before, shift < 0 shifts right after
+ *   a saturating rounding doubling high multiply. As in gemmlowp, the high
+ *   multiply rounds ties up (toward +inf) and the right shift rounds half
+ *   away from zero; accumulators wrap modulo 2^32 (docs/quantization.md,
+ *   "Integer kernels").
  *   tm_rt_quantize_multiplier turns a real multiplier into (mult, shift).
  * Every kernel has a plain C reference (tm_rt_*_ref) and a dispatched version
  * (tm_rt_*) that uses SSE4.1 / AVX2 on x86-64 or NEON on aarch64 when
@@ -50,6 +53,22 @@ typedef struct tm_rt_conv_args {
 
 /* Scratch the conv / depthwise / dense kernels need (4-bit rows unpacked). */
 size_t tm_rt_conv_scratch_bytes(const tm_rt_conv_args *a);
+
+typedef enum tm_rt_kernel_kind {
+    TM_RT_KERNEL_CONV = 0,
+    TM_RT_KERNEL_DEPTHWISE,
+    TM_RT_KERNEL_DENSE
+} tm_rt_kernel_kind;
+/* The argument check every kernel runs first (TM_RT_OK or TM_RT_ERR_ARG);
+ * a loader may run it up front. Rules: docs/quantization.md. */
+tm_rt_status tm_rt_conv_check(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+/* Scratch of one kind of kernel (only the shapes in a are read);
+ * tm_rt_conv_scratch_bytes is the largest over the kinds the shapes allow.
+ * 0 when the build has no SIMD kernels. */
+size_t tm_rt_kernel_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+/* Bytes of one output channel's weight row of n weights (4-bit: n / 2
+ * rounded up). */
+size_t tm_rt_weight_row_bytes(size_t n, int bits);
 
 tm_rt_status tm_rt_conv_ref(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_conv(const tm_rt_conv_args *a);

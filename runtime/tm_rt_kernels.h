@@ -20,8 +20,8 @@
  *   "Integer kernels").
  *   tm_rt_quantize_multiplier turns a real multiplier into (mult, shift).
  * Every kernel has a plain C reference (tm_rt_*_ref) and a dispatched version
- * (tm_rt_*) that uses SSE4.1 / AVX2 on x86-64 or NEON on aarch64 when
- * compiled for them; tests require both to agree bit for bit. */
+ * (tm_rt_*) that uses SSE2 (SSE4.1 when enabled) / AVX2 on x86-64 or NEON
+ * on ARM when compiled for them; tests require both to agree bit for bit. */
 #ifndef TM_RT_KERNELS_H
 #define TM_RT_KERNELS_H
 

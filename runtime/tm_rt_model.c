@@ -166,7 +166,11 @@ size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_
         return 0;
     tm_rt_conv_args a;
     tm_rt_conv_shape(op, tensors, &a);
-    return tm_rt_conv_scratch_bytes(&a);
+    /* Per kind: the generic bound is ~20x too large for depthwise layers. */
+    tm_rt_kernel_kind kind = op->type == TM_RT_OP_DEPTHWISE ? TM_RT_KERNEL_DEPTHWISE
+                             : op->type == TM_RT_OP_DENSE   ? TM_RT_KERNEL_DENSE
+                                                            : TM_RT_KERNEL_CONV;
+    return tm_rt_kernel_scratch_bytes(&a, kind);
 }
 
 size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in)

@@ -443,7 +443,10 @@ static void check_plan(int which)
         a.out_zp = O->zero_point;
         a.act_min = op->act_min;
         a.act_max = op->act_max;
-        size_t s = tm_rt_conv_scratch_bytes(&a);
+        tm_rt_kernel_kind kind = op->type == TM_RT_OP_DEPTHWISE ? TM_RT_KERNEL_DEPTHWISE
+                                 : dense                         ? TM_RT_KERNEL_DENSE
+                                                                 : TM_RT_KERNEL_CONV;
+        size_t s = tm_rt_kernel_scratch_bytes(&a, kind);
         scratch = s > scratch ? s : scratch;
     }
     ck_assert_uint_eq(h.scratch_bytes, scratch);

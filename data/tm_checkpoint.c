@@ -110,14 +110,15 @@ tm_status tm_ckpt_create(tm_ckpt_writer **out, const char *path)
     tm_h5_quiet();
     tm_ckpt_writer *w = calloc(1, sizeof *w);
     size_t n = strlen(path);
-    if (!w || !(w->path = tm_strdup(path)) || !(w->tmp = malloc(n + 5))) {
+    if (!w || !(w->path = tm_strdup(path)) || !(w->tmp = malloc(n + 32))) {
         if (w)
             free(w->path);
         free(w);
         return tm_error(TM_ERR_NOMEM, "checkpoint %s: writer state", path);
     }
-    memcpy(w->tmp, path, n);
-    memcpy(w->tmp + n, ".tmp", 5);
+    /* The process id keeps two writers of the same file (a shared feature
+     * cache) from writing into one temporary file; rename keeps it atomic. */
+    snprintf(w->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
 
     /* The 1.10 format: all metadata checksummed, large attributes allowed, and a
      * one-chunk array indexed from its (checksummed) header instead of a B-tree

@@ -1,7 +1,7 @@
 /* A store of named float arrays and root attributes in one HDF5 file, used
- * for model weights and training checkpoints.
+ * for model weights, training checkpoints and the feature cache.
  *
- * Writing goes to "<path>.tmp"; tm_ckpt_commit flushes, fsyncs and renames it
+ * Writing goes to "<path>.tmp.<pid>"; tm_ckpt_commit flushes, fsyncs and renames it
  * over path, so a reader sees either the old file or the complete new one,
  * never a half-written file. Arrays are stored as little-endian float32 with a
  * Fletcher-32 checksum, so corrupted data is reported instead of loaded.
@@ -34,7 +34,7 @@ tm_status tm_ckpt_put_attr_string(tm_ckpt_writer *w, const char *name, const cha
 tm_status tm_ckpt_put_attr_int(tm_ckpt_writer *w, const char *name, long long value);
 tm_status tm_ckpt_put_attr_double(tm_ckpt_writer *w, const char *name, double value);
 tm_status tm_ckpt_put_attr_u32_array(tm_ckpt_writer *w, const char *name, const uint32_t *v, int n);
-/* Flush, close, fsync and rename "<path>.tmp" to path; frees w whatever the
+/* Flush, close, fsync and rename "<path>.tmp.<pid>" to path; frees w whatever the
  * outcome (on failure the temporary file is removed and path is untouched). */
 tm_status tm_ckpt_commit(tm_ckpt_writer *w);
 /* Close, remove the temporary file, free. w may be NULL. */

@@ -81,7 +81,7 @@ START_TEST(round_trip_of_arrays_and_attributes)
     ck_assert_ptr_nonnull(dir);
     char path[4200], tmp[4300];
     tmp_path(path, sizeof path, dir, "a.h5");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 
     float w[36], b[4];
     fill(w, 36, -3.0f);
@@ -391,7 +391,7 @@ START_TEST(commit_is_atomic)
     char *dir = tm_test_tmpdir("ckpt");
     char path[4200], tmp[4300];
     tmp_path(path, sizeof path, dir, "e.h5");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     float b[4] = {1, 2, 3, 4};
 
     /* Abort with nothing at path: nothing is left behind. */

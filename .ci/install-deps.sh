@@ -4,7 +4,10 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools
       libsndfile1-dev libsamplerate0-dev libpng-dev libinih-dev check libfftw3-dev
-      python3 python3-numpy)
+      python3 python3-numpy
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user       # aarch64 parity
+      gcc-arm-none-eabi libnewlib-arm-none-eabi                    # Cortex-M4 build
+      gnuplot-nox)                                                 # Pareto plot
 pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

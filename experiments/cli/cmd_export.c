@@ -1,0 +1,248 @@
+/* tinym2net export: the device model file (and C array) from a quantize
+ * output folder (docs/deployment.md). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tm_checkpoint.h"
+#include "tm_cli.h"
+#include "tm_export.h"
+#include "tm_train.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: tinym2net export QDIR -o MODEL [--c-array FILE.h] [options]\n\n"
+            "Writes the device model of a `tinym2net quantize` folder. The model is rebuilt\n"
+            "from QDIR/qmodel.h5 by the lowering that made QDIR/model.tm2n, checked to\n"
+            "reproduce model.tm2n byte for byte (the integer simulation's model), then\n"
+            "lowered with input records that take raw inputs: audio branches run the\n"
+            "runtime's front end on PCM, image branches take pixels 0..1. Only the input\n"
+            "records differ from model.tm2n (checked). Prints flash, arena, scratch and\n"
+            "workspace bytes, MACs and the size against its lower bound.\n\n"
+            "options:\n"
+            "  -o, --out MODEL     the model file to write (atomically)\n"
+            "  --c-array FILE.h    also write the same bytes as a C array\n"
+            "  --symbol NAME       the array's name (default: from FILE.h's name)\n"
+            "  --inputs KIND       raw (default) or features: keep model.tm2n's inputs,\n"
+            "                      which take ready features (MFCCs)\n"
+            "  --quiet             print nothing but errors\n"
+            "  --help              this text\n");
+}
+
+static tm_status ckpt_get(void *ctx, const char *name, float *data, int n)
+{
+    return tm_ckpt_get_array(ctx, name, data, 1, &n);
+}
+
+static tm_status read_all(const char *path, uint8_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot open the simulated model", path);
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        len = ftell(f);
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return tm_error(TM_ERR_IO, "%s: cannot size the file", path);
+    }
+    /* uint32 storage: the runtime reads the records in place. */
+    uint32_t *buf = malloc(((size_t)len + 3) / 4 * 4 + 4);
+    if (!buf) {
+        fclose(f);
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
+    }
+    size_t got = fread(buf, 1, (size_t)len, f);
+    fclose(f);
+    if (got != (size_t)len) {
+        free(buf);
+        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, got, len);
+    }
+    *out = (uint8_t *)buf;
+    *n = got;
+    return TM_OK;
+}
+
+typedef struct {
+    const char *qdir, *out, *c_array, *symbol;
+    int raw, quiet;
+} options;
+
+typedef struct {
+    uint8_t *sim, *bytes;
+    char *text;
+    tm_experiment e;
+    int have_e;
+    tm_model *m;
+    tm_qat *q;
+    tm_ckpt_reader *r;
+} state;
+
+static void state_free(state *st)
+{
+    if (st->r)
+        tm_ckpt_close(st->r);
+    tm_qat_free(st->q);
+    tm_model_free(st->m);
+    if (st->have_e)
+        tm_experiment_free(&st->e);
+    free(st->text);
+    free(st->bytes);
+    free(st->sim);
+}
+
+static tm_status run(const options *o, state *st)
+{
+    char path[TM_PATH_LEN + 32], qpath[TM_PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/model.tm2n", o->qdir);
+    snprintf(qpath, sizeof qpath, "%s/qmodel.h5", o->qdir);
+    size_t sim_n = 0;
+    TM_TRY(read_all(path, &st->sim, &sim_n));
+    tm_rt_model sm;
+    if (tm_rt_model_open(&sm, st->sim, sim_n) != TM_RT_OK)
+        return tm_error(TM_ERR_FORMAT, "%s: not a valid model: %s", path, tm_rt_model_error());
+
+    /* The quantised model as tm_quantize left it: experiment, weights, ranges. */
+    TM_TRY(tm_read_experiment_text(qpath, &st->text));
+    TM_TRY(tm_experiment_parse(&st->e, st->text, qpath, NULL, 0));
+    st->have_e = 1;
+    tm_experiment *e = &st->e;
+    tm_experiment_set_classes(e, (int)sm.n_classes);
+    tm_rng rng;
+    tm_rng_seed(&rng, e->seed);
+    TM_TRY(tm_model_build(&st->m, &e->model, &rng));
+    TM_TRY(tm_model_load_weights(st->m, qpath));
+    TM_TRY(tm_qat_new(&st->q, st->m, NULL));
+    TM_TRY(tm_ckpt_open(&st->r, qpath));
+    TM_TRY(tm_qat_restore(st->q, ckpt_get, st->r));
+
+    tm_lower_options lo;
+    memset(&lo, 0, sizeof lo);
+    const tm_model *m = st->m;
+    for (int b = 0; b < m->spec.n_branches; b++) {
+        char name[160];
+        int one = 1;
+        snprintf(name, sizeof name, "input/%s/mean", m->spec.branches[b].name);
+        if (!tm_ckpt_has_array(st->r, name))
+            continue; /* a run without standardisation */
+        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.mean[b], 1, &one));
+        snprintf(name, sizeof name, "input/%s/std", m->spec.branches[b].name);
+        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.std[b], 1, &one));
+    }
+    const char *names[TM_RT_MAX_CLASSES];
+    for (uint32_t c = 0; c < sm.n_classes; c++)
+        names[c] = sm.class_names[c];
+    lo.class_names = names;
+
+    tm_rt_input_desc raw[TM_MAX_BRANCHES];
+    const tm_rt_input_desc *rawp[TM_MAX_BRANCHES] = {0};
+    int n_raw = 0;
+    for (int b = 0; o->raw && b < m->spec.n_branches; b++) {
+        const tm_feature_spec *f = &e->features[b];
+        if (tm_feature_is_audio(f))
+            tm_export_audio_input(&f->fe, &raw[b]);
+        else if (f->kind == TM_FEATURE_IMAGE)
+            tm_export_image_input(&raw[b]);
+        else
+            continue; /* synthetic data: the input stays a features input */
+        rawp[b] = &raw[b];
+        n_raw++;
+    }
+    size_t n = 0;
+    TM_TRY(tm_export_lower(st->q, &lo, rawp, st->sim, sim_n, &st->bytes, &n));
+    tm_rt_model dm;
+    if (tm_rt_model_open(&dm, st->bytes, n) != TM_RT_OK)
+        return tm_error(TM_ERR_INTERNAL, "export: the runtime rejects the exported model: %s",
+                        tm_rt_model_error());
+    TM_TRY(tm_export_write_file(o->out, st->bytes, n));
+    if (o->c_array) {
+        char sym[128], note[TM_PATH_LEN + 64];
+        if (o->symbol)
+            snprintf(sym, sizeof sym, "%s", o->symbol);
+        else
+            tm_export_symbol(o->c_array, sym, sizeof sym);
+        snprintf(note, sizeof note, "From %s (%s).", o->qdir, e->name);
+        TM_TRY(tm_export_write_c_array(o->c_array, sym, st->bytes, n, note));
+    }
+    if (!o->quiet) {
+        tm_export_stats s;
+        tm_export_stats_of(&dm, &s);
+        printf("exported %s (%s) to %s%s%s\n", o->qdir, e->name, o->out,
+               o->c_array ? " and " : "", o->c_array ? o->c_array : "");
+        for (uint32_t i = 0; i < dm.n_inputs; i++) {
+            const tm_rt_input_desc *in = &dm.inputs[i];
+            const tm_rt_tensor_desc *t = &dm.tensors[in->tensor];
+            if (in->kind == TM_RT_INPUT_AUDIO)
+                printf("  input %-14s audio: %d samples at %d Hz -> %dx%dx%d features\n", in->name,
+                       in->num_samples, in->sample_rate, t->c, t->h, t->w);
+            else
+                printf("  input %-14s %s: %dx%dx%d floats\n", in->name,
+                       in->kind == TM_RT_INPUT_IMAGE ? "image" : "features", t->c, t->h, t->w);
+        }
+        printf("  classes             %10u\n", dm.n_classes);
+        tm_export_print_stats(stdout, &s);
+        if (o->raw && n_raw < m->spec.n_branches)
+            printf("  note: %d input(s) without a file-backed feature kind keep taking ready "
+                   "features\n",
+                   m->spec.n_branches - n_raw);
+    }
+    return TM_OK;
+}
+
+int tm_cmd_export(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.raw = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
+            if (!(o.out = tm_cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "--c-array")) {
+            if (!(o.c_array = tm_cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "--symbol")) {
+            if (!(o.symbol = tm_cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "--inputs")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            if (strcmp(v, "raw") && strcmp(v, "features")) {
+                fprintf(stderr, "tinym2net export: --inputs must be raw or features, got '%s'\n",
+                        v);
+                return 2;
+            }
+            o.raw = !strcmp(v, "raw");
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o.quiet = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tinym2net export: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!o.qdir) {
+            o.qdir = a;
+        } else {
+            fprintf(stderr, "tinym2net export: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!o.qdir || !o.out) {
+        if (!o.qdir)
+            help(stderr);
+        else
+            fprintf(stderr, "tinym2net export: -o MODEL is required\n");
+        return 2;
+    }
+    state st;
+    memset(&st, 0, sizeof st);
+    tm_status s = run(&o, &st);
+    state_free(&st);
+    return s == TM_OK ? 0 : tm_cli_fail("export");
+}

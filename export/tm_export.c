@@ -1,0 +1,393 @@
+#include "tm_export.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tm_rt_kernels.h"
+
+void tm_export_audio_input(const tm_rt_frontend_config *fe, tm_rt_input_desc *in)
+{
+    memset(in, 0, sizeof *in);
+    in->kind = TM_RT_INPUT_AUDIO;
+    in->sample_rate = fe->sample_rate;
+    in->window_length = fe->window_length;
+    in->hop_length = fe->hop_length;
+    in->n_fft = fe->n_fft;
+    in->n_mels = fe->n_mels;
+    in->n_mfcc = fe->n_mfcc;
+    in->window = fe->window;
+    in->num_samples = fe->num_samples;
+    in->fmin = fe->fmin;
+    in->fmax = fe->fmax;
+    in->log_floor = fe->log_floor;
+}
+
+void tm_export_image_input(tm_rt_input_desc *in)
+{
+    memset(in, 0, sizeof *in);
+    in->kind = TM_RT_INPUT_IMAGE;
+}
+
+/* ---- lowering ------------------------------------------------------------ */
+
+static tm_status open_bytes(tm_rt_model *m, const void *bytes, size_t size, const char *what)
+{
+    if (tm_rt_model_open(m, bytes, size) != TM_RT_OK)
+        return tm_error(TM_ERR_FORMAT, "export: the runtime rejects the %s: %s", what,
+                        tm_rt_model_error());
+    return TM_OK;
+}
+
+/* First differing byte of two buffers of n bytes, or n. */
+static size_t first_diff(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Everything but the input records (and what they decide: the header's
+ * workspace bytes, table offsets and the CRC) must be the same. */
+static tm_status same_computation(const tm_rt_model *a, const tm_rt_model *b)
+{
+    const char *what = NULL;
+    if (a->n_tensors != b->n_tensors || a->n_ops != b->n_ops || a->n_inputs != b->n_inputs ||
+        a->n_classes != b->n_classes || a->output != b->output)
+        what = "table sizes or output";
+    else if (a->arena_bytes != b->arena_bytes || a->scratch_bytes != b->scratch_bytes)
+        what = "arena or scratch bytes";
+    else if (memcmp(a->tensors, b->tensors, sizeof *a->tensors * a->n_tensors))
+        what = "tensor records";
+    else if (memcmp(a->ops, b->ops, sizeof *a->ops * a->n_ops))
+        what = "op records";
+    else if (memcmp(a->class_names, b->class_names, TM_RT_NAME_LEN * (size_t)a->n_classes))
+        what = "class names";
+    else if (a->blob_bytes != b->blob_bytes || memcmp(a->blob, b->blob, a->blob_bytes))
+        what = "weights blob";
+    for (uint32_t i = 0; !what && i < a->n_inputs; i++) {
+        const tm_rt_input_desc *x = &a->inputs[i], *y = &b->inputs[i];
+        if (strncmp(x->name, y->name, TM_RT_NAME_LEN) || x->tensor != y->tensor ||
+            x->mean != y->mean || x->std != y->std)
+            what = "input names, tensors or standardisation";
+    }
+    if (what)
+        return tm_error(TM_ERR_INTERNAL, "export: the raw-input model differs from the simulated "
+                                         "one in its %s",
+                        what);
+    return TM_OK;
+}
+
+tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
+                          const tm_rt_input_desc *const *raw, const void *simulated,
+                          size_t simulated_size, uint8_t **bytes, size_t *size)
+{
+    *bytes = NULL;
+    *size = 0;
+    uint8_t *sim = NULL, *dev = NULL;
+    size_t sim_n = 0, dev_n = 0;
+    TM_TRY(tm_lower(q, o, &sim, &sim_n));
+    tm_status s = TM_OK;
+    if (simulated) {
+        if (sim_n != simulated_size) {
+            s = tm_error(TM_ERR_FORMAT, "export: the rebuilt model has %zu bytes, the simulated "
+                                        "one %zu: they do not come from the same quantisation",
+                         sim_n, simulated_size);
+        } else {
+            size_t at = first_diff(sim, simulated, sim_n);
+            if (at < sim_n)
+                s = tm_error(TM_ERR_FORMAT, "export: the rebuilt model differs from the "
+                                            "simulated one at byte %zu of %zu: they do not come "
+                                            "from the same quantisation",
+                             at, sim_n);
+        }
+    }
+    tm_rt_model ms, md;
+    if (s == TM_OK)
+        s = open_bytes(&ms, sim, sim_n, "rebuilt model");
+    int any_raw = 0;
+    for (int b = 0; raw && b < TM_MAX_BRANCHES; b++)
+        any_raw |= raw[b] != NULL;
+    if (s == TM_OK && any_raw) {
+        tm_lower_options ro = *o;
+        for (int b = 0; b < TM_MAX_BRANCHES; b++)
+            if (raw[b])
+                ro.input[b] = raw[b];
+        s = tm_lower(q, &ro, &dev, &dev_n);
+        if (s == TM_OK)
+            s = open_bytes(&md, dev, dev_n, "raw-input model");
+        if (s == TM_OK)
+            s = same_computation(&ms, &md);
+    }
+    if (s != TM_OK) {
+        free(sim);
+        free(dev);
+        return s;
+    }
+    if (any_raw) {
+        free(sim);
+        *bytes = dev;
+        *size = dev_n;
+    } else {
+        *bytes = sim;
+        *size = sim_n;
+    }
+    return TM_OK;
+}
+
+/* ---- accounting ---------------------------------------------------------- */
+
+static uint64_t elems(const tm_rt_tensor_desc *t)
+{
+    return (uint64_t)t->c * (uint64_t)t->h * (uint64_t)t->w;
+}
+
+/* Weights per output channel of a weight op. */
+static uint64_t row_weights(const tm_rt_model *m, const tm_rt_op_desc *op)
+{
+    const tm_rt_tensor_desc *in = &m->tensors[op->inputs[0]];
+    switch (op->type) {
+    case TM_RT_OP_CONV: return (uint64_t)op->kh * (uint64_t)op->kw * (uint64_t)in->c;
+    case TM_RT_OP_DEPTHWISE: return (uint64_t)op->kh * (uint64_t)op->kw;
+    case TM_RT_OP_DENSE: return elems(in);
+    }
+    return 0;
+}
+
+uint64_t tm_export_op_macs(const tm_rt_model *m, uint32_t k)
+{
+    if (!m || k >= m->n_ops)
+        return 0;
+    const tm_rt_op_desc *op = &m->ops[k];
+    const tm_rt_tensor_desc *out = &m->tensors[op->output];
+    /* Every output value takes one row of weights (padding taps included:
+     * the kernels multiply the zero-point-shifted zeros too). */
+    return row_weights(m, op) * elems(out);
+}
+
+void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->file_bytes = m->size;
+    s->arena_bytes = m->arena_bytes;
+    s->scratch_bytes = m->scratch_bytes;
+    s->workspace_bytes = m->workspace_bytes;
+    s->memory_bytes = tm_rt_model_memory_bytes(m);
+    s->n_ops = (int)m->n_ops;
+    for (uint32_t k = 0; k < m->n_ops; k++) {
+        const tm_rt_op_desc *op = &m->ops[k];
+        const tm_rt_tensor_desc *out = &m->tensors[op->output];
+        if (op->type == TM_RT_OP_CONCAT || op->type == TM_RT_OP_REQUANTIZE) {
+            s->param_bytes += 8u * (uint64_t)op->n_inputs;
+            continue;
+        }
+        uint64_t row = row_weights(m, op);
+        if (!row)
+            continue;
+        uint64_t n = row * (uint64_t)out->c;
+        s->weight_ops++;
+        if (op->bits == 4) {
+            s->ops4++;
+            s->params4 += (long long)n;
+        } else {
+            s->ops8++;
+            s->params8 += (long long)n;
+        }
+        s->macs += tm_export_op_macs(m, k);
+        s->weight_bits_bytes += ((uint64_t)op->bits * n + 7u) / 8u;
+        s->param_bytes += (op->bias != TM_RT_NONE ? 4u : 0u) * (uint64_t)out->c;
+        s->param_bytes += 8u * (uint64_t)out->c;
+    }
+    s->lower_bound = s->weight_bits_bytes + s->param_bytes;
+    s->fixed_bytes = sizeof(tm_rt_file_header) + sizeof(tm_rt_tensor_desc) * m->n_tensors +
+                     sizeof(tm_rt_op_desc) * m->n_ops + sizeof(tm_rt_input_desc) * m->n_inputs +
+                     (uint64_t)TM_RT_NAME_LEN * m->n_classes;
+    uint64_t denom = s->lower_bound + s->fixed_bytes;
+    s->ratio = denom ? (double)s->file_bytes / (double)denom : 0.0;
+    s->blob_ratio = s->lower_bound && s->file_bytes > s->fixed_bytes
+                        ? (double)(s->file_bytes - s->fixed_bytes) / (double)s->lower_bound
+                        : 0.0;
+    /* The arena's lower bound: at some op step every live tensor needs its
+     * own bytes, whatever the plan. */
+    int32_t first[TM_RT_MAX_TENSORS], last[TM_RT_MAX_TENSORS];
+    tm_rt_model_lifetimes(m->ops, m->n_ops, m->inputs, m->n_inputs, m->output, m->n_tensors,
+                          first, last);
+    for (int32_t step = -1; step <= (int32_t)m->n_ops; step++) {
+        uint64_t live = 0;
+        for (uint32_t t = 0; t < m->n_tensors; t++)
+            if (first[t] <= step && step <= last[t])
+                live += elems(&m->tensors[t]);
+        if (live > s->peak_live_bytes)
+            s->peak_live_bytes = live;
+    }
+}
+
+void tm_export_print_stats(FILE *f, const tm_export_stats *s)
+{
+    fprintf(f, "  flash (file)        %10zu bytes\n", s->file_bytes);
+    fprintf(f, "  arena               %10u bytes (activations; peak of live tensors %llu)\n",
+            s->arena_bytes, (unsigned long long)s->peak_live_bytes);
+    fprintf(f, "  scratch             %10u bytes (kernels)\n", s->scratch_bytes);
+    fprintf(f, "  workspace           %10u bytes (audio front end)\n", s->workspace_bytes);
+    fprintf(f, "  RAM for invoke      %10zu bytes (tm_rt_model_memory_bytes)\n", s->memory_bytes);
+    fprintf(f, "  MACs per inference  %10llu (%d weight ops: %d at 8 bits, %d at 4 bits)\n",
+            (unsigned long long)s->macs, s->weight_ops, s->ops8, s->ops4);
+    fprintf(f, "  weights             %10lld at 8 bits, %lld at 4 bits\n", s->params8,
+            s->params4);
+    fprintf(f, "  lower bound         %10llu bytes (packed weight bits %llu + bias and "
+               "requantisation %llu)\n",
+            (unsigned long long)s->lower_bound, (unsigned long long)s->weight_bits_bytes,
+            (unsigned long long)s->param_bytes);
+    fprintf(f, "  fixed               %10llu bytes (header, tensor/op/input records, class "
+               "names)\n",
+            (unsigned long long)s->fixed_bytes);
+    fprintf(f, "  file / (lower bound + fixed) = %.4f; (file - fixed) / lower bound = %.4f\n",
+            s->ratio, s->blob_ratio);
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static tm_status write_atomic(const char *path, const char *what,
+                              int (*put)(FILE *f, const void *ctx), const void *ctx)
+{
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 5);
+    if (!tmp)
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        tm_status s = tm_error(TM_ERR_IO, "%s: cannot write the %s: %s", tmp, what,
+                               strerror(errno));
+        free(tmp);
+        return s;
+    }
+    errno = 0;
+    int bad = put(f, ctx) != 0;
+    bad |= fflush(f) != 0;
+    bad |= fsync(fileno(f)) != 0;
+    int err = errno;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        remove(tmp);
+        tm_status s = tm_error(TM_ERR_IO, "%s: writing the %s failed: %s", tmp, what,
+                               strerror(err ? err : errno));
+        free(tmp);
+        return s;
+    }
+    if (rename(tmp, path) != 0) {
+        tm_status s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
+                               strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return s;
+    }
+    free(tmp);
+    return TM_OK;
+}
+
+typedef struct {
+    const uint8_t *bytes;
+    size_t n;
+    const char *symbol, *note;
+} blob_ctx;
+
+static int put_raw(FILE *f, const void *ctx)
+{
+    const blob_ctx *c = ctx;
+    return fwrite(c->bytes, 1, c->n, f) == c->n ? 0 : -1;
+}
+
+tm_status tm_export_write_file(const char *path, const void *bytes, size_t n)
+{
+    blob_ctx c = {bytes, n, NULL, NULL};
+    return write_atomic(path, "model", put_raw, &c);
+}
+
+static int put_c_array(FILE *f, const void *ctx)
+{
+    const blob_ctx *c = ctx;
+    char up[128];
+    size_t k = 0;
+    for (; c->symbol[k] && k + 1 < sizeof up; k++)
+        up[k] = (char)toupper((unsigned char)c->symbol[k]);
+    up[k] = '\0';
+    fprintf(f, "/* A TinyM2Net model file as a C array, written by tinym2net export: do not "
+               "edit.\n");
+    if (c->note && *c->note)
+        fprintf(f, " * %s\n", c->note);
+    fprintf(f, " * The runtime reads it in place (flash), no copy:\n"
+               " *     tm_rt_model_open(&model, %s, %s_LEN);\n"
+               " * Include this header in one .c file. */\n",
+            c->symbol, up);
+    fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n", up, up);
+    fprintf(f, "#define %s_LEN %zuu\n#define %s_CRC32 0x%08lxu\n\n", up, c->n, up,
+            (unsigned long)tm_rt_crc32(c->bytes, c->n));
+    fprintf(f, "/* The runtime reads the records in place: 4-byte alignment is required, 16\n"
+               " * lets vector loads of the weights stay aligned. */\n");
+    fprintf(f, "#if defined(__GNUC__) || defined(__clang__)\n"
+               "#define %s_ALIGN __attribute__((aligned(16)))\n"
+               "#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L\n"
+               "#define %s_ALIGN _Alignas(16)\n"
+               "#else\n"
+               "#error \"%s: align this array to 16 bytes with your compiler's syntax\"\n"
+               "#endif\n\n",
+            up, up, c->symbol);
+    fprintf(f, "%s_ALIGN static const uint8_t %s[%s_LEN] = {\n", up, c->symbol, up);
+    for (size_t i = 0; i < c->n; i++) {
+        if (i % 12 == 0)
+            fputs("    ", f);
+        fprintf(f, "0x%02x,", c->bytes[i]);
+        fputc(i % 12 == 11 || i + 1 == c->n ? '\n' : ' ', f);
+    }
+    fprintf(f, "};\n\n#endif\n");
+    return ferror(f) ? -1 : 0;
+}
+
+static int is_identifier(const char *s)
+{
+    if (!s || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return 0;
+    return 1;
+}
+
+tm_status tm_export_write_c_array(const char *path, const char *symbol, const void *bytes,
+                                  size_t n, const char *note)
+{
+    if (!is_identifier(symbol) || strlen(symbol) > 100)
+        return tm_error(TM_ERR_ARG, "%s: '%s' is not a C identifier (letters, digits, '_'; at "
+                                    "most 100)",
+                        path, symbol ? symbol : "");
+    blob_ctx c = {bytes, n, symbol, note};
+    return write_atomic(path, "C array", put_c_array, &c);
+}
+
+void tm_export_symbol(const char *path, char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strchr(base, '.');
+    size_t len = dot ? (size_t)(dot - base) : strlen(base);
+    size_t k = 0;
+    if (len == 0 || isdigit((unsigned char)base[0]))
+        if (k + 1 < n)
+            buf[k++] = '_';
+    for (size_t i = 0; i < len && k + 1 < n && k < 100; i++) {
+        unsigned char ch = (unsigned char)base[i];
+        buf[k++] = (char)(isalnum(ch) || ch == '_' ? ch : '_');
+    }
+    if (k == 1 && buf[0] == '_' && len == 0 && k + 5 < n) {
+        memcpy(buf + k, "model", 5);
+        k += 5;
+    }
+    buf[k] = '\0';
+}

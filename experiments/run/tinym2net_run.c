@@ -1,0 +1,421 @@
+/* tinym2net-run: runs an exported model on the host the way a device does,
+ * over the rows of a manifest (docs/deployment.md).
+ *
+ * The host's part is decoding files (libsndfile, libpng through data/) into
+ * raw PCM at the model's rate and length, or pixels 0..1; everything after
+ * that - the audio front end, standardisation, quantisation, the integer
+ * network - is the runtime's, on one memory block allocated once. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tm_audio.h"
+#include "tm_image.h"
+#include "tm_manifest.h"
+#include "tm_rt_model.h"
+#include "tm_status.h"
+
+#define RUN_MAX_COLUMNS 8
+/* --dump-inputs files (read by export/device/tm_rt_run_inputs.c). */
+#define RUN_INPUTS_MAGIC 0x49524D54u /* "TMRI" */
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: tinym2net-run MODEL --manifest CSV [options]\n\n"
+            "Runs a model written by `tinym2net export` on every row of a manifest: each\n"
+            "model input reads the file in the column of the same name (audio decoded to\n"
+            "the model's sample rate and length, images to its size), the runtime does the\n"
+            "rest. Prints accuracy against the label column (labels are the model's class\n"
+            "names), the median latency per inference and the memory the runtime uses.\n\n"
+            "options:\n"
+            "  --manifest CSV        the rows to run (required)\n"
+            "  --root DIR            folder relative file paths start from (default: the\n"
+            "                        manifest's folder)\n"
+            "  --label-column NAME   default 'label'; a manifest without it gives no accuracy\n"
+            "  --column INPUT=COL    read model input INPUT from column COL\n"
+            "  --fit start|center    how audio is cut or padded to the model's length\n"
+            "                        (default start, as in training by default)\n"
+            "  --scores FILE         CSV: row, label, predicted, one score per class\n"
+            "  --logits FILE         CSV: row, the int8 logits\n"
+            "  --repeat N            time each row N times (default 1)\n"
+            "  --dump-inputs FILE    write the decoded raw inputs for a device-side run\n"
+            "                        (export/device/tm_rt_run_inputs.c)\n"
+            "  --quiet               only the summary lines\n"
+            "  --help                this text\n");
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    if (n == 0)
+        return 0.0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct {
+    const char *model, *manifest, *root, *label_col, *scores, *logits, *dump;
+    const char *columns[RUN_MAX_COLUMNS];
+    int n_columns, repeat, quiet;
+    tm_audio_fit fit;
+} options;
+
+typedef struct {
+    uint32_t *file;          /* the model bytes (uint32 storage: records are read in place) */
+    void *mem;               /* the runtime's block, allocated once */
+    float *raw[TM_RT_MAX_MODEL_INPUTS];
+    double *t_invoke, *t_total;
+    tm_manifest man;
+    int have_man;
+    FILE *scores, *logits, *dump;
+} state;
+
+static void state_free(state *st)
+{
+    for (int i = 0; i < TM_RT_MAX_MODEL_INPUTS; i++)
+        free(st->raw[i]);
+    free(st->t_invoke);
+    free(st->t_total);
+    free(st->mem);
+    free(st->file);
+    if (st->have_man)
+        tm_manifest_free(&st->man);
+    if (st->scores)
+        fclose(st->scores);
+    if (st->logits)
+        fclose(st->logits);
+    if (st->dump)
+        fclose(st->dump);
+}
+
+static tm_status load_model(const char *path, state *st, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot open the model: %s", path, strerror(errno));
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        len = ftell(f);
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return tm_error(TM_ERR_IO, "%s: cannot size the model file", path);
+    }
+    st->file = malloc(((size_t)len + 3) / 4 * 4 + 4);
+    if (!st->file) {
+        fclose(f);
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
+    }
+    *n = fread(st->file, 1, (size_t)len, f);
+    fclose(f);
+    if (*n != (size_t)len)
+        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, *n, len);
+    return TM_OK;
+}
+
+static FILE *open_out(const char *path, tm_status *s)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        *s = tm_error(TM_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    return f;
+}
+
+static void put_u32(FILE *f, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    fwrite(b, 1, 4, f);
+}
+
+/* The path of row r's file in column c: --root, else the manifest's folder. */
+static tm_status cell_path(const options *o, const tm_manifest *m, int r, int c, char *buf,
+                           size_t n)
+{
+    if (!o->root)
+        return tm_manifest_path(m, r, c, buf, n);
+    const char *v = tm_manifest_cell(m, r, c);
+    if (!v || !v[0])
+        return tm_error(TM_ERR_FORMAT, "%s:%d: empty path in column '%s'", m->path, m->line[r],
+                        m->col[c]);
+    int w = v[0] == '/' ? snprintf(buf, n, "%s", v) : snprintf(buf, n, "%s/%s", o->root, v);
+    if (w < 0 || (size_t)w >= n)
+        return tm_error(TM_ERR_ARG, "%s:%d: path '%s' is too long", m->path, m->line[r], v);
+    return TM_OK;
+}
+
+static tm_status run(const options *o, state *st)
+{
+    size_t size = 0;
+    TM_TRY(load_model(o->model, st, &size));
+    tm_rt_model m;
+    if (tm_rt_model_open(&m, st->file, size) != TM_RT_OK)
+        return tm_error(TM_ERR_FORMAT, "%s: not a valid model: %s", o->model,
+                        tm_rt_model_error());
+    size_t mem_bytes = tm_rt_model_memory_bytes(&m);
+    if (!(st->mem = malloc(mem_bytes)))
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %zu bytes", o->model, mem_bytes);
+    memset(st->mem, 0, mem_bytes);
+
+    TM_TRY(tm_manifest_load(&st->man, o->manifest));
+    st->have_man = 1;
+    const tm_manifest *man = &st->man;
+    int col[TM_RT_MAX_MODEL_INPUTS];
+    size_t n_raw[TM_RT_MAX_MODEL_INPUTS];
+    for (uint32_t i = 0; i < m.n_inputs; i++) {
+        const tm_rt_input_desc *in = &m.inputs[i];
+        const char *want = in->name;
+        for (int k = 0; k < o->n_columns; k++) {
+            size_t len = strcspn(o->columns[k], "=");
+            if (strlen(in->name) == len && !strncmp(o->columns[k], in->name, len))
+                want = o->columns[k] + len + 1;
+        }
+        if (in->kind == TM_RT_INPUT_FEATURES)
+            return tm_error(TM_ERR_ARG, "%s: input '%s' takes ready features, not a file; export "
+                                        "the model with raw inputs (tinym2net export, the "
+                                        "default)",
+                            o->model, in->name);
+        if ((col[i] = tm_manifest_column(man, want)) < 0)
+            return tm_error(TM_ERR_FORMAT, "%s: no column '%s' for model input '%s' (use --column "
+                                           "%s=COLUMN)",
+                            o->manifest, want, in->name, in->name);
+        n_raw[i] = tm_rt_model_input_floats(&m, (int)i);
+        if (!(st->raw[i] = malloc(sizeof(float) * n_raw[i])))
+            return tm_error(TM_ERR_NOMEM, "out of memory");
+    }
+    int label_col = tm_manifest_column(man, o->label_col);
+    if (label_col < 0 && strcmp(o->label_col, "label"))
+        return tm_error(TM_ERR_FORMAT, "%s: no label column '%s'", o->manifest, o->label_col);
+    int rows = man->n_rows, k = (int)m.n_classes;
+    size_t timings = (size_t)rows * (size_t)o->repeat;
+    st->t_invoke = malloc(sizeof(double) * (timings ? timings : 1));
+    st->t_total = malloc(sizeof(double) * (timings ? timings : 1));
+    if (!st->t_invoke || !st->t_total)
+        return tm_error(TM_ERR_NOMEM, "out of memory");
+
+    tm_status s = TM_OK;
+    if (o->scores && (st->scores = open_out(o->scores, &s))) {
+        fprintf(st->scores, "row,label,predicted");
+        for (int c = 0; c < k; c++)
+            fprintf(st->scores, ",%s", m.class_names[c]);
+        fputc('\n', st->scores);
+    }
+    if (s == TM_OK && o->logits && (st->logits = open_out(o->logits, &s))) {
+        fprintf(st->logits, "row");
+        for (int c = 0; c < k; c++)
+            fprintf(st->logits, ",%s", m.class_names[c]);
+        fputc('\n', st->logits);
+    }
+    if (s == TM_OK && o->dump && (st->dump = open_out(o->dump, &s))) {
+        put_u32(st->dump, RUN_INPUTS_MAGIC);
+        put_u32(st->dump, 1);
+        put_u32(st->dump, (uint32_t)rows);
+        put_u32(st->dump, m.n_inputs);
+        for (uint32_t i = 0; i < m.n_inputs; i++) {
+            put_u32(st->dump, (uint32_t)m.inputs[i].kind);
+            put_u32(st->dump, (uint32_t)n_raw[i]);
+        }
+    }
+    TM_TRY(s);
+
+    int right = 0, labelled = 0;
+    float probs[TM_RT_MAX_CLASSES];
+    size_t nt = 0;
+    for (int r = 0; r < rows; r++) {
+        for (uint32_t i = 0; i < m.n_inputs; i++) {
+            const tm_rt_input_desc *in = &m.inputs[i];
+            const tm_rt_tensor_desc *t = &m.tensors[in->tensor];
+            char path[8192];
+            TM_TRY(cell_path(o, man, r, col[i], path, sizeof path));
+            tm_status ds = in->kind == TM_RT_INPUT_AUDIO
+                               ? tm_audio_load(path, in->sample_rate, in->num_samples, o->fit,
+                                               st->raw[i], NULL)
+                               : tm_image_load(path, t->c, t->h, t->w, st->raw[i]);
+            if (ds != TM_OK) {
+                char why[1024];
+                snprintf(why, sizeof why, "%s", tm_last_error());
+                return tm_error(ds, "%s:%d: input '%s': %s", man->path, man->line[r], in->name,
+                                why);
+            }
+            if (st->dump)
+                fwrite(st->raw[i], sizeof(float), n_raw[i], st->dump);
+        }
+        for (int rep = 0; rep < o->repeat; rep++) {
+            double t0 = now_seconds();
+            for (uint32_t i = 0; i < m.n_inputs; i++) {
+                tm_rt_status rs = m.inputs[i].kind == TM_RT_INPUT_AUDIO
+                                      ? tm_rt_model_set_audio(&m, st->mem, (int)i, st->raw[i])
+                                      : tm_rt_model_set_image(&m, st->mem, (int)i, st->raw[i]);
+                if (rs != TM_RT_OK)
+                    return tm_error(TM_ERR_INTERNAL, "%s:%d: input '%s': the runtime says %s",
+                                    man->path, man->line[r], m.inputs[i].name,
+                                    tm_rt_status_name(rs));
+            }
+            double t1 = now_seconds();
+            tm_rt_status rs = tm_rt_model_invoke(&m, st->mem);
+            double t2 = now_seconds();
+            if (rs != TM_RT_OK)
+                return tm_error(TM_ERR_INTERNAL, "%s:%d: invoke failed: %s", man->path,
+                                man->line[r], tm_rt_status_name(rs));
+            st->t_invoke[nt] = t2 - t1;
+            st->t_total[nt++] = t2 - t0;
+        }
+        const int8_t *logits = tm_rt_model_logits(&m, st->mem);
+        tm_rt_model_scores(&m, st->mem, probs);
+        int best = 0;
+        for (int c = 1; c < k; c++)
+            if (logits[c] > logits[best])
+                best = c;
+        int label = -1;
+        if (label_col >= 0) {
+            const char *lab = tm_manifest_cell(man, r, label_col);
+            for (int c = 0; c < k && label < 0; c++)
+                if (!strncmp(lab, m.class_names[c], TM_RT_NAME_LEN))
+                    label = c;
+            if (label < 0)
+                return tm_error(TM_ERR_FORMAT, "%s:%d: label '%s' is not one of the model's "
+                                               "classes",
+                                man->path, man->line[r], lab);
+            labelled++;
+            right += label == best;
+        }
+        if (st->scores) {
+            fprintf(st->scores, "%d,%s,%s", r, label >= 0 ? m.class_names[label] : "",
+                    m.class_names[best]);
+            for (int c = 0; c < k; c++)
+                fprintf(st->scores, ",%.6g", (double)probs[c]);
+            fputc('\n', st->scores);
+        }
+        if (st->logits) {
+            fprintf(st->logits, "%d", r);
+            for (int c = 0; c < k; c++)
+                fprintf(st->logits, ",%d", logits[c]);
+            fputc('\n', st->logits);
+        }
+        if (!o->quiet && (r + 1) % 100 == 0)
+            fprintf(stderr, "%d/%d rows\n", r + 1, rows);
+    }
+    const char *paths[3] = {o->scores, o->logits, o->dump};
+    FILE **files[3] = {&st->scores, &st->logits, &st->dump};
+    for (int j = 0; j < 3; j++)
+        if (*files[j]) {
+            int bad = ferror(*files[j]) | fclose(*files[j]);
+            *files[j] = NULL;
+            if (bad)
+                return tm_error(TM_ERR_IO, "%s: write failed", paths[j]);
+        }
+
+    printf("model %s: %u inputs, %u classes, %u ops\n", o->model, m.n_inputs, m.n_classes,
+           m.n_ops);
+    if (labelled)
+        printf("accuracy %.4f (%d/%d)\n", (double)right / labelled, right, labelled);
+    else
+        printf("accuracy n/a (no '%s' column)\n", o->label_col);
+    double inv = median(st->t_invoke, nt), tot = median(st->t_total, nt);
+    printf("latency median per inference (%zu inferences): invoke %.3f ms, with input setup "
+           "(front end) %.3f ms\n",
+           nt, 1e3 * inv, 1e3 * tot);
+    printf("memory %zu bytes (arena %u, scratch %u, workspace %u); model file %zu bytes\n",
+           mem_bytes, m.arena_bytes, m.scratch_bytes, m.workspace_bytes, size);
+    return TM_OK;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.label_col = "label";
+    o.repeat = 1;
+    o.fit = TM_AUDIO_FIT_START;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = !strcmp(a, "--manifest") || !strcmp(a, "--root") ||
+                    !strcmp(a, "--label-column") || !strcmp(a, "--column") ||
+                    !strcmp(a, "--fit") || !strcmp(a, "--scores") || !strcmp(a, "--logits") ||
+                    !strcmp(a, "--repeat") || !strcmp(a, "--dump-inputs");
+        if (takes && !v) {
+            fprintf(stderr, "tinym2net-run: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--manifest")) {
+            o.manifest = v;
+        } else if (!strcmp(a, "--root")) {
+            o.root = v;
+        } else if (!strcmp(a, "--label-column")) {
+            o.label_col = v;
+        } else if (!strcmp(a, "--column")) {
+            if (!strchr(v, '=') || o.n_columns == RUN_MAX_COLUMNS) {
+                fprintf(stderr, "tinym2net-run: --column needs INPUT=COLUMN (at most %d)\n",
+                        RUN_MAX_COLUMNS);
+                return 2;
+            }
+            o.columns[o.n_columns++] = v;
+        } else if (!strcmp(a, "--fit")) {
+            if (strcmp(v, "start") && strcmp(v, "center")) {
+                fprintf(stderr, "tinym2net-run: --fit must be start or center, got '%s'\n", v);
+                return 2;
+            }
+            o.fit = !strcmp(v, "start") ? TM_AUDIO_FIT_START : TM_AUDIO_FIT_CENTER;
+        } else if (!strcmp(a, "--scores")) {
+            o.scores = v;
+        } else if (!strcmp(a, "--logits")) {
+            o.logits = v;
+        } else if (!strcmp(a, "--dump-inputs")) {
+            o.dump = v;
+        } else if (!strcmp(a, "--repeat")) {
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > 1000000) {
+                fprintf(stderr, "tinym2net-run: --repeat needs a count >= 1, got '%s'\n", v);
+                return 2;
+            }
+            o.repeat = (int)n;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o.quiet = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tinym2net-run: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!o.model) {
+            o.model = a;
+        } else {
+            fprintf(stderr, "tinym2net-run: unexpected argument '%s'\n", a);
+            return 2;
+        }
+        if (takes)
+            i++;
+    }
+    if (!o.model || !o.manifest) {
+        if (!o.model)
+            help(stderr);
+        else
+            fprintf(stderr, "tinym2net-run: --manifest CSV is required\n");
+        return 2;
+    }
+    state st;
+    memset(&st, 0, sizeof st);
+    tm_status s = run(&o, &st);
+    state_free(&st);
+    if (s != TM_OK) {
+        fprintf(stderr, "tinym2net-run: error: %s\n", tm_last_error());
+        return 1;
+    }
+    return 0;
+}

@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rt=$(dirname "$here")
 mode=${1:-all}
-case "$mode" in aarch64|m4|all) ;; *) echo "usage: $0 [aarch64|m4|all]" >&2; exit 2 ;; esac
+case "$mode" in aarch64|m4|all|program) ;; *) echo "usage: $0 [aarch64|m4|all] | $0 program aarch64 OUTDIR SOURCE.c" >&2; exit 2 ;; esac
 
 if [[ -n "${TM_CROSS_DIR:-}" ]]; then
   out=$TM_CROSS_DIR
@@ -111,7 +111,27 @@ run_m4() {
           text, dev, data, bss }'
 }
 
+# ---- cross.sh program (added for the exporter's parity test) ----------------
+#   cross.sh program aarch64 OUTDIR SOURCE.c
+# builds the runtime for aarch64 (Cortex-A72) with the flags above into
+# OUTDIR (build_selftest) and links SOURCE.c, a program that uses only the
+# runtime and libc, against it as OUTDIR/<SOURCE's name>. tests/test_parity.c
+# runs the result under qemu-aarch64; exit 77 when a cross tool is missing.
+run_program() {
+  [[ $# -eq 3 && $1 == aarch64 ]] || { echo "usage: $0 program aarch64 OUTDIR SOURCE.c" >&2; exit 2; }
+  # Not dir/src: build_selftest's loop variables are not local.
+  local prog_dir=$2 prog_src=$3 prog_name
+  command -v aarch64-linux-gnu-gcc >/dev/null || skip "aarch64-linux-gnu-gcc not found"
+  [[ -d /usr/aarch64-linux-gnu/lib ]] || skip "/usr/aarch64-linux-gnu (libc6-dev-arm64-cross) not found"
+  build_selftest aarch64-linux-gnu-gcc aarch64-linux-gnu-ar "$prog_dir" -mcpu=cortex-a72
+  prog_name=$(basename "${prog_src%.c}")
+  aarch64-linux-gnu-gcc "${common[@]}" -mcpu=cortex-a72 -I"$rt" "$prog_src" \
+    "$prog_dir/libtm_runtime.a" -lm -o "$prog_dir/$prog_name"
+  echo "$prog_dir/$prog_name"
+}
+
 case "$mode" in
+  program) shift; run_program "$@" ;;
   aarch64) run_aarch64 ;;
   m4) run_m4 ;;
   all)

@@ -81,6 +81,48 @@ static tm_status same_computation(const tm_rt_model *a, const tm_rt_model *b)
     return TM_OK;
 }
 
+/* A raw input record must fit its branch: the front end's features are the
+ * branch's input (1 x coefficients x frames). */
+static tm_status check_raw_input(const tm_qat *q, int b, const tm_rt_input_desc *in)
+{
+    if (!in)
+        return TM_OK;
+    if (b >= q->m->spec.n_branches || !q->m->active[b])
+        return tm_error(TM_ERR_ARG, "export: a raw input record for branch %d, which the model "
+                                    "does not run",
+                        b);
+    const tm_branch_spec *bs = &q->m->spec.branches[b];
+    if (in->kind == TM_RT_INPUT_IMAGE || in->kind == TM_RT_INPUT_FEATURES)
+        return TM_OK;
+    if (in->kind != TM_RT_INPUT_AUDIO)
+        return tm_error(TM_ERR_ARG, "export: input %s: unknown input kind %d", bs->name,
+                        (int)in->kind);
+    tm_rt_frontend_config c;
+    memset(&c, 0, sizeof c);
+    c.sample_rate = in->sample_rate;
+    c.window_length = in->window_length;
+    c.hop_length = in->hop_length;
+    c.n_fft = in->n_fft;
+    c.n_mels = in->n_mels;
+    c.n_mfcc = in->n_mfcc;
+    c.fmin = in->fmin;
+    c.fmax = in->fmax;
+    c.window = in->window;
+    c.log_floor = in->log_floor;
+    c.num_samples = in->num_samples;
+    const char *why = tm_rt_frontend_check(&c);
+    if (why)
+        return tm_error(TM_ERR_CONFIG, "export: input %s: audio front end: %s", bs->name, why);
+    int coefs = c.n_mfcc > 0 ? c.n_mfcc : c.n_mels;
+    size_t frames = tm_rt_frontend_frames(&c);
+    if (bs->input[0] != 1 || bs->input[1] != coefs || (size_t)bs->input[2] != frames)
+        return tm_error(TM_ERR_SHAPE, "export: input %s: the audio front end gives 1x%dx%zu "
+                                      "features (coefficients x frames), the branch takes "
+                                      "%dx%dx%d",
+                        bs->name, coefs, frames, bs->input[0], bs->input[1], bs->input[2]);
+    return TM_OK;
+}
+
 tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
                           const tm_rt_input_desc *const *raw, const void *simulated,
                           size_t simulated_size, uint8_t **bytes, size_t *size)
@@ -111,6 +153,8 @@ tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
     int any_raw = 0;
     for (int b = 0; raw && b < TM_MAX_BRANCHES; b++)
         any_raw |= raw[b] != NULL;
+    for (int b = 0; s == TM_OK && any_raw && b < TM_MAX_BRANCHES; b++)
+        s = check_raw_input(q, b, raw[b]);
     if (s == TM_OK && any_raw) {
         tm_lower_options ro = *o;
         for (int b = 0; b < TM_MAX_BRANCHES; b++)

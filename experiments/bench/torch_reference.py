@@ -6,6 +6,11 @@ Modes (one machine-readable line on stdout, human-readable notes on stderr):
          -> torch_train_samples_per_s <float>
   train  --features FILE.npz --epochs 20 --batch 32 --seed 0 [--branches image,audio]
          -> torch_test_accuracy <float>
+  bench-infer [--quantized] [--engine auto|qnnpack|onednn|fbgemm] --seconds 3 --threads 1
+         -> torch_float_latency_ms <float>   (eval mode, batch 1 unless --batch)
+         -> torch_int8_latency_ms <float> engine <name>   (with --quantized: static int8
+            post-training quantisation, torch.ao.quantization FX mode, calibrated on
+            random batches; engine auto = the fastest available)
 
 The .npz holds train_<branch>, train_y, test_<branch>, test_y (float32 NCHW, int labels).
 """
@@ -215,6 +220,100 @@ def cmd_train(args, shapes):
     print(f"torch_test_accuracy {acc:.6f}", flush=True)
 
 
+class _Positional(nn.Module):
+    """FusionNet with a fixed signature forward(x0, x1, ...): FX cannot trace *inputs."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+
+class _Positional1(_Positional):
+    def forward(self, x0):
+        return self.net(x0)
+
+
+class _Positional2(_Positional):
+    def forward(self, x0, x1):
+        return self.net(x0, x1)
+
+
+class _Positional3(_Positional):
+    def forward(self, x0, x1, x2):
+        return self.net(x0, x1, x2)
+
+
+class _Positional4(_Positional):
+    def forward(self, x0, x1, x2, x3):
+        return self.net(x0, x1, x2, x3)
+
+
+_POSITIONAL = {1: _Positional1, 2: _Positional2, 3: _Positional3, 4: _Positional4}
+
+
+def median_latency(fn, inputs, seconds, warmup=20):
+    """Median wall time of one call, over as many calls as fit in `seconds`."""
+    for _ in range(warmup):
+        fn(*inputs)
+    times = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(times) < 5:
+        t0 = time.perf_counter()
+        fn(*inputs)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2], len(times)
+
+
+def quantize_static(model, branches, shapes, engine, calib_batches, seed):
+    """Post-training static int8 quantisation (FX graph mode): per-channel
+    weights and per-tensor activations per the engine's default qconfig,
+    conv+bn(+relu) fused, calibrated on random batches."""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    torch.backends.quantized.engine = engine
+    if len(branches) not in _POSITIONAL:
+        raise ValueError(f"{len(branches)} branches: bench-infer takes 1 to 4")
+    wrapper = _POSITIONAL[len(branches)](model).eval()
+    example = tuple(torch.randn(1, *shapes[b]) for b in branches)
+    prepared = prepare_fx(wrapper, get_default_qconfig_mapping(engine), example)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(calib_batches):
+            prepared(*[torch.randn(32, *shapes[b], generator=gen) for b in branches])
+    return convert_fx(prepared)
+
+
+def cmd_bench_infer(args, shapes):
+    torch.manual_seed(args.seed)
+    model = build_model(args.branches, shapes, args.classes).eval()
+    inputs = [torch.randn(args.batch, *shapes[b]) for b in args.branches]
+    with torch.no_grad():
+        t, calls = median_latency(model, inputs, args.seconds)
+    note(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}: "
+         f"float {t * 1e3:.4f} ms median over {calls} calls")
+    print(f"torch_float_latency_ms {t * 1e3:.6f}", flush=True)
+    if not args.quantized:
+        return
+    engines = [e for e in torch.backends.quantized.supported_engines if e != "none"]
+    if args.engine != "auto":
+        if args.engine not in engines:
+            raise ValueError(f"quantized engine '{args.engine}' not in this torch build "
+                             f"(has {engines})")
+        engines = [args.engine]
+    best = None
+    for engine in engines:
+        qmodel = quantize_static(model, args.branches, shapes, engine, args.calib_batches,
+                                    args.seed)
+        with torch.no_grad():
+            t, calls = median_latency(qmodel, inputs, args.seconds)
+        note(f"torch int8 ({engine}): {t * 1e3:.4f} ms median over {calls} calls")
+        if best is None or t < best[0]:
+            best = (t, engine)
+    print(f"torch_int8_latency_ms {best[0] * 1e3:.6f} engine {best[1]}", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="mode", required=True)
@@ -232,6 +331,15 @@ def main(argv=None):
     t = sub.add_parser("train", parents=[common], help="train on an .npz, report test accuracy")
     t.add_argument("--features", required=True)
     t.add_argument("--epochs", type=int, default=20)
+    i = sub.add_parser("bench-infer", parents=[common],
+                       help="inference latency (float, and int8 with --quantized)")
+    i.add_argument("--seconds", type=float, default=3.0, help="timed per model")
+    i.add_argument("--quantized", action="store_true",
+                   help="also PyTorch's static int8 path (torch.ao.quantization)")
+    i.add_argument("--engine", default="auto",
+                   help="quantized engine: auto (fastest available), qnnpack, onednn, fbgemm")
+    i.add_argument("--calib-batches", type=int, default=8)
+    i.set_defaults(batch=1, threads=1)
     args = p.parse_args(argv)
     if args.batch <= 0 or args.threads <= 0 or args.classes <= 1:
         p.error("--batch and --threads must be positive, --classes at least 2")
@@ -240,6 +348,8 @@ def main(argv=None):
     try:
         if args.mode == "bench":
             cmd_bench(args, shapes)
+        elif args.mode == "bench-infer":
+            cmd_bench_infer(args, shapes)
         else:
             cmd_train(args, shapes)
     except (KeyError, ValueError, OSError) as e:

@@ -41,44 +41,36 @@ static tm_status open_bytes(tm_rt_model *m, const void *bytes, size_t size, cons
     return TM_OK;
 }
 
-/* First differing byte of two buffers of n bytes, or n. */
-static size_t first_diff(const uint8_t *a, const uint8_t *b, size_t n)
+/* What differs between two models in what they compute, or NULL: tensor
+ * shapes and quantisation, ops, weights, class names and the input records
+ * (all of each record when whole_inputs, else name, tensor and
+ * standardisation only). The memory plan - arena offsets, arena, scratch and
+ * workspace sizes - may differ: a runtime build plans it its own way. */
+static const char *computation_diff(const tm_rt_model *a, const tm_rt_model *b, int whole_inputs)
 {
-    size_t i = 0;
-    while (i < n && a[i] == b[i])
-        i++;
-    return i;
-}
-
-/* Everything but the input records (and what they decide: the header's
- * workspace bytes, table offsets and the CRC) must be the same. */
-static tm_status same_computation(const tm_rt_model *a, const tm_rt_model *b)
-{
-    const char *what = NULL;
     if (a->n_tensors != b->n_tensors || a->n_ops != b->n_ops || a->n_inputs != b->n_inputs ||
         a->n_classes != b->n_classes || a->output != b->output)
-        what = "table sizes or output";
-    else if (a->arena_bytes != b->arena_bytes || a->scratch_bytes != b->scratch_bytes)
-        what = "arena or scratch bytes";
-    else if (memcmp(a->tensors, b->tensors, sizeof *a->tensors * a->n_tensors))
-        what = "tensor records";
-    else if (memcmp(a->ops, b->ops, sizeof *a->ops * a->n_ops))
-        what = "op records";
-    else if (memcmp(a->class_names, b->class_names, TM_RT_NAME_LEN * (size_t)a->n_classes))
-        what = "class names";
-    else if (a->blob_bytes != b->blob_bytes || memcmp(a->blob, b->blob, a->blob_bytes))
-        what = "weights blob";
-    for (uint32_t i = 0; !what && i < a->n_inputs; i++) {
-        const tm_rt_input_desc *x = &a->inputs[i], *y = &b->inputs[i];
-        if (strncmp(x->name, y->name, TM_RT_NAME_LEN) || x->tensor != y->tensor ||
-            x->mean != y->mean || x->std != y->std)
-            what = "input names, tensors or standardisation";
+        return "table sizes or output tensor";
+    for (uint32_t t = 0; t < a->n_tensors; t++) {
+        const tm_rt_tensor_desc *x = &a->tensors[t], *y = &b->tensors[t];
+        if (x->c != y->c || x->h != y->h || x->w != y->w || x->scale != y->scale ||
+            x->zero_point != y->zero_point)
+            return "tensor shapes or quantisation parameters";
     }
-    if (what)
-        return tm_error(TM_ERR_INTERNAL, "export: the raw-input model differs from the simulated "
-                                         "one in its %s",
-                        what);
-    return TM_OK;
+    if (memcmp(a->ops, b->ops, sizeof *a->ops * a->n_ops))
+        return "op records";
+    if (memcmp(a->class_names, b->class_names, TM_RT_NAME_LEN * (size_t)a->n_classes))
+        return "class names";
+    if (a->blob_bytes != b->blob_bytes || memcmp(a->blob, b->blob, a->blob_bytes))
+        return "weights blob";
+    for (uint32_t i = 0; i < a->n_inputs; i++) {
+        const tm_rt_input_desc *x = &a->inputs[i], *y = &b->inputs[i];
+        if (whole_inputs ? memcmp(x, y, sizeof *x) != 0
+                         : strncmp(x->name, y->name, TM_RT_NAME_LEN) || x->tensor != y->tensor ||
+                               x->mean != y->mean || x->std != y->std)
+            return "input records";
+    }
+    return NULL;
 }
 
 /* A raw input record must fit its branch: the front end's features are the
@@ -132,24 +124,22 @@ tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
     uint8_t *sim = NULL, *dev = NULL;
     size_t sim_n = 0, dev_n = 0;
     TM_TRY(tm_lower(q, o, &sim, &sim_n));
-    tm_status s = TM_OK;
-    if (simulated) {
-        if (sim_n != simulated_size) {
-            s = tm_error(TM_ERR_FORMAT, "export: the rebuilt model has %zu bytes, the simulated "
-                                        "one %zu: they do not come from the same quantisation",
-                         sim_n, simulated_size);
-        } else {
-            size_t at = first_diff(sim, simulated, sim_n);
-            if (at < sim_n)
-                s = tm_error(TM_ERR_FORMAT, "export: the rebuilt model differs from the "
-                                            "simulated one at byte %zu of %zu: they do not come "
-                                            "from the same quantisation",
-                             at, sim_n);
-        }
+    tm_rt_model ms, md, mp;
+    tm_status s = open_bytes(&ms, sim, sim_n, "rebuilt model");
+    if (s == TM_OK && simulated &&
+        (sim_n != simulated_size || memcmp(sim, simulated, sim_n) != 0)) {
+        /* Not the same bytes: the same computation under another build's
+         * memory plan is fine, anything else is another model. */
+        const char *why = NULL;
+        if (tm_rt_model_open(&mp, simulated, simulated_size) != TM_RT_OK)
+            s = tm_error(TM_ERR_FORMAT, "export: the runtime rejects the simulated model: %s",
+                         tm_rt_model_error());
+        else if ((why = computation_diff(&ms, &mp, 1)) != NULL)
+            s = tm_error(TM_ERR_FORMAT, "export: the rebuilt model's %s differ from the "
+                                        "simulated model's: they do not come from the same "
+                                        "quantisation",
+                         why);
     }
-    tm_rt_model ms, md;
-    if (s == TM_OK)
-        s = open_bytes(&ms, sim, sim_n, "rebuilt model");
     int any_raw = 0;
     for (int b = 0; raw && b < TM_MAX_BRANCHES; b++)
         any_raw |= raw[b] != NULL;
@@ -163,8 +153,11 @@ tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
         s = tm_lower(q, &ro, &dev, &dev_n);
         if (s == TM_OK)
             s = open_bytes(&md, dev, dev_n, "raw-input model");
-        if (s == TM_OK)
-            s = same_computation(&ms, &md);
+        const char *why = s == TM_OK ? computation_diff(&ms, &md, 0) : NULL;
+        if (why)
+            s = tm_error(TM_ERR_INTERNAL, "export: the raw-input model differs from the "
+                                          "simulated one in its %s",
+                         why);
     }
     if (s != TM_OK) {
         free(sim);

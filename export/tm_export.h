@@ -23,13 +23,16 @@ void tm_export_audio_input(const tm_rt_frontend_config *fe, tm_rt_input_desc *in
 void tm_export_image_input(tm_rt_input_desc *in);
 
 /* Lowers q with o (inputs as o gives them; the form the integer simulation
- * runs). When simulated is non-NULL those bytes must equal it exactly (the
- * quantize command's model.tm2n: same weights, ranges, class names). Then,
- * when raw is non-NULL, lowers again with raw[b] as branch b's input record
- * (NULL entries keep o's) and requires the tensors, ops, class names and
- * blob of both files to be identical, so the device computes what was
- * simulated. The result passes tm_rt_model_open. *bytes is malloc'd (4-byte
- * aligned); the caller frees it. */
+ * runs). When simulated is non-NULL (the quantize command's model.tm2n) the
+ * result must compute exactly what it computes: the same tensor shapes and
+ * quantisation, op records, weights blob, class names and input records;
+ * only the memory plan (arena offsets and sizes) may differ, as another
+ * runtime build may plan it another way. Then, when raw is non-NULL, lowers
+ * again with raw[b] as branch b's input record (NULL entries keep o's),
+ * after checking that an audio record's front end gives the branch's input
+ * shape, and requires the same of that file except the input kinds and
+ * front-end fields. The result passes tm_rt_model_open. *bytes is malloc'd
+ * (4-byte aligned); the caller frees it. */
 tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
                           const tm_rt_input_desc *const *raw, const void *simulated,
                           size_t simulated_size, uint8_t **bytes, size_t *size);

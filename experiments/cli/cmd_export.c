@@ -16,7 +16,7 @@ static void help(FILE *f)
             "usage: tinym2net export QDIR -o MODEL [--c-array FILE.h] [options]\n\n"
             "Writes the device model of a `tinym2net quantize` folder. The model is rebuilt\n"
             "from QDIR/qmodel.h5 by the lowering that made QDIR/model.tm2n, checked to\n"
-            "reproduce model.tm2n byte for byte (the integer simulation's model), then\n"
+            "compute exactly what model.tm2n (the integer simulation's model) computes, then\n"
             "lowered with input records that take raw inputs: audio branches run the\n"
             "runtime's front end on PCM, image branches take pixels 0..1. Only the input\n"
             "records differ from model.tm2n (checked). Prints flash, arena, scratch and\n"
@@ -186,6 +186,10 @@ static tm_status run(const options *o, state *st)
         }
         printf("  classes             %10u\n", dm.n_classes);
         tm_export_print_stats(stdout, &s);
+        if (dm.arena_bytes != sm.arena_bytes || dm.scratch_bytes != sm.scratch_bytes)
+            printf("  note: model.tm2n was planned by another runtime build (arena %u, scratch "
+                   "%u bytes); the same computation, with this build's plan\n",
+                   sm.arena_bytes, sm.scratch_bytes);
         if (o->raw && n_raw < m->spec.n_branches)
             printf("  note: %d input(s) without a file-backed feature kind keep taking ready "
                    "features\n",

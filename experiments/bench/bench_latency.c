@@ -7,8 +7,8 @@
  * lowering: instructions per multiply-accumulate, whole model and per
  * kernel, beside the ideal for the build's SIMD width (docs/deployment.md).
  *
- *   build/bench_latency [--qdir QDIR] [--cfg FILE] [--seconds S] [--invokes N]
- *                       [--no-torch] [--no-callgrind] [--keep DIR]
+ *   build/bench_latency [--qdir QDIR | --model MODEL] [--cfg FILE] [--seconds S]
+ *                       [--invokes N] [--no-torch] [--no-callgrind] [--keep DIR]
  *   build/bench_latency --driver MODEL N     N invokes (what callgrind runs)
  *
  * With --qdir (a `tinym2net quantize` folder) the models are the exporter's:
@@ -16,7 +16,8 @@
  * byte for byte, raw-input records from the experiment. Without it the
  * experiment file's model (default: the avdigits fused separable model) gets
  * random weights and a calibration on random inputs: the same operations,
- * shapes and bit widths, so the same cost. */
+ * shapes and bit widths, so the same cost. With --model, that one exported
+ * file alone: runtime latency and callgrind, no float or PyTorch side. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -498,11 +499,65 @@ static void run_callgrind(const char *self, variant *v, int n_variants, int invo
            "padding taps)\n");
 }
 
+static void callgrind_all(variant *v, int n_variants, int invokes, const char *keep)
+{
+    if (system("valgrind --version >/dev/null 2>&1") != 0) {
+        printf("\ncallgrind: valgrind not found (apt-get install valgrind)\n");
+        return;
+    }
+    char tmp[4200];
+    if (keep)
+        snprintf(tmp, sizeof tmp, "%s", keep);
+    else
+        snprintf(tmp, sizeof tmp, "%s/tm-bench-latency-XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!keep && !mkdtemp(tmp))
+        return;
+    char self[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        run_callgrind(self, v, n_variants, invokes, tmp);
+    }
+    if (!keep)
+        rmdir(tmp);
+}
+
+/* --model: one exported file. */
+static int bench_file(const char *path, double seconds, int invokes, int grind,
+                      const char *keep)
+{
+    variant v;
+    memset(&v, 0, sizeof v);
+    v.name = "model";
+    if (read_file(path, &v.bytes, &v.size) != TM_OK) {
+        fprintf(stderr, "bench_latency: %s\n", tm_last_error());
+        return 1;
+    }
+    tm_rng r;
+    tm_rng_seed(&r, 7);
+    if (variant_open(&v, &r)) {
+        variant_free(&v);
+        return 1;
+    }
+    v.invoke_ms = median_ms(call_invoke, &v, seconds);
+    v.total_ms = median_ms(call_total, &v, seconds);
+    printf("model %s: %llu MACs (%d weight ops at 8 bits, %d at 4), batch 1, medians over %g s\n",
+           path, (unsigned long long)v.st.macs, v.st.ops8, v.st.ops4, seconds);
+    printf("  invoke %.4f ms, with the input setters %.4f ms; file %zu bytes, RAM %zu bytes\n",
+           v.invoke_ms, v.total_ms, v.st.file_bytes, v.st.memory_bytes);
+    if (grind)
+        callgrind_all(&v, 1, invokes, keep);
+    variant_free(&v);
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_latency [--qdir QDIR] [--cfg FILE] [--classes K] [--seconds S] "
+    fprintf(stderr, "usage: bench_latency [--qdir QDIR | --model MODEL] [--cfg FILE] [--classes K] "
+                    "[--seconds S] "
                     "[--invokes N] [--no-torch] [--no-callgrind] [--keep DIR]\n"
                     "       bench_latency --driver MODEL N\n");
 }
@@ -512,7 +567,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "--driver"))
         return driver(argv[2], atoi(argv[3]));
     const char *qdir = NULL, *cfg = TM_SOURCE_DIR "/experiments/avdigits/fused-compressed.cfg";
-    const char *keep = NULL;
+    const char *keep = NULL, *model_path = NULL;
     double seconds = 3;
     int invokes = 20, torch = 1, grind = 1, classes = 10;
     for (int i = 1; i < argc; i++) {
@@ -520,6 +575,8 @@ int main(int argc, char **argv)
         int more = i + 1 < argc;
         if (!strcmp(a, "--qdir") && more)
             qdir = argv[++i];
+        else if (!strcmp(a, "--model") && more)
+            model_path = argv[++i];
         else if (!strcmp(a, "--cfg") && more)
             cfg = argv[++i];
         else if (!strcmp(a, "--classes") && more)
@@ -544,6 +601,12 @@ int main(int argc, char **argv)
         return 2;
     }
     tm_blas_init();
+    if (model_path && qdir) {
+        usage();
+        return 2;
+    }
+    if (model_path)
+        return bench_file(model_path, seconds, invokes, grind, keep);
 
     source src;
     memset(&src, 0, sizeof src);
@@ -616,28 +679,8 @@ int main(int argc, char **argv)
                v[0].total_ms / ti);
     }
 
-    if (grind) {
-        if (system("valgrind --version >/dev/null 2>&1") != 0) {
-            printf("\ncallgrind: valgrind not found (apt-get install valgrind)\n");
-        } else {
-            char tmp[4200];
-            if (keep)
-                snprintf(tmp, sizeof tmp, "%s", keep);
-            else
-                snprintf(tmp, sizeof tmp, "%s/tm-bench-latency-XXXXXX",
-                         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-            if (keep || mkdtemp(tmp)) {
-                char self[4200];
-                ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-                if (n > 0) {
-                    self[n] = '\0';
-                    run_callgrind(self, v, N_VARIANTS, invokes, tmp);
-                }
-                if (!keep)
-                    rmdir(tmp);
-            }
-        }
-    }
+    if (grind)
+        callgrind_all(v, N_VARIANTS, invokes, keep);
     for (int k = 0; k < N_VARIANTS; k++)
         variant_free(&v[k]);
     source_free(&src);

@@ -256,6 +256,20 @@ tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int 
     int ch, oy, ox, ky, kx;
     if (s != TM_RT_OK)
         return s;
+    if (size == 2 && stride == 2) {
+        /* The models' only pool: two rows at a time, branch-free maxima. */
+        for (ch = 0; ch < c; ch++)
+            for (oy = 0; oy < out_h; oy++) {
+                const int8_t *r0 = in + ((size_t)ch * h + (size_t)oy * 2) * w, *r1 = r0 + w;
+                int8_t *o = out + ((size_t)ch * out_h + oy) * out_w;
+                for (ox = 0; ox < out_w; ox++) {
+                    int8_t a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+                    int8_t b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+                    o[ox] = a > b ? a : b;
+                }
+            }
+        return TM_RT_OK;
+    }
     for (ch = 0; ch < c; ch++)
         for (oy = 0; oy < out_h; oy++)
             for (ox = 0; ox < out_w; ox++) {

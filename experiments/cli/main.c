@@ -9,6 +9,7 @@ static const tm_command commands[] = {
     {"eval", "evaluate a trained run on a data split", tm_cmd_eval},
     {"quantize", "quantise a trained run (calibration, QAT) and test it on the integer runtime",
      tm_cmd_quantize},
+    {"search", "choose 8/4-bit precision per layer under a weight-byte budget", tm_cmd_search},
     {"export", "write the device model file (and C array) of a quantised run", tm_cmd_export},
     {"import-coswara", "turn the Coswara COVID-19 data into a manifest", tm_cmd_import_coswara},
 };

@@ -12,6 +12,7 @@ typedef struct tm_command {
 int tm_cmd_train(int argc, char **argv);
 int tm_cmd_eval(int argc, char **argv);
 int tm_cmd_quantize(int argc, char **argv);
+int tm_cmd_search(int argc, char **argv);
 int tm_cmd_export(int argc, char **argv);
 int tm_cmd_import_coswara(int argc, char **argv);
 

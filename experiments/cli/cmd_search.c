@@ -1,0 +1,590 @@
+/* tinym2net search: per-layer 8/4-bit precision under a budget of packed
+ * weight bytes (docs/quantization.md, "Precision search"). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tm_cli.h"
+#include "tm_qrun.h"
+#include "tm_search.h"
+
+#define MAX_SETS 64
+#define MAX_PARETO 64
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: tinym2net search RUN_DIR --budget-bytes N --out SDIR [options]\n\n"
+            "Chooses 8 or 4 bits for every weight layer of a trained run (RUN_DIR/model.h5)\n"
+            "so that the packed weight bytes (weights, int32 biases and per-channel scales:\n"
+            "quantize's weight_bytes) fit the budget with the least predicted damage:\n"
+            "  1. calibrates activation ranges (as quantize);\n"
+            "  2. sensitivity: drops each weight layer alone to 4 bits and measures the rise\n"
+            "     of the validation cross-entropy through the integer runtime;\n"
+            "  3. picks the bits minimising the summed damage under the budget (an exact\n"
+            "     0/1 knapsack by dynamic programming over bytes);\n"
+            "  4. fine-tunes that choice with QAT and tests it on the integer runtime, and\n"
+            "     does the same with every layer at 4 bits for comparison;\n"
+            "  5. sweeps budgets from the all-4-bit to the all-8-bit size (pareto.csv/png).\n"
+            "Writes SDIR/model.tm2n, SDIR/qmodel.h5 and SDIR/metrics.json (as quantize,\n"
+            "plus the budget and the sensitivity table), SDIR/pareto.csv, SDIR/pareto.gp and\n"
+            "SDIR/pareto.png (when gnuplot is installed).\n\n"
+            "options:\n"
+            "  --budget-bytes N    packed weight bytes allowed (required; at least the\n"
+            "                      all-4-bit size)\n"
+            "  --out DIR           output folder (required)\n"
+            "  --qat-epochs N      QAT epochs for the chosen and the all-4-bit model\n"
+            "                      (default 2; 0 = calibration only)\n"
+            "  --calib-batches N   training batches observed for calibration (default 100;\n"
+            "                      0 = the whole training split)\n"
+            "  --pareto-points N   budgets in the sweep, both ends included (default 6)\n"
+            "  --pareto-qat        also fine-tune every sweep point (slower)\n"
+            "  --set SEC.KEY=VAL   override a key of the stored experiment (e.g. data paths)\n"
+            "  --threads N         worker threads\n"
+            "  --quiet             no progress output\n"
+            "  --help              this text\n");
+}
+
+typedef struct {
+    const char *run_dir, *out_dir;
+    long budget;
+    int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet;
+    const char *sets[MAX_SETS + 1];
+    int n_sets;
+} options;
+
+typedef struct {
+    long budget, bytes;
+    double damage, val_loss, val_acc, ptq_acc, qat_acc;
+    char bits[256];
+} pareto_point;
+
+typedef struct {
+    tm_search_layer *layers;
+    int n;
+    long *b8, *b4;
+    double *damage;
+    int *bits;
+    long all4, all8;
+    const char *sens_set;
+    tm_qat_data sens;
+    tm_dataset sens_subset;
+    double base_loss, base_acc;
+    tm_search_result res;
+    double float_acc, ptq_acc, fake_acc, sim_acc, all4_ptq, all4_acc;
+    pareto_point pareto[MAX_PARETO];
+    int n_pareto;
+    float *snapshot;
+    double seconds;
+} search;
+
+static void search_free(search *s)
+{
+    free(s->layers);
+    free(s->b8);
+    free(s->b4);
+    free(s->damage);
+    free(s->bits);
+    free(s->snapshot);
+    tm_dataset_free(&s->sens_subset);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- weights before fine-tuning ----------------------------------------- */
+
+static size_t weights_size(const tm_model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->n_params; i++)
+        n += m->params[i].t->size;
+    for (int i = 0; i < m->n_buffers; i++)
+        n += m->buffers[i].t->size;
+    return n;
+}
+
+static void copy_weights(tm_model *m, float *buf, int save)
+{
+    size_t at = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const tm_param *ps = pass ? m->buffers : m->params;
+        int n = pass ? m->n_buffers : m->n_params;
+        for (int i = 0; i < n; i++) {
+            tm_tensor *t = ps[i].t;
+            if (save)
+                memcpy(buf + at, t->data, sizeof(float) * t->size);
+            else
+                memcpy(t->data, buf + at, sizeof(float) * t->size);
+            at += t->size;
+        }
+    }
+}
+
+/* QAT for the current bits from the calibrated float weights, then back to
+ * them: the integer test accuracy after fine-tuning. */
+static tm_status finetune_and_test(tm_qrun *r, search *s, int epochs, FILE *progress,
+                                   double *acc)
+{
+    tm_status st = tm_qrun_finetune(r, epochs, progress);
+    if (st == TM_OK)
+        st = tm_qrun_simulate(r, &r->test, acc, NULL);
+    copy_weights(r->m, s->snapshot, 0);
+    return st;
+}
+
+static void bits_string(const int *bits, int n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (int i = 0; i < n && k + 1 < cap; i++)
+        out[k++] = bits[i] == 8 ? '8' : '4';
+    out[k] = '\0';
+}
+
+/* ---- outputs ------------------------------------------------------------- */
+
+static tm_status write_text_atomic(const char *path, const char *text)
+{
+    return tm_write_file_atomic(path, text, strlen(text));
+}
+
+static tm_status write_pareto_csv(const char *dir, const search *s, int with_qat)
+{
+    size_t cap = 256 + (size_t)s->n_pareto * 512;
+    char *buf = malloc(cap);
+    if (!buf)
+        return tm_error(TM_ERR_NOMEM, "search: out of memory");
+    size_t k = (size_t)snprintf(buf, cap,
+                                "budget_bytes,weight_bytes,predicted_damage,val_loss,"
+                                "val_accuracy,test_accuracy%s,bits\n",
+                                with_qat ? ",qat_test_accuracy" : "");
+    for (int i = 0; i < s->n_pareto && k < cap; i++) {
+        const pareto_point *p = &s->pareto[i];
+        k += (size_t)snprintf(buf + k, cap - k, "%ld,%ld,%.6f,%.6f,%.6f,%.6f", p->budget,
+                              p->bytes, p->damage, p->val_loss, p->val_acc, p->ptq_acc);
+        if (with_qat && k < cap)
+            k += (size_t)snprintf(buf + k, cap - k, ",%.6f", p->qat_acc);
+        if (k < cap)
+            k += (size_t)snprintf(buf + k, cap - k, ",%s\n", p->bits);
+    }
+    char path[TM_PATH_LEN + 16];
+    snprintf(path, sizeof path, "%s/pareto.csv", dir);
+    tm_status st = write_text_atomic(path, buf);
+    free(buf);
+    return st;
+}
+
+/* The plot script reads pareto.csv from its own folder. */
+static tm_status write_pareto_gp(const char *dir, const tm_qrun *r, const search *s,
+                                 const options *o)
+{
+    char buf[8192];
+    size_t cap = sizeof buf, k = 0;
+    long chosen = s->res.bytes;
+    k += (size_t)snprintf(
+        buf + k, cap - k,
+        "# tinym2net search: gnuplot pareto.gp (in this folder) writes pareto.png\n"
+        "set terminal pngcairo size 900,600 font 'sans,10'\n"
+        "set output 'pareto.png'\n"
+        "set datafile separator ','\n"
+        "set datafile columnheaders\n"
+        "set title \"%s: precision search, integer runtime (%d test samples)\"\n"
+        "set xlabel 'packed weight bytes (weights + biases + scales)'\n"
+        "set ylabel 'test accuracy (%%)'\n"
+        "set y2label 'predicted damage (validation cross-entropy rise)'\n"
+        "set ytics nomirror\nset y2tics\nset grid\nset key outside below\nset bmargin 7\n"
+        "$picked << EOD\nbytes,accuracy\n%ld,%.4f\nEOD\n"
+        "$all4 << EOD\nbytes,accuracy\n%ld,%.4f\nEOD\n"
+        "set arrow from %ld, graph 0 to %ld, graph 1 nohead dashtype 2 lc rgb 'gray50'\n"
+        "set label 'budget' at %ld, graph 0.97 right offset -0.5, 0 textcolor rgb 'gray40'\n"
+        "plot 'pareto.csv' using 2:($6*100) with linespoints pt 7 lw 2 "
+        "title 'search, calibration only', \\\n",
+        r->e.name, r->test.n, chosen, 100.0 * s->sim_acc, s->all4, 100.0 * s->all4_acc,
+        o->budget, o->budget, o->budget);
+    if (o->pareto_qat)
+        k += (size_t)snprintf(buf + k, cap - k,
+                              "     'pareto.csv' using 2:($7*100) with linespoints "
+                              "pt 5 lw 2 title 'search, %d QAT epochs', \\\n",
+                              o->qat_epochs);
+    k += (size_t)snprintf(
+        buf + k, cap - k,
+        "     'pareto.csv' using 2:3 axes x1y2 with linespoints pt 6 dashtype 3 "
+        "title 'predicted damage', \\\n"
+        "     $picked using 1:2 with points pt 9 ps 2.2 lc rgb 'dark-green' "
+        "title 'chosen at budget %ld, %d QAT epochs', \\\n"
+        "     $all4 using 1:2 with points pt 11 ps 2.2 lc rgb 'red' "
+        "title 'all 4-bit, %d QAT epochs'\n",
+        o->budget, o->qat_epochs, o->qat_epochs);
+    if (k >= cap)
+        return tm_error(TM_ERR_INTERNAL, "search: plot script longer than %zu bytes", cap);
+    char path[TM_PATH_LEN + 16];
+    snprintf(path, sizeof path, "%s/pareto.gp", dir);
+    return write_text_atomic(path, buf);
+}
+
+/* Runs gnuplot on pareto.gp; *skipped when gnuplot is not installed. */
+static tm_status plot(const char *dir, int *skipped)
+{
+    *skipped = 0;
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        *skipped = 1;
+        return TM_OK;
+    }
+    char quoted[2 * TM_PATH_LEN + 8], cmd[2 * TM_PATH_LEN + 128];
+    size_t k = 0;
+    quoted[k++] = '\'';
+    for (const char *c = dir; *c && k + 6 < sizeof quoted; c++) {
+        if (*c == '\'') {
+            memcpy(quoted + k, "'\\''", 4);
+            k += 4;
+        } else {
+            quoted[k++] = *c;
+        }
+    }
+    quoted[k++] = '\'';
+    quoted[k] = '\0';
+    snprintf(cmd, sizeof cmd, "cd %s && gnuplot pareto.gp 2>&1", quoted);
+    if (system(cmd) != 0)
+        return tm_error(TM_ERR_IO, "%s/pareto.gp: gnuplot failed (pareto.csv and the script "
+                                   "are written)",
+                        dir);
+    return TM_OK;
+}
+
+static const char *method_name(tm_search_method m)
+{
+    return m == TM_SEARCH_DP ? "dynamic programming" : "exhaustive";
+}
+
+static tm_status write_metrics(const char *dir, const tm_qrun *r, const search *s,
+                               const options *o, const tm_metrics *met)
+{
+    char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"variant\": \"searched\",\n", r->e.name);
+    fprintf(f, "  \"preset\": \"search\",\n  \"budget_bytes\": %ld,\n", o->budget);
+    fprintf(f, "  \"qat_epochs\": %d,\n  \"calib_batches\": %d,\n", o->qat_epochs,
+            o->calib_batches);
+    fprintf(f, "  \"float_test_accuracy\": %.6f,\n", s->float_acc);
+    fprintf(f, "  \"ptq_test_accuracy\": %.6f,\n", s->ptq_acc);
+    fprintf(f, "  \"fake_quant_test_accuracy\": %.6f,\n", s->fake_acc);
+    fprintf(f, "  \"all4_test_accuracy\": %.6f,\n  \"all4_ptq_test_accuracy\": %.6f,\n",
+            s->all4_acc, s->all4_ptq);
+    fprintf(f, "  \"all4_weight_bytes\": %ld,\n  \"all8_weight_bytes\": %ld,\n", s->all4,
+            s->all8);
+    fprintf(f, "  \"predicted_damage\": %.6f,\n", s->res.damage);
+    fprintf(f, "  \"solver\": \"%s\",\n  \"solver_granularity_bytes\": %ld,\n",
+            s->res.method == TM_SEARCH_DP ? "dp" : "exhaustive", s->res.granularity);
+    fprintf(f, "  \"search_seconds\": %.2f,\n", s->seconds);
+    fprintf(f,
+            "  \"sensitivity\": {\n    \"measured_on\": \"%s\",\n    \"samples\": %d,\n"
+            "    \"metric\": \"cross_entropy\",\n    \"simulation\": \"integer runtime\",\n"
+            "    \"base_loss\": %.6f,\n    \"base_accuracy\": %.6f,\n    \"layers\": [\n",
+            s->sens_set, s->sens.n, s->base_loss, s->base_acc);
+    for (int i = 0; i < s->n; i++) {
+        const tm_search_layer *l = &s->layers[i];
+        fprintf(f,
+                "      {\"name\": \"%s\", \"bytes8\": %ld, \"bytes4\": %ld, \"saved_bytes\": %ld, "
+                "\"loss4\": %.6f, \"accuracy4\": %.6f, \"damage\": %.6f, \"bits\": %d}%s\n",
+                l->name, l->bytes8, l->bytes4, l->bytes8 - l->bytes4, l->loss4, l->acc4,
+                l->damage, s->bits[i], i + 1 < s->n ? "," : "");
+    }
+    fprintf(f, "    ]\n  },\n");
+    tm_status st = tm_qrun_write_size_json(f, r->q, r->size);
+    if (st == TM_OK)
+        st = tm_metrics_write_json(f, met, r->data.test.class_names, "test_", 2);
+    fprintf(f, "\n}\n");
+    if (fclose(f) != 0 && st == TM_OK)
+        st = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (st == TM_OK && rename(tmp, path) != 0)
+        st = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (st != TM_OK)
+        remove(tmp);
+    return st;
+}
+
+/* ---- the command --------------------------------------------------------- */
+
+/* The validation split, else up to 1,000 training samples spread over it. */
+static tm_status sensitivity_set(tm_qrun *r, search *s)
+{
+    if (r->val.n > 0) {
+        s->sens = r->val;
+        s->sens_set = "validation";
+        return TM_OK;
+    }
+    int n = r->data.train.n < 1000 ? r->data.train.n : 1000;
+    if (n == 0)
+        return tm_error(TM_ERR_ARG, "search: the run has neither validation nor training "
+                                    "samples to measure sensitivity on");
+    int *idx = malloc(sizeof(int) * (size_t)n);
+    if (!idx)
+        return tm_error(TM_ERR_NOMEM, "search: out of memory");
+    for (int i = 0; i < n; i++)
+        idx[i] = (int)((long)i * r->data.train.n / n);
+    tm_status st = tm_dataset_subset(&r->data.train, idx, n, &s->sens_subset);
+    free(idx);
+    TM_TRY(st);
+    memset(&s->sens, 0, sizeof s->sens);
+    s->sens.n = n;
+    s->sens.label = s->sens_subset.label;
+    for (int b = 0; b < r->m->spec.n_branches; b++)
+        s->sens.x[b] = s->sens_subset.x[r->map[b]];
+    s->sens_set = "training (no validation split)";
+    return TM_OK;
+}
+
+static tm_status solve(const search *s, long budget, int *bits, tm_search_result *res)
+{
+    return tm_search_solve(s->n, s->b8, s->b4, s->damage, budget, bits, res);
+}
+
+static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
+{
+    FILE *out = o->quiet ? NULL : stderr;
+    double t0 = now_s();
+    TM_TRY(tm_qrun_open(r, o->run_dir, o->sets, o->n_sets));
+    TM_TRY(tm_search_layers(r->q, &s->layers, &s->n));
+    int n = s->n;
+    s->b8 = malloc(sizeof(long) * (size_t)n);
+    s->b4 = malloc(sizeof(long) * (size_t)n);
+    s->damage = calloc((size_t)n, sizeof(double));
+    s->bits = malloc(sizeof(int) * (size_t)n);
+    s->snapshot = malloc(sizeof(float) * (weights_size(r->m) ? weights_size(r->m) : 1));
+    if (!s->b8 || !s->b4 || !s->damage || !s->bits || !s->snapshot)
+        return tm_error(TM_ERR_NOMEM, "search: out of memory");
+    for (int i = 0; i < n; i++) {
+        s->b8[i] = s->layers[i].bytes8;
+        s->b4[i] = s->layers[i].bytes4;
+        s->all4 += s->b4[i];
+        s->all8 += s->b8[i];
+    }
+    /* A budget below the all-4-bit size fails here, before any measurement. */
+    TM_TRY(solve(s, o->budget, s->bits, &s->res));
+    if (out)
+        fprintf(out, "%d weight layers: all 4-bit %ld bytes, all 8-bit %ld bytes, budget %ld\n",
+                n, s->all4, s->all8, o->budget);
+
+    TM_TRY(tm_qrun_float_accuracy(r, &s->float_acc));
+    TM_TRY(tm_qrun_calibrate(r, o->calib_batches));
+    copy_weights(r->m, s->snapshot, 1);
+    TM_TRY(sensitivity_set(r, s));
+    TM_TRY(tm_search_sensitivity(r->q, &r->lo, &s->sens, s->layers, n, &s->base_loss,
+                                 &s->base_acc));
+    for (int i = 0; i < n; i++)
+        s->damage[i] = s->layers[i].damage;
+    TM_TRY(solve(s, o->budget, s->bits, &s->res));
+    if (out) {
+        fprintf(out, "sensitivity on %d %s samples (integer runtime, after calibration): all "
+                     "8-bit loss %.4f, accuracy %.4f\n",
+                s->sens.n, s->sens_set, s->base_loss, s->base_acc);
+        for (int i = 0; i < n; i++)
+            fprintf(out, "  %-24s saves %7ld bytes at 4 bits: loss %+.4f, accuracy %.4f\n",
+                    s->layers[i].name, s->b8[i] - s->b4[i], s->layers[i].damage,
+                    s->layers[i].acc4);
+    }
+
+    /* The sweep, calibration only (optionally fine-tuned per point). */
+    s->n_pareto = o->pareto_points;
+    int *bits = malloc(sizeof(int) * (size_t)n);
+    if (!bits)
+        return tm_error(TM_ERR_NOMEM, "search: out of memory");
+    tm_status st = TM_OK;
+    for (int j = 0; j < s->n_pareto && st == TM_OK; j++) {
+        pareto_point *p = &s->pareto[j];
+        p->budget = s->all4 + (long)((double)(s->all8 - s->all4) * j / (s->n_pareto - 1));
+        if (j == s->n_pareto - 1)
+            p->budget = s->all8;
+        tm_search_result pr;
+        st = solve(s, p->budget, bits, &pr);
+        if (st != TM_OK)
+            break;
+        p->bytes = pr.bytes;
+        p->damage = pr.damage;
+        bits_string(bits, n, p->bits, sizeof p->bits);
+        tm_search_apply(r->q, s->layers, n, bits);
+        st = tm_search_eval(r->q, &r->lo, &s->sens, &p->val_loss, &p->val_acc);
+        if (st == TM_OK)
+            st = tm_qrun_simulate(r, &r->test, &p->ptq_acc, NULL);
+        if (st == TM_OK && o->pareto_qat)
+            st = finetune_and_test(r, s, o->qat_epochs, NULL, &p->qat_acc);
+        if (st == TM_OK && out)
+            fprintf(out, "pareto %d/%d: budget %ld -> %ld bytes, bits %s, predicted damage "
+                         "%.4f (measured %.4f), test accuracy %.4f%s\n",
+                    j + 1, s->n_pareto, p->budget, p->bytes, p->bits, p->damage,
+                    p->val_loss - s->base_loss, p->ptq_acc, o->pareto_qat ? " (calibrated)" : "");
+    }
+    free(bits);
+    TM_TRY(st);
+
+    /* The all-4-bit model of the same net, same calibration and fine-tuning. */
+    int *four = malloc(sizeof(int) * (size_t)n);
+    if (!four)
+        return tm_error(TM_ERR_NOMEM, "search: out of memory");
+    for (int i = 0; i < n; i++)
+        four[i] = 4;
+    tm_search_apply(r->q, s->layers, n, four);
+    free(four);
+    TM_TRY(tm_qrun_simulate(r, &r->test, &s->all4_ptq, NULL));
+    if (out)
+        fprintf(out, "all 4-bit: calibrated %.4f; fine-tuning %d epochs\n", s->all4_ptq,
+                o->qat_epochs);
+    TM_TRY(finetune_and_test(r, s, o->qat_epochs, out, &s->all4_acc));
+
+    /* The chosen assignment, last, so r holds its model. */
+    tm_search_apply(r->q, s->layers, n, s->bits);
+    char chosen[256];
+    bits_string(s->bits, n, chosen, sizeof chosen);
+    TM_TRY(tm_qrun_simulate(r, &r->test, &s->ptq_acc, NULL));
+    if (out)
+        fprintf(out, "chosen %s (%ld bytes): calibrated %.4f; fine-tuning %d epochs\n", chosen,
+                s->res.bytes, s->ptq_acc, o->qat_epochs);
+    TM_TRY(tm_qrun_finetune(r, o->qat_epochs, out));
+    TM_TRY(tm_qat_predict(r->q, r->pool, &r->test, r->probs));
+    s->fake_acc = tm_qrun_accuracy(r->probs, r->test.label, r->test.n, r->m->spec.n_classes);
+    TM_TRY(tm_qrun_simulate(r, &r->test, &s->sim_acc, met));
+
+    TM_TRY(tm_make_dir(o->out_dir));
+    char path[TM_PATH_LEN + 16];
+    snprintf(path, sizeof path, "%s/model.tm2n", o->out_dir);
+    TM_TRY(tm_write_file_atomic(path, r->bytes, r->size));
+    snprintf(path, sizeof path, "%s/qmodel.h5", o->out_dir);
+    TM_TRY(tm_qrun_write_qmodel(r, path, "search"));
+    TM_TRY(write_pareto_csv(o->out_dir, s, o->pareto_qat));
+    TM_TRY(write_pareto_gp(o->out_dir, r, s, o));
+    int skipped = 0;
+    TM_TRY(plot(o->out_dir, &skipped));
+    s->seconds = now_s() - t0;
+    TM_TRY(write_metrics(o->out_dir, r, s, o, met));
+
+    printf("searched %s under %ld bytes (%s, granularity %ld byte%s):\n", r->e.name, o->budget,
+           method_name(s->res.method), s->res.granularity, s->res.granularity == 1 ? "" : "s");
+    printf("  %-24s %8s %8s %10s %10s %4s\n", "layer", "bytes8", "bytes4", "damage", "acc4",
+           "bits");
+    for (int i = 0; i < n; i++)
+        printf("  %-24s %8ld %8ld %+10.4f %10.4f %4d\n", s->layers[i].name, s->b8[i], s->b4[i],
+               s->damage[i], s->layers[i].acc4, s->bits[i]);
+    printf("  weight bytes %ld of %ld (all 4-bit %ld, all 8-bit %ld); predicted damage %.4f\n",
+           s->res.bytes, o->budget, s->all4, s->all8, s->res.damage);
+    printf("test accuracy (integer runtime, %d QAT epochs): searched %.4f, all 4-bit %.4f "
+           "(float %.4f)\n",
+           o->qat_epochs, s->sim_acc, s->all4_acc, s->float_acc);
+    printf("wrote %s/model.tm2n, qmodel.h5, metrics.json, pareto.csv, pareto.gp%s\n",
+           o->out_dir, skipped ? "" : ", pareto.png");
+    if (skipped)
+        printf("gnuplot not found: pareto.png skipped (run 'gnuplot pareto.gp' in %s)\n",
+               o->out_dir);
+    printf("search took %.1f s\n", s->seconds);
+    return TM_OK;
+}
+
+static int parse_count(const char *opt, const char *v, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!v[0] || *end || errno || n < lo || n > hi) {
+        fprintf(stderr, "tinym2net search: %s needs a whole number in [%ld, %ld], got '%s'\n",
+                opt, lo, hi, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int tm_cmd_search(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.budget = -1;
+    o.qat_epochs = 2;
+    o.calib_batches = 100;
+    o.pareto_points = 6;
+    char threads_set[64];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        long x = 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
+            if (!(o.out_dir = tm_cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "--budget-bytes")) {
+            if (!(v = tm_cli_value(argc, argv, &i)) ||
+                parse_count(a, v, 1, 1L << 40, &o.budget))
+                return 2;
+        } else if (!strcmp(a, "--qat-epochs")) {
+            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, 0, 100000, &x))
+                return 2;
+            o.qat_epochs = (int)x;
+        } else if (!strcmp(a, "--calib-batches")) {
+            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, 0, 100000, &x))
+                return 2;
+            o.calib_batches = (int)x;
+        } else if (!strcmp(a, "--pareto-points")) {
+            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, 2, MAX_PARETO, &x))
+                return 2;
+            o.pareto_points = (int)x;
+        } else if (!strcmp(a, "--pareto-qat")) {
+            o.pareto_qat = 1;
+        } else if (!strcmp(a, "--set")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            if (o.n_sets == MAX_SETS) {
+                fprintf(stderr, "tinym2net search: too many --set options\n");
+                return 2;
+            }
+            o.sets[o.n_sets++] = v;
+        } else if (!strcmp(a, "--threads")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            if (o.n_sets == MAX_SETS) {
+                fprintf(stderr, "tinym2net search: too many --set options\n");
+                return 2;
+            }
+            snprintf(threads_set, sizeof threads_set, "experiment.threads=%s", v);
+            o.sets[o.n_sets++] = threads_set;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o.quiet = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tinym2net search: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!o.run_dir) {
+            o.run_dir = a;
+        } else {
+            fprintf(stderr, "tinym2net search: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!o.run_dir) {
+        help(stderr);
+        return 2;
+    }
+    if (!o.out_dir || o.budget < 0) {
+        fprintf(stderr, "tinym2net search: %s is required\n",
+                !o.out_dir ? "--out SDIR" : "--budget-bytes N");
+        return 2;
+    }
+    tm_qrun r;
+    search s;
+    tm_metrics met;
+    memset(&r, 0, sizeof r);
+    memset(&s, 0, sizeof s);
+    memset(&met, 0, sizeof met);
+    tm_status st = run(&o, &r, &s, &met);
+    tm_metrics_free(&met);
+    search_free(&s);
+    tm_qrun_close(&r);
+    return st == TM_OK ? 0 : tm_cli_fail("search");
+}

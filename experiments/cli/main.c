@@ -12,6 +12,7 @@ static const tm_command commands[] = {
     {"search", "choose 8/4-bit precision per layer under a weight-byte budget", tm_cmd_search},
     {"export", "write the device model file (and C array) of a quantised run", tm_cmd_export},
     {"import-coswara", "turn the Coswara COVID-19 data into a manifest", tm_cmd_import_coswara},
+    {"reproduce", "reproduce the paper's tables on our data (docs/results.md)", tm_cmd_reproduce},
 };
 
 static void usage(FILE *f)

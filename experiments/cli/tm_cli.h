@@ -15,6 +15,7 @@ int tm_cmd_quantize(int argc, char **argv);
 int tm_cmd_search(int argc, char **argv);
 int tm_cmd_export(int argc, char **argv);
 int tm_cmd_import_coswara(int argc, char **argv);
+int tm_cmd_reproduce(int argc, char **argv);
 
 /* Shared option helpers: returns the value after argv[*i], advancing *i, or
  * NULL (with a message) when it is missing. */

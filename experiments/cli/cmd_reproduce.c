@@ -1,0 +1,990 @@
+/* tinym2net reproduce: the paper's tables on our data in one command. It
+ * runs this program's own train, quantize, search and export commands and
+ * tinym2net-run as child processes (each step is exactly what a user would
+ * type, and its log is kept), reads their metrics.json files and writes the
+ * results page with its plots (gnuplot). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tm_cli.h"
+
+#define RP_MAX_SEEDS 16
+#define RP_MAX_DATA 8
+#define RP_MAX_CLASSES 64
+#define RP_PATH 1024
+#define RP_CMD 8192
+
+enum { M_IMAGE, M_AUDIO, M_FUSED, M_COMP, M_SEARCH, M_N };
+
+typedef struct {
+    double v[RP_MAX_SEEDS];
+    int n;
+} series;
+
+typedef struct {
+    int ran;                               /* at least one seed finished */
+    series fl, sim, rt, a64;               /* accuracies, 0..1 */
+    long params, macs, file_bytes, arena, weight_bytes;
+    double latency_ms;
+    int conf[RP_MAX_CLASSES * RP_MAX_CLASSES], k; /* best seed's float confusion */
+    double best;
+    char note[256];
+} model_res;
+
+typedef struct {
+    char name[64];
+    char cfgdir[RP_PATH];
+    model_res m[M_N];
+    long budget;
+    char note[512];
+} data_res;
+
+typedef struct {
+    const char *datasets, *seeds, *out, *results, *configs, *coswara, *threads;
+    int epochs, quick, a64_ok;
+    long budget;
+    char self[RP_PATH], runner[RP_PATH], src[RP_PATH], a64_note[256];
+    int seed[RP_MAX_SEEDS], n_seeds;
+    FILE *log;
+} opts;
+
+static const char *model_cfg[M_N] = {"image-base", "audio-base", "fused", "fused-compressed",
+                                     "fused-compressed"};
+static const char *model_label[M_N] = {
+    "image only (standard conv)", "audio only (standard conv)", "fused (standard conv)",
+    "fused compressed (separable, paper 8/4-bit)", "fused compressed (separable, searched bits)"};
+static const char *model_dir[M_N] = {"image-base", "audio-base", "fused", "fused-compressed",
+                                     "fused-compressed-search"};
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: tinym2net reproduce [options]\n\n"
+            "Reproduces the paper's tables on our data: for each data set and seed trains\n"
+            "the single-modality base models (image-base.cfg, audio-base.cfg), the fused\n"
+            "base model (fused.cfg) and the fused compressed model (fused-compressed.cfg),\n"
+            "quantises each with --preset paper, searches the bit widths of the compressed\n"
+            "model under a byte budget, exports every quantised model, runs it with\n"
+            "tinym2net-run on the test manifest (and on aarch64 under qemu when the cross\n"
+            "tools are installed) and checks the runtime's accuracy equals the integer\n"
+            "simulation's. Writes the results page and its PNG plots beside it.\n\n"
+            "options:\n"
+            "  --data LIST         data sets (default avdigits,avdigits-noisy); each names a\n"
+            "                      folder of experiment files under experiments/\n"
+            "  --seeds LIST        seeds (default 0,1,2)\n"
+            "  --epochs N          training epochs (default: the experiment files')\n"
+            "  --out DIR           working folder for runs (default runs/reproduce)\n"
+            "  --results FILE      results page (default docs/results.md)\n"
+            "  --budget-bytes N    packed weight budget of the search (default: midway\n"
+            "                      between the compressed model's all-4 and all-8-bit bytes)\n"
+            "  --coswara ROOT      also import a Coswara folder and run experiments/coswara/\n"
+            "  --threads N         worker threads of each step\n"
+            "  --quick             seed 0, 2 epochs unless --epochs, short calibration and QAT\n"
+            "                      (for tests; not a result)\n"
+            "  --help              this text\n");
+}
+
+static void logf_(opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (o->log) {
+        va_start(ap, fmt);
+        vfprintf(o->log, fmt, ap);
+        va_end(ap);
+        fflush(o->log);
+    }
+}
+
+/* Runs a shell command; its output goes to the log (or to the file named
+ * by out when given). Returns the exit status, -1 when it could not run. */
+static int sh(opts *o, const char *out, const char *fmt, ...)
+{
+    char cmd[RP_CMD], full[RP_CMD + RP_PATH + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= sizeof cmd)
+        return -1;
+    if (o->log)
+        fprintf(o->log, "$ %s\n", cmd), fflush(o->log);
+    char logpath[RP_PATH + 32];
+    snprintf(logpath, sizeof logpath, "%s/reproduce.log", o->out);
+    if (out)
+        snprintf(full, sizeof full, "( %s ) > '%s' 2>> '%s'", cmd, out, logpath);
+    else
+        snprintf(full, sizeof full, "( %s ) >> '%s' 2>&1", cmd, logpath);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = system(full);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (o->log)
+        fprintf(o->log, "  (exit %d, %.1f s)\n", rc == -1 ? -1 : WIFEXITED(rc) ? WEXITSTATUS(rc) : 128,
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    if (rc == -1)
+        return -1;
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+static int mkdirs(const char *dir)
+{
+    char p[RP_PATH];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(p, 0777);
+            *c = '/';
+        }
+    struct stat st;
+    if ((mkdir(p, 0777) == 0 || errno == EEXIST) && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    fprintf(stderr, "tinym2net reproduce: %s: cannot create folder: %s\n", dir, strerror(errno));
+    return -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    size_t got;
+    while (b && (got = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+            }
+            b = nb;
+        }
+    }
+    fclose(f);
+    if (b)
+        b[n] = '\0';
+    return b;
+}
+
+/* The number after "key": in a JSON text (top level keys are unique in our
+ * metrics files); NAN when absent or null. */
+static double json_num(const char *js, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = js ? strstr(js, pat) : NULL;
+    if (!p)
+        return NAN;
+    p += strlen(pat);
+    char *end;
+    double v = strtod(p, &end);
+    return end == p ? NAN : v;
+}
+
+/* "test_confusion": [[..],..] into conf (k x k); returns k or 0. */
+static int json_confusion(const char *js, int *conf)
+{
+    const char *p = js ? strstr(js, "\"test_confusion\":") : NULL;
+    if (!p || !(p = strchr(p, '[')))
+        return 0;
+    p++;
+    int rows = 0, cols = 0, n = 0;
+    while (*p && *p != ']' && rows < RP_MAX_CLASSES) {
+        while (*p && *p != '[' && *p != ']')
+            p++;
+        if (*p != '[')
+            break;
+        p++;
+        int c = 0;
+        while (*p && *p != ']') {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p) {
+                p++;
+                continue;
+            }
+            if (c < RP_MAX_CLASSES && n < RP_MAX_CLASSES * RP_MAX_CLASSES)
+                conf[n++] = (int)v;
+            c++;
+            p = end;
+        }
+        if (*p)
+            p++;
+        cols = c;
+        rows++;
+    }
+    return rows == cols && rows * cols == n ? rows : 0;
+}
+
+static int parse_list(const char *s, int *v, int max)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > INT_MAX || n == max)
+            return -1;
+        v[n++] = (int)x;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return n;
+}
+
+/* A key of one section of an experiment file (comments and spaces cut). */
+static int ini_get(const char *path, const char *section, const char *key, char *out, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024], sec[128] = "";
+    int found = -1;
+    while (fgets(line, sizeof line, f)) {
+        char *c = strpbrk(line, ";#\r\n");
+        if (c)
+            *c = '\0';
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        size_t L = strlen(s);
+        while (L && (s[L - 1] == ' ' || s[L - 1] == '\t'))
+            s[--L] = '\0';
+        if (s[0] == '[') {
+            snprintf(sec, sizeof sec, "%.*s", (int)(L > 2 ? L - 2 : 0), s + 1);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq || strcmp(sec, section))
+            continue;
+        char *k = s, *ke = eq;
+        while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
+            ke--;
+        *ke = '\0';
+        char *v = eq + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (!strcmp(k, key)) {
+            snprintf(out, n, "%s", v);
+            found = 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static void dirname_of(const char *path, char *out, size_t n)
+{
+    snprintf(out, n, "%s", path);
+    char *s = strrchr(out, '/');
+    if (s && s != out)
+        *s = '\0';
+    else if (s)
+        s[1] = '\0';
+    else
+        snprintf(out, n, ".");
+}
+
+static void add(series *s, double v)
+{
+    if (s->n < RP_MAX_SEEDS && !isnan(v))
+        s->v[s->n++] = v;
+}
+
+static double mean_of(const series *s)
+{
+    double t = 0;
+    for (int i = 0; i < s->n; i++)
+        t += s->v[i];
+    return s->n ? t / s->n : NAN;
+}
+
+/* "mean (min-max)" in percent, or "n/a". */
+static void fmt_series(const series *s, char *buf, size_t n)
+{
+    if (!s->n) {
+        snprintf(buf, n, "n/a");
+        return;
+    }
+    double lo = s->v[0], hi = s->v[0];
+    for (int i = 1; i < s->n; i++) {
+        lo = s->v[i] < lo ? s->v[i] : lo;
+        hi = s->v[i] > hi ? s->v[i] : hi;
+    }
+    if (s->n == 1)
+        snprintf(buf, n, "%.1f %%", 100 * mean_of(s));
+    else
+        snprintf(buf, n, "%.1f %% (%.1f-%.1f)", 100 * mean_of(s), 100 * lo, 100 * hi);
+}
+
+/* Packed weight bytes of the compressed model with every layer at 4 and at
+ * 8 bits, from the per-layer rows of a quantize metrics.json. */
+static int bytes_4_8(const char *js, long *b4, long *b8)
+{
+    *b4 = *b8 = 0;
+    const char *p = js ? strstr(js, "\"layers\":") : NULL;
+    int rows = 0;
+    while (p && (p = strstr(p, "{\"name\":"))) {
+        double params = json_num(p, "params"), bits = json_num(p, "bits"),
+               packed = json_num(p, "packed_bytes");
+        if (isnan(params) || isnan(bits) || isnan(packed))
+            return -1;
+        long half = (long)params - ((long)params + 1) / 2;
+        *b8 += bits == 8 ? (long)packed : (long)packed + half;
+        *b4 += bits == 4 ? (long)packed : (long)packed - half;
+        rows++;
+        p++;
+    }
+    return rows ? 0 : -1;
+}
+
+/* tinym2net-run's summary: accuracy (right/n), invoke latency, arena,
+ * file bytes. */
+static int parse_run(const char *txt, int *right, int *n, double *lat, long *arena, long *fbytes)
+{
+    const char *p;
+    if (!txt || !(p = strstr(txt, "accuracy ")) || sscanf(p, "accuracy %*f (%d/%d)", right, n) != 2)
+        return -1;
+    if ((p = strstr(txt, "invoke ")))
+        *lat = strtod(p + 7, NULL);
+    if ((p = strstr(txt, "(arena ")))
+        *arena = strtol(p + 7, NULL, 10);
+    if ((p = strstr(txt, "model file ")))
+        *fbytes = strtol(p + 11, NULL, 10);
+    return 0;
+}
+
+/* Same logits rows in both CSV files (x86-64 and aarch64). */
+static int same_file(const char *x, const char *y)
+{
+    char *a = slurp(x), *b = slurp(y);
+    int same = a && b && !strcmp(a, b);
+    free(a);
+    free(b);
+    return same;
+}
+
+typedef struct {
+    char test[RP_PATH], label[128];
+} manifest_info;
+
+static int test_manifest(const char *cfg, manifest_info *mi)
+{
+    char rel[RP_PATH] = "", root[RP_PATH] = "";
+    if (ini_get(cfg, "data", "test", rel, sizeof rel) != 0) {
+        fprintf(stderr, "tinym2net reproduce: %s: no [data] test manifest\n", cfg);
+        return -1;
+    }
+    if (ini_get(cfg, "data", "label_column", mi->label, sizeof mi->label) != 0)
+        snprintf(mi->label, sizeof mi->label, "label");
+    if (ini_get(cfg, "data", "root", root, sizeof root) != 0 || !root[0]) {
+        const char *env = getenv("TINYM2NET_DATA");
+        snprintf(root, sizeof root, "%s", env ? env : "");
+    }
+    if (rel[0] == '/' || !root[0])
+        snprintf(mi->test, sizeof mi->test, "%s", rel);
+    else
+        snprintf(mi->test, sizeof mi->test, "%s/%s", root, rel);
+    return 0;
+}
+
+/* One seed of one model: train (unless given), quantize or search, export,
+ * run on the host and under qemu. Returns 0, or -1 after a failure that
+ * must stop the reproduction (runtime and simulation disagree). */
+static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
+{
+    model_res *r = &d->m[mi];
+    char cfg[RP_PATH + 64], base[RP_PATH + 128], run[RP_PATH + 160], q[RP_PATH + 160];
+    char sets[512] = "";
+    snprintf(cfg, sizeof cfg, "%s/%s.cfg", d->cfgdir, model_cfg[mi]);
+    snprintf(base, sizeof base, "%s/%s/%s/seed%d", o->out, d->name, model_dir[mi], seed);
+    if (mkdirs(base))
+        return -1;
+    int w = snprintf(sets, sizeof sets, "--set experiment.seed=%d", seed);
+    if (o->epochs > 0)
+        w += snprintf(sets + w, sizeof sets - (size_t)w, " --set train.epochs=%d", o->epochs);
+    char thr[64] = "";
+    if (o->threads)
+        snprintf(thr, sizeof thr, "--threads %s", o->threads);
+    const char *qopts = o->quick ? "--qat-epochs 1 --calib-batches 5" : "";
+    const char *sopts = o->quick ? "--pareto-points 2" : "";
+
+    char js_path[RP_PATH + 200];
+    if (mi == M_SEARCH) {
+        snprintf(run, sizeof run, "%s/%s/%s/seed%d/run", o->out, d->name, model_dir[M_COMP], seed);
+    } else {
+        snprintf(run, sizeof run, "%s/run", base);
+        logf_(o, "[%s seed %d] train %s\n", d->name, seed, model_cfg[mi]);
+        if (sh(o, NULL, "'%s' train '%s' --out '%s' --force --quiet %s %s", o->self, cfg, run, sets,
+               thr) != 0) {
+            logf_(o, "  training failed (see %s/reproduce.log)\n", o->out);
+            snprintf(r->note, sizeof r->note, "training failed at seed %d", seed);
+            return 0;
+        }
+        snprintf(js_path, sizeof js_path, "%s/metrics.json", run);
+        char *js = slurp(js_path);
+        double acc = json_num(js, "test_accuracy");
+        add(&r->fl, acc);
+        r->params = (long)json_num(js, "parameters");
+        r->macs = (long)json_num(js, "macs_per_sample");
+        if (!isnan(acc) && (r->fl.n == 1 || acc > r->best)) {
+            r->best = acc;
+            r->k = json_confusion(js, r->conf);
+        }
+        free(js);
+    }
+    snprintf(q, sizeof q, "%s/q", base);
+    if (mi == M_SEARCH) {
+        logf_(o, "[%s seed %d] search (budget %ld bytes)\n", d->name, seed, d->budget);
+        if (sh(o, NULL, "'%s' search '%s' --out '%s' %s %ld --quiet %s %s %s", o->self, run, q, extra,
+               d->budget, qopts, sopts, thr) != 0) {
+            logf_(o, "  search failed (see %s/reproduce.log)\n", o->out);
+            snprintf(r->note, sizeof r->note, "the search failed at seed %d", seed);
+            return 0;
+        }
+    } else {
+        logf_(o, "[%s seed %d] quantize %s --preset paper\n", d->name, seed, model_cfg[mi]);
+        if (sh(o, NULL, "'%s' quantize '%s' --out '%s' --preset paper --quiet %s %s", o->self, run,
+               q, qopts, thr) != 0) {
+            logf_(o, "  quantisation failed (see %s/reproduce.log)\n", o->out);
+            snprintf(r->note, sizeof r->note, "quantisation failed at seed %d", seed);
+            return 0;
+        }
+    }
+    snprintf(js_path, sizeof js_path, "%s/metrics.json", q);
+    char *qjs = slurp(js_path);
+    double sim = json_num(qjs, "test_accuracy");
+    if (mi == M_SEARCH) {
+        add(&r->fl, json_num(qjs, "float_test_accuracy"));
+        double a4 = json_num(qjs, "all4_weight_bytes"), a8 = json_num(qjs, "all8_weight_bytes");
+        if (!isnan(a4) && !isnan(a8))
+            snprintf(r->note, sizeof r->note,
+                     "the search reports %.0f packed weight bytes with every layer at 4 bits and "
+                     "%.0f at 8 bits; the searched model has %ld",
+                     a4, a8, (long)json_num(qjs, "weight_bytes"));
+        r->params = d->m[M_COMP].params;
+        r->macs = d->m[M_COMP].macs;
+    }
+    add(&r->sim, sim);
+    double wb = json_num(qjs, "weight_bytes");
+    if (!isnan(wb))
+        r->weight_bytes = (long)wb;
+    if (mi == M_COMP && d->budget <= 0) {
+        long b4, b8;
+        if (bytes_4_8(qjs, &b4, &b8) == 0)
+            d->budget = (b4 + b8) / 2;
+    }
+    free(qjs);
+
+    char model[RP_PATH + 200], out_txt[RP_PATH + 200], logits[RP_PATH + 200],
+        scores[RP_PATH + 200], inputs[RP_PATH + 200];
+    snprintf(model, sizeof model, "%s/model.tm2n", base);
+    if (sh(o, NULL, "'%s' export '%s' -o '%s' --quiet", o->self, q, model) != 0) {
+        logf_(o, "  export failed (see %s/reproduce.log)\n", o->out);
+        snprintf(r->note, sizeof r->note, "export failed at seed %d", seed);
+        return 0;
+    }
+    manifest_info man;
+    if (test_manifest(cfg, &man))
+        return -1;
+    snprintf(out_txt, sizeof out_txt, "%s/run.txt", base);
+    snprintf(logits, sizeof logits, "%s/logits.csv", base);
+    snprintf(scores, sizeof scores, "%s/scores.csv", base);
+    snprintf(inputs, sizeof inputs, "%s/inputs.bin", base);
+    int a64 = o->a64_ok;
+    if (sh(o, out_txt, "'%s' '%s' --manifest '%s' --label-column '%s' --quiet --logits '%s' "
+                       "--scores '%s' %s%s%s",
+           o->runner, model, man.test, man.label, logits, scores, a64 ? "--dump-inputs '" : "",
+           a64 ? inputs : "", a64 ? "'" : "") != 0) {
+        logf_(o, "  tinym2net-run failed on %s (see %s)\n", model, out_txt);
+        return -1;
+    }
+    char *txt = slurp(out_txt);
+    int right = 0, n = 0;
+    double lat = NAN;
+    long arena = 0, fbytes = 0;
+    int pr = parse_run(txt, &right, &n, &lat, &arena, &fbytes);
+    free(txt);
+    if (pr) {
+        logf_(o, "  cannot read tinym2net-run's summary in %s\n", out_txt);
+        return -1;
+    }
+    double rt = n ? (double)right / n : NAN;
+    add(&r->rt, rt);
+    r->latency_ms = isnan(r->latency_ms) || r->latency_ms == 0 || lat < r->latency_ms
+                        ? lat
+                        : r->latency_ms;
+    r->arena = arena;
+    r->file_bytes = fbytes;
+    int sim_right = (int)lround(sim * n);
+    if (isnan(sim) || sim_right != right) {
+        logf_(o,
+              "tinym2net reproduce: RUNTIME AND SIMULATION DISAGREE: %s seed %d: tinym2net-run "
+              "%d/%d right, the integer simulation (%s/metrics.json) %.6f\n",
+              model, seed, right, n, q, sim);
+        return -1;
+    }
+    logf_(o, "  float %.4f, integer simulation %.4f, runtime %d/%d (equal)\n",
+          r->fl.n ? r->fl.v[r->fl.n - 1] : NAN, sim, right, n);
+    if (a64) {
+        char a64_csv[RP_PATH + 200];
+        snprintf(a64_csv, sizeof a64_csv, "%s/logits-aarch64.csv", base);
+        if (sh(o, a64_csv, "qemu-aarch64 -cpu cortex-a72 -L /usr/aarch64-linux-gnu "
+                           "'%s/a64/tm_rt_run_inputs' '%s' '%s'",
+               o->out, model, inputs) != 0 ||
+            !same_file(a64_csv, logits)) {
+            logf_(o, "tinym2net reproduce: the aarch64 runtime (qemu) does not print the x86-64 "
+                     "logits for %s (%s against %s)\n",
+                  model, a64_csv, logits);
+            return -1;
+        }
+        /* Same logits row for row: the same predictions, so the same accuracy. */
+        add(&r->a64, rt);
+        remove(inputs);
+    }
+    r->ran = 1;
+    return 0;
+}
+
+static int search_option(opts *o, char *opt, size_t n)
+{
+    char help_txt[RP_PATH + 32];
+    snprintf(help_txt, sizeof help_txt, "%s/search-help.txt", o->out);
+    if (sh(o, help_txt, "'%s' search --help", o->self) != 0)
+        return -1;
+    char *t = slurp(help_txt);
+    int rc = -1;
+    if (t && strstr(t, "--budget-bytes"))
+        snprintf(opt, n, "--budget-bytes"), rc = 0;
+    else if (t && strstr(t, "--budget"))
+        snprintf(opt, n, "--budget"), rc = 0;
+    free(t);
+    return rc;
+}
+
+static void run_data(opts *o, data_res *d, int *fatal)
+{
+    char search_opt[64];
+    int have_search = search_option(o, search_opt, sizeof search_opt) == 0;
+    if (!have_search)
+        snprintf(d->m[M_SEARCH].note, sizeof d->m[M_SEARCH].note,
+                 "skipped: this build has no `tinym2net search` command with a byte budget");
+    for (int s = 0; s < o->n_seeds && !*fatal; s++)
+        for (int mi = 0; mi < M_N && !*fatal; mi++) {
+            if (mi == M_SEARCH && (!have_search || !d->m[M_COMP].ran || d->budget <= 0))
+                continue;
+            if (run_model(o, d, mi, o->seed[s], search_opt))
+                *fatal = 1;
+        }
+}
+
+/* ---- the results page --------------------------------------------------- */
+
+static void write_plots(opts *o, data_res *ds, int nd, const char *dir, const char *stem,
+                        char *notes, size_t nn)
+{
+    char dat[RP_PATH * 2], gp[RP_PATH * 2];
+    snprintf(dat, sizeof dat, "%s/plots/accuracy-vs-bytes.dat", o->out);
+    snprintf(gp, sizeof gp, "%s/plots/plots.gp", o->out);
+    char pdir[RP_PATH + 16];
+    snprintf(pdir, sizeof pdir, "%s/plots", o->out);
+    mkdirs(pdir);
+    FILE *f = fopen(dat, "w"), *g = fopen(gp, "w");
+    if (!f || !g) {
+        if (f)
+            fclose(f);
+        if (g)
+            fclose(g);
+        snprintf(notes, nn, "plots: cannot write %.900s\n", dat);
+        return;
+    }
+    for (int i = 0; i < nd; i++) {
+        fprintf(f, "# %s\n", ds[i].name);
+        for (int m = 0; m < M_N; m++)
+            if (ds[i].m[m].ran && ds[i].m[m].rt.n)
+                fprintf(f, "%ld %.4f \"%s\"\n", ds[i].m[m].file_bytes,
+                        100 * mean_of(&ds[i].m[m].rt), model_dir[m]);
+        fprintf(f, "\n\n");
+    }
+    fclose(f);
+    fprintf(g, "set terminal pngcairo size 900,600 noenhanced\n"
+               "set output '%s/%s-accuracy-vs-bytes.png'\n"
+               "set title 'Test accuracy (runtime, mean over seeds) against model file bytes'\n"
+               "set xlabel 'model file bytes'\nset ylabel 'accuracy (%%)'\n"
+               "set logscale x\nset grid\nset key top left\nset yrange [*:101]\n",
+            dir, stem);
+    fprintf(g, "plot ");
+    for (int i = 0; i < nd; i++)
+        fprintf(g,
+                "%s'%s' index %d using 1:2 with points pt 7 ps 1.5 title '%s', "
+                "'' index %d using 1:2:3 with labels offset 0,1 font ',8' notitle",
+                i ? ", " : "", dat, i, ds[i].name, i);
+    fprintf(g, "\n");
+    /* One confusion heatmap per data set: its best fused float model. */
+    for (int i = 0; i < nd; i++) {
+        int best = -1;
+        for (int m = M_FUSED; m <= M_COMP; m++)
+            if (ds[i].m[m].k && (best < 0 || ds[i].m[m].best > ds[i].m[best].best))
+                best = m;
+        if (best < 0)
+            continue;
+        const model_res *r = &ds[i].m[best];
+        char cm[RP_PATH * 2];
+        snprintf(cm, sizeof cm, "%s/plots/confusion-%s.dat", o->out, ds[i].name);
+        FILE *c = fopen(cm, "w");
+        if (!c)
+            continue;
+        for (int a = 0; a < r->k; a++)
+            for (int b = 0; b < r->k; b++)
+                fprintf(c, "%d %d %d\n", b, a, r->conf[a * r->k + b]);
+        fclose(c);
+        fprintf(g,
+                "reset\nset terminal pngcairo size 700,600 noenhanced\n"
+                "set output '%s/%s-confusion-%s.png'\n"
+                "set title '%s: confusion of the best fused model (%s, float, %.1f %%)'\n"
+                "set xlabel 'predicted class'\nset ylabel 'true class'\n"
+                "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\n"
+                "set xtics 1\nset ytics 1\nset palette defined (0 'white', 1 '#1f4e99')\n"
+                "plot '%s' using 1:2:3 with image notitle, "
+                "'' using 1:2:(sprintf('%%d',$3)) with labels font ',9' notitle\n",
+                dir, stem, ds[i].name, ds[i].name, model_dir[best], 100 * r->best, r->k - 1,
+                r->k - 1, cm);
+    }
+    fclose(g);
+    if (sh(o, NULL, "gnuplot '%s'", gp) != 0)
+        snprintf(notes, nn, "The plots were not drawn: gnuplot failed or is not installed "
+                            "(Debian: gnuplot-nox); the data is in %s/plots.\n\n",
+                 o->out);
+}
+
+static void write_results(opts *o, data_res *ds, int nd, const char *cmdline, const char *date,
+                          double wall, int fatal)
+{
+    char dir[RP_PATH], stem[RP_PATH];
+    dirname_of(o->results, dir, sizeof dir);
+    const char *b = strrchr(o->results, '/');
+    snprintf(stem, sizeof stem, "%s", b ? b + 1 : o->results);
+    char *dot = strrchr(stem, '.');
+    if (dot)
+        *dot = '\0';
+    char plot_notes[1024] = "";
+    write_plots(o, ds, nd, dir, stem, plot_notes, sizeof plot_notes);
+    char tmp[RP_PATH + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", o->results);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "tinym2net reproduce: %s: cannot write: %s\n", tmp, strerror(errno));
+        return;
+    }
+    fprintf(f, "# Results\n\n"
+               "Generated by `tinym2net reproduce`; do not edit by hand (run it again).\n\n");
+    fprintf(f, "Command: `%s`  \nDate: %s  \nWall time: %.0f s (%.1f min)  \nSeeds: ", cmdline,
+            date, wall, wall / 60);
+    for (int s = 0; s < o->n_seeds; s++)
+        fprintf(f, "%s%d", s ? ", " : "", o->seed[s]);
+    if (o->epochs > 0)
+        fprintf(f, "; training epochs: %d (--epochs)", o->epochs);
+    else
+        fprintf(f, "; training epochs: as in the experiment files");
+    fprintf(f, "%s\n\n",
+            o->quick ? " (--quick: one seed, 1 QAT epoch, 5 calibration batches; not a result)"
+                     : "");
+    if (fatal)
+        fprintf(f, "**The run stopped early on an error (see %s/reproduce.log); the tables hold "
+                   "what finished.**\n\n",
+                o->out);
+    fprintf(f,
+            "Accuracies are test-set top-1, shown as the mean over the seeds with the range "
+            "(min-max) in brackets. *Float*: the trained model. *Int. sim.*: the quantised "
+            "model run by the integer simulation (`tinym2net quantize`/`search`). *Runtime*: "
+            "the exported model file run by `tinym2net-run` on the test manifest's files "
+            "(decoding on the host, front end and network in the runtime); it is checked to "
+            "equal the integer simulation for every seed, or the command fails. *aarch64*: the "
+            "same model file and inputs run by the runtime cross-compiled for aarch64 under "
+            "qemu-aarch64 (`export/device/tm_rt_run_inputs.c`), whose logits are checked to "
+            "equal the x86-64 logits byte for byte. Parameters and MACs are of the float model; "
+            "model bytes, arena bytes and latency (median invoke time per inference on this "
+            "host, fastest seed) are of the exported file. Every quantised row is the paper's "
+            "preset (first layer of each branch and the classifier 8-bit, the rest 4-bit, int8 "
+            "activations) unless it says *searched*.\n\n");
+    if (!o->a64_ok)
+        fprintf(f, "aarch64: %s\n\n", o->a64_note);
+    for (int i = 0; i < nd; i++) {
+        data_res *d = &ds[i];
+        fprintf(f, "## %s\n\nExperiment files: `%s/`", d->name, d->cfgdir);
+        if (d->budget > 0)
+            fprintf(f, "; search budget: %ld packed weight bytes%s", d->budget,
+                    o->budget > 0 ? " (--budget-bytes)"
+                                  : " (midway between the compressed model's all-4-bit and "
+                                    "all-8-bit weight bytes)");
+        fprintf(f, ".\n\n| model | float | int. sim. | runtime | aarch64 | parameters | "
+                   "model bytes | arena bytes | MACs | latency |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|\n");
+        for (int m = 0; m < M_N; m++) {
+            model_res *r = &d->m[m];
+            if (!r->ran) {
+                fprintf(f, "| %s | %s | | | | | | | | |\n", model_label[m],
+                        r->note[0] ? r->note : "not run");
+                continue;
+            }
+            char a[64], b2[64], c[64], e[64];
+            fmt_series(&r->fl, a, sizeof a);
+            fmt_series(&r->sim, b2, sizeof b2);
+            fmt_series(&r->rt, c, sizeof c);
+            fmt_series(&r->a64, e, sizeof e);
+            fprintf(f, "| %s | %s | %s | %s | %s | %ld | %ld | %ld | %ld | %.3f ms |\n",
+                    model_label[m], a, b2, c, e, r->params, r->file_bytes, r->arena, r->macs,
+                    r->latency_ms);
+        }
+        for (int m = 0; m < M_N; m++)
+            if (d->m[m].ran && d->m[m].note[0])
+                fprintf(f, "\nNote (%s): %s\n", model_label[m], d->m[m].note);
+        fprintf(f, "\n");
+    }
+    /* Fusion gain against the paper's. */
+    fprintf(f, "## Fusion against the best single modality\n\n"
+               "The paper (TinyM2Net) reports 88.4 %% for COVID-19 detection from cough and "
+               "breath (+14.5 points over the best single modality) and 96.8 %% for battlefield "
+               "object detection from image and audio (+3.9 points), and fusion beating every "
+               "single modality. Ours, float accuracy, mean over the seeds, standard-convolution "
+               "models of the same training settings:\n\n"
+               "| data | fused | best single modality | gain (points) | fusion beats every "
+               "single modality | paper |\n|---|---|---|---|---|---|\n");
+    for (int i = 0; i < nd; i++) {
+        data_res *d = &ds[i];
+        double fu = mean_of(&d->m[M_FUSED].fl), im = mean_of(&d->m[M_IMAGE].fl),
+               au = mean_of(&d->m[M_AUDIO].fl);
+        if (isnan(fu) || isnan(im) || isnan(au)) {
+            fprintf(f, "| %s | n/a | n/a | n/a | n/a | |\n", d->name);
+            continue;
+        }
+        double best = im > au ? im : au;
+        fprintf(f, "| %s | %.1f %% | %.1f %% (%s) | %+.1f | %s | %s |\n", d->name, 100 * fu,
+                100 * best, im > au ? "image" : "audio", 100 * (fu - best),
+                fu > im && fu > au ? "yes" : "no",
+                strstr(d->name, "coswara") ? "88.4 %, +14.5" : "96.8 %, +3.9 (battlefield)");
+    }
+    fprintf(f, "\n## Plots\n\n%s", plot_notes);
+    fprintf(f, "![accuracy against model bytes](%s-accuracy-vs-bytes.png)\n\n", stem);
+    for (int i = 0; i < nd; i++)
+        fprintf(f, "![confusion matrix, %s](%s-confusion-%s.png)\n\n", ds[i].name, stem,
+                ds[i].name);
+    fprintf(f, "## Benchmarks\n\nTraining speed, feature cache and latency numbers are made by "
+               "the benchmark programs, not by reproduce: see [benchmarks.md](benchmarks.md).\n");
+    int bad = ferror(f);
+    if (fclose(f) || bad || rename(tmp, o->results)) {
+        fprintf(stderr, "tinym2net reproduce: %s: cannot write\n", o->results);
+        remove(tmp);
+        return;
+    }
+    logf_(o, "wrote %s\n", o->results);
+}
+
+static int find_tools(opts *o)
+{
+    ssize_t n = readlink("/proc/self/exe", o->self, sizeof o->self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "tinym2net reproduce: cannot read /proc/self/exe\n");
+        return -1;
+    }
+    o->self[n] = '\0';
+    char dir[RP_PATH];
+    dirname_of(o->self, dir, sizeof dir);
+    snprintf(o->runner, sizeof o->runner, "%.1000s/tinym2net-run", dir);
+    if (access(o->runner, X_OK) != 0) {
+        fprintf(stderr, "tinym2net reproduce: %s: not found; build the tinym2net-run target "
+                        "(it must sit next to tinym2net)\n",
+                o->runner);
+        return -1;
+    }
+    /* The source tree (for the cross build): the build folder's CMake cache. */
+    char cache[RP_PATH + 32];
+    snprintf(cache, sizeof cache, "%s/CMakeCache.txt", dir);
+    char *t = slurp(cache);
+    const char *p = t ? strstr(t, "CMAKE_HOME_DIRECTORY:INTERNAL=") : NULL;
+    if (p) {
+        p += strlen("CMAKE_HOME_DIRECTORY:INTERNAL=");
+        snprintf(o->src, sizeof o->src, "%.*s", (int)strcspn(p, "\r\n"), p);
+    }
+    free(t);
+    return 0;
+}
+
+static void setup_a64(opts *o)
+{
+    o->a64_ok = 0;
+    if (sh(o, NULL, "command -v qemu-aarch64 && command -v aarch64-linux-gnu-gcc") != 0) {
+        snprintf(o->a64_note, sizeof o->a64_note,
+                 "not run (qemu-aarch64 or aarch64-linux-gnu-gcc is not installed)");
+        return;
+    }
+    if (!o->src[0]) {
+        snprintf(o->a64_note, sizeof o->a64_note,
+                 "not run (no source tree found beside the tinym2net binary)");
+        return;
+    }
+    if (sh(o, NULL, "bash '%s/runtime/tools/cross.sh' program aarch64 '%s/a64' "
+                    "'%s/export/device/tm_rt_run_inputs.c'",
+           o->src, o->out, o->src) != 0) {
+        snprintf(o->a64_note, sizeof o->a64_note,
+                 "not run (the aarch64 cross build failed; see the log)");
+        return;
+    }
+    o->a64_ok = 1;
+}
+
+static int has_quote(const char *s)
+{
+    return s && strchr(s, '\'') != NULL;
+}
+
+int tm_cmd_reproduce(int argc, char **argv)
+{
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.datasets = "avdigits,avdigits-noisy";
+    o.seeds = "0,1,2";
+    o.out = "runs/reproduce";
+    o.results = "docs/results.md";
+    o.configs = "experiments";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            o.quick = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            fprintf(stderr, "tinym2net reproduce: unexpected argument '%s'\n", a);
+            return 2;
+        }
+        if (!(v = tm_cli_value(argc, argv, &i)))
+            return 2;
+        if (has_quote(v)) {
+            fprintf(stderr, "tinym2net reproduce: %s: quotes are not allowed in '%s'\n", a, v);
+            return 2;
+        }
+        if (!strcmp(a, "--data"))
+            o.datasets = v;
+        else if (!strcmp(a, "--seeds"))
+            o.seeds = v;
+        else if (!strcmp(a, "--epochs")) {
+            o.epochs = atoi(v);
+            if (o.epochs < 1) {
+                fprintf(stderr, "tinym2net reproduce: --epochs needs a positive count\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--out"))
+            o.out = v;
+        else if (!strcmp(a, "--results"))
+            o.results = v;
+        else if (!strcmp(a, "--budget-bytes")) {
+            o.budget = atol(v);
+            if (o.budget < 1) {
+                fprintf(stderr, "tinym2net reproduce: --budget-bytes needs a positive count\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--coswara"))
+            o.coswara = v;
+        else if (!strcmp(a, "--threads"))
+            o.threads = v;
+        else if (!strcmp(a, "--configs")) /* hidden: the tests' experiment files */
+            o.configs = v;
+        else {
+            fprintf(stderr, "tinym2net reproduce: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+    }
+    if (o.quick) {
+        if (!o.epochs)
+            o.epochs = 2;
+        o.seeds = "0";
+    }
+    o.n_seeds = parse_list(o.seeds, o.seed, RP_MAX_SEEDS);
+    if (o.n_seeds < 1) {
+        fprintf(stderr, "tinym2net reproduce: --seeds needs a list like 0,1,2 (at most %d)\n",
+                RP_MAX_SEEDS);
+        return 2;
+    }
+    if (o.coswara) {
+        fprintf(stderr,
+                "tinym2net reproduce: --coswara is not supported yet: import the folder with "
+                "`tinym2net import-coswara` and train experiments/coswara/*.cfg by hand "
+                "(see docs/results.md)\n");
+        return 2;
+    }
+    if (find_tools(&o) || mkdirs(o.out))
+        return 1;
+    char logpath[RP_PATH + 32];
+    snprintf(logpath, sizeof logpath, "%s/reproduce.log", o.out);
+    o.log = fopen(logpath, "w");
+    char cmdline[4096] = "tinym2net";
+    for (int i = 0; i < argc; i++) {
+        size_t L = strlen(cmdline);
+        snprintf(cmdline + L, sizeof cmdline - L, " %s", argv[i]);
+    }
+    time_t t0 = time(NULL);
+    char date[64];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t0));
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
+    setup_a64(&o);
+
+    data_res *ds = calloc(RP_MAX_DATA, sizeof *ds);
+    int nd = 0, fatal = 0;
+    if (!ds)
+        return 1;
+    const char *p = o.datasets;
+    while (*p && nd < RP_MAX_DATA) {
+        size_t L = strcspn(p, ",");
+        data_res *d = &ds[nd];
+        snprintf(d->name, sizeof d->name, "%.*s", (int)L, p);
+        snprintf(d->cfgdir, sizeof d->cfgdir, "%s/%s", o.configs, d->name);
+        d->budget = o.budget;
+        struct stat st;
+        if (stat(d->cfgdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "tinym2net reproduce: %s: no such folder of experiment files\n",
+                    d->cfgdir);
+            free(ds);
+            if (o.log)
+                fclose(o.log);
+            return 2;
+        }
+        nd++;
+        p += L;
+        if (*p == ',')
+            p++;
+    }
+    for (int i = 0; i < nd && !fatal; i++)
+        run_data(&o, &ds[i], &fatal);
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    double wall = (double)(ts1.tv_sec - ts0.tv_sec) + 1e-9 * (double)(ts1.tv_nsec - ts0.tv_nsec);
+    char dir[RP_PATH];
+    dirname_of(o.results, dir, sizeof dir);
+    mkdirs(dir);
+    write_results(&o, ds, nd, cmdline, date, wall, fatal);
+    logf_(&o, "reproduce: %.0f s wall time%s\n", wall, fatal ? ", STOPPED ON AN ERROR" : "");
+    free(ds);
+    if (o.log)
+        fclose(o.log);
+    return fatal ? 1 : 0;
+}

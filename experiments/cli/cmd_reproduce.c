@@ -49,7 +49,7 @@ typedef struct {
 } data_res;
 
 typedef struct {
-    const char *datasets, *seeds, *out, *results, *configs, *coswara, *threads;
+    const char *datasets, *seeds, *out, *results, *configs, *coswara, *threads, *qat_epochs;
     int epochs, quick, a64_ok;
     long budget;
     char self[RP_PATH], runner[RP_PATH], src[RP_PATH], a64_note[256];
@@ -88,6 +88,7 @@ static void help(FILE *f)
             "                      between the compressed model's all-4 and all-8-bit bytes)\n"
             "  --coswara ROOT      also import a Coswara folder and run experiments/coswara/\n"
             "  --threads N         worker threads of each step\n"
+            "  --qat-epochs N      QAT epochs of quantize and search (default: theirs)\n"
             "  --quick             seed 0, 2 epochs unless --epochs, short calibration and QAT\n"
             "                      (for tests; not a result)\n"
             "  --help              this text\n");
@@ -423,7 +424,12 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
     char thr[64] = "";
     if (o->threads)
         snprintf(thr, sizeof thr, "--threads %s", o->threads);
-    const char *qopts = o->quick ? "--qat-epochs 1 --calib-batches 5" : "";
+    char qopts[96] = "";
+    if (o->quick)
+        snprintf(qopts, sizeof qopts, "--qat-epochs %s --calib-batches 5",
+                 o->qat_epochs ? o->qat_epochs : "1");
+    else if (o->qat_epochs)
+        snprintf(qopts, sizeof qopts, "--qat-epochs %s", o->qat_epochs);
     const char *sopts = o->quick ? "--pareto-points 2" : "";
 
     char js_path[RP_PATH + 200];
@@ -628,7 +634,7 @@ static void write_plots(opts *o, data_res *ds, int nd, const char *dir, const ch
                "set output '%s/%s-accuracy-vs-bytes.png'\n"
                "set title 'Test accuracy (runtime, mean over seeds) against model file bytes'\n"
                "set xlabel 'model file bytes'\nset ylabel 'accuracy (%%)'\n"
-               "set logscale x\nset grid\nset key top left\nset yrange [*:101]\n",
+               "set logscale x\nset grid\nset key below\nset yrange [*:101]\n",
             dir, stem);
     fprintf(g, "plot ");
     for (int i = 0; i < nd; i++)
@@ -703,6 +709,10 @@ static void write_results(opts *o, data_res *ds, int nd, const char *cmdline, co
         fprintf(f, "; training epochs: %d (--epochs)", o->epochs);
     else
         fprintf(f, "; training epochs: as in the experiment files");
+    if (o->qat_epochs)
+        fprintf(f, "; QAT epochs: %s (--qat-epochs)", o->qat_epochs);
+    else if (!o->quick)
+        fprintf(f, "; QAT epochs: quantize's and search's defaults (3 and 2)");
     fprintf(f, "%s\n\n",
             o->quick ? " (--quick: one seed, 1 QAT epoch, 5 calibration batches; not a result)"
                      : "");
@@ -907,6 +917,13 @@ int tm_cmd_reproduce(int argc, char **argv)
             o.coswara = v;
         else if (!strcmp(a, "--threads"))
             o.threads = v;
+        else if (!strcmp(a, "--qat-epochs")) {
+            if (strspn(v, "0123456789") != strlen(v) || !v[0]) {
+                fprintf(stderr, "tinym2net reproduce: --qat-epochs needs a count, got '%s'\n", v);
+                return 2;
+            }
+            o.qat_epochs = v;
+        }
         else if (!strcmp(a, "--configs")) /* hidden: the tests' experiment files */
             o.configs = v;
         else {

@@ -30,6 +30,12 @@
 
 #include "tm_rt.h"
 
+/* The instruction set the dispatched kernels were compiled for ("avx2",
+ * "sse2", "sse4.1", "neon" or "reference") and the int16 multiply-accumulates
+ * one of its multiply-add instructions does (the ideal Ir/MAC is 1 / that). */
+const char *tm_rt_kernels_isa(void);
+int tm_rt_kernels_macs_per_instruction(void);
+
 /* real multiplier m (0 <= m < 2^31 / 2) -> Q31 mult and shift. */
 void tm_rt_quantize_multiplier(double m, int32_t *mult, int32_t *shift);
 /* The requantisation of one accumulator (without zero point and clamp). */

@@ -1145,3 +1145,31 @@ tm_rt_status tm_rt_dense(const tm_rt_conv_args *a)
 }
 
 #endif /* TM_RT_SIMD */
+
+const char *tm_rt_kernels_isa(void)
+{
+#if defined(__AVX2__)
+    return "avx2";
+#elif defined(__SSE4_1__)
+    return "sse4.1";
+#elif defined(__SSE2__)
+    return "sse2";
+#elif defined(__ARM_NEON)
+    return "neon";
+#else
+    return "reference";
+#endif
+}
+
+int tm_rt_kernels_macs_per_instruction(void)
+{
+#if defined(__AVX2__)
+    return 16; /* vpmaddwd */
+#elif defined(__SSE2__)
+    return 8; /* pmaddwd */
+#elif defined(__ARM_NEON)
+    return 4; /* smlal by lane */
+#else
+    return 1;
+#endif
+}

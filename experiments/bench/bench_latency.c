@@ -29,27 +29,16 @@
 #include "tm_checkpoint.h"
 #include "tm_export.h"
 #include "tm_progress.h"
+#include "tm_rt_kernels.h"
 #include "tm_train.h"
 
 #ifndef TM_SOURCE_DIR
 #define TM_SOURCE_DIR "."
 #endif
 
-/* The ideal of the kernels' inner loop at this build's vector width: one
- * int16 pair multiply-add instruction per lane pair (docs/deployment.md). */
-#if defined(__AVX2__)
-#define SIMD_NAME "AVX2 (vpmaddwd: 16 MACs per instruction)"
-#define SIMD_MACS 16
-#elif defined(__SSE2__)
-#define SIMD_NAME "SSE2 (pmaddwd: 8 MACs per instruction)"
-#define SIMD_MACS 8
-#elif defined(__ARM_NEON)
-#define SIMD_NAME "NEON (smlal lane: 4 MACs per instruction)"
-#define SIMD_MACS 4
-#else
-#define SIMD_NAME "scalar (1 MAC per instruction)"
-#define SIMD_MACS 1
-#endif
+/* The ideal of the kernels' inner loop is one int16 pair multiply-add
+ * instruction per lane pair at the width the runtime was built for
+ * (docs/deployment.md); the runtime says which that is. */
 
 enum { N_VARIANTS = 3 };
 
@@ -465,7 +454,10 @@ static void run_callgrind(const char *self, variant *v, int n_variants, int invo
     printf("\ncallgrind: instructions per multiply-accumulate (Ir / MACs), %d invokes each, "
            "counted inside the named function\n",
            invokes);
-    printf("  ideal for this build's SIMD width, %s: %.4f\n", SIMD_NAME, 1.0 / SIMD_MACS);
+    printf("  ideal for the runtime's SIMD width (%s, %d MACs per multiply-add instruction): "
+           "%.4f\n",
+           tm_rt_kernels_isa(), tm_rt_kernels_macs_per_instruction(),
+           1.0 / tm_rt_kernels_macs_per_instruction());
     printf("  %-10s %12s %12s %12s %12s\n", "model", "invoke", "conv", "depthwise", "dense");
     for (int k = 0; k < n_variants; k++) {
         char path[4300];

@@ -21,31 +21,6 @@
 #include "tm_rt_kernels.h"
 #include "tm_test_util.h"
 
-static int run_cmd(const char *cmd, char *out, size_t n)
-{
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t got = fread(out, 1, n - 1, p);
-    out[got] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s missing", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint32_t *b = malloc((*n + 4) / 4 * 4 + 4);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
-    ((char *)b)[*n] = '\0';
-    fclose(f);
-    return (char *)b;
-}
-
 static void spit(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -210,7 +185,7 @@ START_TEST(write_file_atomic)
     const char data[] = "0123456789";
     TM_CK(tm_export_write_file(path, data, 10));
     size_t n = 0;
-    char *got = slurp(path, &n);
+    char *got = tm_test_slurp(path, &n);
     ck_assert_uint_eq(n, 10);
     ck_assert_mem_eq(got, data, 10);
     free(got);
@@ -218,7 +193,7 @@ START_TEST(write_file_atomic)
     ck_assert_int_ne(stat(tmp, &st), 0);
     /* overwrite in place, shorter */
     TM_CK(tm_export_write_file(path, data, 3));
-    got = slurp(path, &n);
+    got = tm_test_slurp(path, &n);
     ck_assert_uint_eq(n, 3);
     free(got);
     snprintf(path, sizeof path, "%s/no/such/dir/m.tm2n", dir);
@@ -267,16 +242,16 @@ START_TEST(c_array_compiles_and_matches)
                  "cc -std=%s -Wall -Wextra -pedantic -Werror -I'%s' -I'%s/runtime' '%s' "
                  "'%s'/runtime/*.c -lm -o '%s/prog' 2>&1 && '%s/prog' '%s' 2>&1",
                  stds[i], dir, tm_test_source_dir(), src, tm_test_source_dir(), dir, dir, out);
-        int rc = run_cmd(cmd, log, sizeof log);
+        int rc = tm_test_run_cmd(cmd, log, sizeof log);
         ck_assert_msg(rc == 0, "-std=%s: exit %d\n%s", stds[i], rc, log);
         size_t n = 0;
-        char *got = slurp(out, &n);
+        char *got = tm_test_slurp(out, &n);
         ck_assert_uint_eq(n, size);
         ck_assert_mem_eq(got, model_buf, size);
         free(got);
     }
     size_t n = 0;
-    char *text = slurp(hdr, &n);
+    char *text = tm_test_slurp(hdr, &n);
     ck_assert_ptr_nonnull(strstr(text, "A test model."));
     char want[64];
     snprintf(want, sizeof want, "#define HAND_MODEL_LEN %zuu", size);
@@ -450,38 +425,6 @@ START_TEST(lower_raw_inputs)
 }
 END_TEST
 
-static void write_png(const char *path, const uint8_t *px, int w, int h)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(p);
-    ck_assert(p && info);
-    ck_assert_int_eq(setjmp(png_jmpbuf(p)), 0);
-    png_init_io(p, f);
-    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_GRAY,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(p, info);
-    for (int y = 0; y < h; y++)
-        png_write_row(p, (png_const_bytep)(px + (size_t)y * w));
-    png_write_end(p, NULL);
-    png_destroy_write_struct(&p, &info);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static void write_wav(const char *path, const short *pcm, int n, int rate)
-{
-    SF_INFO info;
-    memset(&info, 0, sizeof info);
-    info.samplerate = rate;
-    info.channels = 1;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
-    ck_assert_msg(f != NULL, "%s: %s", path, sf_strerror(NULL));
-    ck_assert_int_eq(sf_write_short(f, pcm, n), n);
-    ck_assert_int_eq(sf_close(f), 0);
-}
-
 /* tinym2net-run on generated files: its logits are the runtime's on the
  * decoded files, its accuracy and files are consistent, its errors name
  * the thing. */
@@ -524,12 +467,12 @@ START_TEST(run_program)
                 pcm[j] = (short)(8000.0 * sin(0.05 * (i + 1) * j) +
                                  2000.0 * (tm_rng_uniform(&r) - 0.5));
             snprintf(path, sizeof path, "%s/a%d.wav", dir, i);
-            write_wav(path, pcm, n, 8000);
+            tm_test_write_wav(path, pcm, n, 8000);
             uint8_t px[16 * 16];
             for (int j = 0; j < 256; j++)
                 px[j] = (uint8_t)tm_rng_below(&r, 256);
             snprintf(path, sizeof path, "%s/i%d.png", dir, i);
-            write_png(path, px, 16, 16);
+            tm_test_write_png(path, px, 16, 16);
         }
         labels[i] = (int)tm_rng_below(&r, m.n_classes);
         fprintf(f, "a%d.wav,%s/i%d.png,%s\n", src, dir, src, m.class_names[labels[i]]);
@@ -572,7 +515,7 @@ START_TEST(run_program)
              "'%s/tinym2net-run' '%s' --manifest '%s' --column audio=audio_file --column "
              "image=picture --logits '%s' --scores '%s' --repeat 3 2>&1",
              bd, model, man, logits, scores);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
     char acc[64];
     snprintf(acc, sizeof acc, "accuracy %.4f (%d/%d)", (double)right / ROWS, right, ROWS);
     ck_assert_msg(strstr(out, acc), "want '%s' in:\n%s", acc, out);
@@ -580,7 +523,7 @@ START_TEST(run_program)
     snprintf(acc, sizeof acc, "memory %zu bytes", tm_rt_model_memory_bytes(&m));
     ck_assert_msg(strstr(out, acc), "want '%s' in:\n%s", acc, out);
     size_t n = 0;
-    char *text = slurp(logits, &n), *p = strchr(text, '\n');
+    char *text = tm_test_slurp(logits, &n), *p = strchr(text, '\n');
     for (int i = 0; i < ROWS; i++) {
         char line[512];
         int at = snprintf(line, sizeof line, "%d", i);
@@ -591,7 +534,7 @@ START_TEST(run_program)
         p = strchr(p + 1, '\n');
     }
     free(text);
-    text = slurp(scores, &n);
+    text = tm_test_slurp(scores, &n);
     ck_assert_msg(!strncmp(text, "row,label,predicted,", 20), "%.80s", text);
     p = strchr(text, '\n');
     for (int i = 0; i < ROWS; i++) {
@@ -618,7 +561,7 @@ START_TEST(run_program)
              "cd / && '%s/tinym2net-run' '%s' --manifest '%s' --root '%s' --column "
              "audio=audio_file --column image=picture --quiet 2>&1",
              bd, model, man, dir);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
 
     /* errors name the thing */
     struct {
@@ -638,7 +581,7 @@ START_TEST(run_program)
         char args[8192];
         snprintf(args, sizeof args, bad[i].args, man);
         snprintf(cmd, sizeof cmd, "'%s/tinym2net-run' '%s' %s 2>&1", bd, model, args);
-        int rc = run_cmd(cmd, out, sizeof out);
+        int rc = tm_test_run_cmd(cmd, out, sizeof out);
         ck_assert_msg(rc == bad[i].rc && strstr(out, bad[i].want), "%s: exit %d:\n%s", args, rc,
                       out);
     }
@@ -650,11 +593,11 @@ START_TEST(run_program)
             m.class_names[0]);
     ck_assert_int_eq(fclose(f), 0);
     snprintf(cmd, sizeof cmd, "'%s/tinym2net-run' '%s' --manifest '%s' 2>&1", bd, model, path);
-    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 1);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "bad.csv:3: label 'no-such-class' is not one of the model's"),
                   "%s", out);
     snprintf(path, sizeof path, "%s/a1.wav", dir);
-    char *wav = slurp(path, &n);
+    char *wav = tm_test_slurp(path, &n);
     snprintf(path, sizeof path, "%s/cut.wav", dir);
     spit(path, wav, 30);
     free(wav);
@@ -664,12 +607,12 @@ START_TEST(run_program)
     fprintf(f, "audio,image,label\ncut.wav,i0.png,%s\n", m.class_names[0]);
     ck_assert_int_eq(fclose(f), 0);
     snprintf(cmd, sizeof cmd, "'%s/tinym2net-run' '%s' --manifest '%s' 2>&1", bd, model, path);
-    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 1);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "cut.csv:2: input 'audio'") && strstr(out, "cut.wav"), "%s", out);
     dev[dev_n / 2] ^= 0x40;
     TM_CK(tm_export_write_file(model, dev, dev_n));
     snprintf(cmd, sizeof cmd, "'%s/tinym2net-run' '%s' --manifest '%s' 2>&1", bd, model, man);
-    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 1);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "m.tm2n: not a valid model") && strstr(out, "CRC"), "%s", out);
     free(dev);
     rm_rf(dir);
@@ -698,13 +641,13 @@ START_TEST(export_command)
              "--qat-epochs 0 --calib-batches 4 --quiet 2>&1 && '%s/tinym2net' quantize '%s/run' "
              "--out '%s/q8' --preset all8 --qat-epochs 0 --calib-batches 4 --quiet 2>&1",
              bd, src, small, dir, bd, dir, dir, bd, dir, dir);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
 
     snprintf(cmd, sizeof cmd,
              "'%s/tinym2net' export '%s/q' -o '%s/m.tm2n' --c-array '%s/m.h' --symbol qs_model "
              "2>&1",
              bd, dir, dir, dir);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
     const char *keys[] = {"flash (file)", "arena", "scratch", "workspace", "RAM for invoke",
                           "MACs per inference", "lower bound", "file / (lower bound + fixed)",
                           "ready features"};
@@ -713,9 +656,9 @@ START_TEST(export_command)
     /* synthetic inputs have no file form: the device model is model.tm2n */
     size_t n1 = 0, n2 = 0, nh = 0;
     snprintf(path, sizeof path, "%s/m.tm2n", dir);
-    char *a = slurp(path, &n1);
+    char *a = tm_test_slurp(path, &n1);
     snprintf(path, sizeof path, "%s/q/model.tm2n", dir);
-    char *b = slurp(path, &n2);
+    char *b = tm_test_slurp(path, &n2);
     ck_assert_uint_eq(n1, n2);
     ck_assert_mem_eq(a, b, n1);
     tm_rt_model m;
@@ -729,7 +672,7 @@ START_TEST(export_command)
     ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
     /* quantize's own MAC count agrees */
     snprintf(path, sizeof path, "%s/q/metrics.json", dir);
-    char *json = slurp(path, &nh);
+    char *json = tm_test_slurp(path, &nh);
     char *mp = strstr(json, "\"macs_per_sample\": ");
     ck_assert_ptr_nonnull(mp);
     ck_assert_int_eq(atoll(mp + 19), (long long)st.macs);
@@ -737,7 +680,7 @@ START_TEST(export_command)
     ck_assert_msg(st.ratio <= 1.05, "file %zu bytes, %.4f x its lower bound + fixed", n1,
                   st.ratio);
     snprintf(path, sizeof path, "%s/m.h", dir);
-    char *h = slurp(path, &nh);
+    char *h = tm_test_slurp(path, &nh);
     ck_assert_ptr_nonnull(strstr(h, "static const uint8_t qs_model[QS_MODEL_LEN]"));
     snprintf(want, sizeof want, "#define QS_MODEL_LEN %zuu", n1);
     ck_assert_ptr_nonnull(strstr(h, want));
@@ -748,10 +691,10 @@ START_TEST(export_command)
     snprintf(cmd, sizeof cmd,
              "'%s/tinym2net' export '%s/q' -o '%s/f.tm2n' --inputs features --quiet 2>&1", bd,
              dir, dir);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
     ck_assert_str_eq(out, "");
     snprintf(path, sizeof path, "%s/f.tm2n", dir);
-    b = slurp(path, &n2);
+    b = tm_test_slurp(path, &n2);
     ck_assert_uint_eq(n1, n2);
     ck_assert_mem_eq(a, b, n1);
     free(b);
@@ -770,7 +713,7 @@ START_TEST(export_command)
         char args[16384];
         snprintf(args, sizeof args, bad[i].args, dir, dir, dir);
         snprintf(cmd, sizeof cmd, "'%s/tinym2net' export %s 2>&1", bd, args);
-        int rc = run_cmd(cmd, out, sizeof out);
+        int rc = tm_test_run_cmd(cmd, out, sizeof out);
         ck_assert_msg(rc == bad[i].rc && strstr(out, bad[i].want), "%s: exit %d:\n%s", args, rc,
                       out);
     }
@@ -779,17 +722,17 @@ START_TEST(export_command)
              "cp '%s/q8/model.tm2n' '%s/q/model.tm2n' && '%s/tinym2net' export '%s/q' -o "
              "'%s/x.tm2n' 2>&1",
              dir, dir, bd, dir, dir);
-    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 1);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "do not come from the same quantisation"), "%s", out);
     /* a corrupted model.tm2n */
     snprintf(path, sizeof path, "%s/q8/model.tm2n", dir);
-    a = slurp(path, &n1);
+    a = tm_test_slurp(path, &n1);
     a[n1 - 3] ^= 0x10;
     snprintf(path, sizeof path, "%s/q/model.tm2n", dir);
     spit(path, a, n1);
     free(a);
     snprintf(cmd, sizeof cmd, "'%s/tinym2net' export '%s/q' -o '%s/y.tm2n' 2>&1", bd, dir, dir);
-    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 1);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "q/model.tm2n: not a valid model"), "%s", out);
     struct stat sb;
     snprintf(path, sizeof path, "%s/y.tm2n", dir);

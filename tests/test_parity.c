@@ -26,37 +26,11 @@
 static int aarch64_skipped;
 static char skip_reason[256];
 
-static int run_cmd(const char *cmd, char *out, size_t n)
-{
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t got = fread(out, 1, n - 1, p);
-    out[got] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s missing", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    /* uint32 storage: model files are read in place. */
-    uint32_t *b = malloc((*n + 4) / 4 * 4 + 4);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
-    ((char *)b)[*n] = '\0';
-    fclose(f);
-    return (char *)b;
-}
-
 /* A logits CSV ("row,<classes>" then "r,l0,...") into rows x k int8. */
 static int8_t *read_logits(const char *path, int rows, int k)
 {
     size_t n = 0;
-    char *text = slurp(path, &n);
+    char *text = tm_test_slurp(path, &n);
     int8_t *l = malloc((size_t)rows * k);
     ck_assert_ptr_nonnull(l);
     char *p = strchr(text, '\n');
@@ -127,14 +101,14 @@ static void check_aarch64(const char *dir, const char *model, const char *inputs
              "bash '%s/runtime/tools/cross.sh' program aarch64 '%s/a64' "
              "'%s/export/device/tm_rt_run_inputs.c' 2>&1",
              src, dir, src);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = tm_test_run_cmd(cmd, out, sizeof out);
     if (rc == SKIP) {
         aarch64_skipped = 1;
         snprintf(skip_reason, sizeof skip_reason, "%.200s", out);
         return;
     }
     ck_assert_msg(rc == 0, "cross build failed:\n%s", out);
-    if (run_cmd("command -v qemu-aarch64 >/dev/null 2>&1", out, sizeof out) != 0) {
+    if (tm_test_run_cmd("command -v qemu-aarch64 >/dev/null 2>&1", out, sizeof out) != 0) {
         aarch64_skipped = 1;
         snprintf(skip_reason, sizeof skip_reason, "qemu-aarch64 not found");
         return;
@@ -144,10 +118,10 @@ static void check_aarch64(const char *dir, const char *model, const char *inputs
              "qemu-aarch64 -cpu cortex-a72 -L /usr/aarch64-linux-gnu '%s/a64/tm_rt_run_inputs' "
              "'%s' '%s' > '%s' 2>&1",
              dir, model, inputs, a64);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = tm_test_run_cmd(cmd, out, sizeof out);
     if (rc != 0) {
         size_t n = 0;
-        char *msg = slurp(a64, &n);
+        char *msg = tm_test_slurp(a64, &n);
         ck_abort_msg("the aarch64 runner failed (%d): %.2000s", rc, msg);
     }
     int8_t *got = read_logits(a64, rows, k);
@@ -188,7 +162,7 @@ static void simulate(const char *qdir, tm_splits *data, int8_t **logits, int *n_
     int map[TM_MAX_BRANCHES];
     TM_CK(tm_match_branches(&e, &m->spec, &data->test, map));
     size_t size = 0;
-    char *bytes = slurp(mpath, &size);
+    char *bytes = tm_test_slurp(mpath, &size);
     tm_qsim sim;
     TM_CK(tm_qsim_open(&sim, m, bytes, size));
     tm_qat_data v;
@@ -227,15 +201,15 @@ static void make_model(const char *dir, const char *cfg, const char *export_args
     snprintf(cmd, sizeof cmd,
              "'%s/tinym2net' train '%s/%s' --set train.epochs=2 --out '%s/run' --quiet 2>&1", b,
              tm_test_source_dir(), cfg, dir);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
     snprintf(cmd, sizeof cmd,
              "'%s/tinym2net' quantize '%s/run' --out '%s/q' --preset paper --qat-epochs 1 "
              "--calib-batches 20 --quiet 2>&1",
              b, dir, dir);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
     snprintf(cmd, sizeof cmd, "'%s/tinym2net' export '%s/q' -o '%s/model.tm2n' %s 2>&1", b, dir,
              dir, export_args);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
     fprintf(stderr, "%s", out);
 }
 
@@ -254,7 +228,7 @@ static void parity_avdigits(const char *dir)
              "'%s/tinym2net-run' '%s' --manifest '%s/avdigits/test.csv' --logits '%s' --scores "
              "'%s' --dump-inputs '%s' --quiet 2>&1",
              b, model, tm_test_data_dir(), logits_csv, scores, inputs);
-    ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
     fprintf(stderr, "%s", out);
     const char *acc_line = strstr(out, "accuracy ");
     ck_assert_ptr_nonnull(acc_line);
@@ -263,7 +237,7 @@ static void parity_avdigits(const char *dir)
 
     /* The exported model takes raw inputs; the simulated one features. */
     size_t size = 0;
-    char *bytes = slurp(model, &size);
+    char *bytes = tm_test_slurp(model, &size);
     tm_rt_model m;
     ck_assert_int_eq(tm_rt_model_open(&m, bytes, size), TM_RT_OK);
     int kinds = 0;
@@ -282,7 +256,7 @@ static void parity_avdigits(const char *dir)
     int8_t *rt = read_logits(logits_csv, n, k);
     /* Same rows in the same order: the labels agree. */
     size_t sn = 0;
-    char *sc = slurp(scores, &sn);
+    char *sc = tm_test_slurp(scores, &sn);
     char *p = strchr(sc, '\n');
     for (int r = 0; r < n; r++) {
         char lab[64];
@@ -297,7 +271,7 @@ static void parity_avdigits(const char *dir)
     int sim_right = accuracy_count(sim, data.test.label, n, k);
     ck_assert_int_eq(sim_right, run_right);
     snprintf(cmd, sizeof cmd, "%s/q/metrics.json", dir);
-    char *json = slurp(cmd, &sn);
+    char *json = tm_test_slurp(cmd, &sn);
     double acc = json_number(json, "test_accuracy");
     ck_assert_msg(fabs(acc - (double)run_right / n) < 1e-9,
                   "tinym2net-run accuracy %d/%d, metrics.json test_accuracy %.10f", run_right, n,
@@ -326,7 +300,7 @@ static void parity_synthetic(const char *dir)
     simulate(qdir, &data, &sim, &n, &k);
 
     size_t size = 0;
-    char *bytes = slurp(model, &size);
+    char *bytes = tm_test_slurp(model, &size);
     tm_rt_model m;
     ck_assert_int_eq(tm_rt_model_open(&m, bytes, size), TM_RT_OK);
     void *mem = malloc(tm_rt_model_memory_bytes(&m));

@@ -21,38 +21,6 @@
 #define RATE 8000
 #define SAMPLES 2000 /* 0.25 s: 14 frames of 256 samples, hop 128 */
 
-static void write_png(const char *path, const uint8_t *px, int w, int h)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(p);
-    ck_assert(p && info);
-    ck_assert_int_eq(setjmp(png_jmpbuf(p)), 0);
-    png_init_io(p, f);
-    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_GRAY,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(p, info);
-    for (int y = 0; y < h; y++)
-        png_write_row(p, (png_const_bytep)(px + (size_t)y * w));
-    png_write_end(p, NULL);
-    png_destroy_write_struct(&p, &info);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static void write_wav(const char *path, const short *pcm, int n)
-{
-    SF_INFO info;
-    memset(&info, 0, sizeof info);
-    info.samplerate = RATE;
-    info.channels = 1;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
-    ck_assert_msg(f != NULL, "%s: %s", path, sf_strerror(NULL));
-    ck_assert_int_eq(sf_write_short(f, pcm, n), n);
-    ck_assert_int_eq(sf_close(f), 0);
-}
-
 static void write_split(const char *dir, const char *name, int n, tm_rng *r)
 {
     char path[8192];
@@ -73,9 +41,9 @@ static void write_split(const char *dir, const char *name, int n, tm_rng *r)
             pcm[k] = (short)(8000 * sin(6.283185307179586 * freq[c] * k / RATE) +
                              1500 * (tm_rng_uniform(r) - 0.5));
         snprintf(path, sizeof path, "%s/%s-%d.png", dir, name, i);
-        write_png(path, px, 8, 8);
+        tm_test_write_png(path, px, 8, 8);
         snprintf(path, sizeof path, "%s/%s-%d.wav", dir, name, i);
-        write_wav(path, pcm, SAMPLES);
+        tm_test_write_wav(path, pcm, SAMPLES, RATE);
         fprintf(m, "%s-%d.png,%s-%d.wav,c%d\n", name, i, name, i, c);
     }
     ck_assert_int_eq(fclose(m), 0);

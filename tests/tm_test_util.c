@@ -1,7 +1,11 @@
 #include "tm_test_util.h"
 
+#include <png.h>
+#include <setjmp.h>
+#include <sndfile.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 const char *tm_test_data_dir(void)
 {
@@ -42,4 +46,61 @@ int tm_test_run(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int tm_test_run_cmd(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+char *tm_test_slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s missing", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint32_t *b = malloc((*n + 4) / 4 * 4 + 4);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    ((char *)b)[*n] = '\0';
+    fclose(f);
+    return (char *)b;
+}
+
+void tm_test_write_png(const char *path, const uint8_t *px, int w, int h)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(p);
+    ck_assert(p && info);
+    ck_assert_int_eq(setjmp(png_jmpbuf(p)), 0);
+    png_init_io(p, f);
+    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(p, info);
+    for (int y = 0; y < h; y++)
+        png_write_row(p, (png_const_bytep)(px + (size_t)y * w));
+    png_write_end(p, NULL);
+    png_destroy_write_struct(&p, &info);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+void tm_test_write_wav(const char *path, const short *pcm, int n, int rate)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = rate;
+    info.channels = 1;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+    ck_assert_msg(f != NULL, "%s: %s", path, sf_strerror(NULL));
+    ck_assert_int_eq(sf_write_short(f, pcm, n), n);
+    ck_assert_int_eq(sf_close(f), 0);
 }

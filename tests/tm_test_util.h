@@ -3,6 +3,8 @@
 #define TM_TEST_UTIL_H
 
 #include <check.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "tm_rng.h"
@@ -18,6 +20,17 @@ char *tm_test_tmpdir(const char *tag);
 /* Heap tensor filled with uniform values in [lo, hi). */
 tm_tensor *tm_test_tensor(tm_rng *r, int ndim, const int *shape, float lo, float hi,
                           int requires_grad);
+/* Runs a shell command, captures its standard output (n - 1 bytes at most,
+ * NUL-terminated) and returns its exit status (255 when it did not exit). */
+int tm_test_run_cmd(const char *cmd, char *out, size_t n);
+/* A whole file, NUL-terminated, in 4-byte aligned storage (model files are
+ * read in place); *n gets its size. The caller frees. */
+char *tm_test_slurp(const char *path, size_t *n);
+/* An 8-bit grey PNG of w x h pixels. */
+void tm_test_write_png(const char *path, const uint8_t *px, int w, int h);
+/* A mono 16-bit PCM WAV. */
+void tm_test_write_wav(const char *path, const short *pcm, int n, int rate);
+
 /* Runs the suite with Check's default runner; exit status for main(). */
 int tm_test_run(Suite *s);
 

@@ -21,7 +21,6 @@ void tm_progress_begin(tm_progress *p, FILE *out, int epoch, int epochs, int tot
     p->t_start = tm_now_seconds();
     p->t_last_print = p->t_start;
     p->samples = 0;
-    p->last_printed_batch = -1;
 }
 
 static void draw(tm_progress *p, int batch, double loss, double acc, int final)
@@ -58,9 +57,7 @@ void tm_progress_update(tm_progress *p, int batch, long samples, double loss, do
     int last = batch == p->total_batches;
     if (last || now - p->t_last_print >= every) {
         p->t_last_print = now;
-        p->last_printed_batch = batch;
         draw(p, batch, loss, acc, last);
     }
 }
 
-void tm_progress_end(tm_progress *p) { (void)p; }

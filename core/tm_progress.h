@@ -13,13 +13,11 @@ typedef struct tm_progress {
     double t_start;      /* seconds, monotonic */
     double t_last_print;
     long samples;
-    int last_printed_batch;
 } tm_progress;
 
 double tm_now_seconds(void);
 void tm_progress_begin(tm_progress *p, FILE *out, int epoch, int epochs, int total_batches);
 /* Called after each batch with running loss and accuracy of the epoch. */
 void tm_progress_update(tm_progress *p, int batch, long samples, double loss, double acc);
-void tm_progress_end(tm_progress *p);
 
 #endif

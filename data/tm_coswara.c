@@ -652,7 +652,8 @@ static int put_field(FILE *f, const char *s)
     return fputc('"', f) == EOF ? -1 : 0;
 }
 
-static tm_status write_rows(const tm_coswara_scan *s, FILE *f, const char *dir, const char *tmp)
+static tm_status write_rows(const tm_coswara_scan *s, FILE *f, const char *dir, const char *tmp,
+                            const unsigned char *keep, int want)
 {
     int bad = 0;
     for (int b = 0; b < s->n_branches; b++)
@@ -661,6 +662,8 @@ static tm_status write_rows(const tm_coswara_scan *s, FILE *f, const char *dir, 
     char rel[PATH_MAX];
     for (int i = 0; i < s->n_rows && !bad; i++) {
         const tm_coswara_row *r = &s->rows[i];
+        if (keep && keep[i] != want)
+            continue;
         for (int b = 0; b < s->n_branches; b++) {
             TM_TRY(tm_coswara_relative_path(dir, r->path[b], rel, sizeof rel));
             bad |= put_field(f, rel) | (fputc(',', f) == EOF);
@@ -677,13 +680,24 @@ static tm_status write_rows(const tm_coswara_scan *s, FILE *f, const char *dir, 
 
 tm_status tm_coswara_write_manifest(const tm_coswara_scan *s, const char *path, int force)
 {
+    return tm_coswara_write_rows(s, path, force, NULL, 0);
+}
+
+tm_status tm_coswara_write_rows(const tm_coswara_scan *s, const char *path, int force,
+                                const unsigned char *keep, int want)
+{
     if (!s || !path || !path[0])
         return tm_error(TM_ERR_ARG, "coswara manifest: no output path");
+    int rows = 0;
+    for (int i = 0; i < s->n_rows; i++)
+        rows += !keep || keep[i] == want;
     if (s->n_rows == 0)
         return tm_error(TM_ERR_FORMAT,
                         "%s: not written: no participant has a positive/negative status and "
                         "usable recordings",
                         path);
+    if (rows == 0)
+        return tm_error(TM_ERR_FORMAT, "%s: not written: no participant falls in this set", path);
     char dir[PATH_MAX], real_dir[PATH_MAX], tmp[PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -718,7 +732,7 @@ tm_status tm_coswara_write_manifest(const tm_coswara_scan *s, const char *path, 
         unlink(tmp);
         return tm_error(TM_ERR_IO, "%s: %s", tmp, strerror(e));
     }
-    tm_status rs = write_rows(s, f, real_dir, tmp);
+    tm_status rs = write_rows(s, f, real_dir, tmp, keep, want);
     if (fclose(f) != 0 && rs == TM_OK)
         rs = tm_error(TM_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
     if (rs == TM_OK) {

@@ -5,6 +5,7 @@
 #ifndef TM_COSWARA_H
 #define TM_COSWARA_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tm_dataset.h"
@@ -118,6 +119,16 @@ void tm_coswara_scan_free(tm_coswara_scan *s);
  * existing file is an error (TM_ERR_IO) unless force. An empty scan (no
  * participant kept) is TM_ERR_FORMAT and nothing is written. */
 tm_status tm_coswara_write_manifest(const tm_coswara_scan *s, const char *path, int force);
+/* The same for the rows i with keep[i] == want only (keep NULL = all). */
+tm_status tm_coswara_write_rows(const tm_coswara_scan *s, const char *path, int force,
+                                const unsigned char *keep, int want);
+
+/* Marks about fraction of each class's participants in_test[i] = 1 (the
+ * rest 0), seeded; n_rows entries. Both sets keep both classes: a class with
+ * fewer than 2 participants is TM_ERR_FORMAT, a fraction outside (0, 1)
+ * TM_ERR_ARG. */
+tm_status tm_coswara_split(const tm_coswara_scan *s, double fraction, uint64_t seed,
+                           unsigned char *in_test);
 
 /* Writes the report as plain text lines to f. */
 void tm_coswara_print_report(const tm_coswara_scan *s, FILE *f);

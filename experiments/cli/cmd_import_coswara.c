@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -26,7 +27,13 @@ static void help(FILE *f)
             "                                participant (skip, default) or stops the import\n"
             "  --check-audio                 decode every chosen file (finds unreadable and\n"
             "                                0-frame files; slower)\n"
-            "  --force                       replace MANIFEST.csv if it exists\n"
+            "  --test-fraction F             also write MANIFEST-train.csv and MANIFEST-test.csv\n"
+            "                                (MANIFEST = the --out path without .csv) holding out\n"
+            "                                about F of each class's participants for testing,\n"
+            "                                as the experiments under experiments/coswara/ read\n"
+            "  --split-seed N                seed of that split (default 0)\n"
+            "  --force                       replace MANIFEST.csv (and the split files) if they\n"
+            "                                exist\n"
             "  --help                        this text\n");
 }
 
@@ -35,6 +42,8 @@ int tm_cmd_import_coswara(int argc, char **argv)
     const char *root = NULL, *out = NULL, *v;
     tm_coswara_branch branches[TM_COSWARA_MAX_BRANCHES];
     int n_branches = 0, force = 0;
+    double test_fraction = 0.0;
+    unsigned long long split_seed = 0;
     tm_coswara_options o = {NULL, 0, TM_COSWARA_SKIP, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -70,6 +79,27 @@ int tm_cmd_import_coswara(int argc, char **argv)
                         v);
                 return 2;
             }
+        } else if (!strcmp(a, "--test-fraction")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            char *end;
+            test_fraction = strtod(v, &end);
+            if (end == v || *end || !(test_fraction > 0.0 && test_fraction < 1.0)) {
+                fprintf(stderr, "tinym2net import-coswara: --test-fraction must be a number "
+                                "between 0 and 1, not '%s'\n",
+                        v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--split-seed")) {
+            if (!(v = tm_cli_value(argc, argv, &i)))
+                return 2;
+            char *end;
+            split_seed = strtoull(v, &end, 10);
+            if (end == v || *end || v[0] == '-') {
+                fprintf(stderr, "tinym2net import-coswara: --split-seed needs a count, not '%s'\n",
+                        v);
+                return 2;
+            }
         } else if (!strcmp(a, "--check-audio")) {
             o.check_audio = 1;
         } else if (!strcmp(a, "--force")) {
@@ -94,22 +124,41 @@ int tm_cmd_import_coswara(int argc, char **argv)
         o.branches = branches;
         o.n_branches = n_branches;
     }
-    /* Refuse before a long scan; the write itself checks again atomically. */
+    char split_path[2][4200];
+    size_t stem = strlen(out);
+    if (stem > 4 && !strcmp(out + stem - 4, ".csv"))
+        stem -= 4;
+    snprintf(split_path[0], sizeof split_path[0], "%.*s-train.csv", (int)stem, out);
+    snprintf(split_path[1], sizeof split_path[1], "%.*s-test.csv", (int)stem, out);
+    /* Refuse before a long scan; the writes themselves check again atomically. */
     struct stat st;
-    if (!force && lstat(out, &st) == 0) {
-        fprintf(stderr,
-                "tinym2net import-coswara: error: %s already exists (--force replaces it)\n",
-                out);
-        return 1;
+    for (int k = 0; k < (test_fraction > 0 ? 3 : 1); k++) {
+        const char *p = k ? split_path[k - 1] : out;
+        if (!force && lstat(p, &st) == 0) {
+            fprintf(stderr,
+                    "tinym2net import-coswara: error: %s already exists (--force replaces it)\n",
+                    p);
+            return 1;
+        }
     }
     tm_coswara_scan s;
+    unsigned char *in_test = NULL;
     tm_status rs = tm_coswara_scan_run(&s, root, &o);
     if (rs == TM_OK) {
         tm_coswara_print_report(&s, stdout);
-        rs = tm_coswara_write_manifest(&s, out, force);
+        if (test_fraction > 0) {
+            in_test = calloc((size_t)s.n_rows + 1, 1);
+            rs = in_test ? tm_coswara_split(&s, test_fraction, split_seed, in_test)
+                         : tm_error(TM_ERR_NOMEM, "import-coswara: out of memory");
+        }
     }
+    if (rs == TM_OK)
+        rs = tm_coswara_write_manifest(&s, out, force);
+    for (int k = 0; in_test && rs == TM_OK && k < 2; k++)
+        rs = tm_coswara_write_rows(&s, split_path[k], force, in_test, k);
     if (rs != TM_OK) {
         fflush(stdout);
+        free(in_test);
         tm_coswara_scan_free(&s);
         return tm_cli_fail("import-coswara");
     }
@@ -121,6 +170,18 @@ int tm_cmd_import_coswara(int argc, char **argv)
         printf("), ");
     }
     printf("label, participant\n");
+    if (in_test) {
+        int n_test[2] = {0, 0}, n_all[2] = {0, 0};
+        for (int i = 0; i < s.n_rows; i++) {
+            n_all[s.rows[i].positive]++;
+            n_test[s.rows[i].positive] += in_test[i];
+        }
+        printf("wrote %s: %d rows (%d positive)\nwrote %s: %d rows (%d positive); split seed "
+               "%llu, test fraction %g per class\n",
+               split_path[0], s.n_rows - n_test[0] - n_test[1], n_all[1] - n_test[1],
+               split_path[1], n_test[0] + n_test[1], n_test[1], split_seed, test_fraction);
+    }
+    free(in_test);
     tm_coswara_scan_free(&s);
     return 0;
 }

@@ -78,15 +78,14 @@ static void mkdirs(const char *path)
     mkdir(b, 0755);
 }
 
-/* A good recording: a copy of the sample's cough when the shared data is
- * there, else a short sine written with libsndfile. */
-static void good_wav(const char *path)
+/* A good recording: a copy of the sample's recording of that name when the
+ * shared data is there, else a short sine written with libsndfile. */
+static void good_wav(const char *path, const char *name)
 {
     const char *data = tm_test_data_dir();
     if (data) {
         char src[PATH_MAX];
-        PATHF(src,
-                 "%s/coswara-sample/Extracted_data/20200413/" SAMPLE_NEG "/cough-heavy.wav", data);
+        PATHF(src, "%s/coswara-sample/Extracted_data/20200413/" SAMPLE_NEG "/%s.wav", data, name);
         char *b = NULL;
         FILE *f = fopen(src, "rb");
         ck_assert_msg(f != NULL, "cannot read %s", src);
@@ -152,7 +151,7 @@ static void make_recording(const char *dir, const char *name, enum kind k)
     PATHF(p, "%s/%s.wav", dir, name);
     switch (k) {
     case OK:
-        good_wav(p);
+        good_wav(p, name);
         break;
     case MISSING:
         break;
@@ -813,53 +812,211 @@ START_TEST(cli_end_to_end)
 END_TEST
 
 
-/* The importer's manifest trains end to end with the shipped Coswara
- * experiment (a tree of the sample's real recordings; no accuracy claim). */
-START_TEST(manifest_trains_end_to_end)
+/* ---- held-out test split ------------------------------------------------- */
+
+/* A scan of n_pos positive and n_neg negative participants (no files: the
+ * split reads only the labels). */
+static void fake_scan(tm_coswara_scan *s, int n_pos, int n_neg)
+{
+    memset(s, 0, sizeof *s);
+    s->n_rows = n_pos + n_neg;
+    s->rows = calloc((size_t)s->n_rows, sizeof *s->rows);
+    ck_assert_ptr_nonnull(s->rows);
+    for (int i = 0; i < s->n_rows; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "id%d", i);
+        s->rows[i].participant = strdup(id);
+        s->rows[i].positive = i % 4 == 1 && n_pos-- > 0; /* spread positives through */
+    }
+    for (int i = 0; i < s->n_rows && n_pos > 0; i++)
+        if (!s->rows[i].positive)
+            s->rows[i].positive = 1, n_pos--;
+}
+
+START_TEST(split_is_stratified_and_seeded)
+{
+    tm_coswara_scan s;
+    fake_scan(&s, 8, 32);
+    unsigned char a[40], b[40], c[40];
+    TM_CK(tm_coswara_split(&s, 0.25, 3, a));
+    int test[2] = {0, 0};
+    for (int i = 0; i < 40; i++)
+        test[s.rows[i].positive] += a[i];
+    ck_assert_int_eq(test[1], 2); /* a quarter of each class */
+    ck_assert_int_eq(test[0], 8);
+    TM_CK(tm_coswara_split(&s, 0.25, 3, b));
+    ck_assert_mem_eq(a, b, sizeof a);
+    TM_CK(tm_coswara_split(&s, 0.25, 4, c));
+    ck_assert_msg(memcmp(a, c, sizeof a) != 0, "seeds 3 and 4 gave the same split");
+    /* a tiny fraction still tests one of each class, a large one trains one */
+    TM_CK(tm_coswara_split(&s, 0.01, 3, a));
+    test[0] = test[1] = 0;
+    for (int i = 0; i < 40; i++)
+        test[s.rows[i].positive] += a[i];
+    ck_assert(test[0] == 1 && test[1] == 1);
+    TM_CK(tm_coswara_split(&s, 0.99, 3, a));
+    test[0] = test[1] = 0;
+    for (int i = 0; i < 40; i++)
+        test[s.rows[i].positive] += a[i];
+    ck_assert(test[0] == 31 && test[1] == 7);
+    ck_assert_int_eq(tm_coswara_split(&s, 0.0, 3, a), TM_ERR_ARG);
+    ck_assert_int_eq(tm_coswara_split(&s, 1.0, 3, a), TM_ERR_ARG);
+    tm_coswara_scan_free(&s);
+
+    fake_scan(&s, 1, 10);
+    ck_assert_int_eq(tm_coswara_split(&s, 0.2, 0, a), TM_ERR_FORMAT);
+    expect_msg("1 positive participant among the 11 kept");
+    tm_coswara_scan_free(&s);
+}
+END_TEST
+
+/* Six positive and six negative participants with real recordings. */
+static const person dozen[] = {
+    {"q1", "positive_mild", "20200501", OK, OK, NULL},
+    {"q2", "positive_moderate", "20200501", OK, OK, NULL},
+    {"q3", "positive_asymp", "20200501", OK, OK, NULL},
+    {"q4", "positive_mild", "20200601", OK, OK, NULL},
+    {"q5", "positive_mild", "20200601", OK, OK, NULL},
+    {"q6", "positive_asymp", "20200601", OK, OK, NULL},
+    {"h1", "healthy", "20200501", OK, OK, NULL},
+    {"h2", "healthy", "20200501", OK, OK, NULL},
+    {"h3", "healthy", "20200501", OK, OK, NULL},
+    {"h4", "healthy", "20200601", OK, OK, NULL},
+    {"h5", "healthy", "20200601", OK, OK, NULL},
+    {"h6", "healthy", "20200601", OK, OK, NULL},
+};
+#define N_DOZEN ((int)(sizeof dozen / sizeof *dozen))
+
+START_TEST(cli_split_writes_disjoint_sets)
 {
     const char *build = getenv("TM_BUILD_DIR");
-    if (!build || !tm_test_data_dir()) {
-        printf("manifest_trains_end_to_end: needs TM_BUILD_DIR and TINYM2NET_DATA, skipped\n");
+    if (!build) {
+        printf("cli_split_writes_disjoint_sets: TM_BUILD_DIR not set, skipped\n");
         return;
     }
-    static const person group[] = {
-        {"q1", "positive_mild", "20200501", OK, OK, NULL},
-        {"q2", "positive_moderate", "20200501", OK, OK, NULL},
-        {"q3", "positive_asymp", "20200501", OK, OK, NULL},
-        {"q4", "positive_mild", "20200601", OK, OK, NULL},
-        {"q5", "positive_mild", "20200601", OK, OK, NULL},
-        {"q6", "positive_asymp", "20200601", OK, OK, NULL},
-        {"h1", "healthy", "20200501", OK, OK, NULL},
-        {"h2", "healthy", "20200501", OK, OK, NULL},
-        {"h3", "healthy", "20200501", OK, OK, NULL},
-        {"h4", "healthy", "20200601", OK, OK, NULL},
-        {"h5", "healthy", "20200601", OK, OK, NULL},
-        {"h6", "healthy", "20200601", OK, OK, NULL},
-    };
-    char *tmp = tm_test_tmpdir("coswara-train");
-    char root[PATH_MAX], out[PATH_MAX], log[PATH_MAX], cmd[6 * PATH_MAX], exe[PATH_MAX];
+    char *tmp = tm_test_tmpdir("coswara-split");
+    char root[PATH_MAX], out[PATH_MAX], log[PATH_MAX], cmd[4 * PATH_MAX], exe[PATH_MAX];
     PATHF(exe, "%s/tinym2net", build);
     PATHF(root, "%s/Coswara-Data", tmp);
-    PATHF(out, "%s/coswara", tmp);
-    mkdirs(out);
-    PATHF(out, "%s/coswara/manifest.csv", tmp);
+    PATHF(out, "%s/manifest.csv", tmp);
     PATHF(log, "%s/log.txt", tmp);
-    make_tree(root, group, (int)(sizeof group / sizeof *group), NULL);
+    make_tree(root, dozen, N_DOZEN, NULL);
     char *text = NULL;
-    PATHF(cmd, "'%s' import-coswara '%s' --out '%s' --check-audio", exe, root, out);
-    ck_assert_msg(run(cmd, log, &text) == 0, "%s", text);
-    free(text);
-    PATHF(cmd,
-          "'%s' train '%s/experiments/coswara/fused-compressed.cfg' --out '%s/run' --set "
-          "data.root='%s' --set data.cache=none --set train.epochs=2 --set "
-          "data.test_fraction=0.25 --set data.val_fraction=0.25 --quiet",
-          exe, tm_test_source_dir(), tmp, tmp);
+    PATHF(cmd, "'%s' import-coswara '%s' --out '%s' --test-fraction 0.25 --split-seed 5", exe,
+          root, out);
     ck_assert_msg(run(cmd, log, &text) == 0, "%s\n%s", cmd, text);
+    ck_assert_msg(strstr(text, "manifest-train.csv: 8 rows (4 positive)") &&
+                      strstr(text, "manifest-test.csv: 4 rows (2 positive)"),
+                  "%s", text);
     free(text);
-    PATHF(out, "%s/run/metrics.json", tmp);
+    tm_manifest all, tr, te;
+    TM_CK(tm_manifest_load(&all, out));
+    PATHF(out, "%s/manifest-train.csv", tmp);
+    TM_CK(tm_manifest_load(&tr, out));
+    PATHF(out, "%s/manifest-test.csv", tmp);
+    TM_CK(tm_manifest_load(&te, out));
+    ck_assert_int_eq(tr.n_rows + te.n_rows, all.n_rows);
+    /* every participant in exactly one set, with the same row as the full manifest */
+    for (int i = 0; i < all.n_rows; i++) {
+        const char *id = tm_manifest_cell(&all, i, 3);
+        int in = 0;
+        for (int k = 0; k < 2; k++) {
+            const tm_manifest *m = k ? &te : &tr;
+            for (int j = 0; j < m->n_rows; j++)
+                if (!strcmp(tm_manifest_cell(m, j, 3), id)) {
+                    in++;
+                    for (int c = 0; c < 3; c++)
+                        ck_assert_str_eq(tm_manifest_cell(m, j, c), tm_manifest_cell(&all, i, c));
+                }
+        }
+        ck_assert_msg(in == 1, "%s is in %d sets", id, in);
+    }
+    tm_manifest_free(&all);
+    tm_manifest_free(&tr);
+    tm_manifest_free(&te);
+    /* a split file in the way is refused before anything is written */
+    PATHF(out, "%s/other.csv", tmp);
+    PATHF(log, "%s/other-test.csv", tmp);
+    write_text(log, "keep me\n");
+    PATHF(cmd, "'%s' import-coswara '%s' --out '%s' --test-fraction 0.25 >'%s/log.txt' 2>&1",
+          exe, root, out, tmp);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+    PATHF(out, "%s/log.txt", tmp);
     text = read_text(out);
-    ck_assert_msg(strstr(text, "\"test_accuracy\"") && strstr(text, "\"test_roc_auc\""), "%s",
+    ck_assert_msg(strstr(text, "other-test.csv already exists"), "%s", text);
+    free(text);
+    text = read_text(log);
+    ck_assert_str_eq(text, "keep me\n");
+    free(text);
+    PATHF(out, "%s/other.csv", tmp);
+    ck_assert_int_ne(access(out, F_OK), 0);
+    PATHF(log, "%s/log.txt", tmp);
+    PATHF(cmd, "'%s' import-coswara '%s' --out '%s/x.csv' --test-fraction 1.5", exe, root, tmp);
+    ck_assert_int_eq(run(cmd, log, &text), 2);
+    ck_assert_msg(strstr(text, "--test-fraction must be a number between 0 and 1"), "%s", text);
+    free(text);
+    remove_tree(tmp);
+}
+END_TEST
+
+/* `tinym2net reproduce --coswara` end to end: import with the held-out
+ * split, then the five models trained, quantised, searched, exported and
+ * run by the runtime (a tree of the sample's real recordings; no accuracy
+ * claim). The shared sample itself has one labelled participant: refused
+ * with the reason. */
+START_TEST(reproduce_coswara_end_to_end)
+{
+    const char *build = getenv("TM_BUILD_DIR");
+    const char *data = tm_test_data_dir();
+    if (!build || !data) {
+        printf("reproduce_coswara_end_to_end: needs TM_BUILD_DIR and TINYM2NET_DATA, skipped\n");
+        return;
+    }
+    char *tmp = tm_test_tmpdir("coswara-reproduce");
+    char root[PATH_MAX], log[PATH_MAX], cmd[6 * PATH_MAX], exe[PATH_MAX], res[PATH_MAX];
+    PATHF(exe, "%s/tinym2net", build);
+    PATHF(root, "%s/Coswara-Data", tmp);
+    PATHF(log, "%s/log.txt", tmp);
+    PATHF(res, "%s/results.md", tmp);
+    make_tree(root, dozen, N_DOZEN, NULL);
+    char *text = NULL;
+    /* XDG_CACHE_HOME: the feature cache stays in the test's folder. */
+    PATHF(cmd,
+          "cd '%s' && XDG_CACHE_HOME='%s/cache' '%s' reproduce --quick --data coswara "
+          "--coswara '%s' --out '%s/out' --results '%s' --threads 1",
+          tm_test_source_dir(), tmp, exe, root, tmp, res);
+    ck_assert_msg(run(cmd, log, &text) == 0, "%s\n%s", cmd, text);
+    ck_assert_msg(strstr(text, "(equal)") && !strstr(text, "DISAGREE"), "%s", text);
+    free(text);
+    text = read_text(res);
+    ck_assert_ptr_nonnull(text);
+    static const char *rows[] = {"| breath only (standard conv) | ", "| cough only (standard conv) | ",
+                                 "| fused (standard conv) | ",
+                                 "| fused compressed (separable, paper 8/4-bit) | "};
+    for (int i = 0; i < 4; i++) {
+        const char *r = strstr(text, rows[i]);
+        ck_assert_msg(r && strchr(r + strlen(rows[i]), '%'), "row %s missing:\n%s", rows[i],
+                      text);
+    }
+    ck_assert_msg(strstr(text, "## coswara") && strstr(text, "88.4 %, +14.5 (COVID-19)"), "%s",
                   text);
+    free(text);
+
+    /* the shared sample: one labelled participant, so no split */
+    char before[64];
+    PATHF(before, "%s", "unchanged");
+    write_text(res, before);
+    PATHF(cmd,
+          "cd '%s' && XDG_CACHE_HOME='%s/cache' '%s' reproduce --quick --data coswara "
+          "--coswara '%s/coswara-sample' --out '%s/out2' --results '%s'",
+          tm_test_source_dir(), tmp, exe, data, tmp, res);
+    ck_assert_int_eq(run(cmd, log, &text), 1);
+    ck_assert_msg(strstr(text, "the Coswara import of") &&
+                      strstr(text, "1 negative participant among the 1 kept"),
+                  "%s", text);
+    free(text);
+    text = read_text(res);
+    ck_assert_str_eq(text, "unchanged"); /* the results page is left as it was */
     free(text);
     remove_tree(tmp);
 }
@@ -881,7 +1038,9 @@ int main(void)
     tcase_add_test(t, never_overwrites_without_force);
     tcase_add_test(t, layout_errors_name_file_and_column);
     tcase_add_test(t, cli_end_to_end);
-    tcase_add_test(t, manifest_trains_end_to_end);
+    tcase_add_test(t, split_is_stratified_and_seeded);
+    tcase_add_test(t, cli_split_writes_disjoint_sets);
+    tcase_add_test(t, reproduce_coswara_end_to_end);
     suite_add_tcase(s, t);
     return tm_test_run(s);
 }

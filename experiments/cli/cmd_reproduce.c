@@ -53,6 +53,7 @@ typedef struct {
     char cfg[M_N][64], dir[M_N][64], label[M_N][128];
     model_res m[M_N];
     long budget;
+    double wall;                  /* seconds this data set took, import included */
     char note[512];
 } data_res;
 
@@ -793,7 +794,8 @@ static void write_results(opts *o, data_res *ds, int nd, const char *cmdline, co
         fprintf(f, "aarch64: %s\n\n", o->a64_note);
     for (int i = 0; i < nd; i++) {
         data_res *d = &ds[i];
-        fprintf(f, "## %s\n\nExperiment files: `%s/`", d->name, d->cfgdir);
+        fprintf(f, "## %s\n\nWall time: %.0f s (%.1f min). Experiment files: `%s/`", d->name,
+                d->wall, d->wall / 60, d->cfgdir);
         if (d->budget > 0)
             fprintf(f, "; search budget: %ld packed weight bytes%s", d->budget,
                     o->budget > 0 ? " (--budget-bytes)"
@@ -939,11 +941,14 @@ static int import_coswara(opts *o, data_res *d)
     snprintf(txt, sizeof txt, "%s/import.txt", dir);
     if (mkdirs(dir))
         return -1;
+    time_t t0 = time(NULL);
     logf_(o, "[coswara] import %s (20 %% of each class held out for testing)\n", o->coswara);
     if (sh(o, txt, "'%s' import-coswara '%s' --out '%s/manifest.csv' --test-fraction 0.2 "
                    "--split-seed 0 --check-audio --force 2>&1",
-           o->self, o->coswara, dir) == 0)
+           o->self, o->coswara, dir) == 0) {
+        d->wall += difftime(time(NULL), t0);
         return 0;
+    }
     char *msg = slurp(txt);
     const char *e = msg ? strstr(msg, "error: ") : NULL;
     logf_(o, "tinym2net reproduce: the Coswara import of %s failed: %s", o->coswara,
@@ -1106,8 +1111,13 @@ int tm_cmd_reproduce(int argc, char **argv)
         if (*p == ',')
             p++;
     }
-    for (int i = 0; i < nd && !fatal; i++)
+    for (int i = 0; i < nd && !fatal; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
         run_data(&o, &ds[i], &fatal);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        ds[i].wall += (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+    }
     clock_gettime(CLOCK_MONOTONIC, &ts1);
     double wall = (double)(ts1.tv_sec - ts0.tv_sec) + 1e-9 * (double)(ts1.tv_nsec - ts0.tv_nsec);
     char dir[RP_PATH];

@@ -19,46 +19,25 @@ static void help(FILE *f)
 
 int tm_cmd_eval(int argc, char **argv)
 {
+    static const char *const splits[] = {"test", "val", "train", NULL};
     const char *dir = NULL, *split = "test";
     const char *sets[64];
-    int n_sets = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--split")) {
-            if (!(split = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--set")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) || n_sets == 64)
-                return 2;
-            sets[n_sets++] = v;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net eval: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!dir) {
-            dir = a;
-        } else {
-            fprintf(stderr, "tinym2net eval: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!dir) {
-        help(stderr);
-        return 2;
-    }
-    if (strcmp(split, "test") && strcmp(split, "val") && strcmp(split, "train")) {
-        fprintf(stderr, "tinym2net eval: --split must be test, val or train\n");
-        return 2;
-    }
+    tm_cli_list set_list = {sets, 0, 64};
+    const tm_cli_option opts[] = {
+        TM_CLI_CHOICE("--split", &split, splits),
+        TM_CLI_LIST("--set", &set_list),
+        {0},
+    };
+    int rc = tm_cli_parse("eval", help, opts, argc, argv, &dir, 1);
+    if (rc)
+        return rc == TM_CLI_HELP ? 0 : rc;
     char path[TM_PATH_LEN + 16];
     snprintf(path, sizeof path, "%s/model.h5", dir);
     char *text = NULL;
     if (tm_read_experiment_text(path, &text) != TM_OK)
         return tm_cli_fail("eval");
     tm_experiment e;
-    tm_status s = tm_experiment_parse(&e, text, path, sets, n_sets);
+    tm_status s = tm_experiment_parse(&e, text, path, sets, set_list.n);
     free(text);
     if (s != TM_OK)
         return tm_cli_fail("eval");

@@ -200,51 +200,26 @@ static tm_status run(const options *o, state *st)
 
 int tm_cmd_export(int argc, char **argv)
 {
+    static const char *const kinds[] = {"raw", "features", NULL};
     options o;
     memset(&o, 0, sizeof o);
-    o.raw = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
-            if (!(o.out = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--c-array")) {
-            if (!(o.c_array = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--symbol")) {
-            if (!(o.symbol = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--inputs")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (strcmp(v, "raw") && strcmp(v, "features")) {
-                fprintf(stderr, "tinym2net export: --inputs must be raw or features, got '%s'\n",
-                        v);
-                return 2;
-            }
-            o.raw = !strcmp(v, "raw");
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            o.quiet = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net export: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!o.qdir) {
-            o.qdir = a;
-        } else {
-            fprintf(stderr, "tinym2net export: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!o.qdir || !o.out) {
-        if (!o.qdir)
-            help(stderr);
-        else
-            fprintf(stderr, "tinym2net export: -o MODEL is required\n");
+    const char *inputs = "raw";
+    const tm_cli_option opts[] = {
+        TM_CLI_STRING("--out", "-o", &o.out),
+        TM_CLI_STRING("--c-array", NULL, &o.c_array),
+        TM_CLI_STRING("--symbol", NULL, &o.symbol),
+        TM_CLI_CHOICE("--inputs", &inputs, kinds),
+        TM_CLI_FLAG("--quiet", "-q", &o.quiet),
+        {0},
+    };
+    int rc = tm_cli_parse("export", help, opts, argc, argv, &o.qdir, 1);
+    if (rc)
+        return rc == TM_CLI_HELP ? 0 : rc;
+    if (!o.out) {
+        fprintf(stderr, "tinym2net export: -o MODEL is required\n");
         return 2;
     }
+    o.raw = !strcmp(inputs, "raw");
     state st;
     memset(&st, 0, sizeof st);
     tm_status s = run(&o, &st);

@@ -76,7 +76,7 @@ static tm_status write_metrics(const char *dir, const tm_experiment *e, const tm
 typedef struct {
     const char *run_dir, *out_dir, *preset;
     int qat_epochs, calib_batches, quiet;
-    const char *sets[MAX_SETS + 1];
+    const char *sets[MAX_SETS];
     int n_sets;
 } options;
 
@@ -123,79 +123,33 @@ static tm_status run(const options *o, tm_qrun *r, tm_metrics *met)
     return TM_OK;
 }
 
-static int parse_count(const char *opt, const char *v, int *out)
-{
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (!v[0] || *end || n < 0 || n > 100000) {
-        fprintf(stderr, "tinym2net quantize: %s needs a count >= 0, got '%s'\n", opt, v);
-        return -1;
-    }
-    *out = (int)n;
-    return 0;
-}
-
 int tm_cmd_quantize(int argc, char **argv)
 {
+    static const char *const presets[] = {"paper", "all8", "all4", NULL};
     options o;
     memset(&o, 0, sizeof o);
     o.qat_epochs = 3;
     o.calib_batches = 100;
     char threads_set[64];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
-            if (!(o.out_dir = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--preset")) {
-            if (!(o.preset = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (strcmp(o.preset, "paper") && strcmp(o.preset, "all8") &&
-                strcmp(o.preset, "all4")) {
-                fprintf(stderr, "tinym2net quantize: --preset must be paper, all8 or all4\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--qat-epochs")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, &o.qat_epochs))
-                return 2;
-        } else if (!strcmp(a, "--calib-batches")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, &o.calib_batches))
-                return 2;
-        } else if (!strcmp(a, "--set")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (o.n_sets == MAX_SETS) {
-                fprintf(stderr, "tinym2net quantize: too many --set options\n");
-                return 2;
-            }
-            o.sets[o.n_sets++] = v;
-        } else if (!strcmp(a, "--threads")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) || o.n_sets == MAX_SETS)
-                return 2;
-            snprintf(threads_set, sizeof threads_set, "experiment.threads=%s", v);
-            o.sets[o.n_sets++] = threads_set;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            o.quiet = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net quantize: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!o.run_dir) {
-            o.run_dir = a;
-        } else {
-            fprintf(stderr, "tinym2net quantize: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!o.run_dir || !o.out_dir) {
-        if (!o.run_dir)
-            help(stderr);
-        else
-            fprintf(stderr, "tinym2net quantize: --out QDIR is required\n");
+    tm_cli_list set_list = {o.sets, 0, MAX_SETS};
+    const tm_cli_option opts[] = {
+        TM_CLI_STRING("--out", "-o", &o.out_dir),
+        TM_CLI_CHOICE("--preset", &o.preset, presets),
+        TM_CLI_INT("--qat-epochs", &o.qat_epochs, 0, 100000),
+        TM_CLI_INT("--calib-batches", &o.calib_batches, 0, 100000),
+        TM_CLI_LIST("--set", &set_list),
+        TM_CLI_LIST_PREFIX("--threads", &set_list, "experiment.threads=", threads_set),
+        TM_CLI_FLAG("--quiet", "-q", &o.quiet),
+        {0},
+    };
+    int rc = tm_cli_parse("quantize", help, opts, argc, argv, &o.run_dir, 1);
+    if (rc)
+        return rc == TM_CLI_HELP ? 0 : rc;
+    if (!o.out_dir) {
+        fprintf(stderr, "tinym2net quantize: --out QDIR is required\n");
         return 2;
     }
+    o.n_sets = set_list.n;
     tm_qrun r;
     tm_metrics met;
     memset(&r, 0, sizeof r);

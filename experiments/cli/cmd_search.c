@@ -51,7 +51,7 @@ typedef struct {
     const char *run_dir, *out_dir;
     long budget;
     int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet;
-    const char *sets[MAX_SETS + 1];
+    const char *sets[MAX_SETS];
     int n_sets;
 } options;
 
@@ -488,20 +488,6 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     return TM_OK;
 }
 
-static int parse_count(const char *opt, const char *v, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (!v[0] || *end || errno || n < lo || n > hi) {
-        fprintf(stderr, "tinym2net search: %s needs a whole number in [%ld, %ld], got '%s'\n",
-                opt, lo, hi, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
 int tm_cmd_search(int argc, char **argv)
 {
     options o;
@@ -511,71 +497,28 @@ int tm_cmd_search(int argc, char **argv)
     o.calib_batches = 100;
     o.pareto_points = 6;
     char threads_set[64];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        long x = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
-            if (!(o.out_dir = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--budget-bytes")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) ||
-                parse_count(a, v, 1, 1L << 40, &o.budget))
-                return 2;
-        } else if (!strcmp(a, "--qat-epochs")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, 0, 100000, &x))
-                return 2;
-            o.qat_epochs = (int)x;
-        } else if (!strcmp(a, "--calib-batches")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, 0, 100000, &x))
-                return 2;
-            o.calib_batches = (int)x;
-        } else if (!strcmp(a, "--pareto-points")) {
-            if (!(v = tm_cli_value(argc, argv, &i)) || parse_count(a, v, 2, MAX_PARETO, &x))
-                return 2;
-            o.pareto_points = (int)x;
-        } else if (!strcmp(a, "--pareto-qat")) {
-            o.pareto_qat = 1;
-        } else if (!strcmp(a, "--set")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (o.n_sets == MAX_SETS) {
-                fprintf(stderr, "tinym2net search: too many --set options\n");
-                return 2;
-            }
-            o.sets[o.n_sets++] = v;
-        } else if (!strcmp(a, "--threads")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (o.n_sets == MAX_SETS) {
-                fprintf(stderr, "tinym2net search: too many --set options\n");
-                return 2;
-            }
-            snprintf(threads_set, sizeof threads_set, "experiment.threads=%s", v);
-            o.sets[o.n_sets++] = threads_set;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            o.quiet = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net search: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!o.run_dir) {
-            o.run_dir = a;
-        } else {
-            fprintf(stderr, "tinym2net search: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!o.run_dir) {
-        help(stderr);
-        return 2;
-    }
+    tm_cli_list set_list = {o.sets, 0, MAX_SETS};
+    const tm_cli_option opts[] = {
+        TM_CLI_STRING("--out", "-o", &o.out_dir),
+        TM_CLI_LONG("--budget-bytes", &o.budget, 1, 1L << 40),
+        TM_CLI_INT("--qat-epochs", &o.qat_epochs, 0, 100000),
+        TM_CLI_INT("--calib-batches", &o.calib_batches, 0, 100000),
+        TM_CLI_INT("--pareto-points", &o.pareto_points, 2, MAX_PARETO),
+        TM_CLI_FLAG("--pareto-qat", NULL, &o.pareto_qat),
+        TM_CLI_LIST("--set", &set_list),
+        TM_CLI_LIST_PREFIX("--threads", &set_list, "experiment.threads=", threads_set),
+        TM_CLI_FLAG("--quiet", "-q", &o.quiet),
+        {0},
+    };
+    int rc = tm_cli_parse("search", help, opts, argc, argv, &o.run_dir, 1);
+    if (rc)
+        return rc == TM_CLI_HELP ? 0 : rc;
     if (!o.out_dir || o.budget < 0) {
         fprintf(stderr, "tinym2net search: %s is required\n",
                 !o.out_dir ? "--out SDIR" : "--budget-bytes N");
         return 2;
     }
+    o.n_sets = set_list.n;
     tm_qrun r;
     search s;
     tm_metrics met;

@@ -32,66 +32,28 @@ static void help(FILE *f)
 int tm_cmd_train(int argc, char **argv)
 {
     const char *cfg = NULL, *out = NULL;
-    const char *sets[MAX_SETS + 1];
-    int n_sets = 0, quiet = 0;
+    const char *sets[MAX_SETS];
+    tm_cli_list set_list = {sets, 0, MAX_SETS};
+    int quiet = 0;
     char threads_set[64];
     tm_run_options o;
     memset(&o, 0, sizeof o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
-            if (!(out = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--set")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (n_sets == MAX_SETS) {
-                fprintf(stderr, "tinym2net train: too many --set options\n");
-                return 2;
-            }
-            sets[n_sets++] = v;
-        } else if (!strcmp(a, "--threads")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            snprintf(threads_set, sizeof threads_set, "experiment.threads=%s", v);
-            if (n_sets == MAX_SETS)
-                return 2;
-            sets[n_sets++] = threads_set;
-        } else if (!strcmp(a, "--stop-after")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            o.train.stop_after_epoch = atoi(v);
-            if (o.train.stop_after_epoch < 1) {
-                fprintf(stderr, "tinym2net train: --stop-after needs a positive epoch\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--ablations")) {
-            o.ablations = 1;
-        } else if (!strcmp(a, "--resume")) {
-            o.train.resume = 1;
-        } else if (!strcmp(a, "--force")) {
-            o.train.force = 1;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net train: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!cfg) {
-            cfg = a;
-        } else {
-            fprintf(stderr, "tinym2net train: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!cfg) {
-        help(stderr);
-        return 2;
-    }
+    const tm_cli_option opts[] = {
+        TM_CLI_STRING("--out", "-o", &out),
+        TM_CLI_LIST("--set", &set_list),
+        TM_CLI_LIST_PREFIX("--threads", &set_list, "experiment.threads=", threads_set),
+        TM_CLI_INT("--stop-after", &o.train.stop_after_epoch, 1, 1000000),
+        TM_CLI_FLAG("--ablations", NULL, &o.ablations),
+        TM_CLI_FLAG("--resume", NULL, &o.train.resume),
+        TM_CLI_FLAG("--force", NULL, &o.train.force),
+        TM_CLI_FLAG("--quiet", "-q", &quiet),
+        {0},
+    };
+    int rc = tm_cli_parse("train", help, opts, argc, argv, &cfg, 1);
+    if (rc)
+        return rc == TM_CLI_HELP ? 0 : rc;
     tm_experiment e;
-    if (tm_experiment_load(&e, cfg, sets, n_sets) != TM_OK)
+    if (tm_experiment_load(&e, cfg, sets, set_list.n) != TM_OK)
         return tm_cli_fail("train");
     char outbuf[TM_PATH_LEN];
     if (!out) {

@@ -162,48 +162,48 @@ static int tm_rt_fe_plan_layout(const tm_rt_frontend_config *c, tm_rt_fe_layout 
 const char *tm_rt_frontend_check(const tm_rt_frontend_config *c)
 {
     if (!c)
-        return "config is NULL";
+        return TM_RT_MSG("config is NULL");
     if (c->sample_rate <= 0)
-        return "sample_rate must be positive";
+        return TM_RT_MSG("sample_rate must be positive");
     if (c->window_length < 2 || c->window_length > TM_RT_FFT_MAX_N)
-        return "window_length must be in 2..65536";
+        return TM_RT_MSG("window_length must be in 2..65536");
     if (c->hop_length <= 0)
-        return "hop_length must be positive";
+        return TM_RT_MSG("hop_length must be positive");
     if (c->n_fft != 0 && !tm_rt_fft_size_ok(c->n_fft)) {
         if (c->n_fft > TM_RT_FFT_MAX_N)
-            return "n_fft exceeds 65536";
-        return "n_fft must be 0 (next power of two) or a power of two";
+            return TM_RT_MSG("n_fft exceeds 65536");
+        return TM_RT_MSG("n_fft must be 0 (next power of two) or a power of two");
     }
     if (c->n_fft != 0 && c->n_fft < c->window_length)
-        return "n_fft is smaller than window_length";
+        return TM_RT_MSG("n_fft is smaller than window_length");
     if (c->num_samples < c->window_length)
-        return "num_samples is shorter than window_length";
+        return TM_RT_MSG("num_samples is shorter than window_length");
     if (c->n_mels <= 0)
-        return "n_mels must be positive";
+        return TM_RT_MSG("n_mels must be positive");
     if (c->n_mfcc < 0 || c->n_mfcc > c->n_mels)
-        return "n_mfcc must be 0 (log-mel) or in 1..n_mels";
+        return TM_RT_MSG("n_mfcc must be 0 (log-mel) or in 1..n_mels");
     if (!(c->fmin >= 0.0f) || !isfinite(c->fmin))
-        return "fmin must be finite and >= 0";
+        return TM_RT_MSG("fmin must be finite and >= 0");
     if (!(c->fmax > c->fmin))
-        return "fmax must exceed fmin";
+        return TM_RT_MSG("fmax must exceed fmin");
     if ((double)c->fmax > c->sample_rate / 2.0)
-        return "fmax exceeds sample_rate/2";
+        return TM_RT_MSG("fmax exceeds sample_rate/2");
     if (c->window != TM_RT_WINDOW_HANN && c->window != TM_RT_WINDOW_HAMMING)
-        return "window must be TM_RT_WINDOW_HANN or TM_RT_WINDOW_HAMMING";
+        return TM_RT_MSG("window must be TM_RT_WINDOW_HANN or TM_RT_WINDOW_HAMMING");
     if (!(c->log_floor > 0.0f) || !isfinite(c->log_floor))
-        return "log_floor must be finite and > 0";
+        return TM_RT_MSG("log_floor must be finite and > 0");
     tm_rt_fe_layout L;
     int empty, edges_bad;
     if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad))
-        return "n_mels and n_mfcc need more workspace than size_t can address";
+        return TM_RT_MSG("n_mels and n_mfcc need more workspace than size_t can address");
     if (edges_bad)
-        return "n_mels too large for fmin..fmax: mel band edges coincide";
+        return TM_RT_MSG("n_mels too large for fmin..fmax: mel band edges coincide");
     if (empty)
-        return "n_mels too large for n_fft: a mel band holds no FFT bin";
+        return TM_RT_MSG("n_mels too large for n_fft: a mel band holds no FFT bin");
     size_t frames = 1 + (size_t)(c->num_samples - c->window_length) / (size_t)c->hop_length;
     size_t coefs = (size_t)(c->n_mfcc > 0 ? c->n_mfcc : c->n_mels);
     if (frames > SIZE_MAX / coefs / sizeof(float))
-        return "num_samples gives an output too large to address";
+        return TM_RT_MSG("num_samples gives an output too large to address");
     return NULL;
 }
 

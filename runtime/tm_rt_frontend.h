@@ -57,7 +57,8 @@ typedef struct tm_rt_frontend {
 } tm_rt_frontend;
 
 /* NULL when the config is valid, else a static string naming the first bad
- * field and why (e.g. "fmax exceeds sample_rate/2"). */
+ * field and why (e.g. "fmax exceeds sample_rate/2"); "" when built with
+ * TM_RT_NO_MESSAGES (tm_rt.h). */
 const char *tm_rt_frontend_check(const tm_rt_frontend_config *c);
 /* TM_RT_OK, or TM_RT_ERR_ARG when tm_rt_frontend_check reports a problem. */
 tm_rt_status tm_rt_frontend_validate(const tm_rt_frontend_config *c);

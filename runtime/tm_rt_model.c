@@ -29,6 +29,8 @@ typedef char tm_rt_assert_fe_slot[sizeof(tm_rt_frontend) <= TM_RT_FE_SLOT ? 1 : 
 
 /* ---- error text ------------------------------------------------------------ */
 
+#ifndef TM_RT_NO_MESSAGES
+
 /* Zero-initialised (.bss, not .data on a device); empty means no error. */
 static char tm_rt_err_text[112];
 
@@ -71,7 +73,32 @@ const char *tm_rt_model_error(void)
     return tm_rt_err_text[0] ? tm_rt_err_text : "no error";
 }
 
-#define TM_RT_BAD(what, index, reason) tm_rt_model_fail(TM_RT_ERR_FORMAT, what, index, reason)
+#define TM_RT_FAIL(s, what, index, reason) tm_rt_model_fail(s, what, index, reason)
+
+#else /* TM_RT_NO_MESSAGES: only the last failure's status is kept. */
+
+static tm_rt_status tm_rt_err_status;
+
+tm_rt_status tm_rt_model_fail(tm_rt_status s, const char *what, long index, const char *reason)
+{
+    (void)what;
+    (void)index;
+    (void)reason;
+    tm_rt_err_status = s;
+    return s;
+}
+
+const char *tm_rt_model_error(void)
+{
+    return tm_rt_err_status != TM_RT_OK ? tm_rt_status_name(tm_rt_err_status) : "no error";
+}
+
+/* The arguments are not evaluated, so their strings are not in the image. */
+#define TM_RT_FAIL(s, what, index, reason) tm_rt_model_fail(s, NULL, -1, NULL)
+
+#endif
+
+#define TM_RT_BAD(what, index, reason) TM_RT_FAIL(TM_RT_ERR_FORMAT, what, index, reason)
 
 /* ---- CRC-32 (IEEE 802.3, reflected, as zlib) --------------------------------- */
 
@@ -279,6 +306,7 @@ static int tm_rt_out_dim_ok(int32_t in, int32_t k, int32_t s, int32_t pad, int32
     return 0;
 }
 
+#ifndef TM_RT_NO_MESSAGES
 static const char *tm_rt_op_name(uint32_t type)
 {
     switch (type) {
@@ -293,6 +321,7 @@ static const char *tm_rt_op_name(uint32_t type)
     }
     return "op";
 }
+#endif
 
 /* mult/shift arrays of n int32 each: in range, and values the requantiser
  * is defined for (Q31 mult in [2^30, 2^31) or 0; shift in -31..31). */
@@ -300,16 +329,16 @@ static const char *tm_rt_check_requant(const tm_rt_op_desc *op, const uint8_t *b
                                        uint32_t blob_bytes, uint32_t n)
 {
     if (!tm_rt_blob_ok(op->mult, (uint64_t)n * 4u, 4, blob_bytes))
-        return "mult range outside the blob or unaligned";
+        return TM_RT_MSG("mult range outside the blob or unaligned");
     if (!tm_rt_blob_ok(op->shift, (uint64_t)n * 4u, 4, blob_bytes))
-        return "shift range outside the blob or unaligned";
+        return TM_RT_MSG("shift range outside the blob or unaligned");
     const int32_t *mult = (const int32_t *)(const void *)(blob + op->mult);
     const int32_t *shift = (const int32_t *)(const void *)(blob + op->shift);
     for (uint32_t i = 0; i < n; i++) {
         if (mult[i] != 0 && mult[i] < (INT32_C(1) << 30))
-            return "a mult is neither 0 nor a Q31 value in [2^30, 2^31)";
+            return TM_RT_MSG("a mult is neither 0 nor a Q31 value in [2^30, 2^31)");
         if (shift[i] < -31 || shift[i] > 31)
-            return "a shift is outside -31..31";
+            return TM_RT_MSG("a shift is outside -31..31");
     }
     return NULL;
 }
@@ -319,28 +348,28 @@ static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_de
                                   uint32_t n_tensors, const uint8_t *blob, uint32_t blob_bytes)
 {
     if (op->type < TM_RT_OP_CONV || op->type > TM_RT_OP_REQUANTIZE)
-        return "unknown op type";
+        return TM_RT_MSG("unknown op type");
     if (op->version != 1)
-        return "unknown op version (this runtime knows version 1)";
+        return TM_RT_MSG("unknown op version (this runtime knows version 1)");
     int32_t want_in = op->type == TM_RT_OP_CONCAT ? -1 : 1;
     if (want_in < 0 ? (op->n_inputs < 1 || op->n_inputs > TM_RT_MAX_OP_INPUTS)
                     : op->n_inputs != want_in)
-        return op->type == TM_RT_OP_CONCAT ? "concat needs 1..4 inputs"
-                                           : "n_inputs must be 1 for this op type";
+        return op->type == TM_RT_OP_CONCAT ? TM_RT_MSG("concat needs 1..4 inputs")
+                                           : TM_RT_MSG("n_inputs must be 1 for this op type");
     for (int32_t j = 0; j < TM_RT_MAX_OP_INPUTS; j++) {
         if (j < op->n_inputs) {
             if (op->inputs[j] < 0 || (uint32_t)op->inputs[j] >= n_tensors)
-                return "input tensor index out of range";
+                return TM_RT_MSG("input tensor index out of range");
             if (op->inputs[j] == op->output)
-                return "output tensor is also an input";
+                return TM_RT_MSG("output tensor is also an input");
         } else if (op->inputs[j] != -1) {
-            return "unused input slots must be -1";
+            return TM_RT_MSG("unused input slots must be -1");
         }
     }
     if (op->output < 0 || (uint32_t)op->output >= n_tensors)
-        return "output tensor index out of range";
+        return TM_RT_MSG("output tensor index out of range");
     if (op->act_min < -128 || op->act_max > 127 || op->act_min > op->act_max)
-        return "act_min..act_max must be a non-empty range within -128..127";
+        return TM_RT_MSG("act_min..act_max must be a non-empty range within -128..127");
 
     const tm_rt_tensor_desc *in = &T[op->inputs[0]], *out = &T[op->output];
     int weights = tm_rt_is_weight_op(op->type);
@@ -348,69 +377,70 @@ static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_de
                   op->type == TM_RT_OP_MAXPOOL || op->type == TM_RT_OP_AVGPOOL;
 
     if (weights ? (op->bits != 4 && op->bits != 8) : op->bits != 0)
-        return weights ? "bits must be 4 or 8" : "bits must be 0 for an op without weights";
+        return weights ? TM_RT_MSG("bits must be 4 or 8")
+                       : TM_RT_MSG("bits must be 0 for an op without weights");
     if (spatial) {
         if (op->kh < 1 || op->kw < 1 || op->kh > TM_RT_MAX_KERNEL || op->kw > TM_RT_MAX_KERNEL)
-            return "kernel size outside 1..64";
+            return TM_RT_MSG("kernel size outside 1..64");
         if (op->stride < 1 || op->stride > TM_RT_MAX_STRIDE)
-            return "stride outside 1..64";
+            return TM_RT_MSG("stride outside 1..64");
         if (op->pad_top < 0 || op->pad_left < 0 || op->pad_top >= op->kh ||
             op->pad_left >= op->kw)
-            return "pads must be >= 0 and smaller than the kernel";
+            return TM_RT_MSG("pads must be >= 0 and smaller than the kernel");
     } else {
         if ((op->kh != 0 && op->kh != 1) || (op->kw != 0 && op->kw != 1) ||
             (op->stride != 0 && op->stride != 1) || op->pad_top != 0 || op->pad_left != 0)
-            return "kh, kw, stride must be 0 or 1 and pads 0 for an op without a window";
+            return TM_RT_MSG("kh, kw, stride must be 0 or 1 and pads 0 for an op without a window");
     }
 
     if (!weights) {
         if (op->weights != TM_RT_NONE || op->weights_bytes != 0 || op->bias != TM_RT_NONE)
-            return "weights and bias must be absent (TM_RT_NONE, 0 bytes)";
+            return TM_RT_MSG("weights and bias must be absent (TM_RT_NONE, 0 bytes)");
         if ((op->type != TM_RT_OP_CONCAT && op->type != TM_RT_OP_REQUANTIZE) &&
             (op->mult != TM_RT_NONE || op->shift != TM_RT_NONE))
-            return "mult and shift must be absent (TM_RT_NONE) for a pool";
+            return TM_RT_MSG("mult and shift must be absent (TM_RT_NONE) for a pool");
     }
 
     switch (op->type) {
     case TM_RT_OP_CONV:
     case TM_RT_OP_DEPTHWISE: {
         if (op->type == TM_RT_OP_DEPTHWISE && out->c != in->c)
-            return "depthwise output channels differ from its input's";
+            return TM_RT_MSG("depthwise output channels differ from its input's");
         if (!tm_rt_out_dim_ok(in->h, op->kh, op->stride, op->pad_top, out->h))
-            return "output height does not follow from input, kernel, stride and pad";
+            return TM_RT_MSG("output height does not follow from input, kernel, stride and pad");
         if (!tm_rt_out_dim_ok(in->w, op->kw, op->stride, op->pad_left, out->w))
-            return "output width does not follow from input, kernel, stride and pad";
+            return TM_RT_MSG("output width does not follow from input, kernel, stride and pad");
         uint64_t row = (uint64_t)op->kh * (uint64_t)op->kw;
         if (op->type == TM_RT_OP_CONV)
             row *= (uint64_t)in->c;
         uint64_t row_bytes = op->bits == 8 ? row : (row + 1) / 2;
         if ((uint64_t)op->weights_bytes != row_bytes * (uint64_t)out->c)
-            return "weights_bytes does not match the shape and bits";
+            return TM_RT_MSG("weights_bytes does not match the shape and bits");
         break;
     }
     case TM_RT_OP_DENSE: {
         if (out->h != 1 || out->w != 1)
-            return "dense output must be a vector (h = w = 1)";
+            return TM_RT_MSG("dense output must be a vector (h = w = 1)");
         uint64_t row = tm_rt_elems(in);
         uint64_t row_bytes = op->bits == 8 ? row : (row + 1) / 2;
         if ((uint64_t)op->weights_bytes != row_bytes * (uint64_t)out->c)
-            return "weights_bytes does not match out x in at the bits";
+            return TM_RT_MSG("weights_bytes does not match out x in at the bits");
         break;
     }
     case TM_RT_OP_MAXPOOL:
     case TM_RT_OP_AVGPOOL:
         if (op->kh != op->kw)
-            return "pool window must be square (kh == kw)";
+            return TM_RT_MSG("pool window must be square (kh == kw)");
         if (op->pad_top != 0 || op->pad_left != 0)
-            return "pools take no padding";
+            return TM_RT_MSG("pools take no padding");
         if (out->c != in->c || in->h < op->kh || in->w < op->kw ||
             out->h != (in->h - op->kh) / op->stride + 1 ||
             out->w != (in->w - op->kw) / op->stride + 1)
-            return "output shape does not follow from input, window and stride";
+            return TM_RT_MSG("output shape does not follow from input, window and stride");
         break;
     case TM_RT_OP_GLOBALAVGPOOL:
         if (out->c != in->c || out->h != 1 || out->w != 1)
-            return "output must be in_c x 1 x 1";
+            return TM_RT_MSG("output must be in_c x 1 x 1");
         break;
     case TM_RT_OP_CONCAT: {
         uint64_t sum = 0;
@@ -421,33 +451,33 @@ static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_de
                 sum += tm_rt_elems(t);
             } else {
                 if (t->h != out->h || t->w != out->w)
-                    return "inputs' height and width differ from the output's";
+                    return TM_RT_MSG("inputs' height and width differ from the output's");
                 sum += (uint64_t)t->c;
             }
         }
         if (sum != (uint64_t)out->c)
-            return "output channels differ from the sum of the inputs'";
+            return TM_RT_MSG("output channels differ from the sum of the inputs'");
         break;
     }
     case TM_RT_OP_REQUANTIZE:
         if (tm_rt_elems(in) != tm_rt_elems(out))
-            return "input and output sizes differ";
+            return TM_RT_MSG("input and output sizes differ");
         break;
     }
 
     if (op->type == TM_RT_OP_MAXPOOL || op->type == TM_RT_OP_AVGPOOL ||
         op->type == TM_RT_OP_GLOBALAVGPOOL) {
         if (out->scale != in->scale || out->zero_point != in->zero_point)
-            return "pool output scale and zero point must equal the input's";
+            return TM_RT_MSG("pool output scale and zero point must equal the input's");
     }
 
     if (weights) {
         if (!tm_rt_blob_ok(op->weights, op->weights_bytes, 4, blob_bytes) ||
             op->weights_bytes == 0)
-            return "weights range outside the blob or unaligned";
+            return TM_RT_MSG("weights range outside the blob or unaligned");
         if (op->bias != TM_RT_NONE &&
             !tm_rt_blob_ok(op->bias, (uint64_t)out->c * 4u, 4, blob_bytes))
-            return "bias range outside the blob or unaligned";
+            return TM_RT_MSG("bias range outside the blob or unaligned");
         return tm_rt_check_requant(op, blob, blob_bytes, (uint32_t)out->c);
     }
     if (op->type == TM_RT_OP_CONCAT || op->type == TM_RT_OP_REQUANTIZE)
@@ -478,7 +508,7 @@ static const char *tm_rt_audio_precheck(const tm_rt_frontend_config *c)
             nfft *= 2;
     }
     if (c->n_mels > nfft / 2 + 1)
-        return "n_mels exceeds n_fft/2 + 1: a mel band would hold no FFT bin";
+        return TM_RT_MSG("n_mels exceeds n_fft/2 + 1: a mel band would hold no FFT bin");
     return NULL;
 }
 
@@ -486,13 +516,13 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
 {
     static const uint16_t probe = 1;
     if (!m || !data)
-        return tm_rt_model_fail(TM_RT_ERR_ARG, "model", -1, "NULL model or data");
+        return TM_RT_FAIL(TM_RT_ERR_ARG, "model", -1, "NULL model or data");
     memset(m, 0, sizeof *m);
     if (*(const uint8_t *)&probe != 1)
-        return tm_rt_model_fail(TM_RT_ERR_UNSUPPORTED, "model", -1,
-                                "big-endian host: the format is little-endian");
+        return TM_RT_FAIL(TM_RT_ERR_UNSUPPORTED, "model", -1,
+                          "big-endian host: the format is little-endian");
     if ((uintptr_t)data % 4u != 0)
-        return tm_rt_model_fail(TM_RT_ERR_ARG, "model", -1, "data is not 4-byte aligned");
+        return TM_RT_FAIL(TM_RT_ERR_ARG, "model", -1, "data is not 4-byte aligned");
     const uint8_t *p = (const uint8_t *)data;
     if (size < sizeof(tm_rt_file_header))
         return TM_RT_BAD("header", -1, "file shorter than the header");

@@ -90,7 +90,8 @@ typedef struct tm_rt_model {
  * tensor index, shape and op parameter; TM_RT_ERR_FORMAT otherwise. The
  * bytes must stay alive and 4-byte aligned while the model is used. */
 tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size);
-/* A short reason for the last TM_RT_ERR_FORMAT of this model (static text). */
+/* A short reason for the last TM_RT_ERR_FORMAT of this model (static text);
+ * built with TM_RT_NO_MESSAGES (tm_rt.h), only the status's name. */
 const char *tm_rt_model_error(void);
 /* Total bytes the caller must give tm_rt_model_invoke and the input setters. */
 size_t tm_rt_model_memory_bytes(const tm_rt_model *m);
@@ -197,7 +198,8 @@ void tm_rt_model_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,
 /* CRC-32 of a file image with its header's crc32 field read as zero. */
 uint32_t tm_rt_model_file_crc(const void *file, size_t size);
 /* Records "what index: reason" for tm_rt_model_error() (index < 0: none)
- * and returns s; the builder reports its errors through it too. */
+ * and returns s; the builder reports its errors through it too. With
+ * TM_RT_NO_MESSAGES only s is recorded. */
 tm_rt_status tm_rt_model_fail(tm_rt_status s, const char *what, long index, const char *reason);
 
 #endif

@@ -5,8 +5,11 @@
 #                      when this CPU has it) and for aarch64 (Cortex-A72,
 #                      NEON), run the aarch64 one under qemu-aarch64 and diff
 #                      the outputs: they must be identical.
-#   cross.sh m4        compile the runtime for Cortex-M4F and print the
-#                      arm-none-eabi-size of every object and the .text total.
+#   cross.sh m4        compile the runtime for Cortex-M4F twice, with full
+#                      messages and with -DTM_RT_NO_MESSAGES, print the
+#                      arm-none-eabi-size of every object and the .text totals,
+#                      and fail when the no-messages device side (all but the
+#                      builder) is over the 16 KB goal.
 #   cross.sh           both.
 #
 # Exit 77 (ctest's skip) when a needed cross tool is missing; install them
@@ -91,24 +94,50 @@ run_aarch64() {
   return $status
 }
 
-run_m4() {
-  command -v arm-none-eabi-gcc >/dev/null || skip "arm-none-eabi-gcc not found"
-  local dir="$out/m4"
+# build_m4 OUTDIR LABEL FLAGS...: every runtime source for Cortex-M4F, the
+# size of each object, and one summary line; the device side (everything
+# but the builder, which only the host exporter uses) goes to OUTDIR/device.
+build_m4() {
+  local dir=$1 label=$2
+  shift 2
   mkdir -p "$dir"
   local objs=()
   for src in "${sources[@]}"; do
     local obj="$dir/$(basename "${src%.c}").o"
     arm-none-eabi-gcc -std=c99 -Wall -Wextra -pedantic -ffp-contract=off \
       -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os \
-      -ffunction-sections -fdata-sections -I"$rt" -c "$src" -o "$obj"
+      -ffunction-sections -fdata-sections "$@" -I"$rt" -c "$src" -o "$obj"
     objs+=("$obj")
   done
   arm-none-eabi-size "${objs[@]}"
-  arm-none-eabi-size "${objs[@]}" | awk 'NR > 1 {
+  arm-none-eabi-size "${objs[@]}" | awk -v label="$label" -v devfile="$dir/device" 'NR > 1 {
       text += $1; data += $2; bss += $3
       if ($6 !~ /tm_rt_builder\.o$/) dev += $1 }
-    END { printf "Cortex-M4 (-Os) .text total: %d bytes (%d without the builder), .data %d, .bss %d\n",
-          text, dev, data, bss }'
+    END { printf "Cortex-M4 (-Os%s) .text total: %d bytes (%d without the builder), .data %d, .bss %d\n",
+          label, text, dev, data, bss
+          print dev > devfile }'
+}
+
+# The goal for the device side's .text (code + read-only data), in bytes.
+m4_budget=16384
+
+run_m4() {
+  command -v arm-none-eabi-gcc >/dev/null || skip "arm-none-eabi-gcc not found"
+  # Both variants: full messages (the default) and TM_RT_NO_MESSAGES (tm_rt.h).
+  local full terse
+  full=$(build_m4 "$out/m4" "")
+  terse=$(build_m4 "$out/m4-no-messages" ", -DTM_RT_NO_MESSAGES" -DTM_RT_NO_MESSAGES)
+  echo "$full" | sed '$d'
+  echo "$terse" | sed '$d'
+  echo "$full" | tail -n 1
+  echo "$terse" | tail -n 1
+  local dev
+  dev=$(cat "$out/m4-no-messages/device")
+  if (( dev > m4_budget )); then
+    echo "cross.sh: Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text, over the $m4_budget-byte goal" >&2
+    return 1
+  fi
+  echo "Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text <= $m4_budget (16 KB goal)"
 }
 
 # ---- cross.sh program (added for the exporter's parity test) ----------------

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,87 +40,49 @@ static void help(FILE *f)
 
 int tm_cmd_import_coswara(int argc, char **argv)
 {
-    const char *root = NULL, *out = NULL, *v;
-    tm_coswara_branch branches[TM_COSWARA_MAX_BRANCHES];
-    int n_branches = 0, force = 0;
-    double test_fraction = 0.0;
-    unsigned long long split_seed = 0;
-    tm_coswara_options o = {NULL, 0, TM_COSWARA_SKIP, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--out")) {
-            if (!(out = tm_cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "--branch")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (n_branches == TM_COSWARA_MAX_BRANCHES) {
-                fprintf(stderr, "tinym2net import-coswara: at most %d --branch options\n",
-                        TM_COSWARA_MAX_BRANCHES);
-                return 2;
-            }
-            if (tm_coswara_parse_branch(v, &branches[n_branches]) != TM_OK) {
-                fprintf(stderr, "tinym2net import-coswara: error: %s\n", tm_last_error());
-                return 2;
-            }
-            n_branches++;
-        } else if (!strcmp(a, "--on-missing")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            if (!strcmp(v, "skip")) {
-                o.on_missing = TM_COSWARA_SKIP;
-            } else if (!strcmp(v, "fail")) {
-                o.on_missing = TM_COSWARA_FAIL;
-            } else {
-                fprintf(stderr, "tinym2net import-coswara: --on-missing must be skip or fail, "
-                                "not '%s'\n",
-                        v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--test-fraction")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            char *end;
-            test_fraction = strtod(v, &end);
-            if (end == v || *end || !(test_fraction > 0.0 && test_fraction < 1.0)) {
-                fprintf(stderr, "tinym2net import-coswara: --test-fraction must be a number "
-                                "between 0 and 1, not '%s'\n",
-                        v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--split-seed")) {
-            if (!(v = tm_cli_value(argc, argv, &i)))
-                return 2;
-            char *end;
-            split_seed = strtoull(v, &end, 10);
-            if (end == v || *end || v[0] == '-') {
-                fprintf(stderr, "tinym2net import-coswara: --split-seed needs a count, not '%s'\n",
-                        v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--check-audio")) {
-            o.check_audio = 1;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net import-coswara: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!root) {
-            root = a;
-        } else {
-            fprintf(stderr, "tinym2net import-coswara: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!root || !out) {
-        if (root && !out)
-            fprintf(stderr, "tinym2net import-coswara: --out MANIFEST.csv is required\n\n");
+    const char *root = NULL, *out = NULL, *fraction = NULL, *on_missing = "skip";
+    const char *branch_v[TM_COSWARA_MAX_BRANCHES];
+    tm_cli_list branch_list = {branch_v, 0, TM_COSWARA_MAX_BRANCHES};
+    static const char *const policies[] = {"skip", "fail", NULL};
+    int force = 0, check_audio = 0;
+    long split_seed = 0;
+    const tm_cli_option opts[] = {
+        TM_CLI_STRING("--out", NULL, &out),
+        TM_CLI_LIST("--branch", &branch_list),
+        TM_CLI_CHOICE("--on-missing", &on_missing, policies),
+        TM_CLI_STRING("--test-fraction", NULL, &fraction),
+        TM_CLI_LONG("--split-seed", &split_seed, 0, LONG_MAX),
+        TM_CLI_FLAG("--check-audio", NULL, &check_audio),
+        TM_CLI_FLAG("--force", NULL, &force),
+        {0}};
+    int rc = tm_cli_parse("import-coswara", help, opts, argc, argv, &root, 1);
+    if (rc)
+        return rc == TM_CLI_HELP ? 0 : rc;
+    if (!out) {
+        fprintf(stderr, "tinym2net import-coswara: --out MANIFEST.csv is required\n\n");
         help(stderr);
         return 2;
     }
+    double test_fraction = 0.0;
+    if (fraction) {
+        char *end;
+        test_fraction = strtod(fraction, &end);
+        if (end == fraction || *end || !(test_fraction > 0.0 && test_fraction < 1.0)) {
+            fprintf(stderr, "tinym2net import-coswara: --test-fraction must be a number between "
+                            "0 and 1, not '%s'\n",
+                    fraction);
+            return 2;
+        }
+    }
+    tm_coswara_branch branches[TM_COSWARA_MAX_BRANCHES];
+    int n_branches = branch_list.n;
+    for (int k = 0; k < n_branches; k++)
+        if (tm_coswara_parse_branch(branch_v[k], &branches[k]) != TM_OK) {
+            fprintf(stderr, "tinym2net import-coswara: error: %s\n", tm_last_error());
+            return 2;
+        }
+    tm_coswara_options o = {NULL, 0, TM_COSWARA_SKIP, check_audio};
+    o.on_missing = !strcmp(on_missing, "fail") ? TM_COSWARA_FAIL : TM_COSWARA_SKIP;
     if (n_branches) {
         o.branches = branches;
         o.n_branches = n_branches;
@@ -177,7 +140,7 @@ int tm_cmd_import_coswara(int argc, char **argv)
             n_test[s.rows[i].positive] += in_test[i];
         }
         printf("wrote %s: %d rows (%d positive)\nwrote %s: %d rows (%d positive); split seed "
-               "%llu, test fraction %g per class\n",
+               "%ld, test fraction %g per class\n",
                split_path[0], s.n_rows - n_test[0] - n_test[1], n_all[1] - n_test[1],
                split_path[1], n_test[0] + n_test[1], n_test[1], split_seed, test_fraction);
     }

@@ -975,62 +975,34 @@ int tm_cmd_reproduce(int argc, char **argv)
     o.out = "runs/reproduce";
     o.results = "docs/results.md";
     o.configs = "experiments";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--quick")) {
-            o.quick = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            fprintf(stderr, "tinym2net reproduce: unexpected argument '%s'\n", a);
+    int qat_epochs = -1;
+    const tm_cli_option opts[] = {
+        TM_CLI_STRING("--data", NULL, &o.datasets),
+        TM_CLI_STRING("--seeds", NULL, &o.seeds),
+        TM_CLI_INT("--epochs", &o.epochs, 1, 100000),
+        TM_CLI_STRING("--out", NULL, &o.out),
+        TM_CLI_STRING("--results", NULL, &o.results),
+        TM_CLI_LONG("--budget-bytes", &o.budget, 1, LONG_MAX),
+        TM_CLI_STRING("--coswara", NULL, &o.coswara),
+        TM_CLI_STRING("--threads", NULL, &o.threads),
+        TM_CLI_INT("--qat-epochs", &qat_epochs, 0, 1000),
+        TM_CLI_STRING("--configs", NULL, &o.configs), /* hidden: the tests' experiment files */
+        TM_CLI_FLAG("--quick", NULL, &o.quick),
+        {0}};
+    int rc = tm_cli_parse("reproduce", help, opts, argc, argv, NULL, 0);
+    if (rc)
+        return rc == TM_CLI_HELP ? 0 : rc;
+    /* Values go into shell commands inside single quotes. */
+    const char *strs[] = {o.datasets, o.seeds, o.out, o.results, o.coswara, o.threads, o.configs};
+    for (size_t k = 0; k < sizeof strs / sizeof *strs; k++)
+        if (has_quote(strs[k])) {
+            fprintf(stderr, "tinym2net reproduce: quotes are not allowed in '%s'\n", strs[k]);
             return 2;
         }
-        if (!(v = tm_cli_value(argc, argv, &i)))
-            return 2;
-        if (has_quote(v)) {
-            fprintf(stderr, "tinym2net reproduce: %s: quotes are not allowed in '%s'\n", a, v);
-            return 2;
-        }
-        if (!strcmp(a, "--data"))
-            o.datasets = v;
-        else if (!strcmp(a, "--seeds"))
-            o.seeds = v;
-        else if (!strcmp(a, "--epochs")) {
-            o.epochs = atoi(v);
-            if (o.epochs < 1) {
-                fprintf(stderr, "tinym2net reproduce: --epochs needs a positive count\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--out"))
-            o.out = v;
-        else if (!strcmp(a, "--results"))
-            o.results = v;
-        else if (!strcmp(a, "--budget-bytes")) {
-            o.budget = atol(v);
-            if (o.budget < 1) {
-                fprintf(stderr, "tinym2net reproduce: --budget-bytes needs a positive count\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--coswara"))
-            o.coswara = v;
-        else if (!strcmp(a, "--threads"))
-            o.threads = v;
-        else if (!strcmp(a, "--qat-epochs")) {
-            if (strspn(v, "0123456789") != strlen(v) || !v[0]) {
-                fprintf(stderr, "tinym2net reproduce: --qat-epochs needs a count, got '%s'\n", v);
-                return 2;
-            }
-            o.qat_epochs = v;
-        }
-        else if (!strcmp(a, "--configs")) /* hidden: the tests' experiment files */
-            o.configs = v;
-        else {
-            fprintf(stderr, "tinym2net reproduce: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
+    char qat_buf[16];
+    if (qat_epochs >= 0) {
+        snprintf(qat_buf, sizeof qat_buf, "%d", qat_epochs);
+        o.qat_epochs = qat_buf;
     }
     if (o.quick) {
         if (!o.epochs)

@@ -19,9 +19,7 @@ int tm_cmd_export(int argc, char **argv);
 int tm_cmd_import_coswara(int argc, char **argv);
 int tm_cmd_reproduce(int argc, char **argv);
 
-/* Shared option helpers: returns the value after argv[*i], advancing *i, or
- * NULL (with a message) when it is missing. */
-const char *tm_cli_value(int argc, char **argv, int *i);
+/* Prints "tinym2net CMD: error: <the last tm_error message>"; returns 1. */
 int tm_cli_fail(const char *cmd);
 
 /* ---- the option-table parser -------------------------------------------- */

@@ -79,10 +79,10 @@ static tm_status check_raw_input(const tm_qat *q, int b, const tm_rt_input_desc 
 {
     if (!in)
         return TM_OK;
-    if (b >= q->m->spec.n_branches || !q->m->active[b])
-        return tm_error(TM_ERR_ARG, "export: a raw input record for branch %d, which the model "
-                                    "does not run",
-                        b);
+    if (b >= q->m->spec.n_branches)
+        return tm_error(TM_ERR_ARG, "export: a raw input record for branch %d, but the model has "
+                                    "%d branches",
+                        b, q->m->spec.n_branches);
     const tm_branch_spec *bs = &q->m->spec.branches[b];
     if (in->kind == TM_RT_INPUT_IMAGE || in->kind == TM_RT_INPUT_FEATURES)
         return TM_OK;

@@ -313,7 +313,6 @@ tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *r)
     m->fused_width = 0;
     for (int b = 0; b < spec->n_branches && s == TM_OK; b++) {
         const tm_branch_spec *bs = &spec->branches[b];
-        m->active[b] = 1;
         m->branch_layers[b] = calloc((size_t)(bs->n_layers ? bs->n_layers : 1), sizeof(tm_layer));
         if (!m->branch_layers[b]) {
             s = tm_error(TM_ERR_NOMEM, "model: out of memory");
@@ -458,10 +457,8 @@ static tm_status layer_forward(tm_model *m, tm_layer *l, tm_tape *t, tm_tensor *
 tm_status tm_model_forward(tm_model *m, tm_tape *t, tm_tensor *const *inputs, tm_tensor **logits)
 {
     tm_tensor *outs[TM_MAX_BRANCHES] = {0};
-    int n_out = 0;
-    for (int b = 0; b < m->spec.n_branches; b++) {
-        if (!m->active[b])
-            continue;
+    int n = m->spec.n_branches;
+    for (int b = 0; b < n; b++) {
         const tm_branch_spec *bs = &m->spec.branches[b];
         tm_tensor *x = inputs[b];
         if (x->ndim != 4 || x->shape[1] != bs->input[0] || x->shape[2] != bs->input[1] ||
@@ -476,11 +473,11 @@ tm_status tm_model_forward(tm_model *m, tm_tape *t, tm_tensor *const *inputs, tm
             if (s != TM_OK)
                 return s;
         }
-        outs[n_out++] = x;
+        outs[b] = x;
     }
     tm_tensor *x = outs[0];
-    if (n_out > 1)
-        TM_TRY(tm_concat(t, outs, n_out, &x));
+    if (n > 1)
+        TM_TRY(tm_concat(t, outs, n, &x));
     for (int i = 0; i < m->spec.n_head; i++)
         TM_TRY(layer_forward(m, &m->head_layers[i], t, x, &x));
     *logits = x;
@@ -533,8 +530,7 @@ void tm_model_summary(const tm_model *m, FILE *f)
     fprintf(f, "  %-24s %-14s %-12s    %-12s %9s %11s\n", "layer", "type", "input", "output",
             "params", "MACs");
     for (int b = 0; b < m->spec.n_branches; b++)
-        if (m->active[b])
-            summary_rows(m->branch_layers[b], m->spec.branches[b].n_layers, f);
+        summary_rows(m->branch_layers[b], m->spec.branches[b].n_layers, f);
     fprintf(f, "  %-24s %-14s %-12d -> %-12d %9d %11d\n", "fusion", "concat", m->fused_width,
             m->fused_width, 0, 0);
     summary_rows(m->head_layers, m->spec.n_head, f);

@@ -98,7 +98,6 @@ typedef struct tm_model {
     tm_layer *branch_layers[TM_MAX_BRANCHES];
     tm_layer *head_layers;
     int fused_width;                 /* features after concatenation */
-    int active[TM_MAX_BRANCHES];     /* branches used (all but in ablations) */
     tm_param *params;                /* trained parameters */
     int n_params;
     tm_param *buffers;               /* running statistics */

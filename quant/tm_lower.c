@@ -320,11 +320,9 @@ static tm_status lower_into(lower_ctx *L, const tm_lower_options *o)
 {
     const tm_qat *q = L->q;
     const tm_model *m = q->m;
-    tref outs[TM_MAX_BRANCHES];
-    int n_out = 0;
-    for (int b = 0; b < m->spec.n_branches; b++) {
-        if (!m->active[b])
-            continue;
+    tref outs[TM_MAX_BRANCHES] = {{0}};
+    int n_out = m->spec.n_branches;
+    for (int b = 0; b < n_out; b++) {
         const tm_branch_spec *bs = &m->spec.branches[b];
         if (q->input[b].batches == 0)
             return tm_error(TM_ERR_ARG, "lowering: input %s has no observed range; calibrate "
@@ -351,10 +349,8 @@ static tm_status lower_into(lower_ctx *L, const tm_lower_options *o)
                             bs->name, TM_RT_MAX_MODEL_INPUTS);
         }
         TM_TRY(lower_chain(L, b, &x));
-        outs[n_out++] = x;
+        outs[b] = x;
     }
-    if (n_out == 0)
-        return tm_error(TM_ERR_ARG, "lowering: no active branch");
     tref x = outs[0];
     if (n_out > 1) {
         if (n_out > TM_RT_MAX_OP_INPUTS)

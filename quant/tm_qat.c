@@ -305,11 +305,9 @@ tm_status tm_qat_forward(tm_qat *q, tm_tape *t, tm_tensor *const *inputs, tm_ten
     tm_model *m = q->m;
     tm_tensor *outs[TM_MAX_BRANCHES] = {0};
     tm_qparams cur = {1.0f, 0, TM_QMIN_INT8, TM_QMAX_INT8};
-    int n_out = 0;
+    int n = m->spec.n_branches;
     char what[TM_LAYER_NAME + 16];
-    for (int b = 0; b < m->spec.n_branches; b++) {
-        if (!m->active[b])
-            continue;
+    for (int b = 0; b < n; b++) {
         const tm_branch_spec *bs = &m->spec.branches[b];
         tm_tensor *x = inputs[b];
         if (x->ndim != 4 || x->shape[1] != bs->input[0] || x->shape[2] != bs->input[1] ||
@@ -322,13 +320,11 @@ tm_status tm_qat_forward(tm_qat *q, tm_tape *t, tm_tensor *const *inputs, tm_ten
         snprintf(what, sizeof what, "input %s", bs->name);
         TM_TRY(quant_point(q, t, &q->input[b], what, x, &x, &cur));
         TM_TRY(chain_forward(q, t, b, x, &x, &cur));
-        outs[n_out++] = x;
+        outs[b] = x;
     }
-    if (n_out == 0)
-        return tm_error(TM_ERR_ARG, "qat: no active branch");
     tm_tensor *x = outs[0];
-    if (n_out > 1) {
-        TM_TRY(tm_concat(t, outs, n_out, &x));
+    if (n > 1) {
+        TM_TRY(tm_concat(t, outs, n, &x));
         TM_TRY(quant_point(q, t, &q->fusion, "fusion", x, &x, &cur));
     }
     TM_TRY(chain_forward(q, t, TM_QAT_HEAD, x, &x, &cur));
@@ -350,8 +346,6 @@ static tm_status gather(tm_qat *q, tm_tape *t, const tm_qat_data *d, const int *
     const tm_model *m = q->m;
     for (int b = 0; b < m->spec.n_branches; b++) {
         x[b] = NULL;
-        if (!m->active[b])
-            continue;
         if (!d->x[b])
             return tm_error(TM_ERR_ARG, "qat: no samples for branch %s",
                             m->spec.branches[b].name);
@@ -571,18 +565,13 @@ static tm_status visit(tm_qat *q, io *o)
     char name[TM_LAYER_NAME + 48];
     tm_model *m = q->m;
     for (int b = 0; b < m->spec.n_branches; b++) {
-        if (!m->active[b])
-            continue;
         snprintf(name, sizeof name, "quant/input/%s", m->spec.branches[b].name);
         TM_TRY(visit_range(o, &q->input[b], name));
     }
-    int active = 0;
-    for (int b = 0; b < m->spec.n_branches; b++)
-        active += m->active[b];
-    if (active > 1)
+    if (m->spec.n_branches > 1)
         TM_TRY(visit_range(o, &q->fusion, "quant/fusion"));
     for (int c = 0; c <= TM_QAT_HEAD; c++) {
-        if (!q->chain[c] || (c < TM_QAT_HEAD && !m->active[c]))
+        if (!q->chain[c])
             continue;
         for (int i = 0; i < q->n[c]; i++) {
             tm_qat_layer *ql = &q->chain[c][i];

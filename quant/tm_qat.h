@@ -52,7 +52,7 @@ typedef struct tm_qat {
     tm_qat_layer *chain[TM_MAX_BRANCHES + 1];
     int n[TM_MAX_BRANCHES + 1];
     tm_observer input[TM_MAX_BRANCHES];
-    tm_observer fusion;                   /* used when more than one branch is active */
+    tm_observer fusion;                   /* used when the model has more than one branch */
     int observe;                          /* the forward updates observers */
     int fake;                             /* the forward fake-quantises */
 } tm_qat;

@@ -8,11 +8,6 @@
 
 /* ---- layers and sensitivity --------------------------------------------- */
 
-static int visible(const tm_qat *q, int c)
-{
-    return q->chain[c] && (c == TM_QAT_HEAD || q->m->active[c]);
-}
-
 static void save_bits(const tm_qat *q, const tm_search_layer *l, int n, int *bits)
 {
     for (int i = 0; i < n; i++)
@@ -37,7 +32,7 @@ tm_status tm_search_layers(tm_qat *q, tm_search_layer **layers, int *n)
     *n = 0;
     int count = 0;
     for (int c = 0; c <= TM_QAT_HEAD; c++)
-        if (visible(q, c))
+        if (q->chain[c])
             for (int i = 0; i < q->n[c]; i++)
                 count += q->chain[c][i].weight;
     if (count == 0)
@@ -53,7 +48,7 @@ tm_status tm_search_layers(tm_qat *q, tm_search_layer **layers, int *n)
     }
     int k = 0;
     for (int c = 0; c <= TM_QAT_HEAD; c++)
-        if (visible(q, c))
+        if (q->chain[c])
             for (int i = 0; i < q->n[c]; i++)
                 if (q->chain[c][i].weight) {
                     l[k].chain = c;

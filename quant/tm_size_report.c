@@ -45,9 +45,8 @@ static void layer_row(const tm_qat *q, int c, int i, tm_size_row *r)
 tm_status tm_size_rows(const tm_qat *q, tm_size_row *rows, int cap, tm_size_totals *tot)
 {
     memset(tot, 0, sizeof *tot);
-    const tm_model *m = q->m;
     for (int c = 0; c <= TM_QAT_HEAD; c++) {
-        if (!q->chain[c] || (c < TM_QAT_HEAD && !m->active[c]))
+        if (!q->chain[c])
             continue;
         for (int i = 0; i < q->n[c]; i++) {
             if (!q->chain[c][i].weight)
@@ -65,10 +64,10 @@ tm_status tm_size_rows(const tm_qat *q, tm_size_row *rows, int cap, tm_size_tota
             tot->macs += r.macs;
         }
     }
-    /* Every trained parameter of the active part, merged layers included. */
+    /* Every trained parameter, merged layers included. */
     long all = 0;
     for (int c = 0; c <= TM_QAT_HEAD; c++) {
-        if (!q->chain[c] || (c < TM_QAT_HEAD && !m->active[c]))
+        if (!q->chain[c])
             continue;
         for (int i = 0; i < q->n[c]; i++) {
             const tm_layer *l = tm_qat_model_layer(q, c, i);

@@ -24,7 +24,7 @@ typedef struct tm_lower_options {
     const char *const *class_names;
 } tm_lower_options;
 
-/* Lowers the active branches, the fusion and the head: per-channel integer
+/* Lowers the branches, the fusion and the head: per-channel integer
  * weights (packed at each layer's precision), int32 biases
  * round(b / (s_in * s_w)), Q31 multipliers of s_in * s_w / s_out, ReLU /
  * ReLU6 clamps, requantising concatenation. *bytes is malloc'd (4-byte
@@ -68,7 +68,7 @@ typedef struct tm_size_totals {
     long macs;
 } tm_size_totals;
 
-/* One row per weight layer of the active branches and the head; rows may
+/* One row per weight layer of the branches and the head; rows may
  * be NULL (totals only), else it holds at least cap rows. */
 tm_status tm_size_rows(const tm_qat *q, tm_size_row *rows, int cap, tm_size_totals *tot);
 /* The table of tm_size_rows with totals and the compression ratio. */

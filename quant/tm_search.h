@@ -23,7 +23,7 @@ typedef struct tm_search_layer {
     double damage;         /* loss4 - the all-8-bit loss (may be negative) */
 } tm_search_layer;
 
-/* The weight layers of q's active branches and head, in tm_size_rows order,
+/* The weight layers of q's branches and head, in tm_size_rows order,
  * with bytes8 and bytes4 filled in (loss4, acc4, damage 0). *layers is
  * malloc'd; the caller frees it. q's bits are left as they were. */
 tm_status tm_search_layers(tm_qat *q, tm_search_layer **layers, int *n);

@@ -249,7 +249,9 @@ static tm_status experiment_key(tm_experiment *e, const ctx *c)
     }
     if (KEY("threads"))
         return get_int(c, 0, 256, &e->threads);
-    return unknown_key(c, "name, seed, threads");
+    if (KEY("branch"))
+        return get_string(c, e->branch, sizeof e->branch); /* checked once branches are known */
+    return unknown_key(c, "name, seed, threads, branch");
 }
 
 static tm_status data_key(tm_experiment *e, const ctx *c)
@@ -723,6 +725,41 @@ static int find_branch(const tm_experiment *e, const char *name)
     return -1;
 }
 
+/* [experiment] branch = <name>: the model, modality[] and features[] keep
+ * that branch alone (the whole file was checked first, so an ablation's text
+ * stays a valid fused experiment too). */
+static tm_status keep_only_branch(tm_experiment *e, const raw_ini *r)
+{
+    int b = find_branch(e, e->branch);
+    if (b < 0) {
+        const entry *at = NULL;
+        for (int i = 0; i < r->n; i++)
+            if (!strcmp(r->e[i].section, "experiment") && !strcmp(r->e[i].key, "branch"))
+                at = &r->e[i];
+        char msg[400];
+        snprintf(msg, sizeof msg, "no branch [%s] to keep (the branches are:", e->branch);
+        for (int i = 0; i < e->model.n_branches; i++) {
+            strncat(msg, i ? ", " : " ", sizeof msg - strlen(msg) - 1);
+            strncat(msg, e->model.branches[i].name, sizeof msg - strlen(msg) - 1);
+        }
+        strncat(msg, ")", sizeof msg - strlen(msg) - 1);
+        ctx c = {r->label, at};
+        return bad(&c, "%s", msg);
+    }
+    tm_model_spec single;
+    TM_TRY(tm_model_spec_single_branch(&single, &e->model, e->branch));
+    tm_model_spec_free(&e->model);
+    e->model = single;
+    char modality[TM_LAYER_NAME];
+    memcpy(modality, e->modality[b], sizeof modality);
+    tm_feature_spec f = e->features[b];
+    memset(e->modality, 0, sizeof e->modality);
+    memset(e->features, 0, sizeof e->features);
+    memcpy(e->modality[0], modality, sizeof modality);
+    e->features[0] = f;
+    return TM_OK;
+}
+
 static tm_status interpret(tm_experiment *e, raw_ini *r)
 {
     for (int i = 0; i < r->ns; i++)
@@ -854,11 +891,27 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
         return tm_error(TM_ERR_CONFIG, "%s: no head layers (add e.g. [head.out] type = dense, "
                                        "units = classes)",
                         r->label);
+    return e->branch[0] ? keep_only_branch(e, r) : TM_OK;
+}
+
+/* Adds an empty section at the front, so that a key can be set in it. */
+static tm_status add_section_first(raw_ini *r, const char *name)
+{
+    for (int i = 0; i < r->ns; i++)
+        if (!strcmp(r->s[i].name, name))
+            return TM_OK;
+    if (!grow((void **)&r->s, &r->caps, r->ns, sizeof *r->s))
+        return tm_error(TM_ERR_NOMEM, "experiment: out of memory");
+    memmove(r->s + 1, r->s, sizeof *r->s * (size_t)r->ns);
+    r->ns++;
+    snprintf(r->s[0].name, sizeof r->s[0].name, "%s", name);
+    r->s[0].line = 0;
     return TM_OK;
 }
 
-tm_status tm_experiment_parse(tm_experiment *e, const char *text, const char *label,
-                              const char *const *overrides, int n_overrides)
+/* branch: NULL, or the [experiment] branch to set after the overrides. */
+static tm_status parse(tm_experiment *e, const char *text, const char *label,
+                       const char *const *overrides, int n_overrides, const char *branch)
 {
     memset(e, 0, sizeof *e);
     defaults(e);
@@ -893,6 +946,13 @@ tm_status tm_experiment_parse(tm_experiment *e, const char *text, const char *la
     }
     for (int i = 0; s == TM_OK && i < n_overrides; i++)
         s = apply_override(&r, overrides[i]);
+    if (s == TM_OK && branch) {
+        char ov[TM_LAYER_NAME + 32];
+        snprintf(ov, sizeof ov, "experiment.branch=%s", branch);
+        s = add_section_first(&r, "experiment");
+        if (s == TM_OK)
+            s = apply_override(&r, ov);
+    }
     if (s == TM_OK)
         s = interpret(e, &r);
     if (s == TM_OK)
@@ -901,6 +961,21 @@ tm_status tm_experiment_parse(tm_experiment *e, const char *text, const char *la
     if (s != TM_OK)
         tm_experiment_free(e);
     return s;
+}
+
+tm_status tm_experiment_parse(tm_experiment *e, const char *text, const char *label,
+                              const char *const *overrides, int n_overrides)
+{
+    return parse(e, text, label, overrides, n_overrides, NULL);
+}
+
+tm_status tm_experiment_single_branch(tm_experiment *dst, const tm_experiment *src,
+                                      const char *branch)
+{
+    if (!src->text)
+        return tm_error(TM_ERR_ARG, "%s: no experiment text to derive the '%s' ablation from",
+                        src->path, branch);
+    return parse(dst, src->text, src->path, NULL, 0, branch);
 }
 
 tm_status tm_experiment_load(tm_experiment *e, const char *path, const char *const *overrides,

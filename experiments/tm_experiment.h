@@ -50,6 +50,9 @@ typedef struct tm_experiment {
     char path[TM_PATH_LEN];         /* where it was read from (or a label) */
     char *text;                     /* effective INI text, overrides applied; owned */
     char name[64];
+    /* [experiment] branch: "" = every branch (fused); else only this branch,
+     * with the fusion dropped and the head on its output (an ablation) */
+    char branch[TM_LAYER_NAME];
     uint64_t seed;
     int threads;                    /* 0 = one per core */
     tm_data_spec data;
@@ -68,6 +71,11 @@ tm_status tm_experiment_load(tm_experiment *e, const char *path, const char *con
 tm_status tm_experiment_parse(tm_experiment *e, const char *text, const char *label,
                               const char *const *overrides, int n_overrides);
 void tm_experiment_free(tm_experiment *e);
+/* The single-branch ablation of src: src's text with [experiment] branch =
+ * <branch> (the section is added if missing), parsed again, so that dst->text
+ * rebuilds exactly dst's model wherever it is stored. */
+tm_status tm_experiment_single_branch(tm_experiment *dst, const tm_experiment *src,
+                                      const char *branch);
 /* Sets the model's class count and resolves "units = classes". */
 void tm_experiment_set_classes(tm_experiment *e, int n_classes);
 

@@ -77,7 +77,13 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
     tm_model_free(m);
     if (s != TM_OK || main_res.stopped_early)
         goto done;
-    report(out, "fused", &main_res);
+    char main_variant[TM_LAYER_NAME + 8];
+    if (ex.branch[0])
+        snprintf(main_variant, sizeof main_variant, "%s only", ex.branch);
+    else
+        snprintf(main_variant, sizeof main_variant, "%s",
+                 ex.model.n_branches > 1 ? "fused" : "single");
+    report(out, main_variant, &main_res);
 
     char names[TM_MAX_BRANCHES][TM_LAYER_NAME];
     double acc[TM_MAX_BRANCHES];
@@ -85,9 +91,13 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
     if (o->ablations && ex.model.n_branches > 1) {
         for (int b = 0; b < ex.model.n_branches && s == TM_OK; b++) {
             const char *bn = ex.model.branches[b].name;
-            tm_model_spec single;
-            if ((s = tm_model_spec_single_branch(&single, &ex.model, bn)) != TM_OK)
+            /* Its own experiment (text with [experiment] branch = bn), so that the
+             * ablation folder's model.h5 rebuilds the single-branch model later. */
+            tm_experiment single;
+            if ((s = tm_experiment_single_branch(&single, &ex, bn)) != TM_OK)
                 break;
+            snprintf(single.name, sizeof single.name, "%s", ex.name);
+            tm_experiment_set_classes(&single, data.train.n_classes);
             char dir[TM_PATH_LEN];
             snprintf(dir, sizeof dir, "%s/ablation-%s", o->train.out_dir, bn);
             tm_run_options ao = *o;
@@ -95,27 +105,29 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             if (out)
                 fprintf(out, "ablation: %s branch alone\n", bn);
             tm_train_result r;
-            s = tm_train(&ex, &single, &data, &ao.train, NULL, &r);
-            tm_model_spec_free(&single);
-            if (s != TM_OK)
+            s = tm_train(&single, &single.model, &data, &ao.train, NULL, &r);
+            if (s != TM_OK) {
+                tm_experiment_free(&single);
                 break;
+            }
             if (r.stopped_early) {
+                tm_experiment_free(&single);
                 main_res.stopped_early = 1;
                 break;
             }
             char variant[TM_LAYER_NAME + 8];
             snprintf(variant, sizeof variant, "%s only", bn);
             report(out, variant, &r);
-            s = tm_write_metrics_json(dir, &ex, variant, &r, &data.test, NULL, NULL, 0);
+            s = tm_write_metrics_json(dir, &single, variant, &r, &data.test, NULL, NULL, 0);
+            tm_experiment_free(&single);
             snprintf(names[n_abl], sizeof names[n_abl], "%s", bn);
             acc[n_abl++] = r.test.accuracy;
             tm_metrics_free(&r.test);
         }
     }
     if (s == TM_OK && !main_res.stopped_early)
-        s = tm_write_metrics_json(o->train.out_dir, &ex, ex.model.n_branches > 1 ? "fused"
-                                                                                : "single",
-                                  &main_res, &data.test, names, acc, n_abl);
+        s = tm_write_metrics_json(o->train.out_dir, &ex, main_variant, &main_res, &data.test,
+                                  names, acc, n_abl);
     if (s == TM_OK && out && !main_res.stopped_early)
         fprintf(out, "wrote %s/metrics.json\n", o->train.out_dir);
     tm_metrics_free(&main_res.test);

@@ -126,6 +126,162 @@ START_TEST(errors_name_file_line_and_reason)
 }
 END_TEST
 
+/* The layer names and kinds of two specs are the same, in order. */
+static void same_spec(const tm_model_spec *x, const tm_model_spec *y)
+{
+    ck_assert_int_eq(x->n_branches, y->n_branches);
+    for (int b = 0; b < x->n_branches; b++) {
+        ck_assert_str_eq(x->branches[b].name, y->branches[b].name);
+        ck_assert_int_eq(x->branches[b].n_layers, y->branches[b].n_layers);
+        for (int k = 0; k < 3; k++)
+            ck_assert_int_eq(x->branches[b].input[k], y->branches[b].input[k]);
+        for (int i = 0; i < x->branches[b].n_layers; i++) {
+            ck_assert_str_eq(x->branches[b].layers[i].name, y->branches[b].layers[i].name);
+            ck_assert_int_eq(x->branches[b].layers[i].kind, y->branches[b].layers[i].kind);
+            ck_assert_int_eq(x->branches[b].layers[i].filters, y->branches[b].layers[i].filters);
+        }
+    }
+    ck_assert_int_eq(x->n_head, y->n_head);
+    for (int i = 0; i < x->n_head; i++)
+        ck_assert_str_eq(x->head[i].name, y->head[i].name);
+}
+
+START_TEST(branch_key_keeps_one_branch)
+{
+    /* branch b reads modality "snd" from column "wav" */
+    const char *text =
+        replace("input = 1x4x6\n", "input = 1x4x6\nmodality = snd\ncolumn = wav\n");
+    tm_experiment full, e;
+    TM_CK(tm_experiment_parse(&full, text, "x.cfg", NULL, 0));
+    ck_assert_str_eq(full.branch, "");
+    const char *sets[] = {"experiment.branch=b"};
+    TM_CK(tm_experiment_parse(&e, text, "x.cfg", sets, 1));
+    ck_assert_str_eq(e.branch, "b");
+    ck_assert_int_eq(e.model.n_branches, 1);
+    ck_assert_str_eq(e.model.branches[0].name, "b");
+    ck_assert_int_eq(e.model.branches[0].input[2], 6);
+    ck_assert_int_eq(e.model.branches[0].n_layers, 1);
+    ck_assert_int_eq(e.model.n_head, 1);
+    /* the per-branch arrays follow the model: slot 0 is b's, the rest empty */
+    ck_assert_str_eq(e.modality[0], "snd");
+    ck_assert_str_eq(e.features[0].name, "snd");
+    ck_assert_str_eq(e.features[0].column, "wav");
+    ck_assert_str_eq(e.modality[1], "");
+    ck_assert_str_eq(e.features[1].name, "");
+    ck_assert_str_eq(e.features[1].column, "");
+    /* the same spec as the model layer's single-branch reduction */
+    tm_model_spec single;
+    TM_CK(tm_model_spec_single_branch(&single, &full.model, "b"));
+    same_spec(&e.model, &single);
+    tm_model_spec_free(&single);
+    /* the stored text says so and rebuilds the same experiment */
+    ck_assert_ptr_nonnull(strstr(e.text, "branch = b\n"));
+    tm_experiment again;
+    TM_CK(tm_experiment_parse(&again, e.text, "model.h5", NULL, 0));
+    ck_assert_str_eq(again.branch, "b");
+    same_spec(&again.model, &e.model);
+    ck_assert_str_eq(again.modality[0], "snd");
+    tm_experiment_free(&again);
+    tm_experiment_free(&e);
+    /* written in the file, the first branch: a has two layers */
+    TM_CK(tm_experiment_parse(&e, replace("seed = 3\n", "seed = 3\nbranch = a\n"), "x.cfg",
+                              NULL, 0));
+    ck_assert_int_eq(e.model.n_branches, 1);
+    ck_assert_str_eq(e.model.branches[0].name, "a");
+    ck_assert_int_eq(e.model.branches[0].n_layers, 2);
+    ck_assert_str_eq(e.modality[0], "a");
+    ck_assert_str_eq(e.modality[1], "");
+    tm_experiment_free(&e);
+    tm_experiment_free(&full);
+}
+END_TEST
+
+START_TEST(single_branch_ablation_of_an_experiment)
+{
+    tm_experiment full, e;
+    TM_CK(tm_experiment_parse(&full, base, "x.cfg", NULL, 0));
+    TM_CK(tm_experiment_single_branch(&e, &full, "a"));
+    ck_assert_str_eq(e.branch, "a");
+    ck_assert_str_eq(e.name, "t");
+    ck_assert_uint_eq(e.seed, 3);
+    tm_model_spec single;
+    TM_CK(tm_model_spec_single_branch(&single, &full.model, "a"));
+    same_spec(&e.model, &single);
+    tm_model_spec_free(&single);
+    /* the same text as --set experiment.branch=a gives */
+    const char *sets[] = {"experiment.branch=a"};
+    tm_experiment viaset;
+    TM_CK(tm_experiment_parse(&viaset, base, "x.cfg", sets, 1));
+    ck_assert_str_eq(e.text, viaset.text);
+    tm_experiment_free(&viaset);
+    tm_experiment_free(&e);
+    tm_experiment_free(&full);
+    /* a file without [experiment] gains the section */
+    const char *bare = strstr(base, "[train]");
+    TM_CK(tm_experiment_parse(&full, bare, "y.cfg", NULL, 0));
+    TM_CK(tm_experiment_single_branch(&e, &full, "b"));
+    ck_assert_int_eq(e.model.n_branches, 1);
+    ck_assert_str_eq(e.model.branches[0].name, "b");
+    ck_assert_msg(!strncmp(e.text, "[experiment]\nbranch = b\n", 24), "%s", e.text);
+    tm_experiment again;
+    TM_CK(tm_experiment_parse(&again, e.text, "model.h5", NULL, 0));
+    ck_assert_str_eq(again.model.branches[0].name, "b");
+    ck_assert_int_eq(again.model.n_branches, 1);
+    tm_experiment_free(&again);
+    tm_experiment_free(&e);
+    tm_experiment_free(&full);
+}
+END_TEST
+
+/* A shipped manifest experiment: the kept branch's decoding and features
+ * move to slot 0 unchanged. */
+START_TEST(branch_key_keeps_the_feature_settings)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/experiments/avdigits/fused.cfg", tm_test_source_dir());
+    tm_experiment full, e;
+    TM_CK(tm_experiment_load(&full, path, NULL, 0));
+    ck_assert_int_eq(full.model.n_branches, 2);
+    ck_assert_str_eq(full.model.branches[1].name, "audio");
+    TM_CK(tm_experiment_single_branch(&e, &full, "audio"));
+    ck_assert_int_eq(e.model.n_branches, 1);
+    ck_assert_str_eq(e.modality[0], full.modality[1]);
+    ck_assert_int_eq(e.features[0].kind, full.features[1].kind);
+    ck_assert_int_ne(e.features[0].kind, TM_FEATURE_NONE);
+    const tm_feature_spec *f = &e.features[0], *g = &full.features[1];
+    ck_assert_str_eq(f->name, g->name);
+    ck_assert_str_eq(f->column, g->column);
+    ck_assert_int_eq(f->fe.sample_rate, g->fe.sample_rate);
+    ck_assert_int_eq(f->fe.num_samples, g->fe.num_samples);
+    ck_assert_int_eq(f->fe.n_mfcc, g->fe.n_mfcc);
+    ck_assert_int_eq(f->fe.hop_length, g->fe.hop_length);
+    ck_assert_float_eq(f->duration, g->duration);
+    ck_assert_int_eq(f->standardize, g->standardize);
+    ck_assert_float_eq(f->aug_shift, g->aug_shift);
+    ck_assert_int_eq(e.features[1].kind, TM_FEATURE_NONE);
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(e.model.branches[0].input[k], full.model.branches[1].input[k]);
+    tm_experiment_free(&e);
+    tm_experiment_free(&full);
+}
+END_TEST
+
+START_TEST(unknown_branch_is_an_error_naming_file_line_and_branch)
+{
+    expect_error(replace("seed = 3\n", "seed = 3\nbranch = video\n"), NULL, 0, "x.cfg:4",
+                 "no branch [video]");
+    expect_error(replace("seed = 3\n", "seed = 3\nbranch = video\n"), NULL, 0,
+                 "branch = video", "branches are: a, b");
+    const char *sets[] = {"experiment.branch=zz"};
+    expect_error(base, sets, 1, "--set experiment.branch", "no branch [zz]");
+    tm_experiment full, e;
+    TM_CK(tm_experiment_parse(&full, base, "x.cfg", NULL, 0));
+    ck_assert_int_eq(tm_experiment_single_branch(&e, &full, "c"), TM_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(tm_last_error(), "no branch [c]"));
+    tm_experiment_free(&full);
+}
+END_TEST
+
 START_TEST(impossible_shapes_name_file_line_and_layer)
 {
     tm_experiment e;
@@ -203,6 +359,10 @@ int main(void)
     tcase_add_test(tc, parses_a_two_branch_experiment);
     tcase_add_test(tc, set_overrides_and_adds_keys);
     tcase_add_test(tc, errors_name_file_line_and_reason);
+    tcase_add_test(tc, branch_key_keeps_one_branch);
+    tcase_add_test(tc, single_branch_ablation_of_an_experiment);
+    tcase_add_test(tc, branch_key_keeps_the_feature_settings);
+    tcase_add_test(tc, unknown_branch_is_an_error_naming_file_line_and_branch);
     tcase_add_test(tc, impossible_shapes_name_file_line_and_layer);
     tcase_add_test(tc, missing_file_is_named);
     tcase_add_test(tc, shipped_experiment_files_parse);

@@ -1,0 +1,159 @@
+/* `train --ablations` leaves each branch's run as a first-class run folder:
+ * its stored experiment names the branch it keeps ([experiment] branch), so
+ * eval, quantize, search, export and train --resume rebuild the
+ * single-branch model from it. Synthetic quickstart data, two epochs. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tm_rt_model.h"
+#include "tm_test_util.h"
+
+static char exe[4096];
+static char out[1 << 20];
+
+/* Runs the program with args, stdout and stderr into out; the exit status. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char args[16384], cmd[sizeof args + sizeof exe + 16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", exe, args);
+    return tm_test_run_cmd(cmd, out, sizeof out);
+}
+
+static double json_number(const char *text, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    ck_assert_msg(p != NULL, "no %s in: %s", key, text);
+    return atof(p + strlen(pat));
+}
+
+static char *slurp_text(const char *dir, const char *file)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    size_t n = 0;
+    char *t = tm_test_slurp(path, &n);
+    ck_assert_msg(t != NULL, "cannot read %s", path);
+    return t;
+}
+
+/* eval's JSON without its first lines ("run" names the folder). */
+static char *eval_metrics(const char *run_dir)
+{
+    ck_assert_msg(run("eval '%s'", run_dir) == 0, "eval %s: %s", run_dir, out);
+    const char *p = strstr(out, "\"run\"");
+    ck_assert_ptr_nonnull(p);
+    p = strchr(p, '\n');
+    ck_assert_ptr_nonnull(p);
+    char *copy = strdup(p);
+    ck_assert_ptr_nonnull(copy);
+    return copy;
+}
+
+START_TEST(ablation_folders_are_runs)
+{
+    const char *b = getenv("TM_BUILD_DIR");
+    if (!b) {
+        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+        return;
+    }
+    snprintf(exe, sizeof exe, "%s/tinym2net", b);
+    const char *cfg_dir = tm_test_source_dir();
+    char *dir = tm_test_tmpdir("ablrun");
+    ck_assert_ptr_nonnull(dir);
+    char cfg[4200], r[4200], img[4300], aud[4300];
+    snprintf(cfg, sizeof cfg, "%s/experiments/quickstart.cfg", cfg_dir);
+    snprintf(r, sizeof r, "%s/r", dir);
+    snprintf(img, sizeof img, "%s/ablation-image", r);
+    snprintf(aud, sizeof aud, "%s/ablation-audio", r);
+    const char *quick = "--quiet --threads 1 --set train.epochs=2";
+
+    ck_assert_msg(run("train '%s' --ablations --out '%s' %s", cfg, r, quick) == 0, "%s", out);
+    char *fused = slurp_text(r, "metrics.json");
+    const char *abl = strstr(fused, "\"ablations\"");
+    ck_assert_ptr_nonnull(abl);
+    double acc_image = json_number(abl, "image"), acc_audio = json_number(abl, "audio");
+
+    /* each folder's model.h5 rebuilds its model: eval gives the recorded accuracy */
+    const char *dirs[] = {img, aud};
+    const double acc[] = {acc_image, acc_audio};
+    const char *variant[] = {"\"image only\"", "\"audio only\""};
+    for (int i = 0; i < 2; i++) {
+        char *m = slurp_text(dirs[i], "metrics.json");
+        ck_assert_msg(strstr(m, variant[i]), "%s", m);
+        ck_assert_double_eq_tol(json_number(m, "test_accuracy"), acc[i], 1e-9);
+        free(m);
+        free(eval_metrics(dirs[i]));
+        ck_assert_double_eq_tol(json_number(out, "test_accuracy"), acc[i], 1e-9);
+    }
+
+    /* quantize and export the image branch: a device model with one input */
+    ck_assert_msg(run("quantize '%s' --out '%s/q' --preset paper --qat-epochs 0 --quiet", img,
+                      dir) == 0,
+                  "%s", out);
+    ck_assert_msg(run("export '%s/q' -o '%s/image.tm2n' --quiet", dir, dir) == 0, "%s", out);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/image.tm2n", dir);
+    size_t n = 0;
+    char *bytes = tm_test_slurp(path, &n);
+    ck_assert_ptr_nonnull(bytes);
+    tm_rt_model dm;
+    ck_assert_int_eq(tm_rt_model_open(&dm, bytes, n), TM_RT_OK);
+    ck_assert_uint_eq(dm.n_inputs, 1);
+    free(bytes);
+
+    /* the precision search on the audio branch */
+    ck_assert_msg(run("search '%s' --budget-bytes 1000000 --out '%s/s' --qat-epochs 0 "
+                      "--pareto-points 2 --quiet",
+                      aud, dir) == 0,
+                  "%s", out);
+
+    /* train --resume on the ablation folder itself continues its stored experiment */
+    ck_assert_msg(run("train '%s' --resume --out '%s' %s", cfg, img, quick) == 0, "%s", out);
+    char *m = slurp_text(img, "metrics.json");
+    ck_assert_double_eq_tol(json_number(m, "test_accuracy"), acc_image, 1e-9);
+    ck_assert_ptr_nonnull(strstr(m, "\"image only\""));
+    free(m);
+
+    /* the branch key alone, killed after epoch 1 and resumed, gives the
+     * ablation's model exactly (the same probabilities on the test split) */
+    char sa[4300];
+    snprintf(sa, sizeof sa, "%s/audio-alone", dir);
+    ck_assert_msg(run("train '%s' --set experiment.branch=audio --stop-after 1 --out '%s' %s",
+                      cfg, sa, quick) == 0,
+                  "%s", out);
+    ck_assert_msg(run("train '%s' --set experiment.branch=audio --resume --out '%s' %s", cfg, sa,
+                      quick) == 0,
+                  "%s", out);
+    char *alone = eval_metrics(sa), *ablation = eval_metrics(aud);
+    ck_assert_str_eq(alone, ablation);
+    free(alone);
+    free(ablation);
+
+    /* a branch the experiment does not have is named */
+    ck_assert_int_eq(run("train '%s' --set experiment.branch=video --out '%s/v' %s", cfg, dir,
+                         quick),
+                     1);
+    ck_assert_msg(strstr(out, "no branch [video]"), "%s", out);
+    free(fused);
+    free(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ablation_run");
+    TCase *tc = tcase_create("ablation_run");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, ablation_folders_are_runs);
+    suite_add_tcase(s, tc);
+    return tm_test_run(s);
+}

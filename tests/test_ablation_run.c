@@ -118,6 +118,8 @@ START_TEST(ablation_folders_are_runs)
 
     /* train --resume on the ablation folder itself continues its stored experiment */
     ck_assert_msg(run("train '%s' --resume --out '%s' %s", cfg, img, quick) == 0, "%s", out);
+    /* with the fused file and the same settings: nothing differs, no warning */
+    ck_assert_msg(!strstr(out, "differs from the experiment stored"), "%s", out);
     char *m = slurp_text(img, "metrics.json");
     ck_assert_double_eq_tol(json_number(m, "test_accuracy"), acc_image, 1e-9);
     ck_assert_ptr_nonnull(strstr(m, "\"image only\""));

@@ -74,8 +74,6 @@ int tm_cmd_train(int argc, char **argv)
             return tm_cli_fail("train");
         }
         if (strcmp(stored, e.text) != 0) {
-            tm_warn("%s differs from the experiment stored in %s; resuming with the stored one",
-                    cfg, ckpt);
             tm_experiment stored_e;
             tm_status s = tm_experiment_parse(&stored_e, stored, ckpt, NULL, 0);
             if (s != TM_OK) {
@@ -83,6 +81,18 @@ int tm_cmd_train(int argc, char **argv)
                 tm_experiment_free(&e);
                 return tm_cli_fail("train");
             }
+            /* An ablation folder stores its branch: the fused file is no change. */
+            int same = 0;
+            tm_experiment one;
+            if (stored_e.branch[0] && !e.branch[0] &&
+                tm_experiment_single_branch(&one, &e, stored_e.branch) == TM_OK) {
+                same = !strcmp(one.text, stored);
+                tm_experiment_free(&one);
+            }
+            if (!same)
+                tm_warn("%s differs from the experiment stored in %s; resuming with the stored "
+                        "one",
+                        cfg, ckpt);
             snprintf(stored_e.name, sizeof stored_e.name, "%s", e.name);
             tm_experiment_free(&e);
             e = stored_e;

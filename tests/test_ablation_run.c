@@ -60,12 +60,8 @@ static char *eval_metrics(const char *run_dir)
 
 START_TEST(ablation_folders_are_runs)
 {
-    const char *b = getenv("TM_BUILD_DIR");
-    if (!b) {
-        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+    if (!tm_test_build_exe(exe, sizeof exe, "tinym2net"))
         return;
-    }
-    snprintf(exe, sizeof exe, "%s/tinym2net", b);
     const char *cfg_dir = tm_test_source_dir();
     char *dir = tm_test_tmpdir("ablrun");
     ck_assert_ptr_nonnull(dir);

@@ -24,13 +24,7 @@ static int run(const char *args, char *out, size_t n)
 
 static int setup(void)
 {
-    const char *b = getenv("TM_BUILD_DIR");
-    if (!b) {
-        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
-        return 0;
-    }
-    snprintf(exe, sizeof exe, "%s/tinym2net", b);
-    return 1;
+    return tm_test_build_exe(exe, sizeof exe, "tinym2net");
 }
 
 START_TEST(help_and_usage_errors)

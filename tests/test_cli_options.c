@@ -11,13 +11,7 @@ static char exe[4096];
 
 static int setup(void)
 {
-    const char *b = getenv("TM_BUILD_DIR");
-    if (!b) {
-        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
-        return 0;
-    }
-    snprintf(exe, sizeof exe, "%s/tinym2net", b);
-    return 1;
+    return tm_test_build_exe(exe, sizeof exe, "tinym2net");
 }
 
 /* tinym2net ARGS with its standard output (redir "2>/dev/null"), its

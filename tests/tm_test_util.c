@@ -19,6 +19,17 @@ const char *tm_test_source_dir(void)
     return d && *d ? d : ".";
 }
 
+int tm_test_build_exe(char *buf, size_t n, const char *prog)
+{
+    const char *b = getenv("TM_BUILD_DIR");
+    if (!b || !*b) {
+        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+        return 0;
+    }
+    snprintf(buf, n, "%s/%s", b, prog);
+    return 1;
+}
+
 char *tm_test_tmpdir(const char *tag)
 {
     const char *base = getenv("TMPDIR");

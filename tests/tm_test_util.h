@@ -15,6 +15,9 @@
 const char *tm_test_data_dir(void);
 /* Root of the source tree (TM_SOURCE_DIR, set by ctest), or "." */
 const char *tm_test_source_dir(void);
+/* "<TM_BUILD_DIR>/<prog>" into buf and 1; or, outside ctest (no
+ * TM_BUILD_DIR), a "skip" line on stdout and 0. */
+int tm_test_build_exe(char *buf, size_t n, const char *prog);
 /* Fresh empty directory under $TMPDIR; the caller frees the string. */
 char *tm_test_tmpdir(const char *tag);
 /* Heap tensor filled with uniform values in [lo, hi). */

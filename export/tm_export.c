@@ -211,6 +211,7 @@ void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
     s->file_bytes = m->size;
     s->arena_bytes = m->arena_bytes;
     s->scratch_bytes = m->scratch_bytes;
+    s->scratch_need = m->scratch_need;
     s->workspace_bytes = m->workspace_bytes;
     s->memory_bytes = tm_rt_model_memory_bytes(m);
     s->n_ops = (int)m->n_ops;
@@ -267,9 +268,14 @@ void tm_export_print_stats(FILE *f, const tm_export_stats *s)
     fprintf(f, "  flash (file)        %10zu bytes\n", s->file_bytes);
     fprintf(f, "  arena               %10u bytes (activations; peak of live tensors %llu)\n",
             s->arena_bytes, (unsigned long long)s->peak_live_bytes);
-    fprintf(f, "  scratch             %10u bytes (kernels)\n", s->scratch_bytes);
+    if (s->scratch_need == s->scratch_bytes)
+        fprintf(f, "  scratch             %10u bytes (kernels)\n", s->scratch_bytes);
+    else
+        fprintf(f, "  scratch             %10u bytes (kernels; this build uses %u)\n",
+                s->scratch_bytes, s->scratch_need);
     fprintf(f, "  workspace           %10u bytes (audio front end)\n", s->workspace_bytes);
-    fprintf(f, "  RAM for invoke      %10zu bytes (tm_rt_model_memory_bytes)\n", s->memory_bytes);
+    fprintf(f, "  RAM for invoke      %10zu bytes (tm_rt_model_memory_bytes, this build)\n",
+            s->memory_bytes);
     fprintf(f, "  MACs per inference  %10llu (%d weight ops: %d at 8 bits, %d at 4 bits)\n",
             (unsigned long long)s->macs, s->weight_ops, s->ops8, s->ops4);
     fprintf(f, "  weights             %10lld at 8 bits, %lld at 4 bits\n", s->params8,

@@ -42,9 +42,10 @@ tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
 typedef struct tm_export_stats {
     size_t file_bytes;          /* flash: the whole file */
     uint32_t arena_bytes;       /* activations as planned */
-    uint32_t scratch_bytes;     /* kernel scratch */
+    uint32_t scratch_bytes;     /* the file's kernel scratch (bound over builds) */
+    uint32_t scratch_need;      /* this build's kernel scratch, in memory_bytes */
     uint32_t workspace_bytes;   /* audio front end (tables, state, float features) */
-    size_t memory_bytes;        /* tm_rt_model_memory_bytes: the block invoke needs */
+    size_t memory_bytes;        /* tm_rt_model_memory_bytes: the block invoke needs here */
     uint64_t peak_live_bytes;   /* largest sum of activations live at one op step */
     uint64_t macs;              /* multiply-accumulates per inference */
     uint64_t weight_bits_bytes; /* sum over weight ops of ceil(bits * weights / 8) */

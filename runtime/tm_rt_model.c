@@ -630,6 +630,9 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
                 return TM_RT_BAD("input", (long)i, "workspace_bytes too small for the front end");
         }
     }
+    /* The file's scratch_bytes is the largest any build may need; the memory
+     * reserves only what this build's kernels use. */
+    uint32_t scratch_need = 0;
     for (uint32_t k = 0; k < h.n_ops; k++) {
         const tm_rt_op_desc *op = &O[k];
         const char *why = tm_rt_check_op(op, T, h.n_tensors, blob, h.blob_bytes);
@@ -643,9 +646,11 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             return TM_RT_BAD(tm_rt_op_name(op->type), (long)k,
                              "writes a tensor already written (model input or earlier op)");
         writer[op->output] = (int16_t)k;
-        if (tm_rt_model_op_scratch_bytes(op, T) > h.scratch_bytes)
+        size_t need = tm_rt_model_op_scratch_bytes(op, T);
+        if (need > h.scratch_bytes)
             return TM_RT_BAD(tm_rt_op_name(op->type), (long)k,
                              "needs more kernel scratch than scratch_bytes");
+        scratch_need = need > scratch_need ? (uint32_t)need : scratch_need;
     }
     if (writer[h.output] < 0)
         return TM_RT_BAD("header", -1, "output tensor is not written by any op");
@@ -685,6 +690,7 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
     m->output = h.output;
     m->arena_bytes = h.arena_bytes;
     m->scratch_bytes = h.scratch_bytes;
+    m->scratch_need = scratch_need;
     m->workspace_bytes = h.workspace_bytes;
     return TM_RT_OK;
 }
@@ -695,7 +701,7 @@ size_t tm_rt_model_memory_bytes(const tm_rt_model *m)
 {
     if (!m || !m->data)
         return 0;
-    return 15u + TM_RT_ALIGN16((size_t)m->arena_bytes) + TM_RT_ALIGN16((size_t)m->scratch_bytes) +
+    return 15u + TM_RT_ALIGN16((size_t)m->arena_bytes) + TM_RT_ALIGN16((size_t)m->scratch_need) +
            (size_t)m->workspace_bytes;
 }
 
@@ -713,7 +719,7 @@ static uint8_t *tm_rt_scratch(const tm_rt_model *m, const void *mem)
 
 static uint8_t *tm_rt_workspace(const tm_rt_model *m, const void *mem)
 {
-    return tm_rt_scratch(m, mem) + TM_RT_ALIGN16((size_t)m->scratch_bytes);
+    return tm_rt_scratch(m, mem) + TM_RT_ALIGN16((size_t)m->scratch_need);
 }
 
 int8_t *tm_rt_model_tensor(const tm_rt_model *m, void *mem, int32_t tensor)
@@ -842,7 +848,7 @@ tm_rt_status tm_rt_model_invoke(const tm_rt_model *m, void *mem)
                          : (const int32_t *)(const void *)(m->blob + op->bias);
             a.mult = mult;
             a.shift = shift;
-            a.scratch = m->scratch_bytes ? scratch : NULL;
+            a.scratch = m->scratch_need ? scratch : NULL;
             s = op->type == TM_RT_OP_CONV        ? tm_rt_conv(&a)
                 : op->type == TM_RT_OP_DEPTHWISE ? tm_rt_depthwise(&a)
                                                  : tm_rt_dense(&a);

@@ -82,7 +82,9 @@ typedef struct tm_rt_model {
     uint32_t blob_bytes;
     int32_t output;             /* tensor of the logits */
     uint32_t arena_bytes;       /* activations, as planned */
-    uint32_t scratch_bytes;     /* kernels' scratch, after the activations */
+    uint32_t scratch_bytes;     /* the file's kernel scratch: the bound over builds */
+    uint32_t scratch_need;      /* this build's kernels' scratch (<= scratch_bytes): what
+                                 * the memory reserves after the activations */
     uint32_t workspace_bytes;   /* front end, after the scratch */
 } tm_rt_model;
 
@@ -93,7 +95,9 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size);
 /* A short reason for the last TM_RT_ERR_FORMAT of this model (static text);
  * built with TM_RT_NO_MESSAGES (tm_rt.h), only the status's name. */
 const char *tm_rt_model_error(void);
-/* Total bytes the caller must give tm_rt_model_invoke and the input setters. */
+/* Total bytes the caller must give tm_rt_model_invoke and the input setters:
+ * 15 + align16(arena_bytes) + align16(scratch_need) + workspace_bytes, so it
+ * depends on the build (a build without SIMD kernels needs no scratch). */
 size_t tm_rt_model_memory_bytes(const tm_rt_model *m);
 
 tm_rt_status tm_rt_model_set_features(const tm_rt_model *m, void *mem, int input,

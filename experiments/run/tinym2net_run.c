@@ -330,7 +330,7 @@ static tm_status run(const options *o, state *st)
            "(front end) %.3f ms\n",
            nt, 1e3 * inv, 1e3 * tot);
     printf("memory %zu bytes (arena %u, scratch %u, workspace %u); model file %zu bytes\n",
-           mem_bytes, m.arena_bytes, m.scratch_bytes, m.workspace_bytes, size);
+           mem_bytes, m.arena_bytes, m.scratch_need, m.workspace_bytes, size);
     return TM_OK;
 }
 

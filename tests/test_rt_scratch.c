@@ -1,0 +1,250 @@
+/* The memory a model needs is this build's: 15 + align16(arena_bytes) +
+ * align16(the largest kernel scratch THIS build's kernels ask for) +
+ * workspace_bytes, whatever larger scratch_bytes the file carries (the
+ * bound over builds, e.g. a SIMD host's). Runtime + Check only, so the same
+ * source also builds as test_rt_scratch_ref with the runtime's SIMD kernels
+ * compiled out (tests/CMakeLists.txt), the reference kernels of a Cortex-M4
+ * build: there the need is 0. */
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tm_rt_kernels.h"
+#include "tm_rt_model.h"
+#include "tools/tm_rt_example_model.h"
+
+/* The same test as tm_rt_kernels_simd.c: which kernels this build has. */
+#if defined(__SSE2__) || defined(__ARM_NEON)
+#define SIMD_KERNELS 1
+#else
+#define SIMD_KERNELS 0
+#endif
+#if defined(TM_TEST_REFERENCE_KERNELS) && SIMD_KERNELS
+#error "test_rt_scratch_ref must be compiled without SSE2 and NEON macros"
+#endif
+
+enum { EX_TWO_BRANCH = 0, EX_CHAIN = 1 };
+
+/* malloc'd, exactly *size bytes. */
+static uint8_t *build_example(int which, uint32_t seed, size_t *size)
+{
+    static tm_rt_builder b;
+    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
+    tm_rt_status s = which == EX_TWO_BRANCH
+                         ? tm_rt_example_two_branch(&b, buf, sizeof buf, seed, size)
+                         : tm_rt_example_chain(&b, buf, sizeof buf, seed, size);
+    ck_assert_msg(s == TM_RT_OK, "build: %s: %s", tm_rt_status_name(s), tm_rt_model_error());
+    uint8_t *r = malloc(*size);
+    ck_assert_ptr_nonnull(r);
+    memcpy(r, buf, *size);
+    return r;
+}
+
+static size_t elems(const tm_rt_tensor_desc *d)
+{
+    return (size_t)d->c * (size_t)d->h * (size_t)d->w;
+}
+
+static size_t align16(size_t v)
+{
+    return (v + 15u) & ~(size_t)15u;
+}
+
+/* Largest tm_rt_kernel_scratch_bytes over the model's weight ops, from the
+ * tensor shapes (not through the runtime's own per-op helper). */
+static size_t kernels_need(const tm_rt_model *m)
+{
+    size_t need = 0;
+    for (uint32_t k = 0; k < m->n_ops; k++) {
+        const tm_rt_op_desc *op = &m->ops[k];
+        if (op->type != TM_RT_OP_CONV && op->type != TM_RT_OP_DEPTHWISE &&
+            op->type != TM_RT_OP_DENSE)
+            continue;
+        const tm_rt_tensor_desc *I = &m->tensors[op->inputs[0]], *O = &m->tensors[op->output];
+        int dense = op->type == TM_RT_OP_DENSE;
+        tm_rt_conv_args a;
+        memset(&a, 0, sizeof a);
+        a.in_c = dense ? (int)elems(I) : I->c;
+        a.in_h = dense ? 1 : I->h;
+        a.in_w = dense ? 1 : I->w;
+        a.out_c = O->c;
+        a.out_h = O->h;
+        a.out_w = O->w;
+        a.kh = dense ? 1 : op->kh;
+        a.kw = dense ? 1 : op->kw;
+        a.stride = dense ? 1 : op->stride;
+        a.pad_top = op->pad_top;
+        a.pad_left = op->pad_left;
+        a.bits = op->bits;
+        tm_rt_kernel_kind kind = op->type == TM_RT_OP_DEPTHWISE ? TM_RT_KERNEL_DEPTHWISE
+                                 : dense                         ? TM_RT_KERNEL_DENSE
+                                                                 : TM_RT_KERNEL_CONV;
+        size_t s = tm_rt_kernel_scratch_bytes(&a, kind);
+        if (!SIMD_KERNELS) {
+            /* the reference kernels use no scratch for any kind */
+            ck_assert_uint_eq(s, 0);
+            ck_assert_uint_eq(tm_rt_conv_scratch_bytes(&a), 0);
+        }
+        need = s > need ? s : need;
+    }
+    return need;
+}
+
+static tm_rt_status set_input(const tm_rt_model *m, void *mem, int i, const float *x)
+{
+    switch (m->inputs[i].kind) {
+    case TM_RT_INPUT_AUDIO: return tm_rt_model_set_audio(m, mem, i, x);
+    case TM_RT_INPUT_IMAGE: return tm_rt_model_set_image(m, mem, i, x);
+    default: return tm_rt_model_set_features(m, mem, i, x);
+    }
+}
+
+/* Larger than the extra bound check_larger_bound adds, so a layout that
+ * still placed anything after the file's scratch_bytes writes into it. */
+#define GUARD 32768
+
+/* Sets the seed's inputs and invokes in a block of exactly
+ * tm_rt_model_memory_bytes, followed by guard bytes that must stay
+ * untouched; the logits go to out. */
+static void run_exact(const tm_rt_model *m, uint32_t seed, int8_t *out)
+{
+    size_t mb = tm_rt_model_memory_bytes(m);
+    /* +15 so the block can start 16-aligned: then no byte of the 15 spare
+     * ones is used and a write past the layout lands in the guard. */
+    uint8_t *raw = malloc(mb + 15 + GUARD);
+    ck_assert_ptr_nonnull(raw);
+    uint8_t *mem = (uint8_t *)(((uintptr_t)raw + 15u) & ~(uintptr_t)15u);
+    memset(raw, 0x5A, mb + 15 + GUARD);
+    float xs[4096];
+    size_t offs[TM_RT_MAX_MODEL_INPUTS];
+    tm_rt_example_inputs(m, seed, xs, sizeof xs / sizeof xs[0], offs);
+    for (uint32_t i = 0; i < m->n_inputs; i++)
+        ck_assert_int_eq(set_input(m, mem, (int)i, xs + offs[i]), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_model_invoke(m, mem), TM_RT_OK);
+    memcpy(out, tm_rt_model_logits(m, mem), m->n_classes);
+    /* The aligned block uses mb - 15 bytes: everything from there is spare. */
+    for (size_t j = mb - 15; j < mb + GUARD; j++)
+        ck_assert_msg(mem[j] == 0x5A, "byte %zu past the %zu-byte layout was written", j,
+                      mb - 15);
+    free(raw);
+}
+
+static void check_own_need(int which)
+{
+    size_t size = 0;
+    uint8_t *bytes = build_example(which, 3, &size);
+    tm_rt_file_header h;
+    memcpy(&h, bytes, sizeof h);
+    tm_rt_model m;
+    ck_assert_int_eq(tm_rt_model_open(&m, bytes, size), TM_RT_OK);
+    size_t need = kernels_need(&m);
+    ck_assert_uint_eq(m.scratch_need, need);
+    ck_assert_uint_eq(m.scratch_bytes, h.scratch_bytes);
+    ck_assert_uint_le(m.scratch_need, m.scratch_bytes);
+    ck_assert_uint_eq(tm_rt_model_memory_bytes(&m),
+                      15u + align16(h.arena_bytes) + align16(need) + h.workspace_bytes);
+    if (SIMD_KERNELS) {
+        ck_assert_uint_gt(need, 0);
+    } else {
+        ck_assert_uint_eq(need, 0);
+        ck_assert_uint_eq(tm_rt_model_memory_bytes(&m),
+                          15u + align16(h.arena_bytes) + h.workspace_bytes);
+    }
+    printf("%s kernels, model %d: scratch_bytes %u, need %u, memory %zu\n",
+           SIMD_KERNELS ? "SIMD" : "reference", which, m.scratch_bytes, m.scratch_need,
+           tm_rt_model_memory_bytes(&m));
+    free(bytes);
+}
+
+START_TEST(memory_is_arena_own_scratch_and_workspace)
+{
+    check_own_need(EX_TWO_BRANCH);
+    check_own_need(EX_CHAIN);
+}
+END_TEST
+
+/* A file whose scratch_bytes is larger than this build needs (written by a
+ * build with bigger SIMD plans) reserves only this build's need, and runs in
+ * that memory with the same logits. */
+static void check_larger_bound(int which)
+{
+    size_t size = 0;
+    uint8_t *bytes = build_example(which, 5, &size);
+    uint8_t *big = malloc(size);
+    ck_assert_ptr_nonnull(big);
+    memcpy(big, bytes, size);
+    tm_rt_file_header h;
+    memcpy(&h, big, sizeof h);
+    uint32_t bound = h.scratch_bytes + 26944u;
+    memcpy(big + offsetof(tm_rt_file_header, scratch_bytes), &bound, 4);
+    uint32_t crc = tm_rt_model_file_crc(big, size);
+    memcpy(big + offsetof(tm_rt_file_header, crc32), &crc, 4);
+
+    tm_rt_model m, mb;
+    ck_assert_int_eq(tm_rt_model_open(&m, bytes, size), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_model_open(&mb, big, size), TM_RT_OK);
+    ck_assert_uint_eq(mb.scratch_bytes, bound);
+    ck_assert_uint_eq(mb.scratch_need, m.scratch_need);
+    ck_assert_uint_eq(tm_rt_model_memory_bytes(&mb), tm_rt_model_memory_bytes(&m));
+    for (uint32_t seed = 1; seed <= 3; seed++) {
+        int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES];
+        run_exact(&m, seed, l1);
+        run_exact(&mb, seed, l2);
+        ck_assert_int_eq(memcmp(l1, l2, m.n_classes), 0);
+    }
+    free(big);
+    free(bytes);
+}
+
+START_TEST(a_larger_file_bound_is_not_reserved)
+{
+    check_larger_bound(EX_TWO_BRANCH);
+    check_larger_bound(EX_CHAIN);
+}
+END_TEST
+
+/* The file's number stays the bound: a build needing more is refused. */
+START_TEST(a_file_bound_below_the_need_is_refused)
+{
+    size_t size = 0;
+    uint8_t *bytes = build_example(EX_TWO_BRANCH, 7, &size);
+    tm_rt_model m;
+    ck_assert_int_eq(tm_rt_model_open(&m, bytes, size), TM_RT_OK);
+    uint32_t need = m.scratch_need;
+    if (need > 0) {
+        uint32_t less = need - 1;
+        memcpy(bytes + offsetof(tm_rt_file_header, scratch_bytes), &less, 4);
+        uint32_t crc = tm_rt_model_file_crc(bytes, size);
+        memcpy(bytes + offsetof(tm_rt_file_header, crc32), &crc, 4);
+        ck_assert_int_eq(tm_rt_model_open(&m, bytes, size), TM_RT_ERR_FORMAT);
+#if !defined(TM_RT_NO_MESSAGES)
+        ck_assert_msg(strstr(tm_rt_model_error(), "needs more kernel scratch than scratch_bytes"),
+                      "%s", tm_rt_model_error());
+#endif
+    } else {
+        /* nothing to undercut: a zero bound opens */
+        ck_assert_uint_eq(m.scratch_bytes, 0);
+        ck_assert_uint_eq(tm_rt_model_memory_bytes(&m),
+                          15u + align16(m.arena_bytes) + m.workspace_bytes);
+    }
+    free(bytes);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("rt_scratch");
+    TCase *tc = tcase_create("all");
+    tcase_add_test(tc, memory_is_arena_own_scratch_and_workspace);
+    tcase_add_test(tc, a_larger_file_bound_is_not_reserved);
+    tcase_add_test(tc, a_file_bound_below_the_need_is_refused);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -66,7 +66,6 @@ typedef struct {
     FILE *log;
 } opts;
 
-
 static void help(FILE *f)
 {
     fprintf(f,
@@ -74,12 +73,12 @@ static void help(FILE *f)
             "Reproduces the paper's tables on our data: for each data set and seed trains\n"
             "the two single-modality base models (<modality>-base.cfg, e.g. image-base.cfg\n"
             "and audio-base.cfg), the fused base model (fused.cfg) and the fused compressed\n"
-            "model (fused-compressed.cfg),\n"
-            "quantises each with --preset paper, searches the bit widths of the compressed\n"
-            "model under a byte budget, exports every quantised model, runs it with\n"
-            "tinym2net-run on the test manifest (and on aarch64 under qemu when the cross\n"
-            "tools are installed) and checks the runtime's accuracy equals the integer\n"
-            "simulation's. Writes the results page and its PNG plots beside it.\n\n"
+            "model (fused-compressed.cfg), quantises each with --preset paper, searches the\n"
+            "bit widths of the compressed model under a byte budget, exports every quantised\n"
+            "model, runs it with tinym2net-run on the test manifest (and on aarch64 under\n"
+            "qemu when the cross tools are installed) and checks the runtime's accuracy\n"
+            "equals the integer simulation's. Writes the results page and its PNG plots\n"
+            "beside it.\n\n"
             "options:\n"
             "  --data LIST         data sets (default avdigits,avdigits-noisy); each names a\n"
             "                      folder of experiment files under experiments/\n"

@@ -1,17 +1,29 @@
 #include "tm_threads.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Training calls tm_pool_run many times per step on small ops; a condvar
+ * round trip costs tens of microseconds, so both sides first spin this long
+ * on an atomic before sleeping. */
+#define TM_SPIN_NS 50000L
+/* Polls between clock reads while spinning. */
+#define TM_SPIN_POLLS 64
 
 struct tm_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t start, done;
-    unsigned long generation;
-    int pending;
-    int quit;
+    /* Written under mu (so a sleeper re-checking under mu cannot miss a
+     * broadcast), read lock-free by spinners. */
+    atomic_ulong generation;
+    atomic_int pending;
+    atomic_int quit;
+    /* Set before the release store of generation; read after its acquire. */
     tm_range_fn fn;
     void *arg;
     int tasks;
@@ -29,6 +41,59 @@ static void chunk(int tasks, int n, int id, int *b, int *e)
     *e = *b + per + (id < extra ? 1 : 0);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* Spins up to TM_SPIN_NS until the generation moves past `seen` or quit is
+ * set; returns nonzero if it did. */
+static int spin_for_start(tm_pool *p, unsigned long seen)
+{
+    long deadline = 0;
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
+            atomic_load_explicit(&p->quit, memory_order_relaxed))
+            return 1;
+        cpu_relax();
+        if (i % TM_SPIN_POLLS == 0) {
+            long t = now_ns();
+            if (!deadline)
+                deadline = t + TM_SPIN_NS;
+            else if (t >= deadline)
+                return 0;
+        }
+    }
+}
+
+static int spin_for_done(tm_pool *p)
+{
+    long deadline = 0;
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+            return 1;
+        cpu_relax();
+        if (i % TM_SPIN_POLLS == 0) {
+            long t = now_ns();
+            if (!deadline)
+                deadline = t + TM_SPIN_NS;
+            else if (t >= deadline)
+                return 0;
+        }
+    }
+}
+
 static void *worker_main(void *v)
 {
     worker_arg *wa = v;
@@ -37,26 +102,31 @@ static void *worker_main(void *v)
     free(wa);
     unsigned long seen = 0;
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (p->generation == seen && !p->quit)
-            pthread_cond_wait(&p->start, &p->mu);
-        if (p->quit) {
+        if (!spin_for_start(p, seen)) {
+            pthread_mutex_lock(&p->mu);
+            while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
+                   !atomic_load_explicit(&p->quit, memory_order_relaxed))
+                pthread_cond_wait(&p->start, &p->mu);
             pthread_mutex_unlock(&p->mu);
-            return NULL;
         }
-        seen = p->generation;
+        if (atomic_load_explicit(&p->quit, memory_order_acquire))
+            return NULL;
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        /* The caller cannot publish the next job before we decrement pending,
+         * so these stay valid for this generation. */
         tm_range_fn fn = p->fn;
         void *arg = p->arg;
         int tasks = p->tasks;
-        pthread_mutex_unlock(&p->mu);
         int b, e;
         chunk(tasks, p->n, id, &b, &e);
         if (b < e)
             fn(arg, b, e, id);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            /* Under mu so a caller between its check and its wait sees it. */
+            pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -78,6 +148,9 @@ tm_status tm_pool_new(tm_pool **out, int n_threads)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->quit, 0);
     p->threads = calloc((size_t)n_threads, sizeof(pthread_t));
     if (!p->threads) {
         free(p);
@@ -102,7 +175,7 @@ void tm_pool_free(tm_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    atomic_store_explicit(&p->quit, 1, memory_order_release);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++)
@@ -124,20 +197,22 @@ void tm_pool_run(tm_pool *p, int n, tm_range_fn fn, void *arg)
         fn(arg, 0, n, 0);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
     p->tasks = n;
-    p->pending = p->n - 1;
-    p->generation++;
+    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     int b, e;
     chunk(n, p->n, 0, &b, &e);
     if (b < e)
         fn(arg, b, e, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    if (!spin_for_done(p)) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+            pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
 }

@@ -1,5 +1,6 @@
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "tm_arena.h"
 #include "tm_rng.h"
@@ -137,6 +138,55 @@ START_TEST(pool_covers_every_task_once_with_static_split)
 }
 END_TEST
 
+typedef struct {
+    int rep;
+    int seen[64];
+} stamp_arg;
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void stamp(void *v, int b, int e, int w)
+{
+    (void)w;
+    stamp_arg *a = v;
+    for (int i = b; i < e; i++)
+        a->seen[i] = a->rep;
+}
+
+/* Back-to-back calls meet spinning workers; calls after a pause longer than
+ * the pool's spin meet sleeping ones. Each call must return only once every
+ * task of that call ran, and a lost wake-up would hang the test. */
+START_TEST(pool_hands_off_to_spinning_and_sleeping_workers)
+{
+    for (int threads = 2; threads <= 3; threads++) {
+        tm_pool *p = NULL;
+        TM_CK(tm_pool_new(&p, threads));
+        stamp_arg a;
+        memset(&a, 0, sizeof a);
+        for (a.rep = 1; a.rep <= 4000; a.rep++) {
+            if (a.rep % 200 == 0)
+                sleep_us(300); /* past the spin: workers block on the condvar */
+            tm_pool_run(p, 64, stamp, &a);
+            for (int i = 0; i < 64; i++)
+                ck_assert_int_eq(a.seen[i], a.rep);
+        }
+        tm_pool_free(p); /* right after a call: workers are still spinning */
+        TM_CK(tm_pool_new(&p, threads));
+        sleep_us(2000); /* workers asleep before the first call and before free */
+        a.rep = 1;
+        tm_pool_run(p, 64, stamp, &a);
+        for (int i = 0; i < 64; i++)
+            ck_assert_int_eq(a.seen[i], 1);
+        sleep_us(2000);
+        tm_pool_free(p);
+    }
+}
+END_TEST
+
 Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -148,6 +198,7 @@ Suite *core_suite(void)
     tcase_add_test(tc, check_finite_names_the_element);
     tcase_add_test(tc, arena_reuses_memory_after_reset);
     tcase_add_test(tc, pool_covers_every_task_once_with_static_split);
+    tcase_add_test(tc, pool_hands_off_to_spinning_and_sleeping_workers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -57,31 +57,26 @@ static long now_ns(void)
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-/* Spins up to TM_SPIN_NS until the generation moves past `seen` or quit is
- * set; returns nonzero if it did. */
-static int spin_for_start(tm_pool *p, unsigned long seen)
+/* The two things a spin waits for: a new generation (or quit) for a worker,
+ * all workers done for the caller. */
+static int started(tm_pool *p, unsigned long seen)
 {
-    long deadline = 0;
-    for (int i = 0;; i++) {
-        if (atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
-            atomic_load_explicit(&p->quit, memory_order_relaxed))
-            return 1;
-        cpu_relax();
-        if (i % TM_SPIN_POLLS == 0) {
-            long t = now_ns();
-            if (!deadline)
-                deadline = t + TM_SPIN_NS;
-            else if (t >= deadline)
-                return 0;
-        }
-    }
+    return atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
+           atomic_load_explicit(&p->quit, memory_order_relaxed);
 }
 
-static int spin_for_done(tm_pool *p)
+static int finished(tm_pool *p, unsigned long seen)
+{
+    (void)seen;
+    return atomic_load_explicit(&p->pending, memory_order_acquire) == 0;
+}
+
+/* Spins up to TM_SPIN_NS until ready(p, seen); returns nonzero if it came. */
+static int spin_until(int (*ready)(tm_pool *, unsigned long), tm_pool *p, unsigned long seen)
 {
     long deadline = 0;
     for (int i = 0;; i++) {
-        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+        if (ready(p, seen))
             return 1;
         cpu_relax();
         if (i % TM_SPIN_POLLS == 0) {
@@ -102,7 +97,7 @@ static void *worker_main(void *v)
     free(wa);
     unsigned long seen = 0;
     for (;;) {
-        if (!spin_for_start(p, seen)) {
+        if (!spin_until(started, p, seen)) {
             pthread_mutex_lock(&p->mu);
             while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
                    !atomic_load_explicit(&p->quit, memory_order_relaxed))
@@ -209,7 +204,7 @@ void tm_pool_run(tm_pool *p, int n, tm_range_fn fn, void *arg)
     chunk(n, p->n, 0, &b, &e);
     if (b < e)
         fn(arg, b, e, 0);
-    if (!spin_for_done(p)) {
+    if (!spin_until(finished, p, 0)) {
         pthread_mutex_lock(&p->mu);
         while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&p->done, &p->mu);

@@ -14,6 +14,7 @@
 #include "tm_rt_frontend.h"
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
+#include "tm_rt_test_example.h"
 #include "tools/tm_rt_example_model.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
@@ -25,22 +26,13 @@ typedef struct built {
     tm_rt_tensor_desc tensors[TM_RT_MAX_TENSORS];
 } built;
 
-enum { EX_TWO_BRANCH = 0, EX_CHAIN = 1 };
-
 static built build_example(int which, uint32_t seed)
 {
     static tm_rt_builder b;
-    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
     size_t size = 0;
-    tm_rt_status s = which == EX_TWO_BRANCH
-                         ? tm_rt_example_two_branch(&b, buf, sizeof buf, seed, &size)
-                         : tm_rt_example_chain(&b, buf, sizeof buf, seed, &size);
-    ck_assert_msg(s == TM_RT_OK, "build: %s: %s", tm_rt_status_name(s), tm_rt_model_error());
     built r;
     memset(&r, 0, sizeof r);
-    r.bytes = malloc(size);
-    ck_assert_ptr_nonnull(r.bytes);
-    memcpy(r.bytes, buf, size);
+    r.bytes = tm_rt_test_example(&b, which, seed, 0, &size);
     r.size = size;
     r.arena_bytes = b.arena_bytes;
     r.scratch_bytes = b.scratch_bytes;

@@ -15,6 +15,7 @@
 #include "tm_rt_frontend.h"
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
+#include "tm_rt_test_example.h"
 #include "tools/tm_rt_example_model.h"
 
 #ifdef TM_RT_NO_MESSAGES
@@ -23,7 +24,6 @@
 #define TERSE 0
 #endif
 
-enum { EX_TWO_BRANCH = 0, EX_CHAIN = 1 };
 
 typedef struct built {
     uint8_t *bytes; /* malloc'd (so 4-byte aligned), exactly size bytes */
@@ -33,17 +33,8 @@ typedef struct built {
 static built build_example(int which, uint32_t seed)
 {
     static tm_rt_builder b;
-    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
-    size_t size = 0;
-    tm_rt_status s = which == EX_TWO_BRANCH
-                         ? tm_rt_example_two_branch(&b, buf, sizeof buf, seed, &size)
-                         : tm_rt_example_chain(&b, buf, sizeof buf, seed, &size);
-    ck_assert_msg(s == TM_RT_OK, "build: %s: %s", tm_rt_status_name(s), tm_rt_model_error());
     built r;
-    r.bytes = malloc(size + 4);
-    ck_assert_ptr_nonnull(r.bytes);
-    memcpy(r.bytes, buf, size);
-    r.size = size;
+    r.bytes = tm_rt_test_example(&b, which, seed, 4, &r.size);
     return r;
 }
 

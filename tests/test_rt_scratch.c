@@ -14,6 +14,7 @@
 
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
+#include "tm_rt_test_example.h"
 #include "tools/tm_rt_example_model.h"
 
 /* The same test as tm_rt_kernels_simd.c: which kernels this build has. */
@@ -26,21 +27,12 @@
 #error "test_rt_scratch_ref must be compiled without SSE2 and NEON macros"
 #endif
 
-enum { EX_TWO_BRANCH = 0, EX_CHAIN = 1 };
 
 /* malloc'd, exactly *size bytes. */
 static uint8_t *build_example(int which, uint32_t seed, size_t *size)
 {
     static tm_rt_builder b;
-    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
-    tm_rt_status s = which == EX_TWO_BRANCH
-                         ? tm_rt_example_two_branch(&b, buf, sizeof buf, seed, size)
-                         : tm_rt_example_chain(&b, buf, sizeof buf, seed, size);
-    ck_assert_msg(s == TM_RT_OK, "build: %s: %s", tm_rt_status_name(s), tm_rt_model_error());
-    uint8_t *r = malloc(*size);
-    ck_assert_ptr_nonnull(r);
-    memcpy(r, buf, *size);
-    return r;
+    return tm_rt_test_example(&b, which, seed, 0, size);
 }
 
 static size_t elems(const tm_rt_tensor_desc *d)

@@ -90,18 +90,7 @@ static tm_status check_raw_input(const tm_qat *q, int b, const tm_rt_input_desc 
         return tm_error(TM_ERR_ARG, "export: input %s: unknown input kind %d", bs->name,
                         (int)in->kind);
     tm_rt_frontend_config c;
-    memset(&c, 0, sizeof c);
-    c.sample_rate = in->sample_rate;
-    c.window_length = in->window_length;
-    c.hop_length = in->hop_length;
-    c.n_fft = in->n_fft;
-    c.n_mels = in->n_mels;
-    c.n_mfcc = in->n_mfcc;
-    c.fmin = in->fmin;
-    c.fmax = in->fmax;
-    c.window = in->window;
-    c.log_floor = in->log_floor;
-    c.num_samples = in->num_samples;
+    tm_rt_input_frontend_config(in, &c);
     const char *why = tm_rt_frontend_check(&c);
     if (why)
         return tm_error(TM_ERR_CONFIG, "export: input %s: audio front end: %s", bs->name, why);

@@ -200,29 +200,7 @@ size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_
     return tm_rt_kernel_scratch_bytes(&a, kind);
 }
 
-size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in)
-{
-    if (!in || in->kind != TM_RT_INPUT_AUDIO)
-        return 0;
-    tm_rt_frontend_config c;
-    c.sample_rate = in->sample_rate;
-    c.window_length = in->window_length;
-    c.hop_length = in->hop_length;
-    c.n_fft = in->n_fft;
-    c.n_mels = in->n_mels;
-    c.n_mfcc = in->n_mfcc;
-    c.fmin = in->fmin;
-    c.fmax = in->fmax;
-    c.window = in->window;
-    c.log_floor = in->log_floor;
-    c.num_samples = in->num_samples;
-    size_t fe = tm_rt_frontend_workspace_bytes(&c), out = tm_rt_frontend_output_size(&c);
-    if (fe == 0 || out == 0 || out > TM_RT_MAX_TENSOR_BYTES || fe > TM_RT_MAX_REGION_BYTES)
-        return 0;
-    return TM_RT_FE_SLOT + TM_RT_ALIGN16(out * sizeof(float)) + fe;
-}
-
-static void tm_rt_fe_config(const tm_rt_input_desc *in, tm_rt_frontend_config *c)
+void tm_rt_input_frontend_config(const tm_rt_input_desc *in, tm_rt_frontend_config *c)
 {
     c->sample_rate = in->sample_rate;
     c->window_length = in->window_length;
@@ -236,6 +214,19 @@ static void tm_rt_fe_config(const tm_rt_input_desc *in, tm_rt_frontend_config *c
     c->log_floor = in->log_floor;
     c->num_samples = in->num_samples;
 }
+
+size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in)
+{
+    if (!in || in->kind != TM_RT_INPUT_AUDIO)
+        return 0;
+    tm_rt_frontend_config c;
+    tm_rt_input_frontend_config(in, &c);
+    size_t fe = tm_rt_frontend_workspace_bytes(&c), out = tm_rt_frontend_output_size(&c);
+    if (fe == 0 || out == 0 || out > TM_RT_MAX_TENSOR_BYTES || fe > TM_RT_MAX_REGION_BYTES)
+        return 0;
+    return TM_RT_FE_SLOT + TM_RT_ALIGN16(out * sizeof(float)) + fe;
+}
+
 
 void tm_rt_model_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,
                            const tm_rt_input_desc *inputs, uint32_t n_inputs, int32_t output,
@@ -617,7 +608,7 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             return TM_RT_BAD("input", (long)i, "mean and std must be finite, std >= 0");
         if (d->kind == TM_RT_INPUT_AUDIO) {
             tm_rt_frontend_config c;
-            tm_rt_fe_config(d, &c);
+            tm_rt_input_frontend_config(d, &c);
             const char *why = tm_rt_audio_precheck(&c);
             if (!why)
                 why = tm_rt_frontend_check(&c);
@@ -795,7 +786,7 @@ tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input, c
     if (used > m->workspace_bytes)
         return TM_RT_ERR_BUFFER;
     tm_rt_frontend_config c;
-    tm_rt_fe_config(d, &c);
+    tm_rt_input_frontend_config(d, &c);
     tm_rt_status s = tm_rt_frontend_init(fe, &c, ws + used, m->workspace_bytes - used);
     if (s == TM_RT_OK)
         s = tm_rt_frontend_run(fe, pcm, feat);

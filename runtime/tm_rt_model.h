@@ -186,6 +186,8 @@ int8_t *tm_rt_model_tensor(const tm_rt_model *m, void *mem, int32_t tensor);
 /* Floats the input's setter reads: c*h*w for features and images,
  * num_samples for audio; 0 for a bad index. */
 size_t tm_rt_model_input_floats(const tm_rt_model *m, int input);
+/* The front end settings an audio input record carries. */
+void tm_rt_input_frontend_config(const tm_rt_input_desc *in, tm_rt_frontend_config *c);
 /* Workspace tm_rt_model_set_audio needs for this input (front end state,
  * its tables and the float features); 0 for other kinds or a bad config. */
 size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in);

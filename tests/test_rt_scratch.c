@@ -35,51 +35,20 @@ static uint8_t *build_example(int which, uint32_t seed, size_t *size)
     return tm_rt_test_example(&b, which, seed, 0, size);
 }
 
-static size_t elems(const tm_rt_tensor_desc *d)
-{
-    return (size_t)d->c * (size_t)d->h * (size_t)d->w;
-}
-
 static size_t align16(size_t v)
 {
     return (v + 15u) & ~(size_t)15u;
 }
 
-/* Largest tm_rt_kernel_scratch_bytes over the model's weight ops, from the
- * tensor shapes (not through the runtime's own per-op helper). */
+/* Largest per-op kernel scratch (tm_rt_model_op_scratch_bytes, checked
+ * against the tensor shapes in test_model_format.c). */
 static size_t kernels_need(const tm_rt_model *m)
 {
     size_t need = 0;
     for (uint32_t k = 0; k < m->n_ops; k++) {
-        const tm_rt_op_desc *op = &m->ops[k];
-        if (op->type != TM_RT_OP_CONV && op->type != TM_RT_OP_DEPTHWISE &&
-            op->type != TM_RT_OP_DENSE)
-            continue;
-        const tm_rt_tensor_desc *I = &m->tensors[op->inputs[0]], *O = &m->tensors[op->output];
-        int dense = op->type == TM_RT_OP_DENSE;
-        tm_rt_conv_args a;
-        memset(&a, 0, sizeof a);
-        a.in_c = dense ? (int)elems(I) : I->c;
-        a.in_h = dense ? 1 : I->h;
-        a.in_w = dense ? 1 : I->w;
-        a.out_c = O->c;
-        a.out_h = O->h;
-        a.out_w = O->w;
-        a.kh = dense ? 1 : op->kh;
-        a.kw = dense ? 1 : op->kw;
-        a.stride = dense ? 1 : op->stride;
-        a.pad_top = op->pad_top;
-        a.pad_left = op->pad_left;
-        a.bits = op->bits;
-        tm_rt_kernel_kind kind = op->type == TM_RT_OP_DEPTHWISE ? TM_RT_KERNEL_DEPTHWISE
-                                 : dense                         ? TM_RT_KERNEL_DENSE
-                                                                 : TM_RT_KERNEL_CONV;
-        size_t s = tm_rt_kernel_scratch_bytes(&a, kind);
-        if (!SIMD_KERNELS) {
-            /* the reference kernels use no scratch for any kind */
+        size_t s = tm_rt_model_op_scratch_bytes(&m->ops[k], m->tensors);
+        if (!SIMD_KERNELS) /* the reference kernels use no scratch for any kind */
             ck_assert_uint_eq(s, 0);
-            ck_assert_uint_eq(tm_rt_conv_scratch_bytes(&a), 0);
-        }
         need = s > need ? s : need;
     }
     return need;

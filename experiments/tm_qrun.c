@@ -32,15 +32,21 @@ tm_status tm_write_file_atomic(const char *path, const void *data, size_t n)
     if (!f)
         return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
     size_t put = fwrite(data, 1, n, f);
-    if (fclose(f) != 0 || put != n) {
+    return tm_file_commit(f, tmp, path,
+                          put == n ? TM_OK
+                                   : tm_error(TM_ERR_IO, "%s: write failed: %s", tmp,
+                                              strerror(errno)));
+}
+
+tm_status tm_file_commit(FILE *f, const char *tmp, const char *path, tm_status s)
+{
+    if (fclose(f) != 0 && s == TM_OK)
+        s = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (s == TM_OK && rename(tmp, path) != 0)
+        s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (s != TM_OK)
         remove(tmp);
-        return tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    }
-    return TM_OK;
+    return s;
 }
 
 double tm_qrun_accuracy(const float *probs, const int *labels, int n, int k)

@@ -70,6 +70,9 @@ tm_status tm_qrun_write_size_json(FILE *f, const tm_qat *q, size_t model_file_by
 
 /* Writes path through path.tmp and a rename. */
 tm_status tm_write_file_atomic(const char *path, const void *data, size_t n);
+/* Finishes a file written to tmp: closes f and, when s is TM_OK, renames
+ * tmp to path; on any failure removes tmp. Returns s or the failure. */
+tm_status tm_file_commit(FILE *f, const char *tmp, const char *path, tm_status s);
 /* mkdir -p. */
 tm_status tm_make_dir(const char *dir);
 

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tm_qrun.h"
+
 tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
                                 const tm_train_result *r, const tm_dataset *test,
                                 const char (*ablation_names)[TM_LAYER_NAME],
@@ -32,13 +34,7 @@ tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const c
         fprintf(f, "}");
     }
     fprintf(f, "\n}\n");
-    if (fclose(f) != 0 && s == TM_OK)
-        s = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (s == TM_OK && rename(tmp, path) != 0)
-        s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (s != TM_OK)
-        remove(tmp);
-    return s;
+    return tm_file_commit(f, tmp, path, s);
 }
 
 static void report(FILE *out, const char *variant, const tm_train_result *r)

@@ -62,13 +62,7 @@ static tm_status write_metrics(const char *dir, const tm_experiment *e, const tm
     if (s == TM_OK)
         s = tm_metrics_write_json(f, met, test->class_names, "test_", 2);
     fprintf(f, "\n}\n");
-    if (fclose(f) != 0 && s == TM_OK)
-        s = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (s == TM_OK && rename(tmp, path) != 0)
-        s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (s != TM_OK)
-        remove(tmp);
-    return s;
+    return tm_file_commit(f, tmp, path, s);
 }
 
 /* ---- the command ------------------------------------------------------- */

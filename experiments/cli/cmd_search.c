@@ -304,13 +304,7 @@ static tm_status write_metrics(const char *dir, const tm_qrun *r, const search *
     if (st == TM_OK)
         st = tm_metrics_write_json(f, met, r->data.test.class_names, "test_", 2);
     fprintf(f, "\n}\n");
-    if (fclose(f) != 0 && st == TM_OK)
-        st = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (st == TM_OK && rename(tmp, path) != 0)
-        st = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (st != TM_OK)
-        remove(tmp);
-    return st;
+    return tm_file_commit(f, tmp, path, st);
 }
 
 /* ---- the command --------------------------------------------------------- */

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tm_blas.h"
 #include "tm_checkpoint.h"
 #include "tm_log.h"
 #include "tm_progress.h"
@@ -491,7 +490,6 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
         return tm_error(TM_ERR_ARG, "%s already holds a training run (checkpoint.h5): use "
                                     "--resume to continue it or --force to start over",
                         o->out_dir);
-    tm_blas_init();
 
     trainer tr;
     memset(&tr, 0, sizeof tr);

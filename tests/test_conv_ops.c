@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "tm_blas.h"
 #include "tm_gradcheck.h"
 #include "tm_ops.h"
 #include "tm_tape.h"
@@ -817,6 +816,5 @@ static Suite *conv_suite(void)
 
 int main(void)
 {
-    tm_blas_init();
     return tm_test_run(conv_suite());
 }

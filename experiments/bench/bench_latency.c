@@ -25,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tm_blas.h"
 #include "tm_checkpoint.h"
 #include "tm_export.h"
 #include "tm_progress.h"
@@ -592,7 +591,6 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    tm_blas_init();
     if (model_path && qdir) {
         usage();
         return 2;

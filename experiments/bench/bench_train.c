@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tm_blas.h"
 #include "tm_progress.h"
 #include "tm_train.h"
 
@@ -19,7 +18,6 @@
 
 static double run_ours(tm_experiment *e, int batch, double seconds, int threads)
 {
-    tm_blas_init();
     tm_rng r;
     tm_rng_seed(&r, 1);
     tm_model *m = NULL;

@@ -36,8 +36,8 @@ static void decode_rows(void *arg, int begin, int end, int worker)
             st = tm_manifest_path(j->m, r, j->cols[k], path, sizeof path);
             if (st == TM_OK)
                 st = tm_feature_decode(&j->o->specs[k], path, raw);
-            if (st == TM_OK)
-                st = tm_featurize(&j->z[worker][k], raw, feat, NULL);
+            if (st == TM_OK && (st = tm_featurize(&j->z[worker][k], raw, feat, NULL)) != TM_OK)
+                st = tm_error_prefix(st, "%s: ", path);
         }
         j->status[r] = st;
         if (st != TM_OK)
@@ -150,6 +150,8 @@ static tm_status cache_write(const char *path, const char *key, const tm_manifes
     if (st == TM_OK)
         st = tm_ckpt_put_attr_int(w, "rows_skipped", s->rows_skipped);
     if (st == TM_OK)
+        st = tm_ckpt_put_attr_string(w, "skipped_rows", s->skipped_rows ? s->skipped_rows : "");
+    if (st == TM_OK)
         st = tm_ckpt_put_attr_int(w, "groups", s->n_groups);
     if (st == TM_OK) {
         size_t len = (size_t)d->n_classes * TM_NAME_LEN + 1;
@@ -222,6 +224,9 @@ static tm_status cache_read(const char *path, const char *key, tm_manifest_set *
         st = tm_ckpt_get_attr_int(r, "rows_read", &read);
     if (st == TM_OK)
         st = tm_ckpt_get_attr_int(r, "rows_skipped", &skipped);
+    char *skipped_rows = NULL;
+    if (st == TM_OK)
+        st = tm_ckpt_get_attr_string(r, "skipped_rows", &skipped_rows);
     if (st == TM_OK)
         st = tm_ckpt_get_attr_int(r, "groups", &groups);
     if (st == TM_OK)
@@ -269,6 +274,10 @@ static tm_status cache_read(const char *path, const char *key, tm_manifest_set *
     free(names);
     s->rows_read = (int)read;
     s->rows_skipped = (int)skipped;
+    if (skipped_rows && skipped_rows[0])
+        s->skipped_rows = skipped_rows;
+    else
+        free(skipped_rows);
     s->n_groups = (int)groups;
     s->from_cache = 1;
     return st;
@@ -364,12 +373,18 @@ static tm_status decode_manifest(tm_manifest_set *s, const tm_manifest *m,
     if (st == TM_OK && bad == n)
         st = tm_error(TM_ERR_FORMAT, "%s: every row is bad; the first: %s", m->path,
                       err[first_bad]);
-    if (st == TM_OK && bad && o->report) {
-        fprintf(o->report, "%s: skipped %d bad row%s of %d:\n", m->path, bad, bad > 1 ? "s" : "",
-                n);
+    char *skipped_rows = NULL;
+    if (st == TM_OK && bad) {
+        size_t len = 1, used = 0;
         for (int r = 0; r < n; r++)
             if (status[r] != TM_OK)
-                fprintf(o->report, "  line %d: %s\n", m->line[r], err[r]);
+                len += strlen(m->path) + strlen(err[r]) + 16;
+        if (!(skipped_rows = malloc(len)))
+            st = tm_error(TM_ERR_NOMEM, "%s: out of memory", m->path);
+        for (int r = 0; skipped_rows && r < n; r++)
+            if (status[r] != TM_OK)
+                used += (size_t)snprintf(skipped_rows + used, len - used, "%s:%d: %s\n", m->path,
+                                         m->line[r], err[r]);
     }
     /* group ids in order of first appearance */
     int n_groups = 0;
@@ -413,8 +428,11 @@ static tm_status decode_manifest(tm_manifest_set *s, const tm_manifest *m,
     if (st == TM_OK) {
         s->rows_read = n;
         s->rows_skipped = bad;
+        s->skipped_rows = skipped_rows;
+        skipped_rows = NULL;
         s->n_groups = n_groups;
     }
+    free(skipped_rows);
     for (int w = 0; z && w < workers; w++)
         for (int k = 0; k < o->n_specs; k++)
             tm_featurizer_free(&z[w][k]);
@@ -426,6 +444,17 @@ static tm_status decode_manifest(tm_manifest_set *s, const tm_manifest *m,
     free(err);
     tm_classes_free(&own);
     return st;
+}
+
+/* Told on every load, the cached one too, so no run drops rows unseen. */
+static void list_skipped(const tm_manifest_set *s, const char *manifest_path,
+                         const tm_manifest_options *o)
+{
+    if (!o->skip_report || !s->rows_skipped)
+        return;
+    fprintf(o->skip_report, "%s: skipped %d bad row%s of %d (data.skip_bad_rows = 1):\n%s",
+            manifest_path, s->rows_skipped, s->rows_skipped > 1 ? "s" : "", s->rows_read,
+            s->skipped_rows ? s->skipped_rows : "");
 }
 
 tm_status tm_manifest_set_load(tm_manifest_set *s, const char *manifest_path,
@@ -449,6 +478,7 @@ tm_status tm_manifest_set_load(tm_manifest_set *s, const char *manifest_path,
                 if (o->report)
                     fprintf(o->report, "%s: %d samples from the feature cache %s\n",
                             manifest_path, s->data.n, cpath);
+                list_skipped(s, manifest_path, o);
                 return TM_OK;
             }
             /* A damaged or stale cache is rebuilt, never trusted. */
@@ -480,6 +510,7 @@ tm_status tm_manifest_set_load(tm_manifest_set *s, const char *manifest_path,
                     s->data.n, cpath);
         }
     }
+    list_skipped(s, manifest_path, o);
     return st;
 }
 
@@ -488,6 +519,7 @@ void tm_manifest_set_free(tm_manifest_set *s)
     tm_dataset_free(&s->data);
     for (int k = 0; k < TM_MAX_MODALITIES; k++)
         free(s->raw[k]);
+    free(s->skipped_rows);
     memset(s, 0, sizeof *s);
 }
 

@@ -19,6 +19,8 @@ typedef struct tm_manifest_set {
     int n_groups;
     int rows_read;                          /* data rows in the manifest */
     int rows_skipped;                       /* bad rows left out (skip_bad_rows) */
+    char *skipped_rows;                     /* one line per bad row left out,
+                                               "manifest:line: reason\n"; NULL when none */
     int from_cache;                         /* 1 when read from the feature cache */
 } tm_manifest_set;
 
@@ -33,7 +35,10 @@ typedef struct tm_manifest_options {
     const char *cache_dir;                  /* NULL or "" = no cache */
     int need_raw;                           /* keep raw inputs (augmentation); else
                                                raw[] may be NULL after loading */
-    FILE *report;                           /* skipped rows and cache use, NULL = quiet */
+    FILE *report;                           /* cache use, NULL = quiet */
+    FILE *skip_report;                      /* where skipped rows are listed (also when
+                                               read from the cache); NULL = nowhere, they
+                                               stay in skipped_rows */
 } tm_manifest_options;
 
 tm_status tm_manifest_set_load(tm_manifest_set *s, const char *manifest_path,

@@ -140,7 +140,7 @@ static tm_status split_off(tm_manifest_set *from, float fraction, uint64_t seed,
 
 static tm_status load_one(const tm_experiment *e, const char *root, const char *rel,
                           const tm_classes *classes, const char *cache, tm_pool *pool,
-                          FILE *report, tm_manifest_set *out)
+                          FILE *skipped, tm_manifest_set *out)
 {
     char path[TM_PATH_LEN * 2];
     resolve(root, rel, path, sizeof path);
@@ -154,13 +154,13 @@ static tm_status load_one(const tm_experiment *e, const char *root, const char *
     o.skip_bad_rows = e->data.skip_bad_rows;
     o.pool = pool;
     o.cache_dir = cache;
-    o.report = report;
+    o.skip_report = skipped;
     for (int k = 0; k < o.n_specs; k++)
         o.need_raw |= tm_feature_augments(&e->features[k]);
     return tm_manifest_set_load(out, path, &o);
 }
 
-static tm_status manifest_splits(const tm_experiment *e, tm_splits *s, FILE *report)
+static tm_status manifest_splits(const tm_experiment *e, tm_splits *s, FILE *skipped)
 {
     if (!e->data.train[0])
         return tm_error(TM_ERR_CONFIG, "%s: [data] source = manifest needs train = <csv>",
@@ -175,17 +175,17 @@ static tm_status manifest_splits(const tm_experiment *e, tm_splits *s, FILE *rep
     memset(&va, 0, sizeof va);
     memset(&te, 0, sizeof te);
     tm_classes classes = {0, NULL};
-    tm_status st = load_one(e, root, e->data.train, NULL, cache, pool, report, &tr);
+    tm_status st = load_one(e, root, e->data.train, NULL, cache, pool, skipped, &tr);
     if (st == TM_OK) {
         classes.n = tr.data.n_classes;
         classes.name = tr.data.class_names;
     }
     if (st == TM_OK && e->data.test[0])
-        st = load_one(e, root, e->data.test, &classes, cache, pool, report, &te);
+        st = load_one(e, root, e->data.test, &classes, cache, pool, skipped, &te);
     else if (st == TM_OK)
         st = split_off(&tr, e->data.test_fraction, e->seed * 7 + 101, &te, "test");
     if (st == TM_OK && e->data.val[0])
-        st = load_one(e, root, e->data.val, &classes, cache, pool, report, &va);
+        st = load_one(e, root, e->data.val, &classes, cache, pool, skipped, &va);
     else if (st == TM_OK)
         st = split_off(&tr, e->data.val_fraction, e->seed * 7 + 102, &va, "validation");
     tm_pool_free(pool);
@@ -198,6 +198,12 @@ static tm_status manifest_splits(const tm_experiment *e, tm_splits *s, FILE *rep
     s->train = tr.data;
     s->val = va.data;
     s->test = te.data;
+    s->rows_skipped[0] = tr.rows_skipped;
+    s->rows_skipped[1] = e->data.val[0] ? va.rows_skipped : 0;
+    s->rows_skipped[2] = e->data.test[0] ? te.rows_skipped : 0;
+    free(tr.skipped_rows);
+    free(va.skipped_rows);
+    free(te.skipped_rows);
     for (int k = 0; k < e->model.n_branches; k++) {
         s->specs[k] = e->features[k];
         s->raw_dim[k] = tr.raw_dim[k];
@@ -307,7 +313,7 @@ tm_status tm_splits_augment(const tm_splits *s, tm_rng *rng, tm_pool *pool, tm_d
     return st;
 }
 
-tm_status tm_load_splits_report(const tm_experiment *e, tm_splits *s, FILE *report)
+tm_status tm_load_splits(const tm_experiment *e, tm_splits *s, FILE *skipped)
 {
     memset(s, 0, sizeof *s);
     tm_status st;
@@ -316,7 +322,7 @@ tm_status tm_load_splits_report(const tm_experiment *e, tm_splits *s, FILE *repo
         st = synthetic(e, s);
         break;
     case TM_DATA_MANIFEST:
-        st = manifest_splits(e, s, report);
+        st = manifest_splits(e, s, skipped);
         break;
     default:
         st = tm_error(TM_ERR_INTERNAL, "unknown data source");
@@ -329,9 +335,10 @@ tm_status tm_load_splits_report(const tm_experiment *e, tm_splits *s, FILE *repo
     return TM_OK;
 }
 
-tm_status tm_load_splits(const tm_experiment *e, tm_splits *s)
+void tm_splits_json_skipped(const tm_splits *s, FILE *f)
 {
-    return tm_load_splits_report(e, s, NULL);
+    fprintf(f, "  \"rows_skipped\": {\"train\": %d, \"val\": %d, \"test\": %d},\n",
+            s->rows_skipped[0], s->rows_skipped[1], s->rows_skipped[2]);
 }
 
 void tm_splits_free(tm_splits *s)

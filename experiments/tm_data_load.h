@@ -20,11 +20,17 @@ typedef struct tm_splits {
     float *train_raw[TM_MAX_MODALITIES];
     size_t raw_dim[TM_MAX_MODALITIES];
     tm_feature_spec specs[TM_MAX_MODALITIES];
+    /* bad rows left out (data.skip_bad_rows) of the train, val and test
+     * manifests; a split carved out of the train manifest counts 0 */
+    int rows_skipped[3];
 } tm_splits;
 
-/* report: where skipped rows and cache use are told (NULL = quiet). */
-tm_status tm_load_splits(const tm_experiment *e, tm_splits *s);
-tm_status tm_load_splits_report(const tm_experiment *e, tm_splits *s, FILE *report);
+/* skipped: where every bad row left out is listed (manifest:line, file,
+ * reason); callers pass stderr so no command drops rows unseen. */
+tm_status tm_load_splits(const tm_experiment *e, tm_splits *s, FILE *skipped);
+/* "rows_skipped": {"train": n, "val": n, "test": n}, (one JSON member
+ * line, indented two spaces, for metrics.json writers). */
+void tm_splits_json_skipped(const tm_splits *s, FILE *f);
 void tm_splits_free(tm_splits *s);
 
 /* Fills out (a data set shaped like s->train) with freshly augmented

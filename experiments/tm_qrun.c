@@ -107,7 +107,7 @@ tm_status tm_qrun_open(tm_qrun *r, const char *run_dir, const char *const *sets,
     TM_TRY(s);
     r->have_e = 1;
     tm_experiment *e = &r->e;
-    TM_TRY(tm_load_splits(e, &r->data));
+    TM_TRY(tm_load_splits(e, &r->data, stderr));
     r->have_data = 1;
     tm_experiment_set_classes(e, r->data.train.n_classes);
     tm_rng rng;

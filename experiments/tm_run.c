@@ -7,7 +7,7 @@
 #include "tm_qrun.h"
 
 tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
-                                const tm_train_result *r, const tm_dataset *test,
+                                const tm_train_result *r, const tm_splits *data,
                                 const char (*ablation_names)[TM_LAYER_NAME],
                                 const double *ablation_acc, int n_ablations)
 {
@@ -26,7 +26,8 @@ tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const c
             r->samples_per_s, r->best_val_accuracy);
     fprintf(f, "  \"best_epoch\": %d,\n  \"val_accuracy\": %.6f,\n", r->best_epoch,
             r->val_accuracy);
-    tm_status s = tm_metrics_write_json(f, &r->test, test->class_names, "test_", 2);
+    tm_splits_json_skipped(data, f);
+    tm_status s = tm_metrics_write_json(f, &r->test, data->test.class_names, "test_", 2);
     if (s == TM_OK && n_ablations > 0) {
         fprintf(f, ",\n  \"ablations\": {");
         for (int i = 0; i < n_ablations; i++)
@@ -50,7 +51,7 @@ static void report(FILE *out, const char *variant, const tm_train_result *r)
 tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
 {
     tm_splits data;
-    TM_TRY(tm_load_splits(e, &data));
+    TM_TRY(tm_load_splits(e, &data, stderr));
     tm_experiment ex = *e;
     tm_status s = tm_model_spec_copy(&ex.model, &e->model);
     if (s != TM_OK) {
@@ -114,7 +115,7 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             char variant[TM_LAYER_NAME + 8];
             snprintf(variant, sizeof variant, "%s only", bn);
             report(out, variant, &r);
-            s = tm_write_metrics_json(dir, &single, variant, &r, &data.test, NULL, NULL, 0);
+            s = tm_write_metrics_json(dir, &single, variant, &r, &data, NULL, NULL, 0);
             tm_experiment_free(&single);
             snprintf(names[n_abl], sizeof names[n_abl], "%s", bn);
             acc[n_abl++] = r.test.accuracy;
@@ -122,7 +123,7 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
         }
     }
     if (s == TM_OK && !main_res.stopped_early)
-        s = tm_write_metrics_json(o->train.out_dir, &ex, main_variant, &main_res, &data.test,
+        s = tm_write_metrics_json(o->train.out_dir, &ex, main_variant, &main_res, &data,
                                   names, acc, n_abl);
     if (s == TM_OK && out && !main_res.stopped_early)
         fprintf(out, "wrote %s/metrics.json\n", o->train.out_dir);

@@ -14,7 +14,7 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o);
 
 /* Writes "<dir>/metrics.json" atomically. */
 tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
-                                const tm_train_result *r, const tm_dataset *test,
+                                const tm_train_result *r, const tm_splits *data,
                                 const char (*ablation_names)[TM_LAYER_NAME],
                                 const double *ablation_acc, int n_ablations);
 

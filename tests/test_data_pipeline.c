@@ -142,19 +142,33 @@ START_TEST(bad_rows_fail_with_file_and_line_or_are_skipped_and_counted)
     o.skip_bad_rows = 1;
     char rep[4200];
     snprintf(rep, sizeof rep, "%s/report.txt", dir);
-    o.report = fopen(rep, "w");
-    TM_CK(tm_manifest_set_load(&s, man, &o));
-    fclose(o.report);
-    ck_assert_int_eq(s.data.n, 5);
-    ck_assert_int_eq(s.rows_skipped, 1);
-    ck_assert_int_eq(s.rows_read, 6);
-    FILE *r = fopen(rep, "r");
-    char text[4096] = "";
-    size_t got = fread(text, 1, sizeof text - 1, r);
-    text[got] = '\0';
-    fclose(r);
-    ck_assert_msg(strstr(text, "skipped 1 bad row") && strstr(text, "nowhere.wav"), "%s", text);
-    tm_manifest_set_free(&s);
+    /* listed (manifest:line, file, reason) when decoded and again when the
+     * feature cache is read back */
+    char cache[4200];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    o.cache_dir = cache;
+    for (int pass = 0; pass < 2; pass++) {
+        o.skip_report = fopen(rep, "w");
+        TM_CK(tm_manifest_set_load(&s, man, &o));
+        fclose(o.skip_report);
+        ck_assert_int_eq(s.from_cache, pass);
+        ck_assert_int_eq(s.data.n, 5);
+        ck_assert_int_eq(s.rows_skipped, 1);
+        ck_assert_int_eq(s.rows_read, 6);
+        FILE *r = fopen(rep, "r");
+        char text[4096] = "";
+        size_t got = fread(text, 1, sizeof text - 1, r);
+        text[got] = '\0';
+        fclose(r);
+        ck_assert_msg(strstr(text, "skipped 1 bad row") && strstr(text, "bad.csv:7: ") &&
+                          strstr(text, "nowhere.wav"),
+                      "pass %d: %s", pass, text);
+        ck_assert_ptr_nonnull(s.skipped_rows);
+        ck_assert_msg(strstr(s.skipped_rows, "bad.csv:7: "), "%s", s.skipped_rows);
+        tm_manifest_set_free(&s);
+    }
+    o.cache_dir = NULL;
+    o.skip_report = NULL;
     /* an unknown label against the training classes */
     o.skip_bad_rows = 0;
     o.report = NULL;
@@ -203,7 +217,7 @@ START_TEST(splits_keep_groups_apart_and_standardise_on_train)
     tm_experiment e;
     TM_CK(tm_experiment_parse(&e, text, "split.cfg", NULL, 0));
     tm_splits s;
-    TM_CK(tm_load_splits(&e, &s));
+    TM_CK(tm_load_splits(&e, &s, NULL));
     ck_assert_int_eq(s.train.n + s.val.n + s.test.n, 300);
     ck_assert_ptr_nonnull(s.train.group);
     for (int i = 0; i < s.test.n; i++) {
@@ -241,7 +255,7 @@ START_TEST(augmentation_is_seeded_and_changes_only_training_features)
     tm_experiment e;
     TM_CK(tm_experiment_parse(&e, text, "aug.cfg", NULL, 0));
     tm_splits s;
-    TM_CK(tm_load_splits(&e, &s));
+    TM_CK(tm_load_splits(&e, &s, NULL));
     ck_assert_int_eq(s.augment, 1);
     tm_dataset a, b;
     int idx[256];

@@ -280,7 +280,7 @@ static void qs_open(qs_model *s)
     const char *sets[] = {"data.train_samples=128", "data.val_samples=16",
                           "data.test_samples=16", "experiment.threads=1"};
     TM_CK(tm_experiment_load(&s->e, cfg, sets, 4));
-    TM_CK(tm_load_splits(&s->e, &s->data));
+    TM_CK(tm_load_splits(&s->e, &s->data, NULL));
     tm_experiment_set_classes(&s->e, s->data.train.n_classes);
     tm_rng r;
     tm_rng_seed(&r, 5);

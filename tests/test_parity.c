@@ -153,7 +153,7 @@ static void simulate(const char *qdir, tm_splits *data, int8_t **logits, int *n_
     tm_experiment e;
     TM_CK(tm_experiment_parse(&e, text, qpath, NULL, 0));
     free(text);
-    TM_CK(tm_load_splits(&e, data));
+    TM_CK(tm_load_splits(&e, data, NULL));
     tm_experiment_set_classes(&e, data->train.n_classes);
     tm_rng r;
     tm_rng_seed(&r, e.seed);

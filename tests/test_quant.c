@@ -509,7 +509,7 @@ START_TEST(qat_forward_without_fake_quant_is_the_float_model)
     tm_experiment e;
     tiny_experiment(&e, 64, 0.3, 1);
     tm_splits data;
-    TM_CK(tm_load_splits(&e, &data));
+    TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
     tm_rng r;
     tm_rng_seed(&r, 1);
@@ -659,7 +659,7 @@ START_TEST(state_store_and_restore)
     tm_experiment e;
     tiny_experiment(&e, 64, 0.3, 1);
     tm_splits data;
-    TM_CK(tm_load_splits(&e, &data));
+    TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
     tm_rng r;
     tm_rng_seed(&r, 1);
@@ -749,7 +749,7 @@ START_TEST(lowered_requantisation_matches_64bit_reference)
         tm_experiment e;
         TM_CK(tm_experiment_parse(&e, text, "one.cfg", NULL, 0));
         tm_splits data;
-        TM_CK(tm_load_splits(&e, &data));
+        TM_CK(tm_load_splits(&e, &data, NULL));
         tm_experiment_set_classes(&e, data.train.n_classes);
         tm_model *m = NULL;
         TM_CK(tm_model_build(&m, &e.model, &r));
@@ -858,7 +858,7 @@ START_TEST(small_model_end_to_end_through_the_runtime)
     tm_experiment e;
     tiny_experiment(&e, 1200, NOISE, 6);
     tm_splits data;
-    TM_CK(tm_load_splits(&e, &data));
+    TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
     char *dir = tm_test_tmpdir("quant");
     ck_assert_ptr_nonnull(dir);

@@ -43,7 +43,7 @@ static tm_model *train_tiny(int threads, int epochs, const char *dir, int stop, 
     tm_experiment e;
     make_experiment(&e, threads, 256, epochs);
     tm_splits data;
-    TM_CK(tm_load_splits(&e, &data));
+    TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
     tm_train_options o = {dir, resume, !resume, NULL, stop};
     tm_model *m = NULL;
@@ -73,7 +73,7 @@ START_TEST(small_model_overfits_a_small_batch)
     tm_experiment e;
     make_experiment(&e, 1, 32, 60);
     tm_splits data;
-    TM_CK(tm_load_splits(&e, &data));
+    TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
     /* train on 32 samples, validate and test on the same 32 */
     tm_dataset_free(&data.val);
@@ -156,7 +156,7 @@ START_TEST(existing_run_is_not_overwritten)
     tm_experiment e;
     make_experiment(&e, 1, 256, 1);
     tm_splits data;
-    TM_CK(tm_load_splits(&e, &data));
+    TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
     tm_train_options o = {dir, 0, 0, NULL, 0};
     ck_assert_int_eq(tm_train(&e, &e.model, &data, &o, NULL, &r), TM_ERR_ARG);
@@ -172,7 +172,7 @@ START_TEST(nan_in_training_stops_with_a_clear_error)
     tm_experiment e;
     make_experiment(&e, 1, 256, 3);
     tm_splits data;
-    TM_CK(tm_load_splits(&e, &data));
+    TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
     for (size_t i = 0; i < data.train.mod[0].dim * data.train.n; i += 97)
         data.train.x[0][i] = NAN;

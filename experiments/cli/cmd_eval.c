@@ -42,7 +42,7 @@ int tm_cmd_eval(int argc, char **argv)
     if (s != TM_OK)
         return tm_cli_fail("eval");
     tm_splits data;
-    if ((s = tm_load_splits(&e, &data)) != TM_OK) {
+    if ((s = tm_load_splits(&e, &data, stderr)) != TM_OK) {
         tm_experiment_free(&e);
         return tm_cli_fail("eval");
     }
@@ -77,6 +77,7 @@ int tm_cmd_eval(int argc, char **argv)
         char prefix[16];
         snprintf(prefix, sizeof prefix, "%s_", split);
         printf("{\n  \"run\": \"%s\",\n", dir);
+        tm_splits_json_skipped(&data, stdout);
         s = tm_metrics_write_json(stdout, &met, d->class_names, prefix, 2);
         printf("\n}\n");
     }

@@ -43,7 +43,7 @@ typedef struct {
 } summary;
 
 static tm_status write_metrics(const char *dir, const tm_experiment *e, const tm_qat *q,
-                               const summary *sm, const tm_metrics *met, const tm_dataset *test)
+                               const summary *sm, const tm_metrics *met, const tm_splits *data)
 {
     char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
@@ -57,10 +57,11 @@ static tm_status write_metrics(const char *dir, const tm_experiment *e, const tm
     fprintf(f, "  \"float_test_accuracy\": %.6f,\n", sm->float_acc);
     fprintf(f, "  \"ptq_test_accuracy\": %.6f,\n", sm->ptq_acc);
     fprintf(f, "  \"fake_quant_test_accuracy\": %.6f,\n", sm->fake_acc);
+    tm_splits_json_skipped(data, f);
     tm_status s = tm_qrun_write_size_json(f, q, sm->file_bytes);
     /* The integer simulation's metrics: test_accuracy, test_macro_f1, ... */
     if (s == TM_OK)
-        s = tm_metrics_write_json(f, met, test->class_names, "test_", 2);
+        s = tm_metrics_write_json(f, met, data->test.class_names, "test_", 2);
     fprintf(f, "\n}\n");
     return tm_file_commit(f, tmp, path, s);
 }
@@ -107,7 +108,7 @@ static tm_status run(const options *o, tm_qrun *r, tm_metrics *met)
     TM_TRY(tm_write_file_atomic(path, r->bytes, r->size));
     snprintf(path, sizeof path, "%s/qmodel.h5", o->out_dir);
     TM_TRY(tm_qrun_write_qmodel(r, path, o->preset));
-    TM_TRY(write_metrics(o->out_dir, e, r->q, &sm, met, &r->data.test));
+    TM_TRY(write_metrics(o->out_dir, e, r->q, &sm, met, &r->data));
     printf("quantized %s (%s):\n", e->name, o->preset ? o->preset : "layer bits");
     TM_TRY(tm_size_report(r->q, stdout));
     printf("  model file %zu bytes\n", sm.file_bytes);

@@ -283,6 +283,7 @@ static tm_status write_metrics(const char *dir, const tm_qrun *r, const search *
     fprintf(f, "  \"all4_weight_bytes\": %ld,\n  \"all8_weight_bytes\": %ld,\n", s->all4,
             s->all8);
     fprintf(f, "  \"predicted_damage\": %.6f,\n", s->res.damage);
+    tm_splits_json_skipped(&r->data, f);
     fprintf(f, "  \"solver\": \"%s\",\n  \"solver_granularity_bytes\": %ld,\n",
             s->res.method == TM_SEARCH_DP ? "dp" : "exhaustive", s->res.granularity);
     fprintf(f, "  \"search_seconds\": %.2f,\n", s->seconds);

@@ -350,8 +350,21 @@ static int put_c_array(FILE *f, const void *ctx)
     up[k] = '\0';
     fprintf(f, "/* A TinyM2Net model file as a C array, written by tinym2net export: do not "
                "edit.\n");
-    if (c->note && *c->note)
-        fprintf(f, " * %s\n", c->note);
+    if (c->note && *c->note) {
+        /* The note holds run names and paths: a "*" "/" or a line break in
+         * one must not end the comment. */
+        fputs(" * ", f);
+        for (const char *p = c->note; *p; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if (ch < 0x20 || ch == 0x7f)
+                fputc(' ', f);
+            else if (ch == '*' && p[1] == '/')
+                fputs("* ", f);
+            else
+                fputc(ch, f);
+        }
+        fputc('\n', f);
+    }
     fprintf(f, " * The runtime reads it in place (flash), no copy:\n"
                " *     tm_rt_model_open(&model, %s, %s_LEN);\n"
                " * Include this header in one .c file. */\n",

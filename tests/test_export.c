@@ -215,7 +215,9 @@ START_TEST(c_array_compiles_and_matches)
     ck_assert_ptr_nonnull(dir);
     char hdr[4200], src[4200], out[4200], cmd[16384], log[1 << 14];
     snprintf(hdr, sizeof hdr, "%s/hand_model.h", dir);
-    TM_CK(tm_export_write_c_array(hdr, "hand_model", model_buf, size, "A test model."));
+    /* a run name or folder with a comment end and a line break stays inside the comment */
+    TM_CK(tm_export_write_c_array(hdr, "hand_model", model_buf, size,
+                                  "A test model. From runs/a*/b (x*/\n#error y*/)."));
     snprintf(src, sizeof src, "%s/main.c", dir);
     FILE *f = fopen(src, "w");
     ck_assert_ptr_nonnull(f);
@@ -252,7 +254,7 @@ START_TEST(c_array_compiles_and_matches)
     }
     size_t n = 0;
     char *text = tm_test_slurp(hdr, &n);
-    ck_assert_ptr_nonnull(strstr(text, "A test model."));
+    ck_assert_ptr_nonnull(strstr(text, "A test model. From runs/a* /b (x* / #error y* /)."));
     char want[64];
     snprintf(want, sizeof want, "#define HAND_MODEL_LEN %zuu", size);
     ck_assert_ptr_nonnull(strstr(text, want));

@@ -12,10 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Longest signal accepted, in frames: keeps every size in range of the
- * libraries' long/int counters and refuses absurd headers early. */
-#define TM_AUDIO_MAX_FRAMES (1LL << 30)
-
 static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -109,9 +105,13 @@ tm_status tm_audio_read_all(const char *path, float **samples, size_t *n, tm_aud
         s = tm_error(TM_ERR_FORMAT, "%s: no audio samples", path);
         goto done;
     }
-    if ((long long)sfi.frames > TM_AUDIO_MAX_FRAMES / sfi.channels) {
-        s = tm_error(TM_ERR_FORMAT, "%s: %lld frames x %d channels is more than this loader takes",
-                     path, (long long)sfi.frames, sfi.channels);
+    if (sfi.channels > TM_AUDIO_MAX_CHANNELS || sfi.samplerate > TM_AUDIO_MAX_RATE ||
+        (long long)sfi.frames > TM_AUDIO_MAX_SAMPLES / sfi.channels) {
+        s = tm_error(TM_ERR_FORMAT,
+                     "%s: header claims %lld frames x %d channels at %d Hz, over the limit of "
+                     "%lld samples, %d channels, %d Hz (TM_AUDIO_MAX_* in tm_audio.h)",
+                     path, (long long)sfi.frames, sfi.channels, sfi.samplerate,
+                     (long long)TM_AUDIO_MAX_SAMPLES, TM_AUDIO_MAX_CHANNELS, TM_AUDIO_MAX_RATE);
         goto done;
     }
     size_t frames = (size_t)sfi.frames, ch = (size_t)sfi.channels;
@@ -151,6 +151,11 @@ tm_status tm_audio_read_all(const char *path, float **samples, size_t *n, tm_aud
                          isnan(buf[i]) ? "NaN" : "infinite");
             goto done;
         }
+        if (fabsf(buf[i]) > TM_AUDIO_MAX_ABS) {
+            s = tm_error(TM_ERR_FORMAT, "%s: sample %zu is %g, over the limit of |x| <= %g",
+                         path, i, (double)buf[i], (double)TM_AUDIO_MAX_ABS);
+            goto done;
+        }
     }
     *samples = buf;
     *n = frames;
@@ -175,16 +180,19 @@ tm_status tm_audio_resample(const float *in, size_t n_in, int rate_in, int rate_
     if (rate_in <= 0 || rate_out <= 0)
         return tm_error(TM_ERR_ARG, "resample: rates %d -> %d Hz must be positive", rate_in,
                         rate_out);
-    if (n_in > (size_t)TM_AUDIO_MAX_FRAMES)
-        return tm_error(TM_ERR_ARG, "resample: %zu samples is too long", n_in);
+    if (n_in > (size_t)TM_AUDIO_MAX_SAMPLES)
+        return tm_error(TM_ERR_ARG, "resample: %zu samples, over the limit of %lld", n_in,
+                        (long long)TM_AUDIO_MAX_SAMPLES);
     double ratio = (double)rate_out / (double)rate_in;
     unsigned long long want =
         ((unsigned long long)n_in * (unsigned long long)rate_out + (unsigned long long)rate_in / 2) /
         (unsigned long long)rate_in;
     if (want == 0)
         want = 1;
-    if (want > (unsigned long long)TM_AUDIO_MAX_FRAMES)
-        return tm_error(TM_ERR_ARG, "resample: %llu output samples is too long", want);
+    if (want > (unsigned long long)TM_AUDIO_MAX_SAMPLES)
+        return tm_error(TM_ERR_FORMAT, "resample %d -> %d Hz: %llu output samples, over the "
+                        "limit of %lld",
+                        rate_in, rate_out, want, (long long)TM_AUDIO_MAX_SAMPLES);
     if (rate_in != rate_out && !src_is_valid_ratio(ratio))
         return tm_error(TM_ERR_ARG, "resample: ratio %d -> %d Hz is outside libsamplerate's range",
                         rate_in, rate_out);

@@ -1,7 +1,8 @@
 /* Audio file decoding: anything libsndfile reads (WAV, FLAC, Ogg, ...),
  * mixed down to mono, resampled with libsamplerate, fitted to a length.
  * Samples are floats in [-1, 1) for integer files (libsndfile's
- * normalisation); float files pass through unchanged but must be finite.
+ * normalisation); float files pass through unchanged but must be finite
+ * and within TM_AUDIO_MAX_ABS.
  * The rules are written down in docs/data.md. */
 #ifndef TM_AUDIO_H
 #define TM_AUDIO_H
@@ -24,13 +25,25 @@ typedef struct tm_audio_info {
     long long frames; /* samples per channel */
 } tm_audio_info;
 
+/* Limits on what a file's header may claim, checked before anything is
+ * allocated (a 42-byte FLAC header can claim 2^30 frames). A decoded
+ * signal, and a resampled one, holds at most TM_AUDIO_MAX_SAMPLES floats
+ * (frames x channels; 256 MiB, 23 minutes of 48 kHz mono). */
+#define TM_AUDIO_MAX_SAMPLES (1LL << 26)
+#define TM_AUDIO_MAX_CHANNELS 64
+#define TM_AUDIO_MAX_RATE 768000
+/* Largest sample magnitude accepted from a float file: 60 dB over full
+ * scale, low enough that no front-end power sum can overflow a float. */
+#define TM_AUDIO_MAX_ABS 1024.0f
+
 /* Resampler used for every rate conversion (libsamplerate). */
 #define TM_AUDIO_SRC_QUALITY "SRC_SINC_MEDIUM_QUALITY"
 
 /* Reads the whole file as mono at its own rate. *samples (*n floats) is
  * malloc'ed and owned by the caller; info is optional. Errors name the
  * file: TM_ERR_IO when it cannot be opened, TM_ERR_FORMAT when it is not
- * audio, corrupt, truncated, empty or holds NaN/infinity. */
+ * audio, corrupt, truncated, empty, over the limits above or holds a
+ * sample that is NaN, infinite or larger than TM_AUDIO_MAX_ABS. */
 tm_status tm_audio_read_all(const char *path, float **samples, size_t *n, tm_audio_info *info);
 
 /* Converts n_in samples from rate_in to rate_out Hz. The output has exactly

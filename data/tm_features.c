@@ -168,6 +168,17 @@ tm_status tm_featurize(tm_featurizer *z, const float *raw, float *features, tm_r
         if (rs != TM_RT_OK)
             return tm_error(TM_ERR_INTERNAL, "branch %s: front end: %s", f->name,
                             tm_rt_status_name(rs));
+        /* A NaN here would only surface epochs later as a NaN loss naming
+         * no file; the caller prefixes the path. */
+        int shape[3];
+        tm_feature_shape(f, shape);
+        size_t dim = tm_feature_dim(f);
+        for (size_t i = 0; i < dim; i++)
+            if (!isfinite(features[i]))
+                return tm_error(TM_ERR_FORMAT,
+                                "branch %s: feature %zu of %zu (coefficient %d, frame %d) is %s",
+                                f->name, i, dim, (int)(i / (size_t)shape[2]),
+                                (int)(i % (size_t)shape[2]), isnan(features[i]) ? "NaN" : "infinite");
         return TM_OK;
     }
     memcpy(features, raw, tm_feature_raw_dim(f) * sizeof(float));

@@ -61,7 +61,8 @@ typedef struct tm_featurizer {
 tm_status tm_featurizer_init(tm_featurizer *z, const tm_feature_spec *f);
 void tm_featurizer_free(tm_featurizer *z);
 /* raw -> features (dim floats). With rng non-NULL the spec's augmentations
- * are drawn from it and applied to a copy of raw first. */
+ * are drawn from it and applied to a copy of raw first. A feature that comes
+ * out NaN or infinite is TM_ERR_FORMAT naming the branch and the index. */
 tm_status tm_featurize(tm_featurizer *z, const float *raw, float *features, tm_rng *rng);
 
 #endif

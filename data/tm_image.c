@@ -102,6 +102,9 @@ static tm_status png_decode(png_ctx *c, int want, int *out_h, int *out_w)
     if (w == 0 || h == 0)
         return tm_error(TM_ERR_FORMAT, "%s: zero-size image (%lux%lu)", c->path,
                         (unsigned long)w, (unsigned long)h);
+    if ((unsigned long long)w * h > (unsigned long long)TM_IMAGE_MAX_PIXELS)
+        return tm_error(TM_ERR_FORMAT, "%s: %lu x %lu pixels, over the limit of %ld in all",
+                        c->path, (unsigned long)w, (unsigned long)h, (long)TM_IMAGE_MAX_PIXELS);
     /* Palette -> RGB, grey below 8 bits -> 8 bits, tRNS -> alpha; 16-bit
      * samples are kept and scaled by 65535 below. */
     png_set_expand(c->png);
@@ -147,6 +150,21 @@ static tm_status png_open(png_ctx *c, const char *path)
         return tm_error(TM_ERR_FORMAT, "%s: not a PNG file (bad signature)", path);
     if (n < sizeof sig)
         return tm_error(TM_ERR_FORMAT, "%s: truncated PNG (%zu bytes)", path, n);
+    /* IHDR must come first; its size is checked here so the refusal names
+     * our limit rather than libpng's. */
+    unsigned char ihdr[16];
+    if (fread(ihdr, 1, sizeof ihdr, c->f) == sizeof ihdr && memcmp(ihdr + 4, "IHDR", 4) == 0) {
+        unsigned long w = png_get_uint_32(ihdr + 8), h = png_get_uint_32(ihdr + 12);
+        if (w > TM_IMAGE_MAX_SIDE || h > TM_IMAGE_MAX_SIDE ||
+            (unsigned long long)w * h > (unsigned long long)TM_IMAGE_MAX_PIXELS)
+            return tm_error(TM_ERR_FORMAT,
+                            "%s: header claims %lu x %lu pixels, over the limit of %d per side "
+                            "and %ld in all (TM_IMAGE_MAX_SIDE, TM_IMAGE_MAX_PIXELS in "
+                            "tm_image.h)",
+                            path, w, h, TM_IMAGE_MAX_SIDE, (long)TM_IMAGE_MAX_PIXELS);
+    }
+    if (fseek(c->f, (long)sizeof sig, SEEK_SET) != 0)
+        return tm_error(TM_ERR_IO, "%s: cannot seek in image: %s", path, strerror(errno));
     c->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, png_on_error, png_on_warning);
     if (c->png)
         c->info = png_create_info_struct(c->png);

@@ -13,14 +13,16 @@
 
 #include "tm_status.h"
 
-/* Largest width or height accepted; bigger headers are refused before any
- * allocation. */
+/* Largest width or height, and width x height, a PNG header may claim;
+ * bigger headers are refused before any allocation (4096 x 4096 decodes
+ * into at most 128 MiB of rows and 192 MiB of floats). */
 #define TM_IMAGE_MAX_SIDE 16384
+#define TM_IMAGE_MAX_PIXELS (1L << 24)
 
 /* Decodes path into out (channels x height x width floats, channels 1 or 3),
  * resizing when the file's size differs. Errors name the file: TM_ERR_IO when
  * it cannot be opened or read, TM_ERR_FORMAT when it is empty, not a PNG,
- * truncated, corrupt or of zero size. */
+ * truncated, corrupt, of zero size or over the limits above. */
 tm_status tm_image_load(const char *path, int channels, int height, int width, float *out);
 
 /* Decodes path at its own size: *pixels (channels x *height x *width floats)

@@ -383,7 +383,7 @@ tm_status tm_coswara_scan_run(tm_coswara_scan *s, const char *root, const tm_cos
     memset(s, 0, sizeof *s);
     if (!root || !root[0])
         return tm_error(TM_ERR_ARG, "coswara: no root folder given");
-    tm_coswara_options defaults = {NULL, 0, TM_COSWARA_SKIP, 0};
+    tm_coswara_options defaults = {NULL, 0, TM_COSWARA_SKIP, 1};
     if (!o)
         o = &defaults;
     TM_TRY(set_branches(s, o));
@@ -790,7 +790,7 @@ void tm_coswara_print_report(const tm_coswara_scan *s, FILE *f)
     fprintf(f, "dropped (labelled, but no usable recordings): %d\n", total);
     for (int k = 0; k < TM_COSWARA_N_REASONS; k++) {
         if (k == TM_COSWARA_UNREADABLE && !r->audio_checked) {
-            fprintf(f, "  %-30s not checked (--check-audio decodes every file)\n",
+            fprintf(f, "  %-30s not checked (decoding turned off, --no-check-audio)\n",
                     reason_text[k]);
             continue;
         }

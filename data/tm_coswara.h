@@ -39,7 +39,8 @@ typedef struct tm_coswara_options {
     const tm_coswara_branch *branches; /* NULL = cough=cough-heavy, breath=breathing-deep */
     int n_branches;
     tm_coswara_policy on_missing;
-    int check_audio; /* open and decode every chosen file with libsndfile */
+    int check_audio; /* open and decode every chosen file with libsndfile (the
+                        default of NULL options and of the command line) */
 } tm_coswara_options;
 
 /* Why a participant with a usable label did not make it into the manifest. */

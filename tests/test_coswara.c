@@ -410,7 +410,9 @@ START_TEST(skip_policy_counts)
     PATHF(root, "%s/Coswara-Data", tmp);
     make_tree(root, people, N_PEOPLE, "p_orphan");
     tm_coswara_scan s;
-    TM_CK(tm_coswara_scan_run(&s, root, NULL));
+    /* NULL options decode every file; this test looks at the scan without */
+    const tm_coswara_options nocheck = {NULL, 0, TM_COSWARA_SKIP, 0};
+    TM_CK(tm_coswara_scan_run(&s, root, &nocheck));
     const tm_coswara_report *r = &s.report;
     ck_assert_int_eq(r->participants, 13);
     ck_assert_int_eq(r->excluded, 3);
@@ -767,14 +769,30 @@ START_TEST(cli_end_to_end)
     free(before);
     free(after);
 
-    /* --force with the defaults replaces it */
+    /* --force with the defaults replaces it; the defaults decode every file,
+     * so the header-only, garbage and truncated recordings are dropped */
     PATHF(cmd, "'%s' import-coswara '%s' --out '%s' --force", exe, root, out);
     ck_assert_msg(run(cmd, log, &text) == 0, "%s", text);
+    ck_assert_msg(strstr(text, "kept: 4 (positive 3, negative 1)"), "%s", text);
+    ck_assert_msg(strstr(text, "unreadable recording           2"), "%s", text);
+    free(text);
+    TM_CK(tm_manifest_load(&m, out));
+    ck_assert_int_eq(m.n_rows, 4);
+    ck_assert_str_eq(m.col[0], "cough");
+    tm_manifest_free(&m);
+    /* --no-check-audio keeps them (only 0-byte files are dropped) */
+    PATHF(cmd, "'%s' import-coswara '%s' --out '%s' --force --no-check-audio", exe, root, out);
+    ck_assert_msg(run(cmd, log, &text) == 0, "%s", text);
+    ck_assert_msg(strstr(text, "unreadable recording           not checked"), "%s", text);
     free(text);
     TM_CK(tm_manifest_load(&m, out));
     ck_assert_int_eq(m.n_rows, 7);
-    ck_assert_str_eq(m.col[0], "cough");
     tm_manifest_free(&m);
+    PATHF(cmd, "'%s' import-coswara '%s' --out '%s' --force --no-check-audio --check-audio",
+          exe, root, out);
+    ck_assert_int_eq(run(cmd, log, &text), 2);
+    ck_assert_msg(strstr(text, "contradict"), "%s", text);
+    free(text);
 
     /* a bad recording name, a bad policy, the fail policy */
     PATHF(cmd, "'%s' import-coswara '%s' --out '%s/x.csv' --branch cough=coughing",

@@ -26,8 +26,11 @@ static void help(FILE *f)
             "                                counting-fast, vowel-a, vowel-e, vowel-o\n"
             "  --on-missing skip|fail        a missing, empty or unreadable recording drops the\n"
             "                                participant (skip, default) or stops the import\n"
-            "  --check-audio                 decode every chosen file (finds unreadable and\n"
-            "                                0-frame files; slower)\n"
+            "  --no-check-audio              do not decode the chosen files (faster; header-only\n"
+            "                                and unreadable WAVs then stay in the manifest and\n"
+            "                                fail the training load). By default every chosen\n"
+            "                                file is decoded and unreadable or 0-frame ones are\n"
+            "                                dropped (--check-audio, still accepted)\n"
             "  --test-fraction F             also write MANIFEST-train.csv and MANIFEST-test.csv\n"
             "                                (MANIFEST = the --out path without .csv) holding out\n"
             "                                about F of each class's participants for testing,\n"
@@ -44,7 +47,7 @@ int tm_cmd_import_coswara(int argc, char **argv)
     const char *branch_v[TM_COSWARA_MAX_BRANCHES];
     tm_cli_list branch_list = {branch_v, 0, TM_COSWARA_MAX_BRANCHES};
     static const char *const policies[] = {"skip", "fail", NULL};
-    int force = 0, check_audio = 0;
+    int force = 0, check_audio = 0, no_check_audio = 0;
     long split_seed = 0;
     const tm_cli_option opts[] = {
         TM_CLI_STRING("--out", NULL, &out),
@@ -53,6 +56,7 @@ int tm_cmd_import_coswara(int argc, char **argv)
         TM_CLI_STRING("--test-fraction", NULL, &fraction),
         TM_CLI_LONG("--split-seed", &split_seed, 0, LONG_MAX),
         TM_CLI_FLAG("--check-audio", NULL, &check_audio),
+        TM_CLI_FLAG("--no-check-audio", NULL, &no_check_audio),
         TM_CLI_FLAG("--force", NULL, &force),
         {0}};
     int rc = tm_cli_parse("import-coswara", help, opts, argc, argv, &root, 1);
@@ -63,6 +67,13 @@ int tm_cmd_import_coswara(int argc, char **argv)
         help(stderr);
         return 2;
     }
+    if (check_audio && no_check_audio) {
+        fprintf(stderr, "tinym2net import-coswara: --check-audio and --no-check-audio "
+                        "contradict each other\n");
+        return 2;
+    }
+    /* A header-only WAV kept here fails the training load much later. */
+    check_audio = !no_check_audio;
     double test_fraction = 0.0;
     if (fraction) {
         char *end;

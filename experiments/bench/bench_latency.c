@@ -9,6 +9,7 @@
  *
  *   build/bench_latency [--qdir QDIR | --model MODEL] [--cfg FILE] [--seconds S]
  *                       [--invokes N] [--no-torch] [--no-callgrind] [--keep DIR]
+ *                       [--write-models DIR]
  *   build/bench_latency --driver MODEL N     N invokes (what callgrind runs)
  *
  * With --qdir (a `tinym2net quantize` folder) the models are the exporter's:
@@ -549,7 +550,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_latency [--qdir QDIR | --model MODEL] [--cfg FILE] [--classes K] "
                     "[--seconds S] "
-                    "[--invokes N] [--no-torch] [--no-callgrind] [--keep DIR]\n"
+                    "[--invokes N] [--no-torch] [--no-callgrind] [--keep DIR] [--write-models DIR]\n"
                     "       bench_latency --driver MODEL N\n");
 }
 
@@ -558,7 +559,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "--driver"))
         return driver(argv[2], atoi(argv[3]));
     const char *qdir = NULL, *cfg = TM_SOURCE_DIR "/experiments/avdigits/fused-compressed.cfg";
-    const char *keep = NULL, *model_path = NULL;
+    const char *keep = NULL, *model_path = NULL, *write_dir = NULL;
     double seconds = 3;
     int invokes = 20, torch = 1, grind = 1, classes = 10;
     for (int i = 1; i < argc; i++) {
@@ -578,6 +579,8 @@ int main(int argc, char **argv)
             invokes = atoi(argv[++i]);
         else if (!strcmp(a, "--keep") && more)
             keep = argv[++i];
+        else if (!strcmp(a, "--write-models") && more)
+            write_dir = argv[++i];
         else if (!strcmp(a, "--no-torch"))
             torch = 0;
         else if (!strcmp(a, "--no-callgrind"))
@@ -634,6 +637,21 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (write_dir) {
+        /* the three lowerings as files, for the device counts (runtime/tools/bench_device.sh) */
+        for (int k = 0; k < N_VARIANTS && s == TM_OK; k++) {
+            char path[4300];
+            snprintf(path, sizeof path, "%.4200s/%s.tm2n", write_dir, v[k].name);
+            if ((s = tm_export_write_file(path, v[k].bytes, v[k].size)) == TM_OK)
+                printf("wrote %s\n", path);
+        }
+        if (s != TM_OK)
+            fprintf(stderr, "bench_latency: %s\n", tm_last_error());
+        for (int k = 0; k < N_VARIANTS; k++)
+            variant_free(&v[k]);
+        source_free(&src);
+        return s == TM_OK ? 0 : 1;
+    }
     printf("model: %s (%s), batch 1, one thread, medians over %g s each\n", src.e.name,
            qdir ? qdir : "random weights, calibrated on random inputs", seconds);
     printf("  %-10s %10s %8s %8s %11s %13s %10s %10s\n", "lowering", "MACs", "8-bit", "4-bit",

@@ -14,6 +14,7 @@ typedef struct {
     char key[64];
     char value[1024];
     int line;    /* 0 = from --set */
+    int sec;     /* index of its section header in raw_ini.s, -1 = before any */
 } entry;
 
 typedef struct {
@@ -32,8 +33,15 @@ typedef struct {
     size_t pos;
     int line;
     int too_long;     /* first line longer than inih's buffer */
+    int sec_too_long; /* first section name longer than inih keeps */
+    int max_line;     /* inih's line buffer, less the newline and NUL */
     tm_status status;
+    /* each section's entries in file order (index_sections) */
+    int *first, *next;
 } raw_ini;
+
+/* inih's MAX_SECTION (50, with the NUL): a longer name is cut short there. */
+#define SECTION_MAX 49
 
 static int grow(void **p, int *cap, int n, size_t elem)
 {
@@ -63,18 +71,34 @@ static void trim(char *s)
 static char *read_line(char *str, int num, void *stream)
 {
     raw_ini *r = stream;
+    if (r->pos == 0 && !strncmp(r->text, "\xEF\xBB\xBF", 3))
+        r->pos = 3; /* UTF-8 BOM: editors on Windows write one */
     if (!r->text[r->pos])
         return NULL;
-    size_t len = strcspn(r->text + r->pos, "\n");
-    int has_nl = r->text[r->pos + len] == '\n';
+    const char *p = r->text + r->pos;
+    size_t len = strcspn(p, "\n");
+    r->pos += len + (p[len] == '\n');
     r->line++;
+    /* inih would take an indented line for the continuation of the previous
+     * value; indentation means nothing here. */
+    while (len && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    /* inih strips only "; ..." after a value: "# ..." is a comment too. */
+    if (len && *p != '#' && *p != ';')
+        for (size_t i = 1; i < len; i++)
+            if (p[i] == '#' && (p[i - 1] == ' ' || p[i - 1] == '\t')) {
+                len = i;
+                break;
+            }
+    r->max_line = num - 2;
     if (len + 1 >= (size_t)num && !r->too_long)
         r->too_long = r->line;
     size_t copy = len < (size_t)num - 2 ? len : (size_t)num - 2;
-    memcpy(str, r->text + r->pos, copy);
+    memcpy(str, p, copy);
     str[copy] = '\n';
     str[copy + 1] = '\0';
-    r->pos += len + has_nl;
     /* inih skips sections with no keys; record every header here. */
     char tmp[128];
     snprintf(tmp, sizeof tmp, "%.*s", (int)(copy < 127 ? copy : 127), str);
@@ -85,6 +109,8 @@ static char *read_line(char *str, int num, void *stream)
             *end = '\0';
             snprintf(r->s[r->ns].name, sizeof r->s[r->ns].name, "%s", tmp + 1);
             trim(r->s[r->ns].name);
+            if (strlen(r->s[r->ns].name) > SECTION_MAX && !r->sec_too_long)
+                r->sec_too_long = r->line;
             r->s[r->ns].line = r->line;
             r->ns++;
         }
@@ -104,6 +130,7 @@ static int on_key(void *user, const char *sec, const char *key, const char *valu
     snprintf(e->key, sizeof e->key, "%s", key);
     snprintf(e->value, sizeof e->value, "%s", value);
     e->line = r->line;
+    e->sec = r->ns - 1; /* read_line recorded this key's header already */
     return 1;
 }
 
@@ -111,6 +138,81 @@ static void raw_free(raw_ini *r)
 {
     free(r->e);
     free(r->s);
+    free(r->first);
+    free(r->next);
+}
+
+/* FNV-1a over "section\0key" (key may be NULL). */
+static size_t hash2(const char *a, const char *b)
+{
+    size_t h = 2166136261u;
+    for (; *a; a++)
+        h = (h ^ (unsigned char)*a) * 16777619u;
+    h = (h ^ 0xff) * 16777619u;
+    for (; b && *b; b++)
+        h = (h ^ (unsigned char)*b) * 16777619u;
+    return h;
+}
+
+/* Links each section's entries in file order (first/next), so that no step
+ * scans all entries per section: a file of many keys stays linear. */
+static tm_status index_sections(raw_ini *r)
+{
+    free(r->first);
+    free(r->next);
+    r->first = malloc(sizeof *r->first * (size_t)(r->ns + 1));
+    r->next = malloc(sizeof *r->next * (size_t)(r->n + 1));
+    if (!r->first || !r->next)
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory", r->label);
+    for (int i = 0; i < r->ns; i++)
+        r->first[i] = -1;
+    for (int i = r->n - 1; i >= 0; i--) {
+        int sec = r->e[i].sec;
+        r->next[i] = -1;
+        if (sec < 0)
+            continue;
+        r->next[i] = r->first[sec];
+        r->first[sec] = i;
+    }
+    return TM_OK;
+}
+
+/* dup[i] = the earlier entry (or section when keys is 0) with the same name,
+ * or -1; one pass through a hash table. */
+static tm_status find_duplicates(const raw_ini *r, int keys, int **dup)
+{
+    int n = keys ? r->n : r->ns;
+    size_t size = 16;
+    while (size < (size_t)n * 2)
+        size *= 2;
+    int *slot = malloc(sizeof *slot * size);
+    *dup = malloc(sizeof **dup * (size_t)(n + 1));
+    if (!slot || !*dup) {
+        free(slot);
+        free(*dup);
+        *dup = NULL;
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory", r->label);
+    }
+    for (size_t i = 0; i < size; i++)
+        slot[i] = -1;
+    for (int i = 0; i < n; i++) {
+        const char *a = keys ? r->e[i].section : r->s[i].name;
+        const char *b = keys ? r->e[i].key : NULL;
+        size_t h = hash2(a, b) & (size - 1);
+        (*dup)[i] = -1;
+        for (; slot[h] >= 0; h = (h + 1) & (size - 1)) {
+            int j = slot[h];
+            if (keys ? !strcmp(r->e[j].section, a) && !strcmp(r->e[j].key, b)
+                     : !strcmp(r->s[j].name, a)) {
+                (*dup)[i] = j;
+                break;
+            }
+        }
+        if ((*dup)[i] < 0)
+            slot[h] = i;
+    }
+    free(slot);
+    return TM_OK;
 }
 
 /* ---- typed values ------------------------------------------------------ */
@@ -674,10 +776,11 @@ static tm_status apply_override(raw_ini *r, const char *ov)
             r->e[i].line = 0;
             return TM_OK;
         }
-    int found = 0;
-    for (int i = 0; i < r->ns; i++)
-        found |= !strcmp(r->s[i].name, sec);
-    if (!found)
+    int found = -1;
+    for (int i = r->ns - 1; i >= 0; i--)
+        if (!strcmp(r->s[i].name, sec))
+            found = i;
+    if (found < 0)
         return tm_error(TM_ERR_CONFIG, "--set %s: %s has no section [%s]", ov, r->label, sec);
     if (!grow((void **)&r->e, &r->cap, r->n, sizeof *r->e))
         return tm_error(TM_ERR_NOMEM, "experiment: out of memory");
@@ -686,6 +789,7 @@ static tm_status apply_override(raw_ini *r, const char *ov)
     snprintf(e->key, sizeof e->key, "%s", key);
     snprintf(e->value, sizeof e->value, "%s", value);
     e->line = 0;
+    e->sec = found;
     return TM_OK;
 }
 
@@ -703,10 +807,9 @@ static tm_status render(const raw_ini *r, char **out)
     size_t used = 0;
     for (int i = 0; i < r->ns; i++) {
         used += (size_t)snprintf(t + used, cap - used, "%s[%s]\n", i ? "\n" : "", r->s[i].name);
-        for (int j = 0; j < r->n; j++)
-            if (!strcmp(r->e[j].section, r->s[i].name))
-                used += (size_t)snprintf(t + used, cap - used, "%s = %s\n", r->e[j].key,
-                                         r->e[j].value);
+        for (int j = r->first[i]; j >= 0; j = r->next[j])
+            used += (size_t)snprintf(t + used, cap - used, "%s = %s\n", r->e[j].key,
+                                     r->e[j].value);
     }
     *out = t;
     return TM_OK;
@@ -760,25 +863,60 @@ static tm_status keep_only_branch(tm_experiment *e, const raw_ini *r)
     return TM_OK;
 }
 
+static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup_sec,
+                                    const int *dup_key);
+
+/* A key that the branch's feature never reads is a mistake, not a no-op. */
+static tm_status branch_unused_keys(const tm_feature_spec *f, const raw_ini *r, int si)
+{
+    static const char *audio_only = "sample_rate, duration, fit, window, hop, n_fft, mels, "
+                                    "coefficients, fmin, fmax, window_type, log_floor, "
+                                    "aug_gain_db, aug_snr_db";
+    for (int j = r->first[si]; j >= 0; j = r->next[j]) {
+        const char *key = r->e[j].key, *why = NULL;
+        if (f->kind == TM_FEATURE_LOGMEL && !strcmp(key, "coefficients"))
+            why = "has no effect with feature = logmel (coefficients are for mfcc; the "
+                  "features are mels x frames)";
+        else if (f->kind == TM_FEATURE_IMAGE && key_allowed(audio_only, key))
+            why = "has no effect with feature = image (audio front-end key)";
+        else if (tm_feature_is_audio(f) && !strcmp(key, "aug_noise"))
+            why = "has no effect with an audio feature (images only; audio noise is "
+                  "aug_snr_db)";
+        if (why) {
+            ctx c = {r->label, &r->e[j]};
+            return bad(&c, "%s", why);
+        }
+    }
+    return TM_OK;
+}
+
+/* Sections, then each one's keys, in file order: the first mistake in the
+ * file is the one reported. */
 static tm_status interpret(tm_experiment *e, raw_ini *r)
 {
-    for (int i = 0; i < r->ns; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(r->s[i].name, r->s[j].name)) {
-                char why[200];
-                snprintf(why, sizeof why, "declared twice (first at line %d)", r->s[j].line);
-                return section_error(r->label, &r->s[i], why);
-            }
-    for (int i = 0; i < r->n; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(r->e[i].section, r->e[j].section) && !strcmp(r->e[i].key, r->e[j].key))
-                return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] key '%s' given twice (first at line "
-                                               "%d)",
-                                r->label, r->e[i].line, r->e[i].section, r->e[i].key,
-                                r->e[j].line);
+    int *dup_sec = NULL, *dup_key = NULL;
+    tm_status st = find_duplicates(r, 0, &dup_sec);
+    if (st == TM_OK)
+        st = find_duplicates(r, 1, &dup_key);
+    if (st == TM_OK)
+        st = interpret_sections(e, r, dup_sec, dup_key);
+    free(dup_sec);
+    free(dup_key);
+    return st;
+}
+
+static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup_sec,
+                                    const int *dup_key)
+{
     int saw_fusion = 0;
     for (int si = 0; si < r->ns; si++) {
         const section *s = &r->s[si];
+        if (dup_sec[si] >= 0) {
+            char why[200];
+            snprintf(why, sizeof why, "declared twice (first at line %d)",
+                     r->s[dup_sec[si]].line);
+            return section_error(r->label, s, why);
+        }
         const char *name = s->name;
         const char *dot = strchr(name, '.');
         int branch = -1;
@@ -815,8 +953,8 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
                 return section_error(r->label, s, "layer name too long");
             /* The layer's type decides which keys it takes: read it first. */
             const entry *type = NULL;
-            for (int j = 0; j < r->n; j++)
-                if (!strcmp(r->e[j].section, name) && !strcmp(r->e[j].key, "type"))
+            for (int j = r->first[si]; j >= 0; j = r->next[j])
+                if (!strcmp(r->e[j].key, "type"))
                     type = &r->e[j];
             if (!type)
                 return section_error(r->label, s, "a layer needs a type (conv, depthwise, "
@@ -849,9 +987,12 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
             }
         }
         int saw_input = 0;
-        for (int j = 0; j < r->n; j++) {
-            if (strcmp(r->e[j].section, name))
-                continue;
+        for (int j = r->first[si]; j >= 0; j = r->next[j]) {
+            if (dup_key[j] >= 0)
+                return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] key '%s' given twice (first at line "
+                                               "%d)",
+                                r->label, r->e[j].line, r->e[j].section, r->e[j].key,
+                                r->e[dup_key[j]].line);
             ctx c = {r->label, &r->e[j]};
             switch (kind) {
             case S_EXP: TM_TRY(experiment_key(e, &c)); break;
@@ -867,6 +1008,8 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
         }
         if (kind == S_BRANCH && !saw_input)
             return section_error(r->label, s, "a branch needs input = CxHxW");
+        if (kind == S_BRANCH)
+            TM_TRY(branch_unused_keys(&e->features[branch], r, si));
         if (layer && (layer->kind == TM_LAYER_CONV || layer->kind == TM_LAYER_SEPARABLE ||
                       layer->kind == TM_LAYER_DENSE) &&
             layer->filters == 0)
@@ -904,6 +1047,8 @@ static tm_status add_section_first(raw_ini *r, const char *name)
         return tm_error(TM_ERR_NOMEM, "experiment: out of memory");
     memmove(r->s + 1, r->s, sizeof *r->s * (size_t)r->ns);
     r->ns++;
+    for (int i = 0; i < r->n; i++)
+        r->e[i].sec += r->e[i].sec >= 0;
     snprintf(r->s[0].name, sizeof r->s[0].name, "%s", name);
     r->s[0].line = 0;
     return TM_OK;
@@ -926,24 +1071,32 @@ static tm_status parse(tm_experiment *e, const char *text, const char *label,
     r.text = text;
     int rc = ini_parse_stream(read_line, &r, on_key, &r);
     tm_status s = TM_OK;
+    /* the first of the lines inih cannot read, in file order */
+    int at = 0;
+    if (r.too_long)
+        at = r.too_long;
+    if (r.sec_too_long && (!at || r.sec_too_long < at))
+        at = r.sec_too_long;
+    if (rc > 0 && (!at || rc < at))
+        at = rc;
     if (r.status != TM_OK)
         s = r.status;
-    else if (r.too_long)
-        s = tm_error(TM_ERR_CONFIG, "%s:%d: line too long", label, r.too_long);
-    else if (rc > 0)
-        s = tm_error(TM_ERR_CONFIG, "%s:%d: not valid INI syntax (expected [section] or key = "
-                                    "value)",
-                     label, rc);
     else if (rc < 0)
         s = tm_error(TM_ERR_NOMEM, "%s: out of memory while parsing", label);
-    for (int i = 0; s == TM_OK && i < r.n; i++) {
-        int known = 0;
-        for (int j = 0; j < r.ns; j++)
-            known |= !strcmp(r.s[j].name, r.e[i].section);
-        if (!known)
+    else if (at && at == r.sec_too_long)
+        s = tm_error(TM_ERR_CONFIG, "%s:%d: section name too long (max %d characters)", label,
+                     at, SECTION_MAX);
+    else if (at && at == r.too_long)
+        s = tm_error(TM_ERR_CONFIG, "%s:%d: line too long (max %d characters)", label, at,
+                     r.max_line);
+    else if (at)
+        s = tm_error(TM_ERR_CONFIG, "%s:%d: not valid INI syntax (expected [section] or key = "
+                                    "value)",
+                     label, at);
+    for (int i = 0; s == TM_OK && i < r.n; i++)
+        if (r.e[i].sec < 0)
             s = tm_error(TM_ERR_CONFIG, "%s:%d: key '%s' outside of any section", label,
                          r.e[i].line, r.e[i].key);
-    }
     for (int i = 0; s == TM_OK && i < n_overrides; i++)
         s = apply_override(&r, overrides[i]);
     if (s == TM_OK && branch) {
@@ -953,6 +1106,8 @@ static tm_status parse(tm_experiment *e, const char *text, const char *label,
         if (s == TM_OK)
             s = apply_override(&r, ov);
     }
+    if (s == TM_OK)
+        s = index_sections(&r);
     if (s == TM_OK)
         s = interpret(e, &r);
     if (s == TM_OK)

@@ -126,6 +126,116 @@ START_TEST(errors_name_file_line_and_reason)
 }
 END_TEST
 
+
+/* Many keys stay linear, and the first mistake in file order is the one
+ * reported: the unknown key on line 2, not the key given twice at the end. */
+START_TEST(many_keys_report_the_first_error)
+{
+    enum { KEYS = 80000 };
+    size_t cap = (size_t)KEYS * 24 + 256;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    size_t n = (size_t)snprintf(text, cap, "[train]\nbogus = 1\n");
+    for (int i = 0; i < KEYS; i++)
+        n += (size_t)snprintf(text + n, cap - n, "k%d = %d\n", i, i);
+    n += (size_t)snprintf(text + n, cap - n, "k7 = 8\n");
+    ck_assert_uint_gt(n, 700000);
+    tm_experiment e;
+    ck_assert_int_eq(tm_experiment_parse(&e, text, "big.cfg", NULL, 0), TM_ERR_CONFIG);
+    ck_assert_msg(strstr(tm_last_error(), "big.cfg:2: [train] unknown key 'bogus'"), "%s",
+                  tm_last_error());
+    /* without line 2, the key given twice on the last line */
+    memcpy(strstr(text, "bogus = 1\n"), "#ogus = 1\n", 10);
+    ck_assert_int_eq(tm_experiment_parse(&e, text, "big.cfg", NULL, 0), TM_ERR_CONFIG);
+    ck_assert_msg(strstr(tm_last_error(), "big.cfg:3: [train] unknown key 'k0'"), "%s",
+                  tm_last_error());
+    free(text);
+    /* a key given twice is reported at its second line, after earlier mistakes */
+    expect_error(replace("seed = 3", "seed = 3\nbogus = 1\nseed = 4"), NULL, 0, "x.cfg:4",
+                 "unknown key 'bogus'");
+    expect_error(replace("seed = 3", "seed = 3\nseed = 4\nbogus = 1"), NULL, 0, "x.cfg:4",
+                 "given twice (first at line 3)");
+    /* a section declared twice is reported where the second one starts */
+    expect_error(replace("[b]", "[a]"), NULL, 0, "x.cfg:16", "first at line 9");
+}
+END_TEST
+
+START_TEST(inline_comments_are_stripped)
+{
+    tm_experiment e;
+    char text[4096];
+    snprintf(text, sizeof text, "%s",
+             replace("name = t", "name = run#1   # the name\n"
+                                 "  # an indented comment\n"
+                                 "threads = 2 ; inih's own inline comment"));
+    char *data = strstr(text, "[train]");
+    ck_assert_ptr_nonnull(data);
+    /* a path: the comment must not become part of the folder's name */
+    memmove(data + 35, data, strlen(data) + 1);
+    memcpy(data, "[data]\ncache = /tmp/c\t# the cache\n\n", 35);
+    TM_CK(tm_experiment_parse(&e, text, "x.cfg", NULL, 0));
+    ck_assert_str_eq(e.name, "run#1");
+    ck_assert_int_eq(e.threads, 2);
+    ck_assert_str_eq(e.data.cache, "/tmp/c");
+    ck_assert_ptr_null(strstr(e.text, "the cache"));
+    tm_experiment_free(&e);
+    /* --set values are taken whole */
+    const char *sets[] = {"experiment.name=a # b"};
+    TM_CK(tm_experiment_parse(&e, base, "x.cfg", sets, 1));
+    ck_assert_str_eq(e.name, "a # b");
+    tm_experiment_free(&e);
+}
+END_TEST
+
+START_TEST(bom_indentation_and_long_sections)
+{
+    tm_experiment e;
+    char text[4096];
+    /* a UTF-8 BOM before the first section */
+    snprintf(text, sizeof text, "\xEF\xBB\xBF%s", base);
+    TM_CK(tm_experiment_parse(&e, text, "x.cfg", NULL, 0));
+    ck_assert_str_eq(e.name, "t");
+    tm_experiment_free(&e);
+    /* indented keys and sections mean the same as unindented ones */
+    snprintf(text, sizeof text, "%s", replace("epochs = 2\nlr = 0.01\n\n[a]",
+                                              "  epochs = 5\n\tlr = 0.01\n\n  [a]"));
+    TM_CK(tm_experiment_parse(&e, text, "x.cfg", NULL, 0));
+    ck_assert_int_eq(e.train.epochs, 5);
+    ck_assert_int_eq(e.model.n_branches, 2);
+    tm_experiment_free(&e);
+    /* a section name longer than the parser keeps */
+    char longsec[128];
+    snprintf(longsec, sizeof longsec, "[a.%s]", "c234567890123456789012345678901234567890123456789");
+    expect_error(replace("[a.c]", longsec), NULL, 0, "x.cfg:11",
+                 "section name too long (max 49 characters)");
+}
+END_TEST
+
+START_TEST(keys_without_effect_for_the_feature)
+{
+    /* b: log-mel features, 40 mels x 61 frames of 1 s at 8 kHz */
+    const char *logmel = "[b]\ninput = 1x40x61\nfeature = logmel\n";
+    tm_experiment e;
+    TM_CK(tm_experiment_parse(&e, replace("[b]\ninput = 1x4x6\n", logmel), "x.cfg", NULL, 0));
+    tm_experiment_free(&e);
+    const char *coef[] = {"b.coefficients=13"};
+    expect_error(replace("[b]\ninput = 1x4x6\n", logmel), coef, 1, "--set b.coefficients",
+                 "no effect with feature = logmel");
+    char text[4096];
+    snprintf(text, sizeof text, "%s",
+             replace("[b]\ninput = 1x4x6\n", "[b]\ninput = 1x40x61\ncoefficients = 13\n"
+                                             "feature = logmel\n"));
+    expect_error(text, NULL, 0, "x.cfg:18: [b] coefficients = 13",
+                 "no effect with feature = logmel");
+    const char *noise[] = {"b.aug_noise=0.1"};
+    expect_error(replace("[b]\ninput = 1x4x6\n", logmel), noise, 1, "--set b.aug_noise",
+                 "no effect with an audio feature");
+    /* a: images; audio front-end keys do nothing there */
+    const char *hop[] = {"a.feature=image", "a.hop=64"};
+    expect_error(base, hop, 2, "--set a.hop", "no effect with feature = image");
+}
+END_TEST
+
 /* The layer names and kinds of two specs are the same, in order. */
 static void same_spec(const tm_model_spec *x, const tm_model_spec *y)
 {
@@ -359,6 +469,10 @@ int main(void)
     tcase_add_test(tc, parses_a_two_branch_experiment);
     tcase_add_test(tc, set_overrides_and_adds_keys);
     tcase_add_test(tc, errors_name_file_line_and_reason);
+    tcase_add_test(tc, many_keys_report_the_first_error);
+    tcase_add_test(tc, inline_comments_are_stripped);
+    tcase_add_test(tc, bom_indentation_and_long_sections);
+    tcase_add_test(tc, keys_without_effect_for_the_feature);
     tcase_add_test(tc, branch_key_keeps_one_branch);
     tcase_add_test(tc, single_branch_ablation_of_an_experiment);
     tcase_add_test(tc, branch_key_keeps_the_feature_settings);

@@ -311,6 +311,8 @@ static tm_status get_string(const ctx *c, char *dst, size_t n)
     return TM_OK;
 }
 
+#define MAX_SAMPLE_VALUES (1 << 24)
+
 static tm_status get_shape(const ctx *c, int shape[3])
 {
     int a, b, d;
@@ -318,6 +320,14 @@ static tm_status get_shape(const ctx *c, int shape[3])
     if (sscanf(c->at->value, "%dx%dx%d%c", &a, &b, &d, &extra) != 3 || a < 1 || b < 1 || d < 1 ||
         a > 4096 || b > 65536 || d > 65536)
         return bad(c, "expected CxHxW with positive sizes, e.g. 1x28x28", NULL);
+    /* Caught here, with file:line, rather than as a failed allocation of
+     * batch x C x H x W floats later on. */
+    if ((long long)a * b * d > MAX_SAMPLE_VALUES) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%lld values per sample, more than the %d allowed",
+                 (long long)a * b * d, MAX_SAMPLE_VALUES);
+        return bad(c, "%s", msg);
+    }
     shape[0] = a;
     shape[1] = b;
     shape[2] = d;

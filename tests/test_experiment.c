@@ -104,6 +104,8 @@ START_TEST(errors_name_file_line_and_reason)
     expect_error(replace("epochs = 2", "epochs = 0"), NULL, 0, "x.cfg:6", "out of range");
     expect_error(replace("lr = 0.01", "lr = nan"), NULL, 0, "x.cfg:7", "not a number");
     expect_error(replace("input = 1x8x8", "input = 1x8"), NULL, 0, "x.cfg:10", "CxHxW");
+    expect_error(replace("input = 1x8x8", "input = 1x8192x8192"), NULL, 0, "x.cfg:10",
+                 "67108864 values per sample, more than the 16777216 allowed");
     expect_error(replace("type = conv", "type = convolution"), NULL, 0, "x.cfg:12",
                  "unknown layer type");
     expect_error(replace("filters = 4", "units = 4"), NULL, 0, "x.cfg:13",

@@ -5,10 +5,12 @@
 #include <sndfile.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tm_audio.h"
 #include "tm_features.h"
 #include "tm_image.h"
+#include "tm_manifest_data.h"
 #include "tm_test_util.h"
 
 static void put16(unsigned char *p, unsigned v)
@@ -215,6 +217,44 @@ START_TEST(features_that_overflow_are_refused_with_their_index)
 }
 END_TEST
 
+/* Training used to fail epochs later with "evaluation loss: NaN"; now the
+ * load stops at the manifest line and names the file. */
+START_TEST(manifest_with_a_huge_float_sample_names_the_line_and_the_file)
+{
+    char *dir = tm_test_tmpdir("limits");
+    char p[4096], man[4096];
+    static float x[8000];
+    for (int i = 0; i < 8000; i++)
+        x[i] = 0.25f * (float)sin(i * 0.1);
+    snprintf(p, sizeof p, "%s/quiet.wav", dir);
+    write_float_wav(p, x, 8000);
+    x[100] = 1e30f;
+    snprintf(p, sizeof p, "%s/loud.wav", dir);
+    write_float_wav(p, x, 8000);
+    snprintf(man, sizeof man, "%s/m.csv", dir);
+    FILE *f = fopen(man, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "audio,label\nquiet.wav,a\nquiet.wav,b\nloud.wav,a\n");
+    fclose(f);
+    tm_feature_spec spec;
+    mfcc_spec(&spec);
+    tm_manifest_options o;
+    memset(&o, 0, sizeof o);
+    o.specs = &spec;
+    o.n_specs = 1;
+    o.label_column = "label";
+    tm_manifest_set set;
+    ck_assert_int_eq(tm_manifest_set_load(&set, man, &o), TM_ERR_FORMAT);
+    ck_assert_msg(strstr(tm_last_error(), "m.csv:4") && strstr(tm_last_error(), "loud.wav") &&
+                      strstr(tm_last_error(), "over the limit"),
+                  "%s", tm_last_error());
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 static uint32_t crc32_png(const unsigned char *p, size_t n)
 {
     uint32_t c = 0xFFFFFFFFu;
@@ -290,6 +330,7 @@ int main(void)
     tcase_add_test(tc, resampling_past_the_sample_limit_is_refused);
     tcase_add_test(tc, float_wav_with_huge_samples_is_refused_naming_the_file);
     tcase_add_test(tc, features_that_overflow_are_refused_with_their_index);
+    tcase_add_test(tc, manifest_with_a_huge_float_sample_names_the_line_and_the_file);
     tcase_add_test(tc, png_header_claiming_a_huge_image_is_refused_before_allocation);
     suite_add_tcase(s, tc);
     return tm_test_run(s);

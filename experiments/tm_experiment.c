@@ -105,7 +105,10 @@ static char *read_line(char *str, int num, void *stream)
     trim(tmp);
     if (tmp[0] == '[') {
         char *end = strchr(tmp, ']');
-        if (end && grow((void **)&r->s, &r->caps, r->ns, sizeof *r->s)) {
+        if (end && !grow((void **)&r->s, &r->caps, r->ns, sizeof *r->s)) {
+            if (r->status == TM_OK)
+                r->status = tm_error(TM_ERR_NOMEM, "%s: out of memory", r->label);
+        } else if (end) {
             *end = '\0';
             snprintf(r->s[r->ns].name, sizeof r->s[r->ns].name, "%s", tmp + 1);
             trim(r->s[r->ns].name);
@@ -126,11 +129,12 @@ static int on_key(void *user, const char *sec, const char *key, const char *valu
         return 0;
     }
     entry *e = &r->e[r->n++];
-    snprintf(e->section, sizeof e->section, "%s", sec);
-    snprintf(e->key, sizeof e->key, "%s", key);
-    snprintf(e->value, sizeof e->value, "%s", value);
     e->line = r->line;
     e->sec = r->ns - 1; /* read_line recorded this key's header already */
+    /* the header's trimmed name: inih keeps "[ a ]" as " a " */
+    snprintf(e->section, sizeof e->section, "%s", e->sec >= 0 ? r->s[e->sec].name : sec);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    snprintf(e->value, sizeof e->value, "%s", value);
     return 1;
 }
 

@@ -205,6 +205,12 @@ START_TEST(bom_indentation_and_long_sections)
     ck_assert_int_eq(e.train.epochs, 5);
     ck_assert_int_eq(e.model.n_branches, 2);
     tm_experiment_free(&e);
+    /* blanks inside the brackets too: [ train ] is [train], also for --set */
+    const char *sets[] = {"train.epochs=6"};
+    TM_CK(tm_experiment_parse(&e, replace("[train]", "[ train ]"), "x.cfg", sets, 1));
+    ck_assert_int_eq(e.train.epochs, 6);
+    ck_assert_ptr_nonnull(strstr(e.text, "[train]\nepochs = 6\n"));
+    tm_experiment_free(&e);
     /* a section name longer than the parser keeps */
     char longsec[128];
     snprintf(longsec, sizeof longsec, "[a.%s]", "c234567890123456789012345678901234567890123456789");

@@ -88,6 +88,11 @@ tm_rt_status tm_rt_dense(const tm_rt_conv_args *a);
  * mean half away from zero. */
 tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int stride,
                            int8_t *out, int out_h, int out_w);
+tm_rt_status tm_rt_maxpool_ref(const int8_t *in, int c, int h, int w, int size, int stride,
+                               int8_t *out, int out_h, int out_w);
+/* The argument check of every pool (TM_RT_OK or TM_RT_ERR_ARG). */
+tm_rt_status tm_rt_pool_check(const int8_t *in, int c, int h, int w, int size, int stride,
+                              const int8_t *out, int out_h, int out_w);
 tm_rt_status tm_rt_avgpool(const int8_t *in, int c, int h, int w, int size, int stride,
                            int8_t *out, int out_h, int out_w);
 tm_rt_status tm_rt_global_avgpool(const int8_t *in, int c, int h, int w, int8_t *out);

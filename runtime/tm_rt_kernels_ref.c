@@ -230,8 +230,8 @@ tm_rt_status tm_rt_dense_ref(const tm_rt_conv_args *a)
 
 /* ---- pools --------------------------------------------------------------- */
 
-static tm_rt_status tm_rt_pool_check(const int8_t *in, int c, int h, int w, int size, int stride,
-                                     const int8_t *out, int out_h, int out_w)
+tm_rt_status tm_rt_pool_check(const int8_t *in, int c, int h, int w, int size, int stride,
+                              const int8_t *out, int out_h, int out_w)
 {
     if (!in || !out || c < 1 || h < 1 || w < 1 || size < 1 || stride < 1)
         return TM_RT_ERR_ARG;
@@ -249,8 +249,8 @@ static int32_t tm_rt_div_away(int64_t sum, int64_t n)
     return sum >= 0 ? (int32_t)((2 * sum + n) / (2 * n)) : -(int32_t)((-2 * sum + n) / (2 * n));
 }
 
-tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int stride,
-                           int8_t *out, int out_h, int out_w)
+tm_rt_status tm_rt_maxpool_ref(const int8_t *in, int c, int h, int w, int size, int stride,
+                               int8_t *out, int out_h, int out_w)
 {
     tm_rt_status s = tm_rt_pool_check(in, c, h, w, size, stride, out, out_h, out_w);
     int ch, oy, ox, ky, kx;

@@ -937,6 +937,33 @@ START_TEST(pools_hand_values)
 }
 END_TEST
 
+/* The dispatched max pool (vectors for 2x2 stride 2) against the reference,
+ * on rows long enough for every vector width and its overlapping last step. */
+START_TEST(maxpool_dispatched_matches_reference)
+{
+    tm_rng r;
+    tm_rng_seed(&r, 11);
+    for (int it = 0; it < 400; it++) {
+        int c = rnd(&r, 1, 3), h = rnd(&r, 2, 12), w = rnd(&r, 2, 90);
+        int size = rnd(&r, 0, 3) ? 2 : rnd(&r, 1, 3), stride = size == 2 && rnd(&r, 0, 3) ? 2 : rnd(&r, 1, 3);
+        if (size > h || size > w)
+            size = 1;
+        int oh = (h - size) / stride + 1, ow = (w - size) / stride + 1;
+        int8_t *in = malloc((size_t)(c * h * w)), *a = malloc((size_t)(c * oh * ow)),
+               *b = malloc((size_t)(c * oh * ow));
+        for (int i = 0; i < c * h * w; i++)
+            in[i] = (int8_t)(rnd(&r, 0, 5) == 0 ? (rnd(&r, 0, 1) ? 127 : -128) : (int)tm_rng_u32(&r));
+        ck_assert_int_eq(tm_rt_maxpool(in, c, h, w, size, stride, a, oh, ow), TM_RT_OK);
+        ck_assert_int_eq(tm_rt_maxpool_ref(in, c, h, w, size, stride, b, oh, ow), TM_RT_OK);
+        ck_assert_msg(memcmp(a, b, (size_t)(c * oh * ow)) == 0, "c %d h %d w %d size %d stride %d",
+                      c, h, w, size, stride);
+        free(in);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
 START_TEST(pools_match_naive)
 {
     tm_rng r;
@@ -1055,6 +1082,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, bad_arguments_are_rejected);
     tcase_add_test(tc, pools_hand_values);
     tcase_add_test(tc, pools_match_naive);
+    tcase_add_test(tc, maxpool_dispatched_matches_reference);
     tcase_add_test(tc, quantize_input_rounds_half_away_and_clamps);
     tcase_add_test(tc, softmax_matches_double);
     suite_add_tcase(s, tc);

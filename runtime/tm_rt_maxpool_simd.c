@@ -1,0 +1,77 @@
+/* Max pool, dispatched: the models' 2x2 stride-2 pool on SSE2 / SSE4.1 /
+ * AVX2 or NEON vectors, every other shape by tm_rt_maxpool_ref. A maximum
+ * is exact, so the vector form equals the reference bit for bit
+ * (tests/test_kernels.c). Two input rows give one output row: the rows'
+ * byte-wise maximum, then the maximum of each even/odd byte pair. */
+#include "tm_rt_kernels.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#define TM_RT_POOL_STEP 16
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#if defined(__SSE4_1__)
+#include <smmintrin.h>
+#endif
+#define TM_RT_POOL_STEP 8
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#define TM_RT_POOL_STEP 8
+#endif
+
+#if defined(TM_RT_POOL_STEP)
+/* Outputs o[0 .. STEP) from rows r0, r1 (2 * STEP bytes each). */
+static void tm_rt_pool2_step(const int8_t *r0, const int8_t *r1, int8_t *o)
+{
+#if defined(__AVX2__)
+    __m256i v = _mm256_max_epi8(_mm256_loadu_si256((const __m256i *)(const void *)r0),
+                                _mm256_loadu_si256((const __m256i *)(const void *)r1));
+    __m256i even = _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), odd = _mm256_srai_epi16(v, 8);
+    __m256i m = _mm256_max_epi16(even, odd);
+    m = _mm256_permute4x64_epi64(_mm256_packs_epi16(m, m), 0x08);
+    _mm_storeu_si128((__m128i *)(void *)o, _mm256_castsi256_si128(m));
+#elif defined(__SSE2__)
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)r0),
+            b = _mm_loadu_si128((const __m128i *)(const void *)r1);
+#if defined(__SSE4_1__)
+    __m128i v = _mm_max_epi8(a, b);
+#else
+    const __m128i flip = _mm_set1_epi8((char)0x80); /* signed max through unsigned */
+    __m128i v = _mm_xor_si128(_mm_max_epu8(_mm_xor_si128(a, flip), _mm_xor_si128(b, flip)), flip);
+#endif
+    __m128i even = _mm_srai_epi16(_mm_slli_epi16(v, 8), 8), odd = _mm_srai_epi16(v, 8);
+    __m128i m = _mm_max_epi16(even, odd);
+    _mm_storel_epi64((__m128i *)(void *)o, _mm_packs_epi16(m, m));
+#else
+    int8x16_t v = vmaxq_s8(vld1q_s8(r0), vld1q_s8(r1));
+    vst1_s8(o, vpmax_s8(vget_low_s8(v), vget_high_s8(v)));
+#endif
+}
+#endif
+
+tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int stride,
+                           int8_t *out, int out_h, int out_w)
+{
+#if defined(TM_RT_POOL_STEP)
+    tm_rt_status s = tm_rt_pool_check(in, c, h, w, size, stride, out, out_h, out_w);
+    int ch, oy, ox;
+    if (s != TM_RT_OK)
+        return s;
+    if (size != 2 || stride != 2 || out_w < TM_RT_POOL_STEP)
+        return tm_rt_maxpool_ref(in, c, h, w, size, stride, out, out_h, out_w);
+    for (ch = 0; ch < c; ch++)
+        for (oy = 0; oy < out_h; oy++) {
+            const int8_t *r0 = in + ((size_t)ch * h + (size_t)oy * 2) * w, *r1 = r0 + w;
+            int8_t *o = out + ((size_t)ch * out_h + oy) * out_w;
+            /* 2 * out_w <= w, so each step's 2 * STEP bytes are inside the row;
+             * the last step overlaps the one before instead of a scalar tail */
+            for (ox = 0; ox < out_w; ox += TM_RT_POOL_STEP) {
+                int x = ox + TM_RT_POOL_STEP > out_w ? out_w - TM_RT_POOL_STEP : ox;
+                tm_rt_pool2_step(r0 + 2 * x, r1 + 2 * x, o + x);
+            }
+        }
+    return TM_RT_OK;
+#else
+    return tm_rt_maxpool_ref(in, c, h, w, size, stride, out, out_h, out_w);
+#endif
+}

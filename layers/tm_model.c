@@ -107,6 +107,17 @@ static tm_status add_entry(tm_param **list, int *n, const char *layer, const cha
 static tm_status new_param(tm_model *m, tm_layer *l, const char *what, tm_tensor **t, int ndim,
                            const int *shape, int decay)
 {
+    /* Checked before allocating: an impossible layer from the experiment
+     * file is the user's mistake, named at its line, not "out of memory". */
+    double n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (double)shape[i];
+    if (n > (double)TM_MAX_PARAM_VALUES)
+        return tm_error(TM_ERR_CONFIG,
+                        "%s:%d: layer %s: its %s would hold %.0f values, over the limit of %d "
+                        "(2^26) per tensor; use fewer units or filters, or pool first",
+                        m->spec.source[0] ? m->spec.source : "experiment", l->spec.line,
+                        l->spec.name, what, n, TM_MAX_PARAM_VALUES);
     TM_TRY(tm_tensor_new(t, ndim, shape, 1));
     return add_entry(&m->params, &m->n_params, l->spec.name, what, *t, decay);
 }

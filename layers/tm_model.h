@@ -58,6 +58,10 @@ typedef struct tm_branch_spec {
  * uniform in +-1/sqrt(fan_in)), for runs compared with a PyTorch reference. */
 typedef enum { TM_INIT_AUTO = 0, TM_INIT_HE, TM_INIT_GLOROT, TM_INIT_TORCH } tm_init_scheme;
 
+/* Values one parameter tensor may hold (256 MiB of floats): a layer beyond
+ * it is refused when the model is built, naming its line. */
+#define TM_MAX_PARAM_VALUES (1 << 26)
+
 typedef struct tm_model_spec {
     tm_branch_spec branches[TM_MAX_BRANCHES];
     int n_branches;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tm_experiment.h"
+#include "tm_model.h"
 #include "tm_test_util.h"
 
 static const char *base =
@@ -31,6 +32,29 @@ static const char *base =
     "[head.out]\n"            /* 22 */
     "type = dense\n"          /* 23 */
     "units = classes\n";      /* 24 */
+
+/* A layer too big to build is the experiment's mistake at its line, found
+ * before any allocation (it used to be "out of memory for 6614417408
+ * floats" with no file). */
+START_TEST(oversized_layer_names_its_line)
+{
+    const char *text = "[experiment]\nname = big\n[a]\ninput = 1x80x80\n[a.f]\ntype = flatten\n"
+                       "[head.fc]\ntype = dense\nunits = 1048576\n[head.out]\ntype = dense\n"
+                       "units = classes\n";
+    tm_experiment e;
+    TM_CK(tm_experiment_parse(&e, text, "big.cfg", NULL, 0));
+    tm_experiment_set_classes(&e, 2);
+    tm_rng r;
+    tm_rng_seed(&r, 1);
+    tm_model *m = NULL;
+    ck_assert_int_eq(tm_model_build(&m, &e.model, &r), TM_ERR_CONFIG);
+    ck_assert_msg(strstr(tm_last_error(), "big.cfg:7: layer head.fc") &&
+                      strstr(tm_last_error(), "over the limit"),
+                  "%s", tm_last_error());
+    ck_assert_ptr_null(m);
+    tm_experiment_free(&e);
+}
+END_TEST
 
 START_TEST(parses_a_two_branch_experiment)
 {
@@ -475,6 +499,7 @@ int main(void)
     Suite *s = suite_create("experiment");
     TCase *tc = tcase_create("experiment");
     tcase_add_test(tc, parses_a_two_branch_experiment);
+    tcase_add_test(tc, oversized_layer_names_its_line);
     tcase_add_test(tc, set_overrides_and_adds_keys);
     tcase_add_test(tc, errors_name_file_line_and_reason);
     tcase_add_test(tc, many_keys_report_the_first_error);

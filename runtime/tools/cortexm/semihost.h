@@ -1,0 +1,8 @@
+/* Output and exit through ARM semihosting (runtime/tools/cortexm/startup.c). */
+#ifndef TM_CM_SEMIHOST_H
+#define TM_CM_SEMIHOST_H
+
+void tm_cm_write(const char *s);
+void tm_cm_exit(int code);
+
+#endif

@@ -390,6 +390,11 @@ static tm_status lower_into(lower_ctx *L, const tm_lower_options *o)
             snprintf(name, sizeof name, "%d", k);
         tm_rt_builder_class(L->b, name);
     }
+    if (o && o->label_column && strlen(o->label_column) >= TM_RT_NAME_LEN)
+        return tm_error(TM_ERR_ARG, "lowering: label column '%s' is longer than the model file's "
+                                    "%d bytes",
+                        o->label_column, TM_RT_NAME_LEN - 1);
+    tm_rt_builder_label_column(L->b, o ? o->label_column : NULL);
     tm_rt_builder_output(L->b, x.index);
     return builder_check(L, "the class names and output");
 }

@@ -22,6 +22,8 @@ typedef struct tm_lower_options {
     /* n_classes names (at most TM_RT_NAME_LEN - 1 bytes are kept), or NULL
      * for "0", "1", ... */
     const char *const *class_names;
+    /* The manifest's label column for the file header, or NULL. */
+    const char *label_column;
 } tm_lower_options;
 
 /* Lowers the branches, the fusion and the head: per-channel integer

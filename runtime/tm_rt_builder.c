@@ -138,11 +138,19 @@ int32_t tm_rt_builder_input(tm_rt_builder *b, const tm_rt_input_desc *in)
         return tm_rt_b_fail(b, TM_RT_ERR_ARG, "input", idx, "name longer than 31 bytes");
     if (!tm_rt_b_tensor_ok(b, in->tensor))
         return tm_rt_b_fail(b, TM_RT_ERR_ARG, "input", idx, "tensor is not a tensor added before");
+    if (!memchr(in->column, '\0', TM_RT_NAME_LEN))
+        return tm_rt_b_fail(b, TM_RT_ERR_ARG, "input", idx, "column longer than 31 bytes");
+    if (in->kind == TM_RT_INPUT_AUDIO ? in->fit != TM_RT_FIT_START && in->fit != TM_RT_FIT_CENTER
+                                      : in->fit != 0)
+        return tm_rt_b_fail(b, TM_RT_ERR_ARG, "input", idx,
+                            "fit is not start (0) or center (1), or set on a non-audio input");
     tm_rt_input_desc *d = &b->inputs[b->n_inputs];
     *d = *in;
     /* Bytes after the name's NUL are zeroed so equal models give equal files. */
     size_t len = strlen(in->name);
     memset(d->name + len, 0, TM_RT_NAME_LEN - len);
+    len = strlen(in->column);
+    memset(d->column + len, 0, TM_RT_NAME_LEN - len);
     return (int32_t)b->n_inputs++;
 }
 
@@ -162,6 +170,19 @@ void tm_rt_builder_class(tm_rt_builder *b, const char *name)
     memset(b->class_names[b->n_classes], 0, TM_RT_NAME_LEN);
     memcpy(b->class_names[b->n_classes], name, strlen(name));
     b->n_classes++;
+}
+
+void tm_rt_builder_label_column(tm_rt_builder *b, const char *name)
+{
+    if (!b || !tm_rt_b_open(b, "label column"))
+        return;
+    if (name && !memchr(name, '\0', TM_RT_NAME_LEN)) {
+        tm_rt_b_fail(b, TM_RT_ERR_ARG, "label column", -1, "longer than 31 bytes");
+        return;
+    }
+    memset(b->label_column, 0, TM_RT_NAME_LEN);
+    if (name)
+        memcpy(b->label_column, name, strlen(name));
 }
 
 void tm_rt_builder_output(tm_rt_builder *b, int32_t tensor)
@@ -265,6 +286,7 @@ static void tm_rt_b_write(tm_rt_builder *b, const tm_rt_b_layout *L, uint32_t ar
     h.magic = TM_RT_MAGIC;
     h.version = TM_RT_FORMAT_VERSION;
     h.header_bytes = sizeof h;
+    memcpy(h.label_column, b->label_column, TM_RT_NAME_LEN);
     h.file_bytes = (uint32_t)L->total;
     h.n_tensors = b->n_tensors;
     h.n_ops = b->n_ops;

@@ -15,10 +15,10 @@
 #endif
 
 /* The records are read in place, so their layout is part of the format. */
-typedef char tm_rt_assert_header[sizeof(tm_rt_file_header) == 80 ? 1 : -1];
+typedef char tm_rt_assert_header[sizeof(tm_rt_file_header) == 112 ? 1 : -1];
 typedef char tm_rt_assert_tensor[sizeof(tm_rt_tensor_desc) == 24 ? 1 : -1];
 typedef char tm_rt_assert_op[sizeof(tm_rt_op_desc) == 84 ? 1 : -1];
-typedef char tm_rt_assert_input[sizeof(tm_rt_input_desc) == 92 ? 1 : -1];
+typedef char tm_rt_assert_input[sizeof(tm_rt_input_desc) == 128 ? 1 : -1];
 
 /* The front end's state takes this fixed slot at the start of an audio
  * workspace, so the planned bytes do not depend on the pointer size. */
@@ -521,10 +521,14 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
     memcpy(&h, p, sizeof h);
     if (h.magic != TM_RT_MAGIC)
         return TM_RT_BAD("header", -1, "bad magic (not a TinyM2Net model)");
+    /* Version 1 had no audio fit rule: running it would guess. */
+    if (h.version == 1)
+        return TM_RT_BAD("header", -1, "format version 1 (no audio fit rule, input columns or "
+                                       "label column): export the model again");
     if (h.version != TM_RT_FORMAT_VERSION)
-        return TM_RT_BAD("header", -1, "unsupported format version");
+        return TM_RT_BAD("header", -1, "unsupported format version (this runtime reads 2)");
     if (h.header_bytes != sizeof(tm_rt_file_header))
-        return TM_RT_BAD("header", -1, "header_bytes is not 80");
+        return TM_RT_BAD("header", -1, "header_bytes is not 112");
     if ((uint64_t)h.file_bytes > (uint64_t)size)
         return TM_RT_BAD("header", -1, "file is truncated (shorter than file_bytes)");
     if ((uint64_t)h.file_bytes != (uint64_t)size)
@@ -533,6 +537,8 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
         return TM_RT_BAD("header", -1, "CRC-32 mismatch (file corrupted)");
     if (h.flags != 0)
         return TM_RT_BAD("header", -1, "unknown flags");
+    if (memchr(h.label_column, '\0', TM_RT_NAME_LEN) == NULL)
+        return TM_RT_BAD("header", -1, "label_column is not NUL-terminated");
     if (h.n_tensors < 1 || h.n_tensors > TM_RT_MAX_TENSORS)
         return TM_RT_BAD("header", -1, "n_tensors outside 1..256");
     if (h.n_ops < 1 || h.n_ops > TM_RT_MAX_OPS)
@@ -597,8 +603,14 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
         const tm_rt_input_desc *d = &I[i];
         if (memchr(d->name, '\0', TM_RT_NAME_LEN) == NULL)
             return TM_RT_BAD("input", (long)i, "name is not NUL-terminated");
+        if (memchr(d->column, '\0', TM_RT_NAME_LEN) == NULL)
+            return TM_RT_BAD("input", (long)i, "column is not NUL-terminated");
         if (d->kind < TM_RT_INPUT_FEATURES || d->kind > TM_RT_INPUT_IMAGE)
             return TM_RT_BAD("input", (long)i, "unknown kind");
+        if (d->kind == TM_RT_INPUT_AUDIO ? d->fit != TM_RT_FIT_START && d->fit != TM_RT_FIT_CENTER
+                                         : d->fit != 0)
+            return TM_RT_BAD("input", (long)i, "fit is not start (0) or center (1) for audio, "
+                                               "or not 0 for another kind");
         if (d->tensor < 0 || (uint32_t)d->tensor >= h.n_tensors)
             return TM_RT_BAD("input", (long)i, "tensor index out of range");
         if (writer[d->tensor] == -2)
@@ -676,6 +688,7 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
     m->ops = O;
     m->inputs = I;
     m->class_names = C;
+    m->label_column = (const char *)(p + offsetof(tm_rt_file_header, label_column));
     m->blob = blob;
     m->blob_bytes = h.blob_bytes;
     m->output = h.output;

@@ -15,7 +15,7 @@
 #include "tm_rt_frontend.h"
 
 #define TM_RT_MAGIC 0x4E324D54u /* "TM2N" little-endian */
-#define TM_RT_FORMAT_VERSION 1
+#define TM_RT_FORMAT_VERSION 2
 #define TM_RT_MAX_OP_INPUTS 4
 #define TM_RT_MAX_MODEL_INPUTS 4
 #define TM_RT_NAME_LEN 32
@@ -67,7 +67,18 @@ typedef struct tm_rt_input_desc {
     int32_t sample_rate, window_length, hop_length, n_fft, n_mels, n_mfcc, window,
         num_samples;            /* audio front end */
     float fmin, fmax, log_floor;
+    /* For the host that decodes files (version 2): audio's tm_rt_input_fit,
+     * 0 for other kinds; the manifest column holding the input's file
+     * ("" = the name). The runtime itself reads neither. */
+    int32_t fit;
+    char column[TM_RT_NAME_LEN];
 } tm_rt_input_desc;
+
+/* How audio was cut or padded to num_samples in training. */
+typedef enum tm_rt_input_fit {
+    TM_RT_FIT_START = 0,        /* the first num_samples; zeros after the end */
+    TM_RT_FIT_CENTER = 1        /* cut or pad equally on both sides */
+} tm_rt_input_fit;
 
 /* An opened model: views into the caller's bytes. */
 typedef struct tm_rt_model {
@@ -78,6 +89,7 @@ typedef struct tm_rt_model {
     const tm_rt_op_desc *ops;
     const tm_rt_input_desc *inputs;
     const char (*class_names)[TM_RT_NAME_LEN];
+    const char *label_column;   /* the manifest's label column, "" = unknown */
     const uint8_t *blob;
     uint32_t blob_bytes;
     int32_t output;             /* tensor of the logits */
@@ -125,6 +137,7 @@ typedef struct tm_rt_builder {
     tm_rt_op_desc ops[TM_RT_BUILDER_MAX_OPS];
     tm_rt_input_desc inputs[TM_RT_MAX_MODEL_INPUTS];
     char class_names[256][TM_RT_NAME_LEN];
+    char label_column[TM_RT_NAME_LEN];
     uint32_t n_tensors, n_ops, n_inputs, n_classes;
     int32_t output;
     tm_rt_status status;        /* first error, sticky */
@@ -144,6 +157,8 @@ int32_t tm_rt_builder_tensor(tm_rt_builder *b, int32_t c, int32_t h, int32_t w, 
 int32_t tm_rt_builder_op(tm_rt_builder *b, const tm_rt_op_desc *op);
 int32_t tm_rt_builder_input(tm_rt_builder *b, const tm_rt_input_desc *in);
 void tm_rt_builder_class(tm_rt_builder *b, const char *name);
+/* The manifest's label column (at most 31 bytes; NULL or "" = unknown). */
+void tm_rt_builder_label_column(tm_rt_builder *b, const char *name);
 void tm_rt_builder_output(tm_rt_builder *b, int32_t tensor);
 /* Plans the arena (tensors whose lifetimes do not overlap share bytes),
  * sizes scratch and workspace, lays the file out, writes the CRC; the file
@@ -159,7 +174,7 @@ size_t tm_rt_builder_bound(const tm_rt_builder *b);
 typedef struct tm_rt_file_header {
     uint32_t magic;             /* TM_RT_MAGIC */
     uint32_t version;           /* TM_RT_FORMAT_VERSION */
-    uint32_t header_bytes;      /* sizeof(tm_rt_file_header) = 80 */
+    uint32_t header_bytes;      /* sizeof(tm_rt_file_header) = 112 */
     uint32_t file_bytes;        /* whole file */
     uint32_t crc32;             /* of the whole file with this field read as 0 */
     uint32_t flags;             /* 0 */
@@ -168,6 +183,7 @@ typedef struct tm_rt_file_header {
     uint32_t arena_bytes, scratch_bytes, workspace_bytes;
     uint32_t tensors_offset, ops_offset, inputs_offset, classes_offset;
     uint32_t blob_offset, blob_bytes;
+    char label_column[TM_RT_NAME_LEN]; /* NUL-terminated, "" = unknown */
 } tm_rt_file_header;
 
 #define TM_RT_MAX_TENSORS TM_RT_BUILDER_MAX_TENSORS

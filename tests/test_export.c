@@ -135,7 +135,7 @@ START_TEST(stats_by_hand)
      * 3 x 8 (no bias), dense 4 x 12 */
     ck_assert_uint_eq(s.param_bytes, 36u + 24u + 48u);
     ck_assert_uint_eq(s.lower_bound, s.weight_bits_bytes + s.param_bytes);
-    ck_assert_uint_eq(s.fixed_bytes, 80u + 24u * 4u + 84u * 3u + 92u * 1u + 32u * 4u);
+    ck_assert_uint_eq(s.fixed_bytes, 112u + 24u * 4u + 84u * 3u + 128u * 1u + 32u * 4u);
     ck_assert_uint_eq(s.file_bytes, size);
     ck_assert(fabs(s.ratio - (double)size / (double)(s.lower_bound + s.fixed_bytes)) < 1e-12);
     /* the depthwise padding nibbles are the only excess over the bound,

@@ -771,7 +771,9 @@ START_TEST(targeted_edits_are_rejected_with_a_reason)
     } while (0)
 
     CASE("magic", "magic", put32(&e, HDR(magic), 0x12345678u));
-    CASE("version", "version", put32(&e, HDR(version), 2));
+    CASE("version", "version", put32(&e, HDR(version), 3));
+    CASE("version 1", "export the model again", put32(&e, HDR(version), 1));
+    CASE("label column", "label_column", memset(e.w + HDR(label_column), 'a', TM_RT_NAME_LEN));
     CASE("header_bytes", "header_bytes", put32(&e, HDR(header_bytes), 84));
     CASE("file_bytes", "longer than file_bytes", put32(&e, HDR(file_bytes), H.file_bytes - 4));
     CASE("flags", "flags", put32(&e, HDR(flags), 1));
@@ -803,6 +805,9 @@ START_TEST(targeted_edits_are_rejected_with_a_reason)
     CASE("output size", "n_classes", put32(&e, HDR(output), 6));
     CASE("input name", "NUL", memset(e.w + INP(0, name), 'a', TM_RT_NAME_LEN));
     CASE("input kind", "kind", put32(&e, INP(0, kind), 7));
+    CASE("input column", "column", memset(e.w + INP(0, column), 'a', TM_RT_NAME_LEN));
+    CASE("image fit", "fit", put32(&e, INP(0, fit), 1));
+    CASE("audio fit", "fit", put32(&e, INP(1, fit), 2));
     CASE("input tensor", "tensor index", put32(&e, INP(0, tensor), 12));
     CASE("input same tensor", "already filled", put32(&e, INP(1, tensor), 0));
     CASE("input std < 0", "std", put32(&e, INP(1, std), FLOAT_BITS(-1.0f)));

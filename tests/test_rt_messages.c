@@ -228,7 +228,9 @@ START_TEST(each_check_keeps_its_status)
 
     /* Header. */
     CASE("magic", "magic", put32(w, HDR(magic), 0x12345678u));
-    CASE("version", "version", put32(w, HDR(version), 2));
+    CASE("version", "version", put32(w, HDR(version), 3));
+    CASE("version 1", "export the model again", put32(w, HDR(version), 1));
+    CASE("label column", "label_column", memset(w + HDR(label_column), 'a', TM_RT_NAME_LEN));
     CASE("header_bytes", "header_bytes", put32(w, HDR(header_bytes), 84));
     CASE("file_bytes", "longer than file_bytes", put32(w, HDR(file_bytes), H.file_bytes - 4));
     CASE("flags", "flags", put32(w, HDR(flags), 1));
@@ -256,6 +258,9 @@ START_TEST(each_check_keeps_its_status)
     /* Inputs, and the audio front end's own checks. */
     CASE("input name", "NUL", memset(w + INP(0, name), 'a', TM_RT_NAME_LEN));
     CASE("input kind", "kind", put32(w, INP(0, kind), 7));
+    CASE("input column", "column", memset(w + INP(0, column), 'a', TM_RT_NAME_LEN));
+    CASE("image fit", "fit", put32(w, INP(0, fit), 1));
+    CASE("audio fit", "fit", put32(w, INP(1, fit), 2));
     CASE("input tensor", "tensor index", put32(w, INP(0, tensor), 12));
     CASE("input same tensor", "already filled", put32(w, INP(1, tensor), 0));
     CASE("input std", "std", put32(w, INP(1, std), FLOAT_BITS(-1.0f)));

@@ -137,6 +137,7 @@ static tm_status run(const options *o, state *st)
     for (uint32_t c = 0; c < sm.n_classes; c++)
         names[c] = sm.class_names[c];
     lo.class_names = names;
+    lo.label_column = e->data.source == TM_DATA_MANIFEST ? e->data.label_column : NULL;
 
     tm_rt_input_desc raw[TM_MAX_BRANCHES];
     const tm_rt_input_desc *rawp[TM_MAX_BRANCHES] = {0};
@@ -149,6 +150,14 @@ static tm_status run(const options *o, state *st)
             tm_export_image_input(&raw[b]);
         else
             continue; /* synthetic data: the input stays a features input */
+        /* The host runner reads the file column and the fit rule from the model. */
+        if (strlen(f->column) >= TM_RT_NAME_LEN)
+            return tm_error(TM_ERR_ARG, "export: input %s: column '%s' is longer than the model "
+                                        "file's %d bytes",
+                            f->name, f->column, TM_RT_NAME_LEN - 1);
+        memcpy(raw[b].column, f->column, strlen(f->column) + 1);
+        if (tm_feature_is_audio(f))
+            raw[b].fit = f->fit == TM_AUDIO_FIT_CENTER ? TM_RT_FIT_CENTER : TM_RT_FIT_START;
         rawp[b] = &raw[b];
         n_raw++;
     }

@@ -35,10 +35,14 @@ static void help(FILE *f)
             "  --manifest CSV        the rows to run (required)\n"
             "  --root DIR            folder relative file paths start from (default: the\n"
             "                        manifest's folder)\n"
-            "  --label-column NAME   default 'label'; a manifest without it gives no accuracy\n"
-            "  --column INPUT=COL    read model input INPUT from column COL\n"
-            "  --fit start|center    how audio is cut or padded to the model's length\n"
-            "                        (default start, as in training by default)\n"
+            "  --label-column NAME   default: the model's (the training manifest's), else\n"
+            "                        'label'; a manifest without it gives no accuracy\n"
+            "  --column INPUT=COL    read model input INPUT from column COL (default: the\n"
+            "                        training manifest's column, stored in the model)\n"
+            "  --fit start|center    only checked: audio is cut or padded by the model's\n"
+            "                        rule; a different value is an error\n"
+            "  --skip-bad-rows       skip a row whose file cannot be decoded or whose label\n"
+            "                        is unknown, listing it (file:line, file, reason)\n"
             "  --scores FILE         CSV: row, label, predicted, one score per class\n"
             "  --logits FILE         CSV: row, the int8 logits\n"
             "  --repeat N            time each row N times (default 1)\n"
@@ -72,8 +76,8 @@ static double median(double *v, size_t n)
 typedef struct {
     const char *model, *manifest, *root, *label_col, *scores, *logits, *dump;
     const char *columns[RUN_MAX_COLUMNS];
-    int n_columns, repeat, quiet;
-    tm_audio_fit fit;
+    int n_columns, repeat, quiet, skip_bad_rows;
+    int fit;                 /* -1: not given, else tm_rt_input_fit */
 } options;
 
 typedef struct {
@@ -178,7 +182,7 @@ static tm_status run(const options *o, state *st)
     size_t n_raw[TM_RT_MAX_MODEL_INPUTS];
     for (uint32_t i = 0; i < m.n_inputs; i++) {
         const tm_rt_input_desc *in = &m.inputs[i];
-        const char *want = in->name;
+        const char *want = in->column[0] ? in->column : in->name;
         for (int k = 0; k < o->n_columns; k++) {
             size_t len = strcspn(o->columns[k], "=");
             if (strlen(in->name) == len && !strncmp(o->columns[k], in->name, len))
@@ -189,6 +193,11 @@ static tm_status run(const options *o, state *st)
                                         "the model with raw inputs (tinym2net export, the "
                                         "default)",
                             o->model, in->name);
+        if (o->fit >= 0 && in->kind == TM_RT_INPUT_AUDIO && in->fit != o->fit)
+            return tm_error(TM_ERR_ARG, "%s: --fit %s, but input '%s' was trained with fit = %s "
+                                        "(stored in the model); drop --fit",
+                            o->model, o->fit == TM_RT_FIT_CENTER ? "center" : "start", in->name,
+                            in->fit == TM_RT_FIT_CENTER ? "center" : "start");
         if ((col[i] = tm_manifest_column(man, want)) < 0)
             return tm_error(TM_ERR_FORMAT, "%s: no column '%s' for model input '%s' (use --column "
                                            "%s=COLUMN)",
@@ -197,9 +206,21 @@ static tm_status run(const options *o, state *st)
         if (!(st->raw[i] = malloc(sizeof(float) * n_raw[i])))
             return tm_error(TM_ERR_NOMEM, "out of memory");
     }
-    int label_col = tm_manifest_column(man, o->label_col);
-    if (label_col < 0 && strcmp(o->label_col, "label"))
-        return tm_error(TM_ERR_FORMAT, "%s: no label column '%s'", o->manifest, o->label_col);
+    const char *label_name = o->label_col ? o->label_col
+                             : m.label_column[0] ? m.label_column
+                                                 : "label";
+    int label_col = tm_manifest_column(man, label_name);
+    if (label_col < 0 && strcmp(label_name, "label"))
+        return tm_error(TM_ERR_FORMAT, "%s: no label column '%s'%s", o->manifest, label_name,
+                        o->label_col ? "" : " (the model's; use --label-column)");
+    /* "known classes: a, b, c" for an unknown label's message. */
+    char known[1024];
+    size_t kn = 0;
+    known[0] = '\0';
+    for (uint32_t c = 0; c < m.n_classes && kn + 4 < sizeof known; c++) {
+        int w = snprintf(known + kn, sizeof known - kn, "%s%s", c ? ", " : "", m.class_names[c]);
+        kn = w < 0 || (size_t)w >= sizeof known - kn ? sizeof known : kn + (size_t)w;
+    }
     int rows = man->n_rows, k = (int)m.n_classes;
     size_t timings = (size_t)rows * (size_t)o->repeat;
     st->t_invoke = malloc(sizeof(double) * (timings ? timings : 1));
@@ -232,28 +253,58 @@ static tm_status run(const options *o, state *st)
     }
     TM_TRY(s);
 
-    int right = 0, labelled = 0;
+    int right = 0, labelled = 0, skipped = 0;
     float probs[TM_RT_MAX_CLASSES];
     size_t nt = 0;
     for (int r = 0; r < rows; r++) {
-        for (uint32_t i = 0; i < m.n_inputs; i++) {
+        int label = -1;
+        if (label_col >= 0) {
+            const char *lab = tm_manifest_cell(man, r, label_col);
+            for (int c = 0; c < k && label < 0; c++)
+                if (!strncmp(lab, m.class_names[c], TM_RT_NAME_LEN))
+                    label = c;
+            if (label < 0 && !o->skip_bad_rows)
+                return tm_error(TM_ERR_FORMAT, "%s:%d: label '%s' is not one of the model's "
+                                               "classes (known classes: %s)",
+                                man->path, man->line[r], lab, known);
+            if (label < 0) {
+                fprintf(stderr, "skipped %s:%d: label '%s' is not one of the model's classes "
+                                "(known classes: %s)\n",
+                        man->path, man->line[r], lab, known);
+                skipped++;
+                continue;
+            }
+        }
+        int bad = 0;
+        for (uint32_t i = 0; i < m.n_inputs && !bad; i++) {
             const tm_rt_input_desc *in = &m.inputs[i];
             const tm_rt_tensor_desc *t = &m.tensors[in->tensor];
             char path[8192];
             TM_TRY(cell_path(o, man, r, col[i], path, sizeof path));
             tm_status ds = in->kind == TM_RT_INPUT_AUDIO
-                               ? tm_audio_load(path, in->sample_rate, in->num_samples, o->fit,
+                               ? tm_audio_load(path, in->sample_rate, in->num_samples,
+                                               in->fit == TM_RT_FIT_CENTER ? TM_AUDIO_FIT_CENTER
+                                                                           : TM_AUDIO_FIT_START,
                                                st->raw[i], NULL)
                                : tm_image_load(path, t->c, t->h, t->w, st->raw[i]);
             if (ds != TM_OK) {
                 char why[1024];
                 snprintf(why, sizeof why, "%s", tm_last_error());
-                return tm_error(ds, "%s:%d: input '%s': %s", man->path, man->line[r], in->name,
-                                why);
+                /* The decoder's message already names the file; only the row is added. */
+                if (!o->skip_bad_rows)
+                    return tm_error(ds, "%s:%d: input '%s': %s", man->path, man->line[r],
+                                    in->name, why);
+                fprintf(stderr, "skipped %s:%d: input '%s': %s\n", man->path, man->line[r],
+                        in->name, why);
+                skipped++;
+                bad = 1;
+                continue;
             }
-            if (st->dump)
-                fwrite(st->raw[i], sizeof(float), n_raw[i], st->dump);
         }
+        if (bad)
+            continue;
+        for (uint32_t i = 0; st->dump && i < m.n_inputs; i++)
+            fwrite(st->raw[i], sizeof(float), n_raw[i], st->dump);
         for (int rep = 0; rep < o->repeat; rep++) {
             double t0 = now_seconds();
             for (uint32_t i = 0; i < m.n_inputs; i++) {
@@ -280,16 +331,7 @@ static tm_status run(const options *o, state *st)
         for (int c = 1; c < k; c++)
             if (logits[c] > logits[best])
                 best = c;
-        int label = -1;
-        if (label_col >= 0) {
-            const char *lab = tm_manifest_cell(man, r, label_col);
-            for (int c = 0; c < k && label < 0; c++)
-                if (!strncmp(lab, m.class_names[c], TM_RT_NAME_LEN))
-                    label = c;
-            if (label < 0)
-                return tm_error(TM_ERR_FORMAT, "%s:%d: label '%s' is not one of the model's "
-                                               "classes",
-                                man->path, man->line[r], lab);
+        if (label >= 0) {
             labelled++;
             right += label == best;
         }
@@ -309,6 +351,9 @@ static tm_status run(const options *o, state *st)
         if (!o->quiet && (r + 1) % 100 == 0)
             fprintf(stderr, "%d/%d rows\n", r + 1, rows);
     }
+    /* The dump's row count is what was written. */
+    if (st->dump && skipped && (fseek(st->dump, 8, SEEK_SET) == 0))
+        put_u32(st->dump, (uint32_t)(rows - skipped));
     const char *paths[3] = {o->scores, o->logits, o->dump};
     FILE **files[3] = {&st->scores, &st->logits, &st->dump};
     for (int j = 0; j < 3; j++)
@@ -324,7 +369,9 @@ static tm_status run(const options *o, state *st)
     if (labelled)
         printf("accuracy %.4f (%d/%d)\n", (double)right / labelled, right, labelled);
     else
-        printf("accuracy n/a (no '%s' column)\n", o->label_col);
+        printf("accuracy n/a (no '%s' column)\n", label_name);
+    if (o->skip_bad_rows)
+        printf("skipped rows %d of %d\n", skipped, rows);
     double inv = median(st->t_invoke, nt), tot = median(st->t_total, nt);
     printf("latency median per inference (%zu inferences): invoke %.3f ms, with input setup "
            "(front end) %.3f ms\n",
@@ -338,9 +385,8 @@ int main(int argc, char **argv)
 {
     options o;
     memset(&o, 0, sizeof o);
-    o.label_col = "label";
     o.repeat = 1;
-    o.fit = TM_AUDIO_FIT_START;
+    o.fit = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -373,7 +419,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "tinym2net-run: --fit must be start or center, got '%s'\n", v);
                 return 2;
             }
-            o.fit = !strcmp(v, "start") ? TM_AUDIO_FIT_START : TM_AUDIO_FIT_CENTER;
+            o.fit = !strcmp(v, "start") ? TM_RT_FIT_START : TM_RT_FIT_CENTER;
         } else if (!strcmp(a, "--scores")) {
             o.scores = v;
         } else if (!strcmp(a, "--logits")) {
@@ -388,6 +434,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             o.repeat = (int)n;
+        } else if (!strcmp(a, "--skip-bad-rows")) {
+            o.skip_bad_rows = 1;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.quiet = 1;
         } else if (a[0] == '-') {

@@ -238,6 +238,24 @@ size_t tm_rt_frontend_workspace_bytes(const tm_rt_frontend_config *c)
 
 /* ---- init ----------------------------------------------------------------- */
 
+/* FNV-1a style over the table bytes [base, base + L.frame), four words per
+ * step in independent lanes (cheap next to rebuilding the tables). */
+static uint32_t tm_rt_fe_tables_sum(const unsigned char *base, size_t n)
+{
+    uint32_t h[4] = {2166136261u, 2166136261u, 2166136261u, 2166136261u}, w[4];
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        memcpy(w, base + i, 16);
+        for (int j = 0; j < 4; j++)
+            h[j] = (h[j] ^ w[j]) * 16777619u;
+    }
+    for (; i + 4 <= n; i += 4) {
+        memcpy(w, base + i, 4);
+        h[0] = (h[0] ^ w[0]) * 16777619u;
+    }
+    return ((h[0] * 16777619u ^ h[1]) * 16777619u ^ h[2]) * 16777619u ^ h[3];
+}
+
 tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config *c,
                                  void *workspace, size_t bytes)
 {
@@ -304,8 +322,30 @@ tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config
     fe->frame = (float *)(base + L.frame);
     fe->power = (float *)(base + L.power);
     fe->mel = (float *)(base + L.mel);
+    fe->tables_sum = tm_rt_fe_tables_sum(base, L.frame);
     fe->magic = TM_RT_FE_MAGIC;
     return TM_RT_OK;
+}
+
+int tm_rt_frontend_ready(const tm_rt_frontend *fe, const tm_rt_frontend_config *c,
+                         const void *workspace, size_t bytes)
+{
+    /* init sets the magic only after checking this same config. */
+    if (!fe || !c || !workspace || fe->magic != TM_RT_FE_MAGIC ||
+        memcmp(&fe->cfg, c, sizeof *c) != 0)
+        return 0;
+    tm_rt_fe_layout L;
+    int empty, edges_bad;
+    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad) || bytes < L.total)
+        return 0;
+    const unsigned char *base =
+        (const unsigned char *)(((uintptr_t)workspace + (TM_RT_FE_ALIGN - 1)) &
+                                ~(uintptr_t)(TM_RT_FE_ALIGN - 1));
+    if ((const unsigned char *)fe->window != base + L.window ||
+        (const unsigned char *)fe->frame != base + L.frame ||
+        (const unsigned char *)fe->mel != base + L.mel)
+        return 0;
+    return tm_rt_fe_tables_sum(base, L.frame) == fe->tables_sum;
 }
 
 /* ---- run ------------------------------------------------------------------ */

@@ -54,6 +54,7 @@ typedef struct tm_rt_frontend {
     float *frame; /* n_fft */
     float *power; /* n_fft/2 + 1 */
     float *mel;   /* n_mels */
+    uint32_t tables_sum; /* checksum of the tables, for tm_rt_frontend_ready */
 } tm_rt_frontend;
 
 /* NULL when the config is valid, else a static string naming the first bad
@@ -75,6 +76,11 @@ size_t tm_rt_frontend_workspace_bytes(const tm_rt_frontend_config *c);
  * workspace must outlive fe. */
 tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config *c,
                                  void *workspace, size_t bytes);
+/* 1 when fe holds what tm_rt_frontend_init(fe, c, workspace, bytes) would
+ * build: its magic, the same config, its tables at this workspace address
+ * and their checksum unchanged; then init can be skipped. Else 0. */
+int tm_rt_frontend_ready(const tm_rt_frontend *fe, const tm_rt_frontend_config *c,
+                         const void *workspace, size_t bytes);
 
 /* pcm: num_samples floats (nominally in [-1, 1]); out: output_size floats,
  * out[c * frames + t]. */

@@ -800,7 +800,10 @@ tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input, c
         return TM_RT_ERR_BUFFER;
     tm_rt_frontend_config c;
     tm_rt_input_frontend_config(d, &c);
-    tm_rt_status s = tm_rt_frontend_init(fe, &c, ws + used, m->workspace_bytes - used);
+    /* The tables depend only on the config: built once per block, not per call. */
+    tm_rt_status s = TM_RT_OK;
+    if (!tm_rt_frontend_ready(fe, &c, ws + used, m->workspace_bytes - used))
+        s = tm_rt_frontend_init(fe, &c, ws + used, m->workspace_bytes - used);
     if (s == TM_RT_OK)
         s = tm_rt_frontend_run(fe, pcm, feat);
     if (s != TM_RT_OK)

@@ -729,6 +729,58 @@ START_TEST(log_is_accurate_and_handles_special_values)
 }
 END_TEST
 
+/* tm_rt_frontend_ready (what lets tm_rt_model_set_audio skip rebuilding the
+ * tables): yes for the same config at the same address with unchanged
+ * tables, no after a table byte changes, for another config, or for a copy
+ * at another address; the output after a skipped init is bit-identical. */
+START_TEST(ready_only_for_the_same_unchanged_tables)
+{
+    tm_rt_frontend_config c = ref_config();
+    size_t n = tm_rt_frontend_workspace_bytes(&c);
+    unsigned char *ws = calloc(1, n), *ws2 = calloc(1, n);
+    ck_assert_ptr_nonnull(ws);
+    ck_assert_ptr_nonnull(ws2);
+    tm_rt_frontend fe, moved;
+    memset(&fe, 0, sizeof fe);
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &c, ws, n), 0);
+    ck_assert_int_eq(tm_rt_frontend_init(&fe, &c, ws, n), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &c, ws, n), 1);
+    size_t out_n = tm_rt_frontend_output_size(&c);
+    float *pcm = malloc(sizeof(float) * 8000), *a = malloc(sizeof(float) * out_n),
+          *b = malloc(sizeof(float) * out_n);
+    ck_assert_ptr_nonnull(pcm);
+    for (int i = 0; i < 8000; i++)
+        pcm[i] = (float)sin(0.01 * i) * 0.3f;
+    ck_assert_int_eq(tm_rt_frontend_run(&fe, pcm, a), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &c, ws, n), 1); /* run leaves them */
+    ck_assert_int_eq(tm_rt_frontend_run(&fe, pcm, b), TM_RT_OK);
+    ck_assert_mem_eq(a, b, sizeof(float) * out_n);
+
+    tm_rt_frontend_config other = c;
+    other.n_mfcc = 12;
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &other, ws, n), 0);
+    memcpy(ws2, ws, n);
+    moved = fe;
+    ck_assert_int_eq(tm_rt_frontend_ready(&moved, &c, ws2, n), 0);
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &c, ws, n - 64), 0);
+    /* a changed table byte (the window is the first table) */
+    float *win = (float *)(void *)fe.window;
+    float keep = win[3];
+    win[3] += 1.0f;
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &c, ws, n), 0);
+    win[3] = keep;
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &c, ws, n), 1);
+    unsigned char *dct = (unsigned char *)(void *)fe.dct;
+    dct[5] ^= 1;
+    ck_assert_int_eq(tm_rt_frontend_ready(&fe, &c, ws, n), 0);
+    free(pcm);
+    free(a);
+    free(b);
+    free(ws);
+    free(ws2);
+}
+END_TEST
+
 Suite *frontend_suite(void)
 {
     Suite *s = suite_create("frontend");
@@ -747,6 +799,7 @@ Suite *frontend_suite(void)
     tcase_add_test(tc, workspace_size_and_alignment);
     tcase_add_test(tc, invalid_configs_name_the_field);
     tcase_add_test(tc, log_is_accurate_and_handles_special_values);
+    tcase_add_test(tc, ready_only_for_the_same_unchanged_tables);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -84,6 +84,12 @@ tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_dense_ref(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_dense(const tm_rt_conv_args *a);
 
+/* Arm DSP-extension builds (Cortex-M4/M7: SMLAD), tm_rt_conv_dsp.c: conv
+ * (kind CONV) and dense (kind DENSE), and their scratch (two int16 columns);
+ * declared everywhere, defined only where __ARM_FEATURE_DSP is. */
+tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+
 /* Pools keep the input's scale and zero point. Average pools round the
  * mean half away from zero. */
 tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int stride,

@@ -169,6 +169,11 @@ size_t tm_rt_kernel_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind ki
     else
         return 0;
     return p.total;
+#elif defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
+    if (!a || a->in_c < 1 || a->in_c > (1 << 24) || a->kh < 1 || a->kh > (1 << 12) || a->kw < 1 ||
+        a->kw > (1 << 12) || (uint64_t)a->in_c * (uint64_t)a->kh * (uint64_t)a->kw > (1u << 24))
+        return 0;
+    return tm_rt_conv_dsp_scratch_bytes(a, kind);
 #else
     (void)a;
     (void)kind;
@@ -190,7 +195,14 @@ size_t tm_rt_conv_scratch_bytes(const tm_rt_conv_args *a)
     return need;
 }
 
-#if !defined(TM_RT_SIMD)
+#if !defined(TM_RT_SIMD) && defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
+
+/* Cortex-M with the DSP extension: tm_rt_conv_dsp.c */
+tm_rt_status tm_rt_conv(const tm_rt_conv_args *a) { return tm_rt_conv_dsp(a, TM_RT_KERNEL_CONV); }
+tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a) { return tm_rt_depthwise_ref(a); }
+tm_rt_status tm_rt_dense(const tm_rt_conv_args *a) { return tm_rt_conv_dsp(a, TM_RT_KERNEL_DENSE); }
+
+#elif !defined(TM_RT_SIMD)
 
 tm_rt_status tm_rt_conv(const tm_rt_conv_args *a) { return tm_rt_conv_ref(a); }
 tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a) { return tm_rt_depthwise_ref(a); }
@@ -1156,6 +1168,8 @@ const char *tm_rt_kernels_isa(void)
     return "sse2";
 #elif defined(__ARM_NEON)
     return "neon";
+#elif defined(__ARM_FEATURE_DSP)
+    return "arm-dsp";
 #else
     return "reference";
 #endif
@@ -1169,6 +1183,8 @@ int tm_rt_kernels_macs_per_instruction(void)
     return 8; /* pmaddwd */
 #elif defined(__ARM_NEON)
     return 4; /* smlal by lane */
+#elif defined(__ARM_FEATURE_DSP)
+    return 2; /* smlad */
 #else
     return 1;
 #endif

@@ -10,7 +10,7 @@
 # no FP contraction (the runtime's rule: the same float bits everywhere).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-rt=$(cd "$here/../.." && pwd)
+rt=${TM_RT_DIR:-$(cd "$here/../.." && pwd)}  # TM_RT_DIR: another runtime tree
 [[ $# -ge 3 ]] || { echo "usage: $0 m4|m7 INCDIR OUT.elf [MAIN.c] [flags...]" >&2; exit 2; }
 core=$1 inc=$2 out=$3
 shift 3

@@ -1,0 +1,124 @@
+/* Bit-exactness of the dispatched kernels (the DSP ones on Cortex-M4/M7)
+ * against the plain C references, on the device under QEMU: random shapes
+ * and values, int8 and int4 weights, conv (3x3, 1x1, strided, padded,
+ * dense-shaped), depthwise and dense. Prints one line per kind and exits
+ * non-zero on the first mismatch. Needs no model: cm_inputs.h / cm_model.h
+ * are not used. */
+#include <stdint.h>
+#include <string.h>
+
+#include "semihost.h"
+#include "tm_rt_kernels.h"
+
+static uint32_t seed = 2024u;
+static uint32_t rnd(void)
+{
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+}
+static int range(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+static int8_t in[4096], out_a[8192], out_b[8192];
+static uint8_t w[8192];
+static int32_t bias[64], mult[64], shift[64];
+static int8_t scratch[1 << 16] __attribute__((aligned(16)));
+
+static void put(const char *s) { tm_cm_write(s); }
+static void put_int(long v)
+{
+    char b[24], *p = b + sizeof b - 1;
+    unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+    *p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    put(p);
+}
+
+int main(void)
+{
+    static const char *names[3] = {"conv", "depthwise", "dense"};
+    long cases[3] = {0, 0, 0};
+    put("kernels isa ");
+    put(tm_rt_kernels_isa());
+    put("\n");
+    for (int it = 0; it < 3000; it++) {
+        tm_rt_kernel_kind kind = (tm_rt_kernel_kind)(it % 3);
+        tm_rt_conv_args a;
+        memset(&a, 0, sizeof a);
+        a.bits = rnd() & 1 ? 8 : 4;
+        a.kh = a.kw = kind == TM_RT_KERNEL_DENSE ? 1 : (int[]){1, 3, 3, 5}[rnd() % 4];
+        a.stride = kind == TM_RT_KERNEL_DENSE ? 1 : range(1, 2);
+        a.in_c = kind == TM_RT_KERNEL_DENSE ? range(1, 300) : range(1, 9);
+        a.in_h = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kh, 12);
+        a.in_w = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kw, 12);
+        a.out_c = kind == TM_RT_KERNEL_DEPTHWISE ? a.in_c : range(1, 40);
+        int same = kind != TM_RT_KERNEL_DENSE && (rnd() & 1);
+        a.pad_top = same ? (a.kh - 1) / 2 : 0;
+        a.pad_left = same ? (a.kw - 1) / 2 : 0;
+        a.out_h = (a.in_h + 2 * a.pad_top - a.kh) / a.stride + 1;
+        a.out_w = (a.in_w + 2 * a.pad_left - a.kw) / a.stride + 1;
+        if (kind == TM_RT_KERNEL_CONV && (rnd() % 8) == 0) { /* dense-shaped conv */
+            a.kh = a.kw = a.in_h = a.in_w = a.out_h = a.out_w = a.stride = 1;
+            a.pad_top = a.pad_left = 0;
+        }
+        size_t k = kind == TM_RT_KERNEL_DEPTHWISE ? (size_t)a.kh * a.kw
+                                                  : (size_t)a.in_c * a.kh * a.kw;
+        size_t rb = tm_rt_weight_row_bytes(k, a.bits);
+        size_t nin = (size_t)a.in_c * a.in_h * a.in_w, nout = (size_t)a.out_c * a.out_h * a.out_w;
+        if (nin > sizeof in || nout > sizeof out_a || rb * (size_t)a.out_c > sizeof w)
+            continue;
+        for (size_t i = 0; i < nin; i++)
+            in[i] = (int8_t)(rnd() % 8 == 0 ? (rnd() & 1 ? 127 : -128) : (int)(rnd() & 255) - 128);
+        for (size_t i = 0; i < rb * (size_t)a.out_c; i++)
+            w[i] = (uint8_t)(a.bits == 8 ? (uint8_t)(int8_t)range(-127, 127) : (uint8_t)rnd());
+        for (int c = 0; c < a.out_c; c++) {
+            bias[c] = range(-100000, 100000);
+            mult[c] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+            shift[c] = range(-12, 1);
+        }
+        a.input = in;
+        a.in_zp = range(-128, 127);
+        a.weights = w;
+        a.bias = rnd() % 4 ? bias : NULL;
+        a.out_zp = range(-20, 20);
+        a.mult = mult;
+        a.shift = shift;
+        a.act_min = rnd() & 1 ? -128 : a.out_zp;
+        a.act_max = 127;
+        size_t need = tm_rt_kernel_scratch_bytes(&a, kind);
+        if (need > sizeof scratch)
+            continue;
+        a.scratch = need ? scratch : NULL;
+        a.output = out_a;
+        tm_rt_status s1 = kind == TM_RT_KERNEL_CONV        ? tm_rt_conv(&a)
+                          : kind == TM_RT_KERNEL_DEPTHWISE ? tm_rt_depthwise(&a)
+                                                           : tm_rt_dense(&a);
+        a.output = out_b;
+        tm_rt_status s2 = kind == TM_RT_KERNEL_CONV        ? tm_rt_conv_ref(&a)
+                          : kind == TM_RT_KERNEL_DEPTHWISE ? tm_rt_depthwise_ref(&a)
+                                                           : tm_rt_dense_ref(&a);
+        if (s1 != s2 || (s1 == TM_RT_OK && memcmp(out_a, out_b, nout) != 0)) {
+            put("MISMATCH ");
+            put(names[kind]);
+            put(" case ");
+            put_int(it);
+            put(" bits ");
+            put_int(a.bits);
+            put(" k ");
+            put_int((long)k);
+            put("\n");
+            return 1;
+        }
+        cases[kind]++;
+    }
+    for (int i = 0; i < 3; i++) {
+        put(names[i]);
+        put(": ");
+        put_int(cases[i]);
+        put(" random cases equal to the reference\n");
+    }
+    return 0;
+}

@@ -88,6 +88,7 @@ tm_rt_status tm_rt_dense(const tm_rt_conv_args *a);
  * (kind CONV) and dense (kind DENSE), and their scratch (two int16 columns);
  * declared everywhere, defined only where __ARM_FEATURE_DSP is. */
 tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+tm_rt_status tm_rt_dense_dsp(const tm_rt_conv_args *a);
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
 
 /* Pools keep the input's scale and zero point. Average pools round the

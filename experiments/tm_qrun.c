@@ -1,9 +1,16 @@
+#define _GNU_SOURCE /* renameat2 */
 #include "tm_qrun.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tm_checkpoint.h"
 #include "tm_train.h"
@@ -42,11 +49,178 @@ tm_status tm_file_commit(FILE *f, const char *tmp, const char *path, tm_status s
 {
     if (fclose(f) != 0 && s == TM_OK)
         s = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (s == TM_OK && rename(tmp, path) != 0)
+    if (s == TM_OK && (tm_fault_rename() ? (errno = EIO, 1) : rename(tmp, path) != 0))
         s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     if (s != TM_OK)
         remove(tmp);
     return s;
+}
+
+/* ---- output folders that change as one unit ---------------------------- */
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p) != 0 && errno != ENOENT;
+}
+
+static void rm_tree(const char *p)
+{
+    nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void fsync_path(const char *p)
+{
+    int fd = open(p, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd); /* best effort: some file systems refuse it on folders */
+        close(fd);
+    }
+}
+
+static const char STAGE_MARK[] = ".tm-stage";
+
+/* Moves entries of from that to lacks into to (a user's files left in the
+ * old folder by a kill after the swap). */
+static void move_missing(const char *from, const char *to)
+{
+    DIR *dp = opendir(from);
+    if (!dp)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
+        struct stat st;
+        snprintf(a, sizeof a, "%s/%s", from, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, de->d_name);
+        if (lstat(b, &st) != 0 && errno == ENOENT)
+            (void)rename(a, b);
+    }
+    closedir(dp);
+}
+
+/* DIR.tmp-PID of a dead PID: a stage (has the mark) is dropped; an old
+ * folder swapped out (no mark) first gives back what the new one lacks. */
+static void clean_stale(const tm_outdir *d)
+{
+    char parent[TM_PATH_LEN], base[TM_PATH_LEN];
+    snprintf(parent, sizeof parent, "%s", d->dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        snprintf(base, sizeof base, "%s", slash + 1);
+        *slash = '\0';
+        if (!*parent)
+            snprintf(parent, sizeof parent, "/");
+    } else {
+        snprintf(base, sizeof base, "%s", parent);
+        snprintf(parent, sizeof parent, ".");
+    }
+    DIR *dp = opendir(parent);
+    if (!dp)
+        return;
+    size_t bl = strlen(base);
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (strncmp(de->d_name, base, bl) || strncmp(de->d_name + bl, ".tmp-", 5))
+            continue;
+        char *end;
+        long pid = strtol(de->d_name + bl + 5, &end, 10);
+        if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char p[2 * TM_PATH_LEN], mark[3 * TM_PATH_LEN];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", parent, de->d_name);
+        snprintf(mark, sizeof mark, "%s/%s", p, STAGE_MARK);
+        if (lstat(mark, &st) != 0)
+            move_missing(p, d->dir);
+        rm_tree(p);
+    }
+    closedir(dp);
+    char mark[TM_PATH_LEN + 16];
+    snprintf(mark, sizeof mark, "%s/%s", d->dir, STAGE_MARK);
+    (void)remove(mark); /* a kill right after the swap left it */
+}
+
+tm_status tm_outdir_begin(tm_outdir *d, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n >= sizeof d->dir)
+        return tm_error(TM_ERR_ARG, "%s: path too long", dir);
+    memcpy(d->dir, dir, n);
+    d->dir[n] = '\0';
+    snprintf(d->stage, sizeof d->stage, "%s.tmp-%ld", d->dir, (long)getpid());
+    TM_TRY(tm_make_dir(d->dir)); /* also the parent folders */
+    clean_stale(d);
+    rm_tree(d->stage);
+    if (mkdir(d->stage, 0777) != 0)
+        return tm_error(TM_ERR_IO, "%s: cannot create folder: %s", d->stage, strerror(errno));
+    char mark[sizeof d->stage + 16];
+    snprintf(mark, sizeof mark, "%s/%s", d->stage, STAGE_MARK);
+    FILE *f = fopen(mark, "w");
+    if (!f || fclose(f) != 0) {
+        tm_status s = tm_error(TM_ERR_IO, "%s: cannot write: %s", mark, strerror(errno));
+        tm_outdir_abort(d);
+        return s;
+    }
+    return TM_OK;
+}
+
+void tm_outdir_abort(tm_outdir *d)
+{
+    if (d->stage[0])
+        rm_tree(d->stage);
+    d->stage[0] = '\0';
+}
+
+tm_status tm_outdir_commit(tm_outdir *d)
+{
+    tm_status s = TM_OK;
+    /* The user's files in DIR, as hard links, so the swap keeps them. */
+    DIR *dp = opendir(d->dir);
+    struct dirent *de;
+    while (dp && s == TM_OK && (de = readdir(dp))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, STAGE_MARK))
+            continue;
+        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
+        struct stat st;
+        snprintf(a, sizeof a, "%s/%s", d->dir, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", d->stage, de->d_name);
+        if (lstat(b, &st) == 0 || lstat(a, &st) != 0 || S_ISDIR(st.st_mode))
+            continue; /* an output, or a folder (moved after the swap) */
+        if (link(a, b) != 0)
+            s = tm_error(TM_ERR_IO, "%s: cannot keep it in the new folder (link to %s): %s", a,
+                         b, strerror(errno));
+    }
+    if (dp)
+        closedir(dp);
+    if (s == TM_OK) {
+        fsync_path(d->stage);
+        if (tm_fault_rename())
+            s = tm_error(TM_ERR_IO, "%s: cannot swap in %s: %s (injected)", d->dir, d->stage,
+                         strerror(EIO));
+        else if (renameat2(AT_FDCWD, d->stage, AT_FDCWD, d->dir, RENAME_EXCHANGE) != 0)
+            s = tm_error(TM_ERR_IO, "%s: cannot swap in %s: %s", d->dir, d->stage,
+                         strerror(errno));
+    }
+    if (s != TM_OK) {
+        tm_outdir_abort(d);
+        return s;
+    }
+    /* d->stage now holds the old folder: its subfolders move across, the rest goes. */
+    char mark[sizeof d->dir + 16], parent[sizeof d->dir + 4];
+    snprintf(mark, sizeof mark, "%s/%s", d->dir, STAGE_MARK);
+    (void)remove(mark);
+    move_missing(d->stage, d->dir);
+    snprintf(parent, sizeof parent, "%s/..", d->dir);
+    fsync_path(d->dir);
+    fsync_path(parent);
+    tm_outdir_abort(d);
+    return TM_OK;
 }
 
 double tm_qrun_accuracy(const float *probs, const int *labels, int n, int k)

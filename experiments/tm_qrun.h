@@ -76,4 +76,18 @@ tm_status tm_file_commit(FILE *f, const char *tmp, const char *path, tm_status s
 /* mkdir -p. */
 tm_status tm_make_dir(const char *dir);
 
+/* An output folder whose outputs change as one unit: they are written into
+ * stage (DIR.tmp-PID), then tm_outdir_commit swaps it with DIR in one
+ * rename (renameat2 RENAME_EXCHANGE), so DIR is wholly old or wholly new.
+ * Other files in DIR are kept (hard-linked before the swap; folders moved
+ * after it). Begin also recovers and removes stages of dead processes. */
+typedef struct {
+    char dir[TM_PATH_LEN];
+    char stage[TM_PATH_LEN + 48];
+} tm_outdir;
+tm_status tm_outdir_begin(tm_outdir *d, const char *dir);
+tm_status tm_outdir_commit(tm_outdir *d);
+/* Removes the stage after a failure; DIR is left as it was. */
+void tm_outdir_abort(tm_outdir *d);
+
 #endif

@@ -45,7 +45,7 @@ typedef struct {
 static tm_status write_metrics(const char *dir, const tm_experiment *e, const tm_qat *q,
                                const summary *sm, const tm_metrics *met, const tm_splits *data)
 {
-    char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
+    char path[TM_PATH_LEN + 80], tmp[TM_PATH_LEN + 96];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
@@ -102,13 +102,22 @@ static tm_status run(const options *o, tm_qrun *r, tm_metrics *met)
         fprintf(out, "test accuracy: float %.4f, fake quant %.4f, integer (runtime) %.4f\n",
                 sm.float_acc, sm.fake_acc, sm.sim_acc);
 
-    TM_TRY(tm_make_dir(o->out_dir));
-    char path[TM_PATH_LEN + 16];
-    snprintf(path, sizeof path, "%s/model.tm2n", o->out_dir);
-    TM_TRY(tm_write_file_atomic(path, r->bytes, r->size));
-    snprintf(path, sizeof path, "%s/qmodel.h5", o->out_dir);
-    TM_TRY(tm_qrun_write_qmodel(r, path, o->preset));
-    TM_TRY(write_metrics(o->out_dir, e, r->q, &sm, met, &r->data));
+    /* The three outputs change together (tm_outdir). */
+    tm_outdir od;
+    TM_TRY(tm_outdir_begin(&od, o->out_dir));
+    char path[sizeof od.stage + 16];
+    snprintf(path, sizeof path, "%s/model.tm2n", od.stage);
+    tm_status s = tm_write_file_atomic(path, r->bytes, r->size);
+    snprintf(path, sizeof path, "%s/qmodel.h5", od.stage);
+    if (s == TM_OK)
+        s = tm_qrun_write_qmodel(r, path, o->preset);
+    if (s == TM_OK)
+        s = write_metrics(od.stage, e, r->q, &sm, met, &r->data);
+    if (s != TM_OK) {
+        tm_outdir_abort(&od);
+        return s;
+    }
+    TM_TRY(tm_outdir_commit(&od));
     printf("quantized %s (%s):\n", e->name, o->preset ? o->preset : "layer bits");
     TM_TRY(tm_size_report(r->q, stdout));
     printf("  model file %zu bytes\n", sm.file_bytes);

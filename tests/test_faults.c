@@ -247,6 +247,54 @@ START_TEST(stale_temporaries)
 }
 END_TEST
 
+/* train onto a full disk: an error exit (not a signal), one line naming the
+ * file and the reason, and the files written before it intact. */
+START_TEST(train_disk_full)
+{
+    const char *b = getenv("TM_BUILD_DIR");
+    if (!b) {
+        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+        return;
+    }
+    char *d = tm_test_tmpdir("fullfs");
+    ck_assert_ptr_nonnull(d);
+    char cmd[16384], out[1 << 14], p[4400];
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=200k tmpfs '%s' 2>&1", d);
+    if (tm_test_run_cmd(cmd, out, sizeof out) != 0) {
+        printf("skip: cannot mount a small tmpfs: %s\n", out);
+        rmdir(d);
+        free(d);
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "'%s/tinym2net' train '%s/experiments/quickstart.cfg' --set data.train_samples=300 "
+             "--set data.val_samples=32 --set data.test_samples=64 --set train.epochs=3 --set "
+             "experiment.threads=1 --out '%s/run' --quiet 2>&1 >/dev/null; echo \"rc=$?\"",
+             b, tm_test_source_dir(), d);
+    tm_test_run_cmd(cmd, out, sizeof out);
+    int lines = 0;
+    for (const char *c = out; *c; c++)
+        lines += *c == '\n';
+    snprintf(p, sizeof p, "%s/run/checkpoint.h5", d);
+    tm_ckpt_reader *r = NULL;
+    tm_status opened = tm_ckpt_open(&r, p);
+    if (r)
+        tm_ckpt_close(r);
+    snprintf(cmd, sizeof cmd, "ls -a '%s/run' | grep -c tmp", d);
+    char tmps[64];
+    tm_test_run_cmd(cmd, tmps, sizeof tmps);
+    snprintf(cmd, sizeof cmd, "umount '%s' && rmdir '%s'", d, d);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, tmps + 32, 32), 0);
+    free(d);
+    ck_assert_msg(strstr(out, "rc=1\n"), "not the error exit code:\n%s", out);
+    ck_assert_msg(lines == 2, "not one error line:\n%s", out);
+    ck_assert_msg(strstr(out, "No space left on device") && strstr(out, "checkpoint.h5"),
+                  "the line does not name the file and the reason:\n%s", out);
+    ck_assert_msg(opened == TM_OK, "the earlier checkpoint is not intact");
+    ck_assert_msg(atoi(tmps) == 0, "temporary files left");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("faults");
@@ -254,6 +302,7 @@ int main(void)
     tcase_add_test(tc, rename_fault_each_step);
     tcase_add_test(tc, sigkill_during_quantize);
     tcase_add_test(tc, stale_temporaries);
+    tcase_add_test(tc, train_disk_full);
     suite_add_tcase(s, tc);
     return tm_test_run(s);
 }

@@ -32,7 +32,7 @@ static int setup(void)
     ck_assert_ptr_nonnull(d);
     snprintf(dir, sizeof dir, "%s", d);
     free(d);
-    char cmd[16384], out[1 << 14];
+    static char cmd[65536], out[1 << 14];
     /* old = paper preset, new = all8: every output differs between them */
     snprintf(cmd, sizeof cmd,
              "'%s/tinym2net' train '%s/experiments/quickstart.cfg' --set data.train_samples=300 "
@@ -100,7 +100,7 @@ static int which(const char *q)
 
 static void fresh_q(const char *q)
 {
-    char cmd[20000], out[256];
+    static char cmd[65536], out[256];
     snprintf(cmd, sizeof cmd,
              "rm -rf '%s' '%s'.tmp-* && cp -r '%s/old' '%s' && echo notes > '%s/notes.txt' && "
              "mkdir '%s/sub' && echo kept > '%s/sub/x'",
@@ -214,7 +214,8 @@ START_TEST(stale_temporaries)
 {
     if (!setup())
         return;
-    char q[4200], p[8400], cmd[20000], out[256];
+    char q[4200], p[8400], out[256];
+    static char cmd[65536];
     snprintf(q, sizeof q, "%s/q", dir);
     fresh_q(q);
     pid_t dead[2];
@@ -244,6 +245,41 @@ START_TEST(stale_temporaries)
     ck_assert_msg(stat(p, &st) == 0, "a live process's folder %s was removed", p);
     user_files_kept(q);
     cleanup();
+}
+END_TEST
+
+/* A checkpoint write removes PATH.tmp.PID of dead processes, not of live ones. */
+START_TEST(stale_checkpoint_tmps)
+{
+    char *d = tm_test_tmpdir("ckpttmp");
+    ck_assert_ptr_nonnull(d);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+    char path[4200], pd[4300], pl[4300], po[4300];
+    snprintf(path, sizeof path, "%s/c.h5", d);
+    snprintf(pd, sizeof pd, "%s.tmp.%d", path, (int)dead);
+    snprintf(pl, sizeof pl, "%s.tmp.%d", path, (int)getppid());
+    snprintf(po, sizeof po, "%s/other.h5.tmp.%d", d, (int)dead);
+    const char *all[] = {pd, pl, po};
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(all[i], "w");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+    }
+    tm_ckpt_writer *w = NULL;
+    TM_CK(tm_ckpt_create(&w, path));
+    TM_CK(tm_ckpt_put_attr_int(w, "x", 1));
+    TM_CK(tm_ckpt_commit(w));
+    struct stat st;
+    ck_assert_msg(stat(pd, &st) != 0, "%s (dead writer) was not removed", pd);
+    ck_assert_msg(stat(pl, &st) == 0, "%s (live writer) was removed", pl);
+    ck_assert_msg(stat(po, &st) == 0, "%s (another file's) was removed", po);
+    char cmd[4300], out[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, out, sizeof out), 0);
+    free(d);
 }
 END_TEST
 
@@ -303,6 +339,7 @@ int main(void)
     tcase_add_test(tc, sigkill_during_quantize);
     tcase_add_test(tc, stale_temporaries);
     tcase_add_test(tc, train_disk_full);
+    tcase_add_test(tc, stale_checkpoint_tmps);
     suite_add_tcase(s, tc);
     return tm_test_run(s);
 }

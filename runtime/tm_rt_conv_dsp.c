@@ -67,6 +67,20 @@ TM_RT_DSP_INLINE void tm_rt_dsp_column(const tm_rt_conv_args *a, int oy, int ox,
 {
     size_t t = 0;
     int ci, ky, kx;
+    if (a->kh == 1 && a->kw == 1 && a->stride == 1) {
+        /* pointwise: tap ci is channel ci at this position, never padding */
+        const int8_t *x = a->input + (size_t)oy * a->in_w + ox;
+        size_t plane = (size_t)a->in_h * a->in_w, n = (size_t)a->in_c;
+        for (t = 0; t < k4; t += 4, x += 4 * plane) {
+            col[t] = (int16_t)(x[0] - a->in_zp);
+            col[t + 1] = (int16_t)(x[2 * plane] - a->in_zp);
+            col[t + 2] = (int16_t)(x[plane] - a->in_zp);
+            col[t + 3] = (int16_t)(x[3 * plane] - a->in_zp);
+        }
+        for (; t < n; t++, x += plane)
+            col[t] = (int16_t)(x[0] - a->in_zp);
+        return;
+    }
     for (ci = 0; ci < a->in_c; ci++)
         for (ky = 0; ky < a->kh; ky++) {
             int iy = oy * a->stride - a->pad_top + ky;
@@ -119,7 +133,10 @@ TM_RT_DSP_INLINE void tm_rt_dsp_dot(const uint8_t *row, int bits, const int16_t 
     int32_t s0 = tm_rt_dsp_wrap(*acc0), s1 = acc1 ? tm_rt_dsp_wrap(*acc1) : 0;
     for (g = 0; g < k4 / 4; g++) {
         uint32_t wa, wb;
-        tm_rt_dsp_weights(row, bits, g, &wa, &wb);
+        if (bits == 8)
+            tm_rt_dsp_weights(row, 8, g, &wa, &wb);
+        else
+            tm_rt_dsp_weights(row, 4, g, &wa, &wb);
         s0 = __smlad((int32_t)wa, (int32_t)tm_rt_dsp_load32(col0 + 4 * g), s0);
         s0 = __smlad((int32_t)wb, (int32_t)tm_rt_dsp_load32(col0 + 4 * g + 2), s0);
         if (col1) {

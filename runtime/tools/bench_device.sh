@@ -14,7 +14,9 @@
 # difference / 2 is one row (input setters + invoke), with start-up, file
 # reading and printing cancelled exactly. MACs count padding taps.
 #
-# Targets: aarch64 Cortex-A72 (NEON, -O2) under qemu-aarch64 user mode.
+# Targets: aarch64 Cortex-A72 (NEON, -O2) under qemu-aarch64 user mode;
+# Cortex-M4F and Cortex-M7 (arm-dsp kernels, -O2) bare metal under
+# qemu-system-arm (runtime/tools/cortexm/), inputs and model linked in.
 # The known-length loop check (runtime/tools/icount_selftest.sh) runs first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,3 +76,64 @@ EOF
 done
 printf "\n  row: input setters + invoke; invoke: row minus the audio front end (FFT, mel, log, DCT);\n"
 printf "  MAC/i: multiply-accumulates per instruction (conv includes the 1x1 pointwise halves).\n"
+
+# ---- Cortex-M4F and M7 under qemu-system-arm (runtime/tools/cortexm/) -----
+if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null; then
+  echo "bench_device.sh: arm-none-eabi-gcc or qemu-system-arm missing: no Cortex-M counts" >&2
+  exit 0
+fi
+cm=$here/cortexm
+gcc -std=c99 -O2 -ffp-contract=off -I"$rt" "$rt"/*.c "$here/rt_icount_driver.c" -lm -o "$out/drv_host"
+mgroups=(--group 'conv=^tm_rt_conv(_dsp|_ref)$'
+         --group 'depthwise=^tm_rt_depthwise'
+         --group 'dense=^tm_rt_dense'
+         --group 'requant=^tm_rt_requant$'
+         --group 'pool=pool'
+         --group 'frontend=^(tm_rt_(fft|fe_|frontend|mel|band|standardise)|__|sin|cos|log|pow|exp|sqrt|floor)')
+for core in m4 m7; do
+  case $core in
+    m4) printf "\nInstructions per row on Cortex-M4F (qemu-system-arm -M mps2-an386, -O2, arm-dsp kernels);\n" ;;
+    m7) printf "\nInstructions per row on Cortex-M7 (qemu-system-arm -M mps2-an500, -O2, arm-dsp kernels);\n" ;;
+  esac
+  printf "an estimate of cycles. DSP peak: SMLAD, 2 int16 MACs per instruction (0.5 instructions per MAC).\n"
+  printf "Per kernel: the kernel's own instructions; requantisation (tm_rt_requant) is shown apart.\n\n"
+  printf "  %-7s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
+    frontend "MAC/i cv" "dw" "dense" "invoke"
+  for m in paper all8 all4; do
+    d="$out/cm_$m"
+    mkdir -p "$d"
+    "$out/drv_host" "$out/$m.tm2n" --tmri "$d/in.bin" 3
+    python3 "$cm/tmri_to_c.py" "$d/in.bin" "$d/cm_inputs.h"
+    python3 - "$out/$m.tm2n" "$d/cm_model.h" <<'PY'
+import sys
+b = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "w") as f:
+    f.write("#include <stdint.h>\n#define CM_MODEL_LEN %du\n" % len(b))
+    f.write("__attribute__((aligned(16))) static const uint8_t cm_model[CM_MODEL_LEN] = {\n")
+    for i in range(0, len(b), 16):
+        f.write(",".join("0x%02x" % x for x in b[i:i + 16]) + ",\n")
+    f.write("};\n")
+PY
+    for r in 1 3; do
+      bash "$cm/build.sh" "$core" "$d" "$d/$core-$r.elf" -DCM_RUN_ROWS=$r
+      python3 "$here/qemu_icount.py" --run "bash $cm/run.sh $core $d/$core-$r.elf $d/$core-$r.out -d in_asm,exec,nochain -D {log}" \
+        "${mgroups[@]}" >"$d/$core.$r"
+    done
+    "$out/drv_host" "$out/$m.tm2n" --macs >"$d/macs"
+    python3 - "$d/$core.1" "$d/$core.3" "$d/macs" "$m" <<'PY'
+import sys
+def read(p):
+    return {k: int(v) for k, v in (l.split() for l in open(p))}
+a, b, macs, name = read(sys.argv[1]), read(sys.argv[2]), read(sys.argv[3]), sys.argv[4]
+d = {k: (b[k] - a[k]) / 2 for k in b}
+inv = d["total"] - d["frontend"]
+tm = macs["conv"] + macs["depthwise"] + macs["dense"]
+r = lambda m, i: m / i if i else float("nan")
+print("  %-7s %10d %10d %10d %10d %10d %9d %10d | %8.3f %8.3f %8.3f %8.3f" % (
+    name, d["total"], inv, d["conv"], d["depthwise"], d["dense"], d["requant"], d["frontend"],
+    r(macs["conv"], d["conv"]), r(macs["depthwise"], d["depthwise"]), r(macs["dense"], d["dense"]),
+    r(tm, inv)))
+PY
+  done
+done
+printf "\n  row / invoke / MAC/i as above; at 120 MHz, 1 instruction ~ 8.3 ns if every instruction took one cycle.\n"

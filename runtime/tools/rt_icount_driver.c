@@ -8,7 +8,12 @@
  *   rt_icount_driver MODEL ROWS     prints the logits' checksum
  *   rt_icount_driver MODEL --macs   prints "conv N", "depthwise N",
  *                                   "dense N" (MACs per invoke, padding taps
- *                                   included) and "memory N" (bytes) */
+ *                                   included) and "memory N" (bytes)
+ *   rt_icount_driver MODEL --tmri FILE ROWS
+ *                                   writes ROWS rows of those inputs as a
+ *                                   raw-inputs file (export/device/
+ *                                   tm_rt_run_inputs.c's format), for the
+ *                                   Cortex-M image (cortexm/tmri_to_c.py) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +56,9 @@ static void print_macs(const tm_rt_model *m)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: rt_icount_driver MODEL ROWS | MODEL --macs\n");
+    int tmri = argc == 5 && !strcmp(argv[2], "--tmri");
+    if (argc != 3 && !tmri) {
+        fprintf(stderr, "usage: rt_icount_driver MODEL ROWS | MODEL --macs | MODEL --tmri FILE ROWS\n");
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -78,7 +84,7 @@ int main(int argc, char **argv)
         free(file);
         return 0;
     }
-    long rows = strtol(argv[2], NULL, 10);
+    long rows = strtol(argv[tmri ? 4 : 2], NULL, 10);
     if (rows < 0 || rows > 1000000)
         return fail(argv[2], "ROWS must be 0..1000000");
     void *mem = malloc(tm_rt_model_memory_bytes(&m));
@@ -96,6 +102,21 @@ int main(int argc, char **argv)
                       : m.inputs[i].kind == TM_RT_INPUT_IMAGE ? u
                                                               : 4.0f * u - 2.0f;
         }
+    }
+    if (tmri) {
+        FILE *o = fopen(argv[3], "wb");
+        if (!o)
+            return fail(argv[3], "cannot write");
+        uint32_t head[4] = {0x49524D54u, 1u, (uint32_t)rows, m.n_inputs};
+        fwrite(head, 4, 4, o); /* little-endian hosts only, as the benchmark runs */
+        for (uint32_t i = 0; i < m.n_inputs; i++) {
+            uint32_t d[2] = {(uint32_t)m.inputs[i].kind, (uint32_t)tm_rt_model_input_floats(&m, (int)i)};
+            fwrite(d, 4, 2, o);
+        }
+        for (long r = 0; r < rows; r++)
+            for (uint32_t i = 0; i < m.n_inputs; i++)
+                fwrite(x[i], sizeof(float), tm_rt_model_input_floats(&m, (int)i), o);
+        return fclose(o) == 0 ? 0 : fail(argv[3], "cannot write");
     }
     uint32_t sum = 0;
     for (long r = 0; r < rows; r++) {

@@ -310,6 +310,13 @@ TM_RT_INLINE void tm_rt_widen(int16_t *dst, const int8_t *src, int n, int32_t zp
                             _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(
                                                  (const __m128i *)(const void *)(src + i))),
                                              z));
+    if (i < n && n >= 16) { /* the last 16 again, overlapping */
+        _mm256_storeu_si256((__m256i *)(void *)(dst + n - 16),
+                            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                 (const __m128i *)(const void *)(src + n - 16))),
+                                             z));
+        return;
+    }
 #endif
     {
         __m128i z8 = _mm_set1_epi16((short)zp);
@@ -685,6 +692,40 @@ static void tm_rt_dw_row(const int16_t *base, const int32_t *toff, size_t k, con
     }
 }
 
+/* 3x3 stride 1 on the flat plane: the taps sit at fixed distances from
+ * three row pointers, so offsets and weights stay in registers (the int8
+ * stores would otherwise force them to be reloaded every vector). Pairs as
+ * tm_rt_tap_offsets: (0,1) (2,pw) (pw+1,pw+2) (2pw,2pw+1) (2pw+2, weight 0). */
+static void tm_rt_dw_row3(const int16_t *base, int pw, const int32_t *wp, const tm_rt_rqv *rq,
+                          int8_t *out, int n)
+{
+    const tm_v w0 = V_SET1(wp[0]), w1 = V_SET1(wp[1]), w2 = V_SET1(wp[2]), w3 = V_SET1(wp[3]),
+               w4 = V_SET1(wp[4]), b = V_SET1(rq->q.bias);
+    int x;
+    for (x = 0; x < n; x += TM_RT_VX) {
+        int xs = x + TM_RT_VX > n && n >= TM_RT_VX ? n - TM_RT_VX : x; /* overlap, no tail */
+        const int16_t *r0 = base + xs, *r1 = r0 + pw, *r2 = r1 + pw;
+        tm_v u = V_LOAD(r0), v = V_LOAD(r0 + 1);
+        tm_v al = V_ADD(b, V_MADD(V_UNPLO(u, v), w0)), ah = V_ADD(b, V_MADD(V_UNPHI(u, v), w0));
+        u = V_LOAD(r0 + 2);
+        v = V_LOAD(r1);
+        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w1));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w1));
+        u = V_LOAD(r1 + 1);
+        v = V_LOAD(r1 + 2);
+        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w2));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w2));
+        u = V_LOAD(r2);
+        v = V_LOAD(r2 + 1);
+        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w3));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w3));
+        u = V_LOAD(r2 + 2); /* its partner's weight is 0: pair it with itself */
+        al = V_ADD(al, V_MADD(V_UNPLO(u, u), w4));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, u), w4));
+        tm_rt_store(al, ah, rq, out + xs, n - xs);
+    }
+}
+
 /* Dense rows o0..o0+nrow-1 (nrow 1 or 4); w[r] are int8 rows of length
  * >= vec (4-bit rows come unpacked and zero-padded), xin is int16, zero
  * beyond in_c. Positions [vec, in_c) are added one by one. */
@@ -1040,11 +1081,17 @@ tm_rt_status tm_rt_conv(const tm_rt_conv_args *a)
     return TM_RT_OK;
 }
 
-/* n bytes; rows of 8 or more move 8 at a time, the last 8 overlapping. */
+/* n bytes; rows of 16 (8) or more move 16 (8) at a time, the last
+ * overlapping. */
 static void tm_rt_copy_row(int8_t *d, const int8_t *s, int n)
 {
     int i = 0;
-    if (n >= 8) {
+    if (n >= 16) {
+        for (; i + 16 <= n; i += 16)
+            memcpy(d + i, s + i, 16);
+        if (i < n)
+            memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
         for (; i + 8 <= n; i += 8)
             memcpy(d + i, s + i, 8);
         if (i < n)
@@ -1091,7 +1138,12 @@ tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a)
             for (i = 0; i < a->in_h && i + a->pad_top < p.hb; i++)
                 tm_rt_widen(tile + (size_t)(i + a->pad_top) * p.pw + a->pad_left,
                             in + (size_t)i * a->in_w, n, a->in_zp);
-            tm_rt_dw_row(tile, toff, p.k, wts, &rq, tmp, (int)p.nq);
+#if defined(TM_RT_X86)
+            if (a->kh == 3 && a->kw == 3)
+                tm_rt_dw_row3(tile, p.pw, wts, &rq, tmp, (int)p.nq);
+            else
+#endif
+                tm_rt_dw_row(tile, toff, p.k, wts, &rq, tmp, (int)p.nq);
             for (y = 0; y < a->out_h; y++)
                 tm_rt_copy_row(out + (size_t)y * a->out_w, tmp + (size_t)y * p.pw, a->out_w);
             continue;

@@ -698,6 +698,33 @@ START_TEST(simd_matches_reference_large)
 }
 END_TEST
 
+/* 3x3 stride 1 depthwise has its own SIMD row code: every padding, planes
+ * narrower than a vector, cropped outputs. */
+START_TEST(simd_depthwise_3x3_stride1)
+{
+    tm_rng r;
+    tm_rng_seed(&r, 99);
+    for (int i = 0; i < 200; i++) {
+        kcase k;
+        kcase_shape(&k, &r, TM_RT_KERNEL_DEPTHWISE);
+        tm_rt_conv_args *a = &k.a;
+        a->kh = a->kw = 3;
+        a->stride = 1;
+        a->pad_top = rnd(&r, 0, 2);
+        a->pad_left = rnd(&r, 0, 2);
+        a->in_h = rnd(&r, 1, 20);
+        a->in_w = rnd(&r, 1, 70);
+        int mh = a->in_h + a->pad_top, mw = a->in_w + a->pad_left;
+        int ch = a->in_h + 2 * a->pad_top - 2, cw = a->in_w + 2 * a->pad_left - 2;
+        a->out_h = ch >= 1 && ch <= mh && rnd(&r, 0, 3) ? ch : rnd(&r, 1, mh);
+        a->out_w = cw >= 1 && cw <= mw && rnd(&r, 0, 3) ? cw : rnd(&r, 1, mw);
+        kcase_fill(&k, &r);
+        kcase_compare(&k, "dw3x3");
+        kcase_free(&k);
+    }
+}
+END_TEST
+
 /* The fused reference model's layers (docs: GUIDE section 4). */
 START_TEST(simd_matches_reference_model_shapes)
 {
@@ -1078,6 +1105,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, simd_matches_reference_random);
     tcase_add_test(tc, simd_matches_reference_large);
     tcase_add_test(tc, simd_matches_reference_model_shapes);
+    tcase_add_test(tc, simd_depthwise_3x3_stride1);
     tcase_add_test(tc, simd_requant_edges);
     tcase_add_test(tc, bad_arguments_are_rejected);
     tcase_add_test(tc, pools_hand_values);

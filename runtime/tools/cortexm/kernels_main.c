@@ -24,18 +24,6 @@ static int32_t bias[64], mult[64], shift[64];
 static int8_t scratch[1 << 16] __attribute__((aligned(16)));
 
 static void put(const char *s) { tm_cm_write(s); }
-static void put_int(long v)
-{
-    char b[24], *p = b + sizeof b - 1;
-    unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
-    *p = '\0';
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    put(p);
-}
 
 int main(void)
 {
@@ -104,11 +92,11 @@ int main(void)
             put("MISMATCH ");
             put(names[kind]);
             put(" case ");
-            put_int(it);
+            tm_cm_write_int(it);
             put(" bits ");
-            put_int(a.bits);
+            tm_cm_write_int(a.bits);
             put(" k ");
-            put_int((long)k);
+            tm_cm_write_int((long)k);
             put("\n");
             return 1;
         }
@@ -117,7 +105,7 @@ int main(void)
     for (int i = 0; i < 3; i++) {
         put(names[i]);
         put(": ");
-        put_int(cases[i]);
+        tm_cm_write_int(cases[i]);
         put(" random cases equal to the reference\n");
     }
     return 0;

@@ -24,18 +24,6 @@
 static uint8_t memory[CM_MEMORY_BYTES] __attribute__((aligned(16)));
 static float row_in[CM_ROW_FLOATS];
 
-static void put_int(long v)
-{
-    char b[24], *p = b + sizeof b - 1;
-    unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
-    *p = '\0';
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    tm_cm_write(p);
-}
 
 static int fail(const char *what, const char *why)
 {
@@ -85,10 +73,10 @@ int main(void)
         if (s != TM_RT_OK)
             return fail("invoke", tm_rt_status_name(s));
         const int8_t *l = tm_rt_model_logits(&m, memory);
-        put_int((long)r);
+        tm_cm_write_int((long)r);
         for (uint32_t c = 0; c < m.n_classes; c++) {
             tm_cm_write(",");
-            put_int(l[c]);
+            tm_cm_write_int(l[c]);
         }
         tm_cm_write("\n");
     }

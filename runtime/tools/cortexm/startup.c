@@ -23,6 +23,19 @@ void tm_cm_write(const char *s)
     tm_cm_call(0x04, s); /* SYS_WRITE0 */
 }
 
+void tm_cm_write_int(long v)
+{
+    char b[24], *p = b + sizeof b - 1;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    *p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    tm_cm_write(p);
+}
+
 void tm_cm_exit(int code)
 {
     /* SYS_EXIT_EXTENDED: reason ADP_Stopped_ApplicationExit, then the code */

@@ -13,18 +13,7 @@
 static char exe[4096];
 static char out[1 << 20];
 
-/* Runs the program with args, stdout and stderr into out; the exit status. */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char args[16384], cmd[sizeof args + sizeof exe + 16];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", exe, args);
-    return tm_test_run_cmd(cmd, out, sizeof out);
-}
+#define run(...) tm_test_run_exe(exe, out, sizeof out, __VA_ARGS__)
 
 static double json_number(const char *text, const char *key)
 {

@@ -2,6 +2,7 @@
 
 #include <png.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,17 @@ int tm_test_run(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int tm_test_run_exe(const char *exe, char *out, size_t n, const char *fmt, ...)
+{
+    char args[16384], cmd[sizeof args + 4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", exe, args);
+    return tm_test_run_cmd(cmd, out, n);
 }
 
 int tm_test_run_cmd(const char *cmd, char *out, size_t n)

@@ -26,6 +26,10 @@ tm_tensor *tm_test_tensor(tm_rng *r, int ndim, const int *shape, float lo, float
 /* Runs a shell command, captures its standard output (n - 1 bytes at most,
  * NUL-terminated) and returns its exit status (255 when it did not exit). */
 int tm_test_run_cmd(const char *cmd, char *out, size_t n);
+/* Runs the program exe with the printf-formatted arguments, its stdout and
+ * stderr into out (as tm_test_run_cmd); the exit status. */
+int tm_test_run_exe(const char *exe, char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* A whole file, NUL-terminated, in 4-byte aligned storage (model files are
  * read in place); *n gets its size. The caller frees. */
 char *tm_test_slurp(const char *path, size_t *n);

@@ -695,16 +695,17 @@ static void tm_rt_dw_row(const int16_t *base, const int32_t *toff, size_t k, con
 /* 3x3 stride 1 on the flat plane: the taps sit at fixed distances from
  * three row pointers, so offsets and weights stay in registers (the int8
  * stores would otherwise force them to be reloaded every vector). Pairs as
- * tm_rt_tap_offsets: (0,1) (2,pw) (pw+1,pw+2) (2pw,2pw+1) (2pw+2, weight 0). */
+ * tm_rt_tap_offsets: (0,1) (2,pw) (pw+1,pw+2) (2pw,2pw+1) (2pw+2, weight 0).
+ * n is a multiple of the vector width (the flat plane's nq). */
 static void tm_rt_dw_row3(const int16_t *base, int pw, const int32_t *wp, const tm_rt_rqv *rq,
                           int8_t *out, int n)
 {
     const tm_v w0 = V_SET1(wp[0]), w1 = V_SET1(wp[1]), w2 = V_SET1(wp[2]), w3 = V_SET1(wp[3]),
                w4 = V_SET1(wp[4]), b = V_SET1(rq->q.bias);
+    const tm_rt_rqv q = *rq; /* a local copy: the int8 stores cannot alias it */
     int x;
-    for (x = 0; x < n; x += TM_RT_VX) {
-        int xs = x + TM_RT_VX > n && n >= TM_RT_VX ? n - TM_RT_VX : x; /* overlap, no tail */
-        const int16_t *r0 = base + xs, *r1 = r0 + pw, *r2 = r1 + pw;
+    for (x = 0; x + TM_RT_VX <= n; x += TM_RT_VX) {
+        const int16_t *r0 = base + x, *r1 = r0 + pw, *r2 = r1 + pw;
         tm_v u = V_LOAD(r0), v = V_LOAD(r0 + 1);
         tm_v al = V_ADD(b, V_MADD(V_UNPLO(u, v), w0)), ah = V_ADD(b, V_MADD(V_UNPHI(u, v), w0));
         u = V_LOAD(r0 + 2);
@@ -722,7 +723,7 @@ static void tm_rt_dw_row3(const int16_t *base, int pw, const int32_t *wp, const 
         u = V_LOAD(r2 + 2); /* its partner's weight is 0: pair it with itself */
         al = V_ADD(al, V_MADD(V_UNPLO(u, u), w4));
         ah = V_ADD(ah, V_MADD(V_UNPHI(u, u), w4));
-        tm_rt_store(al, ah, rq, out + xs, n - xs);
+        tm_rt_store(al, ah, &q, out + x, TM_RT_VX);
     }
 }
 
@@ -1139,7 +1140,7 @@ tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a)
                 tm_rt_widen(tile + (size_t)(i + a->pad_top) * p.pw + a->pad_left,
                             in + (size_t)i * a->in_w, n, a->in_zp);
 #if defined(TM_RT_X86)
-            if (a->kh == 3 && a->kw == 3)
+            if (a->kh == 3 && a->kw == 3 && p.nq % TM_RT_VX == 0)
                 tm_rt_dw_row3(tile, p.pw, wts, &rq, tmp, (int)p.nq);
             else
 #endif

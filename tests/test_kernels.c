@@ -725,7 +725,7 @@ START_TEST(simd_depthwise_3x3_stride1)
 }
 END_TEST
 
-/* The fused reference model's layers (docs: GUIDE section 4). */
+/* The fused reference model's layers (docs/reference-model.md). */
 START_TEST(simd_matches_reference_model_shapes)
 {
     struct {

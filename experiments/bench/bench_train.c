@@ -1,5 +1,5 @@
 /* Training throughput of a model from an experiment file (default: the
- * fused reference model of GUIDE.md §4) at batch 32 on random inputs,
+ * fused reference model of docs/reference-model.md) at batch 32 on random inputs,
  * beside PyTorch training the same model in the same run, as a ratio.
  *
  *   build/bench_train [--cfg FILE] [--seconds S] [--threads N] [--batch B] [--no-torch]

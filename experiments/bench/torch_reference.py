@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference of the TinyM2Net model (GUIDE.md section 4).
+"""PyTorch reference of the TinyM2Net model (docs/reference-model.md).
 
 Modes (one machine-readable line on stdout, human-readable notes on stderr):
   bench  --batch 32 --seconds 10 --threads 2 [--branches image,audio]

@@ -133,10 +133,7 @@ TM_RT_DSP_INLINE void tm_rt_dsp_dot(const uint8_t *row, int bits, const int16_t 
     int32_t s0 = tm_rt_dsp_wrap(*acc0), s1 = acc1 ? tm_rt_dsp_wrap(*acc1) : 0;
     for (g = 0; g < k4 / 4; g++) {
         uint32_t wa, wb;
-        if (bits == 8)
-            tm_rt_dsp_weights(row, 8, g, &wa, &wb);
-        else
-            tm_rt_dsp_weights(row, 4, g, &wa, &wb);
+        tm_rt_dsp_weights(row, bits, g, &wa, &wb);
         s0 = __smlad((int32_t)wa, (int32_t)tm_rt_dsp_load32(col0 + 4 * g), s0);
         s0 = __smlad((int32_t)wb, (int32_t)tm_rt_dsp_load32(col0 + 4 * g + 2), s0);
         if (col1) {

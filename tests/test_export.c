@@ -525,17 +525,8 @@ START_TEST(run_program)
     snprintf(acc, sizeof acc, "memory %zu bytes", tm_rt_model_memory_bytes(&m));
     ck_assert_msg(strstr(out, acc), "want '%s' in:\n%s", acc, out);
     size_t n = 0;
-    char *text = tm_test_slurp(logits, &n), *p = strchr(text, '\n');
-    for (int i = 0; i < ROWS; i++) {
-        char line[512];
-        int at = snprintf(line, sizeof line, "%d", i);
-        for (int c = 0; c < k; c++)
-            at += snprintf(line + at, sizeof line - at, ",%d", want[i][c]);
-        ck_assert_msg(!strncmp(p + 1, line, (size_t)at) && p[1 + at] == '\n',
-                      "row %d: want %s, got %.80s", i, line, p + 1);
-        p = strchr(p + 1, '\n');
-    }
-    free(text);
+    char *text, *p;
+    tm_test_expect_logits_csv(logits, &want[0][0], ROWS, k, TM_RT_MAX_CLASSES);
     text = tm_test_slurp(scores, &n);
     ck_assert_msg(!strncmp(text, "row,label,predicted,", 20), "%.80s", text);
     p = strchr(text, '\n');

@@ -60,6 +60,23 @@ int tm_test_run(Suite *s)
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+void tm_test_expect_logits_csv(const char *path, const int8_t *want, int rows, int k, int stride)
+{
+    size_t n = 0;
+    char *text = tm_test_slurp(path, &n), *p = text ? strchr(text, '\n') : NULL;
+    ck_assert_msg(p != NULL, "%s: no header line", path);
+    for (int i = 0; i < rows; i++) {
+        char line[512];
+        int at = snprintf(line, sizeof line, "%d", i);
+        for (int c = 0; c < k; c++)
+            at += snprintf(line + at, sizeof line - (size_t)at, ",%d", want[i * stride + c]);
+        ck_assert_msg(p && !strncmp(p + 1, line, (size_t)at) && p[1 + at] == '\n',
+                      "%s row %d: want %s, got %.80s", path, i, line, p ? p + 1 : "(end)");
+        p = strchr(p + 1, '\n');
+    }
+    free(text);
+}
+
 int tm_test_run_exe(const char *exe, char *out, size_t n, const char *fmt, ...)
 {
     char args[16384], cmd[sizeof args + 4200];

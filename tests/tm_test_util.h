@@ -38,6 +38,11 @@ void tm_test_write_png(const char *path, const uint8_t *px, int w, int h);
 /* A mono 16-bit PCM WAV. */
 void tm_test_write_wav(const char *path, const short *pcm, int n, int rate);
 
+/* Checks a logits CSV (a header line, then "r,l0,l1,..." per row, as
+ * tinym2net-run --logits writes it) against want: rows x k, row stride
+ * stride values. Fails the test naming the first row that differs. */
+void tm_test_expect_logits_csv(const char *path, const int8_t *want, int rows, int k, int stride);
+
 /* Runs the suite with Check's default runner; exit status for main(). */
 int tm_test_run(Suite *s);
 

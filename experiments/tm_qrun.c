@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tm_checkpoint.h"
+#include "tm_fault.h"
 #include "tm_train.h"
 
 tm_status tm_make_dir(const char *dir)
@@ -49,7 +50,7 @@ tm_status tm_file_commit(FILE *f, const char *tmp, const char *path, tm_status s
 {
     if (fclose(f) != 0 && s == TM_OK)
         s = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (s == TM_OK && (tm_fault_rename() ? (errno = EIO, 1) : rename(tmp, path) != 0))
+    if (s == TM_OK && tm_rename(tmp, path) != 0)
         s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     if (s != TM_OK)
         remove(tmp);
@@ -80,8 +81,8 @@ static void fsync_path(const char *p)
 
 static const char STAGE_MARK[] = ".tm-stage";
 
-/* Moves entries of from that to lacks into to (a user's files left in the
- * old folder by a kill after the swap). */
+/* Moves entries of from that to lacks into to, through subfolders both hold
+ * (a user's files left in the old folder by a kill after the swap). */
 static void move_missing(const char *from, const char *to)
 {
     DIR *dp = opendir(from);
@@ -89,16 +90,51 @@ static void move_missing(const char *from, const char *to)
         return;
     struct dirent *de;
     while ((de = readdir(dp))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, STAGE_MARK))
             continue;
         char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
-        struct stat st;
+        struct stat sa, sb;
         snprintf(a, sizeof a, "%s/%s", from, de->d_name);
         snprintf(b, sizeof b, "%s/%s", to, de->d_name);
-        if (lstat(b, &st) != 0 && errno == ENOENT)
+        if (lstat(b, &sb) != 0 && errno == ENOENT)
             (void)rename(a, b);
+        else if (lstat(a, &sa) == 0 && S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
+            move_missing(a, b);
     }
     closedir(dp);
+}
+
+/* Hard-links into to the files of from that to lacks, through subfolders
+ * both hold; subfolders only from has are moved after the swap. */
+static tm_status link_missing(const char *from, const char *to)
+{
+    DIR *dp = opendir(from);
+    if (!dp)
+        return TM_OK;
+    tm_status s = TM_OK;
+    struct dirent *de;
+    while (s == TM_OK && (de = readdir(dp))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, STAGE_MARK))
+            continue;
+        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
+        struct stat sa, sb;
+        snprintf(a, sizeof a, "%s/%s", from, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, de->d_name);
+        if (lstat(a, &sa) != 0)
+            continue;
+        int have_b = lstat(b, &sb) == 0;
+        if (S_ISDIR(sa.st_mode)) {
+            if (have_b && S_ISDIR(sb.st_mode))
+                s = link_missing(a, b);
+        } else if (!have_b && link(a, b) != 0) {
+            s = tm_error(TM_ERR_IO, "%s: cannot keep it in the new folder (link to %s): %s", a,
+                         b, strerror(errno));
+        }
+    }
+    closedir(dp);
+    return s;
 }
 
 /* DIR.tmp-PID of a dead PID: a stage (has the mark) is dropped; an old
@@ -178,26 +214,8 @@ void tm_outdir_abort(tm_outdir *d)
 
 tm_status tm_outdir_commit(tm_outdir *d)
 {
-    tm_status s = TM_OK;
     /* The user's files in DIR, as hard links, so the swap keeps them. */
-    DIR *dp = opendir(d->dir);
-    struct dirent *de;
-    while (dp && s == TM_OK && (de = readdir(dp))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            !strcmp(de->d_name, STAGE_MARK))
-            continue;
-        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
-        struct stat st;
-        snprintf(a, sizeof a, "%s/%s", d->dir, de->d_name);
-        snprintf(b, sizeof b, "%s/%s", d->stage, de->d_name);
-        if (lstat(b, &st) == 0 || lstat(a, &st) != 0 || S_ISDIR(st.st_mode))
-            continue; /* an output, or a folder (moved after the swap) */
-        if (link(a, b) != 0)
-            s = tm_error(TM_ERR_IO, "%s: cannot keep it in the new folder (link to %s): %s", a,
-                         b, strerror(errno));
-    }
-    if (dp)
-        closedir(dp);
+    tm_status s = link_missing(d->dir, d->stage);
     if (s == TM_OK) {
         fsync_path(d->stage);
         if (tm_fault_rename())

@@ -11,7 +11,7 @@ tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const c
                                 const char (*ablation_names)[TM_LAYER_NAME],
                                 const double *ablation_acc, int n_ablations)
 {
-    char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
+    char path[TM_PATH_LEN + 160], tmp[TM_PATH_LEN + 168];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
@@ -64,9 +64,17 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
         fprintf(out, "experiment %s: %d train / %d val / %d test samples, %d classes\n", e->name,
                 data.train.n, data.val.n, data.test.n, data.train.n_classes);
     }
+    /* model.h5 and metrics.json, the ablations' too, change as one unit. */
+    tm_outdir od;
+    memset(&od, 0, sizeof od);
     tm_train_result main_res;
+    memset(&main_res, 0, sizeof main_res);
+    if ((s = tm_outdir_begin(&od, o->train.out_dir)) != TM_OK)
+        goto done;
+    tm_train_options to = o->train;
+    to.result_dir = od.stage;
     tm_model *m = NULL;
-    s = tm_train(&ex, &ex.model, &data, &o->train, &m, &main_res);
+    s = tm_train(&ex, &ex.model, &data, &to, &m, &main_res);
     if (s == TM_OK && out && !main_res.stopped_early) {
         fprintf(out, "model:\n");
         tm_model_summary(m, out);
@@ -95,10 +103,16 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
                 break;
             snprintf(single.name, sizeof single.name, "%s", ex.name);
             tm_experiment_set_classes(&single, data.train.n_classes);
-            char dir[TM_PATH_LEN];
+            char dir[TM_PATH_LEN], rdir[sizeof od.stage + 80];
             snprintf(dir, sizeof dir, "%s/ablation-%s", o->train.out_dir, bn);
+            snprintf(rdir, sizeof rdir, "%s/ablation-%s", od.stage, bn);
             tm_run_options ao = *o;
             ao.train.out_dir = dir;
+            ao.train.result_dir = rdir;
+            if ((s = tm_make_dir(rdir)) != TM_OK) {
+                tm_experiment_free(&single);
+                break;
+            }
             if (out)
                 fprintf(out, "ablation: %s branch alone\n", bn);
             tm_train_result r;
@@ -115,7 +129,7 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             char variant[TM_LAYER_NAME + 8];
             snprintf(variant, sizeof variant, "%s only", bn);
             report(out, variant, &r);
-            s = tm_write_metrics_json(dir, &single, variant, &r, &data, NULL, NULL, 0);
+            s = tm_write_metrics_json(rdir, &single, variant, &r, &data, NULL, NULL, 0);
             tm_experiment_free(&single);
             snprintf(names[n_abl], sizeof names[n_abl], "%s", bn);
             acc[n_abl++] = r.test.accuracy;
@@ -123,12 +137,15 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
         }
     }
     if (s == TM_OK && !main_res.stopped_early)
-        s = tm_write_metrics_json(o->train.out_dir, &ex, main_variant, &main_res, &data,
-                                  names, acc, n_abl);
+        s = tm_write_metrics_json(od.stage, &ex, main_variant, &main_res, &data, names, acc,
+                                  n_abl);
+    if (s == TM_OK && !main_res.stopped_early)
+        s = tm_outdir_commit(&od);
     if (s == TM_OK && out && !main_res.stopped_early)
         fprintf(out, "wrote %s/metrics.json\n", o->train.out_dir);
     tm_metrics_free(&main_res.test);
 done:
+    tm_outdir_abort(&od);
     tm_model_spec_free(&ex.model);
     tm_splits_free(&data);
     return s;

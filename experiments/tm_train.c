@@ -484,7 +484,7 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
     char ckpt[TM_PATH_LEN], best[TM_PATH_LEN], final_path[TM_PATH_LEN];
     join(ckpt, sizeof ckpt, o->out_dir, "checkpoint.h5");
     join(best, sizeof best, o->out_dir, "best.h5");
-    join(final_path, sizeof final_path, o->out_dir, "model.h5");
+    join(final_path, sizeof final_path, o->result_dir ? o->result_dir : o->out_dir, "model.h5");
     int have_ckpt = file_exists(ckpt);
     if (have_ckpt && !o->resume && !o->force)
         return tm_error(TM_ERR_ARG, "%s already holds a training run (checkpoint.h5): use "

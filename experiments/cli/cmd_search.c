@@ -173,7 +173,7 @@ static tm_status write_pareto_csv(const char *dir, const search *s, int with_qat
         if (k < cap)
             k += (size_t)snprintf(buf + k, cap - k, ",%s\n", p->bits);
     }
-    char path[TM_PATH_LEN + 16];
+    char path[TM_PATH_LEN + 160];
     snprintf(path, sizeof path, "%s/pareto.csv", dir);
     tm_status st = write_text_atomic(path, buf);
     free(buf);
@@ -223,7 +223,7 @@ static tm_status write_pareto_gp(const char *dir, const tm_qrun *r, const search
         o->budget, o->qat_epochs, o->qat_epochs);
     if (k >= cap)
         return tm_error(TM_ERR_INTERNAL, "search: plot script longer than %zu bytes", cap);
-    char path[TM_PATH_LEN + 16];
+    char path[TM_PATH_LEN + 160];
     snprintf(path, sizeof path, "%s/pareto.gp", dir);
     return write_text_atomic(path, buf);
 }
@@ -265,7 +265,7 @@ static const char *method_name(tm_search_method m)
 static tm_status write_metrics(const char *dir, const tm_qrun *r, const search *s,
                                const options *o, const tm_metrics *met)
 {
-    char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
+    char path[TM_PATH_LEN + 160], tmp[TM_PATH_LEN + 168];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
@@ -449,18 +449,30 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     s->fake_acc = tm_qrun_accuracy(r->probs, r->test.label, r->test.n, r->m->spec.n_classes);
     TM_TRY(tm_qrun_simulate(r, &r->test, &s->sim_acc, met));
 
-    TM_TRY(tm_make_dir(o->out_dir));
-    char path[TM_PATH_LEN + 16];
-    snprintf(path, sizeof path, "%s/model.tm2n", o->out_dir);
-    TM_TRY(tm_write_file_atomic(path, r->bytes, r->size));
-    snprintf(path, sizeof path, "%s/qmodel.h5", o->out_dir);
-    TM_TRY(tm_qrun_write_qmodel(r, path, "search"));
-    TM_TRY(write_pareto_csv(o->out_dir, s, o->pareto_qat));
-    TM_TRY(write_pareto_gp(o->out_dir, r, s, o));
+    /* Every output changes as one unit (tm_outdir). */
+    tm_outdir od;
+    TM_TRY(tm_outdir_begin(&od, o->out_dir));
+    char path[sizeof od.stage + 16];
+    snprintf(path, sizeof path, "%s/model.tm2n", od.stage);
+    st = tm_write_file_atomic(path, r->bytes, r->size);
+    snprintf(path, sizeof path, "%s/qmodel.h5", od.stage);
+    if (st == TM_OK)
+        st = tm_qrun_write_qmodel(r, path, "search");
+    if (st == TM_OK)
+        st = write_pareto_csv(od.stage, s, o->pareto_qat);
+    if (st == TM_OK)
+        st = write_pareto_gp(od.stage, r, s, o);
     int skipped = 0;
-    TM_TRY(plot(o->out_dir, &skipped));
+    if (st == TM_OK)
+        st = plot(od.stage, &skipped);
     s->seconds = now_s() - t0;
-    TM_TRY(write_metrics(o->out_dir, r, s, o, met));
+    if (st == TM_OK)
+        st = write_metrics(od.stage, r, s, o, met);
+    if (st != TM_OK) {
+        tm_outdir_abort(&od);
+        return st;
+    }
+    TM_TRY(tm_outdir_commit(&od));
 
     printf("searched %s under %ld bytes (%s, granularity %ld byte%s):\n", r->e.name, o->budget,
            method_name(s->res.method), s->res.granularity, s->res.granularity == 1 ? "" : "s");

@@ -167,17 +167,16 @@ static tm_status run(const options *o, state *st)
     if (tm_rt_model_open(&dm, st->bytes, n) != TM_RT_OK)
         return tm_error(TM_ERR_INTERNAL, "export: the runtime rejects the exported model: %s",
                         tm_rt_model_error());
-    /* The C array first: a bad symbol or folder then leaves nothing written. */
+    char sym[128], note[TM_PATH_LEN + 64];
     if (o->c_array) {
-        char sym[128], note[TM_PATH_LEN + 64];
         if (o->symbol)
             snprintf(sym, sizeof sym, "%s", o->symbol);
         else
             tm_export_symbol(o->c_array, sym, sizeof sym);
         snprintf(note, sizeof note, "From %s (%s).", o->qdir, e->name);
-        TM_TRY(tm_export_write_c_array(o->c_array, sym, st->bytes, n, note));
     }
-    TM_TRY(tm_export_write_file(o->out, st->bytes, n));
+    /* Both outputs change as one unit. */
+    TM_TRY(tm_export_write_outputs(o->out, o->c_array, sym, st->bytes, n, note));
     if (!o->quiet) {
         tm_export_stats s;
         tm_export_stats_of(&dm, &s);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "tm_audio.h"
+#include "tm_file_set.h"
 #include "tm_image.h"
 #include "tm_manifest.h"
 #include "tm_rt_model.h"
@@ -110,6 +111,13 @@ static void state_free(state *st)
 
 static tm_status load_model(const char *path, state *st, size_t *n)
 {
+    /* An export killed between its renames is finished first (tm_file_set). */
+    int finished = 0;
+    tm_status rs = tm_file_set_recover(&path, 1, &finished);
+    if (rs != TM_OK)
+        fprintf(stderr, "tinym2net-run: warning: %s\n", tm_last_error());
+    else if (finished)
+        fprintf(stderr, "tinym2net-run: %s: finished an interrupted export\n", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return tm_error(TM_ERR_IO, "%s: cannot open the model: %s", path, strerror(errno));

@@ -653,6 +653,25 @@ static int quantize_into(const char *t, const char *env, const char *seed)
 static int quantize_new(const char *t, const char *env) { return quantize_into(t, env, "32"); }
 static void quantize_fresh(const char *t) { copy_fresh(quant_old, t); }
 
+START_TEST(every_rename_of_quantize)
+{
+    if (!setup())
+        return;
+    writer w = {"quantize", {"model.tm2n", "qmodel.h5", "metrics.json", NULL}, "seed = 31",
+                "seed = 32", "", "", "", quantize_new, quantize_fresh, NULL};
+    snprintf(quant_old, sizeof quant_old, "%s/quant-old", dir);
+    snprintf(w.ref_old, sizeof w.ref_old, "%s", quant_old);
+    snprintf(w.ref_new, sizeof w.ref_new, "%s/quant-new", dir);
+    snprintf(w.target, sizeof w.target, "%s/quant-t", dir);
+    ck_assert_int_eq(quantize_into(w.ref_old, "", "31"), 0);
+    ck_assert_int_eq(quantize_into(w.ref_new, "", "32"), 0);
+    add_user_files(quant_old);
+    /* model.tm2n, qmodel.h5, metrics.json, the swap */
+    every_rename(&w, 4);
+    cleanup();
+}
+END_TEST
+
 /* Each writer onto a small tmpfs that holds its old outputs with 8 KiB to
  * spare: an error exit naming the reason, the old outputs intact. */
 START_TEST(disk_full_every_writer)
@@ -848,6 +867,7 @@ int main(void)
     tcase_add_test(tw, every_rename_of_train);
     tcase_add_test(tw, every_rename_of_search);
     tcase_add_test(tw, every_rename_of_export);
+    tcase_add_test(tw, every_rename_of_quantize);
     tcase_add_test(tw, export_killed_between_renames);
     tcase_add_test(tw, disk_full_every_writer);
     tcase_add_test(tw, trainings_share_one_cache);

@@ -105,8 +105,8 @@ else()
   set(_tm_rt_avx2 OFF)
 endif()
 message(STATUS "TinyM2Net runtime ${TM_RUNTIME_VERSION}: kernels ${TM_RUNTIME_KERNELS_ISA}, "
-               "messages ${TM_RUNTIME_NO_MESSAGES} (TM_RUNTIME_NO_MESSAGES), "
-               "shared ${TM_RUNTIME_SHARED}")
+               "TM_RUNTIME_NO_MESSAGES=${TM_RUNTIME_NO_MESSAGES}, "
+               "TM_RUNTIME_SHARED=${TM_RUNTIME_SHARED}")
 
 # ---- install -----------------------------------------------------------------
 # Every header, the runtime's and the trainer's, goes to include/tinym2net/.

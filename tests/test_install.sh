@@ -180,9 +180,21 @@ b=$t/consumer-m4
 run "$b.cfg.log" cmake -S "$consumer" -B "$b" -DCMAKE_TOOLCHAIN_FILE="$tc" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$m4" -DCONSUMER_MODEL_DIR="$gen" -DCONSUMER_CORTEXM_DIR="$src/runtime/tools/cortexm"
 run "$b.build.log" cmake --build "$b" -j2
-if bash "$src/runtime/tools/cortexm/run.sh" m4 "$b/consumer.elf" "$b.out"; then
-  check "$b.out" "Cortex-M4 (qemu mps2-an386) find_package" "$m4isa" 0
-else
-  bad "the Cortex-M4 consumer failed on qemu: $(cat "$b.out")"
-fi
+# pkg-config: the target flags from the .pc, the board files of build.sh.
+cm=$src/runtime/tools/cortexm
+pc="PKG_CONFIG_PATH=$m4/lib/pkgconfig"
+run "$b.pc.log" env "$pc" sh -c "arm-none-eabi-gcc \$(pkg-config --variable=target_cflags tinym2net-runtime) \
+  -std=c99 -O2 -Wall -Wextra -Werror -DCONSUMER_SEMIHOST -I'$gen' -I'$cm' '$consumer/main.c' '$cm/startup.c' \
+  \$(pkg-config --cflags --libs tinym2net-runtime) -nostartfiles -T '$cm/cortexm.ld' --specs=nano.specs \
+  -Wl,--gc-sections -o '$b/consumer_pc.elf'"
+for elf in consumer consumer_pc; do
+  how=find_package
+  [[ $elf == consumer_pc ]] && how=pkg-config
+  if bash "$cm/run.sh" m4 "$b/$elf.elf" "$b.$elf.out"; then
+    check "$b.$elf.out" "Cortex-M4 (qemu mps2-an386) $how" "$m4isa" 0
+  else
+    bad "the Cortex-M4 $how consumer failed on qemu: $(cat "$b.$elf.out")"
+  fi
+done
+arm-none-eabi-size "$b/consumer.elf" | tail -n 1 | awk '{ printf "test_install: Cortex-M4 consumer image: .text %d bytes (runtime, model, inputs, libm), .data %d, .bss %d\n", $1, $2, $3 }'
 exit $status

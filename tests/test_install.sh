@@ -16,8 +16,9 @@
 #    the kernels' ISA and the error text with what the packages record;
 # 4. installs the runtime built with cmake/arm-none-eabi-cortex-m4.cmake
 #    (message-free) and runs the consumer built against it on QEMU mps2-an386.
-# Exit 77 (skip) when cmake, cc, pkg-config or python3 is missing, or, after
-# the host checks passed, when arm-none-eabi-gcc or qemu-system-arm is.
+# Exit 77 (skip) when cmake, cc, pkg-config or python3 is missing, for a
+# TM_SANITIZE build, or, after the host checks passed, when arm-none-eabi-gcc
+# or qemu-system-arm is.
 set -euo pipefail
 src=$(cd "${1:?usage: test_install.sh SOURCE_DIR BUILD_DIR}" && pwd)
 build=$(cd "${2:?usage: test_install.sh SOURCE_DIR BUILD_DIR}" && pwd)
@@ -25,6 +26,10 @@ skip() { echo "test_install: $1 - skipped"; exit 77; }
 for tool in cmake cc pkg-config python3; do
   command -v "$tool" >/dev/null || skip "$tool not found"
 done
+# A sanitizer build's libraries need the sanitizer runtimes in every program
+# linked with them; this test is about plain installs.
+grep -q '^TM_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null &&
+  skip "$build is a TM_SANITIZE build"
 t=$(mktemp -d "${TMPDIR:-/tmp}/tm-install.XXXXXX")
 trap 'rm -rf "$t"' EXIT
 consumer="$src/tests/install_consumer"

@@ -50,13 +50,13 @@ if(TM_INSTALL_TRAINER)
   # TinyM2NetConfig.cmake finds the same dependencies this build linked.
   set(TM_OPENBLAS_HAS_SET_NUM_THREADS ${TM_HAVE_OPENBLAS_SET_NUM_THREADS})
   configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/TinyM2NetConfig.cmake.in
-    ${CMAKE_BINARY_DIR}/TinyM2NetConfig.cmake
+    ${CMAKE_CURRENT_BINARY_DIR}/TinyM2NetConfig.cmake
     INSTALL_DESTINATION ${TM_CMAKEDIR}
     PATH_VARS TM_INSTALL_INCLUDEDIR)
-  write_basic_package_version_file(${CMAKE_BINARY_DIR}/TinyM2NetConfigVersion.cmake
+  write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/TinyM2NetConfigVersion.cmake
     VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
-  install(FILES ${CMAKE_BINARY_DIR}/TinyM2NetConfig.cmake
-                ${CMAKE_BINARY_DIR}/TinyM2NetConfigVersion.cmake
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/TinyM2NetConfig.cmake
+                ${CMAKE_CURRENT_BINARY_DIR}/TinyM2NetConfigVersion.cmake
           DESTINATION ${TM_CMAKEDIR} COMPONENT trainer)
 
   # tinym2net.pc: static libraries, so every dependency is in Requires / Libs.
@@ -76,7 +76,7 @@ if(TM_INSTALL_TRAINER)
       string(APPEND TM_PC_HDF5_LIBS " ${l}")
     endforeach()
   endif()
-  configure_file(${CMAKE_CURRENT_LIST_DIR}/tinym2net.pc.in ${CMAKE_BINARY_DIR}/tinym2net.pc @ONLY)
-  install(FILES ${CMAKE_BINARY_DIR}/tinym2net.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/tinym2net.pc.in ${CMAKE_CURRENT_BINARY_DIR}/tinym2net.pc @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tinym2net.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
           COMPONENT trainer)
 endif()

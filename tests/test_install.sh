@@ -53,6 +53,8 @@ for f in lib/libtinym2net-runtime.a lib/libtinym2net-core.a lib/libtinym2net-exp
          lib/pkgconfig/tinym2net-runtime.pc lib/pkgconfig/tinym2net.pc bin/tinym2net bin/tinym2net-run; do
   [[ -e "$full/$f" ]] || bad "cmake --install $build did not install $f"
 done
+# The installed runner starts (its libraries resolve outside the build tree).
+"$full/bin/tinym2net-run" --help >"$t/run-help.log" 2>&1 || bad "the installed tinym2net-run does not start"
 run "$t/rt-cfg.log" cmake -S "$src/runtime" -B "$t/rt-build" -DCMAKE_BUILD_TYPE=Release
 run "$t/rt-build.log" cmake --build "$t/rt-build" -j2
 run "$t/rt-install.log" cmake --install "$t/rt-build" --prefix "$rt"

@@ -1,5 +1,6 @@
 #include "tm_experiment.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -693,8 +694,22 @@ static tm_status layer_key(tm_layer_spec *l, const ctx *c)
         }
         return get_int(c, 1, 1 << 20, &l->filters);
     }
-    if (KEY("size"))
-        return get_int(c, 1, 64, &l->size);
+    if (KEY("size")) {
+        /* N, or HxW for a kernel of H rows and W columns */
+        const char *v = c->at->value, *x = strchr(v, 'x');
+        if (!x) {
+            l->size_w = 0;
+            return get_int(c, 1, 64, &l->size);
+        }
+        char *end;
+        long h = strtol(v, &end, 10), w = end == x ? strtol(x + 1, &end, 10) : 0;
+        if (!isdigit((unsigned char)v[0]) || !isdigit((unsigned char)x[1]) || *end || h < 1 ||
+            h > 64 || w < 1 || w > 64)
+            return bad(c, "not a size: give N, or HxW with each 1..64", NULL);
+        l->size = (int)h;
+        l->size_w = (int)w == (int)h ? 0 : (int)w;
+        return TM_OK;
+    }
     if (KEY("stride"))
         return get_int(c, 1, 64, &l->stride);
     if (KEY("padding")) {

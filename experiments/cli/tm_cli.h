@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#define TM_VERSION_STRING "0.1.0"
+#include "tm_version.h"
 
 typedef struct tm_command {
     const char *name;

@@ -3,6 +3,7 @@
  * tests link. Every case fails in parsing, or right after it on a missing
  * file, so no case trains anything. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tm_test_util.h"
@@ -197,6 +198,48 @@ START_TEST(help_version_and_suggestions)
 }
 END_TEST
 
+/* Every command that writes a folder refuses one holding its outputs without
+ * --force, before any work (here: before even opening the missing run). */
+START_TEST(force_rule_before_any_work)
+{
+    if (!setup())
+        return;
+    static char out[1 << 16];
+    char *d = tm_test_tmpdir("force");
+    ck_assert_ptr_nonnull(d);
+    char args[8192];
+    snprintf(args, sizeof args, "touch '%s/model.tm2n' '%s/pareto.csv' '%s/checkpoint.h5'", d, d,
+             d);
+    ck_assert_int_eq(tm_test_run_cmd(args, out, sizeof out), 0);
+    const char *cmds[3][2] = {{"quantize", "model.tm2n"},
+                              {"search", "pareto.csv"},
+                              {"train", "checkpoint.h5"}};
+    for (int i = 0; i < 3; i++) {
+        if (i == 2)
+            snprintf(args, sizeof args, "train '%s/experiments/quickstart.cfg' --out '%s'",
+                     tm_test_source_dir(), d);
+        else
+            snprintf(args, sizeof args, "%s '%s/no-run' --out '%s' --budget-bytes 1", cmds[i][0],
+                     d, d);
+        if (i == 0) /* quantize has no --budget-bytes */
+            snprintf(args, sizeof args, "quantize '%s/no-run' --out '%s'", d, d);
+        ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+        ck_assert_msg(strstr(out, "already holds") && strstr(out, cmds[i][1]) &&
+                          strstr(out, "--force") && !strstr(out, "no-run"),
+                      "%s: %s", cmds[i][0], out);
+        /* with --force the command goes on: to the missing run's error */
+        if (i < 2) {
+            strncat(args, " --force", sizeof args - strlen(args) - 1);
+            ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+            ck_assert_msg(strstr(out, "no-run"), "%s --force: %s", cmds[i][0], out);
+        }
+    }
+    snprintf(args, sizeof args, "rm -rf '%s'", d);
+    ck_assert_int_eq(tm_test_run_cmd(args, out, sizeof out), 0);
+    free(d);
+}
+END_TEST
+
 START_TEST(repeatable_set_and_threads)
 {
     if (!setup())
@@ -244,6 +287,7 @@ int main(void)
     tcase_add_test(tc, every_option_is_accepted);
     tcase_add_test(tc, repeatable_set_and_threads);
     tcase_add_test(tc, help_version_and_suggestions);
+    tcase_add_test(tc, force_rule_before_any_work);
     suite_add_tcase(s, tc);
     return tm_test_run(s);
 }

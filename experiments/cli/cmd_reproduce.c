@@ -513,7 +513,7 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
     snprintf(q, sizeof q, "%s/q", base);
     if (mi == M_SEARCH) {
         logf_(o, "[%s seed %d] search (budget %ld bytes)\n", d->name, seed, d->budget);
-        if (sh(o, NULL, "'%s' search '%s' --out '%s' %s %ld --quiet %s %s %s", o->self, run, q, extra,
+        if (sh(o, NULL, "'%s' search '%s' --out '%s' %s %ld --force --quiet %s %s %s", o->self, run, q, extra,
                d->budget, qopts, sopts, thr) != 0) {
             logf_(o, "  search failed (see %s/reproduce.log)\n", o->out);
             snprintf(r->note, sizeof r->note, "the search failed at seed %d", seed);
@@ -521,7 +521,7 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
         }
     } else {
         logf_(o, "[%s seed %d] quantize %s --preset paper\n", d->name, seed, d->cfg[mi]);
-        if (sh(o, NULL, "'%s' quantize '%s' --out '%s' --preset paper --quiet %s %s", o->self, run,
+        if (sh(o, NULL, "'%s' quantize '%s' --out '%s' --preset paper --force --quiet %s %s", o->self, run,
                q, qopts, thr) != 0) {
             logf_(o, "  quantisation failed (see %s/reproduce.log)\n", o->out);
             snprintf(r->note, sizeof r->note, "quantisation failed at seed %d", seed);

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tm_cli.h"
 #include "tm_suggest.h"
@@ -10,6 +11,19 @@
 int tm_cli_fail(const char *cmd)
 {
     fprintf(stderr, "tinym2net %s: error: %s\n", cmd, tm_last_error());
+    return 1;
+}
+
+int tm_cli_check_out(const char *cmd, const char *dir, const char *marker, const char *what,
+                     int force)
+{
+    char p[8192];
+    snprintf(p, sizeof p, "%s/%s", dir, marker);
+    struct stat st;
+    if (force || stat(p, &st) != 0)
+        return 0;
+    fprintf(stderr, "tinym2net %s: error: %s already holds %s (%s): use --force to replace it\n",
+            cmd, dir, what, marker);
     return 1;
 }
 

@@ -26,6 +26,10 @@
 #define RP_PATH 1024
 #define RP_CMD 8192
 
+
+#ifndef TM_SOURCE_DIR
+#define TM_SOURCE_DIR "."
+#endif
 /* Model slots: the two single-modality base models (<modality>-base.cfg),
  * fused, fused compressed, and the compressed model with searched bits. */
 enum { M_SINGLE0, M_SINGLE1, M_FUSED, M_COMP, M_SEARCH, M_N };
@@ -85,7 +89,7 @@ static void help(FILE *f)
             "  --seeds LIST        seeds (default 0,1,2)\n"
             "  --epochs N          training epochs (default: the experiment files')\n"
             "  --out DIR           working folder for runs (default runs/reproduce)\n"
-            "  --results FILE      results page (default docs/results.md)\n"
+            "  --results FILE      results page (default: the repository's docs/results.md)\n"
             "  --budget-bytes N    packed weight budget of the search (default: midway\n"
             "                      between the compressed model's all-4 and all-8-bit bytes)\n"
             "  --coswara ROOT      import the Coswara folder ROOT (combined_data.csv and\n"
@@ -972,8 +976,9 @@ int tm_cmd_reproduce(int argc, char **argv)
     o.datasets = "avdigits,avdigits-noisy";
     o.seeds = "0,1,2";
     o.out = "runs/reproduce";
-    o.results = "docs/results.md";
-    o.configs = "experiments";
+    /* The repository's files wherever the command runs from. */
+    o.results = TM_SOURCE_DIR "/docs/results.md";
+    o.configs = TM_SOURCE_DIR "/experiments";
     int qat_epochs = -1;
     const tm_cli_option opts[] = {
         TM_CLI_STRING("--data", NULL, &o.datasets),

@@ -234,6 +234,13 @@ START_TEST(force_rule_before_any_work)
             ck_assert_msg(strstr(out, "no-run"), "%s --force: %s", cmds[i][0], out);
         }
     }
+    /* export of a training run says what to do first */
+    snprintf(args, sizeof args, "mkdir '%s/tr' && touch '%s/tr/model.h5'", d, d);
+    ck_assert_int_eq(tm_test_run_cmd(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "export '%s/tr' -o '%s/m.tm2n'", d, d);
+    ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "is a training run") && strstr(out, "tinym2net quantize"), "%s",
+                  out);
     snprintf(args, sizeof args, "rm -rf '%s'", d);
     ck_assert_int_eq(tm_test_run_cmd(args, out, sizeof out), 0);
     free(d);

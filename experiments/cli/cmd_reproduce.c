@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "tm_cli.h"
 #include "tm_data_load.h"
 #include "tm_experiment.h"
+#include "tm_ranks.h"
 
 #define RP_MAX_SEEDS 16
 #define RP_MAX_DATA 8
@@ -68,6 +70,8 @@ typedef struct {
     char self[RP_PATH], runner[RP_PATH], src[RP_PATH], a64_note[256];
     int seed[RP_MAX_SEEDS], n_seeds;
     FILE *log;
+    tm_ranks ranks;
+    char memo[RP_PATH]; /* over several ranks: markers of the commands done */
 } opts;
 
 static void help(FILE *f)
@@ -101,6 +105,10 @@ static void help(FILE *f)
             "  --quick             seed 0, 2 epochs unless --epochs, short calibration and QAT\n"
             "                      (for tests; not a result)\n"
             "  --help              this text\n");
+    if (tm_ranks_have_mpi())
+        fprintf(f, "\nThis build has MPI: started by mpirun or srun, the jobs are dealt out over\n"
+                   "the ranks and rank 0 writes the same page (docs/scale-out.md):\n"
+                   "  mpirun -n 4 tinym2net reproduce ...\n");
 }
 
 static void logf_(opts *o, const char *fmt, ...)
@@ -128,6 +136,21 @@ static int sh(opts *o, const char *out, const char *fmt, ...)
     va_end(ap);
     if (w < 0 || (size_t)w >= sizeof cmd)
         return -1;
+    /* Over several ranks each command runs once: the rank that ran it leaves
+     * a marker (named by the command's hash) and the others take its files. */
+    char mark[RP_PATH + 64] = "";
+    if (o->memo[0]) {
+        uint64_t h = 1469598103934665603ull;
+        for (const char *c = cmd; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        snprintf(mark, sizeof mark, "%s/%016llx", o->memo, (unsigned long long)h);
+        struct stat ms;
+        if (stat(mark, &ms) == 0) {
+            if (o->log)
+                fprintf(o->log, "$ %s\n  (done by another rank)\n", cmd), fflush(o->log);
+            return 0;
+        }
+    }
     if (o->log)
         fprintf(o->log, "$ %s\n", cmd), fflush(o->log);
     char logpath[RP_PATH + 32];
@@ -145,7 +168,13 @@ static int sh(opts *o, const char *out, const char *fmt, ...)
                 (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     if (rc == -1)
         return -1;
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    if (rc == 0 && mark[0]) {
+        FILE *m = fopen(mark, "w");
+        if (m)
+            fclose(m);
+    }
+    return rc;
 }
 
 static int mkdirs(const char *dir)
@@ -660,6 +689,40 @@ static void run_data(opts *o, data_res *d, int *fatal)
         }
 }
 
+/* Over several ranks: the jobs (data set x model x seed, in the order of a
+ * single-process run) are dealt out in turn; the searches follow once every
+ * compressed model is in, as they need its budget. Every rank leaves its
+ * files and command markers; rank 0 then collects (run_data again, every
+ * command already done), so the page is the single-process page. */
+static void run_waves(opts *o, data_res *ds, int nd)
+{
+    const tm_ranks *r = &o->ranks;
+    char search_opt[64];
+    int have_search = search_option(o, search_opt, sizeof search_opt) == 0;
+    long job = 0;
+    for (int i = 0; i < nd; i++)
+        for (int s = 0; s < o->n_seeds; s++)
+            for (int mi = 0; mi < M_N; mi++)
+                if (mi != M_SEARCH && job++ % r->size == r->rank)
+                    (void)run_model(o, &ds[i], mi, o->seed[s], search_opt);
+    tm_ranks_barrier(r);
+    for (int i = 0; i < nd && have_search; i++) {
+        data_res *d = &ds[i];
+        /* the budget as a single process finds it: the first seed's compressed model */
+        d->budget = o->budget;
+        memset(&d->m[M_COMP], 0, sizeof d->m[M_COMP]);
+        (void)run_model(o, d, M_COMP, o->seed[0], search_opt);
+        for (int s = 0; s < o->n_seeds; s++)
+            if (job++ % r->size == r->rank && d->m[M_COMP].ran && d->budget > 0)
+                (void)run_model(o, d, M_SEARCH, o->seed[s], search_opt);
+    }
+    tm_ranks_barrier(r);
+    for (int i = 0; i < nd; i++) {
+        memset(ds[i].m, 0, sizeof ds[i].m);
+        ds[i].budget = o->budget;
+    }
+}
+
 /* ---- the results page --------------------------------------------------- */
 
 static void write_plots(opts *o, data_res *ds, int nd, const char *dir, const char *stem,
@@ -1034,15 +1097,36 @@ int tm_cmd_reproduce(int argc, char **argv)
             snprintf(datasets + L, sizeof datasets - L, "%scoswara", L ? "," : "");
         }
     }
-    if (find_tools(&o) || mkdirs(o.out))
-        return 1;
+    if (tm_ranks_init(&o.ranks, &argc, &argv) != TM_OK)
+        return tm_cli_fail("reproduce");
+    const int lead = o.ranks.rank == 0, many = o.ranks.size > 1;
+    if (find_tools(&o) || (lead && mkdirs(o.out)))
+        return tm_ranks_exit(&o.ranks, 1);
     char logpath[RP_PATH + 32];
     snprintf(logpath, sizeof logpath, "%s/reproduce.log", o.out);
+    if (many) {
+        /* a fresh set of command markers, made before any rank runs a command */
+        snprintf(o.memo, sizeof o.memo, "%s/.ranks-done", o.out);
+        if (lead) {
+            char rm[RP_PATH + 64];
+            snprintf(rm, sizeof rm, "rm -rf '%s'", o.memo);
+            if (system(rm) != 0 || mkdirs(o.memo))
+                return tm_ranks_exit(&o.ranks, 1);
+        }
+    }
     /* Append mode: the child steps append to the same file through the
      * shell, and our writes must land after theirs, not over them. */
-    o.log = fopen(logpath, "w");
+    o.log = lead ? fopen(logpath, "w") : NULL;
     if (o.log)
         o.log = freopen(logpath, "a", o.log);
+    if (lead && many)
+        logf_(&o, "reproduce: %d ranks (MPI); the jobs are dealt out in turn\n", o.ranks.size);
+    /* The lead's set-up (the aarch64 build, the Coswara import) before the
+     * others repeat it, each command then already done. */
+    if (many && !lead) {
+        tm_ranks_barrier(&o.ranks);
+        o.log = fopen(logpath, "a");
+    }
     char cmdline[4096] = "tinym2net";
     for (int i = 0; i < argc; i++) {
         size_t L = strlen(cmdline);
@@ -1058,7 +1142,7 @@ int tm_cmd_reproduce(int argc, char **argv)
     data_res *ds = calloc(RP_MAX_DATA, sizeof *ds);
     int nd = 0, fatal = 0;
     if (!ds)
-        return 1;
+        return tm_ranks_exit(&o.ranks, 1);
     const char *p = datasets;
     while (*p && nd < RP_MAX_DATA) {
         size_t L = strcspn(p, ",");
@@ -1074,18 +1158,30 @@ int tm_cmd_reproduce(int argc, char **argv)
             free(ds);
             if (o.log)
                 fclose(o.log);
-            return 2;
+            return tm_ranks_exit(&o.ranks, 2);
         }
         if (o.coswara && !strcmp(d->name, "coswara") && import_coswara(&o, d)) {
             free(ds);
             if (o.log)
                 fclose(o.log);
-            return 1;
+            return tm_ranks_exit(&o.ranks, 1);
         }
         nd++;
         p += L;
         if (*p == ',')
             p++;
+    }
+    if (many && lead)
+        tm_ranks_barrier(&o.ranks);
+    if (many) {
+        run_waves(&o, ds, nd);
+        if (!lead) {
+            free(ds);
+            if (o.log)
+                fclose(o.log);
+            tm_ranks_finalize(&o.ranks);
+            return 0;
+        }
     }
     for (int i = 0; i < nd && !fatal; i++) {
         struct timespec a, b;
@@ -1104,5 +1200,6 @@ int tm_cmd_reproduce(int argc, char **argv)
     free(ds);
     if (o.log)
         fclose(o.log);
+    tm_ranks_finalize(&o.ranks);
     return fatal ? 1 : 0;
 }

@@ -191,6 +191,11 @@ static void compact(sbuf *b, const json_t *v)
     free(s);
 }
 
+static int nonempty_container(const json_t *x)
+{
+    return (json_is_object(x) && json_object_size(x)) || (json_is_array(x) && json_array_size(x));
+}
+
 static int holds_containers(const json_t *v)
 {
     const char *k;
@@ -198,11 +203,11 @@ static int holds_containers(const json_t *v)
     size_t i;
     if (json_is_object(v)) {
         json_object_foreach((json_t *)v, k, x)
-            if ((json_is_object(x) && json_object_size(x)) || (json_is_array(x) && json_array_size(x)))
+            if (nonempty_container(x))
                 return 1;
     } else if (json_is_array(v)) {
         json_array_foreach(v, i, x)
-            if ((json_is_object(x) && json_object_size(x)) || (json_is_array(x) && json_array_size(x)))
+            if (nonempty_container(x))
                 return 1;
     }
     return 0;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_csv.h"
+#include "tm_json_io.h"
 #include "tm_test_util.h"
 
 static char exe[4096], run_exe[4096];
@@ -89,6 +91,80 @@ static void expect_class_array(const json_t *arr, const char *what)
     for (size_t i = 0; i < 2; i++)
         ck_assert_str_eq(json_string_value(json_array_get(arr, i)), CLASSES[i]);
 }
+
+/* The writers alone: RFC 4180 edge cases through Python's csv module, and
+ * the JSON values jansson cannot take as they are. */
+START_TEST(writers_quote_escape_and_repair)
+{
+    char *dir = tm_test_tmpdir("writers");
+    ck_assert_ptr_nonnull(dir);
+    static const char *const fields[] = {"plain", "", " lead", "trail\t", "a,b", "q\"q\"",
+                                         "line\nbreak", "cr\rx", "ñ, \\"};
+    enum { NF = sizeof fields / sizeof *fields };
+    char path[4300], cmd[9000];
+    snprintf(path, sizeof path, "%s/w.csv", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    tm_csv w;
+    tm_csv_init(&w, f);
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < NF; i++)
+            tm_csv_str(&w, fields[i]);
+        tm_csv_end(&w);
+    }
+    tm_csv_int(&w, -3);
+    tm_csv_fmt(&w, "%.2f", 0.5);
+    tm_csv_end(&w);
+    ck_assert_int_eq(tm_csv_failed(&w), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    size_t tn = 0;
+    char *text = tm_test_slurp(path, &tn);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(!strncmp(text, "plain,,\" lead\",\"trail\t\",\"a,b\",\"q\"\"q\"\"\",", 39), "%s",
+                  text);
+    free(text);
+    json_t *want = json_array();
+    for (int i = 0; i < NF; i++)
+        json_array_append_new(want, json_string(fields[i]));
+    char wpath[4300];
+    snprintf(wpath, sizeof wpath, "%s/want.json", dir);
+    ck_assert_int_eq(json_dump_file(want, wpath, 0), 0);
+    json_decref(want);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import csv, json, sys\n"
+             "w = json.load(open(sys.argv[2], encoding='utf-8'))\n"
+             "r = list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8'), strict=True))\n"
+             "assert r == [w, w, ['-3', '0.50']], r\" '%s' '%s' 2>&1",
+             path, wpath);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+
+    json_t *d = json_object();
+    ck_assert_int_eq(tm_json_set_num(d, "nan", 0.0 / 0.0, -1), 0);
+    ck_assert_int_eq(tm_json_set_num(d, "one", 1.0, 6), 0);
+    ck_assert_int_eq(tm_json_set_num(d, "third", 1.0 / 3.0, -1), 0);
+    ck_assert_int_eq(tm_json_set_num(d, "rounded", 0.1234567, 3), 0);
+    ck_assert_int_eq(tm_json_set_str(d, "bad\xff key", "x\xc3(\xed\xa0\x80y"), 0);
+    json_t *in = json_object();
+    ck_assert_int_eq(tm_json_set_int(in, "a", 1), 0);
+    ck_assert_int_eq(tm_json_set(d, "small", in), 0);
+    ck_assert_int_eq(tm_json_set(d, "null value", NULL), -1);
+    char *t = tm_json_dumps(d);
+    json_decref(d);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t, "{\n  \"nan\": null,\n  \"one\": 1,\n  \"third\": 0.3333333333,\n"
+                        "  \"rounded\": 0.123,\n"
+                        "  \"bad\xef\xbf\xbd key\": \"x\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy\",\n"
+                        "  \"small\": {\"a\": 1}\n}\n");
+    json_error_t err;
+    json_t *back = json_loads(t, 0, &err);
+    ck_assert_msg(back != NULL, "%s", err.text);
+    json_decref(back);
+    free(t);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(tm_test_run_cmd(cmd, out, sizeof out), 0);
+    free(dir);
+}
+END_TEST
 
 START_TEST(names_round_trip_through_every_json_and_csv)
 {
@@ -261,6 +337,7 @@ int main(void)
     Suite *s = suite_create("json_csv");
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, writers_quote_escape_and_repair);
     tcase_add_test(tc, names_round_trip_through_every_json_and_csv);
     suite_add_tcase(s, tc);
     return tm_test_run(s);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_suggest.h"
+
 /* ---- raw INI entries --------------------------------------------------- */
 
 typedef struct {
@@ -346,8 +348,11 @@ static tm_status unknown_key(const ctx *c, const char *valid)
         snprintf(where, sizeof where, "%s:%d", c->label, c->at->line);
     else
         snprintf(where, sizeof where, "--set %s.%s", c->at->section, c->at->key);
-    return tm_error(TM_ERR_CONFIG, "%s: [%s] unknown key '%s' (valid keys: %s)", where,
-                    c->at->section, c->at->key, valid);
+    char near[64], hint[96] = "";
+    if (tm_suggest_in_list(c->at->key, valid, near, sizeof near))
+        snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+    return tm_error(TM_ERR_CONFIG, "%s: [%s] unknown key '%s'%s (valid keys: %s)", where,
+                    c->at->section, c->at->key, hint, valid);
 }
 
 #define KEY(k) (!strcmp(c->at->key, (k)))
@@ -993,10 +998,15 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
             int k = tm_layer_kind_parse(type->value);
             if (k < 0) {
                 ctx c = {r->label, type};
-                return bad(&c, "unknown layer type (conv, depthwise, separable, maxpool, "
-                               "avgpool, globalavgpool, dense, batchnorm, relu, relu6, dropout, "
-                               "flatten)",
-                           NULL);
+                static const char types[] = "conv, depthwise, separable, maxpool, avgpool, "
+                                            "globalavgpool, dense, batchnorm, relu, relu6, "
+                                            "dropout, flatten";
+                char near[64], hint[96] = "";
+                if (tm_suggest_in_list(type->value, types, near, sizeof near))
+                    snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+                char msg[256];
+                snprintf(msg, sizeof msg, "unknown layer type (%s%s)", hint, types);
+                return bad(&c, "%s", msg);
             }
             if (!strcmp(owner, "head")) {
                 if (!saw_fusion && e->model.n_branches > 1)

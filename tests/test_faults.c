@@ -139,7 +139,7 @@ static int quantize(const char *q, const char *fault)
     char cmd[16384], out[4096];
     snprintf(cmd, sizeof cmd,
              "%s '%s/tinym2net' quantize '%s/run' --out '%s' --preset all8 --qat-epochs 0 "
-             "--calib-batches 4 --quiet >/dev/null 2>&1",
+             "--calib-batches 4 --force --quiet >/dev/null 2>&1",
              fault, bd, dir, q);
     return tm_test_run_cmd(cmd, out, sizeof out);
 }
@@ -187,7 +187,7 @@ START_TEST(sigkill_during_quantize)
             if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
                 _exit(99);
             execl(exe, exe, "quantize", run, "--out", q, "--preset", "all8", "--qat-epochs",
-                  "0", "--calib-batches", "4", "--quiet", (char *)NULL);
+                  "0", "--calib-batches", "4", "--force", "--quiet", (char *)NULL);
             _exit(98);
         }
         /* 0 to 117 ms: the whole run is about 100 ms here */
@@ -530,7 +530,7 @@ static int search_into(const char *t, const char *env, const char *seed)
     static char cmd[32768];
     snprintf(cmd, sizeof cmd,
              "%s '%s/tinym2net' search '%s/run' --out '%s' --budget-bytes 8000 --qat-epochs 0 "
-             "--calib-batches 4 --pareto-points 2 --set experiment.seed=%s --quiet "
+             "--calib-batches 4 --pareto-points 2 --set experiment.seed=%s --force --quiet "
              "2>&1 >/dev/null",
              env, bd, dir, t, seed);
     return tm_test_run_cmd(cmd, run_err, sizeof run_err);
@@ -646,7 +646,7 @@ static int quantize_into(const char *t, const char *env, const char *seed)
     static char cmd[32768];
     snprintf(cmd, sizeof cmd,
              "%s '%s/tinym2net' quantize '%s/run' --out '%s' --preset all8 --qat-epochs 0 "
-             "--calib-batches 4 --set experiment.seed=%s --quiet 2>&1 >/dev/null",
+             "--calib-batches 4 --set experiment.seed=%s --force --quiet 2>&1 >/dev/null",
              env, bd, dir, t, seed);
     return tm_test_run_cmd(cmd, run_err, sizeof run_err);
 }

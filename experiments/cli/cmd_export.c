@@ -174,6 +174,20 @@ static tm_status run(const options *o, state *st)
     snprintf(path, sizeof path, "%s/model.tm2n", o->qdir);
     snprintf(qpath, sizeof qpath, "%s/qmodel.h5", o->qdir);
     size_t sim_n = 0;
+    FILE *probe = fopen(path, "rb");
+    if (probe)
+        fclose(probe);
+    else {
+        char h5[TM_PATH_LEN + 32];
+        snprintf(h5, sizeof h5, "%s/model.h5", o->qdir);
+        if ((probe = fopen(h5, "rb"))) {
+            fclose(probe);
+            return tm_error(TM_ERR_ARG, "%s is a training run, not a quantised one: run "
+                                        "`tinym2net quantize %s --out QDIR` first, then export "
+                                        "QDIR",
+                            o->qdir, o->qdir);
+        }
+    }
     TM_TRY(read_all(path, &st->sim, &sim_n));
     tm_rt_model sm;
     if (tm_rt_model_open(&sm, st->sim, sim_n) != TM_RT_OK)

@@ -27,6 +27,10 @@
 #define RP_PATH 1024
 #define RP_CMD 8192
 
+
+#ifndef TM_SOURCE_DIR
+#define TM_SOURCE_DIR "."
+#endif
 /* Model slots: the two single-modality base models (<modality>-base.cfg),
  * fused, fused compressed, and the compressed model with searched bits. */
 enum { M_SINGLE0, M_SINGLE1, M_FUSED, M_COMP, M_SEARCH, M_N };
@@ -86,7 +90,7 @@ static void help(FILE *f)
             "  --seeds LIST        seeds (default 0,1,2)\n"
             "  --epochs N          training epochs (default: the experiment files')\n"
             "  --out DIR           working folder for runs (default runs/reproduce)\n"
-            "  --results FILE      results page (default docs/results.md)\n"
+            "  --results FILE      results page (default: the repository's docs/results.md)\n"
             "  --budget-bytes N    packed weight budget of the search (default: midway\n"
             "                      between the compressed model's all-4 and all-8-bit bytes)\n"
             "  --coswara ROOT      import the Coswara folder ROOT (combined_data.csv and\n"
@@ -494,7 +498,7 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
     snprintf(q, sizeof q, "%s/q", base);
     if (mi == M_SEARCH) {
         logf_(o, "[%s seed %d] search (budget %ld bytes)\n", d->name, seed, d->budget);
-        if (sh(o, NULL, "'%s' search '%s' --out '%s' %s %ld --quiet %s %s %s", o->self, run, q, extra,
+        if (sh(o, NULL, "'%s' search '%s' --out '%s' %s %ld --force --quiet %s %s %s", o->self, run, q, extra,
                d->budget, qopts, sopts, thr) != 0) {
             logf_(o, "  search failed (see %s/reproduce.log)\n", o->out);
             snprintf(r->note, sizeof r->note, "the search failed at seed %d", seed);
@@ -502,7 +506,7 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
         }
     } else {
         logf_(o, "[%s seed %d] quantize %s --preset paper\n", d->name, seed, d->cfg[mi]);
-        if (sh(o, NULL, "'%s' quantize '%s' --out '%s' --preset paper --quiet %s %s", o->self, run,
+        if (sh(o, NULL, "'%s' quantize '%s' --out '%s' --preset paper --force --quiet %s %s", o->self, run,
                q, qopts, thr) != 0) {
             logf_(o, "  quantisation failed (see %s/reproduce.log)\n", o->out);
             snprintf(r->note, sizeof r->note, "quantisation failed at seed %d", seed);
@@ -955,8 +959,9 @@ int tm_cmd_reproduce(int argc, char **argv)
     o.datasets = "avdigits,avdigits-noisy";
     o.seeds = "0,1,2";
     o.out = "runs/reproduce";
-    o.results = "docs/results.md";
-    o.configs = "experiments";
+    /* The repository's files wherever the command runs from. */
+    o.results = TM_SOURCE_DIR "/docs/results.md";
+    o.configs = TM_SOURCE_DIR "/experiments";
     int qat_epochs = -1;
     const tm_cli_option opts[] = {
         TM_CLI_STRING("--data", NULL, &o.datasets),

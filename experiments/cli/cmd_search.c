@@ -48,13 +48,14 @@ static void help(FILE *f)
             "  --set SEC.KEY=VAL   override a key of the stored experiment (e.g. data paths)\n"
             "  --threads N         worker threads\n"
             "  --quiet             no progress output\n"
+            "  --force             replace the outputs of an SDIR that already holds them\n"
             "  --help              this text\n");
 }
 
 typedef struct {
     const char *run_dir, *out_dir, *json;
     long budget;
-    int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet;
+    int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet, force;
     const char *sets[MAX_SETS];
     int n_sets;
 } options;
@@ -627,6 +628,7 @@ int tm_cmd_search(int argc, char **argv)
         TM_CLI_LIST("--set", &set_list),
         TM_CLI_LIST_PREFIX("--threads", &set_list, "experiment.threads=", threads_set),
         TM_CLI_FLAG("--quiet", "-q", &o.quiet),
+        TM_CLI_FLAG("--force", NULL, &o.force),
         {0},
     };
     int rc = tm_cli_parse("search", help, opts, argc, argv, &o.run_dir, 1);
@@ -637,6 +639,8 @@ int tm_cmd_search(int argc, char **argv)
                 !o.out_dir ? "--out SDIR" : "--budget-bytes N");
         return 2;
     }
+    if (tm_cli_check_out("search", o.out_dir, "pareto.csv", "a precision search", o.force))
+        return 1;
     o.n_sets = set_list.n;
     tm_qrun r;
     search s;

@@ -20,6 +20,8 @@
 #include "tm_manifest.h"
 #include "tm_rt_model.h"
 #include "tm_status.h"
+#include "tm_suggest.h"
+#include "tm_version.h"
 
 #define RUN_MAX_COLUMNS 8
 /* --dump-inputs files (read by export/device/tm_rt_run_inputs.c). */
@@ -513,6 +515,9 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             help(stdout);
             return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("tinym2net-run %s\n", TM_VERSION_STRING);
+            return 0;
         } else if (!strcmp(a, "--manifest")) {
             o.manifest = v;
         } else if (!strcmp(a, "--root")) {
@@ -553,7 +558,17 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.quiet = 1;
         } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net-run: unknown option '%s' (see --help)\n", a);
+            static const char *const known[] = {
+                "--manifest", "--root", "--label-column", "--column", "--fit", "--scores",
+                "--logits", "--repeat", "--dump-inputs", "--skip-bad-rows", "--quiet", "--help",
+                "--version"};
+            const char *near = tm_suggest(a, known, (int)(sizeof known / sizeof *known));
+            if (near)
+                fprintf(stderr, "tinym2net-run: unknown option '%s'; did you mean '%s'? (see "
+                                "--help)\n",
+                        a, near);
+            else
+                fprintf(stderr, "tinym2net-run: unknown option '%s' (see --help)\n", a);
             return 2;
         } else if (!o.model) {
             o.model = a;

@@ -560,8 +560,8 @@ int main(int argc, char **argv)
         } else if (a[0] == '-') {
             static const char *const known[] = {
                 "--manifest", "--root", "--label-column", "--column", "--fit", "--scores",
-                "--logits", "--repeat", "--dump-inputs", "--skip-bad-rows", "--quiet", "--help",
-                "--version"};
+                "--logits", "--json", "--repeat", "--dump-inputs", "--skip-bad-rows", "--quiet",
+                "--help", "--version"};
             const char *near = tm_suggest(a, known, (int)(sizeof known / sizeof *known));
             if (near)
                 fprintf(stderr, "tinym2net-run: unknown option '%s'; did you mean '%s'? (see "

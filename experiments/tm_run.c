@@ -1,9 +1,12 @@
 #include "tm_run.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tm_json.h"
+#include "tm_plot.h"
 #include "tm_qrun.h"
 
 tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
@@ -33,6 +36,21 @@ tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const c
         bad |= tm_json_set(d, "ablations", a);
     }
     return tm_json_commit(d, bad, path);
+}
+
+/* training.png of a finished training: log.csv (written in the run folder
+ * as training went) is linked into the stage so the picture changes with
+ * the rest of the outputs. */
+static tm_status plot_training(const char *run_dir, const char *stage_dir, const char *title,
+                               int *skipped)
+{
+    char from[TM_PATH_LEN + 16], to[TM_PATH_LEN + 160];
+    snprintf(from, sizeof from, "%s/log.csv", run_dir);
+    snprintf(to, sizeof to, "%s/log.csv", stage_dir);
+    if (link(from, to) != 0 && errno != EEXIST)
+        return tm_error(TM_ERR_IO, "%s: cannot link it into %s: %s", from, stage_dir,
+                        strerror(errno));
+    return tm_plot_training(stage_dir, title, skipped);
 }
 
 static void report(FILE *out, const char *variant, const tm_train_result *r)
@@ -66,6 +84,7 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
     memset(&od, 0, sizeof od);
     tm_train_result main_res;
     memset(&main_res, 0, sizeof main_res);
+    int no_plot = 0;
     if ((s = tm_outdir_begin(&od, o->train.out_dir)) != TM_OK)
         goto done;
     tm_train_options to = o->train;
@@ -127,6 +146,11 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             snprintf(variant, sizeof variant, "%s only", bn);
             report(out, variant, &r);
             s = tm_write_metrics_json(rdir, &single, variant, &r, &data, NULL, NULL, 0);
+            if (s == TM_OK) {
+                char title[TM_PATH_LEN];
+                snprintf(title, sizeof title, "%s, %s", ex.name, variant);
+                s = plot_training(dir, rdir, title, &no_plot);
+            }
             tm_experiment_free(&single);
             snprintf(names[n_abl], sizeof names[n_abl], "%s", bn);
             acc[n_abl++] = r.test.accuracy;
@@ -136,10 +160,17 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
     if (s == TM_OK && !main_res.stopped_early)
         s = tm_write_metrics_json(od.stage, &ex, main_variant, &main_res, &data, names, acc,
                                   n_abl);
+    if (s == TM_OK && !main_res.stopped_early) {
+        char title[TM_PATH_LEN];
+        snprintf(title, sizeof title, "%s, %s", ex.name, main_variant);
+        s = plot_training(o->train.out_dir, od.stage, title, &no_plot);
+    }
     if (s == TM_OK && !main_res.stopped_early)
         s = tm_outdir_commit(&od);
     if (s == TM_OK && out && !main_res.stopped_early)
-        fprintf(out, "wrote %s/metrics.json\n", o->train.out_dir);
+        fprintf(out, "wrote %s/metrics.json and %s\n", o->train.out_dir,
+                no_plot ? "training.gp (gnuplot not found: training.png skipped)"
+                        : "training.png");
     tm_metrics_free(&main_res.test);
 done:
     tm_outdir_abort(&od);

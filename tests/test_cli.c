@@ -100,6 +100,26 @@ START_TEST(quickstart_fusion_beats_each_branch)
     snprintf(args, sizeof args, "eval '%s/r'", dir);
     ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
     ck_assert_double_eq_tol(json_number(out, "test_accuracy"), fused, 1e-9);
+    /* every training run's curves: the script always, the PNG with gnuplot */
+    int gnuplot = system("command -v gnuplot >/dev/null 2>&1") == 0;
+    const char *runs[3] = {"r", "r/ablation-image", "r/ablation-audio"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s/training.gp", dir, runs[i]);
+        f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "no %s", path);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/%s/training.png", dir, runs[i]);
+        f = fopen(path, "rb");
+        ck_assert_msg(!gnuplot || f != NULL, "no %s", path);
+        if (f) {
+            unsigned char sig[8] = {0};
+            ck_assert_int_eq(fread(sig, 1, 8, f), 8);
+            ck_assert_msg(!memcmp(sig, "\x89PNG\r\n\x1a\n", 8), "%s is not a PNG", path);
+            fseek(f, 0, SEEK_END);
+            ck_assert_int_gt(ftell(f), 10000); /* two panels of curves, not an empty image */
+            fclose(f);
+        }
+    }
     free(dir);
 }
 END_TEST

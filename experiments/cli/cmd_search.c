@@ -9,6 +9,7 @@
 #include "tm_cli.h"
 #include "tm_csv.h"
 #include "tm_json.h"
+#include "tm_plot.h"
 #include "tm_qrun.h"
 #include "tm_search.h"
 
@@ -199,15 +200,8 @@ static tm_status write_pareto_csv(const char *dir, const search *s, int with_qat
 static tm_status write_pareto_gp(const char *dir, const tm_qrun *r, const search *s,
                                  const options *o)
 {
-    /* A gnuplot single-quoted string takes any text but ', written ''. */
-    char name[2 * sizeof r->e.name + 1];
-    size_t nk = 0;
-    for (const char *c = r->e.name; *c && nk + 2 < sizeof name; c++) {
-        if (*c == '\'')
-            name[nk++] = '\'';
-        name[nk++] = *c;
-    }
-    name[nk] = '\0';
+    char name[2 * sizeof r->e.name + 3];
+    tm_plot_quote(r->e.name, name, sizeof name);
     char buf[8192];
     size_t cap = sizeof buf, k = 0;
     long chosen = s->res.bytes;
@@ -218,7 +212,7 @@ static tm_status write_pareto_gp(const char *dir, const tm_qrun *r, const search
         "set output 'pareto.png'\n"
         "set datafile separator ','\n"
         "set datafile columnheaders\n"
-        "set title '%s: precision search, integer runtime (%d test samples)'\n"
+        "set title %s.': precision search, integer runtime (%d test samples)'\n"
         "set xlabel 'packed weight bytes (weights + biases + scales)'\n"
         "set ylabel 'test accuracy (%%)'\n"
         "set y2label 'predicted damage (validation cross-entropy rise)'\n"

@@ -65,7 +65,7 @@ if(TM_INSTALL_TRAINER)
     string(REGEX REPLACE "^tm_" "" _n ${lib})
     string(APPEND TM_PC_LIBS " -ltinym2net-${_n}")
   endforeach()
-  set(TM_PC_REQUIRES "tinym2net-runtime = ${TM_RUNTIME_VERSION}, openblas, sndfile, samplerate, libpng, inih")
+  set(TM_PC_REQUIRES "tinym2net-runtime = ${TM_RUNTIME_VERSION}, openblas, sndfile, samplerate, libpng, inih, jansson")
   # Debian ships hdf5.pc; elsewhere the libraries FindHDF5 found go in Libs.
   pkg_check_modules(TM_PC_HDF5 QUIET hdf5)
   set(TM_PC_HDF5_LIBS "")

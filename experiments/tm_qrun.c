@@ -522,7 +522,7 @@ tm_status tm_qrun_write_qmodel(const tm_qrun *r, const char *path, const char *p
     return tm_ckpt_commit(w);
 }
 
-tm_status tm_qrun_write_size_json(FILE *f, const tm_qat *q, size_t model_file_bytes)
+tm_status tm_qrun_size_json(json_t *obj, const tm_qat *q, size_t model_file_bytes)
 {
     tm_size_totals tot;
     TM_TRY(tm_size_rows(q, NULL, 0, &tot));
@@ -531,22 +531,30 @@ tm_status tm_qrun_write_size_json(FILE *f, const tm_qat *q, size_t model_file_by
         return tm_error(TM_ERR_NOMEM, "metrics: out of memory");
     tm_status s = tm_size_rows(q, rows, tot.rows, &tot);
     if (s == TM_OK) {
-        fprintf(f, "  \"weight_bytes\": %ld,\n  \"float_weight_bytes\": %ld,\n", tot.packed_bytes,
-                tot.float_bytes);
-        fprintf(f, "  \"compression\": %.4f,\n  \"model_file_bytes\": %zu,\n",
-                tot.packed_bytes ? (double)tot.float_bytes / (double)tot.packed_bytes : 0.0,
-                model_file_bytes);
-        fprintf(f, "  \"macs_per_sample\": %ld,\n  \"bits\": {", tot.macs);
-        for (int i = 0; i < tot.rows; i++)
-            fprintf(f, "%s\"%s\": %d", i ? ", " : "", rows[i].name, rows[i].bits);
-        fprintf(f, "},\n  \"layers\": [\n");
-        for (int i = 0; i < tot.rows; i++)
-            fprintf(f,
-                    "    {\"name\": \"%s\", \"type\": \"%s\", \"params\": %ld, \"bits\": %d, "
-                    "\"packed_bytes\": %ld, \"macs\": %ld}%s\n",
-                    rows[i].name, rows[i].kind, rows[i].params, rows[i].bits,
-                    rows[i].packed_bytes, rows[i].macs, i + 1 < tot.rows ? "," : "");
-        fprintf(f, "  ],\n");
+        int bad = tm_json_set_int(obj, "weight_bytes", tot.packed_bytes);
+        bad |= tm_json_set_int(obj, "float_weight_bytes", tot.float_bytes);
+        bad |= tm_json_set_num(obj, "compression",
+                               tot.packed_bytes ? (double)tot.float_bytes / (double)tot.packed_bytes
+                                                : 0.0,
+                               4);
+        bad |= tm_json_set_int(obj, "model_file_bytes", (long long)model_file_bytes);
+        bad |= tm_json_set_int(obj, "macs_per_sample", tot.macs);
+        json_t *bits = json_object(), *layers = json_array();
+        for (int i = 0; i < tot.rows; i++) {
+            bad |= tm_json_set_int(bits, rows[i].name, rows[i].bits);
+            json_t *l = json_object();
+            bad |= tm_json_set_str(l, "name", rows[i].name);
+            bad |= tm_json_set_str(l, "type", rows[i].kind);
+            bad |= tm_json_set_int(l, "params", rows[i].params);
+            bad |= tm_json_set_int(l, "bits", rows[i].bits);
+            bad |= tm_json_set_int(l, "packed_bytes", rows[i].packed_bytes);
+            bad |= tm_json_set_int(l, "macs", rows[i].macs);
+            bad |= tm_json_push(layers, l);
+        }
+        bad |= tm_json_set(obj, "bits", bits);
+        bad |= tm_json_set(obj, "layers", layers);
+        if (bad)
+            s = tm_error(TM_ERR_NOMEM, "metrics: out of memory");
     }
     free(rows);
     return s;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tm_json.h"
 #include "tm_plot.h"
 #include "tm_qrun.h"
 
@@ -13,31 +14,28 @@ tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const c
                                 const char (*ablation_names)[TM_LAYER_NAME],
                                 const double *ablation_acc, int n_ablations)
 {
-    char path[TM_PATH_LEN + 160], tmp[TM_PATH_LEN + 168];
+    char path[TM_PATH_LEN + 160];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"variant\": \"%s\",\n", e->name, variant);
-    fprintf(f, "  \"seed\": %llu,\n  \"epochs\": %d,\n  \"parameters\": %ld,\n",
-            (unsigned long long)e->seed, r->epochs_done, r->params);
-    fprintf(f, "  \"macs_per_sample\": %ld,\n  \"train_seconds\": %.3f,\n", r->macs,
-            r->train_seconds);
-    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"best_val_accuracy\": %.6f,\n",
-            r->samples_per_s, r->best_val_accuracy);
-    fprintf(f, "  \"best_epoch\": %d,\n  \"val_accuracy\": %.6f,\n", r->best_epoch,
-            r->val_accuracy);
-    tm_splits_json_skipped(data, f);
-    tm_status s = tm_metrics_write_json(f, &r->test, data->test.class_names, "test_", 2);
-    if (s == TM_OK && n_ablations > 0) {
-        fprintf(f, ",\n  \"ablations\": {");
+    json_t *d = tm_json_doc(e->name, variant);
+    int bad = !d;
+    bad |= tm_json_set(d, "seed", json_integer((json_int_t)e->seed));
+    bad |= tm_json_set_int(d, "epochs", r->epochs_done);
+    bad |= tm_json_set_int(d, "parameters", r->params);
+    bad |= tm_json_set_int(d, "macs_per_sample", r->macs);
+    bad |= tm_json_set_num(d, "train_seconds", r->train_seconds, 3);
+    bad |= tm_json_set_num(d, "train_samples_per_s", r->samples_per_s, 1);
+    bad |= tm_json_set_num(d, "best_val_accuracy", r->best_val_accuracy, 6);
+    bad |= tm_json_set_int(d, "best_epoch", r->best_epoch);
+    bad |= tm_json_set_num(d, "val_accuracy", r->val_accuracy, 6);
+    bad |= tm_json_add_skipped(d, data);
+    bad |= tm_json_add_metrics(d, &r->test, data->test.class_names, "test_");
+    if (n_ablations > 0) {
+        json_t *a = json_object();
         for (int i = 0; i < n_ablations; i++)
-            fprintf(f, "%s\"%s\": %.6f", i ? ", " : "", ablation_names[i], ablation_acc[i]);
-        fprintf(f, "}");
+            bad |= tm_json_set_num(a, ablation_names[i], ablation_acc[i], 6);
+        bad |= tm_json_set(d, "ablations", a);
     }
-    fprintf(f, "\n}\n");
-    return tm_file_commit(f, tmp, path, s);
+    return tm_json_commit(d, bad, path);
 }
 
 /* training.png of a finished training: log.csv (written in the run folder

@@ -4,6 +4,7 @@
 
 #include "tm_cli.h"
 #include "tm_data_load.h"
+#include "tm_json.h"
 #include "tm_train.h"
 
 static void help(FILE *f)
@@ -76,10 +77,13 @@ int tm_cmd_eval(int argc, char **argv)
         met.loss = loss;
         char prefix[16];
         snprintf(prefix, sizeof prefix, "%s_", split);
-        printf("{\n  \"run\": \"%s\",\n", dir);
-        tm_splits_json_skipped(&data, stdout);
-        s = tm_metrics_write_json(stdout, &met, d->class_names, prefix, 2);
-        printf("\n}\n");
+        json_t *doc = json_object();
+        int bad = tm_json_set_str(doc, "run", dir);
+        bad |= tm_json_add_skipped(doc, &data);
+        bad |= tm_json_add_metrics(doc, &met, d->class_names, prefix);
+        s = bad ? tm_error(TM_ERR_NOMEM, "eval: out of memory building the JSON")
+                : tm_json_put(stdout, doc, "standard output");
+        json_decref(doc);
     }
     tm_metrics_free(&met);
     free(probs);

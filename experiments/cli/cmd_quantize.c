@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tm_cli.h"
+#include "tm_json.h"
 #include "tm_qrun.h"
 
 #define MAX_SETS 64
@@ -47,25 +48,25 @@ typedef struct {
 static tm_status write_metrics(const char *dir, const tm_experiment *e, const tm_qat *q,
                                const summary *sm, const tm_metrics *met, const tm_splits *data)
 {
-    char path[TM_PATH_LEN + 80], tmp[TM_PATH_LEN + 96];
+    char path[TM_PATH_LEN + 80];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"variant\": \"quantized\",\n", e->name);
-    fprintf(f, "  \"preset\": \"%s\",\n  \"qat_epochs\": %d,\n  \"calib_batches\": %d,\n",
-            sm->preset ? sm->preset : "", sm->qat_epochs, sm->calib_batches);
-    fprintf(f, "  \"float_test_accuracy\": %.6f,\n", sm->float_acc);
-    fprintf(f, "  \"ptq_test_accuracy\": %.6f,\n", sm->ptq_acc);
-    fprintf(f, "  \"fake_quant_test_accuracy\": %.6f,\n", sm->fake_acc);
-    tm_splits_json_skipped(data, f);
-    tm_status s = tm_qrun_write_size_json(f, q, sm->file_bytes);
+    json_t *d = tm_json_doc(e->name, "quantized");
+    int bad = !d;
+    bad |= tm_json_set_str(d, "preset", sm->preset ? sm->preset : "");
+    bad |= tm_json_set_int(d, "qat_epochs", sm->qat_epochs);
+    bad |= tm_json_set_int(d, "calib_batches", sm->calib_batches);
+    bad |= tm_json_set_num(d, "float_test_accuracy", sm->float_acc, 6);
+    bad |= tm_json_set_num(d, "ptq_test_accuracy", sm->ptq_acc, 6);
+    bad |= tm_json_set_num(d, "fake_quant_test_accuracy", sm->fake_acc, 6);
+    bad |= tm_json_add_skipped(d, data);
+    tm_status s = d ? tm_qrun_size_json(d, q, sm->file_bytes) : TM_OK;
     /* The integer simulation's metrics: test_accuracy, test_macro_f1, ... */
-    if (s == TM_OK)
-        s = tm_metrics_write_json(f, met, data->test.class_names, "test_", 2);
-    fprintf(f, "\n}\n");
-    return tm_file_commit(f, tmp, path, s);
+    bad |= tm_json_add_metrics(d, met, data->test.class_names, "test_");
+    if (s != TM_OK) {
+        json_decref(d);
+        return s;
+    }
+    return tm_json_commit(d, bad, path);
 }
 
 /* ---- the command ------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include "tm_cli.h"
 #include "tm_data_load.h"
 #include "tm_experiment.h"
+#include "tm_json_io.h"
 #include "tm_ranks.h"
 
 #define RP_MAX_SEEDS 16
@@ -219,54 +220,35 @@ static char *slurp(const char *path)
     return b;
 }
 
-/* The number after "key": in a JSON text (top level keys are unique in our
- * metrics files); NAN when absent or null. */
-static double json_num(const char *js, const char *key)
+/* A JSON file written by a command (metrics.json, tinym2net-run --json); NULL
+ * when missing or not JSON, with the reason in the log. */
+static json_t *load_json(opts *o, const char *path)
 {
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = js ? strstr(js, pat) : NULL;
-    if (!p)
-        return NAN;
-    p += strlen(pat);
-    char *end;
-    double v = strtod(p, &end);
-    return end == p ? NAN : v;
+    json_t *d = NULL;
+    if (tm_json_load(path, &d) != TM_OK)
+        logf_(o, "  %s\n", tm_last_error());
+    return d;
 }
 
 /* "test_confusion": [[..],..] into conf (k x k); returns k or 0. */
-static int json_confusion(const char *js, int *conf)
+static int json_confusion(const json_t *js, int *conf)
 {
-    const char *p = js ? strstr(js, "\"test_confusion\":") : NULL;
-    if (!p || !(p = strchr(p, '[')))
+    const json_t *rows = json_object_get(js, "test_confusion");
+    int k = (int)json_array_size(rows);
+    if (k < 1 || k > RP_MAX_CLASSES)
         return 0;
-    p++;
-    int rows = 0, cols = 0, n = 0;
-    while (*p && *p != ']' && rows < RP_MAX_CLASSES) {
-        while (*p && *p != '[' && *p != ']')
-            p++;
-        if (*p != '[')
-            break;
-        p++;
-        int c = 0;
-        while (*p && *p != ']') {
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (end == p) {
-                p++;
-                continue;
-            }
-            if (c < RP_MAX_CLASSES && n < RP_MAX_CLASSES * RP_MAX_CLASSES)
-                conf[n++] = (int)v;
-            c++;
-            p = end;
+    for (int r = 0; r < k; r++) {
+        const json_t *row = json_array_get(rows, (size_t)r);
+        if ((int)json_array_size(row) != k)
+            return 0;
+        for (int c = 0; c < k; c++) {
+            const json_t *v = json_array_get(row, (size_t)c);
+            if (!json_is_integer(v))
+                return 0;
+            conf[r * k + c] = (int)json_integer_value(v);
         }
-        if (*p)
-            p++;
-        cols = c;
-        rows++;
     }
-    return rows == cols && rows * cols == n ? rows : 0;
+    return k;
 }
 
 static int parse_list(const char *s, int *v, int max)
@@ -334,38 +316,37 @@ static void fmt_series(const series *s, char *buf, size_t n)
 
 /* Packed weight bytes of the compressed model with every layer at 4 and at
  * 8 bits, from the per-layer rows of a quantize metrics.json. */
-static int bytes_4_8(const char *js, long *b4, long *b8)
+static int bytes_4_8(const json_t *js, long *b4, long *b8)
 {
     *b4 = *b8 = 0;
-    const char *p = js ? strstr(js, "\"layers\":") : NULL;
-    int rows = 0;
-    while (p && (p = strstr(p, "{\"name\":"))) {
-        double params = json_num(p, "params"), bits = json_num(p, "bits"),
-               packed = json_num(p, "packed_bytes");
+    const json_t *layers = json_object_get(js, "layers"), *l;
+    size_t i;
+    json_array_foreach(layers, i, l) {
+        double params = tm_json_num(l, "params"), bits = tm_json_num(l, "bits"),
+               packed = tm_json_num(l, "packed_bytes");
         if (isnan(params) || isnan(bits) || isnan(packed))
             return -1;
         long half = (long)params - ((long)params + 1) / 2;
         *b8 += bits == 8 ? (long)packed : (long)packed + half;
         *b4 += bits == 4 ? (long)packed : (long)packed - half;
-        rows++;
-        p++;
     }
-    return rows ? 0 : -1;
+    return json_array_size(layers) ? 0 : -1;
 }
 
-/* tinym2net-run's summary: accuracy (right/n), invoke latency, arena,
+/* tinym2net-run --json: accuracy (right/n), median invoke latency, arena,
  * file bytes. */
-static int parse_run(const char *txt, int *right, int *n, double *lat, long *arena, long *fbytes)
+static int parse_run(const json_t *js, int *right, int *n, double *lat, long *arena, long *fbytes)
 {
-    const char *p;
-    if (!txt || !(p = strstr(txt, "accuracy ")) || sscanf(p, "accuracy %*f (%d/%d)", right, n) != 2)
+    double r = tm_json_num(js, "right"), l = tm_json_num(js, "labelled");
+    if (isnan(r) || isnan(l) || l < 1)
         return -1;
-    if ((p = strstr(txt, "invoke ")))
-        *lat = strtod(p + 7, NULL);
-    if ((p = strstr(txt, "(arena ")))
-        *arena = strtol(p + 7, NULL, 10);
-    if ((p = strstr(txt, "model file ")))
-        *fbytes = strtol(p + 11, NULL, 10);
+    *right = (int)r;
+    *n = (int)l;
+    *lat = tm_json_num(json_object_get(js, "latency"), "invoke_median_ms");
+    double a = tm_json_num(json_object_get(js, "memory"), "arena_bytes");
+    double f = tm_json_num(js, "model_file_bytes");
+    *arena = isnan(a) ? 0 : (long)a;
+    *fbytes = isnan(f) ? 0 : (long)f;
     return 0;
 }
 
@@ -532,16 +513,16 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
             return 0;
         }
         snprintf(js_path, sizeof js_path, "%s/metrics.json", run);
-        char *js = slurp(js_path);
-        double acc = json_num(js, "test_accuracy");
+        json_t *js = load_json(o, js_path);
+        double acc = tm_json_num(js, "test_accuracy");
         add(&r->fl, acc);
-        r->params = (long)json_num(js, "parameters");
-        r->macs = (long)json_num(js, "macs_per_sample");
+        r->params = (long)tm_json_num(js, "parameters");
+        r->macs = (long)tm_json_num(js, "macs_per_sample");
         if (!isnan(acc) && (r->fl.n == 1 || acc > r->best)) {
             r->best = acc;
             r->k = json_confusion(js, r->conf);
         }
-        free(js);
+        json_decref(js);
     }
     snprintf(q, sizeof q, "%s/q", base);
     if (mi == M_SEARCH) {
@@ -562,21 +543,22 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
         }
     }
     snprintf(js_path, sizeof js_path, "%s/metrics.json", q);
-    char *qjs = slurp(js_path);
-    double sim = json_num(qjs, "test_accuracy");
+    json_t *qjs = load_json(o, js_path);
+    double sim = tm_json_num(qjs, "test_accuracy");
     if (mi == M_SEARCH) {
-        add(&r->fl, json_num(qjs, "float_test_accuracy"));
-        double a4 = json_num(qjs, "all4_weight_bytes"), a8 = json_num(qjs, "all8_weight_bytes");
+        add(&r->fl, tm_json_num(qjs, "float_test_accuracy"));
+        double a4 = tm_json_num(qjs, "all4_weight_bytes"),
+               a8 = tm_json_num(qjs, "all8_weight_bytes");
         if (!isnan(a4) && !isnan(a8))
             snprintf(r->note, sizeof r->note,
                      "the search reports %.0f packed weight bytes with every layer at 4 bits and "
                      "%.0f at 8 bits; the searched model has %ld",
-                     a4, a8, (long)json_num(qjs, "weight_bytes"));
+                     a4, a8, (long)tm_json_num(qjs, "weight_bytes"));
         r->params = d->m[M_COMP].params;
         r->macs = d->m[M_COMP].macs;
     }
     add(&r->sim, sim);
-    double wb = json_num(qjs, "weight_bytes");
+    double wb = tm_json_num(qjs, "weight_bytes");
     if (!isnan(wb))
         r->weight_bytes = (long)wb;
     if (mi == M_COMP && d->budget <= 0) {
@@ -584,10 +566,10 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
         if (bytes_4_8(qjs, &b4, &b8) == 0)
             d->budget = (b4 + b8) / 2;
     }
-    free(qjs);
+    json_decref(qjs);
 
     char model[RP_PATH + 200], out_txt[RP_PATH + 200], logits[RP_PATH + 200],
-        scores[RP_PATH + 200], inputs[RP_PATH + 200];
+        scores[RP_PATH + 200], inputs[RP_PATH + 200], run_json[RP_PATH + 200];
     snprintf(model, sizeof model, "%s/model.tm2n", base);
     if (sh(o, NULL, "'%s' export '%s' -o '%s' --quiet", o->self, q, model) != 0) {
         logf_(o, "  export failed (see %s/reproduce.log)\n", o->out);
@@ -601,23 +583,24 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
     snprintf(logits, sizeof logits, "%s/logits.csv", base);
     snprintf(scores, sizeof scores, "%s/scores.csv", base);
     snprintf(inputs, sizeof inputs, "%s/inputs.bin", base);
+    snprintf(run_json, sizeof run_json, "%s/run.json", base);
     int a64 = o->a64_ok;
     if (sh(o, out_txt, "'%s' '%s' --manifest '%s' --label-column '%s' --fit %s --quiet "
-                       "--logits '%s' --scores '%s' %s%s%s",
-           o->runner, model, man.test, man.label, man.fit, logits, scores,
+                       "--logits '%s' --scores '%s' --json '%s' %s%s%s",
+           o->runner, model, man.test, man.label, man.fit, logits, scores, run_json,
            a64 ? "--dump-inputs '" : "",
            a64 ? inputs : "", a64 ? "'" : "") != 0) {
         logf_(o, "  tinym2net-run failed on %s (see %s)\n", model, out_txt);
         return -1;
     }
-    char *txt = slurp(out_txt);
+    json_t *rj = load_json(o, run_json);
     int right = 0, n = 0;
     double lat = NAN;
     long arena = 0, fbytes = 0;
-    int pr = parse_run(txt, &right, &n, &lat, &arena, &fbytes);
-    free(txt);
+    int pr = parse_run(rj, &right, &n, &lat, &arena, &fbytes);
+    json_decref(rj);
     if (pr) {
-        logf_(o, "  cannot read tinym2net-run's summary in %s\n", out_txt);
+        logf_(o, "  cannot read tinym2net-run's summary in %s\n", run_json);
         return -1;
     }
     double rt = n ? (double)right / n : NAN;

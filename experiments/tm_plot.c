@@ -61,9 +61,10 @@ tm_status tm_plot_run(const char *dir, const char *script, int *skipped)
     char qd[2 * TM_PATH_LEN + 8], qs[512], cmd[2 * TM_PATH_LEN + 600];
     shell_quote(dir, qd, sizeof qd);
     shell_quote(script, qs, sizeof qs);
-    snprintf(cmd, sizeof cmd, "cd %s && gnuplot %s 2>&1", qd, qs);
+    snprintf(cmd, sizeof cmd, "cd %s && gnuplot %s >/dev/null 2>&1", qd, qs);
     if (system(cmd) != 0)
-        return tm_error(TM_ERR_IO, "%s/%s: gnuplot failed (the script and its data are written)",
+        return tm_error(TM_ERR_IO, "%s/%s: gnuplot failed (the script and its data are written; "
+                                   "run it there to see why)",
                         dir, script);
     return TM_OK;
 }
@@ -83,6 +84,7 @@ tm_status tm_plot_training(const char *dir, const char *title, int *skipped)
         "set key autotitle columnhead bottom right\n"
         "set grid\n"
         "set xlabel 'epoch'\n"
+        "set xrange [0:*]\n"
         "set multiplot layout 1,2 title %s.' - training curves'\n"
         "set title 'cross-entropy loss'\n"
         "set ylabel 'loss'\n"

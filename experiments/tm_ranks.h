@@ -25,12 +25,6 @@ void tm_ranks_finalize(tm_ranks *r);
  * ranks (which may wait at a barrier), aborts them all with rc. */
 int tm_ranks_exit(tm_ranks *r, int rc);
 void tm_ranks_barrier(const tm_ranks *r);
-/* rank 0's values of v[0..n-1] on every rank. */
-void tm_ranks_bcast_long(const tm_ranks *r, long *v, int n);
-/* The element-wise sum of x[0..n-1] over the ranks, on every rank, the ranks
- * added in rank order (rank 0 + rank 1 + ...), so the result does not depend
- * on the MPI library's reduction tree. */
-tm_status tm_ranks_sum_ordered(const tm_ranks *r, float *x, size_t n);
 /* 1 when the build has MPI. */
 int tm_ranks_have_mpi(void);
 

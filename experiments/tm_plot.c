@@ -109,3 +109,86 @@ tm_status tm_plot_training(const char *dir, const char *title, int *skipped)
     TM_TRY(tm_write_file_atomic(path, buf, (size_t)n));
     return tm_plot_run(dir, "training.gp", skipped);
 }
+
+tm_status tm_plot_confusion(const char *png, const char *title, const char *const *classes,
+                            const int *conf, int k, int *skipped)
+{
+    char stem[TM_PATH_LEN], dir[TM_PATH_LEN], gp[TM_PATH_LEN + 8], dat[TM_PATH_LEN + 8];
+    snprintf(stem, sizeof stem, "%s", png);
+    size_t L = strlen(stem);
+    if (L > 4 && !strcmp(stem + L - 4, ".png"))
+        stem[L - 4] = '\0';
+    snprintf(gp, sizeof gp, "%s.gp", stem);
+    snprintf(dat, sizeof dat, "%s.dat", stem);
+    snprintf(dir, sizeof dir, "%s", stem);
+    char *slash = strrchr(dir, '/');
+    const char *base_png = slash ? png + (slash - dir) + 1 : png;
+    const char *base_dat = slash ? dat + (slash - dir) + 1 : dat;
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    /* the matrix: "true predicted count share" per cell */
+    size_t cap = 256 + (size_t)k * (size_t)k * 48;
+    char *buf = malloc(cap);
+    if (!buf)
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory", dat);
+    size_t n = 0;
+    for (int t = 0; t < k; t++) {
+        long row = 0;
+        for (int p = 0; p < k; p++)
+            row += conf[t * k + p];
+        for (int p = 0; p < k; p++)
+            n += (size_t)snprintf(buf + n, cap - n, "%d %d %d %.4f\n", t, p, conf[t * k + p],
+                                  row ? (double)conf[t * k + p] / (double)row : 0.0);
+        n += (size_t)snprintf(buf + n, cap - n, "\n");
+    }
+    tm_status s = tm_write_file_atomic(dat, buf, n);
+    free(buf);
+    TM_TRY(s);
+    cap = 2048 + (size_t)k * 300;
+    buf = malloc(cap);
+    if (!buf)
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory", gp);
+    char t[512], q[256], qp[TM_PATH_LEN + 8], qd[TM_PATH_LEN + 8];
+    tm_plot_quote(title, t, sizeof t);
+    tm_plot_quote(base_png, qp, sizeof qp);
+    tm_plot_quote(base_dat, qd, sizeof qd);
+    int side = 260 + 48 * k;
+    n = (size_t)snprintf(buf, cap,
+                         "# `gnuplot %s` in this folder redraws the picture\n"
+                         "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n"
+                         "set output %s\n"
+                         "set title %s.' - confusion matrix (rows: true class, counts)'\n"
+                         "set xlabel 'predicted class'\nset ylabel 'true class'\n"
+                         "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\n"
+                         "set cbrange [0:1]\nset cblabel 'share of the true class'\n"
+                         "set palette defined (0 'white', 1 '#2166ac')\n"
+                         "set size ratio -1\nunset key\n",
+                         strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp, side + 120, side, qp, t,
+                         k - 1, k - 1);
+    n += (size_t)snprintf(buf + n, cap - n, "set xtics (");
+    for (int c = 0; c < k; c++) {
+        tm_plot_quote(classes[c], q, sizeof q);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s %d", c ? ", " : "", q, c);
+    }
+    n += (size_t)snprintf(buf + n, cap - n, ") rotate by -45\nset ytics (");
+    for (int c = 0; c < k; c++) {
+        tm_plot_quote(classes[c], q, sizeof q);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s %d", c ? ", " : "", q, c);
+    }
+    n += (size_t)snprintf(
+        buf + n, cap - n,
+        ")\nplot %s using 2:1:4 with image, \\\n"
+        "     '' using 2:1:(sprintf('%%d', $3)):($4 > 0.5 ? 0xffffff : 0x000000) "
+        "with labels tc rgb variable\n",
+        qd);
+    if (n >= cap) {
+        free(buf);
+        return tm_error(TM_ERR_INTERNAL, "%s: plot script too long", gp);
+    }
+    s = tm_write_file_atomic(gp, buf, n);
+    free(buf);
+    TM_TRY(s);
+    return tm_plot_run(dir, strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp, skipped);
+}

@@ -20,4 +20,10 @@ tm_status tm_plot_run(const char *dir, const char *script, int *skipped);
  * per epoch, training and validation. title names the run. */
 tm_status tm_plot_training(const char *dir, const char *title, int *skipped);
 
+/* PNG of a k x k confusion matrix (rows true, columns predicted; counts in
+ * the cells, shaded by the row's share) at png; its script and data beside
+ * it (png without ".png", plus ".gp" and ".dat"). */
+tm_status tm_plot_confusion(const char *png, const char *title, const char *const *classes,
+                            const int *conf, int k, int *skipped);
+
 #endif

@@ -289,9 +289,15 @@ static tm_status read_standardisation(const char *path, const tm_model *m, float
 
 tm_status tm_qrun_open(tm_qrun *r, const char *run_dir, const char *const *sets, int n_sets)
 {
-    memset(r, 0, sizeof *r);
     char model_path[TM_PATH_LEN + 16];
     snprintf(model_path, sizeof model_path, "%s/model.h5", run_dir);
+    return tm_qrun_open_file(r, model_path, sets, n_sets);
+}
+
+tm_status tm_qrun_open_file(tm_qrun *r, const char *model_path, const char *const *sets,
+                            int n_sets)
+{
+    memset(r, 0, sizeof *r);
     char *text = NULL;
     TM_TRY(tm_read_experiment_text(model_path, &text));
     tm_status s = tm_experiment_parse(&r->e, text, model_path, sets, n_sets);

@@ -42,6 +42,9 @@ typedef struct tm_qrun {
 /* sets: "section.key=value" overrides of the stored experiment. On failure
  * the caller still calls tm_qrun_close. */
 tm_status tm_qrun_open(tm_qrun *r, const char *run_dir, const char *const *sets, int n_sets);
+/* The same from a file in model.h5's layout (a quantised run's qmodel.h5). */
+tm_status tm_qrun_open_file(tm_qrun *r, const char *model_path, const char *const *sets,
+                            int n_sets);
 void tm_qrun_close(tm_qrun *r);
 
 /* Top-1 accuracy of n rows of k scores. */

@@ -735,17 +735,44 @@ static void write_plots(opts *o, data_res *ds, int nd, const char *dir, const ch
         fprintf(f, "\n\n");
     }
     fclose(f);
-    fprintf(g, "set terminal pngcairo size 900,600 noenhanced\n"
+    /* labels slanted to the upper right of their points, and room for them:
+     * neighbours of one data set sit close in bytes and accuracy */
+    long lo = 0, hi = 0;
+    for (int i = 0; i < nd; i++)
+        for (int m = 0; m < M_N; m++)
+            if (ds[i].m[m].ran && ds[i].m[m].rt.n) {
+                long b = ds[i].m[m].file_bytes;
+                lo = !lo || b < lo ? b : lo;
+                hi = b > hi ? b : hi;
+            }
+    fprintf(g, "set terminal pngcairo size 1000,650 noenhanced\n"
                "set output '%s/%s-accuracy-vs-bytes.png'\n"
                "set title 'Test accuracy (runtime, mean over seeds) against model file bytes'\n"
-               "set xlabel 'model file bytes'\nset ylabel 'accuracy (%%)'\n"
-               "set logscale x\nset grid\nset key below\nset yrange [*:101]\n",
+               "set xlabel 'model file bytes (log scale)'\nset ylabel 'accuracy (%%)'\n"
+               "set logscale x\nset grid\nset key below\nset yrange [*:104]\n",
             dir, stem);
+    if (lo > 0) {
+        fprintf(g, "set xrange [%ld:%ld]\n", (long)(lo * 0.8), (long)(hi * 1.6));
+        /* 1, 2, 3, 5 and 7 of every decade in range, as "30k" */
+        static const int steps[5] = {1, 2, 3, 5, 7};
+        char tics[1024] = "";
+        size_t tn = 0;
+        for (double dec = 1000; dec <= hi * 10.0 && tn + 64 < sizeof tics; dec *= 10)
+            for (int k = 0; k < 5 && tn + 64 < sizeof tics; k++) {
+                double v = steps[k] * dec;
+                if (v >= lo * 0.8 && v <= hi * 1.6)
+                    tn += (size_t)snprintf(tics + tn, sizeof tics - tn, "%s'%gk' %.0f",
+                                           tn ? ", " : "", v / 1000, v);
+            }
+        if (tn)
+            fprintf(g, "set xtics (%s)\n", tics);
+    }
     fprintf(g, "plot ");
     for (int i = 0; i < nd; i++)
         fprintf(g,
                 "%s'%s' index %d using 1:2 with points pt 7 ps 1.5 title '%s', "
-                "'' index %d using 1:2:3 with labels offset 0,1 font ',8' notitle",
+                "'' index %d using 1:2:3 with labels left rotate by 20 offset 0.7,0.5 "
+                "font ',8' notitle",
                 i ? ", " : "", dat, i, ds[i].name, i);
     fprintf(g, "\n");
     /* One confusion heatmap per data set: its best fused float model. */

@@ -1,121 +1,75 @@
-/* Conv (pointwise and dense included) for Arm cores with the DSP extension
+/* Conv (pointwise included) and dense for Arm cores with the DSP extension
  * (__ARM_FEATURE_DSP: Cortex-M4, M7, M33...), without NEON: SMLAD does two
  * 16-bit multiply-accumulates per instruction.
  *
- * The input is CHW, so the taps of one output position are strided; each
- * position's taps are first gathered once into an int16 column (zero point
- * subtracted, padding 0) that every output channel then reads. Columns are
- * stored in groups of four taps as (t0, t2, t1, t3): SXTB16 of four int8
- * weights gives (w0, w2) and, rotated by 8, (w1, w3), so two SMLADs add four
- * products with no unpacking of the weights. 4-bit weights are unpacked in
- * registers, four per 16-bit load. Two positions share each weight load.
- * Accumulators wrap modulo 2^32 like the reference's, and requantisation is
- * tm_rt_requant, so the results equal tm_rt_conv_ref bit for bit
- * (runtime/tools/cortexm/kernels_main.c checks it under QEMU). */
-#include <string.h>
-
+ * Conv: the input is CHW, so the taps of one output position are strided;
+ * a tile of output positions has its taps gathered once into int16 columns
+ * (zero point subtracted, padding 0) that every output channel then reads,
+ * four positions at a time: one weight load and its unpacking feed eight
+ * SMLADs (int8) or sixteen (int4). Columns pair taps the way SXTB16 unpacks
+ * weights, so weights are never reordered: int8 groups of four as (t0, t2),
+ * (t1, t3); int4 groups of eight as (t0, t4), (t2, t6), (t1, t5), (t3, t7),
+ * which SXTB16 gives from the word's nibbles moved to the top of each byte,
+ * i.e. 16 times each weight, so int4 accumulators hold 16 x acc. For a 1x1
+ * stride-1 conv four positions of one channel are one word, and a 4 x 4
+ * block of (channel, position) bytes is transposed in registers (SXTB16,
+ * PKHBT / PKHTB). Dense: the input is unpacked once for four output rows.
+ *
+ * Accumulation is exact modulo 2^32 as in the reference. Requantisation
+ * (tm_rt_dsp.h) is three instructions per output where that is provably the
+ * same, tm_rt_requant elsewhere; four outputs of a channel are clamped and
+ * stored as one word. runtime/tools/cortexm/kernels_main.c checks every
+ * kernel against tm_rt_*_ref under QEMU. */
 #include "tm_rt_kernels.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
-#include <arm_acle.h>
+#include "tm_rt_dsp.h"
 
-#define TM_RT_DSP_INLINE static inline __attribute__((always_inline))
-
-/* Column length in int16, even so the second column stays 4-byte aligned. */
-static size_t tm_rt_dsp_kpad(size_t k)
+/* Taps of a column rounded up to a whole int4 group (so to int8 groups too). */
+static size_t tm_rt_dsp_kp(size_t k)
 {
-    return (k + 1) & ~(size_t)1;
+    return (k + 7) & ~(size_t)7;
+}
+
+/* Output positions per tile: about 2 KB of columns, 4 to 32 positions. */
+static int tm_rt_dsp_tile(size_t k)
+{
+    size_t t = (2048 / (2 * tm_rt_dsp_kp(k))) & ~(size_t)3;
+    return t < 4 ? 4 : (t > 32 ? 32 : (int)t);
 }
 
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
 {
     size_t k;
-    if (kind == TM_RT_KERNEL_DENSE)
-        k = (size_t)a->in_c;
-    else if (kind == TM_RT_KERNEL_CONV)
-        k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
-    else
-        return 0;
-    return 4 + 2 * tm_rt_dsp_kpad(k) * sizeof(int16_t);
+    if (kind != TM_RT_KERNEL_CONV)
+        return 0; /* dense reads its input in place */
+    k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
+    return 4 + (size_t)tm_rt_dsp_tile(k) * tm_rt_dsp_kp(k) * sizeof(int16_t);
 }
 
-TM_RT_DSP_INLINE int32_t tm_rt_dsp_wrap(uint32_t u)
+/* Halfword of tap r of a group within one position's words. */
+static const unsigned char tm_rt_dsp_slot8[4] = {0, 2, 1, 3};
+static const unsigned char tm_rt_dsp_slot4[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+
+/* Bound on |sum of products| of one output: k taps of |x - zp| <= 255 and
+ * |w| <= 128 (int8) or 8 (int4, and the accumulator is 16x). */
+static uint32_t tm_rt_dsp_bound(size_t k, int bits)
 {
-    return u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
+    uint64_t m = (uint64_t)k * 255u * (bits == 8 ? 128u : 8u);
+    return m >= (1u << 30) ? (1u << 30) : (uint32_t)m;
 }
 
-TM_RT_DSP_INLINE int8_t tm_rt_dsp_finish(uint32_t acc, const tm_rt_conv_args *a, int c)
+/* Word of weights g of a row of rb bytes, the bytes past the row read as 0. */
+static uint32_t tm_rt_dsp_wtail(const uint8_t *row, size_t rb, size_t g)
 {
-    int32_t v = tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]);
-    int64_t o = (int64_t)v + a->out_zp;
-    if (o < a->act_min)
-        o = a->act_min;
-    if (o > a->act_max)
-        o = a->act_max;
-    return (int8_t)o;
-}
-
-/* Tap t's slot in a column: groups of four reordered, the tail in order. */
-TM_RT_DSP_INLINE size_t tm_rt_dsp_slot(size_t t, size_t k4)
-{
-    static const unsigned char order[4] = {0, 2, 1, 3};
-    return t < k4 ? (t & ~(size_t)3) + order[t & 3] : t;
-}
-
-/* The column of output position (oy, ox). */
-TM_RT_DSP_INLINE void tm_rt_dsp_column(const tm_rt_conv_args *a, int oy, int ox, size_t k4, int16_t *col)
-{
-    size_t t = 0;
-    int ci, ky, kx;
-    if (a->kh == 1 && a->kw == 1 && a->stride == 1) {
-        /* pointwise: tap ci is channel ci at this position, never padding */
-        const int8_t *x = a->input + (size_t)oy * a->in_w + ox;
-        size_t plane = (size_t)a->in_h * a->in_w, n = (size_t)a->in_c;
-        for (t = 0; t < k4; t += 4, x += 4 * plane) {
-            col[t] = (int16_t)(x[0] - a->in_zp);
-            col[t + 1] = (int16_t)(x[2 * plane] - a->in_zp);
-            col[t + 2] = (int16_t)(x[plane] - a->in_zp);
-            col[t + 3] = (int16_t)(x[3 * plane] - a->in_zp);
-        }
-        for (; t < n; t++, x += plane)
-            col[t] = (int16_t)(x[0] - a->in_zp);
-        return;
-    }
-    for (ci = 0; ci < a->in_c; ci++)
-        for (ky = 0; ky < a->kh; ky++) {
-            int iy = oy * a->stride - a->pad_top + ky;
-            const int8_t *row = a->input + ((size_t)ci * a->in_h + (size_t)(iy < 0 ? 0 : iy)) * a->in_w;
-            for (kx = 0; kx < a->kw; kx++, t++) {
-                int ix = ox * a->stride - a->pad_left + kx;
-                int v = iy >= 0 && iy < a->in_h && ix >= 0 && ix < a->in_w ? row[ix] - a->in_zp : 0;
-                col[tm_rt_dsp_slot(t, k4)] = (int16_t)v;
-            }
-        }
-}
-
-TM_RT_DSP_INLINE uint32_t tm_rt_dsp_load32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4); /* one LDR: M-profile cores load unaligned words */
+    uint32_t v = 0;
+    size_t i;
+    for (i = 4 * g; i < rb && i < 4 * g + 4; i++)
+        v |= (uint32_t)row[i] << (8 * (i - 4 * g));
     return v;
 }
 
-/* Four weights of group g as (w0, w2) and (w1, w3) int16 pairs. */
-TM_RT_DSP_INLINE void tm_rt_dsp_weights(const uint8_t *row, int bits, size_t g, uint32_t *wa, uint32_t *wb)
-{
-    if (bits == 8) {
-        uint32_t v = tm_rt_dsp_load32(row + 4 * g);
-        *wa = (uint32_t)__sxtb16(v);
-        *wb = (uint32_t)__sxtb16((v >> 8) | (v << 24)); /* ROR 8: folded into SXTB16 */
-    } else {
-        /* nibbles n0..n3 (low first) -> (n0, n2), (n1, n3), then (n ^ 8) - 8 */
-        uint32_t h = (uint32_t)row[2 * g] | (uint32_t)row[2 * g + 1] << 8, u = h | h << 8;
-        *wa = (uint32_t)__ssub16((u & 0x000F000Fu) ^ 0x00080008u, 0x00080008u);
-        *wb = (uint32_t)__ssub16(((u >> 4) & 0x000F000Fu) ^ 0x00080008u, 0x00080008u);
-    }
-}
-
-TM_RT_DSP_INLINE int32_t tm_rt_dsp_weight(const uint8_t *row, int bits, size_t t)
+TM_RT_DSP_INLINE int32_t tm_rt_dsp_w(const uint8_t *row, int bits, size_t t)
 {
     if (bits == 8)
         return ((const int8_t *)(const void *)row)[t];
@@ -125,73 +79,270 @@ TM_RT_DSP_INLINE int32_t tm_rt_dsp_weight(const uint8_t *row, int bits, size_t t
     }
 }
 
-/* acc0 / acc1 += row . col0 / col1 over k taps (col1 NULL: one column). */
-TM_RT_DSP_INLINE void tm_rt_dsp_dot(const uint8_t *row, int bits, const int16_t *col0, const int16_t *col1,
-                          size_t k, uint32_t *acc0, uint32_t *acc1)
+/* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */
+static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_t k, int bits,
+                             int16_t *blk)
 {
-    size_t k4 = k & ~(size_t)3, g, t;
-    int32_t s0 = tm_rt_dsp_wrap(*acc0), s1 = acc1 ? tm_rt_dsp_wrap(*acc1) : 0;
-    for (g = 0; g < k4 / 4; g++) {
-        uint32_t wa, wb;
-        tm_rt_dsp_weights(row, bits, g, &wa, &wb);
-        s0 = __smlad((int32_t)wa, (int32_t)tm_rt_dsp_load32(col0 + 4 * g), s0);
-        s0 = __smlad((int32_t)wb, (int32_t)tm_rt_dsp_load32(col0 + 4 * g + 2), s0);
-        if (col1) {
-            s1 = __smlad((int32_t)wa, (int32_t)tm_rt_dsp_load32(col1 + 4 * g), s1);
-            s1 = __smlad((int32_t)wb, (int32_t)tm_rt_dsp_load32(col1 + 4 * g + 2), s1);
-        }
+    const size_t kp = bits == 8 ? (k + 3) & ~(size_t)3 : tm_rt_dsp_kp(k);
+    const size_t gs = bits == 8 ? 4 : 8, plane = (size_t)a->in_h * a->in_w;
+    const int pw = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->out_w == a->in_w && n_valid == 4;
+    int j;
+    if (pw) {
+        /* pointwise: tap t is channel t; a word is four positions of it */
+        const int8_t *x = a->input + p;
+        const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+        size_t g, wi, m = gs / 2, kg = k / gs * gs;
+        uint32_t *o = (uint32_t *)(void *)blk;
+        for (g = 0; g < kg; g += gs, o += 4 * m)
+            for (wi = 0; wi < m; wi++) {
+                /* word wi of a position pairs taps ta and tb of the group */
+                size_t ta = bits == 8 ? (wi == 0 ? 0 : 1) : (size_t)((wi & 1) * 2 + (wi >> 1));
+                size_t tb = ta + m;
+                uint32_t va = tm_rt_dsp_ld32(x + (g + ta) * plane);
+                uint32_t vb = tm_rt_dsp_ld32(x + (g + tb) * plane);
+                uint32_t a0 = (uint32_t)__ssub16(__sxtb16((int32_t)va), zz);
+                uint32_t a1 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(va)), zz);
+                uint32_t b0 = (uint32_t)__ssub16(__sxtb16((int32_t)vb), zz);
+                uint32_t b1 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(vb)), zz);
+                o[wi] = (a0 & 0xFFFFu) | (b0 << 16);
+                o[m + wi] = (a1 & 0xFFFFu) | (b1 << 16);
+                o[2 * m + wi] = (a0 >> 16) | (b0 & 0xFFFF0000u);
+                o[3 * m + wi] = (a1 >> 16) | (b1 & 0xFFFF0000u);
+            }
+        if (kg == kp)
+            return;
     }
-    {
-        uint32_t u0 = (uint32_t)s0, u1 = (uint32_t)s1;
-        for (t = k4; t < k; t++) {
-            int32_t w = tm_rt_dsp_weight(row, bits, t);
-            u0 += (uint32_t)(w * col0[t]);
-            if (col1)
-                u1 += (uint32_t)(w * col1[t]);
-        }
-        *acc0 = u0;
-        if (acc1)
-            *acc1 = u1;
+    for (j = 0; j < 4; j++) {
+        int oy = (p + j) / a->out_w, ox = (p + j) % a->out_w, ci, ky, kx;
+        int16_t *d = blk + (size_t)j * gs;
+        size_t t = 0, skip = pw ? k / gs * gs : 0;
+        const size_t msk = gs - 1, sh = gs == 4 ? 2 : 3;
+        const unsigned char *slot = bits == 8 ? tm_rt_dsp_slot8 : tm_rt_dsp_slot4;
+        if (j < n_valid)
+            for (ci = 0; ci < a->in_c; ci++)
+                for (ky = 0; ky < a->kh; ky++) {
+                    int iy = oy * a->stride - a->pad_top + ky, ok = iy >= 0 && iy < a->in_h;
+                    const int8_t *src = a->input + (size_t)ci * plane + (size_t)(ok ? iy : 0) * a->in_w;
+                    int ix = ox * a->stride - a->pad_left;
+                    for (kx = 0; kx < a->kw; kx++, ix++, t++)
+                        if (t >= skip)
+                            d[(t >> sh) * 4 * gs + slot[t & msk]] =
+                                (int16_t)(ok && ix >= 0 && ix < a->in_w ? src[ix] - a->in_zp : 0);
+                }
+        for (t = t > skip ? t : skip; t < kp; t++)
+            d[(t >> sh) * 4 * gs + slot[t & msk]] = 0;
     }
 }
 
-/* Inlined into the conv and the dense entry, so an instruction count per
- * function (runtime/tools/bench_device.sh) tells the two apart. */
-TM_RT_DSP_INLINE tm_rt_status tm_rt_dsp_run(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
+TM_RT_DSP_INLINE void tm_rt_dsp_g8(uint32_t v, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
+                                   int32_t *s3)
 {
-    tm_rt_status st = tm_rt_conv_check(a, kind);
-    size_t k, k4, rb, kp;
-    int16_t *col0, *col1;
-    int n_pos, p, co;
-    if (st != TM_RT_OK)
-        return st;
-    if (!a->scratch)
-        return TM_RT_ERR_ARG;
-    k = kind == TM_RT_KERNEL_DENSE ? (size_t)a->in_c : (size_t)a->in_c * a->kh * a->kw;
-    k4 = k & ~(size_t)3;
-    kp = tm_rt_dsp_kpad(k);
-    rb = tm_rt_weight_row_bytes(k, a->bits);
-    col0 = (int16_t *)(void *)(a->scratch + ((4u - ((uintptr_t)a->scratch & 3u)) & 3u));
-    col1 = col0 + kp;
-    n_pos = kind == TM_RT_KERNEL_DENSE ? 1 : a->out_h * a->out_w;
-    for (p = 0; p < n_pos; p += 2) {
-        int two = p + 1 < n_pos;
-        if (kind == TM_RT_KERNEL_DENSE) {
-            size_t t;
-            for (t = 0; t < k; t++)
-                col0[tm_rt_dsp_slot(t, k4)] = (int16_t)(a->input[t] - a->in_zp);
-        } else {
-            tm_rt_dsp_column(a, p / a->out_w, p % a->out_w, k4, col0);
-            if (two)
-                tm_rt_dsp_column(a, (p + 1) / a->out_w, (p + 1) % a->out_w, k4, col1);
-        }
+    int32_t wa = __sxtb16((int32_t)v), wb = __sxtb16((int32_t)tm_rt_dsp_ror8(v));
+    *s0 = __smlad(wb, (int32_t)c[1], __smlad(wa, (int32_t)c[0], *s0));
+    *s1 = __smlad(wb, (int32_t)c[3], __smlad(wa, (int32_t)c[2], *s1));
+    *s2 = __smlad(wb, (int32_t)c[5], __smlad(wa, (int32_t)c[4], *s2));
+    *s3 = __smlad(wb, (int32_t)c[7], __smlad(wa, (int32_t)c[6], *s3));
+}
+
+TM_RT_DSP_INLINE int32_t tm_rt_dsp_m4(int32_t w0, int32_t w1, int32_t w2, int32_t w3, const uint32_t *c,
+                                      int32_t s)
+{
+    s = __smlad(w0, (int32_t)c[0], s);
+    s = __smlad(w1, (int32_t)c[1], s);
+    s = __smlad(w2, (int32_t)c[2], s);
+    return __smlad(w3, (int32_t)c[3], s);
+}
+
+TM_RT_DSP_INLINE void tm_rt_dsp_g4(uint32_t v, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
+                                   int32_t *s3)
+{
+    uint32_t lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
+    int32_t w0 = __sxtb16((int32_t)lo), w1 = __sxtb16((int32_t)tm_rt_dsp_ror8(lo));
+    int32_t w2 = __sxtb16((int32_t)hi), w3 = __sxtb16((int32_t)tm_rt_dsp_ror8(hi));
+    *s0 = tm_rt_dsp_m4(w0, w1, w2, w3, c, *s0);
+    *s1 = tm_rt_dsp_m4(w0, w1, w2, w3, c + 4, *s1);
+    *s2 = tm_rt_dsp_m4(w0, w1, w2, w3, c + 8, *s2);
+    *s3 = tm_rt_dsp_m4(w0, w1, w2, w3, c + 12, *s3);
+}
+
+/* acc[0..3] += row . four columns over ng whole groups, then, when tail,
+ * one group whose weight word is wt (int8: 4 taps, int4: 8 taps a group). */
+TM_RT_DSP_INLINE void tm_rt_dsp_dot4(const uint8_t *row, int bits, const uint32_t *c, size_t ng, int tail,
+                                     uint32_t wt, uint32_t acc[4])
+{
+    int32_t s0 = (int32_t)acc[0], s1 = (int32_t)acc[1], s2 = (int32_t)acc[2], s3 = (int32_t)acc[3];
+    const uint8_t *end = row + 4 * ng;
+    uint8_t last[4];
+    memcpy(last, &wt, 4);
+    for (;;) {
+        if (bits == 8)
+            for (; row < end; row += 4, c += 8)
+                tm_rt_dsp_g8(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
+        else
+            for (; row < end; row += 4, c += 16)
+                tm_rt_dsp_g4(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
+        if (!tail)
+            break;
+        tail = 0; /* the same loop once more over the tail word */
+        row = last;
+        end = last + 4;
+    }
+    acc[0] = (uint32_t)s0;
+    acc[1] = (uint32_t)s1;
+    acc[2] = (uint32_t)s2;
+    acc[3] = (uint32_t)s3;
+}
+
+/* Exact accumulator of position j of a block (int4 channels whose 16x sum
+ * could wrap). */
+static uint32_t tm_rt_dsp_dot1(const uint8_t *row, int bits, const int16_t *blk, int j, size_t k, uint32_t b)
+{
+    const size_t gs = bits == 8 ? 4 : 8;
+    size_t t;
+    for (t = 0; t < k; t++) {
+        size_t g = t / gs, r = t % gs;
+        int16_t x = blk[g * 4 * gs + (size_t)j * gs + (bits == 8 ? tm_rt_dsp_slot8[r] : tm_rt_dsp_slot4[r])];
+        b += (uint32_t)(tm_rt_dsp_w(row, bits, t) * x);
+    }
+    return b;
+}
+
+/* Requantises a block's four accumulators (n_valid of them stored). */
+static void tm_rt_dsp_out4(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q, const uint32_t acc[4],
+                           int8_t *out, int n_valid, int negfix, uint32_t lo4, uint32_t hi4)
+{
+    const int r = a->bits == 8 ? 0 : 4; /* int4 accumulators are 16 x acc */
+    int32_t v[4];
+    int j;
+    for (j = 0; j < 4; j++)
+        v[j] = q->fast ? tm_rt_dsp_rq_fast((int32_t)(acc[j] << 1) >> r, q, negfix) : tm_rt_dsp_rq_exact(acc[j], a, c);
+    if (n_valid == 4) {
+        tm_rt_dsp_store4(out, v[0], v[1], v[2], v[3], lo4, hi4);
+        return;
+    }
+    for (j = 0; j < n_valid; j++)
+        out[j] = tm_rt_dsp_clamp(v[j], a);
+}
+
+static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
+{
+    const size_t k = (size_t)a->in_c * a->kh * a->kw, rb = tm_rt_weight_row_bytes(k, a->bits);
+    const size_t gs = a->bits == 8 ? 4 : 8, ng = k / gs, kp = (k + gs - 1) / gs * gs;
+    const int tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k);
+    const int negfix = a->act_min < a->out_zp;
+    const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
+    const uint32_t bound = tm_rt_dsp_bound(k, a->bits);
+    const uint32_t lim = a->bits == 8 ? (1u << 30) : (1u << 26);
+    int16_t *cols = (int16_t *)(void *)(a->scratch + ((4u - ((uintptr_t)a->scratch & 3u)) & 3u));
+    int p0, co, b;
+    for (p0 = 0; p0 < n_pos; p0 += tile) {
+        int np = n_pos - p0 < tile ? n_pos - p0 : tile, nb = (np + 3) / 4;
+        for (b = 0; b < nb; b++)
+            tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, a->bits,
+                             cols + (size_t)b * 4 * kp);
         for (co = 0; co < a->out_c; co++) {
             const uint8_t *row = (const uint8_t *)a->weights + (size_t)co * rb;
-            uint32_t b = a->bias ? (uint32_t)a->bias[co] : 0u, acc0 = b, acc1 = b;
-            tm_rt_dsp_dot(row, a->bits, col0, two ? col1 : NULL, k, &acc0, two ? &acc1 : NULL);
-            a->output[(size_t)co * (size_t)n_pos + (size_t)p] = tm_rt_dsp_finish(acc0, a, co);
-            if (two)
-                a->output[(size_t)co * (size_t)n_pos + (size_t)p + 1] = tm_rt_dsp_finish(acc1, a, co);
+            int8_t *out = a->output + (size_t)co * (size_t)n_pos + p0;
+            uint32_t wt = 0, bias = a->bias ? (uint32_t)a->bias[co] : 0u;
+            tm_rt_dsp_rq q;
+            tm_rt_dsp_rq_init(&q, a, co, bound, lim);
+            /* the row's last word only when it could run past the weights */
+            if (tail)
+                wt = co + 1 < a->out_c ? tm_rt_dsp_ld32(row + 4 * ng) : tm_rt_dsp_wtail(row, rb, ng);
+            if (a->bits == 4 && q.fast)
+                bias *= 16u;
+            for (b = 0; b < nb; b++) {
+                const int16_t *blk = cols + (size_t)b * 4 * kp;
+                int nv = np - 4 * b < 4 ? np - 4 * b : 4;
+                uint32_t acc[4] = {bias, bias, bias, bias};
+                if (a->bits == 4 && !q.fast) {
+                    int j;
+                    for (j = 0; j < 4; j++)
+                        acc[j] = tm_rt_dsp_dot1(row, 4, blk, j, k, bias);
+                } else {
+                    tm_rt_dsp_dot4(row, a->bits, (const uint32_t *)(const void *)blk, ng, tail, wt, acc);
+                }
+                tm_rt_dsp_out4(a, co, &q, acc, out + 4 * b, nv, negfix, lo4, hi4);
+            }
+        }
+    }
+    return TM_RT_OK;
+}
+
+/* ---- dense: four output rows share each unpacked input word ------------ */
+
+static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
+{
+    const size_t k = (size_t)a->in_c, rb = tm_rt_weight_row_bytes(k, a->bits);
+    const int bits = a->bits, negfix = a->act_min < a->out_zp;
+    const size_t kg = bits == 8 ? k / 4 * 4 : k / 8 * 8;
+    const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+    const uint32_t bound = tm_rt_dsp_bound(k, bits), lim = bits == 8 ? (1u << 30) : (1u << 26);
+    const int8_t *x = a->input;
+    int co;
+    for (co = 0; co < a->out_c; co += 4) {
+        /* rows past out_c repeat the last one; their outputs are not stored */
+        const uint8_t *r[4];
+        tm_rt_dsp_rq q[4];
+        int32_t s[4];
+        int i, nr = a->out_c - co < 4 ? a->out_c - co : 4;
+        size_t g, t;
+        for (i = 0; i < 4; i++) {
+            int c = co + (i < nr ? i : nr - 1);
+            r[i] = (const uint8_t *)a->weights + (size_t)c * rb;
+            tm_rt_dsp_rq_init(&q[i], a, c, bound, lim);
+            s[i] = 0;
+        }
+        if (bits == 8) {
+            for (g = 0; g < kg; g += 4) {
+                uint32_t v = tm_rt_dsp_ld32(x + g);
+                int32_t xa = __ssub16(__sxtb16((int32_t)v), zz);
+                int32_t xb = __ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(v)), zz);
+                for (i = 0; i < 4; i++) {
+                    uint32_t w = tm_rt_dsp_ld32(r[i] + g);
+                    s[i] = __smlad(__sxtb16((int32_t)w), xa, s[i]);
+                    s[i] = __smlad(__sxtb16((int32_t)tm_rt_dsp_ror8(w)), xb, s[i]);
+                }
+            }
+        } else {
+            for (g = 0; g < kg; g += 8) {
+                uint32_t v0 = tm_rt_dsp_ld32(x + g), v1 = tm_rt_dsp_ld32(x + g + 4);
+                uint32_t e0 = (uint32_t)__ssub16(__sxtb16((int32_t)v0), zz);
+                uint32_t o0 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(v0)), zz);
+                uint32_t e1 = (uint32_t)__ssub16(__sxtb16((int32_t)v1), zz);
+                uint32_t o1 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(v1)), zz);
+                int32_t x04 = (int32_t)((e0 & 0xFFFFu) | (e1 << 16));
+                int32_t x26 = (int32_t)((e0 >> 16) | (e1 & 0xFFFF0000u));
+                int32_t x15 = (int32_t)((o0 & 0xFFFFu) | (o1 << 16));
+                int32_t x37 = (int32_t)((o0 >> 16) | (o1 & 0xFFFF0000u));
+                for (i = 0; i < 4; i++) {
+                    uint32_t w = tm_rt_dsp_ld32(r[i] + g / 2);
+                    uint32_t lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
+                    s[i] = __smlad(__sxtb16((int32_t)lo), x04, s[i]);
+                    s[i] = __smlad(__sxtb16((int32_t)tm_rt_dsp_ror8(lo)), x26, s[i]);
+                    s[i] = __smlad(__sxtb16((int32_t)hi), x15, s[i]);
+                    s[i] = __smlad(__sxtb16((int32_t)tm_rt_dsp_ror8(hi)), x37, s[i]);
+                }
+            }
+        }
+        for (i = 0; i < nr; i++) {
+            int c = co + i;
+            uint32_t sum = (uint32_t)s[i];
+            int32_t v;
+            if (bits == 4) {
+                if (q[i].fast) {
+                    sum = (uint32_t)(s[i] >> 4); /* 16 x a sum below 2^26: exact */
+                } else { /* the 16x sum may have wrapped: redo it */
+                    sum = 0;
+                    for (t = 0; t < kg; t++)
+                        sum += (uint32_t)((x[t] - a->in_zp) * tm_rt_dsp_w(r[i], 4, t));
+                }
+            }
+            for (t = kg; t < k; t++)
+                sum += (uint32_t)((x[t] - a->in_zp) * tm_rt_dsp_w(r[i], bits, t));
+            sum += a->bias ? (uint32_t)a->bias[c] : 0u;
+            v = q[i].fast ? tm_rt_dsp_rq_fast((int32_t)(sum << 1), &q[i], negfix) : tm_rt_dsp_rq_exact(sum, a, c);
+            a->output[c] = tm_rt_dsp_clamp(v, a);
         }
     }
     return TM_RT_OK;
@@ -199,12 +350,21 @@ TM_RT_DSP_INLINE tm_rt_status tm_rt_dsp_run(const tm_rt_conv_args *a, tm_rt_kern
 
 tm_rt_status tm_rt_dense_dsp(const tm_rt_conv_args *a)
 {
-    return tm_rt_dsp_run(a, TM_RT_KERNEL_DENSE);
+    tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DENSE);
+    return st != TM_RT_OK ? st : tm_rt_dsp_dense_run(a);
 }
 
 tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
 {
-    return kind == TM_RT_KERNEL_DENSE ? tm_rt_dense_dsp(a) : tm_rt_dsp_run(a, TM_RT_KERNEL_CONV);
+    tm_rt_status st;
+    if (kind == TM_RT_KERNEL_DENSE)
+        return tm_rt_dense_dsp(a);
+    st = tm_rt_conv_check(a, TM_RT_KERNEL_CONV);
+    if (st != TM_RT_OK)
+        return st;
+    if (!a->scratch)
+        return TM_RT_ERR_ARG;
+    return tm_rt_dsp_conv_run(a);
 }
 
 #else

@@ -1,0 +1,162 @@
+/* Depthwise conv for Arm cores with the DSP extension (__ARM_FEATURE_DSP:
+ * Cortex-M4, M7, M33...) without NEON; compiles to nothing elsewhere.
+ *
+ * CHW input: a channel's rows are contiguous, so for a 3-wide kernel at
+ * stride 1 four neighbouring outputs of a row read six neighbouring bytes
+ * of each input row: one word and one halfword, SXTB16 into (x0, x2),
+ * (x1, x3), (x4, .), (x5, .), and PKHBT / PKHTB into the pairs (x0, x1),
+ * (x1, x2), (x2, x3), (x4, x3); per kernel row each output then takes one
+ * SMLAD (SMLADX for the swapped pair) with (w0, w1) and one SMLAxy with w2.
+ * The zero point of those inner outputs is folded into the bias:
+ * sum (x - zp) w = sum x w - zp sum w over the kernel rows inside the input,
+ * exact modulo 2^32 like the reference's accumulator. Border outputs, other
+ * kernel widths and strides take a per-output loop over the taps inside the
+ * input. Weights (int8, or int4 nibbles sign-extended) are unpacked once per
+ * channel into registers / locals, never through scratch. Requantisation is
+ * tm_rt_dsp.h's. Bit-exact with tm_rt_depthwise_ref
+ * (runtime/tools/cortexm/kernels_main.c checks it under QEMU). */
+#include "tm_rt_kernels.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
+#include "tm_rt_dsp.h"
+
+#define TM_RT_DW_MAX_TAPS 64 /* larger kernels run the reference */
+#define TM_RT_DW_MAX_KH 16   /* kernel rows of the 3-wide path */
+
+/* One output from the taps inside the input (zero point subtracted). */
+static uint32_t tm_rt_dw_one(const tm_rt_conv_args *a, const int8_t *plane, const int32_t *w, int oy, int ox,
+                             uint32_t acc)
+{
+    int iy0 = oy * a->stride - a->pad_top, ix0 = ox * a->stride - a->pad_left;
+    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < a->kh ? a->in_h - iy0 : a->kh;
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = a->in_w - ix0 < a->kw ? a->in_w - ix0 : a->kw;
+    int ky, kx;
+    for (ky = ky0; ky < ky1; ky++) {
+        const int8_t *x = plane + (size_t)(iy0 + ky) * a->in_w;
+        const int32_t *wr = w + ky * a->kw;
+        for (kx = kx0; kx < kx1; kx++)
+            acc += (uint32_t)((x[ix0 + kx] - a->in_zp) * wr[kx]);
+    }
+    return acc;
+}
+
+/* Outputs ox0..ox1-1 of row oy of channel c, one at a time. */
+static void tm_rt_dw_span(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q, const int8_t *plane,
+                          const int32_t *w, uint32_t bias, int oy, int ox0, int ox1, int negfix)
+{
+    int8_t *o = a->output + ((size_t)c * a->out_h + oy) * a->out_w;
+    int ox;
+    for (ox = ox0; ox < ox1; ox++) {
+        uint32_t acc = tm_rt_dw_one(a, plane, w, oy, ox, bias);
+        o[ox] = tm_rt_dsp_clamp(q->fast ? tm_rt_dsp_rq_fast((int32_t)(acc << 1), q, negfix)
+                                        : tm_rt_dsp_rq_exact(acc, a, c), a);
+    }
+}
+
+/* Four outputs of a 3-wide kernel at stride 1 whose taps start at input
+ * column ix of rows[ky], every tap inside the row. */
+TM_RT_DSP_INLINE void tm_rt_dw_four(const int8_t *const *rows, const int32_t *w01, const int32_t *w2, int ky0,
+                                    int ky1, uint32_t base, int ix, uint32_t acc[4])
+{
+    int32_t s0 = (int32_t)base, s1 = s0, s2 = s0, s3 = s0;
+    int ky;
+    for (ky = ky0; ky < ky1; ky++) {
+        const int8_t *x = rows[ky] + ix;
+        uint32_t v = tm_rt_dsp_ld32(x);
+        uint16_t h16;
+        uint32_t h, A, B, C, D;
+        int32_t wa = w01[ky], wb = w2[ky];
+        memcpy(&h16, x + 4, 2);
+        h = h16;
+        A = (uint32_t)__sxtb16((int32_t)v);                  /* (x0, x2) */
+        B = (uint32_t)__sxtb16((int32_t)tm_rt_dsp_ror8(v));  /* (x1, x3) */
+        C = (uint32_t)__sxtb16((int32_t)h);                  /* (x4, 0) */
+        D = (uint32_t)__sxtb16((int32_t)tm_rt_dsp_ror8(h));  /* (x5, 0) */
+        s0 = __smlad((int32_t)((A & 0xFFFFu) | (B << 16)), wa, s0);
+        s0 = __smlatb((int32_t)A, wb, s0);
+        s1 = __smlad((int32_t)((B & 0xFFFFu) | (A & 0xFFFF0000u)), wa, s1);
+        s1 = __smlatb((int32_t)B, wb, s1);
+        s2 = __smlad((int32_t)((A >> 16) | (B & 0xFFFF0000u)), wa, s2);
+        s2 = __smlabb((int32_t)C, wb, s2);
+        s3 = __smladx((int32_t)((C & 0xFFFFu) | (B & 0xFFFF0000u)), wa, s3);
+        s3 = __smlabb((int32_t)D, wb, s3);
+    }
+    acc[0] = (uint32_t)s0;
+    acc[1] = (uint32_t)s1;
+    acc[2] = (uint32_t)s2;
+    acc[3] = (uint32_t)s3;
+}
+
+tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
+{
+    tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DEPTHWISE);
+    const int kk = a->kh * a->kw, fast3 = a->kw == 3 && a->stride == 1 && a->kh <= TM_RT_DW_MAX_KH;
+    const int negfix = a->act_min < a->out_zp;
+    const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
+    const size_t plane = (size_t)a->in_h * a->in_w, rb = tm_rt_weight_row_bytes((size_t)kk, a->bits);
+    uint32_t bound;
+    int c;
+    if (st != TM_RT_OK)
+        return st;
+    if (kk > TM_RT_DW_MAX_TAPS)
+        return tm_rt_depthwise_ref(a);
+    bound = (uint32_t)kk * 255u * 128u; /* |sum (x - zp) w| */
+    /* interior outputs: every kernel column inside the input */
+    for (c = 0; c < a->out_c; c++) {
+        const uint8_t *wrow = (const uint8_t *)a->weights + (size_t)c * rb;
+        const int8_t *in = a->input + (size_t)c * plane;
+        int8_t *out = a->output + (size_t)c * a->out_h * a->out_w;
+        int32_t w[TM_RT_DW_MAX_TAPS], w01[TM_RT_DW_MAX_KH], w2[TM_RT_DW_MAX_KH], wsum[TM_RT_DW_MAX_KH];
+        const int8_t *rows[TM_RT_DW_MAX_KH];
+        uint32_t bias = a->bias ? (uint32_t)a->bias[c] : 0u;
+        int t, oy, ky, ox_lo, ox_hi;
+        tm_rt_dsp_rq q;
+        tm_rt_dsp_rq_init(&q, a, c, bound, 1u << 30);
+        for (t = 0; t < kk; t++) {
+            if (a->bits == 8) {
+                w[t] = ((const int8_t *)(const void *)wrow)[t];
+            } else {
+                int32_t n = (t & 1) ? wrow[t / 2] >> 4 : wrow[t / 2] & 15;
+                w[t] = n >= 8 ? n - 16 : n;
+            }
+        }
+        ox_lo = (a->pad_left + a->stride - 1) / a->stride;
+        ox_hi = (a->in_w - a->kw + a->pad_left) / a->stride + 1;
+        ox_hi = ox_hi > a->out_w ? a->out_w : ox_hi;
+        if (fast3)
+            for (ky = 0; ky < a->kh; ky++) {
+                w01[ky] = (int32_t)(((uint32_t)w[3 * ky] & 0xFFFFu) | (uint32_t)w[3 * ky + 1] << 16);
+                w2[ky] = w[3 * ky + 2];
+                wsum[ky] = w[3 * ky] + w[3 * ky + 1] + w[3 * ky + 2];
+            }
+        for (oy = 0; oy < a->out_h; oy++) {
+            int8_t *o = out + (size_t)oy * a->out_w;
+            int ox = ox_lo < a->out_w ? ox_lo : a->out_w;
+            tm_rt_dw_span(a, c, &q, in, w, bias, oy, 0, ox, negfix);
+            if (fast3 && ox + 4 <= ox_hi) {
+                int iy0 = oy - a->pad_top;
+                int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < a->kh ? a->in_h - iy0 : a->kh;
+                uint32_t base = bias, acc[4];
+                for (ky = ky0; ky < ky1; ky++) {
+                    rows[ky] = in + (size_t)(iy0 + ky) * a->in_w;
+                    base -= (uint32_t)(a->in_zp * wsum[ky]);
+                }
+                for (; ox + 4 <= ox_hi; ox += 4) {
+                    tm_rt_dw_four(rows, w01, w2, ky0, ky1, base, ox - a->pad_left, acc);
+                    int32_t v[4];
+                    for (t = 0; t < 4; t++)
+                        v[t] = q.fast ? tm_rt_dsp_rq_fast((int32_t)(acc[t] << 1), &q, negfix)
+                                      : tm_rt_dsp_rq_exact(acc[t], a, c);
+                    tm_rt_dsp_store4(o + ox, v[0], v[1], v[2], v[3], lo4, hi4);
+                }
+            }
+            tm_rt_dw_span(a, c, &q, in, w, bias, oy, ox, a->out_w, negfix);
+        }
+    }
+    return TM_RT_OK;
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int tm_rt_depthwise_dsp_unused;
+#endif

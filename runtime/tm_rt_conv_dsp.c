@@ -44,7 +44,8 @@ size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind 
     if (kind != TM_RT_KERNEL_CONV)
         return 0; /* dense reads its input in place */
     k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
-    return 4 + (size_t)tm_rt_dsp_tile(k) * tm_rt_dsp_kp(k) * sizeof(int16_t);
+    /* alignment, the columns of a tile, a copy of the last weight row */
+    return 4 + (size_t)tm_rt_dsp_tile(k) * tm_rt_dsp_kp(k) * sizeof(int16_t) + k + 4;
 }
 
 /* Halfword of tap r of a group within one position's words. */
@@ -57,16 +58,6 @@ static uint32_t tm_rt_dsp_bound(size_t k, int bits)
 {
     uint64_t m = (uint64_t)k * 255u * (bits == 8 ? 128u : 8u);
     return m >= (1u << 30) ? (1u << 30) : (uint32_t)m;
-}
-
-/* Word of weights g of a row of rb bytes, the bytes past the row read as 0. */
-static uint32_t tm_rt_dsp_wtail(const uint8_t *row, size_t rb, size_t g)
-{
-    uint32_t v = 0;
-    size_t i;
-    for (i = 4 * g; i < rb && i < 4 * g + 4; i++)
-        v |= (uint32_t)row[i] << (8 * (i - 4 * g));
-    return v;
 }
 
 TM_RT_DSP_INLINE int32_t tm_rt_dsp_w(const uint8_t *row, int bits, size_t t)
@@ -101,9 +92,9 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
                 uint32_t va = tm_rt_dsp_ld32(x + (g + ta) * plane);
                 uint32_t vb = tm_rt_dsp_ld32(x + (g + tb) * plane);
                 uint32_t a0 = (uint32_t)__ssub16(__sxtb16((int32_t)va), zz);
-                uint32_t a1 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(va)), zz);
+                uint32_t a1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((va)), zz);
                 uint32_t b0 = (uint32_t)__ssub16(__sxtb16((int32_t)vb), zz);
-                uint32_t b1 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(vb)), zz);
+                uint32_t b1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((vb)), zz);
                 o[wi] = (a0 & 0xFFFFu) | (b0 << 16);
                 o[m + wi] = (a1 & 0xFFFFu) | (b1 << 16);
                 o[2 * m + wi] = (a0 >> 16) | (b0 & 0xFFFF0000u);
@@ -137,56 +128,54 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
 TM_RT_DSP_INLINE void tm_rt_dsp_g8(uint32_t v, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
                                    int32_t *s3)
 {
-    int32_t wa = __sxtb16((int32_t)v), wb = __sxtb16((int32_t)tm_rt_dsp_ror8(v));
+    int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8((v));
     *s0 = __smlad(wb, (int32_t)c[1], __smlad(wa, (int32_t)c[0], *s0));
     *s1 = __smlad(wb, (int32_t)c[3], __smlad(wa, (int32_t)c[2], *s1));
     *s2 = __smlad(wb, (int32_t)c[5], __smlad(wa, (int32_t)c[4], *s2));
     *s3 = __smlad(wb, (int32_t)c[7], __smlad(wa, (int32_t)c[6], *s3));
 }
 
-TM_RT_DSP_INLINE int32_t tm_rt_dsp_m4(int32_t w0, int32_t w1, int32_t w2, int32_t w3, const uint32_t *c,
-                                      int32_t s)
+/* Half of an int4 group: taps (t0, t4), (t2, t6) from lo, (t1, t5), (t3, t7)
+ * from hi, each the words h and h + 1 of a position's four. */
+TM_RT_DSP_INLINE void tm_rt_dsp_h4(uint32_t x, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
+                                   int32_t *s3)
 {
-    s = __smlad(w0, (int32_t)c[0], s);
-    s = __smlad(w1, (int32_t)c[1], s);
-    s = __smlad(w2, (int32_t)c[2], s);
-    return __smlad(w3, (int32_t)c[3], s);
+    int32_t wa = __sxtb16((int32_t)x), wb = tm_rt_dsp_sxtb16_r8(x);
+    *s0 = __smlad(wb, (int32_t)c[1], __smlad(wa, (int32_t)c[0], *s0));
+    *s1 = __smlad(wb, (int32_t)c[5], __smlad(wa, (int32_t)c[4], *s1));
+    *s2 = __smlad(wb, (int32_t)c[9], __smlad(wa, (int32_t)c[8], *s2));
+    *s3 = __smlad(wb, (int32_t)c[13], __smlad(wa, (int32_t)c[12], *s3));
 }
 
 TM_RT_DSP_INLINE void tm_rt_dsp_g4(uint32_t v, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
                                    int32_t *s3)
 {
-    uint32_t lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
-    int32_t w0 = __sxtb16((int32_t)lo), w1 = __sxtb16((int32_t)tm_rt_dsp_ror8(lo));
-    int32_t w2 = __sxtb16((int32_t)hi), w3 = __sxtb16((int32_t)tm_rt_dsp_ror8(hi));
-    *s0 = tm_rt_dsp_m4(w0, w1, w2, w3, c, *s0);
-    *s1 = tm_rt_dsp_m4(w0, w1, w2, w3, c + 4, *s1);
-    *s2 = tm_rt_dsp_m4(w0, w1, w2, w3, c + 8, *s2);
-    *s3 = tm_rt_dsp_m4(w0, w1, w2, w3, c + 12, *s3);
+    tm_rt_dsp_h4((v << 4) & 0xF0F0F0F0u, c, s0, s1, s2, s3);
+    tm_rt_dsp_h4(v & 0xF0F0F0F0u, c + 2, s0, s1, s2, s3);
 }
 
-/* acc[0..3] += row . four columns over ng whole groups, then, when tail,
- * one group whose weight word is wt (int8: 4 taps, int4: 8 taps a group). */
-TM_RT_DSP_INLINE void tm_rt_dsp_dot4(const uint8_t *row, int bits, const uint32_t *c, size_t ng, int tail,
-                                     uint32_t wt, uint32_t acc[4])
+/* acc[0..3] += row . four columns over n groups of 4 int8 taps / 8 int4
+ * taps. Out of line so the loop gets every register, not the caller's. */
+static __attribute__((noinline)) void tm_rt_dsp_dot8(const uint8_t *row, const uint32_t *c, size_t n,
+                                                     uint32_t acc[4])
 {
     int32_t s0 = (int32_t)acc[0], s1 = (int32_t)acc[1], s2 = (int32_t)acc[2], s3 = (int32_t)acc[3];
-    const uint8_t *end = row + 4 * ng;
-    uint8_t last[4];
-    memcpy(last, &wt, 4);
-    for (;;) {
-        if (bits == 8)
-            for (; row < end; row += 4, c += 8)
-                tm_rt_dsp_g8(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
-        else
-            for (; row < end; row += 4, c += 16)
-                tm_rt_dsp_g4(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
-        if (!tail)
-            break;
-        tail = 0; /* the same loop once more over the tail word */
-        row = last;
-        end = last + 4;
-    }
+    const uint8_t *end = row + 4 * n;
+    for (; row < end; row += 4, c += 8)
+        tm_rt_dsp_g8(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
+    acc[0] = (uint32_t)s0;
+    acc[1] = (uint32_t)s1;
+    acc[2] = (uint32_t)s2;
+    acc[3] = (uint32_t)s3;
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_dot4(const uint8_t *row, const uint32_t *c, size_t n,
+                                                     uint32_t acc[4])
+{
+    int32_t s0 = (int32_t)acc[0], s1 = (int32_t)acc[1], s2 = (int32_t)acc[2], s3 = (int32_t)acc[3];
+    const uint8_t *end = row + 4 * n;
+    for (; row < end; row += 4, c += 16)
+        tm_rt_dsp_g4(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
     acc[0] = (uint32_t)s0;
     acc[1] = (uint32_t)s1;
     acc[2] = (uint32_t)s2;
@@ -214,8 +203,26 @@ static void tm_rt_dsp_out4(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *
     const int r = a->bits == 8 ? 0 : 4; /* int4 accumulators are 16 x acc */
     int32_t v[4];
     int j;
-    for (j = 0; j < 4; j++)
-        v[j] = q->fast ? tm_rt_dsp_rq_fast((int32_t)(acc[j] << 1) >> r, q, negfix) : tm_rt_dsp_rq_exact(acc[j], a, c);
+    if (q->fast) {
+        const int32_t m = q->mult, kq = q->k, rs = q->rs;
+        int32_t t0 = (int32_t)(acc[0] << 1) >> r, t1 = (int32_t)(acc[1] << 1) >> r;
+        int32_t t2 = (int32_t)(acc[2] << 1) >> r, t3 = (int32_t)(acc[3] << 1) >> r;
+        int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
+        int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+        if (negfix) {
+            h0 += t0 >> 31;
+            h1 += t1 >> 31;
+            h2 += t2 >> 31;
+            h3 += t3 >> 31;
+        }
+        v[0] = h0 >> rs;
+        v[1] = h1 >> rs;
+        v[2] = h2 >> rs;
+        v[3] = h3 >> rs;
+    } else {
+        for (j = 0; j < 4; j++)
+            v[j] = tm_rt_dsp_rq_exact(acc[j], a, c);
+    }
     if (n_valid == 4) {
         tm_rt_dsp_store4(out, v[0], v[1], v[2], v[3], lo4, hi4);
         return;
@@ -234,21 +241,25 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
     const uint32_t bound = tm_rt_dsp_bound(k, a->bits);
     const uint32_t lim = a->bits == 8 ? (1u << 30) : (1u << 26);
     int16_t *cols = (int16_t *)(void *)(a->scratch + ((4u - ((uintptr_t)a->scratch & 3u)) & 3u));
+    /* the last row's copy, zero-padded, so its last word never reads past
+     * the weights (other rows' last words read the next row: times 0) */
+    uint8_t *last = (uint8_t *)(cols + (size_t)tile * kp);
     int p0, co, b;
+    if (tail) {
+        memset(last, 0, 4 * (ng + 1));
+        memcpy(last, (const uint8_t *)a->weights + (size_t)(a->out_c - 1) * rb, rb);
+    }
     for (p0 = 0; p0 < n_pos; p0 += tile) {
         int np = n_pos - p0 < tile ? n_pos - p0 : tile, nb = (np + 3) / 4;
         for (b = 0; b < nb; b++)
             tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, a->bits,
                              cols + (size_t)b * 4 * kp);
         for (co = 0; co < a->out_c; co++) {
-            const uint8_t *row = (const uint8_t *)a->weights + (size_t)co * rb;
+            const uint8_t *row = tail && co + 1 == a->out_c ? last : (const uint8_t *)a->weights + (size_t)co * rb;
             int8_t *out = a->output + (size_t)co * (size_t)n_pos + p0;
-            uint32_t wt = 0, bias = a->bias ? (uint32_t)a->bias[co] : 0u;
+            uint32_t bias = a->bias ? (uint32_t)a->bias[co] : 0u;
             tm_rt_dsp_rq q;
             tm_rt_dsp_rq_init(&q, a, co, bound, lim);
-            /* the row's last word only when it could run past the weights */
-            if (tail)
-                wt = co + 1 < a->out_c ? tm_rt_dsp_ld32(row + 4 * ng) : tm_rt_dsp_wtail(row, rb, ng);
             if (a->bits == 4 && q.fast)
                 bias *= 16u;
             for (b = 0; b < nb; b++) {
@@ -260,7 +271,8 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
                     for (j = 0; j < 4; j++)
                         acc[j] = tm_rt_dsp_dot1(row, 4, blk, j, k, bias);
                 } else {
-                    tm_rt_dsp_dot4(row, a->bits, (const uint32_t *)(const void *)blk, ng, tail, wt, acc);
+                    (a->bits == 8 ? tm_rt_dsp_dot8 : tm_rt_dsp_dot4)(row, (const uint32_t *)(const void *)blk,
+                                                                     ng + (size_t)tail, acc);
                 }
                 tm_rt_dsp_out4(a, co, &q, acc, out + 4 * b, nv, negfix, lo4, hi4);
             }
@@ -297,20 +309,20 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
             for (g = 0; g < kg; g += 4) {
                 uint32_t v = tm_rt_dsp_ld32(x + g);
                 int32_t xa = __ssub16(__sxtb16((int32_t)v), zz);
-                int32_t xb = __ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(v)), zz);
+                int32_t xb = __ssub16(tm_rt_dsp_sxtb16_r8((v)), zz);
                 for (i = 0; i < 4; i++) {
                     uint32_t w = tm_rt_dsp_ld32(r[i] + g);
                     s[i] = __smlad(__sxtb16((int32_t)w), xa, s[i]);
-                    s[i] = __smlad(__sxtb16((int32_t)tm_rt_dsp_ror8(w)), xb, s[i]);
+                    s[i] = __smlad(tm_rt_dsp_sxtb16_r8((w)), xb, s[i]);
                 }
             }
         } else {
             for (g = 0; g < kg; g += 8) {
                 uint32_t v0 = tm_rt_dsp_ld32(x + g), v1 = tm_rt_dsp_ld32(x + g + 4);
                 uint32_t e0 = (uint32_t)__ssub16(__sxtb16((int32_t)v0), zz);
-                uint32_t o0 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(v0)), zz);
+                uint32_t o0 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((v0)), zz);
                 uint32_t e1 = (uint32_t)__ssub16(__sxtb16((int32_t)v1), zz);
-                uint32_t o1 = (uint32_t)__ssub16(__sxtb16((int32_t)tm_rt_dsp_ror8(v1)), zz);
+                uint32_t o1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((v1)), zz);
                 int32_t x04 = (int32_t)((e0 & 0xFFFFu) | (e1 << 16));
                 int32_t x26 = (int32_t)((e0 >> 16) | (e1 & 0xFFFF0000u));
                 int32_t x15 = (int32_t)((o0 & 0xFFFFu) | (o1 << 16));
@@ -319,9 +331,9 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
                     uint32_t w = tm_rt_dsp_ld32(r[i] + g / 2);
                     uint32_t lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
                     s[i] = __smlad(__sxtb16((int32_t)lo), x04, s[i]);
-                    s[i] = __smlad(__sxtb16((int32_t)tm_rt_dsp_ror8(lo)), x26, s[i]);
+                    s[i] = __smlad(tm_rt_dsp_sxtb16_r8((lo)), x26, s[i]);
                     s[i] = __smlad(__sxtb16((int32_t)hi), x15, s[i]);
-                    s[i] = __smlad(__sxtb16((int32_t)tm_rt_dsp_ror8(hi)), x37, s[i]);
+                    s[i] = __smlad(tm_rt_dsp_sxtb16_r8((hi)), x37, s[i]);
                 }
             }
         }

@@ -69,9 +69,9 @@ TM_RT_DSP_INLINE void tm_rt_dw_four(const int8_t *const *rows, const int32_t *w0
         memcpy(&h16, x + 4, 2);
         h = h16;
         A = (uint32_t)__sxtb16((int32_t)v);                  /* (x0, x2) */
-        B = (uint32_t)__sxtb16((int32_t)tm_rt_dsp_ror8(v));  /* (x1, x3) */
+        B = (uint32_t)tm_rt_dsp_sxtb16_r8((v));  /* (x1, x3) */
         C = (uint32_t)__sxtb16((int32_t)h);                  /* (x4, 0) */
-        D = (uint32_t)__sxtb16((int32_t)tm_rt_dsp_ror8(h));  /* (x5, 0) */
+        D = (uint32_t)tm_rt_dsp_sxtb16_r8((h));  /* (x5, 0) */
         s0 = __smlad((int32_t)((A & 0xFFFFu) | (B << 16)), wa, s0);
         s0 = __smlatb((int32_t)A, wb, s0);
         s1 = __smlad((int32_t)((B & 0xFFFFu) | (A & 0xFFFF0000u)), wa, s1);

@@ -100,10 +100,10 @@ if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/d
 fi
 cm=$here/cortexm
 gcc -std=c99 -O2 -ffp-contract=off -I"$rt" "$rt"/*.c "$here/rt_icount_driver.c" -lm -o "$out/drv_host"
-mgroups=(--group 'conv=^tm_rt_conv(_dsp|_ref)$'
-         --group 'depthwise=^tm_rt_depthwise'
+mgroups=(--group 'conv=^tm_rt_(conv(_dsp|_ref)$|dsp_(gather|out4|dot))'
+         --group 'depthwise=^tm_rt_(depthwise|dw_)'
          --group 'dense=^tm_rt_dense'
-         --group 'requant=^tm_rt_requant$'
+         --group 'requant=^tm_rt_(requant$|dsp_rq_exact)'
          --group 'pool=pool'
          --group 'frontend=^(tm_rt_(fft|fe_|frontend|mel|band|standardise)|__|sin|cos|log|pow|exp|sqrt|floor)')
 for core in m4 m7; do
@@ -113,7 +113,8 @@ for core in m4 m7; do
     m7) printf "\nInstructions per row on Cortex-M7 (qemu-system-arm -M mps2-an500, -O2, arm-dsp kernels);\n" ;;
   esac
   printf "an estimate of cycles. DSP peak: SMLAD, 2 int16 MACs per instruction (0.5 instructions per MAC).\n"
-  printf "Per kernel: the kernel's own instructions; requantisation (tm_rt_requant) is shown apart.\n\n"
+  printf "Per kernel: the kernel's own instructions, its inlined requantisation included; calls of the\n"
+  printf "exact fallback (tm_rt_requant, for channels outside the short form) are shown apart.\n\n"
   printf "  %-7s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
     frontend "MAC/i cv" "dw" "dense" "invoke"
   for m in paper all8 all4; do

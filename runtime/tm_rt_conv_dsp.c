@@ -48,6 +48,12 @@ size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind 
     return 4 + (size_t)tm_rt_dsp_tile(k) * tm_rt_dsp_kp(k) * sizeof(int16_t) + k + 4;
 }
 
+int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c)
+{
+    int64_t v = (int64_t)tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]) + a->out_zp;
+    return v < -128 ? -128 : (v > 127 ? 127 : (int32_t)v);
+}
+
 /* Halfword of tap r of a group within one position's words. */
 static const unsigned char tm_rt_dsp_slot8[4] = {0, 2, 1, 3};
 static const unsigned char tm_rt_dsp_slot4[8] = {0, 4, 2, 6, 1, 5, 3, 7};
@@ -182,20 +188,6 @@ static __attribute__((noinline)) void tm_rt_dsp_dot4(const uint8_t *row, const u
     acc[3] = (uint32_t)s3;
 }
 
-/* Exact accumulator of position j of a block (int4 channels whose 16x sum
- * could wrap). */
-static uint32_t tm_rt_dsp_dot1(const uint8_t *row, int bits, const int16_t *blk, int j, size_t k, uint32_t b)
-{
-    const size_t gs = bits == 8 ? 4 : 8;
-    size_t t;
-    for (t = 0; t < k; t++) {
-        size_t g = t / gs, r = t % gs;
-        int16_t x = blk[g * 4 * gs + (size_t)j * gs + (bits == 8 ? tm_rt_dsp_slot8[r] : tm_rt_dsp_slot4[r])];
-        b += (uint32_t)(tm_rt_dsp_w(row, bits, t) * x);
-    }
-    return b;
-}
-
 /* Requantises a block's four accumulators (n_valid of them stored). */
 static void tm_rt_dsp_out4(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q, const uint32_t acc[4],
                            int8_t *out, int n_valid, int negfix, uint32_t lo4, uint32_t hi4)
@@ -231,6 +223,12 @@ static void tm_rt_dsp_out4(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *
         out[j] = tm_rt_dsp_clamp(v[j], a);
 }
 
+/* int4 sums kept x16 must stay below 2^31 (k < 65793), else the reference. */
+static int tm_rt_dsp_x16_ok(size_t k)
+{
+    return (uint64_t)k * 255u * 8u * 16u < (1u << 31);
+}
+
 static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
 {
     const size_t k = (size_t)a->in_c * a->kh * a->kw, rb = tm_rt_weight_row_bytes(k, a->bits);
@@ -260,19 +258,21 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
             uint32_t bias = a->bias ? (uint32_t)a->bias[co] : 0u;
             tm_rt_dsp_rq q;
             tm_rt_dsp_rq_init(&q, a, co, bound, lim);
-            if (a->bits == 4 && q.fast)
-                bias *= 16u;
+            /* int4 keeps 16 x acc: with the bias when that stays below
+             * 2^31, else 16 x the sum alone, the bias added after */
+            if (a->bits == 4)
+                bias = q.fast ? bias * 16u : 0u;
             for (b = 0; b < nb; b++) {
                 const int16_t *blk = cols + (size_t)b * 4 * kp;
                 int nv = np - 4 * b < 4 ? np - 4 * b : 4;
                 uint32_t acc[4] = {bias, bias, bias, bias};
+                (a->bits == 8 ? tm_rt_dsp_dot8 : tm_rt_dsp_dot4)(row, (const uint32_t *)(const void *)blk,
+                                                                 ng + (size_t)tail, acc);
                 if (a->bits == 4 && !q.fast) {
                     int j;
+                    uint32_t b0 = a->bias ? (uint32_t)a->bias[co] : 0u;
                     for (j = 0; j < 4; j++)
-                        acc[j] = tm_rt_dsp_dot1(row, 4, blk, j, k, bias);
-                } else {
-                    (a->bits == 8 ? tm_rt_dsp_dot8 : tm_rt_dsp_dot4)(row, (const uint32_t *)(const void *)blk,
-                                                                     ng + (size_t)tail, acc);
+                        acc[j] = b0 + (uint32_t)((int32_t)acc[j] >> 4);
                 }
                 tm_rt_dsp_out4(a, co, &q, acc, out + 4 * b, nv, negfix, lo4, hi4);
             }
@@ -342,13 +342,7 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
             uint32_t sum = (uint32_t)s[i];
             int32_t v;
             if (bits == 4) {
-                if (q[i].fast) {
-                    sum = (uint32_t)(s[i] >> 4); /* 16 x a sum below 2^26: exact */
-                } else { /* the 16x sum may have wrapped: redo it */
-                    sum = 0;
-                    for (t = 0; t < kg; t++)
-                        sum += (uint32_t)((x[t] - a->in_zp) * tm_rt_dsp_w(r[i], 4, t));
-                }
+                sum = (uint32_t)(s[i] >> 4); /* 16 x a sum below 2^31: exact */
             }
             for (t = kg; t < k; t++)
                 sum += (uint32_t)((x[t] - a->in_zp) * tm_rt_dsp_w(r[i], bits, t));
@@ -363,7 +357,9 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
 tm_rt_status tm_rt_dense_dsp(const tm_rt_conv_args *a)
 {
     tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DENSE);
-    return st != TM_RT_OK ? st : tm_rt_dsp_dense_run(a);
+    if (st != TM_RT_OK)
+        return st;
+    return a->bits == 4 && !tm_rt_dsp_x16_ok((size_t)a->in_c) ? tm_rt_dense_ref(a) : tm_rt_dsp_dense_run(a);
 }
 
 tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
@@ -376,6 +372,8 @@ tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
         return st;
     if (!a->scratch)
         return TM_RT_ERR_ARG;
+    if (a->bits == 4 && !tm_rt_dsp_x16_ok((size_t)a->in_c * a->kh * a->kw))
+        return tm_rt_conv_ref(a);
     return tm_rt_dsp_conv_run(a);
 }
 

@@ -22,6 +22,13 @@
 
 #define TM_RT_DW_MAX_TAPS 64 /* larger kernels run the reference */
 #define TM_RT_DW_MAX_KH 16   /* kernel rows of the 3-wide path */
+/* An -Os build (the 16 KB device goal, runtime/tools/cross.sh m4) leaves
+ * the four-output path out: every output takes the per-output loop. */
+#if defined(__OPTIMIZE_SIZE__)
+#define TM_RT_DW_FOUR 0
+#else
+#define TM_RT_DW_FOUR 1
+#endif
 
 /* One output from the taps inside the input (zero point subtracted). */
 static uint32_t tm_rt_dw_one(const tm_rt_conv_args *a, const int8_t *plane, const int32_t *w, int oy, int ox,
@@ -90,7 +97,8 @@ TM_RT_DSP_INLINE void tm_rt_dw_four(const int8_t *const *rows, const int32_t *w0
 tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
 {
     tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DEPTHWISE);
-    const int kk = a->kh * a->kw, fast3 = a->kw == 3 && a->stride == 1 && a->kh <= TM_RT_DW_MAX_KH;
+    const int kk = a->kh * a->kw, fast3 = TM_RT_DW_FOUR && a->kw == 3 && a->stride == 1 &&
+                                                  a->kh <= TM_RT_DW_MAX_KH;
     const int negfix = a->act_min < a->out_zp;
     const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
     const size_t plane = (size_t)a->in_h * a->in_w, rb = tm_rt_weight_row_bytes((size_t)kk, a->bits);

@@ -91,13 +91,9 @@ TM_RT_DSP_INLINE int32_t tm_rt_dsp_rq_fast(int32_t t, const tm_rt_dsp_rq *q, int
     return h >> q->rs;
 }
 
-/* The reference's requantisation of a wrapped accumulator, out_zp added
- * (the rare path: kept out of line). */
-static __attribute__((noinline, unused)) int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c)
-{
-    int64_t v = (int64_t)tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]) + a->out_zp;
-    return v < -128 ? -128 : (v > 127 ? 127 : (int32_t)v);
-}
+/* The reference's requantisation of a wrapped accumulator, out_zp added,
+ * saturated to int8 (the rare path, out of line in tm_rt_conv_dsp.c). */
+int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c);
 
 TM_RT_DSP_INLINE int8_t tm_rt_dsp_clamp(int32_t v, const tm_rt_conv_args *a)
 {

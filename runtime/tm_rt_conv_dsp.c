@@ -31,11 +31,12 @@ static size_t tm_rt_dsp_kp(size_t k)
     return (k + 7) & ~(size_t)7;
 }
 
-/* Output positions per tile: about 2 KB of columns, 4 to 32 positions. */
+/* Output positions per tile: about 4 KB of columns, 4 to 64 positions
+ * (each output channel's set-up is paid once a tile). */
 static int tm_rt_dsp_tile(size_t k)
 {
-    size_t t = (2048 / (2 * tm_rt_dsp_kp(k))) & ~(size_t)3;
-    return t < 4 ? 4 : (t > 32 ? 32 : (int)t);
+    size_t t = (4096 / (2 * tm_rt_dsp_kp(k))) & ~(size_t)3;
+    return t < 4 ? 4 : (t > 64 ? 64 : (int)t);
 }
 
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
@@ -76,6 +77,20 @@ TM_RT_DSP_INLINE int32_t tm_rt_dsp_w(const uint8_t *row, int bits, size_t t)
     }
 }
 
+/* Words va, vb of taps ta, tb at four positions (byte j: position j) ->
+ * the (ta, tb) int16 pair of position j at o[j m], zero point subtracted. */
+TM_RT_DSP_INLINE void tm_rt_dsp_pair4(uint32_t va, uint32_t vb, int32_t zz, uint32_t *o, size_t m)
+{
+    uint32_t a0 = (uint32_t)__ssub16(__sxtb16((int32_t)va), zz);
+    uint32_t a1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(va), zz);
+    uint32_t b0 = (uint32_t)__ssub16(__sxtb16((int32_t)vb), zz);
+    uint32_t b1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(vb), zz);
+    o[0] = (a0 & 0xFFFFu) | (b0 << 16);
+    o[m] = (a1 & 0xFFFFu) | (b1 << 16);
+    o[2 * m] = (a0 >> 16) | (b0 & 0xFFFF0000u);
+    o[3 * m] = (a1 >> 16) | (b1 & 0xFFFF0000u);
+}
+
 /* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */
 static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_t k, int bits,
                              int16_t *blk)
@@ -84,6 +99,53 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
     const size_t gs = bits == 8 ? 4 : 8, plane = (size_t)a->in_h * a->in_w;
     const int pw = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->out_w == a->in_w && n_valid == 4;
     int j;
+#if !defined(__OPTIMIZE_SIZE__)
+    const int oy0 = p / a->out_w, ox0 = p % a->out_w, ix0 = ox0 - a->pad_left;
+    if (!pw && a->stride == 1 && n_valid == 4 && ox0 + 3 < a->out_w) {
+        /* four positions of one output row: each tap is one word of an input
+         * row, byte by byte (zero point outside) where the word crosses an
+         * edge, the zero point in every byte for a row outside */
+        const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+        const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
+        const size_t m = gs / 2;
+        uint32_t tw[8], *o = (uint32_t *)(void *)blk;
+        int ci = 0, ky = 0, kx = 0;
+        size_t t, wi;
+        for (t = 0; t < kp; t++) {
+            uint32_t v = zp4;
+            if (t < k) {
+                int iy = oy0 - a->pad_top + ky;
+                if (iy >= 0 && iy < a->in_h) {
+                    const int8_t *r = a->input + (size_t)ci * plane + (size_t)iy * a->in_w;
+                    int ix = ix0 + kx, b;
+                    if (ix >= 0 && ix + 4 <= a->in_w) {
+                        v = tm_rt_dsp_ld32(r + ix);
+                    } else {
+                        for (b = 0; b < 4; b++, ix++)
+                            if (ix >= 0 && ix < a->in_w)
+                                v = (v & ~(0xFFu << (8 * b))) | (uint32_t)(uint8_t)r[ix] << (8 * b);
+                    }
+                }
+                if (++kx == a->kw) {
+                    kx = 0;
+                    if (++ky == a->kh) {
+                        ky = 0;
+                        ci++;
+                    }
+                }
+            }
+            tw[t & (gs - 1)] = v;
+            if ((t & (gs - 1)) == gs - 1) {
+                for (wi = 0; wi < m; wi++) {
+                    size_t ta = bits == 8 ? wi : (size_t)((wi & 1) * 2 + (wi >> 1));
+                    tm_rt_dsp_pair4(tw[ta], tw[ta + m], zz, o + wi, m);
+                }
+                o += 4 * m;
+            }
+        }
+        return;
+    }
+#endif
     if (pw) {
         /* pointwise: tap t is channel t; a word is four positions of it */
         const int8_t *x = a->input + p;
@@ -93,18 +155,9 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
         for (g = 0; g < kg; g += gs, o += 4 * m)
             for (wi = 0; wi < m; wi++) {
                 /* word wi of a position pairs taps ta and tb of the group */
-                size_t ta = bits == 8 ? (wi == 0 ? 0 : 1) : (size_t)((wi & 1) * 2 + (wi >> 1));
-                size_t tb = ta + m;
-                uint32_t va = tm_rt_dsp_ld32(x + (g + ta) * plane);
-                uint32_t vb = tm_rt_dsp_ld32(x + (g + tb) * plane);
-                uint32_t a0 = (uint32_t)__ssub16(__sxtb16((int32_t)va), zz);
-                uint32_t a1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((va)), zz);
-                uint32_t b0 = (uint32_t)__ssub16(__sxtb16((int32_t)vb), zz);
-                uint32_t b1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((vb)), zz);
-                o[wi] = (a0 & 0xFFFFu) | (b0 << 16);
-                o[m + wi] = (a1 & 0xFFFFu) | (b1 << 16);
-                o[2 * m + wi] = (a0 >> 16) | (b0 & 0xFFFF0000u);
-                o[3 * m + wi] = (a1 >> 16) | (b1 & 0xFFFF0000u);
+                size_t ta = bits == 8 ? wi : (size_t)((wi & 1) * 2 + (wi >> 1));
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(x + (g + ta) * plane), tm_rt_dsp_ld32(x + (g + ta + m) * plane),
+                                zz, o + wi, m);
             }
         if (kg == kp)
             return;
@@ -188,6 +241,98 @@ static __attribute__((noinline)) void tm_rt_dsp_dot4(const uint8_t *row, const u
     acc[3] = (uint32_t)s3;
 }
 
+#if !defined(__OPTIMIZE_SIZE__)
+/* One channel over the whole blocks of a tile, fast requantisation: the
+ * dot, the requantisation and the store of each block stay in registers.
+ * (The -Os build, the 16 KB goal, leaves these out: every block takes the
+ * dot and tm_rt_dsp_out4.) */
+typedef struct tm_rt_dsp_job {
+    const uint8_t *row;
+    const uint32_t *cols;
+    size_t n; /* groups of a block */
+    int nb, negfix;
+    uint32_t bias, lo4, hi4;
+    int32_t mult, k, rs;
+    int8_t *out;
+} tm_rt_dsp_job;
+
+/* Two column words at *c, c advanced past them: one LDRD (GCC does not pair
+ * these loads itself). */
+TM_RT_DSP_INLINE void tm_rt_dsp_ld2(const uint32_t **c, int32_t *x0, int32_t *x1)
+{
+    const uint32_t *p = *c;
+    __asm__("ldrd %0, %1, [%2], #8" : "=r"(*x0), "=r"(*x1), "+r"(p) : "m"(*(const uint32_t(*)[2])p));
+    *c = p;
+}
+
+TM_RT_DSP_INLINE void tm_rt_dsp_job_out(const tm_rt_dsp_job *j, int8_t *out, int32_t t0, int32_t t1,
+                                        int32_t t2, int32_t t3)
+{
+    const int32_t m = j->mult, kq = j->k, rs = j->rs;
+    int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
+    int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+    if (j->negfix) {
+        h0 += t0 >> 31;
+        h1 += t1 >> 31;
+        h2 += t2 >> 31;
+        h3 += t3 >> 31;
+    }
+    tm_rt_dsp_store4(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
+{
+    const uint32_t *c = j->cols;
+    int8_t *out = j->out;
+    int b;
+    for (b = 0; b < j->nb; b++, out += 4) {
+        int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0;
+        const uint8_t *row = j->row, *end = row + 4 * j->n;
+        for (; row < end; row += 4) {
+            uint32_t v = tm_rt_dsp_ld32(row);
+            int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s0 = __smlad(wb, x1, __smlad(wa, x0, s0));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s1 = __smlad(wb, x1, __smlad(wa, x0, s1));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s2 = __smlad(wb, x1, __smlad(wa, x0, s2));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s3 = __smlad(wb, x1, __smlad(wa, x0, s3));
+        }
+        tm_rt_dsp_job_out(j, out, (int32_t)((uint32_t)s0 << 1), (int32_t)((uint32_t)s1 << 1),
+                          (int32_t)((uint32_t)s2 << 1), (int32_t)((uint32_t)s3 << 1));
+    }
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4(const tm_rt_dsp_job *j)
+{
+    const uint32_t *c = j->cols;
+    int8_t *out = j->out;
+    int b;
+    for (b = 0; b < j->nb; b++, out += 4) {
+        int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0;
+        const uint8_t *row = j->row, *end = row + 4 * j->n;
+        for (; row < end; row += 4) {
+            uint32_t v = tm_rt_dsp_ld32(row), lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
+            int32_t w0 = __sxtb16((int32_t)lo), w1 = tm_rt_dsp_sxtb16_r8(lo);
+            int32_t w2 = __sxtb16((int32_t)hi), w3 = tm_rt_dsp_sxtb16_r8(hi), x0, x1;
+#define TM_RT_DSP_POS4(s)                                                                    \
+    tm_rt_dsp_ld2(&c, &x0, &x1);                                                             \
+    s = __smlad(w1, x1, __smlad(w0, x0, s));                                                 \
+    tm_rt_dsp_ld2(&c, &x0, &x1);                                                             \
+    s = __smlad(w3, x1, __smlad(w2, x0, s))
+            TM_RT_DSP_POS4(s0);
+            TM_RT_DSP_POS4(s1);
+            TM_RT_DSP_POS4(s2);
+            TM_RT_DSP_POS4(s3);
+#undef TM_RT_DSP_POS4
+        }
+        tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3); /* 16 x acc -> 2 x acc */
+    }
+}
+#endif
+
 /* Requantises a block's four accumulators (n_valid of them stored). */
 static void tm_rt_dsp_out4(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q, const uint32_t acc[4],
                            int8_t *out, int n_valid, int negfix, uint32_t lo4, uint32_t hi4)
@@ -262,7 +407,27 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
              * 2^31, else 16 x the sum alone, the bias added after */
             if (a->bits == 4)
                 bias = q.fast ? bias * 16u : 0u;
-            for (b = 0; b < nb; b++) {
+            b = 0;
+#if !defined(__OPTIMIZE_SIZE__)
+            if (q.fast && np >= 4) {
+                tm_rt_dsp_job j;
+                j.row = row;
+                j.cols = (const uint32_t *)(const void *)cols;
+                j.n = ng + (size_t)tail;
+                j.nb = np / 4;
+                j.negfix = negfix;
+                j.bias = bias;
+                j.lo4 = lo4;
+                j.hi4 = hi4;
+                j.mult = q.mult;
+                j.k = q.k;
+                j.rs = q.rs;
+                j.out = out;
+                (a->bits == 8 ? tm_rt_dsp_job8 : tm_rt_dsp_job4)(&j);
+                b = np / 4;
+            }
+#endif
+            for (; b < nb; b++) {
                 const int16_t *blk = cols + (size_t)b * 4 * kp;
                 int nv = np - 4 * b < 4 ? np - 4 * b : 4;
                 uint32_t acc[4] = {bias, bias, bias, bias};

@@ -85,10 +85,10 @@ TM_RT_DSP_INLINE void tm_rt_dsp_pair4(uint32_t va, uint32_t vb, int32_t zz, uint
     uint32_t a1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(va), zz);
     uint32_t b0 = (uint32_t)__ssub16(__sxtb16((int32_t)vb), zz);
     uint32_t b1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(vb), zz);
-    o[0] = (a0 & 0xFFFFu) | (b0 << 16);
-    o[m] = (a1 & 0xFFFFu) | (b1 << 16);
-    o[2 * m] = (a0 >> 16) | (b0 & 0xFFFF0000u);
-    o[3 * m] = (a1 >> 16) | (b1 & 0xFFFF0000u);
+    o[0] = tm_rt_dsp_pkhbt16(a0, b0);
+    o[m] = tm_rt_dsp_pkhbt16(a1, b1);
+    o[2 * m] = tm_rt_dsp_pkhtb16(b0, a0);
+    o[3 * m] = tm_rt_dsp_pkhtb16(b1, a1);
 }
 
 /* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */

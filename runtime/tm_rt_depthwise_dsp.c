@@ -22,6 +22,7 @@
 
 #define TM_RT_DW_MAX_TAPS 64 /* larger kernels run the reference */
 #define TM_RT_DW_MAX_KH 16   /* kernel rows of the 3-wide path */
+#define TM_RT_DW_RING_W 136  /* 3x3: padded copies of three input rows, this wide at most */
 /* An -Os build (the 16 KB device goal, runtime/tools/cross.sh m4) leaves
  * the four-output path out: every output takes the per-output loop. */
 #if defined(__OPTIMIZE_SIZE__)
@@ -60,39 +61,63 @@ static void tm_rt_dw_span(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q
     }
 }
 
-/* Four outputs of a 3-wide kernel at stride 1 whose taps start at input
- * column ix of rows[ky], every tap inside the row. */
-TM_RT_DSP_INLINE void tm_rt_dw_four(const int8_t *const *rows, const int32_t *w01, const int32_t *w2, int ky0,
-                                    int ky1, uint32_t base, int ix, uint32_t acc[4])
+#if TM_RT_DW_FOUR
+/* Blocks of four outputs of one output row, 3-wide kernel, stride 1, every
+ * tap inside its input row, fast requantisation. Kernel row r reads
+ * kr[r].row + ix + 4 b ..; the zero point is in base. */
+typedef struct tm_rt_dw_kr {
+    const int8_t *row;
+    int32_t w01, w2; /* (w0, w1) and w2 of the kernel row */
+} tm_rt_dw_kr;
+
+typedef struct tm_rt_dw_job {
+    tm_rt_dw_kr kr[TM_RT_DW_MAX_KH];
+    int nkr, nb, ix, negfix;
+    uint32_t base, lo4, hi4;
+    int32_t mult, k, rs;
+    int8_t *out;
+} tm_rt_dw_job;
+
+static __attribute__((noinline)) void tm_rt_dw_blocks(const tm_rt_dw_job *j)
 {
-    int32_t s0 = (int32_t)base, s1 = s0, s2 = s0, s3 = s0;
-    int ky;
-    for (ky = ky0; ky < ky1; ky++) {
-        const int8_t *x = rows[ky] + ix;
-        uint32_t v = tm_rt_dsp_ld32(x);
-        uint16_t h16;
-        uint32_t h, A, B, C, D;
-        int32_t wa = w01[ky], wb = w2[ky];
-        memcpy(&h16, x + 4, 2);
-        h = h16;
-        A = (uint32_t)__sxtb16((int32_t)v);                  /* (x0, x2) */
-        B = (uint32_t)tm_rt_dsp_sxtb16_r8((v));  /* (x1, x3) */
-        C = (uint32_t)__sxtb16((int32_t)h);                  /* (x4, 0) */
-        D = (uint32_t)tm_rt_dsp_sxtb16_r8((h));  /* (x5, 0) */
-        s0 = __smlad((int32_t)((A & 0xFFFFu) | (B << 16)), wa, s0);
-        s0 = __smlatb((int32_t)A, wb, s0);
-        s1 = __smlad((int32_t)((B & 0xFFFFu) | (A & 0xFFFF0000u)), wa, s1);
-        s1 = __smlatb((int32_t)B, wb, s1);
-        s2 = __smlad((int32_t)((A >> 16) | (B & 0xFFFF0000u)), wa, s2);
-        s2 = __smlabb((int32_t)C, wb, s2);
-        s3 = __smladx((int32_t)((C & 0xFFFFu) | (B & 0xFFFF0000u)), wa, s3);
-        s3 = __smlabb((int32_t)D, wb, s3);
+    int b;
+    for (b = 0; b < j->nb; b++) {
+        int32_t s0 = (int32_t)j->base, s1 = s0, s2 = s0, s3 = s0;
+        const tm_rt_dw_kr *r = j->kr, *re = j->kr + j->nkr;
+        const int ix = j->ix + 4 * b;
+        for (; r < re; r++) {
+            const int8_t *x = r->row + ix;
+            uint32_t v = tm_rt_dsp_ld32(x), h, A, B, C, D;
+            uint16_t h16;
+            int32_t wa = r->w01, wb = r->w2;
+            memcpy(&h16, x + 4, 2);
+            h = h16;
+            A = (uint32_t)__sxtb16((int32_t)v);   /* (x0, x2) */
+            B = (uint32_t)tm_rt_dsp_sxtb16_r8(v); /* (x1, x3) */
+            C = (uint32_t)__sxtb16((int32_t)h);   /* (x4, 0) */
+            D = (uint32_t)tm_rt_dsp_sxtb16_r8(h); /* (x5, 0) */
+            s0 = __smlatb((int32_t)A, wb, __smlad((int32_t)tm_rt_dsp_pkhbt16(A, B), wa, s0));
+            s1 = __smlatb((int32_t)B, wb, __smlad((int32_t)tm_rt_dsp_pkhbt0(B, A), wa, s1));
+            s2 = __smlabb((int32_t)C, wb, __smlad((int32_t)tm_rt_dsp_pkhtb16(B, A), wa, s2));
+            s3 = __smlabb((int32_t)D, wb, __smladx((int32_t)tm_rt_dsp_pkhbt0(C, B), wa, s3));
+        }
+        {
+            const int32_t m = j->mult, kq = j->k, rs = j->rs;
+            int32_t t0 = (int32_t)((uint32_t)s0 << 1), t1 = (int32_t)((uint32_t)s1 << 1);
+            int32_t t2 = (int32_t)((uint32_t)s2 << 1), t3 = (int32_t)((uint32_t)s3 << 1);
+            int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
+            int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+            if (j->negfix) {
+                h0 += t0 >> 31;
+                h1 += t1 >> 31;
+                h2 += t2 >> 31;
+                h3 += t3 >> 31;
+            }
+            tm_rt_dsp_store4(j->out + 4 * b, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
+        }
     }
-    acc[0] = (uint32_t)s0;
-    acc[1] = (uint32_t)s1;
-    acc[2] = (uint32_t)s2;
-    acc[3] = (uint32_t)s3;
 }
+#endif
 
 tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
 {
@@ -115,7 +140,6 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
         const int8_t *in = a->input + (size_t)c * plane;
         int8_t *out = a->output + (size_t)c * a->out_h * a->out_w;
         int32_t w[TM_RT_DW_MAX_TAPS], w01[TM_RT_DW_MAX_KH], w2[TM_RT_DW_MAX_KH], wsum[TM_RT_DW_MAX_KH];
-        const int8_t *rows[TM_RT_DW_MAX_KH];
         uint32_t bias = a->bias ? (uint32_t)a->bias[c] : 0u;
         int t, oy, ky, ox_lo, ox_hi;
         tm_rt_dsp_rq q;
@@ -137,27 +161,95 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
                 w2[ky] = w[3 * ky + 2];
                 wsum[ky] = w[3 * ky] + w[3 * ky + 1] + w[3 * ky + 2];
             }
+#if TM_RT_DW_FOUR
+        if (fast3 && q.fast && a->kh == 3 && a->out_w >= 4 &&
+            a->pad_left + a->in_w + 8 <= TM_RT_DW_RING_W && a->out_w + 2 <= TM_RT_DW_RING_W) {
+            /* every output by blocks: the three input rows in use are copied
+             * once each, the zero point around them, so border outputs need
+             * no per-tap bounds (the zero point's taps cancel in base) */
+            int8_t ring[3][TM_RT_DW_RING_W];
+            int filled = -1;
+            tm_rt_dw_job j;
+            j.negfix = negfix;
+            j.lo4 = lo4;
+            j.hi4 = hi4;
+            j.mult = q.mult;
+            j.k = q.k;
+            j.rs = q.rs;
+            for (oy = 0; oy < a->out_h; oy++) {
+                int iy0 = oy - a->pad_top, n = a->out_w / 4;
+                int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < 3 ? a->in_h - iy0 : 3;
+                int8_t *o = out + (size_t)oy * a->out_w;
+                for (; filled < iy0 + ky1 - 1; filled++) {
+                    int8_t *r = ring[(filled + 1) % 3];
+                    const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
+                    int b;
+                    for (b = 0; b < a->pad_left; b++)
+                        r[b] = (int8_t)a->in_zp;
+                    memcpy(r + a->pad_left, in + (size_t)(filled + 1) * a->in_w, (size_t)a->in_w);
+                    /* blocks read up to out_w + 1 <= pad_left + in_w + 7 */
+                    memcpy(r + a->pad_left + a->in_w, &zp4, 4);
+                    memcpy(r + a->pad_left + a->in_w + 4, &zp4, 4);
+                }
+                j.nkr = ky1 - ky0;
+                j.base = bias;
+                for (ky = ky0; ky < ky1; ky++) {
+                    j.kr[ky - ky0].row = ring[(iy0 + ky) % 3];
+                    j.kr[ky - ky0].w01 = w01[ky];
+                    j.kr[ky - ky0].w2 = w2[ky];
+                    j.base -= (uint32_t)(a->in_zp * wsum[ky]);
+                }
+                j.nb = n;
+                j.ix = 0;
+                j.out = o;
+                tm_rt_dw_blocks(&j);
+                if (4 * n < a->out_w) { /* the last four, recomputing a few */
+                    j.nb = 1;
+                    j.ix = a->out_w - 4;
+                    j.out = o + a->out_w - 4;
+                    tm_rt_dw_blocks(&j);
+                }
+            }
+            continue;
+        }
+#endif
         for (oy = 0; oy < a->out_h; oy++) {
             int8_t *o = out + (size_t)oy * a->out_w;
             int ox = ox_lo < a->out_w ? ox_lo : a->out_w;
             tm_rt_dw_span(a, c, &q, in, w, bias, oy, 0, ox, negfix);
-            if (fast3 && ox + 4 <= ox_hi) {
-                int iy0 = oy - a->pad_top;
+#if TM_RT_DW_FOUR
+            if (fast3 && q.fast && ox + 4 <= ox_hi) {
+                tm_rt_dw_job j;
+                int iy0 = oy - a->pad_top, n = (ox_hi - ox) / 4;
                 int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < a->kh ? a->in_h - iy0 : a->kh;
-                uint32_t base = bias, acc[4];
+                j.nkr = ky1 - ky0;
+                j.base = bias;
                 for (ky = ky0; ky < ky1; ky++) {
-                    rows[ky] = in + (size_t)(iy0 + ky) * a->in_w;
-                    base -= (uint32_t)(a->in_zp * wsum[ky]);
+                    j.kr[ky - ky0].row = in + (size_t)(iy0 + ky) * a->in_w;
+                    j.kr[ky - ky0].w01 = w01[ky];
+                    j.kr[ky - ky0].w2 = w2[ky];
+                    j.base -= (uint32_t)(a->in_zp * wsum[ky]);
                 }
-                for (; ox + 4 <= ox_hi; ox += 4) {
-                    tm_rt_dw_four(rows, w01, w2, ky0, ky1, base, ox - a->pad_left, acc);
-                    int32_t v[4];
-                    for (t = 0; t < 4; t++)
-                        v[t] = q.fast ? tm_rt_dsp_rq_fast((int32_t)(acc[t] << 1), &q, negfix)
-                                      : tm_rt_dsp_rq_exact(acc[t], a, c);
-                    tm_rt_dsp_store4(o + ox, v[0], v[1], v[2], v[3], lo4, hi4);
+                j.nb = n;
+                j.ix = ox - a->pad_left;
+                j.negfix = negfix;
+                j.lo4 = lo4;
+                j.hi4 = hi4;
+                j.mult = q.mult;
+                j.k = q.k;
+                j.rs = q.rs;
+                j.out = o + ox;
+                tm_rt_dw_blocks(&j);
+                ox += 4 * n;
+                if (ox < ox_hi) { /* the rest as one block ending at ox_hi, recomputing a few */
+                    j.nb = 1;
+                    j.ix = ox_hi - 4 - a->pad_left;
+                    j.out = o + ox_hi - 4;
+                    tm_rt_dw_blocks(&j);
+                    ox = ox_hi;
                 }
             }
+#endif
             tm_rt_dw_span(a, c, &q, in, w, bias, oy, ox, a->out_w, negfix);
         }
     }

@@ -55,6 +55,30 @@ TM_RT_DSP_INLINE int32_t tm_rt_dsp_wrap(uint32_t u)
     return u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
 }
 
+/* (a.lo, b.lo << 16) and (b.hi, a.hi >> 16) as one PKHBT / PKHTB each
+ * (GCC spells them as three instructions). */
+TM_RT_DSP_INLINE uint32_t tm_rt_dsp_pkhbt16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+TM_RT_DSP_INLINE uint32_t tm_rt_dsp_pkhtb16(uint32_t b, uint32_t a)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
+}
+
+/* (a.lo, b.hi) */
+TM_RT_DSP_INLINE uint32_t tm_rt_dsp_pkhbt0(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
 /* Rd = Ra + round(Rn Rm / 2^32), ties up (no ACLE intrinsic). */
 TM_RT_DSP_INLINE int32_t tm_rt_dsp_smmlar(int32_t n, int32_t m, int32_t a)
 {

@@ -152,6 +152,26 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
         const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
         size_t g, wi, m = gs / 2, kg = k / gs * gs;
         uint32_t *o = (uint32_t *)(void *)blk;
+#if !defined(__OPTIMIZE_SIZE__)
+        const size_t p1 = plane, p2 = 2 * plane, p3 = 3 * plane;
+        const int8_t *r = x;
+        if (bits == 8) {
+            for (g = 0; g < kg; g += 4, o += 8, r += 4 * plane) {
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r), tm_rt_dsp_ld32(r + p2), zz, o, 2);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p1), tm_rt_dsp_ld32(r + p3), zz, o + 1, 2);
+            }
+        } else {
+            for (g = 0; g < kg; g += 8, o += 16, r += 8 * plane) {
+                const int8_t *r4 = r + 4 * plane;
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r), tm_rt_dsp_ld32(r4), zz, o, 4);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p2), tm_rt_dsp_ld32(r4 + p2), zz, o + 1, 4);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p1), tm_rt_dsp_ld32(r4 + p1), zz, o + 2, 4);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p3), tm_rt_dsp_ld32(r4 + p3), zz, o + 3, 4);
+            }
+        }
+        (void)wi;
+        (void)m;
+#else
         for (g = 0; g < kg; g += gs, o += 4 * m)
             for (wi = 0; wi < m; wi++) {
                 /* word wi of a position pairs taps ta and tb of the group */
@@ -159,6 +179,7 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
                 tm_rt_dsp_pair4(tm_rt_dsp_ld32(x + (g + ta) * plane), tm_rt_dsp_ld32(x + (g + ta + m) * plane),
                                 zz, o + wi, m);
             }
+#endif
         if (kg == kp)
             return;
     }

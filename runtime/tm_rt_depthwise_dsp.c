@@ -125,7 +125,9 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
     const int kk = a->kh * a->kw, fast3 = TM_RT_DW_FOUR && a->kw == 3 && a->stride == 1 &&
                                                   a->kh <= TM_RT_DW_MAX_KH;
     const int negfix = a->act_min < a->out_zp;
+#if TM_RT_DW_FOUR
     const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
+#endif
     const size_t plane = (size_t)a->in_h * a->in_w, rb = tm_rt_weight_row_bytes((size_t)kk, a->bits);
     uint32_t bound;
     int c;
@@ -139,10 +141,18 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
         const uint8_t *wrow = (const uint8_t *)a->weights + (size_t)c * rb;
         const int8_t *in = a->input + (size_t)c * plane;
         int8_t *out = a->output + (size_t)c * a->out_h * a->out_w;
-        int32_t w[TM_RT_DW_MAX_TAPS], w01[TM_RT_DW_MAX_KH], w2[TM_RT_DW_MAX_KH], wsum[TM_RT_DW_MAX_KH];
+        int32_t w[TM_RT_DW_MAX_TAPS];
+#if TM_RT_DW_FOUR
+        int32_t w01[TM_RT_DW_MAX_KH], w2[TM_RT_DW_MAX_KH], wsum[TM_RT_DW_MAX_KH];
+#endif
         uint32_t bias = a->bias ? (uint32_t)a->bias[c] : 0u;
         int t, oy, ky, ox_lo, ox_hi;
         tm_rt_dsp_rq q;
+#if !TM_RT_DW_FOUR
+        (void)fast3; /* the -Os build: only the per-output loop */
+        (void)out;
+        (void)ky;
+#endif
         tm_rt_dsp_rq_init(&q, a, c, bound, 1u << 30);
         for (t = 0; t < kk; t++) {
             if (a->bits == 8) {
@@ -155,12 +165,14 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
         ox_lo = (a->pad_left + a->stride - 1) / a->stride;
         ox_hi = (a->in_w - a->kw + a->pad_left) / a->stride + 1;
         ox_hi = ox_hi > a->out_w ? a->out_w : ox_hi;
+#if TM_RT_DW_FOUR
         if (fast3)
             for (ky = 0; ky < a->kh; ky++) {
                 w01[ky] = (int32_t)(((uint32_t)w[3 * ky] & 0xFFFFu) | (uint32_t)w[3 * ky + 1] << 16);
                 w2[ky] = w[3 * ky + 2];
                 wsum[ky] = w[3 * ky] + w[3 * ky + 1] + w[3 * ky + 2];
             }
+#endif
 #if TM_RT_DW_FOUR
         if (fast3 && q.fast && a->kh == 3 && a->out_w >= 4 &&
             a->pad_left + a->in_w + 8 <= TM_RT_DW_RING_W && a->out_w + 2 <= TM_RT_DW_RING_W) {
@@ -214,8 +226,10 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
         }
 #endif
         for (oy = 0; oy < a->out_h; oy++) {
-            int8_t *o = out + (size_t)oy * a->out_w;
             int ox = ox_lo < a->out_w ? ox_lo : a->out_w;
+#if TM_RT_DW_FOUR
+            int8_t *o = out + (size_t)oy * a->out_w;
+#endif
             tm_rt_dw_span(a, c, &q, in, w, bias, oy, 0, ox, negfix);
 #if TM_RT_DW_FOUR
             if (fast3 && q.fast && ox + 4 <= ox_hi) {

@@ -131,8 +131,11 @@ TM_RT_DSP_INLINE int8_t tm_rt_dsp_clamp(int32_t v, const tm_rt_conv_args *a)
 TM_RT_DSP_INLINE void tm_rt_dsp_store4(int8_t *out, int32_t v0, int32_t v1, int32_t v2, int32_t v3,
                                        uint32_t lo4, uint32_t hi4)
 {
-    uint32_t w = ((uint32_t)__ssat(v0, 8) & 0xFFu) | ((uint32_t)__ssat(v1, 8) & 0xFFu) << 8 |
-                 ((uint32_t)__ssat(v2, 8) & 0xFFu) << 16 | (uint32_t)__ssat(v3, 8) << 24;
+    uint32_t w = (uint32_t)__ssat(v0, 8);
+    /* BFI the other three bytes in (GCC builds them with shifts and ORs) */
+    __asm__("bfi %0, %1, #8, #8\n\tbfi %0, %2, #16, #8\n\tbfi %0, %3, #24, #8"
+            : "+r"(w)
+            : "r"(__ssat(v1, 8)), "r"(__ssat(v2, 8)), "r"(__ssat(v3, 8)));
     uint32_t t;
     /* max then min per byte: SSUB8 sets the GE flags SEL reads, so the four
      * stay in one asm statement */

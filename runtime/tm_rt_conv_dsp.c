@@ -13,7 +13,7 @@
  * i.e. 16 times each weight, so int4 accumulators hold 16 x acc. For a 1x1
  * stride-1 conv four positions of one channel are one word, and a 4 x 4
  * block of (channel, position) bytes is transposed in registers (SXTB16,
- * PKHBT / PKHTB). Dense: the input is unpacked once for four output rows.
+ * PKHBT / PKHTB). Dense: the input is unpacked once for two output rows.
  *
  * Accumulation is exact modulo 2^32 as in the reference. Requantisation
  * (tm_rt_dsp.h) is three instructions per output where that is provably the
@@ -467,7 +467,58 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
     return TM_RT_OK;
 }
 
-/* ---- dense: four output rows share each unpacked input word ------------ */
+/* ---- dense: two output rows share each unpacked input word ------------- */
+
+/* s[0..1] = two weight rows . (x - zp) over the first kg inputs (int4:
+ * 16 x, kg a multiple of 8); out of line, so the rows stay in registers
+ * (four rows would not fit them). */
+static __attribute__((noinline)) void tm_rt_dsp_drows8(const int8_t *x, const uint8_t *const *r, size_t kg,
+                                                       int32_t zz, int32_t *s)
+{
+    const uint8_t *r0 = r[0], *r1 = r[1];
+    const int8_t *end = x + kg;
+    int32_t s0 = 0, s1 = 0;
+    for (; x < end; x += 4, r0 += 4, r1 += 4) {
+        uint32_t v = tm_rt_dsp_ld32(x), w;
+        int32_t xa = __ssub16(__sxtb16((int32_t)v), zz), xb = __ssub16(tm_rt_dsp_sxtb16_r8(v), zz);
+#define TM_RT_DSP_ROW8(rr, ss)                                                                \
+    w = tm_rt_dsp_ld32(rr);                                                                   \
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(w), xb, __smlad(__sxtb16((int32_t)w), xa, ss))
+        TM_RT_DSP_ROW8(r0, s0);
+        TM_RT_DSP_ROW8(r1, s1);
+#undef TM_RT_DSP_ROW8
+    }
+    s[0] = s0;
+    s[1] = s1;
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_drows4(const int8_t *x, const uint8_t *const *r, size_t kg,
+                                                       int32_t zz, int32_t *s)
+{
+    const uint8_t *r0 = r[0], *r1 = r[1];
+    const int8_t *end = x + kg;
+    int32_t s0 = 0, s1 = 0;
+    for (; x < end; x += 8, r0 += 4, r1 += 4) {
+        uint32_t v0 = tm_rt_dsp_ld32(x), v1 = tm_rt_dsp_ld32(x + 4), w, lo, hi;
+        uint32_t e0 = (uint32_t)__ssub16(__sxtb16((int32_t)v0), zz);
+        uint32_t o0 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v0), zz);
+        uint32_t e1 = (uint32_t)__ssub16(__sxtb16((int32_t)v1), zz);
+        uint32_t o1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v1), zz);
+        int32_t x04 = (int32_t)tm_rt_dsp_pkhbt16(e0, e1), x26 = (int32_t)tm_rt_dsp_pkhtb16(e1, e0);
+        int32_t x15 = (int32_t)tm_rt_dsp_pkhbt16(o0, o1), x37 = (int32_t)tm_rt_dsp_pkhtb16(o1, o0);
+#define TM_RT_DSP_ROW4(rr, ss)                                                                \
+    w = tm_rt_dsp_ld32(rr);                                                                   \
+    lo = (w << 4) & 0xF0F0F0F0u;                                                              \
+    hi = w & 0xF0F0F0F0u;                                                                     \
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(lo), x26, __smlad(__sxtb16((int32_t)lo), x04, ss));      \
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(hi), x37, __smlad(__sxtb16((int32_t)hi), x15, ss))
+        TM_RT_DSP_ROW4(r0, s0);
+        TM_RT_DSP_ROW4(r1, s1);
+#undef TM_RT_DSP_ROW4
+    }
+    s[0] = s0;
+    s[1] = s1;
+}
 
 static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
 {
@@ -478,51 +529,19 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
     const uint32_t bound = tm_rt_dsp_bound(k, bits), lim = bits == 8 ? (1u << 30) : (1u << 26);
     const int8_t *x = a->input;
     int co;
-    for (co = 0; co < a->out_c; co += 4) {
-        /* rows past out_c repeat the last one; their outputs are not stored */
-        const uint8_t *r[4];
-        tm_rt_dsp_rq q[4];
-        int32_t s[4];
-        int i, nr = a->out_c - co < 4 ? a->out_c - co : 4;
-        size_t g, t;
-        for (i = 0; i < 4; i++) {
+    for (co = 0; co < a->out_c; co += 2) {
+        /* a row past out_c repeats the last one; its output is not stored */
+        const uint8_t *r[2];
+        tm_rt_dsp_rq q[2];
+        int32_t s[2];
+        int i, nr = a->out_c - co < 2 ? a->out_c - co : 2;
+        size_t t;
+        for (i = 0; i < 2; i++) {
             int c = co + (i < nr ? i : nr - 1);
             r[i] = (const uint8_t *)a->weights + (size_t)c * rb;
             tm_rt_dsp_rq_init(&q[i], a, c, bound, lim);
-            s[i] = 0;
         }
-        if (bits == 8) {
-            for (g = 0; g < kg; g += 4) {
-                uint32_t v = tm_rt_dsp_ld32(x + g);
-                int32_t xa = __ssub16(__sxtb16((int32_t)v), zz);
-                int32_t xb = __ssub16(tm_rt_dsp_sxtb16_r8((v)), zz);
-                for (i = 0; i < 4; i++) {
-                    uint32_t w = tm_rt_dsp_ld32(r[i] + g);
-                    s[i] = __smlad(__sxtb16((int32_t)w), xa, s[i]);
-                    s[i] = __smlad(tm_rt_dsp_sxtb16_r8((w)), xb, s[i]);
-                }
-            }
-        } else {
-            for (g = 0; g < kg; g += 8) {
-                uint32_t v0 = tm_rt_dsp_ld32(x + g), v1 = tm_rt_dsp_ld32(x + g + 4);
-                uint32_t e0 = (uint32_t)__ssub16(__sxtb16((int32_t)v0), zz);
-                uint32_t o0 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((v0)), zz);
-                uint32_t e1 = (uint32_t)__ssub16(__sxtb16((int32_t)v1), zz);
-                uint32_t o1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8((v1)), zz);
-                int32_t x04 = (int32_t)((e0 & 0xFFFFu) | (e1 << 16));
-                int32_t x26 = (int32_t)((e0 >> 16) | (e1 & 0xFFFF0000u));
-                int32_t x15 = (int32_t)((o0 & 0xFFFFu) | (o1 << 16));
-                int32_t x37 = (int32_t)((o0 >> 16) | (o1 & 0xFFFF0000u));
-                for (i = 0; i < 4; i++) {
-                    uint32_t w = tm_rt_dsp_ld32(r[i] + g / 2);
-                    uint32_t lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
-                    s[i] = __smlad(__sxtb16((int32_t)lo), x04, s[i]);
-                    s[i] = __smlad(tm_rt_dsp_sxtb16_r8((lo)), x26, s[i]);
-                    s[i] = __smlad(__sxtb16((int32_t)hi), x15, s[i]);
-                    s[i] = __smlad(tm_rt_dsp_sxtb16_r8((hi)), x37, s[i]);
-                }
-            }
-        }
+        (bits == 8 ? tm_rt_dsp_drows8 : tm_rt_dsp_drows4)(x, r, kg, zz, s);
         for (i = 0; i < nr; i++) {
             int c = co + i;
             uint32_t sum = (uint32_t)s[i];

@@ -102,7 +102,7 @@ cm=$here/cortexm
 gcc -std=c99 -O2 -ffp-contract=off -I"$rt" "$rt"/*.c "$here/rt_icount_driver.c" -lm -o "$out/drv_host"
 mgroups=(--group 'conv=^tm_rt_(conv(_dsp|_ref)$|dsp_(gather|out4|dot|job))'
          --group 'depthwise=^tm_rt_(depthwise|dw_)'
-         --group 'dense=^tm_rt_(dense|dsp_dense)'
+         --group 'dense=^tm_rt_(dense|dsp_(dense|drows))'
          --group 'requant=^tm_rt_(requant$|dsp_rq_exact)'
          --group 'pool=pool'
          --group 'frontend=^(tm_rt_(fft|fe_|frontend|mel|band|standardise)|__|sin|cos|log|pow|exp|sqrt|floor)')

@@ -32,11 +32,13 @@ static size_t tm_rt_dsp_kp(size_t k)
 }
 
 /* Output positions per tile: about 4 KB of columns, 4 to 64 positions
- * (each output channel's set-up is paid once a tile). */
-static int tm_rt_dsp_tile(size_t k)
+ * (each output channel's set-up is paid once a tile), no more than the
+ * output has (rounded up to 4). */
+static int tm_rt_dsp_tile(size_t k, int out_h, int out_w)
 {
-    size_t t = (4096 / (2 * tm_rt_dsp_kp(k))) & ~(size_t)3;
-    return t < 4 ? 4 : (t > 64 ? 64 : (int)t);
+    size_t t = (2048 / tm_rt_dsp_kp(k)) & ~(size_t)3, n = ((size_t)out_h * (size_t)out_w + 3) & ~(size_t)3;
+    t = t < 4 ? 4 : (t > 64 ? 64 : t);
+    return (int)(n < t ? n : t); /* n = 0 only for shapes the kernels reject */
 }
 
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
@@ -46,13 +48,13 @@ size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind 
         return 0; /* dense reads its input in place */
     k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
     /* alignment, the columns of a tile, a copy of the last weight row */
-    return 4 + (size_t)tm_rt_dsp_tile(k) * tm_rt_dsp_kp(k) * sizeof(int16_t) + k + 4;
+    return 4 + (size_t)tm_rt_dsp_tile(k, a->out_h, a->out_w) * tm_rt_dsp_kp(k) * sizeof(int16_t) + k + 4;
 }
 
 int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c)
 {
-    int64_t v = (int64_t)tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]) + a->out_zp;
-    return v < -128 ? -128 : (v > 127 ? 127 : (int32_t)v);
+    /* saturating: every caller clamps to int8 after */
+    return __qadd(tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]), a->out_zp);
 }
 
 /* Halfword of tap r of a group within one position's words. */
@@ -399,7 +401,7 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
 {
     const size_t k = (size_t)a->in_c * a->kh * a->kw, rb = tm_rt_weight_row_bytes(k, a->bits);
     const size_t gs = a->bits == 8 ? 4 : 8, ng = k / gs, kp = (k + gs - 1) / gs * gs;
-    const int tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k);
+    const int tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k, a->out_h, a->out_w);
     const int negfix = a->act_min < a->out_zp;
     const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
     const uint32_t bound = tm_rt_dsp_bound(k, a->bits);

@@ -115,8 +115,9 @@ TM_RT_DSP_INLINE int32_t tm_rt_dsp_rq_fast(int32_t t, const tm_rt_dsp_rq *q, int
     return h >> q->rs;
 }
 
-/* The reference's requantisation of a wrapped accumulator, out_zp added,
- * saturated to int8 (the rare path, out of line in tm_rt_conv_dsp.c). */
+/* The reference's requantisation of a wrapped accumulator, out_zp added
+ * with int32 saturation, for the caller to clamp (the rare path, out of
+ * line in tm_rt_conv_dsp.c). */
 int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c);
 
 TM_RT_DSP_INLINE int8_t tm_rt_dsp_clamp(int32_t v, const tm_rt_conv_args *a)

@@ -13,7 +13,12 @@
  * i.e. 16 times each weight, so int4 accumulators hold 16 x acc. For a 1x1
  * stride-1 conv four positions of one channel are one word, and a 4 x 4
  * block of (channel, position) bytes is transposed in registers (SXTB16,
- * PKHBT / PKHTB). Dense: the input is unpacked once for two output rows.
+ * PKHBT / PKHTB); other convs take a word per tap where four positions lie
+ * in one output row. A channel's whole blocks of a tile run in one call
+ * (tm_rt_dsp_job8 / job4) that keeps the loop, the requantisation and the
+ * store in registers. Weight rows are read in place; only the last row is
+ * copied (zero-padded), so the last word of a row never reads past the
+ * weights. Dense: the input is unpacked once for two output rows.
  *
  * Accumulation is exact modulo 2^32 as in the reference. Requantisation
  * (tm_rt_dsp.h) is three instructions per output where that is provably the

@@ -37,11 +37,6 @@ TM_RT_DSP_INLINE uint32_t tm_rt_dsp_ld32(const void *p)
     return v;
 }
 
-TM_RT_DSP_INLINE uint32_t tm_rt_dsp_ror8(uint32_t v)
-{
-    return (v >> 8) | (v << 24);
-}
-
 /* SXTB16 of v rotated by 8: bytes 1 and 3 (GCC does not fold the ROR). */
 TM_RT_DSP_INLINE int32_t tm_rt_dsp_sxtb16_r8(uint32_t v)
 {

@@ -199,7 +199,8 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
                     for (b = 0; b < a->pad_left; b++)
                         r[b] = (int8_t)a->in_zp;
                     memcpy(r + a->pad_left, in + (size_t)(filled + 1) * a->in_w, (size_t)a->in_w);
-                    /* blocks read up to out_w + 1 <= pad_left + in_w + 7 */
+                    /* blocks read at most two bytes past the row
+                     * (index out_w + 1 <= pad_left + in_w + 1); eight are set */
                     memcpy(r + a->pad_left + a->in_w, &zp4, 4);
                     memcpy(r + a->pad_left + a->in_w + 4, &zp4, 4);
                 }

@@ -90,6 +90,8 @@ tm_rt_status tm_rt_dense(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
 tm_rt_status tm_rt_dense_dsp(const tm_rt_conv_args *a);
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+/* Depthwise for the same cores, tm_rt_depthwise_dsp.c (no scratch). */
+tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a);
 
 /* Pools keep the input's scale and zero point. Average pools round the
  * mean half away from zero. */

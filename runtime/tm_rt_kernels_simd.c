@@ -199,7 +199,7 @@ size_t tm_rt_conv_scratch_bytes(const tm_rt_conv_args *a)
 
 /* Cortex-M with the DSP extension: tm_rt_conv_dsp.c */
 tm_rt_status tm_rt_conv(const tm_rt_conv_args *a) { return tm_rt_conv_dsp(a, TM_RT_KERNEL_CONV); }
-tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a) { return tm_rt_depthwise_ref(a); }
+tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a) { return tm_rt_depthwise_dsp(a); }
 tm_rt_status tm_rt_dense(const tm_rt_conv_args *a) { return tm_rt_dense_dsp(a); }
 
 #elif !defined(TM_RT_SIMD)

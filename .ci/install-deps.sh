@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools
       libsndfile1-dev libsamplerate0-dev libpng-dev libinih-dev libjansson-dev check libfftw3-dev
-      python3 python3-numpy
+      python3 python3-numpy python3-torch python3-h5py             # experiments/torch/load_run.py
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user       # aarch64 parity
       gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm    # Cortex-M build and runs
       gnuplot-nox                                                  # training, Pareto, results plots

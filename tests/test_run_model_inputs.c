@@ -119,6 +119,33 @@ START_TEST(fit_columns_and_labels_come_from_the_model)
     ck_assert_msg(strstr(out, "accuracy ") && !strstr(out, "accuracy n/a"), "%s", out);
     tm_test_expect_logits_csv(logits, &want[0][0], ROWS, k, TM_RT_MAX_CLASSES);
 
+    /* --confusion: the matrix's data (one "true predicted count share" line per
+     * cell, counts adding up to the rows) and, with gnuplot, its picture */
+    snprintf(cmd, sizeof cmd, "'%s' '%s/m.tm2n' --manifest '%s' --confusion '%s/c.png' --quiet",
+             run_exe, dir, man, dir);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+    {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/c.dat", dir);
+        FILE *f = fopen(p, "r");
+        ck_assert_msg(f != NULL, "no %s", p);
+        int t, pr, cells = 0;
+        long cnt, total = 0;
+        double share;
+        while (fscanf(f, "%d %d %ld %lf", &t, &pr, &cnt, &share) == 4) {
+            cells++;
+            total += cnt;
+        }
+        fclose(f);
+        ck_assert_int_eq(cells, k * k);
+        ck_assert_int_eq(total, ROWS);
+        snprintf(p, sizeof p, "%s/c.png", dir);
+        f = fopen(p, "rb");
+        ck_assert_msg(f != NULL || system("command -v gnuplot >/dev/null 2>&1") != 0, "no %s", p);
+        if (f)
+            fclose(f);
+    }
+
     /* --fit that disagrees with the model is an error, not other logits. */
     snprintf(cmd, sizeof cmd, "'%s' '%s/m.tm2n' --manifest '%s' --fit start 2>&1", run_exe, dir,
              man);

@@ -18,6 +18,7 @@
 #include "tm_image.h"
 #include "tm_json_io.h"
 #include "tm_manifest.h"
+#include "tm_plot.h"
 #include "tm_rt_model.h"
 #include "tm_status.h"
 #include "tm_suggest.h"
@@ -53,6 +54,8 @@ static void help(FILE *f)
             "  --json FILE           the summary as JSON: accuracy, per-class counts and\n"
             "                        confusion, latency, memory (docs/deployment.md)\n"
             "  --repeat N            time each row N times (default 1)\n"
+            "  --confusion F.png     draw the confusion matrix of the labelled rows (gnuplot;\n"
+            "                        F.gp and F.dat beside it)\n"
             "  --dump-inputs FILE    write the decoded raw inputs for a device-side run\n"
             "                        (export/device/tm_rt_run_inputs.c)\n"
             "  --quiet               only the summary lines\n"
@@ -81,7 +84,7 @@ static double median(double *v, size_t n)
 }
 
 typedef struct {
-    const char *model, *manifest, *root, *label_col, *scores, *logits, *dump, *json;
+    const char *model, *manifest, *root, *label_col, *scores, *logits, *dump, *json, *confusion;
     const char *columns[RUN_MAX_COLUMNS];
     int n_columns, repeat, quiet, skip_bad_rows;
     int fit;                 /* -1: not given, else tm_rt_input_fit */
@@ -488,6 +491,27 @@ static tm_status run(const options *o, state *st)
            nt, 1e3 * inv, 1e3 * tot);
     printf("memory %zu bytes (arena %u, scratch %u, workspace %u); model file %zu bytes\n",
            mem_bytes, m.arena_bytes, m.scratch_need, m.workspace_bytes, size);
+    if (o->confusion && labelled) {
+        int k = (int)m.n_classes, skipped_plot = 0;
+        int *conf = malloc(sizeof(int) * (size_t)k * (size_t)k);
+        const char **cn = malloc(sizeof(char *) * (size_t)k);
+        tm_status ps = conf && cn ? TM_OK : tm_error(TM_ERR_NOMEM, "out of memory");
+        for (int i = 0; ps == TM_OK && i < k * k; i++)
+            conf[i] = (int)st->confusion[i];
+        for (int c = 0; ps == TM_OK && c < k; c++)
+            cn[c] = names[c];
+        if (ps == TM_OK)
+            ps = tm_plot_confusion(o->confusion, o->model, cn, conf, k, &skipped_plot);
+        free(conf);
+        free(cn);
+        TM_TRY(ps);
+        if (skipped_plot)
+            fprintf(stderr, "tinym2net-run: gnuplot not found: %s skipped (its .gp and .dat are "
+                            "written)\n",
+                    o->confusion);
+    } else if (o->confusion) {
+        fprintf(stderr, "tinym2net-run: no labelled rows: %s not drawn\n", o->confusion);
+    }
     if (!o->json)
         return TM_OK;
     run_summary sum = {rows, labelled, right, skipped, nt, inv, tot, mem_bytes, size, label_name};
@@ -507,7 +531,7 @@ int main(int argc, char **argv)
                     !strcmp(a, "--label-column") || !strcmp(a, "--column") ||
                     !strcmp(a, "--fit") || !strcmp(a, "--scores") || !strcmp(a, "--logits") ||
                     !strcmp(a, "--repeat") || !strcmp(a, "--dump-inputs") ||
-                    !strcmp(a, "--json");
+                    !strcmp(a, "--json") || !strcmp(a, "--confusion");
         if (takes && !v) {
             fprintf(stderr, "tinym2net-run: %s needs a value\n", a);
             return 2;
@@ -545,6 +569,8 @@ int main(int argc, char **argv)
             o.json = v;
         } else if (!strcmp(a, "--dump-inputs")) {
             o.dump = v;
+        } else if (!strcmp(a, "--confusion")) {
+            o.confusion = v;
         } else if (!strcmp(a, "--repeat")) {
             char *end = NULL;
             long n = strtol(v, &end, 10);
@@ -560,7 +586,8 @@ int main(int argc, char **argv)
         } else if (a[0] == '-') {
             static const char *const known[] = {
                 "--manifest", "--root", "--label-column", "--column", "--fit", "--scores",
-                "--logits", "--json", "--repeat", "--dump-inputs", "--skip-bad-rows", "--quiet",
+                "--logits", "--json", "--confusion", "--repeat", "--dump-inputs", "--skip-bad-rows",
+                "--quiet",
                 "--help", "--version"};
             const char *near = tm_suggest(a, known, (int)(sizeof known / sizeof *known));
             if (near)

@@ -5,7 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tm_qrun.h"
+#include "tm_file_set.h"
+
+enum { TM_PATH_LEN = 4096 };
+
+/* path through its temporary name and one rename (tm_file_set). */
+static tm_status plot_write(const char *path, const void *data, size_t n)
+{
+    char tmp[TM_PATH_LEN + 64];
+    TM_TRY(tm_file_set_tmp_name(path, tmp, sizeof tmp));
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    int bad = fwrite(data, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        remove(tmp);
+        return tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    }
+    const char *t = tmp;
+    return tm_file_set_commit(&t, &path, 1);
+}
 
 int tm_plot_available(void)
 {
@@ -106,7 +126,7 @@ tm_status tm_plot_training(const char *dir, const char *title, int *skipped)
         return tm_error(TM_ERR_INTERNAL, "%s: training plot script too long", dir);
     char path[TM_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/training.gp", dir);
-    TM_TRY(tm_write_file_atomic(path, buf, (size_t)n));
+    TM_TRY(plot_write(path, buf, (size_t)n));
     return tm_plot_run(dir, "training.gp", skipped);
 }
 
@@ -143,7 +163,7 @@ tm_status tm_plot_confusion(const char *png, const char *title, const char *cons
                                   row ? (double)conf[t * k + p] / (double)row : 0.0);
         n += (size_t)snprintf(buf + n, cap - n, "\n");
     }
-    tm_status s = tm_write_file_atomic(dat, buf, n);
+    tm_status s = plot_write(dat, buf, n);
     free(buf);
     TM_TRY(s);
     cap = 2048 + (size_t)k * 300;
@@ -187,7 +207,7 @@ tm_status tm_plot_confusion(const char *png, const char *title, const char *cons
         free(buf);
         return tm_error(TM_ERR_INTERNAL, "%s: plot script too long", gp);
     }
-    s = tm_write_file_atomic(gp, buf, n);
+    s = plot_write(gp, buf, n);
     free(buf);
     TM_TRY(s);
     return tm_plot_run(dir, strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp, skipped);

@@ -1,8 +1,9 @@
 /* tinym2net reproduce: the paper's tables on our data in one command. It
  * runs this program's own train, quantize, search and export commands and
  * tinym2net-run as child processes (each step is exactly what a user would
- * type, and its log is kept), reads their metrics.json files and writes the
- * results page with its plots (gnuplot). */
+ * type, and its log is kept), over MPI ranks when launched so, reads their
+ * JSON outputs and has the results page written (reproduce_page.c, with the
+ * plots of reproduce_plots.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,63 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reproduce.h"
 #include "tm_cli.h"
 #include "tm_data_load.h"
 #include "tm_experiment.h"
 #include "tm_json_io.h"
 #include "tm_ranks.h"
 
-#define RP_MAX_SEEDS 16
-#define RP_MAX_DATA 8
-#define RP_MAX_CLASSES 64
-#define RP_PATH 1024
-#define RP_CMD 8192
-
-
 #ifndef TM_SOURCE_DIR
 #define TM_SOURCE_DIR "."
 #endif
-/* Model slots: the two single-modality base models (<modality>-base.cfg),
- * fused, fused compressed, and the compressed model with searched bits. */
-enum { M_SINGLE0, M_SINGLE1, M_FUSED, M_COMP, M_SEARCH, M_N };
 
-typedef struct {
-    double v[RP_MAX_SEEDS];
-    int n;
-} series;
-
-typedef struct {
-    int ran;                               /* at least one seed finished */
-    series fl, sim, rt, a64;               /* accuracies, 0..1 */
-    long params, macs, file_bytes, arena, weight_bytes;
-    double latency_ms;
-    int conf[RP_MAX_CLASSES * RP_MAX_CLASSES], k; /* best seed's float confusion */
-    double best;
-    char note[256];
-} model_res;
-
-typedef struct {
-    char name[64];
-    char cfgdir[RP_PATH];
-    char root[RP_PATH];           /* [data] root for its experiments, "" = theirs */
-    char modality[2][48];         /* the single-modality models' names */
-    char cfg[M_N][64], dir[M_N][64], label[M_N][128];
-    model_res m[M_N];
-    long budget;
-    double wall;                  /* seconds this data set took, import included */
-    char note[512];
-} data_res;
-
-typedef struct {
-    const char *datasets, *seeds, *out, *results, *configs, *coswara, *threads, *qat_epochs;
-    int epochs, quick, a64_ok;
-    long budget;
-    char self[RP_PATH], runner[RP_PATH], src[RP_PATH], a64_note[256];
-    int seed[RP_MAX_SEEDS], n_seeds;
-    FILE *log;
-    tm_ranks ranks;
-    char memo[RP_PATH]; /* over several ranks: markers of the commands done */
-} opts;
 
 static void help(FILE *f)
 {
@@ -112,7 +67,7 @@ static void help(FILE *f)
                    "  mpirun -n 4 tinym2net reproduce ...\n");
 }
 
-static void logf_(opts *o, const char *fmt, ...)
+void logf_(opts *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -128,7 +83,7 @@ static void logf_(opts *o, const char *fmt, ...)
 
 /* Runs a shell command; its output goes to the log (or to the file named
  * by out when given). Returns the exit status, -1 when it could not run. */
-static int sh(opts *o, const char *out, const char *fmt, ...)
+int sh(opts *o, const char *out, const char *fmt, ...)
 {
     char cmd[RP_CMD], full[RP_CMD + RP_PATH + 64];
     va_list ap;
@@ -178,7 +133,7 @@ static int sh(opts *o, const char *out, const char *fmt, ...)
     return rc;
 }
 
-static int mkdirs(const char *dir)
+int mkdirs(const char *dir)
 {
     char p[RP_PATH];
     snprintf(p, sizeof p, "%s", dir);
@@ -270,7 +225,7 @@ static int parse_list(const char *s, int *v, int max)
     return n;
 }
 
-static void dirname_of(const char *path, char *out, size_t n)
+void dirname_of(const char *path, char *out, size_t n)
 {
     snprintf(out, n, "%s", path);
     char *s = strrchr(out, '/');
@@ -288,7 +243,7 @@ static void add(series *s, double v)
         s->v[s->n++] = v;
 }
 
-static double mean_of(const series *s)
+double mean_of(const series *s)
 {
     double t = 0;
     for (int i = 0; i < s->n; i++)
@@ -297,7 +252,7 @@ static double mean_of(const series *s)
 }
 
 /* "mean (min-max)" in percent, or "n/a". */
-static void fmt_series(const series *s, char *buf, size_t n)
+void fmt_series(const series *s, char *buf, size_t n)
 {
     if (!s->n) {
         snprintf(buf, n, "n/a");
@@ -706,254 +661,6 @@ static void run_waves(opts *o, data_res *ds, int nd)
     }
 }
 
-/* ---- the results page --------------------------------------------------- */
-
-static void write_plots(opts *o, data_res *ds, int nd, const char *dir, const char *stem,
-                        char *notes, size_t nn)
-{
-    char dat[RP_PATH * 2], gp[RP_PATH * 2];
-    snprintf(dat, sizeof dat, "%s/plots/accuracy-vs-bytes.dat", o->out);
-    snprintf(gp, sizeof gp, "%s/plots/plots.gp", o->out);
-    char pdir[RP_PATH + 16];
-    snprintf(pdir, sizeof pdir, "%s/plots", o->out);
-    mkdirs(pdir);
-    FILE *f = fopen(dat, "w"), *g = fopen(gp, "w");
-    if (!f || !g) {
-        if (f)
-            fclose(f);
-        if (g)
-            fclose(g);
-        snprintf(notes, nn, "plots: cannot write %.900s\n", dat);
-        return;
-    }
-    for (int i = 0; i < nd; i++) {
-        fprintf(f, "# %s\n", ds[i].name);
-        for (int m = 0; m < M_N; m++)
-            if (ds[i].m[m].ran && ds[i].m[m].rt.n)
-                fprintf(f, "%ld %.4f \"%s\"\n", ds[i].m[m].file_bytes,
-                        100 * mean_of(&ds[i].m[m].rt), ds[i].dir[m]);
-        fprintf(f, "\n\n");
-    }
-    fclose(f);
-    /* labels slanted to the upper right of their points, and room for them:
-     * neighbours of one data set sit close in bytes and accuracy */
-    long lo = 0, hi = 0;
-    for (int i = 0; i < nd; i++)
-        for (int m = 0; m < M_N; m++)
-            if (ds[i].m[m].ran && ds[i].m[m].rt.n) {
-                long b = ds[i].m[m].file_bytes;
-                lo = !lo || b < lo ? b : lo;
-                hi = b > hi ? b : hi;
-            }
-    fprintf(g, "set terminal pngcairo size 1000,650 noenhanced\n"
-               "set output '%s/%s-accuracy-vs-bytes.png'\n"
-               "set title 'Test accuracy (runtime, mean over seeds) against model file bytes'\n"
-               "set xlabel 'model file bytes (log scale)'\nset ylabel 'accuracy (%%)'\n"
-               "set logscale x\nset grid\nset key below\nset yrange [*:104]\n",
-            dir, stem);
-    if (lo > 0) {
-        fprintf(g, "set xrange [%ld:%ld]\n", (long)(lo * 0.8), (long)(hi * 1.6));
-        /* 1, 2, 3, 5 and 7 of every decade in range, as "30k" */
-        static const int steps[5] = {1, 2, 3, 5, 7};
-        char tics[1024] = "";
-        size_t tn = 0;
-        for (double dec = 1000; dec <= hi * 10.0 && tn + 64 < sizeof tics; dec *= 10)
-            for (int k = 0; k < 5 && tn + 64 < sizeof tics; k++) {
-                double v = steps[k] * dec;
-                if (v >= lo * 0.8 && v <= hi * 1.6)
-                    tn += (size_t)snprintf(tics + tn, sizeof tics - tn, "%s'%gk' %.0f",
-                                           tn ? ", " : "", v / 1000, v);
-            }
-        if (tn)
-            fprintf(g, "set xtics (%s)\n", tics);
-    }
-    fprintf(g, "plot ");
-    for (int i = 0; i < nd; i++)
-        fprintf(g,
-                "%s'%s' index %d using 1:2 with points pt 7 ps 1.5 title '%s', "
-                "'' index %d using 1:2:3 with labels left rotate by 20 offset 0.7,0.5 "
-                "font ',8' notitle",
-                i ? ", " : "", dat, i, ds[i].name, i);
-    fprintf(g, "\n");
-    /* One confusion heatmap per data set: its best fused float model. */
-    for (int i = 0; i < nd; i++) {
-        int best = -1;
-        for (int m = M_FUSED; m <= M_COMP; m++)
-            if (ds[i].m[m].k && (best < 0 || ds[i].m[m].best > ds[i].m[best].best))
-                best = m;
-        if (best < 0)
-            continue;
-        const model_res *r = &ds[i].m[best];
-        char cm[RP_PATH * 2];
-        snprintf(cm, sizeof cm, "%s/plots/confusion-%s.dat", o->out, ds[i].name);
-        FILE *c = fopen(cm, "w");
-        if (!c)
-            continue;
-        for (int a = 0; a < r->k; a++)
-            for (int b = 0; b < r->k; b++)
-                fprintf(c, "%d %d %d\n", b, a, r->conf[a * r->k + b]);
-        fclose(c);
-        fprintf(g,
-                "reset\nset terminal pngcairo size 700,600 noenhanced\n"
-                "set output '%s/%s-confusion-%s.png'\n"
-                "set title '%s: confusion of the best fused model (%s, float, %.1f %%)'\n"
-                "set xlabel 'predicted class'\nset ylabel 'true class'\n"
-                "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\n"
-                "set xtics 1\nset ytics 1\nset palette defined (0 'white', 1 '#1f4e99')\n"
-                "plot '%s' using 1:2:3 with image notitle, "
-                "'' using 1:2:(sprintf('%%d',$3)) with labels font ',9' notitle\n",
-                dir, stem, ds[i].name, ds[i].name, ds[i].dir[best], 100 * r->best, r->k - 1,
-                r->k - 1, cm);
-    }
-    fclose(g);
-    if (sh(o, NULL, "gnuplot '%s'", gp) != 0)
-        snprintf(notes, nn, "The plots were not drawn: gnuplot failed or is not installed "
-                            "(Debian: gnuplot-nox); the data is in %s/plots.\n\n",
-                 o->out);
-}
-
-static void write_results(opts *o, data_res *ds, int nd, const char *cmdline, const char *date,
-                          double wall, int fatal)
-{
-    char dir[RP_PATH], stem[RP_PATH];
-    dirname_of(o->results, dir, sizeof dir);
-    const char *b = strrchr(o->results, '/');
-    snprintf(stem, sizeof stem, "%s", b ? b + 1 : o->results);
-    char *dot = strrchr(stem, '.');
-    if (dot)
-        *dot = '\0';
-    char plot_notes[1024] = "";
-    write_plots(o, ds, nd, dir, stem, plot_notes, sizeof plot_notes);
-    char tmp[RP_PATH + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", o->results);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "tinym2net reproduce: %s: cannot write: %s\n", tmp, strerror(errno));
-        return;
-    }
-    fprintf(f, "# Results\n\n"
-               "Generated by `tinym2net reproduce`; do not edit by hand (run it again).\n\n");
-    fprintf(f, "Command: `%s`  \nDate: %s  \nWall time: %.0f s (%.1f min)  \nSeeds: ", cmdline,
-            date, wall, wall / 60);
-    for (int s = 0; s < o->n_seeds; s++)
-        fprintf(f, "%s%d", s ? ", " : "", o->seed[s]);
-    if (o->epochs > 0)
-        fprintf(f, "; training epochs: %d (--epochs)", o->epochs);
-    else
-        fprintf(f, "; training epochs: as in the experiment files");
-    if (o->qat_epochs)
-        fprintf(f, "; QAT epochs: %s (--qat-epochs)", o->qat_epochs);
-    else if (!o->quick)
-        fprintf(f, "; QAT epochs: quantize's and search's defaults (3 and 2)");
-    fprintf(f, "%s\n\n",
-            o->quick ? " (--quick: one seed, 1 QAT epoch, 5 calibration batches; not a result)"
-                     : "");
-    if (fatal)
-        fprintf(f, "**The run stopped early on an error (see %s/reproduce.log); the tables hold "
-                   "what finished.**\n\n",
-                o->out);
-    fprintf(f,
-            "Accuracies are test-set top-1, shown as the mean over the seeds with the range "
-            "(min-max) in brackets. *Float*: the trained model. *Int. sim.*: the quantised "
-            "model run by the integer simulation (`tinym2net quantize`/`search`). *Runtime*: "
-            "the exported model file run by `tinym2net-run` on the test manifest's files "
-            "(decoding on the host, front end and network in the runtime); it is checked to "
-            "equal the integer simulation for every seed, or the command fails. *aarch64*: the "
-            "same model file and inputs run by the runtime cross-compiled for aarch64 under "
-            "qemu-aarch64 (`export/device/tm_rt_run_inputs.c`), whose logits are checked to "
-            "equal the x86-64 logits byte for byte. Parameters and MACs are of the float model; "
-            "model bytes, arena bytes and latency (median invoke time per inference on this "
-            "host, fastest seed) are of the exported file. Every quantised row is the paper's "
-            "preset (first layer of each branch and the classifier 8-bit, the rest 4-bit, int8 "
-            "activations) unless it says *searched*.\n\n");
-    if (!o->a64_ok)
-        fprintf(f, "aarch64: %s\n\n", o->a64_note);
-    for (int i = 0; i < nd; i++) {
-        data_res *d = &ds[i];
-        fprintf(f, "## %s\n\nWall time: %.0f s (%.1f min). Experiment files: `%s/`", d->name,
-                d->wall, d->wall / 60, d->cfgdir);
-        if (d->budget > 0)
-            fprintf(f, "; search budget: %ld packed weight bytes%s", d->budget,
-                    o->budget > 0 ? " (--budget-bytes)"
-                                  : " (midway between the compressed model's all-4-bit and "
-                                    "all-8-bit weight bytes)");
-        fprintf(f, ".\n\n| model | float | int. sim. | runtime | aarch64 | parameters | "
-                   "model bytes | arena bytes | MACs | latency |\n"
-                   "|---|---|---|---|---|---|---|---|---|---|\n");
-        for (int m = 0; m < M_N; m++) {
-            model_res *r = &d->m[m];
-            if (!r->ran) {
-                fprintf(f, "| %s | %s | | | | | | | | |\n", d->label[m],
-                        r->note[0] ? r->note : "not run");
-                continue;
-            }
-            char a[64], b2[64], c[64], e[64];
-            fmt_series(&r->fl, a, sizeof a);
-            fmt_series(&r->sim, b2, sizeof b2);
-            fmt_series(&r->rt, c, sizeof c);
-            fmt_series(&r->a64, e, sizeof e);
-            fprintf(f, "| %s | %s | %s | %s | %s | %ld | %ld | %ld | %ld | %.3f ms |\n",
-                    d->label[m], a, b2, c, e, r->params, r->file_bytes, r->arena, r->macs,
-                    r->latency_ms);
-        }
-        for (int m = 0; m < M_N; m++)
-            if (d->m[m].ran && d->m[m].note[0])
-                fprintf(f, "\nNote (%s): %s\n", d->label[m], d->m[m].note);
-        fprintf(f, "\n");
-    }
-    /* Fusion gain against the paper's. */
-    fprintf(f, "## Fusion against the best single modality\n\n"
-               "The paper (TinyM2Net) reports 88.4 %% for COVID-19 detection from cough and "
-               "breath (+14.5 points over the best single modality) and 96.8 %% for battlefield "
-               "object detection from image and audio (+3.9 points), and fusion beating every "
-               "single modality. Ours, means over the seeds: *fused* is the standard-convolution "
-               "fused model (float), *compressed 8/4* the separable fused model with the paper's "
-               "mixed 8/4-bit preset as the runtime ran it. A single-modality model counts with "
-               "the higher of its float and runtime accuracy. Both gains are against the best "
-               "single modality.\n\n"
-               "| data | fused | compressed 8/4 | best single modality | gain of fused (points) | "
-               "gain of compressed 8/4 (points) | fusion beats every single modality | paper |\n"
-               "|---|---|---|---|---|---|---|---|\n");
-    for (int i = 0; i < nd; i++) {
-        data_res *d = &ds[i];
-        double fu = mean_of(&d->m[M_FUSED].fl), co = mean_of(&d->m[M_COMP].rt), single[2];
-        for (int k = 0; k < 2; k++) {
-            double fl = mean_of(&d->m[k].fl), rt = mean_of(&d->m[k].rt);
-            single[k] = isnan(rt) || fl > rt ? fl : rt;
-        }
-        const char *paper =
-            strstr(d->name, "coswara") ? "88.4 %, +14.5 (COVID-19)" : "96.8 %, +3.9 (battlefield)";
-        if (isnan(fu) || isnan(single[0]) || isnan(single[1])) {
-            fprintf(f, "| %s | n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", d->name, paper);
-            continue;
-        }
-        int b = single[1] > single[0];
-        char cs[32] = "n/a", cg[32] = "n/a";
-        if (!isnan(co)) {
-            snprintf(cs, sizeof cs, "%.1f %%", 100 * co);
-            snprintf(cg, sizeof cg, "%+.1f", 100 * (co - single[b]));
-        }
-        fprintf(f, "| %s | %.1f %% | %s | %.1f %% (%s) | %+.1f | %s | %s | %s |\n", d->name,
-                100 * fu, cs, 100 * single[b], d->modality[b], 100 * (fu - single[b]), cg,
-                fu > single[0] && fu > single[1] && (isnan(co) || co > single[b]) ? "yes" : "no",
-                paper);
-    }
-    fprintf(f, "\n## Plots\n\n%s", plot_notes);
-    fprintf(f, "![accuracy against model bytes](%s-accuracy-vs-bytes.png)\n\n", stem);
-    for (int i = 0; i < nd; i++)
-        fprintf(f, "![confusion matrix, %s](%s-confusion-%s.png)\n\n", ds[i].name, stem,
-                ds[i].name);
-    fprintf(f, "## Benchmarks\n\nTraining speed, feature cache and latency numbers are made by "
-               "the benchmark programs, not by reproduce: see [benchmarks.md](benchmarks.md).\n");
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, o->results)) {
-        fprintf(stderr, "tinym2net reproduce: %s: cannot write\n", o->results);
-        remove(tmp);
-        return;
-    }
-    logf_(o, "wrote %s\n", o->results);
-}
-
 static int find_tools(opts *o)
 {
     ssize_t n = readlink("/proc/self/exe", o->self, sizeof o->self - 1);
@@ -1205,7 +912,7 @@ int tm_cmd_reproduce(int argc, char **argv)
     char dir[RP_PATH];
     dirname_of(o.results, dir, sizeof dir);
     mkdirs(dir);
-    write_results(&o, ds, nd, cmdline, date, wall, fatal);
+    rp_write_results(&o, ds, nd, cmdline, date, wall, fatal);
     logf_(&o, "reproduce: %.0f s wall time%s\n", wall, fatal ? ", STOPPED ON AN ERROR" : "");
     free(ds);
     if (o.log)

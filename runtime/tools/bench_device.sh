@@ -106,6 +106,45 @@ mgroups=(--group 'conv=^tm_rt_(conv(_dsp|_ref)$|dsp_(gather|out4|dot|job))'
          --group 'requant=^tm_rt_(requant$|dsp_rq_exact)'
          --group 'pool=pool'
          --group 'frontend=^(tm_rt_(fft|fe_|frontend|mel|band|standardise)|__|sin|cos|log|pow|exp|sqrt|floor)')
+# cm_row CORE MODEL.tm2n NAME DIR: one table row of instructions per row on CORE
+cm_row() {
+  local core=$1 model=$2 m=$3 d=$4
+  mkdir -p "$d"
+  "$out/drv_host" "$model" --tmri "$d/in.bin" 3
+  python3 "$cm/tmri_to_c.py" "$d/in.bin" "$d/cm_inputs.h"
+  python3 - "$model" "$d/cm_model.h" <<'PY'
+import sys
+b = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "w") as f:
+  f.write("#include <stdint.h>\n#define CM_MODEL_LEN %du\n" % len(b))
+  f.write("__attribute__((aligned(16))) static const uint8_t cm_model[CM_MODEL_LEN] = {\n")
+  for i in range(0, len(b), 16):
+      f.write(",".join("0x%02x" % x for x in b[i:i + 16]) + ",\n")
+  f.write("};\n")
+PY
+  for r in 1 3; do
+    bash "$cm/build.sh" "$core" "$d" "$d/$core-$r.elf" -DCM_RUN_ROWS=$r
+    python3 "$here/qemu_icount.py" --run "bash $cm/run.sh $core $d/$core-$r.elf $d/$core-$r.out -d in_asm,exec,nochain -D {log}" \
+      "${mgroups[@]}" --functions >"$d/$core.$r"
+  done
+  "$out/drv_host" "$model" --macs >"$d/macs"
+  python3 - "$d/$core.1" "$d/$core.3" "$d/macs" "$m" "$d/invoke" <<'PY'
+import sys
+def read(p):  # group lines; the indented per-function lines are for TM_BENCH_KEEP
+  return {k: int(v) for k, v in (l.split() for l in open(p) if not l.startswith(" "))}
+a, b, macs, name = read(sys.argv[1]), read(sys.argv[2]), read(sys.argv[3]), sys.argv[4]
+d = {k: (b[k] - a[k]) / 2 for k in b}
+inv = d["total"] - d["frontend"]
+tm = macs["conv"] + macs["depthwise"] + macs["dense"]
+r = lambda m, i: m / i if i else float("nan")
+print("  %-7s %10d %10d %10d %10d %10d %9d %10d | %8.3f %8.3f %8.3f %8.3f" % (
+  name, d["total"], inv, d["conv"], d["depthwise"], d["dense"], d["requant"], d["frontend"],
+  r(macs["conv"], d["conv"]), r(macs["depthwise"], d["depthwise"]), r(macs["dense"], d["dense"]),
+  r(tm, inv)))
+open(sys.argv[5], "w").write("%d\n" % inv)
+PY
+}
+
 for core in m4 m7; do
   want $core || continue
   case $core in
@@ -118,40 +157,32 @@ for core in m4 m7; do
   printf "  %-7s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
     frontend "MAC/i cv" "dw" "dense" "invoke"
   for m in paper all8 all4; do
-    d="$out/cm_$m"
-    mkdir -p "$d"
-    "$out/drv_host" "$out/$m.tm2n" --tmri "$d/in.bin" 3
-    python3 "$cm/tmri_to_c.py" "$d/in.bin" "$d/cm_inputs.h"
-    python3 - "$out/$m.tm2n" "$d/cm_model.h" <<'PY'
-import sys
-b = open(sys.argv[1], "rb").read()
-with open(sys.argv[2], "w") as f:
-    f.write("#include <stdint.h>\n#define CM_MODEL_LEN %du\n" % len(b))
-    f.write("__attribute__((aligned(16))) static const uint8_t cm_model[CM_MODEL_LEN] = {\n")
-    for i in range(0, len(b), 16):
-        f.write(",".join("0x%02x" % x for x in b[i:i + 16]) + ",\n")
-    f.write("};\n")
-PY
-    for r in 1 3; do
-      bash "$cm/build.sh" "$core" "$d" "$d/$core-$r.elf" -DCM_RUN_ROWS=$r
-      python3 "$here/qemu_icount.py" --run "bash $cm/run.sh $core $d/$core-$r.elf $d/$core-$r.out -d in_asm,exec,nochain -D {log}" \
-        "${mgroups[@]}" --functions >"$d/$core.$r"
-    done
-    "$out/drv_host" "$out/$m.tm2n" --macs >"$d/macs"
-    python3 - "$d/$core.1" "$d/$core.3" "$d/macs" "$m" <<'PY'
-import sys
-def read(p):  # group lines; the indented per-function lines are for TM_BENCH_KEEP
-    return {k: int(v) for k, v in (l.split() for l in open(p) if not l.startswith(" "))}
-a, b, macs, name = read(sys.argv[1]), read(sys.argv[2]), read(sys.argv[3]), sys.argv[4]
-d = {k: (b[k] - a[k]) / 2 for k in b}
-inv = d["total"] - d["frontend"]
-tm = macs["conv"] + macs["depthwise"] + macs["dense"]
-r = lambda m, i: m / i if i else float("nan")
-print("  %-7s %10d %10d %10d %10d %10d %9d %10d | %8.3f %8.3f %8.3f %8.3f" % (
-    name, d["total"], inv, d["conv"], d["depthwise"], d["dense"], d["requant"], d["frontend"],
-    r(macs["conv"], d["conv"]), r(macs["depthwise"], d["depthwise"]), r(macs["dense"], d["dense"]),
-    r(tm, inv)))
-PY
+    cm_row "$core" "$out/$m.tm2n" "$m" "$out/cm_${core}_$m"
   done
 done
 printf "\n  row / invoke / MAC/i as above; at 120 MHz, 1 instruction ~ 8.3 ns if every instruction took one cycle.\n"
+
+# ---- a standard workload: the MLPerf Tiny keyword-spotting DS-CNN ---------
+if want m4; then
+  mkdir -p "$out/kws"
+  "$build/bench_latency" --cfg "$root/experiments/kws/ds-cnn.cfg" --classes 12 \
+    --write-models "$out/kws" >/dev/null
+  printf "\nMLPerf Tiny keyword spotting, DS-CNN (experiments/kws/ds-cnn.cfg, 12 classes, random\n"
+  printf "weights lowered all 8-bit as MLPerf's int8 model; 49x10 MFCC in, the front end left out as\n"
+  printf "MLPerf's latency leaves it out) on Cortex-M4F (qemu mps2-an386, -O2, arm-dsp kernels):\n\n"
+  printf "  %-7s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
+    frontend "MAC/i cv" "dw" "dense" "invoke"
+  cm_row m4 "$out/kws/all8.tm2n" ds-cnn "$out/cm_kws"
+  inv=$(cat "$out/cm_kws/invoke")
+  python3 - "$inv" <<'PY'
+import sys
+inv = int(sys.argv[1])
+ms = inv / 120e6 * 1e3
+print("\n  estimate at 120 MHz, one instruction per cycle: %.1f ms per inference" % ms)
+print("  MLPerf Tiny v1.1, NUCLEO-L4R5ZI (Cortex-M4, 120 MHz), keyword spotting, measured:")
+for name, v in (("TFLite Micro reference", 181.9), ("STM X-CUBE-AI", 62.9), ("Plumerai", 47.8)):
+    print("    %-24s %6.1f ms   (this estimate %.2fx of it)" % (name, v, ms / v))
+print("  (instructions are an estimate of cycles: loads, branches and flash wait states cost more")
+print("  on the board, so the true time is longer; the MLPerf figures are measured)")
+PY
+fi

@@ -16,17 +16,13 @@
 
 #include "tm_rt_kernels.h"
 
-#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
-#include <arm_acle.h>
-
-#define TM_RT_DSP_INLINE static inline __attribute__((always_inline))
-
 /* Column length in int16, even so the second column stays 4-byte aligned. */
 static size_t tm_rt_dsp_kpad(size_t k)
 {
     return (k + 1) & ~(size_t)1;
 }
 
+/* Defined on every host: tm_rt_kernel_scratch_bytes_for sizes any build. */
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
 {
     size_t k;
@@ -38,6 +34,11 @@ size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind 
         return 0;
     return 4 + 2 * tm_rt_dsp_kpad(k) * sizeof(int16_t);
 }
+
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
+#include <arm_acle.h>
+
+#define TM_RT_DSP_INLINE static inline __attribute__((always_inline))
 
 TM_RT_DSP_INLINE int32_t tm_rt_dsp_wrap(uint32_t u)
 {

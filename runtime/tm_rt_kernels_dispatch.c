@@ -1,0 +1,102 @@
+/* The dispatched conv / depthwise / dense: the kernels of the instruction
+ * set this build was compiled for (tm_rt_isa.h), the reference otherwise.
+ * One file per op and target holds the kernels:
+ *   x86-64 SSE2 / SSE4.1 / AVX2  tm_rt_{conv,depthwise,dense}_x86.c
+ *   NEON                         tm_rt_{conv,depthwise,dense}_neon.c
+ *   Cortex-M DSP extension       tm_rt_conv_dsp.c (conv, dense)
+ * and compiles to nothing in another build. */
+#include "tm_rt_isa.h"
+#include "tm_rt_kernels_plan.h"
+
+#if defined(TM_RT_X86)
+#define TM_RT_CONV tm_rt_conv_x86
+#define TM_RT_DEPTHWISE tm_rt_depthwise_x86
+#define TM_RT_DENSE tm_rt_dense_x86
+#elif defined(TM_RT_NEON)
+#define TM_RT_CONV tm_rt_conv_neon
+#define TM_RT_DEPTHWISE tm_rt_depthwise_neon
+#define TM_RT_DENSE tm_rt_dense_neon
+#endif
+
+#if defined(TM_RT_SIMD)
+
+tm_rt_status tm_rt_conv(const tm_rt_conv_args *a)
+{
+    tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_CONV);
+    if (st != TM_RT_OK)
+        return st;
+    return tm_rt_dense_shaped(a) ? TM_RT_DENSE(a) : TM_RT_CONV(a);
+}
+
+tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a)
+{
+    tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DEPTHWISE);
+    return st != TM_RT_OK ? st : TM_RT_DEPTHWISE(a);
+}
+
+tm_rt_status tm_rt_dense(const tm_rt_conv_args *a)
+{
+    tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DENSE);
+    return st != TM_RT_OK ? st : TM_RT_DENSE(a);
+}
+
+#elif defined(TM_RT_DSP)
+
+tm_rt_status tm_rt_conv(const tm_rt_conv_args *a) { return tm_rt_conv_dsp(a, TM_RT_KERNEL_CONV); }
+tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a) { return tm_rt_depthwise_ref(a); }
+tm_rt_status tm_rt_dense(const tm_rt_conv_args *a) { return tm_rt_dense_dsp(a); }
+
+#else
+
+tm_rt_status tm_rt_conv(const tm_rt_conv_args *a) { return tm_rt_conv_ref(a); }
+tm_rt_status tm_rt_depthwise(const tm_rt_conv_args *a) { return tm_rt_depthwise_ref(a); }
+tm_rt_status tm_rt_dense(const tm_rt_conv_args *a) { return tm_rt_dense_ref(a); }
+
+#endif
+
+tm_rt_isa tm_rt_kernels_build_isa(void)
+{
+#if defined(__AVX2__)
+    return TM_RT_ISA_AVX2;
+#elif defined(__SSE4_1__)
+    return TM_RT_ISA_SSE41;
+#elif defined(__SSE2__)
+    return TM_RT_ISA_SSE2;
+#elif defined(__ARM_NEON)
+    return TM_RT_ISA_NEON;
+#elif defined(__ARM_FEATURE_DSP)
+    return TM_RT_ISA_ARM_DSP;
+#else
+    return TM_RT_ISA_REFERENCE;
+#endif
+}
+
+const char *tm_rt_kernels_isa_name(tm_rt_isa isa)
+{
+    switch (isa) {
+    case TM_RT_ISA_REFERENCE: return "reference";
+    case TM_RT_ISA_SSE2: return "sse2";
+    case TM_RT_ISA_SSE41: return "sse4.1";
+    case TM_RT_ISA_AVX2: return "avx2";
+    case TM_RT_ISA_NEON: return "neon";
+    case TM_RT_ISA_ARM_DSP: return "arm-dsp";
+    default: return NULL;
+    }
+}
+
+const char *tm_rt_kernels_isa(void)
+{
+    return tm_rt_kernels_isa_name(tm_rt_kernels_build_isa());
+}
+
+int tm_rt_kernels_macs_per_instruction(void)
+{
+    switch (tm_rt_kernels_build_isa()) {
+    case TM_RT_ISA_AVX2: return 16;   /* vpmaddwd */
+    case TM_RT_ISA_SSE2:
+    case TM_RT_ISA_SSE41: return 8;   /* pmaddwd */
+    case TM_RT_ISA_NEON: return 4;    /* smlal by lane */
+    case TM_RT_ISA_ARM_DSP: return 2; /* smlad */
+    default: return 1;
+    }
+}

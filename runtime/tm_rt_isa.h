@@ -18,6 +18,15 @@
 #define TM_RT_VX 8
 #endif
 
+/* On top of the AVX2 kernels: AVX-512 VNNI (vpdpbusd) conv and dense. */
+#if defined(TM_RT_X86) && defined(__AVX2__) && defined(__AVX512F__) && defined(__AVX512VNNI__)
+#define TM_RT_VNNI 1
+#endif
+/* On top of the NEON kernels: the Armv8.2 dot product (sdot) conv and dense. */
+#if defined(TM_RT_NEON) && defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+#define TM_RT_SDOT 1
+#endif
+
 #if defined(TM_RT_X86) || defined(TM_RT_NEON)
 #define TM_RT_SIMD 1 /* the int16-tile kernels (tm_rt_*_x86.c, tm_rt_*_neon.c) */
 #elif defined(__ARM_FEATURE_DSP)
@@ -33,5 +42,9 @@ tm_rt_status tm_rt_dense_x86(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_conv_neon(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_depthwise_neon(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_dense_neon(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_conv_vnni(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_dense_vnni(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_conv_sdot(const tm_rt_conv_args *a);
+tm_rt_status tm_rt_dense_sdot(const tm_rt_conv_args *a);
 
 #endif

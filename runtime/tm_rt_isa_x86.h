@@ -190,11 +190,11 @@ static inline __m256i tm_rt_rq_vec(__m256i x, const tm_rt_rqv *v)
     return r;
 }
 
-/* lo holds positions 0-3 | 8-11, hi 4-7 | 12-15 (unpack order). */
-TM_RT_INLINE void tm_rt_store(__m256i lo, __m256i hi, const tm_rt_rqv *v, int8_t *out, int n)
+/* Requantised, offset and clamped int8 of 16 lanes, as packs leaves them:
+ * per 128-bit half, lo's four lanes then hi's, twice. */
+TM_RT_INLINE __m256i tm_rt_rq_pack(__m256i lo, __m256i hi, const tm_rt_rqv *v)
 {
     __m256i p;
-    __m128i b;
     if (v->common) {
         lo = tm_rt_rq_right(tm_rt_rq_high(lo, v), v);
         hi = tm_rt_rq_right(tm_rt_rq_high(hi, v), v);
@@ -204,7 +204,11 @@ TM_RT_INLINE void tm_rt_store(__m256i lo, __m256i hi, const tm_rt_rqv *v, int8_t
     }
     p = _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), v->zp16);
     p = _mm256_min_epi16(_mm256_max_epi16(p, v->amin16), v->amax16);
-    b = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packs_epi16(p, p), 0x08));
+    return _mm256_packs_epi16(p, p);
+}
+
+TM_RT_INLINE void tm_rt_put16(__m128i b, int8_t *out, int n)
+{
     if (n >= 16) {
         _mm_storeu_si128((__m128i *)(void *)out, b);
     } else {
@@ -212,6 +216,21 @@ TM_RT_INLINE void tm_rt_store(__m256i lo, __m256i hi, const tm_rt_rqv *v, int8_t
         _mm_storeu_si128((__m128i *)(void *)t, b);
         memcpy(out, t, (size_t)n);
     }
+}
+
+/* lo holds positions 0-3 | 8-11, hi 4-7 | 12-15 (unpack order). */
+TM_RT_INLINE void tm_rt_store(__m256i lo, __m256i hi, const tm_rt_rqv *v, int8_t *out, int n)
+{
+    tm_rt_put16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(tm_rt_rq_pack(lo, hi, v), 0x08)),
+                out, n);
+}
+
+/* lo holds positions 0-7, hi 8-15 (in order). */
+TM_RT_INLINE void tm_rt_store_seq(__m256i lo, __m256i hi, const tm_rt_rqv *v, int8_t *out, int n)
+{
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
+    tm_rt_put16(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(tm_rt_rq_pack(lo, hi, v), order)),
+                out, n);
 }
 
 static inline int32_t tm_rt_hsum(__m256i v)

@@ -38,13 +38,15 @@ typedef enum tm_rt_isa {
     TM_RT_ISA_SSE41,
     TM_RT_ISA_AVX2,
     TM_RT_ISA_NEON,
-    TM_RT_ISA_ARM_DSP, /* Cortex-M DSP extension */
+    TM_RT_ISA_ARM_DSP,    /* Cortex-M DSP extension */
+    TM_RT_ISA_AVX512VNNI, /* AVX2 + AVX-512 VNNI conv and dense */
+    TM_RT_ISA_DOTPROD,    /* NEON + Armv8.2 dot product conv and dense */
     TM_RT_ISA_COUNT
 } tm_rt_isa;
 
 /* The instruction set this build's kernels were compiled for, and its name
- * ("avx2", "sse2", "sse4.1", "neon", "arm-dsp" or "reference"; NULL for a
- * value outside the enum). */
+ * ("avx2", "sse2", "sse4.1", "avx512vnni", "neon", "dotprod", "arm-dsp" or
+ * "reference"; NULL for a value outside the enum). */
 tm_rt_isa tm_rt_kernels_build_isa(void);
 const char *tm_rt_kernels_isa_name(tm_rt_isa isa);
 /* tm_rt_kernels_isa_name(tm_rt_kernels_build_isa()), and the int16

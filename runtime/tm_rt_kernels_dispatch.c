@@ -2,13 +2,23 @@
  * set this build was compiled for (tm_rt_isa.h), the reference otherwise.
  * One file per op and target holds the kernels:
  *   x86-64 SSE2 / SSE4.1 / AVX2  tm_rt_{conv,depthwise,dense}_x86.c
+ *   x86-64 AVX-512 VNNI          tm_rt_conv_vnni.c, tm_rt_dense_vnni.c (AVX2 otherwise)
  *   NEON                         tm_rt_{conv,depthwise,dense}_neon.c
+ *   aarch64 dot product          tm_rt_conv_sdot.c, tm_rt_dense_sdot.c (NEON otherwise)
  *   Cortex-M DSP extension       tm_rt_conv_dsp.c (conv, dense)
  * and compiles to nothing in another build. */
 #include "tm_rt_isa.h"
 #include "tm_rt_kernels_plan.h"
 
-#if defined(TM_RT_X86)
+#if defined(TM_RT_VNNI)
+#define TM_RT_CONV tm_rt_conv_vnni
+#define TM_RT_DEPTHWISE tm_rt_depthwise_x86
+#define TM_RT_DENSE tm_rt_dense_x86
+#elif defined(TM_RT_SDOT)
+#define TM_RT_CONV tm_rt_conv_sdot
+#define TM_RT_DEPTHWISE tm_rt_depthwise_neon
+#define TM_RT_DENSE tm_rt_dense_neon
+#elif defined(TM_RT_X86)
 #define TM_RT_CONV tm_rt_conv_x86
 #define TM_RT_DEPTHWISE tm_rt_depthwise_x86
 #define TM_RT_DENSE tm_rt_dense_x86
@@ -56,7 +66,11 @@ tm_rt_status tm_rt_dense(const tm_rt_conv_args *a) { return tm_rt_dense_ref(a); 
 
 tm_rt_isa tm_rt_kernels_build_isa(void)
 {
-#if defined(__AVX2__)
+#if defined(TM_RT_VNNI)
+    return TM_RT_ISA_AVX512VNNI;
+#elif defined(TM_RT_SDOT)
+    return TM_RT_ISA_DOTPROD;
+#elif defined(__AVX2__)
     return TM_RT_ISA_AVX2;
 #elif defined(__SSE4_1__)
     return TM_RT_ISA_SSE41;
@@ -80,6 +94,8 @@ const char *tm_rt_kernels_isa_name(tm_rt_isa isa)
     case TM_RT_ISA_AVX2: return "avx2";
     case TM_RT_ISA_NEON: return "neon";
     case TM_RT_ISA_ARM_DSP: return "arm-dsp";
+    case TM_RT_ISA_AVX512VNNI: return "avx512vnni";
+    case TM_RT_ISA_DOTPROD: return "dotprod";
     default: return NULL;
     }
 }
@@ -92,6 +108,8 @@ const char *tm_rt_kernels_isa(void)
 int tm_rt_kernels_macs_per_instruction(void)
 {
     switch (tm_rt_kernels_build_isa()) {
+    case TM_RT_ISA_AVX512VNNI: return 64; /* vpdpbusd zmm */
+    case TM_RT_ISA_DOTPROD: return 16;    /* sdot by lane */
     case TM_RT_ISA_AVX2: return 16;   /* vpmaddwd */
     case TM_RT_ISA_SSE2:
     case TM_RT_ISA_SSE41: return 8;   /* pmaddwd */

@@ -150,6 +150,8 @@ size_t tm_rt_kernel_scratch_bytes_for(tm_rt_isa isa, const tm_rt_conv_args *a,
     case TM_RT_ISA_SSE41:
     case TM_RT_ISA_AVX2:
     case TM_RT_ISA_NEON:
+    case TM_RT_ISA_AVX512VNNI: /* the dot-product kernels fit the int16 plan */
+    case TM_RT_ISA_DOTPROD:
         return tm_rt_scratch_int16(a, kind);
     case TM_RT_ISA_ARM_DSP:
         return tm_rt_scratch_dsp(a, kind);

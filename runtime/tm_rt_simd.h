@@ -150,6 +150,120 @@ static inline void tm_rt_copy_row(int8_t *d, const int8_t *s, int n)
     }
 }
 
+#if defined(TM_RT_VNNI) || defined(TM_RT_SDOT)
+/* ---- channel-quad tiles of the dot-product kernels (vpdpbusd, sdot) ------
+ * Four input channels share each 4-byte group: tile byte
+ * (((cq * hb + i) * s + phase) * pw + col) * 4 + ci % 4 holds channel
+ * 4 cq + ci % 4, so one load of 4 n bytes gives n output positions their
+ * four taps (one per channel) for one dot-product instruction. Values are
+ * int8 as stored (sdot) or flipped to uint8 q + 128 (vpdpbusd multiplies
+ * unsigned by signed); padding and channels beyond in_c hold the zero
+ * point in the same form, and the kernel subtracts (zero point) x (sum of
+ * the channel's weights) once, so padding still adds nothing. */
+
+/* Tap group g = (cq, ky, kx): its byte offset. */
+static inline void tm_rt_quad_offsets(int cq, int kh, int kw, int s, int hb, int pw,
+                                      int32_t *toff)
+{
+    size_t g = 0;
+    int c, ky, kx;
+    for (c = 0; c < cq; c++)
+        for (ky = 0; ky < kh; ky++)
+            for (kx = 0; kx < kw; kx++)
+                toff[g++] = (int32_t)(((((size_t)c * hb + ky) * s + kx % s) * pw + kx / s) * 4);
+}
+
+/* Weights of channels c0 .. c0 + nb - 1, [group][nb][4] bytes (0 beyond
+ * in_c and out_c), and each channel's sum of weights. */
+static inline void tm_rt_pack_quads(const tm_rt_conv_args *a, size_t rb, int c0, int nb,
+                                    int8_t *wk, uint32_t *wsum)
+{
+    size_t khw = (size_t)a->kh * (size_t)a->kw, g = 0, t;
+    int cq = (a->in_c + 3) / 4, q, c, j;
+    for (c = 0; c < nb; c++)
+        wsum[c] = 0;
+    for (q = 0; q < cq; q++)
+        for (t = 0; t < khw; t++, g++)
+            for (c = 0; c < nb; c++)
+                for (j = 0; j < 4; j++) {
+                    int ci = 4 * q + j;
+                    int32_t w = c0 + c < a->out_c && ci < a->in_c
+                                    ? tm_rt_w(a->weights, a->bits, rb, c0 + c, (size_t)ci * khw + t)
+                                    : 0;
+                    wk[(g * (size_t)nb + (size_t)c) * 4 + (size_t)j] = (int8_t)w;
+                    wsum[c] += (uint32_t)w;
+                }
+}
+
+/* One padded input row of four channels (src[j] NULL: padding or beyond
+ * in_c) as s column phases of pw groups; flip 0x80 makes uint8. */
+static inline void tm_rt_fill_quad(uint8_t *dst, const int8_t *const *src, int in_w, int col0,
+                                   int s, int pw, uint8_t flip, uint8_t pad)
+{
+    int r, j, c;
+    if (!src[0] && !src[1] && !src[2] && !src[3]) {
+        memset(dst, pad, (size_t)s * (size_t)pw * 4);
+        return;
+    }
+    for (r = 0; r < s; r++, dst += 4 * (size_t)pw) {
+        int c0 = col0 + r;
+        if (s == 1) {
+            int lo = c0 < 0 ? -c0 : 0, hi = in_w - c0 < pw ? in_w - c0 : pw;
+            if (hi < lo)
+                hi = lo;
+            if (lo > pw)
+                lo = hi = pw;
+            memset(dst, pad, 4 * (size_t)lo);
+            memset(dst + 4 * (size_t)hi, pad, 4 * (size_t)(pw - hi));
+            j = lo;
+            if (src[0] && src[1] && src[2] && src[3]) {
+#if defined(TM_RT_VNNI)
+                const __m128i f = _mm_set1_epi8((char)flip);
+                for (; j + 16 <= hi; j += 16) {
+                    __m128i x0 = _mm_xor_si128(
+                        _mm_loadu_si128((const __m128i *)(const void *)(src[0] + c0 + j)), f);
+                    __m128i x1 = _mm_xor_si128(
+                        _mm_loadu_si128((const __m128i *)(const void *)(src[1] + c0 + j)), f);
+                    __m128i x2 = _mm_xor_si128(
+                        _mm_loadu_si128((const __m128i *)(const void *)(src[2] + c0 + j)), f);
+                    __m128i x3 = _mm_xor_si128(
+                        _mm_loadu_si128((const __m128i *)(const void *)(src[3] + c0 + j)), f);
+                    __m128i a0 = _mm_unpacklo_epi8(x0, x1), a1 = _mm_unpackhi_epi8(x0, x1);
+                    __m128i b0 = _mm_unpacklo_epi8(x2, x3), b1 = _mm_unpackhi_epi8(x2, x3);
+                    __m128i *d = (__m128i *)(void *)(dst + 4 * (size_t)j);
+                    _mm_storeu_si128(d, _mm_unpacklo_epi16(a0, b0));
+                    _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(a0, b0));
+                    _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(a1, b1));
+                    _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(a1, b1));
+                }
+#else
+                (void)flip;
+                for (; j + 16 <= hi; j += 16) {
+                    int8x16x4_t v;
+                    v.val[0] = vld1q_s8(src[0] + c0 + j);
+                    v.val[1] = vld1q_s8(src[1] + c0 + j);
+                    v.val[2] = vld1q_s8(src[2] + c0 + j);
+                    v.val[3] = vld1q_s8(src[3] + c0 + j);
+                    vst4q_s8((int8_t *)(void *)(dst + 4 * (size_t)j), v);
+                }
+#endif
+            }
+            for (; j < hi; j++)
+                for (c = 0; c < 4; c++)
+                    dst[4 * (size_t)j + (size_t)c] =
+                        src[c] ? (uint8_t)((uint8_t)src[c][c0 + j] ^ flip) : pad;
+        } else {
+            for (j = 0; j < pw; j++) {
+                long ix = (long)c0 + (long)j * s;
+                for (c = 0; c < 4; c++)
+                    dst[4 * (size_t)j + (size_t)c] =
+                        src[c] && ix >= 0 && ix < in_w ? (uint8_t)((uint8_t)src[c][ix] ^ flip) : pad;
+            }
+        }
+    }
+}
+#endif /* TM_RT_VNNI || TM_RT_SDOT */
+
 #endif /* TM_RT_SIMD */
 
 #endif

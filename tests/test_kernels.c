@@ -767,8 +767,9 @@ START_TEST(simd_matches_reference_model_shapes)
 END_TEST
 
 /* Scratch of every target's build, asked on this host: this build's own
- * entry agrees with tm_rt_kernel_scratch_bytes, the int16-tile targets
- * share one plan, the DSP build needs two int16 columns. */
+ * entry agrees with tm_rt_kernel_scratch_bytes, the SIMD targets share one
+ * plan (the dot-product kernels fit the int16 one), the DSP build needs two
+ * int16 columns. */
 START_TEST(scratch_of_every_isa)
 {
     tm_rng r;
@@ -796,6 +797,8 @@ START_TEST(scratch_of_every_isa)
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_SSE2, a, kind), avx2);
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_SSE41, a, kind), avx2);
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_NEON, a, kind), avx2);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_AVX512VNNI, a, kind), avx2);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_DOTPROD, a, kind), avx2);
         if (kind != TM_RT_KERNEL_DEPTHWISE) {
             size_t taps = (size_t)a->in_c * a->kh * a->kw;
             ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_ARM_DSP, a, kind),
@@ -1158,4 +1161,15 @@ Suite *kernels_suite(void)
     return s;
 }
 
-int main(void) { return tm_test_run(kernels_suite()); }
+int main(void)
+{
+#if defined(__AVX512VNNI__) && defined(__x86_64__) && defined(__GNUC__)
+    /* test_kernels_vnni (tests/CMakeLists.txt): the kernels need the CPU's VNNI */
+    if (!__builtin_cpu_supports("avx512vnni")) {
+        printf("test_kernels: this CPU has no AVX-512 VNNI - skipped\n");
+        return 77;
+    }
+#endif
+    printf("test_kernels: dispatched kernels %s\n", tm_rt_kernels_isa());
+    return tm_test_run(kernels_suite());
+}

@@ -115,7 +115,8 @@ run_vnni() {
   build_selftest gcc ar "$out/x86_64"
   build_selftest gcc ar "$out/x86_64_vnni" -mavx2 -mavx512f -mavx512vnni
   "$out/x86_64/rt_selftest" >"$out/x86_64.txt"
-  "$out/x86_64_vnni/rt_selftest" >"$out/x86_64_vnni.txt" 2>"$out/x86_64_vnni.err"
+  "$out/x86_64_vnni/rt_selftest" >"$out/x86_64_vnni.txt" 2>"$out/x86_64_vnni.err" ||
+    { grep -i 'mismatch' "$out/x86_64_vnni.txt" >&2; echo "cross.sh: x86-64 VNNI rt_selftest failed" >&2; return 1; }
   check_isa "x86-64 VNNI" "$out/x86_64_vnni.err" avx512vnni
   if ! diff -u "$out/x86_64.txt" "$out/x86_64_vnni.txt"; then
     echo "cross.sh: x86-64 AVX-512 VNNI output differs from x86-64 baseline" >&2
@@ -129,8 +130,9 @@ run_dotprod() {
   command -v qemu-aarch64 >/dev/null || skip "qemu-aarch64 not found"
   [[ -d /usr/aarch64-linux-gnu/lib ]] || skip "/usr/aarch64-linux-gnu (libc6-dev-arm64-cross) not found"
   command -v gcc >/dev/null || skip "host gcc not found"
-  if ! aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod -dM -E - </dev/null |
-      grep -q '^#define __ARM_FEATURE_DOTPROD 1'; then
+  local macros
+  macros=$(aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod -dM -E - </dev/null)
+  if ! grep -q '^#define __ARM_FEATURE_DOTPROD 1' <<<"$macros"; then
     echo "cross.sh: aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod does not define __ARM_FEATURE_DOTPROD" >&2
     return 1
   fi
@@ -139,7 +141,8 @@ run_dotprod() {
     -march=armv8.2-a+dotprod
   "$out/x86_64/rt_selftest" >"$out/x86_64.txt"
   qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu "$out/aarch64_dotprod/rt_selftest" \
-    >"$out/aarch64_dotprod.txt" 2>"$out/aarch64_dotprod.err"
+    >"$out/aarch64_dotprod.txt" 2>"$out/aarch64_dotprod.err" ||
+    { grep -i 'mismatch' "$out/aarch64_dotprod.txt" >&2; echo "cross.sh: aarch64 dotprod rt_selftest failed" >&2; return 1; }
   check_isa "aarch64 dotprod" "$out/aarch64_dotprod.err" dotprod
   if ! diff -u "$out/x86_64.txt" "$out/aarch64_dotprod.txt"; then
     echo "cross.sh: aarch64 dot-product output differs from x86-64" >&2

@@ -20,7 +20,7 @@ TM_RT_INLINE void tm_rt_widen(int16_t *dst, const int8_t *src, int n, int32_t zp
             dst[i] = (int16_t)(src[i] - zp);
 }
 
-static inline void tm_rt_zero(int16_t *dst, int n)
+TM_RT_STATIC void tm_rt_zero(int16_t *dst, int n)
 {
     int i = 0;
     for (; i + 8 <= n; i += 8)
@@ -29,7 +29,7 @@ static inline void tm_rt_zero(int16_t *dst, int n)
         dst[i] = 0;
 }
 
-static inline void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
+TM_RT_STATIC void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
 {
     size_t i = 0;
     const uint8x16_t m = vdupq_n_u8(15), e = vdupq_n_u8(8);
@@ -52,7 +52,7 @@ typedef struct tm_rt_rqv {
     int16x8_t zp16, amin16, amax16;
 } tm_rt_rqv;
 
-static inline void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
+TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
 {
     tm_rt_rq_init(&v->q, a, c);
     v->ls = vdupq_n_s32(v->q.ls);
@@ -94,7 +94,7 @@ TM_RT_INLINE void tm_rt_store(int32x4_t lo, int32x4_t hi, const tm_rt_rqv *v, in
     }
 }
 
-static inline int32_t tm_rt_hsum(int32x4_t v)
+TM_RT_STATIC int32_t tm_rt_hsum(int32x4_t v)
 {
     int32x2_t s = vadd_s32(vget_low_s32(v), vget_high_s32(v));
     s = vpadd_s32(s, s);

@@ -35,7 +35,7 @@ typedef __m128i tm_v;
 #endif
 
 /* 8 int8 -> 8 int16 (SSE2 lacks pmovsxbw). */
-static inline __m128i tm_rt_s8to16(__m128i v)
+TM_RT_STATIC __m128i tm_rt_s8to16(__m128i v)
 {
 #if defined(__SSE4_1__)
     return _mm_cvtepi8_epi16(v);
@@ -82,7 +82,7 @@ TM_RT_INLINE void tm_rt_widen(int16_t *dst, const int8_t *src, int n, int32_t zp
 }
 
 /* Small zero fills without a memset call. */
-static inline void tm_rt_zero(int16_t *dst, int n)
+TM_RT_STATIC void tm_rt_zero(int16_t *dst, int n)
 {
     int i = 0;
     for (; i + 8 <= n; i += 8)
@@ -92,7 +92,7 @@ static inline void tm_rt_zero(int16_t *dst, int n)
 }
 
 /* 4-bit row -> int8, 32 weights per step (sign extension: (n ^ 8) - 8). */
-static inline void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
+TM_RT_STATIC void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
 {
     size_t i = 0;
     const __m128i m = _mm_set1_epi8(15), e = _mm_set1_epi8(8);
@@ -118,7 +118,7 @@ typedef struct tm_rt_rqv {
 #endif
 } tm_rt_rqv;
 
-static inline void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
+TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
 {
     uint32_t mask;
     tm_rt_rq_init(&v->q, a, c);
@@ -176,7 +176,7 @@ TM_RT_INLINE __m256i tm_rt_rq_right(__m256i r, const tm_rt_rqv *v)
 }
 
 /* tm_rt_requant on 8 lanes, every case. */
-static inline __m256i tm_rt_rq_vec(__m256i x, const tm_rt_rqv *v)
+TM_RT_STATIC __m256i tm_rt_rq_vec(__m256i x, const tm_rt_rqv *v)
 {
     __m256i r;
     if (v->q.ls)
@@ -233,7 +233,7 @@ TM_RT_INLINE void tm_rt_store_seq(__m256i lo, __m256i hi, const tm_rt_rqv *v, in
                 out, n);
 }
 
-static inline int32_t tm_rt_hsum(__m256i v)
+TM_RT_STATIC int32_t tm_rt_hsum(__m256i v)
 {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -309,7 +309,7 @@ TM_RT_INLINE __m128i tm_rt_rq_right(__m128i r, const tm_rt_rqv *v)
     return _mm_sub_epi32(_mm_sra_epi32(r, v->rs), _mm_cmpgt_epi32(rem, thr));
 }
 
-static inline __m128i tm_rt_rq_vec(__m128i x, const tm_rt_rqv *v)
+TM_RT_STATIC __m128i tm_rt_rq_vec(__m128i x, const tm_rt_rqv *v)
 {
     __m128i r;
     if (v->q.ls)
@@ -345,7 +345,7 @@ TM_RT_INLINE void tm_rt_store(__m128i lo, __m128i hi, const tm_rt_rqv *v, int8_t
     }
 }
 
-static inline int32_t tm_rt_hsum(__m128i s)
+TM_RT_STATIC int32_t tm_rt_hsum(__m128i s)
 {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
@@ -357,7 +357,7 @@ static inline int32_t tm_rt_hsum(__m128i s)
 #endif /* AVX2 / SSE */
 
 /* Two taps' weights as one madd operand: low half tap t, high half t + 1. */
-static inline int32_t tm_rt_pair(int32_t w0, int32_t w1)
+TM_RT_STATIC int32_t tm_rt_pair(int32_t w0, int32_t w1)
 {
     return tm_rt_wrap32((uint32_t)(uint16_t)(int16_t)w0 | ((uint32_t)(uint16_t)(int16_t)w1 << 16));
 }

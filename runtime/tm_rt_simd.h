@@ -21,14 +21,18 @@
 
 #if defined(__GNUC__)
 #define TM_RT_INLINE static inline __attribute__((always_inline))
+/* Left to the compiler's inlining heuristics (an inline keyword would tip
+ * them, and the kernels' code with them); unused in some kernel files. */
+#define TM_RT_STATIC static __attribute__((unused))
 #else
 #define TM_RT_INLINE static inline
+#define TM_RT_STATIC static
 #endif
 
 #if defined(TM_RT_SIMD)
 
 /* Weight idx of output channel row (8-bit, or packed 4-bit). */
-static inline int32_t tm_rt_w(const void *w, int bits, size_t row_bytes, int row, size_t idx)
+TM_RT_STATIC int32_t tm_rt_w(const void *w, int bits, size_t row_bytes, int row, size_t idx)
 {
     if (bits == 8)
         return ((const int8_t *)w)[(size_t)row * row_bytes + idx];
@@ -39,12 +43,12 @@ static inline int32_t tm_rt_w(const void *w, int bits, size_t row_bytes, int row
     }
 }
 
-static inline int32_t tm_rt_wrap32(uint32_t u)
+TM_RT_STATIC int32_t tm_rt_wrap32(uint32_t u)
 {
     return u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
 }
 
-static inline int8_t *tm_rt_aligned(int8_t *p)
+TM_RT_STATIC int8_t *tm_rt_aligned(int8_t *p)
 {
     size_t mis = (size_t)((uintptr_t)p % TM_RT_ALIGN);
     return mis ? p + (TM_RT_ALIGN - mis) : p;
@@ -55,7 +59,7 @@ typedef struct tm_rt_rq {
     int32_t mult, ls, rs, zp, amin, amax, bias;
 } tm_rt_rq;
 
-static inline void tm_rt_rq_init(tm_rt_rq *q, const tm_rt_conv_args *a, int c)
+TM_RT_STATIC void tm_rt_rq_init(tm_rt_rq *q, const tm_rt_conv_args *a, int c)
 {
     int32_t sh = a->shift[c] > 31 ? 31 : (a->shift[c] < -31 ? -31 : a->shift[c]);
     q->mult = a->mult[c];
@@ -67,13 +71,13 @@ static inline void tm_rt_rq_init(tm_rt_rq *q, const tm_rt_conv_args *a, int c)
     q->bias = a->bias ? a->bias[c] : 0;
 }
 
-static inline int8_t tm_rt_rq_scalar(const tm_rt_rq *q, int32_t acc)
+TM_RT_STATIC int8_t tm_rt_rq_scalar(const tm_rt_rq *q, int32_t acc)
 {
     int64_t v = (int64_t)tm_rt_requant(acc, q->mult, q->ls - q->rs) + q->zp;
     return (int8_t)(v < q->amin ? q->amin : (v > q->amax ? q->amax : v));
 }
 
-static inline void tm_rt_unpack4_scalar(const uint8_t *src, size_t from, size_t n, int8_t *dst)
+TM_RT_STATIC void tm_rt_unpack4_scalar(const uint8_t *src, size_t from, size_t n, int8_t *dst)
 {
     size_t i;
     for (i = from; i < n; i++) {
@@ -89,7 +93,7 @@ static inline void tm_rt_unpack4_scalar(const uint8_t *src, size_t from, size_t 
 #endif
 
 /* One padded input row as s column phases of pw values; src NULL = padding. */
-static inline void tm_rt_fill_row(int16_t *dst, const int8_t *src, int in_w, int col0, int s,
+TM_RT_STATIC void tm_rt_fill_row(int16_t *dst, const int8_t *src, int in_w, int col0, int s,
                                   int pw, int32_t zp)
 {
     int r, j;
@@ -117,7 +121,7 @@ static inline void tm_rt_fill_row(int16_t *dst, const int8_t *src, int in_w, int
 }
 
 /* Tap t = (ci, ky, kx) reads phase kx % s, kx / s columns on. */
-static inline void tm_rt_tap_offsets(int cin, int kh, int kw, int s, int hb, int pw,
+TM_RT_STATIC void tm_rt_tap_offsets(int cin, int kh, int kw, int s, int hb, int pw,
                                      int32_t *toff)
 {
     size_t t = 0;
@@ -131,7 +135,7 @@ static inline void tm_rt_tap_offsets(int cin, int kh, int kw, int s, int hb, int
 
 /* n bytes; rows of 16 (8) or more move 16 (8) at a time, the last
  * overlapping. */
-static inline void tm_rt_copy_row(int8_t *d, const int8_t *s, int n)
+TM_RT_STATIC void tm_rt_copy_row(int8_t *d, const int8_t *s, int n)
 {
     int i = 0;
     if (n >= 16) {
@@ -162,7 +166,7 @@ static inline void tm_rt_copy_row(int8_t *d, const int8_t *s, int n)
  * the channel's weights) once, so padding still adds nothing. */
 
 /* Tap group g = (cq, ky, kx): its byte offset. */
-static inline void tm_rt_quad_offsets(int cq, int kh, int kw, int s, int hb, int pw,
+TM_RT_STATIC void tm_rt_quad_offsets(int cq, int kh, int kw, int s, int hb, int pw,
                                       int32_t *toff)
 {
     size_t g = 0;
@@ -175,7 +179,7 @@ static inline void tm_rt_quad_offsets(int cq, int kh, int kw, int s, int hb, int
 
 /* Weights of channels c0 .. c0 + nb - 1, [group][nb][4] bytes (0 beyond
  * in_c and out_c), and each channel's sum of weights. */
-static inline void tm_rt_pack_quads(const tm_rt_conv_args *a, size_t rb, int c0, int nb,
+TM_RT_STATIC void tm_rt_pack_quads(const tm_rt_conv_args *a, size_t rb, int c0, int nb,
                                     int8_t *wk, uint32_t *wsum)
 {
     size_t khw = (size_t)a->kh * (size_t)a->kw, g = 0, t;
@@ -197,7 +201,7 @@ static inline void tm_rt_pack_quads(const tm_rt_conv_args *a, size_t rb, int c0,
 
 /* One padded input row of four channels (src[j] NULL: padding or beyond
  * in_c) as s column phases of pw groups; flip 0x80 makes uint8. */
-static inline void tm_rt_fill_quad(uint8_t *dst, const int8_t *const *src, int in_w, int col0,
+TM_RT_STATIC void tm_rt_fill_quad(uint8_t *dst, const int8_t *const *src, int in_w, int col0,
                                    int s, int pw, uint8_t flip, uint8_t pad)
 {
     int r, j, c;

@@ -13,11 +13,11 @@
 #if defined(TM_RT_VNNI)
 #define TM_RT_CONV tm_rt_conv_vnni
 #define TM_RT_DEPTHWISE tm_rt_depthwise_x86
-#define TM_RT_DENSE tm_rt_dense_x86
+#define TM_RT_DENSE tm_rt_dense_vnni
 #elif defined(TM_RT_SDOT)
 #define TM_RT_CONV tm_rt_conv_sdot
 #define TM_RT_DEPTHWISE tm_rt_depthwise_neon
-#define TM_RT_DENSE tm_rt_dense_neon
+#define TM_RT_DENSE tm_rt_dense_sdot
 #elif defined(TM_RT_X86)
 #define TM_RT_CONV tm_rt_conv_x86
 #define TM_RT_DEPTHWISE tm_rt_depthwise_x86

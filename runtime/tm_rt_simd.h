@@ -266,6 +266,44 @@ TM_RT_STATIC void tm_rt_fill_quad(uint8_t *dst, const int8_t *const *src, int in
         }
     }
 }
+/* Dense rows o0 .. o0 + nrow - 1 of the dot-product kernels: dot[r] and
+ * wsum[r] are sum x w and sum w over [0, vec) with x the flipped or plain
+ * input (zoff = in_zp + 128 or in_zp); the rest of each row is added one by
+ * one, then requantised. */
+TM_RT_STATIC void tm_rt_dense_dot_finish(const tm_rt_conv_args *a, const int8_t *const *w,
+                                         const int32_t *dot, const int32_t *wsum, int nrow,
+                                         int vec, int o0, int32_t zoff)
+{
+    int r, i;
+    for (r = 0; r < nrow; r++) {
+        uint32_t u = (uint32_t)dot[r] - (uint32_t)zoff * (uint32_t)wsum[r] +
+                     (uint32_t)(a->bias ? a->bias[o0 + r] : 0);
+        tm_rt_rq q;
+        for (i = vec; i < a->in_c; i++)
+            u += (uint32_t)((a->input[i] - a->in_zp) * w[r][i]);
+        tm_rt_rq_init(&q, a, o0 + r);
+        q.bias = 0;
+        a->output[o0 + r] = tm_rt_rq_scalar(&q, tm_rt_wrap32(u));
+    }
+}
+
+/* Weight row pointers of rows o .. o + nrow - 1: 8-bit rows in place,
+ * 4-bit rows unpacked into unp (rows of np, zero-padded). */
+TM_RT_STATIC void tm_rt_dense_dot_rows(const tm_rt_conv_args *a, size_t rb, size_t np, int o,
+                                       int nrow, int8_t *unp, const int8_t **w)
+{
+    int r;
+    for (r = 0; r < nrow; r++) {
+        if (a->bits == 8) {
+            w[r] = (const int8_t *)a->weights + (size_t)(o + r) * rb;
+        } else {
+            int8_t *d = unp + (size_t)r * np;
+            tm_rt_unpack4((const uint8_t *)a->weights + (size_t)(o + r) * rb, (size_t)a->in_c, d);
+            memset(d + a->in_c, 0, np - (size_t)a->in_c);
+            w[r] = d;
+        }
+    }
+}
 #endif /* TM_RT_VNNI || TM_RT_SDOT */
 
 #endif /* TM_RT_SIMD */

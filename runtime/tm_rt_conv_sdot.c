@@ -52,11 +52,12 @@ static void tm_rt_sdot_row(const int8_t *base, const int32_t *toff, size_t ng, c
 }
 
 /* The int16 plan's geometry and offsets, as tm_rt_conv_vnni.c: the quad
- * tile and the packed weights fit it from two input channels on. */
+ * tile, the packed weights and one unpacked 4-bit row fit it from two input
+ * channels on. */
 tm_rt_status tm_rt_conv_sdot(const tm_rt_conv_args *a)
 {
     tm_rt_plan p;
-    int8_t *base, *tile, *wts;
+    int8_t *base, *tile, *wts, *wtmp;
     int32_t *toff;
     size_t rb, plane, ng, qstride;
     int y0, x0, cb, r, q, i, c, j, cq;
@@ -74,6 +75,7 @@ tm_rt_status tm_rt_conv_sdot(const tm_rt_conv_args *a)
     cq = (a->in_c + 3) / 4;
     ng = (size_t)cq * (size_t)a->kh * (size_t)a->kw;
     qstride = (size_t)p.hb * (size_t)p.s * (size_t)p.pw * 4;
+    wtmp = (int8_t *)(void *)wts + tm_rt_round(ng * TM_RT_NBQ * 4, TM_RT_ALIGN);
     tm_rt_quad_offsets(cq, a->kh, a->kw, p.s, p.hb, p.pw, toff);
     for (y0 = 0; y0 < p.eoh; y0 += p.nr) {
         int nr = p.eoh - y0 < p.nr ? p.eoh - y0 : p.nr;
@@ -98,7 +100,7 @@ tm_rt_status tm_rt_conv_sdot(const tm_rt_conv_args *a)
                 int32_t init[TM_RT_NBQ];
                 uint32_t wsum[TM_RT_NBQ];
                 int nvalid = a->out_c - cb < TM_RT_NBQ ? a->out_c - cb : TM_RT_NBQ;
-                tm_rt_pack_quads(a, rb, cb, TM_RT_NBQ, wts, wsum);
+                tm_rt_pack_quads(a, rb, cb, TM_RT_NBQ, wts, wsum, wtmp);
                 for (c = 0; c < TM_RT_NBQ; c++) {
                     tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
                     init[c] = tm_rt_wrap32((uint32_t)rq[c].q.bias - (uint32_t)a->in_zp * wsum[c]);

@@ -4,7 +4,7 @@
  * the accumulators start at bias - (in_zp + 128) x (sum of the channel's
  * weights), which makes them equal the reference's bias + sum (q - in_zp) w
  * modulo 2^32. Eight output channels per block; requantisation is the AVX2
- * one. Fewer than two input channels would leave most lanes idle: the
+ * one, on 16 lanes at once in its common case. Fewer than two input channels would leave most lanes idle: the
  * AVX2 kernel runs those. */
 #include "tm_rt_simd.h"
 
@@ -12,17 +12,55 @@
 
 #define TM_RT_NBQ 8 /* output channels per block */
 
+/* The AVX2 requantisation constants of a channel and, for the common case
+ * (no left shift, a right shift, mult >= 0), 16-lane copies. */
+typedef struct tm_rt_rqz {
+    tm_rt_rqv v;
+    __m512i mult, mask, half;
+} tm_rt_rqz;
+
+static void tm_rt_rqz_init(tm_rt_rqz *z, const tm_rt_conv_args *a, int c)
+{
+    tm_rt_rqv_init(&z->v, a, c);
+    z->mult = _mm512_set1_epi32(z->v.q.mult);
+    z->mask = _mm512_broadcastd_epi32(_mm256_castsi256_si128(z->v.mask));
+    z->half = _mm512_broadcastd_epi32(_mm256_castsi256_si128(z->v.half));
+}
+
+/* 16 accumulators of positions 0-15 in order -> int8: the common case in
+ * 16 lanes (tm_rt_rq_high and tm_rt_rq_right of tm_rt_isa_x86.h, vpmovsdw
+ * for packs_epi32's saturation), the others by the AVX2 store. */
+TM_RT_INLINE void tm_rt_store_z(__m512i x, const tm_rt_rqz *z, int8_t *out, int n)
+{
+    const __m512i nudge = _mm512_set1_epi64(1LL << 30);
+    __m512i pe, po, r, rem, thr, sh;
+    __m256i p;
+    if (!z->v.common) {
+        tm_rt_store_seq(_mm512_castsi512_si256(x), _mm512_extracti64x4_epi64(x, 1), &z->v, out, n);
+        return;
+    }
+    pe = _mm512_add_epi64(_mm512_mul_epi32(x, z->mult), nudge);
+    po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), z->mult), nudge);
+    r = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+    rem = _mm512_and_si512(r, z->mask);
+    thr = _mm512_sub_epi32(z->half, _mm512_srai_epi32(r, 31));
+    sh = _mm512_sra_epi32(r, z->v.rs);
+    r = _mm512_mask_sub_epi32(sh, _mm512_cmpgt_epi32_mask(rem, thr), sh, _mm512_set1_epi32(-1));
+    p = _mm256_adds_epi16(_mm512_cvtsepi32_epi16(r), z->v.zp16);
+    p = _mm256_min_epi16(_mm256_max_epi16(p, z->v.amin16), z->v.amax16);
+    tm_rt_put16(_mm_packs_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)), out, n);
+}
+
 #define TM_RT_DP(i) acc##i = _mm512_dpbusd_epi32(acc##i, u, _mm512_set1_epi32(w[i]))
 #define TM_RT_PUT(i)                                                                          \
     do {                                                                                      \
         if (nvalid > i)                                                                       \
-            tm_rt_store_seq(_mm512_castsi512_si256(acc##i), _mm512_extracti64x4_epi64(acc##i, 1), \
-                            &rq[i], out[i] + xs, n - xs);                                     \
+            tm_rt_store_z(acc##i, &rq[i], out[i] + xs, n - xs);                               \
     } while (0)
 
 /* One output row segment of eight channels: n positions from base. */
 static void tm_rt_vnni_row(const uint8_t *base, const int32_t *toff, size_t ng, const int32_t *wk,
-                           const tm_rt_rqv *rq, const int32_t *init, int nvalid,
+                           const tm_rt_rqz *rq, const int32_t *init, int nvalid,
                            int8_t *const *out, int n)
 {
     size_t g;
@@ -59,14 +97,16 @@ static void tm_rt_vnni_row(const uint8_t *base, const int32_t *toff, size_t ng, 
 
 /* The int16 plan's geometry and offsets: the quad tile (one byte per
  * channel, rounded up to four channels) fits its int16 tile from two
- * channels on, and the packed weights its weight area, so the scratch is
- * the AVX2 build's. */
+ * channels on, and the packed weights (32 bytes per tap group, at most k / 2
+ * groups) with one unpacked 4-bit row (k bytes) its weight area of
+ * 64 (k + 2) bytes, so the scratch is the AVX2 build's. */
 tm_rt_status tm_rt_conv_vnni(const tm_rt_conv_args *a)
 {
     tm_rt_plan p;
     int8_t *base;
     uint8_t *tile;
     int32_t *toff, *wts;
+    int8_t *wtmp;
     size_t rb, plane, ng, qstride;
     int y0, x0, cb, r, q, i, c, j, cq;
     uint8_t pad;
@@ -85,6 +125,7 @@ tm_rt_status tm_rt_conv_vnni(const tm_rt_conv_args *a)
     ng = (size_t)cq * (size_t)a->kh * (size_t)a->kw;
     qstride = (size_t)p.hb * (size_t)p.s * (size_t)p.pw * 4;
     pad = (uint8_t)((uint8_t)a->in_zp ^ 0x80);
+    wtmp = (int8_t *)(void *)wts + tm_rt_round(ng * TM_RT_NBQ * 4, TM_RT_ALIGN);
     tm_rt_quad_offsets(cq, a->kh, a->kw, p.s, p.hb, p.pw, toff);
     for (y0 = 0; y0 < p.eoh; y0 += p.nr) {
         int nr = p.eoh - y0 < p.nr ? p.eoh - y0 : p.nr;
@@ -103,14 +144,14 @@ tm_rt_status tm_rt_conv_vnni(const tm_rt_conv_args *a)
                                     p.eiw, x0 * p.s - a->pad_left, p.s, p.pw, 0x80, pad);
                 }
             for (cb = 0; cb < a->out_c; cb += TM_RT_NBQ) {
-                tm_rt_rqv rq[TM_RT_NBQ];
+                tm_rt_rqz rq[TM_RT_NBQ];
                 int32_t init[TM_RT_NBQ];
                 uint32_t wsum[TM_RT_NBQ];
                 int nvalid = a->out_c - cb < TM_RT_NBQ ? a->out_c - cb : TM_RT_NBQ;
-                tm_rt_pack_quads(a, rb, cb, TM_RT_NBQ, (int8_t *)(void *)wts, wsum);
+                tm_rt_pack_quads(a, rb, cb, TM_RT_NBQ, (int8_t *)(void *)wts, wsum, wtmp);
                 for (c = 0; c < TM_RT_NBQ; c++) {
-                    tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
-                    init[c] = tm_rt_wrap32((uint32_t)rq[c].q.bias -
+                    tm_rt_rqz_init(&rq[c], a, c < nvalid ? cb + c : cb);
+                    init[c] = tm_rt_wrap32((uint32_t)rq[c].v.q.bias -
                                            (uint32_t)(a->in_zp + 128) * wsum[c]);
                 }
                 for (r = 0; r < nr; r++) {

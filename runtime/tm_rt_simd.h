@@ -178,25 +178,42 @@ TM_RT_STATIC void tm_rt_quad_offsets(int cq, int kh, int kw, int s, int hb, int 
 }
 
 /* Weights of channels c0 .. c0 + nb - 1, [group][nb][4] bytes (0 beyond
- * in_c and out_c), and each channel's sum of weights. */
+ * in_c and out_c), and each channel's sum of weights; 4-bit rows are
+ * unpacked into tmp (k bytes) first. */
 TM_RT_STATIC void tm_rt_pack_quads(const tm_rt_conv_args *a, size_t rb, int c0, int nb,
-                                    int8_t *wk, uint32_t *wsum)
+                                    int8_t *wk, uint32_t *wsum, int8_t *tmp)
 {
-    size_t khw = (size_t)a->kh * (size_t)a->kw, g = 0, t;
-    int cq = (a->in_c + 3) / 4, q, c, j;
-    for (c = 0; c < nb; c++)
-        wsum[c] = 0;
-    for (q = 0; q < cq; q++)
-        for (t = 0; t < khw; t++, g++)
-            for (c = 0; c < nb; c++)
-                for (j = 0; j < 4; j++) {
-                    int ci = 4 * q + j;
-                    int32_t w = c0 + c < a->out_c && ci < a->in_c
-                                    ? tm_rt_w(a->weights, a->bits, rb, c0 + c, (size_t)ci * khw + t)
-                                    : 0;
-                    wk[(g * (size_t)nb + (size_t)c) * 4 + (size_t)j] = (int8_t)w;
-                    wsum[c] += (uint32_t)w;
+    size_t khw = (size_t)a->kh * (size_t)a->kw, ng = (size_t)((a->in_c + 3) / 4) * khw, g, t;
+    int c, j, ci;
+    for (c = 0; c < nb; c++) {
+        const int8_t *row;
+        int8_t *d = wk + (size_t)c * 4;
+        uint32_t sum = 0;
+        if (c0 + c >= a->out_c) {
+            for (g = 0; g < ng; g++)
+                memset(d + g * (size_t)nb * 4, 0, 4);
+            wsum[c] = 0;
+            continue;
+        }
+        row = (const int8_t *)a->weights + (size_t)(c0 + c) * rb;
+        if (a->bits == 4) {
+            tm_rt_unpack4((const uint8_t *)row, (size_t)a->in_c * khw, tmp);
+            row = tmp;
+        }
+        for (g = 0, ci = 0; ci < a->in_c; ci += 4) {
+            int nj = a->in_c - ci < 4 ? a->in_c - ci : 4;
+            for (t = 0; t < khw; t++, g++) {
+                int8_t *q = d + g * (size_t)nb * 4;
+                for (j = 0; j < nj; j++) {
+                    q[j] = row[(size_t)(ci + j) * khw + t];
+                    sum += (uint32_t)(int32_t)q[j];
                 }
+                for (; j < 4; j++)
+                    q[j] = 0;
+            }
+        }
+        wsum[c] = sum;
+    }
 }
 
 /* One padded input row of four channels (src[j] NULL: padding or beyond

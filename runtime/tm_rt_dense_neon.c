@@ -30,14 +30,15 @@ static void tm_rt_dense_rows(const tm_rt_conv_args *a, const int16_t *xin, const
 
 tm_rt_status tm_rt_dense_neon(const tm_rt_conv_args *a)
 {
-    tm_rt_plan p;
+    tm_rt_plan p, pq;
     int8_t *base, *unp;
     int16_t *xin;
     size_t rb, np;
     int o, r, vec;
     if (!a->scratch)
         return TM_RT_ERR_ARG;
-    tm_rt_dense_plan(a, &p);
+    tm_rt_dense_plan(a, &pq);
+    p = pq; /* a copy whose address does not escape: its fields stay in registers */
     base = tm_rt_aligned(a->scratch);
     xin = (int16_t *)(void *)(base + p.tile_off);
     unp = base + p.w_off;

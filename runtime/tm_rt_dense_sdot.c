@@ -49,13 +49,14 @@ static void tm_rt_sdot_dense_dots(const int8_t *xs, const int8_t *const *w, int 
 /* The int16 plan's layout: the int8 input in its int16 input area. */
 tm_rt_status tm_rt_dense_sdot(const tm_rt_conv_args *a)
 {
-    tm_rt_plan p;
+    tm_rt_plan p, pq;
     int8_t *base, *unp, *xs;
     size_t rb, np;
     int o, vec;
     if (!a->scratch)
         return TM_RT_ERR_ARG;
-    tm_rt_dense_plan(a, &p);
+    tm_rt_dense_plan(a, &pq);
+    p = pq; /* a copy whose address does not escape: its fields stay in registers */
     base = tm_rt_aligned(a->scratch);
     xs = base + p.tile_off;
     unp = base + p.w_off;

@@ -65,7 +65,7 @@ static void tm_rt_vnni_dense_dots(const uint8_t *xu, const int8_t *const *w, int
 /* The int16 plan's layout: the uint8 input in its int16 input area. */
 tm_rt_status tm_rt_dense_vnni(const tm_rt_conv_args *a)
 {
-    tm_rt_plan p;
+    tm_rt_plan p, pq;
     int8_t *base, *unp;
     uint8_t *xu;
     size_t rb, np;
@@ -73,7 +73,8 @@ tm_rt_status tm_rt_dense_vnni(const tm_rt_conv_args *a)
     const __m128i flip = _mm_set1_epi8((char)0x80);
     if (!a->scratch)
         return TM_RT_ERR_ARG;
-    tm_rt_dense_plan(a, &p);
+    tm_rt_dense_plan(a, &pq);
+    p = pq; /* a copy whose address does not escape: its fields stay in registers */
     base = tm_rt_aligned(a->scratch);
     xu = (uint8_t *)(void *)(base + p.tile_off);
     unp = base + p.w_off;

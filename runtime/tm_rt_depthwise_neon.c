@@ -42,7 +42,7 @@ static void tm_rt_dw_row(const int16_t *base, const int32_t *toff, size_t k, con
 
 tm_rt_status tm_rt_depthwise_neon(const tm_rt_conv_args *a)
 {
-    tm_rt_plan p;
+    tm_rt_plan p, pq;
     int8_t *base, *tmp;
     int16_t *tile;
     int32_t *toff;
@@ -51,7 +51,8 @@ tm_rt_status tm_rt_depthwise_neon(const tm_rt_conv_args *a)
     int c, i, y;
     if (!a->scratch)
         return TM_RT_ERR_ARG;
-    tm_rt_dw_plan(a, &p);
+    tm_rt_dw_plan(a, &pq);
+    p = pq; /* a copy whose address does not escape: its fields stay in registers */
     base = tm_rt_aligned(a->scratch);
     tile = (int16_t *)(void *)(base + p.tile_off);
     toff = (int32_t *)(void *)(base + p.toff_off);

@@ -84,7 +84,7 @@ static void tm_rt_dw_row3(const int16_t *base, int pw, const int32_t *wp, const 
 
 tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
 {
-    tm_rt_plan p;
+    tm_rt_plan p, pq;
     int8_t *base, *tmp;
     int16_t *tile;
     int32_t *toff;
@@ -93,7 +93,8 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
     int c, i, y;
     if (!a->scratch)
         return TM_RT_ERR_ARG;
-    tm_rt_dw_plan(a, &p);
+    tm_rt_dw_plan(a, &pq);
+    p = pq; /* a copy whose address does not escape: its fields stay in registers */
     base = tm_rt_aligned(a->scratch);
     tile = (int16_t *)(void *)(base + p.tile_off);
     toff = (int32_t *)(void *)(base + p.toff_off);

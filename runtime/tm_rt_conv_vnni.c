@@ -102,7 +102,7 @@ static void tm_rt_vnni_row(const uint8_t *base, const int32_t *toff, size_t ng, 
  * 64 (k + 2) bytes, so the scratch is the AVX2 build's. */
 tm_rt_status tm_rt_conv_vnni(const tm_rt_conv_args *a)
 {
-    tm_rt_plan p, pq;
+    tm_rt_plan p;
     int8_t *base;
     uint8_t *tile;
     int32_t *toff, *wts;
@@ -114,8 +114,7 @@ tm_rt_status tm_rt_conv_vnni(const tm_rt_conv_args *a)
         return tm_rt_conv_x86(a);
     if (!a->scratch)
         return TM_RT_ERR_ARG;
-    tm_rt_conv_plan(a, &pq);
-    p = pq; /* a copy whose address does not escape: its fields stay in registers */
+    tm_rt_conv_plan(a, &p);
     base = tm_rt_aligned(a->scratch);
     tile = (uint8_t *)(void *)(base + p.tile_off);
     toff = (int32_t *)(void *)(base + p.toff_off);

@@ -56,7 +56,7 @@ static void tm_rt_sdot_row(const int8_t *base, const int32_t *toff, size_t ng, c
  * channels on. */
 tm_rt_status tm_rt_conv_sdot(const tm_rt_conv_args *a)
 {
-    tm_rt_plan p, pq;
+    tm_rt_plan p;
     int8_t *base, *tile, *wts, *wtmp;
     int32_t *toff;
     size_t rb, plane, ng, qstride;
@@ -65,8 +65,7 @@ tm_rt_status tm_rt_conv_sdot(const tm_rt_conv_args *a)
         return tm_rt_conv_neon(a);
     if (!a->scratch)
         return TM_RT_ERR_ARG;
-    tm_rt_conv_plan(a, &pq);
-    p = pq; /* a copy whose address does not escape: its fields stay in registers */
+    tm_rt_conv_plan(a, &p);
     base = tm_rt_aligned(a->scratch);
     tile = base + p.tile_off;
     toff = (int32_t *)(void *)(base + p.toff_off);

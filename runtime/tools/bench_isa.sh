@@ -66,14 +66,14 @@ if [[ $(uname -m) == x86_64 ]] && command -v valgrind >/dev/null && grep -qw avx
       row=()
       for fn in "${fns[@]}"; do
         a=$(nm "$out/drv_vnni" | awk -v f=$fn '$3==f{print $1}')
-        n=$("$out/step_icount" "$a" "$out/drv_vnni" "$out/$m.tm2n" 1 | awk '{print $4}')
+        n=$("$out/step_icount" "$a" "$out/drv_vnni" "$out/$m.tm2n" 1 | awk '/^calls/{print $4}')
         row+=("$(ratio $m $fn "$n" 1)")
       done
       printf "  %-6s %-28s %8s %8s %8s %8s\n" $m "AVX-512 VNNI, step_icount" "${row[@]}"
     fi
   done
   a=$(nm "$out/drv_avx2" | awk '$3=="tm_rt_model_invoke"{print $1}')
-  n=$("$out/step_icount" "$a" "$out/drv_avx2" "$out/paper.tm2n" 1 | awk '{print $4}')
+  n=$("$out/step_icount" "$a" "$out/drv_avx2" "$out/paper.tm2n" 1 | awk '/^calls/{print $4}')
   printf "  check: AVX2 paper invoke, step_icount %s instructions, callgrind %s / 20\n\n" "$n" \
     "$(awk '$1=="paper"{print $2}' "$out/avx2_invoke")"
 fi

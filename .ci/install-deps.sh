@@ -3,11 +3,12 @@
 # missing ones; apt-get runs only when something is missing).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools
-      libsndfile1-dev libsamplerate0-dev libpng-dev libinih-dev check libfftw3-dev
+      libsndfile1-dev libsamplerate0-dev libpng-dev libinih-dev libjansson-dev check libfftw3-dev
       python3 python3-numpy
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user       # aarch64 parity
       gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm    # Cortex-M build and runs
-      gnuplot-nox                                                  # Pareto plot
+      gnuplot-nox                                                  # training, Pareto, results plots
+      libopenmpi-dev openmpi-bin                                   # MPI scale-out (docs/scale-out.md)
       clang libclang-rt-14-dev)                                    # tests/fuzz (libFuzzer)
 pkgs+=("$@")
 missing=()

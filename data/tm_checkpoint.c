@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tm_fault.h"
+
 struct tm_ckpt_writer {
     hid_t file;
     char *path, *tmp;
@@ -327,13 +329,6 @@ static void tm_writer_free(tm_ckpt_writer *w)
     free(w);
 }
 
-int tm_fault_rename(void)
-{
-    static int count;
-    const char *e = getenv("TM_FAULT_RENAME");
-    return e && atoi(e) == ++count;
-}
-
 tm_status tm_ckpt_commit(tm_ckpt_writer *w)
 {
     if (!w)
@@ -356,7 +351,7 @@ tm_status tm_ckpt_commit(tm_ckpt_writer *w)
         if (fd >= 0)
             close(fd);
     }
-    if (s == TM_OK && (tm_fault_rename() ? (errno = EIO, 1) : rename(w->tmp, w->path) != 0))
+    if (s == TM_OK && tm_rename(w->tmp, w->path) != 0)
         s = tm_error(TM_ERR_IO, "checkpoint %s: renaming %s into place failed: %s", w->path, w->tmp,
                      strerror(errno));
     if (s != TM_OK) {

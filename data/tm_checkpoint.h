@@ -39,9 +39,6 @@ tm_status tm_ckpt_put_attr_u32_array(tm_ckpt_writer *w, const char *name, const 
 tm_status tm_ckpt_commit(tm_ckpt_writer *w);
 /* Close, remove the temporary file, free. w may be NULL. */
 void tm_ckpt_abort(tm_ckpt_writer *w);
-/* Test hook for the commit renames: 1 when TM_FAULT_RENAME=N is set and this
- * is the process's Nth rename through it (which the caller then fails). */
-int tm_fault_rename(void);
 
 tm_status tm_ckpt_open(tm_ckpt_reader **r, const char *path);
 /* 1 when name is a dataset in the file, else 0. */

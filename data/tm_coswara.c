@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tm_audio.h"
+#include "tm_csv.h"
 #include "tm_manifest.h"
 
 const char *const tm_coswara_recordings[TM_COSWARA_N_RECORDINGS] = {
@@ -637,41 +638,30 @@ tm_status tm_coswara_relative_path(const char *dir, const char *path, char *buf,
     return TM_OK;
 }
 
-static int put_field(FILE *f, const char *s)
-{
-    size_t len = strlen(s);
-    int quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ');
-    quote |= strpbrk(s, ",\"\r\n") != NULL;
-    if (!quote)
-        return fputs(s, f) >= 0 ? 0 : -1;
-    if (fputc('"', f) == EOF)
-        return -1;
-    for (; *s; s++)
-        if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF)
-            return -1;
-    return fputc('"', f) == EOF ? -1 : 0;
-}
-
 static tm_status write_rows(const tm_coswara_scan *s, FILE *f, const char *dir, const char *tmp,
                             const unsigned char *keep, int want)
 {
-    int bad = 0;
+    tm_csv w;
+    tm_csv_init(&w, f);
     for (int b = 0; b < s->n_branches; b++)
-        bad |= put_field(f, s->branches[b].name) | (fputc(',', f) == EOF);
-    bad |= fputs("label,participant\n", f) < 0;
+        tm_csv_str(&w, s->branches[b].name);
+    tm_csv_str(&w, "label");
+    tm_csv_str(&w, "participant");
+    tm_csv_end(&w);
     char rel[PATH_MAX];
-    for (int i = 0; i < s->n_rows && !bad; i++) {
+    for (int i = 0; i < s->n_rows && !tm_csv_failed(&w); i++) {
         const tm_coswara_row *r = &s->rows[i];
         if (keep && keep[i] != want)
             continue;
         for (int b = 0; b < s->n_branches; b++) {
             TM_TRY(tm_coswara_relative_path(dir, r->path[b], rel, sizeof rel));
-            bad |= put_field(f, rel) | (fputc(',', f) == EOF);
+            tm_csv_str(&w, rel);
         }
-        bad |= fputs(r->positive ? "positive," : "negative,", f) < 0;
-        bad |= put_field(f, r->participant) | (fputc('\n', f) == EOF);
+        tm_csv_str(&w, r->positive ? "positive" : "negative");
+        tm_csv_str(&w, r->participant);
+        tm_csv_end(&w);
     }
-    if (bad || fflush(f) != 0)
+    if (tm_csv_failed(&w) || fflush(f) != 0)
         return tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
     if (fsync(fileno(f)) != 0)
         return tm_error(TM_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));

@@ -335,12 +335,6 @@ tm_status tm_load_splits(const tm_experiment *e, tm_splits *s, FILE *skipped)
     return TM_OK;
 }
 
-void tm_splits_json_skipped(const tm_splits *s, FILE *f)
-{
-    fprintf(f, "  \"rows_skipped\": {\"train\": %d, \"val\": %d, \"test\": %d},\n",
-            s->rows_skipped[0], s->rows_skipped[1], s->rows_skipped[2]);
-}
-
 void tm_splits_free(tm_splits *s)
 {
     for (int k = 0; k < TM_MAX_MODALITIES; k++)

@@ -28,9 +28,6 @@ typedef struct tm_splits {
 /* skipped: where every bad row left out is listed (manifest:line, file,
  * reason); callers pass stderr so no command drops rows unseen. */
 tm_status tm_load_splits(const tm_experiment *e, tm_splits *s, FILE *skipped);
-/* "rows_skipped": {"train": n, "val": n, "test": n}, (one JSON member
- * line, indented two spaces, for metrics.json writers). */
-void tm_splits_json_skipped(const tm_splits *s, FILE *f);
 void tm_splits_free(tm_splits *s);
 
 /* Fills out (a data set shaped like s->train) with freshly augmented

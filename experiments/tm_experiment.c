@@ -1,11 +1,14 @@
 #include "tm_experiment.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tm_suggest.h"
 
 /* ---- raw INI entries --------------------------------------------------- */
 
@@ -345,8 +348,11 @@ static tm_status unknown_key(const ctx *c, const char *valid)
         snprintf(where, sizeof where, "%s:%d", c->label, c->at->line);
     else
         snprintf(where, sizeof where, "--set %s.%s", c->at->section, c->at->key);
-    return tm_error(TM_ERR_CONFIG, "%s: [%s] unknown key '%s' (valid keys: %s)", where,
-                    c->at->section, c->at->key, valid);
+    char near[64], hint[96] = "";
+    if (tm_suggest_in_list(c->at->key, valid, near, sizeof near))
+        snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+    return tm_error(TM_ERR_CONFIG, "%s: [%s] unknown key '%s'%s (valid keys: %s)", where,
+                    c->at->section, c->at->key, hint, valid);
 }
 
 #define KEY(k) (!strcmp(c->at->key, (k)))
@@ -693,8 +699,22 @@ static tm_status layer_key(tm_layer_spec *l, const ctx *c)
         }
         return get_int(c, 1, 1 << 20, &l->filters);
     }
-    if (KEY("size"))
-        return get_int(c, 1, 64, &l->size);
+    if (KEY("size")) {
+        /* N, or HxW for a kernel of H rows and W columns */
+        const char *v = c->at->value, *x = strchr(v, 'x');
+        if (!x) {
+            l->size_w = 0;
+            return get_int(c, 1, 64, &l->size);
+        }
+        char *end;
+        long h = strtol(v, &end, 10), w = end == x ? strtol(x + 1, &end, 10) : 0;
+        if (!isdigit((unsigned char)v[0]) || !isdigit((unsigned char)x[1]) || *end || h < 1 ||
+            h > 64 || w < 1 || w > 64)
+            return bad(c, "not a size: give N, or HxW with each 1..64", NULL);
+        l->size = (int)h;
+        l->size_w = (int)w == (int)h ? 0 : (int)w;
+        return TM_OK;
+    }
     if (KEY("stride"))
         return get_int(c, 1, 64, &l->stride);
     if (KEY("padding")) {
@@ -978,10 +998,15 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
             int k = tm_layer_kind_parse(type->value);
             if (k < 0) {
                 ctx c = {r->label, type};
-                return bad(&c, "unknown layer type (conv, depthwise, separable, maxpool, "
-                               "avgpool, globalavgpool, dense, batchnorm, relu, relu6, dropout, "
-                               "flatten)",
-                           NULL);
+                static const char types[] = "conv, depthwise, separable, maxpool, avgpool, "
+                                            "globalavgpool, dense, batchnorm, relu, relu6, "
+                                            "dropout, flatten";
+                char near[64], hint[96] = "";
+                if (tm_suggest_in_list(type->value, types, near, sizeof near))
+                    snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+                char msg[256];
+                snprintf(msg, sizeof msg, "unknown layer type (%s%s)", hint, types);
+                return bad(&c, "%s", msg);
             }
             if (!strcmp(owner, "head")) {
                 if (!saw_fusion && e->model.n_branches > 1)

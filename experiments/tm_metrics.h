@@ -33,15 +33,6 @@ typedef struct tm_metrics {
 tm_status tm_metrics_compute(tm_metrics *m, const int *labels, const float *scores, int n, int k);
 void tm_metrics_free(tm_metrics *m);
 
-/* Writes the metrics as JSON members, one key per line, each key prefixed with
- * prefix and each line indented by indent spaces:
- *   "test_n": 300, "test_accuracy": .., "test_macro_f1": .., "test_loss": ..,
- *   "test_roc_auc": .. (null when NaN), "test_per_class": {"<name>": {"precision",
- *   "recall", "f1", "support"}, ..}, "test_confusion": [[..], ..]
- * There are no surrounding braces and the last value is followed by neither a
- * comma nor a newline, so the caller writes ",\n" before more members or "\n}"
- * to close. class_names may be NULL (classes are then named "0", "1", ...). */
-tm_status tm_metrics_write_json(FILE *f, const tm_metrics *m, const char (*class_names)[64],
-                                const char *prefix, int indent);
+/* As JSON: tm_json_add_metrics (tm_json.h). */
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tm_checkpoint.h"
+#include "tm_fault.h"
 #include "tm_train.h"
 
 tm_status tm_make_dir(const char *dir)
@@ -49,7 +50,7 @@ tm_status tm_file_commit(FILE *f, const char *tmp, const char *path, tm_status s
 {
     if (fclose(f) != 0 && s == TM_OK)
         s = tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (s == TM_OK && (tm_fault_rename() ? (errno = EIO, 1) : rename(tmp, path) != 0))
+    if (s == TM_OK && tm_rename(tmp, path) != 0)
         s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     if (s != TM_OK)
         remove(tmp);
@@ -80,8 +81,8 @@ static void fsync_path(const char *p)
 
 static const char STAGE_MARK[] = ".tm-stage";
 
-/* Moves entries of from that to lacks into to (a user's files left in the
- * old folder by a kill after the swap). */
+/* Moves entries of from that to lacks into to, through subfolders both hold
+ * (a user's files left in the old folder by a kill after the swap). */
 static void move_missing(const char *from, const char *to)
 {
     DIR *dp = opendir(from);
@@ -89,16 +90,51 @@ static void move_missing(const char *from, const char *to)
         return;
     struct dirent *de;
     while ((de = readdir(dp))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, STAGE_MARK))
             continue;
         char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
-        struct stat st;
+        struct stat sa, sb;
         snprintf(a, sizeof a, "%s/%s", from, de->d_name);
         snprintf(b, sizeof b, "%s/%s", to, de->d_name);
-        if (lstat(b, &st) != 0 && errno == ENOENT)
+        if (lstat(b, &sb) != 0 && errno == ENOENT)
             (void)rename(a, b);
+        else if (lstat(a, &sa) == 0 && S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
+            move_missing(a, b);
     }
     closedir(dp);
+}
+
+/* Hard-links into to the files of from that to lacks, through subfolders
+ * both hold; subfolders only from has are moved after the swap. */
+static tm_status link_missing(const char *from, const char *to)
+{
+    DIR *dp = opendir(from);
+    if (!dp)
+        return TM_OK;
+    tm_status s = TM_OK;
+    struct dirent *de;
+    while (s == TM_OK && (de = readdir(dp))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, STAGE_MARK))
+            continue;
+        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
+        struct stat sa, sb;
+        snprintf(a, sizeof a, "%s/%s", from, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, de->d_name);
+        if (lstat(a, &sa) != 0)
+            continue;
+        int have_b = lstat(b, &sb) == 0;
+        if (S_ISDIR(sa.st_mode)) {
+            if (have_b && S_ISDIR(sb.st_mode))
+                s = link_missing(a, b);
+        } else if (!have_b && link(a, b) != 0) {
+            s = tm_error(TM_ERR_IO, "%s: cannot keep it in the new folder (link to %s): %s", a,
+                         b, strerror(errno));
+        }
+    }
+    closedir(dp);
+    return s;
 }
 
 /* DIR.tmp-PID of a dead PID: a stage (has the mark) is dropped; an old
@@ -178,26 +214,8 @@ void tm_outdir_abort(tm_outdir *d)
 
 tm_status tm_outdir_commit(tm_outdir *d)
 {
-    tm_status s = TM_OK;
     /* The user's files in DIR, as hard links, so the swap keeps them. */
-    DIR *dp = opendir(d->dir);
-    struct dirent *de;
-    while (dp && s == TM_OK && (de = readdir(dp))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            !strcmp(de->d_name, STAGE_MARK))
-            continue;
-        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
-        struct stat st;
-        snprintf(a, sizeof a, "%s/%s", d->dir, de->d_name);
-        snprintf(b, sizeof b, "%s/%s", d->stage, de->d_name);
-        if (lstat(b, &st) == 0 || lstat(a, &st) != 0 || S_ISDIR(st.st_mode))
-            continue; /* an output, or a folder (moved after the swap) */
-        if (link(a, b) != 0)
-            s = tm_error(TM_ERR_IO, "%s: cannot keep it in the new folder (link to %s): %s", a,
-                         b, strerror(errno));
-    }
-    if (dp)
-        closedir(dp);
+    tm_status s = link_missing(d->dir, d->stage);
     if (s == TM_OK) {
         fsync_path(d->stage);
         if (tm_fault_rename())
@@ -271,9 +289,15 @@ static tm_status read_standardisation(const char *path, const tm_model *m, float
 
 tm_status tm_qrun_open(tm_qrun *r, const char *run_dir, const char *const *sets, int n_sets)
 {
-    memset(r, 0, sizeof *r);
     char model_path[TM_PATH_LEN + 16];
     snprintf(model_path, sizeof model_path, "%s/model.h5", run_dir);
+    return tm_qrun_open_file(r, model_path, sets, n_sets);
+}
+
+tm_status tm_qrun_open_file(tm_qrun *r, const char *model_path, const char *const *sets,
+                            int n_sets)
+{
+    memset(r, 0, sizeof *r);
     char *text = NULL;
     TM_TRY(tm_read_experiment_text(model_path, &text));
     tm_status s = tm_experiment_parse(&r->e, text, model_path, sets, n_sets);
@@ -504,7 +528,7 @@ tm_status tm_qrun_write_qmodel(const tm_qrun *r, const char *path, const char *p
     return tm_ckpt_commit(w);
 }
 
-tm_status tm_qrun_write_size_json(FILE *f, const tm_qat *q, size_t model_file_bytes)
+tm_status tm_qrun_size_json(json_t *obj, const tm_qat *q, size_t model_file_bytes)
 {
     tm_size_totals tot;
     TM_TRY(tm_size_rows(q, NULL, 0, &tot));
@@ -513,22 +537,30 @@ tm_status tm_qrun_write_size_json(FILE *f, const tm_qat *q, size_t model_file_by
         return tm_error(TM_ERR_NOMEM, "metrics: out of memory");
     tm_status s = tm_size_rows(q, rows, tot.rows, &tot);
     if (s == TM_OK) {
-        fprintf(f, "  \"weight_bytes\": %ld,\n  \"float_weight_bytes\": %ld,\n", tot.packed_bytes,
-                tot.float_bytes);
-        fprintf(f, "  \"compression\": %.4f,\n  \"model_file_bytes\": %zu,\n",
-                tot.packed_bytes ? (double)tot.float_bytes / (double)tot.packed_bytes : 0.0,
-                model_file_bytes);
-        fprintf(f, "  \"macs_per_sample\": %ld,\n  \"bits\": {", tot.macs);
-        for (int i = 0; i < tot.rows; i++)
-            fprintf(f, "%s\"%s\": %d", i ? ", " : "", rows[i].name, rows[i].bits);
-        fprintf(f, "},\n  \"layers\": [\n");
-        for (int i = 0; i < tot.rows; i++)
-            fprintf(f,
-                    "    {\"name\": \"%s\", \"type\": \"%s\", \"params\": %ld, \"bits\": %d, "
-                    "\"packed_bytes\": %ld, \"macs\": %ld}%s\n",
-                    rows[i].name, rows[i].kind, rows[i].params, rows[i].bits,
-                    rows[i].packed_bytes, rows[i].macs, i + 1 < tot.rows ? "," : "");
-        fprintf(f, "  ],\n");
+        int bad = tm_json_set_int(obj, "weight_bytes", tot.packed_bytes);
+        bad |= tm_json_set_int(obj, "float_weight_bytes", tot.float_bytes);
+        bad |= tm_json_set_num(obj, "compression",
+                               tot.packed_bytes ? (double)tot.float_bytes / (double)tot.packed_bytes
+                                                : 0.0,
+                               4);
+        bad |= tm_json_set_int(obj, "model_file_bytes", (long long)model_file_bytes);
+        bad |= tm_json_set_int(obj, "macs_per_sample", tot.macs);
+        json_t *bits = json_object(), *layers = json_array();
+        for (int i = 0; i < tot.rows; i++) {
+            bad |= tm_json_set_int(bits, rows[i].name, rows[i].bits);
+            json_t *l = json_object();
+            bad |= tm_json_set_str(l, "name", rows[i].name);
+            bad |= tm_json_set_str(l, "type", rows[i].kind);
+            bad |= tm_json_set_int(l, "params", rows[i].params);
+            bad |= tm_json_set_int(l, "bits", rows[i].bits);
+            bad |= tm_json_set_int(l, "packed_bytes", rows[i].packed_bytes);
+            bad |= tm_json_set_int(l, "macs", rows[i].macs);
+            bad |= tm_json_push(layers, l);
+        }
+        bad |= tm_json_set(obj, "bits", bits);
+        bad |= tm_json_set(obj, "layers", layers);
+        if (bad)
+            s = tm_error(TM_ERR_NOMEM, "metrics: out of memory");
     }
     free(rows);
     return s;

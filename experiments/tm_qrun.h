@@ -12,6 +12,7 @@
 
 #include "tm_data_load.h"
 #include "tm_experiment.h"
+#include "tm_json_io.h"
 #include "tm_lower.h"
 #include "tm_metrics.h"
 #include "tm_qat.h"
@@ -41,6 +42,9 @@ typedef struct tm_qrun {
 /* sets: "section.key=value" overrides of the stored experiment. On failure
  * the caller still calls tm_qrun_close. */
 tm_status tm_qrun_open(tm_qrun *r, const char *run_dir, const char *const *sets, int n_sets);
+/* The same from a file in model.h5's layout (a quantised run's qmodel.h5). */
+tm_status tm_qrun_open_file(tm_qrun *r, const char *model_path, const char *const *sets,
+                            int n_sets);
 void tm_qrun_close(tm_qrun *r);
 
 /* Top-1 accuracy of n rows of k scores. */
@@ -63,10 +67,11 @@ tm_status tm_qrun_finetune(tm_qrun *r, int epochs, FILE *progress);
 /* qmodel.h5: model.h5's layout plus the quantisation state of r->q and the
  * attribute quant_preset = preset ("" when NULL). */
 tm_status tm_qrun_write_qmodel(const tm_qrun *r, const char *path, const char *preset);
-/* The size members of metrics.json, each line indented by two spaces and
- * ending with ",\n": weight_bytes, float_weight_bytes, compression,
- * model_file_bytes, macs_per_sample, bits and layers. */
-tm_status tm_qrun_write_size_json(FILE *f, const tm_qat *q, size_t model_file_bytes);
+/* The size members of metrics.json, added to obj: weight_bytes,
+ * float_weight_bytes, compression, model_file_bytes, macs_per_sample, bits
+ * ({layer: bits}) and layers ([{name, type, params, bits, packed_bytes,
+ * macs}]). */
+tm_status tm_qrun_size_json(json_t *obj, const tm_qat *q, size_t model_file_bytes);
 
 /* Writes path through path.tmp and a rename. */
 tm_status tm_write_file_atomic(const char *path, const void *data, size_t n);

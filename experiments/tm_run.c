@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "tm_json.h"
+#include "tm_plot.h"
 #include "tm_qrun.h"
 
 tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
@@ -11,31 +14,43 @@ tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const c
                                 const char (*ablation_names)[TM_LAYER_NAME],
                                 const double *ablation_acc, int n_ablations)
 {
-    char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
+    char path[TM_PATH_LEN + 160];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"variant\": \"%s\",\n", e->name, variant);
-    fprintf(f, "  \"seed\": %llu,\n  \"epochs\": %d,\n  \"parameters\": %ld,\n",
-            (unsigned long long)e->seed, r->epochs_done, r->params);
-    fprintf(f, "  \"macs_per_sample\": %ld,\n  \"train_seconds\": %.3f,\n", r->macs,
-            r->train_seconds);
-    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"best_val_accuracy\": %.6f,\n",
-            r->samples_per_s, r->best_val_accuracy);
-    fprintf(f, "  \"best_epoch\": %d,\n  \"val_accuracy\": %.6f,\n", r->best_epoch,
-            r->val_accuracy);
-    tm_splits_json_skipped(data, f);
-    tm_status s = tm_metrics_write_json(f, &r->test, data->test.class_names, "test_", 2);
-    if (s == TM_OK && n_ablations > 0) {
-        fprintf(f, ",\n  \"ablations\": {");
+    json_t *d = tm_json_doc(e->name, variant);
+    int bad = !d;
+    bad |= tm_json_set(d, "seed", json_integer((json_int_t)e->seed));
+    bad |= tm_json_set_int(d, "epochs", r->epochs_done);
+    bad |= tm_json_set_int(d, "parameters", r->params);
+    bad |= tm_json_set_int(d, "macs_per_sample", r->macs);
+    bad |= tm_json_set_num(d, "train_seconds", r->train_seconds, 3);
+    bad |= tm_json_set_num(d, "train_samples_per_s", r->samples_per_s, 1);
+    bad |= tm_json_set_num(d, "best_val_accuracy", r->best_val_accuracy, 6);
+    bad |= tm_json_set_int(d, "best_epoch", r->best_epoch);
+    bad |= tm_json_set_num(d, "val_accuracy", r->val_accuracy, 6);
+    bad |= tm_json_add_skipped(d, data);
+    bad |= tm_json_add_metrics(d, &r->test, data->test.class_names, "test_");
+    if (n_ablations > 0) {
+        json_t *a = json_object();
         for (int i = 0; i < n_ablations; i++)
-            fprintf(f, "%s\"%s\": %.6f", i ? ", " : "", ablation_names[i], ablation_acc[i]);
-        fprintf(f, "}");
+            bad |= tm_json_set_num(a, ablation_names[i], ablation_acc[i], 6);
+        bad |= tm_json_set(d, "ablations", a);
     }
-    fprintf(f, "\n}\n");
-    return tm_file_commit(f, tmp, path, s);
+    return tm_json_commit(d, bad, path);
+}
+
+/* training.png of a finished training: log.csv (written in the run folder
+ * as training went) is linked into the stage so the picture changes with
+ * the rest of the outputs. */
+static tm_status plot_training(const char *run_dir, const char *stage_dir, const char *title,
+                               int *skipped)
+{
+    char from[TM_PATH_LEN + 16], to[TM_PATH_LEN + 160];
+    snprintf(from, sizeof from, "%s/log.csv", run_dir);
+    snprintf(to, sizeof to, "%s/log.csv", stage_dir);
+    if (link(from, to) != 0 && errno != EEXIST)
+        return tm_error(TM_ERR_IO, "%s: cannot link it into %s: %s", from, stage_dir,
+                        strerror(errno));
+    return tm_plot_training(stage_dir, title, skipped);
 }
 
 static void report(FILE *out, const char *variant, const tm_train_result *r)
@@ -64,9 +79,18 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
         fprintf(out, "experiment %s: %d train / %d val / %d test samples, %d classes\n", e->name,
                 data.train.n, data.val.n, data.test.n, data.train.n_classes);
     }
+    /* model.h5 and metrics.json, the ablations' too, change as one unit. */
+    tm_outdir od;
+    memset(&od, 0, sizeof od);
     tm_train_result main_res;
+    memset(&main_res, 0, sizeof main_res);
+    int no_plot = 0;
+    if ((s = tm_outdir_begin(&od, o->train.out_dir)) != TM_OK)
+        goto done;
+    tm_train_options to = o->train;
+    to.result_dir = od.stage;
     tm_model *m = NULL;
-    s = tm_train(&ex, &ex.model, &data, &o->train, &m, &main_res);
+    s = tm_train(&ex, &ex.model, &data, &to, &m, &main_res);
     if (s == TM_OK && out && !main_res.stopped_early) {
         fprintf(out, "model:\n");
         tm_model_summary(m, out);
@@ -95,10 +119,16 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
                 break;
             snprintf(single.name, sizeof single.name, "%s", ex.name);
             tm_experiment_set_classes(&single, data.train.n_classes);
-            char dir[TM_PATH_LEN];
+            char dir[TM_PATH_LEN], rdir[sizeof od.stage + 80];
             snprintf(dir, sizeof dir, "%s/ablation-%s", o->train.out_dir, bn);
+            snprintf(rdir, sizeof rdir, "%s/ablation-%s", od.stage, bn);
             tm_run_options ao = *o;
             ao.train.out_dir = dir;
+            ao.train.result_dir = rdir;
+            if ((s = tm_make_dir(rdir)) != TM_OK) {
+                tm_experiment_free(&single);
+                break;
+            }
             if (out)
                 fprintf(out, "ablation: %s branch alone\n", bn);
             tm_train_result r;
@@ -115,7 +145,12 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             char variant[TM_LAYER_NAME + 8];
             snprintf(variant, sizeof variant, "%s only", bn);
             report(out, variant, &r);
-            s = tm_write_metrics_json(dir, &single, variant, &r, &data, NULL, NULL, 0);
+            s = tm_write_metrics_json(rdir, &single, variant, &r, &data, NULL, NULL, 0);
+            if (s == TM_OK) {
+                char title[TM_PATH_LEN];
+                snprintf(title, sizeof title, "%s, %s", ex.name, variant);
+                s = plot_training(dir, rdir, title, &no_plot);
+            }
             tm_experiment_free(&single);
             snprintf(names[n_abl], sizeof names[n_abl], "%s", bn);
             acc[n_abl++] = r.test.accuracy;
@@ -123,12 +158,22 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
         }
     }
     if (s == TM_OK && !main_res.stopped_early)
-        s = tm_write_metrics_json(o->train.out_dir, &ex, main_variant, &main_res, &data,
-                                  names, acc, n_abl);
+        s = tm_write_metrics_json(od.stage, &ex, main_variant, &main_res, &data, names, acc,
+                                  n_abl);
+    if (s == TM_OK && !main_res.stopped_early) {
+        char title[TM_PATH_LEN];
+        snprintf(title, sizeof title, "%s, %s", ex.name, main_variant);
+        s = plot_training(o->train.out_dir, od.stage, title, &no_plot);
+    }
+    if (s == TM_OK && !main_res.stopped_early)
+        s = tm_outdir_commit(&od);
     if (s == TM_OK && out && !main_res.stopped_early)
-        fprintf(out, "wrote %s/metrics.json\n", o->train.out_dir);
+        fprintf(out, "wrote %s/metrics.json and %s\n", o->train.out_dir,
+                no_plot ? "training.gp (gnuplot not found: training.png skipped)"
+                        : "training.png");
     tm_metrics_free(&main_res.test);
 done:
+    tm_outdir_abort(&od);
     tm_model_spec_free(&ex.model);
     tm_splits_free(&data);
     return s;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tm_checkpoint.h"
+#include "tm_csv.h"
 #include "tm_log.h"
 #include "tm_progress.h"
 
@@ -414,9 +415,16 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
     FILE *log = fopen(logp, st->epoch > 0 ? "a" : "w");
     if (!log)
         return tm_error(TM_ERR_IO, "%s: cannot write: %s", logp, strerror(errno));
-    if (st->epoch == 0)
-        fprintf(log, "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,epoch_seconds,"
-                     "samples_per_s\n");
+    tm_csv lw;
+    tm_csv_init(&lw, log);
+    if (st->epoch == 0) {
+        static const char *const head[] = {"epoch",    "lr",           "train_loss",
+                                           "train_accuracy", "val_loss", "val_accuracy",
+                                           "epoch_seconds",  "samples_per_s"};
+        for (size_t i = 0; i < sizeof head / sizeof *head; i++)
+            tm_csv_str(&lw, head[i]);
+        tm_csv_end(&lw);
+    }
     fflush(log);
     tm_status s = TM_OK;
     const tm_dataset *tr_d = &data->train;
@@ -450,8 +458,15 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
             fprintf(o->progress, "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc "
                                  "%.4f | %.1f s\n",
                     st->epoch, epochs, tl, ta, vl, va, dt);
-        fprintf(log, "%d,%g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", st->epoch, (double)lr, tl, ta, vl,
-                va, dt, dt > 0 ? tr_d->n / dt : 0.0);
+        tm_csv_int(&lw, st->epoch);
+        tm_csv_fmt(&lw, "%g", (double)lr);
+        tm_csv_fmt(&lw, "%.6f", tl);
+        tm_csv_fmt(&lw, "%.6f", ta);
+        tm_csv_fmt(&lw, "%.6f", vl);
+        tm_csv_fmt(&lw, "%.6f", va);
+        tm_csv_fmt(&lw, "%.3f", dt);
+        tm_csv_fmt(&lw, "%.1f", dt > 0 ? tr_d->n / dt : 0.0);
+        tm_csv_end(&lw);
         fflush(log);
         if (va > st->best_val || st->best_epoch == 0) {
             st->best_val = va;
@@ -468,6 +483,8 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
             break;
         }
     }
+    if (s == TM_OK && tm_csv_failed(&lw))
+        s = tm_error(TM_ERR_IO, "%s: write failed: %s", logp, strerror(errno));
     fclose(log);
     return s;
 }
@@ -484,7 +501,7 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
     char ckpt[TM_PATH_LEN], best[TM_PATH_LEN], final_path[TM_PATH_LEN];
     join(ckpt, sizeof ckpt, o->out_dir, "checkpoint.h5");
     join(best, sizeof best, o->out_dir, "best.h5");
-    join(final_path, sizeof final_path, o->out_dir, "model.h5");
+    join(final_path, sizeof final_path, o->result_dir ? o->result_dir : o->out_dir, "model.h5");
     int have_ckpt = file_exists(ckpt);
     if (have_ckpt && !o->resume && !o->force)
         return tm_error(TM_ERR_ARG, "%s already holds a training run (checkpoint.h5): use "

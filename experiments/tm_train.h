@@ -11,11 +11,12 @@
 #include "tm_model.h"
 
 typedef struct tm_train_options {
-    const char *out_dir;     /* run folder: checkpoint.h5, model.h5, log.csv */
+    const char *out_dir;     /* run folder: checkpoint.h5, best.h5, log.csv */
     int resume;              /* continue from out_dir/checkpoint.h5 if present */
     int force;               /* start over even if out_dir holds a run */
     FILE *progress;          /* progress output, NULL = silent */
     int stop_after_epoch;    /* stop as if killed after this epoch (0 = never) */
+    const char *result_dir;  /* where model.h5 goes (NULL = out_dir) */
 } tm_train_options;
 
 typedef struct tm_train_result {

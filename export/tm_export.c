@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tm_file_set.h"
 #include "tm_rt_kernels.h"
 
 void tm_export_audio_input(const tm_rt_frontend_config *fe, tm_rt_input_desc *in)
@@ -282,22 +283,14 @@ void tm_export_print_stats(FILE *f, const tm_export_stats *s)
 
 /* ---- writing ------------------------------------------------------------- */
 
-static tm_status write_atomic(const char *path, const char *what,
-                              int (*put)(FILE *f, const void *ctx), const void *ctx)
+/* Writes path's temporary file (tm_file_set_tmp_name) completely and syncs it. */
+static tm_status write_tmp(const char *path, const char *what, int (*put)(FILE *f, const void *ctx),
+                           const void *ctx, char *tmp, size_t cap)
 {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 5);
-    if (!tmp)
-        return tm_error(TM_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
+    TM_TRY(tm_file_set_tmp_name(path, tmp, cap));
     FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        tm_status s = tm_error(TM_ERR_IO, "%s: cannot write the %s: %s", tmp, what,
-                               strerror(errno));
-        free(tmp);
-        return s;
-    }
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot write the %s: %s", tmp, what, strerror(errno));
     errno = 0;
     int bad = put(f, ctx) != 0;
     bad |= fflush(f) != 0;
@@ -306,20 +299,20 @@ static tm_status write_atomic(const char *path, const char *what,
     bad |= fclose(f) != 0;
     if (bad) {
         remove(tmp);
-        tm_status s = tm_error(TM_ERR_IO, "%s: writing the %s failed: %s", tmp, what,
-                               strerror(err ? err : errno));
-        free(tmp);
-        return s;
+        return tm_error(TM_ERR_IO, "%s: writing the %s failed: %s", tmp, what,
+                        strerror(err ? err : errno));
     }
-    if (rename(tmp, path) != 0) {
-        tm_status s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
-                               strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return s;
-    }
-    free(tmp);
     return TM_OK;
+}
+
+static tm_status write_atomic(const char *path, const char *what,
+                              int (*put)(FILE *f, const void *ctx), const void *ctx)
+{
+    char tmp[TM_EXPORT_PATH_CAP];
+    TM_TRY(tm_file_set_recover(&path, 1, NULL));
+    TM_TRY(write_tmp(path, what, put, ctx, tmp, sizeof tmp));
+    const char *t = tmp;
+    return tm_file_set_commit(&t, &path, 1);
 }
 
 typedef struct {
@@ -403,15 +396,41 @@ static int is_identifier(const char *s)
     return 1;
 }
 
-tm_status tm_export_write_c_array(const char *path, const char *symbol, const void *bytes,
-                                  size_t n, const char *note)
+static tm_status check_symbol(const char *path, const char *symbol)
 {
     if (!is_identifier(symbol) || strlen(symbol) > 100)
         return tm_error(TM_ERR_ARG, "%s: '%s' is not a C identifier (letters, digits, '_'; at "
                                     "most 100)",
                         path, symbol ? symbol : "");
+    return TM_OK;
+}
+
+tm_status tm_export_write_c_array(const char *path, const char *symbol, const void *bytes,
+                                  size_t n, const char *note)
+{
+    TM_TRY(check_symbol(path, symbol));
     blob_ctx c = {bytes, n, symbol, note};
     return write_atomic(path, "C array", put_c_array, &c);
+}
+
+tm_status tm_export_write_outputs(const char *model, const char *c_array, const char *symbol,
+                                  const void *bytes, size_t n, const char *note)
+{
+    if (!c_array)
+        return tm_export_write_file(model, bytes, n);
+    TM_TRY(check_symbol(c_array, symbol));
+    const char *dst[2] = {model, c_array};
+    TM_TRY(tm_file_set_recover(dst, 2, NULL));
+    char tm[TM_EXPORT_PATH_CAP], th[TM_EXPORT_PATH_CAP];
+    blob_ctx raw = {bytes, n, NULL, NULL}, arr = {bytes, n, symbol, note};
+    TM_TRY(write_tmp(model, "model", put_raw, &raw, tm, sizeof tm));
+    tm_status s = write_tmp(c_array, "C array", put_c_array, &arr, th, sizeof th);
+    if (s != TM_OK) {
+        remove(tm);
+        return s;
+    }
+    const char *tmp[2] = {tm, th};
+    return tm_file_set_commit(tmp, dst, 2);
 }
 
 void tm_export_symbol(const char *path, char *buf, size_t n)

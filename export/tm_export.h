@@ -16,6 +16,9 @@
 #include "tm_lower.h"
 #include "tm_rt_model.h"
 
+/* Room for an output path and its temporary suffix. */
+#define TM_EXPORT_PATH_CAP 4400
+
 /* An input record that runs the runtime's audio front end on raw PCM
  * (TM_RT_INPUT_AUDIO with the front-end fields of fe). */
 void tm_export_audio_input(const tm_rt_frontend_config *fe, tm_rt_input_desc *in);
@@ -72,6 +75,12 @@ tm_status tm_export_write_file(const char *path, const void *bytes, size_t n);
  * note is a one-line provenance comment (may be NULL). */
 tm_status tm_export_write_c_array(const char *path, const char *symbol, const void *bytes,
                                   size_t n, const char *note);
+/* The model file and, when c_array is not NULL, its C array (symbol, note as
+ * above), replaced as one unit (tm_file_set): both old or both new, also
+ * after a kill, once the next export or tinym2net-run of model has finished
+ * an interrupted replacement. */
+tm_status tm_export_write_outputs(const char *model, const char *c_array, const char *symbol,
+                                  const void *bytes, size_t n, const char *note);
 /* A C identifier from a file name: its base name without the extension,
  * non-identifier characters as '_', a leading digit prefixed with '_'. */
 void tm_export_symbol(const char *path, char *buf, size_t n);

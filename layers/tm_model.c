@@ -187,19 +187,19 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
     case TM_LAYER_SEPARABLE: {
         if (!spatial)
             return layer_error(m, l, "a convolution needs a feature map, not a vector", NULL);
-        int stride = s->stride ? s->stride : 1;
-        if (s->size < 1 || stride < 1)
+        int stride = s->stride ? s->stride : 1, kh = s->size, kw = tm_layer_kernel_w(s);
+        if (kh < 1 || kw < 1 || stride < 1)
             return layer_error(m, l, "size and stride must be positive", NULL);
-        int Ho = tm_conv_out_size(H, s->size, stride, s->padding);
-        int Wo = tm_conv_out_size(W, s->size, stride, s->padding);
+        int Ho = tm_conv_out_size(H, kh, stride, s->padding);
+        int Wo = tm_conv_out_size(W, kw, stride, s->padding);
         if (Ho < 1 || Wo < 1)
             return layer_error(m, l, "the kernel is larger than the input with valid padding", NULL);
         int Co = s->kind == TM_LAYER_DEPTHWISE ? C : s->filters;
         if (Co < 1)
             return layer_error(m, l, "filters must be positive", NULL);
-        int k2 = s->size * s->size;
+        int k2 = kh * kw;
         if (s->kind == TM_LAYER_CONV) {
-            int ws[4] = {Co, C, s->size, s->size};
+            int ws[4] = {Co, C, kh, kw};
             TM_TRY(new_param(m, l, "weight", &l->w, 4, ws, 1));
             init_weight(m, l->w, C * k2, Co * k2, s->activation, r);
             if (bias)
@@ -207,7 +207,7 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
             init_bias(m, l->b, C * k2, r);
             l->macs = (long)Co * Ho * Wo * C * k2;
         } else {
-            int ws[4] = {C, 1, s->size, s->size};
+            int ws[4] = {C, 1, kh, kw};
             TM_TRY(new_param(m, l, s->kind == TM_LAYER_SEPARABLE ? "dw.weight" : "weight", &l->w,
                              4, ws, 1));
             /* The depthwise half feeds a linear pointwise conv: Glorot. */
@@ -241,6 +241,8 @@ static tm_status build_layer(tm_model *m, tm_layer *l, tm_rng *r)
         if (!spatial)
             return layer_error(m, l, "pooling needs a feature map, not a vector", NULL);
         int stride = s->stride ? s->stride : s->size;
+        if (s->size_w && s->size_w != s->size)
+            return layer_error(m, l, "pool windows are square: give size = N", NULL);
         if (s->size < 1 || stride < 1)
             return layer_error(m, l, "size and stride must be positive", NULL);
         if (H < s->size || W < s->size)

@@ -34,7 +34,8 @@ typedef struct tm_layer_spec {
     char name[TM_LAYER_NAME];   /* "image.conv1", "head.out" */
     tm_layer_kind kind;
     int filters;                /* conv, separable: output channels; dense: units */
-    int size;                   /* kernel or pool window */
+    int size;                   /* kernel (its height) or pool window */
+    int size_w;                 /* kernel width of `size = HxW`; 0 = square */
     int stride;                 /* 0 = 1 for convs, = size for pools */
     tm_padding padding;
     int batch_norm;             /* conv, depthwise, separable, dense */
@@ -75,6 +76,11 @@ typedef struct tm_model_spec {
 
 const char *tm_layer_kind_name(tm_layer_kind k);
 /* -1 when unknown. */
+/* Kernel width: size_w, or size for a square kernel. */
+static inline int tm_layer_kernel_w(const tm_layer_spec *s)
+{
+    return s->size_w ? s->size_w : s->size;
+}
 int tm_layer_kind_parse(const char *s);
 
 /* A parameter (trained) or buffer (batch-norm running statistics). */

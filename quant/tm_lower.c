@@ -229,10 +229,11 @@ static tm_status lower_weight_layer(lower_ctx *L, int c, int i, tref *x)
     const char *name = s->name;
     int stride = s->stride ? s->stride : 1;
     int Ho = l->out_shape[1], Wo = l->out_shape[2];
-    wop o = {TM_RT_OP_CONV, s->size, s->size, stride, 0, 0, ql->bits, ql->act};
+    int kw = tm_layer_kernel_w(s);
+    wop o = {TM_RT_OP_CONV, s->size, kw, stride, 0, 0, ql->bits, ql->act};
     if (s->kind != TM_LAYER_DENSE) {
         o.pad_top = pad_before(x->h, Ho, s->size, stride, s->padding);
-        o.pad_left = pad_before(x->w, Wo, s->size, stride, s->padding);
+        o.pad_left = pad_before(x->w, Wo, kw, stride, s->padding);
     }
     wpart p;
     tref out;

@@ -58,7 +58,8 @@ typedef struct tm_size_row {
     const char *kind;
     long params;         /* float parameters, folded batch norm included */
     int bits;
-    long packed_bytes;   /* packed weights + int32 biases + float32 per-channel scales */
+    long packed_bytes;   /* as the model file stores them: packed weights (4-aligned),
+                          * int32 biases, int32 multiplier and shift per channel */
     long macs;
 } tm_size_row;
 

@@ -8,11 +8,13 @@ static long tsize(const tm_tensor *t)
     return t ? (long)t->size : 0;
 }
 
-/* Packed weights, int32 biases and float32 scales of one integer op. */
+/* What the model file stores for one integer op: the packed weights
+ * (padded to 4 bytes, as the builder aligns the next blob), int32 biases,
+ * and the int32 multiplier and shift of every channel. */
 static long op_bytes(int channels, size_t per, int bits, int has_bias)
 {
-    return (long)tm_packed_weight_bytes(channels, per, bits) + (has_bias ? 4L * channels : 0) +
-           4L * channels;
+    long packed = ((long)tm_packed_weight_bytes(channels, per, bits) + 3) / 4 * 4;
+    return packed + (has_bias ? 4L * channels : 0) + 8L * channels;
 }
 
 static void layer_row(const tm_qat *q, int c, int i, tm_size_row *r)

@@ -1,122 +1,81 @@
-/* Conv (pointwise and dense included) for Arm cores with the DSP extension
+/* Conv (pointwise included) and dense for Arm cores with the DSP extension
  * (__ARM_FEATURE_DSP: Cortex-M4, M7, M33...), without NEON: SMLAD does two
  * 16-bit multiply-accumulates per instruction.
  *
- * The input is CHW, so the taps of one output position are strided; each
- * position's taps are first gathered once into an int16 column (zero point
- * subtracted, padding 0) that every output channel then reads. Columns are
- * stored in groups of four taps as (t0, t2, t1, t3): SXTB16 of four int8
- * weights gives (w0, w2) and, rotated by 8, (w1, w3), so two SMLADs add four
- * products with no unpacking of the weights. 4-bit weights are unpacked in
- * registers, four per 16-bit load. Two positions share each weight load.
- * Accumulators wrap modulo 2^32 like the reference's, and requantisation is
- * tm_rt_requant, so the results equal tm_rt_conv_ref bit for bit
- * (runtime/tools/cortexm/kernels_main.c checks it under QEMU). */
-#include <string.h>
-
+ * Conv: the input is CHW, so the taps of one output position are strided;
+ * a tile of output positions has its taps gathered once into int16 columns
+ * (zero point subtracted, padding 0) that every output channel then reads,
+ * four positions at a time: one weight load and its unpacking feed eight
+ * SMLADs (int8) or sixteen (int4). Columns pair taps the way SXTB16 unpacks
+ * weights, so weights are never reordered: int8 groups of four as (t0, t2),
+ * (t1, t3); int4 groups of eight as (t0, t4), (t2, t6), (t1, t5), (t3, t7),
+ * which SXTB16 gives from the word's nibbles moved to the top of each byte,
+ * i.e. 16 times each weight, so int4 accumulators hold 16 x acc. For a 1x1
+ * stride-1 conv four positions of one channel are one word, and a 4 x 4
+ * block of (channel, position) bytes is transposed in registers (SXTB16,
+ * PKHBT / PKHTB); other convs take a word per tap where four positions lie
+ * in one output row. A channel's whole blocks of a tile run in one call
+ * (tm_rt_dsp_job8 / job4) that keeps the loop, the requantisation and the
+ * store in registers. Weight rows are read in place; only the last row is
+ * copied (zero-padded), so the last word of a row never reads past the
+ * weights. Dense: the input is unpacked once for two output rows.
+ *
+ * Accumulation is exact modulo 2^32 as in the reference. Requantisation
+ * (tm_rt_dsp.h) is three instructions per output where that is provably the
+ * same, tm_rt_requant elsewhere; four outputs of a channel are clamped and
+ * stored as one word. runtime/tools/cortexm/kernels_main.c checks every
+ * kernel against tm_rt_*_ref under QEMU. */
 #include "tm_rt_kernels.h"
 
-/* Column length in int16, even so the second column stays 4-byte aligned. */
-static size_t tm_rt_dsp_kpad(size_t k)
+/* Taps of a column rounded up to a whole int4 group (so to int8 groups too). */
+static size_t tm_rt_dsp_kp(size_t k)
 {
-    return (k + 1) & ~(size_t)1;
+    return (k + 7) & ~(size_t)7;
+}
+
+/* Output positions per tile: about 4 KB of columns, 4 to 64 positions
+ * (each output channel's set-up is paid once a tile), no more than the
+ * output has (rounded up to 4). */
+static int tm_rt_dsp_tile(size_t k, int out_h, int out_w)
+{
+    size_t t = (2048 / tm_rt_dsp_kp(k)) & ~(size_t)3, n = ((size_t)out_h * (size_t)out_w + 3) & ~(size_t)3;
+    t = t < 4 ? 4 : (t > 64 ? 64 : t);
+    return (int)(n < t ? n : t); /* n = 0 only for shapes the kernels reject */
 }
 
 /* Defined on every host: tm_rt_kernel_scratch_bytes_for sizes any build. */
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
 {
     size_t k;
-    if (kind == TM_RT_KERNEL_DENSE)
-        k = (size_t)a->in_c;
-    else if (kind == TM_RT_KERNEL_CONV)
-        k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
-    else
-        return 0;
-    return 4 + 2 * tm_rt_dsp_kpad(k) * sizeof(int16_t);
+    if (kind != TM_RT_KERNEL_CONV)
+        return 0; /* dense reads its input in place */
+    k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
+    /* alignment, the columns of a tile, a copy of the last weight row */
+    return 4 + (size_t)tm_rt_dsp_tile(k, a->out_h, a->out_w) * tm_rt_dsp_kp(k) * sizeof(int16_t) + k + 4;
 }
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
-#include <arm_acle.h>
+#include "tm_rt_dsp.h"
 
-#define TM_RT_DSP_INLINE static inline __attribute__((always_inline))
-
-TM_RT_DSP_INLINE int32_t tm_rt_dsp_wrap(uint32_t u)
+int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c)
 {
-    return u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
+    /* saturating: every caller clamps to int8 after */
+    return __qadd(tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]), a->out_zp);
 }
 
-TM_RT_DSP_INLINE int8_t tm_rt_dsp_finish(uint32_t acc, const tm_rt_conv_args *a, int c)
+/* Halfword of tap r of a group within one position's words. */
+static const unsigned char tm_rt_dsp_slot8[4] = {0, 2, 1, 3};
+static const unsigned char tm_rt_dsp_slot4[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+
+/* Bound on |sum of products| of one output: k taps of |x - zp| <= 255 and
+ * |w| <= 128 (int8) or 8 (int4, and the accumulator is 16x). */
+static uint32_t tm_rt_dsp_bound(size_t k, int bits)
 {
-    int32_t v = tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]);
-    int64_t o = (int64_t)v + a->out_zp;
-    if (o < a->act_min)
-        o = a->act_min;
-    if (o > a->act_max)
-        o = a->act_max;
-    return (int8_t)o;
+    uint64_t m = (uint64_t)k * 255u * (bits == 8 ? 128u : 8u);
+    return m >= (1u << 30) ? (1u << 30) : (uint32_t)m;
 }
 
-/* Tap t's slot in a column: groups of four reordered, the tail in order. */
-TM_RT_DSP_INLINE size_t tm_rt_dsp_slot(size_t t, size_t k4)
-{
-    static const unsigned char order[4] = {0, 2, 1, 3};
-    return t < k4 ? (t & ~(size_t)3) + order[t & 3] : t;
-}
-
-/* The column of output position (oy, ox). */
-TM_RT_DSP_INLINE void tm_rt_dsp_column(const tm_rt_conv_args *a, int oy, int ox, size_t k4, int16_t *col)
-{
-    size_t t = 0;
-    int ci, ky, kx;
-    if (a->kh == 1 && a->kw == 1 && a->stride == 1) {
-        /* pointwise: tap ci is channel ci at this position, never padding */
-        const int8_t *x = a->input + (size_t)oy * a->in_w + ox;
-        size_t plane = (size_t)a->in_h * a->in_w, n = (size_t)a->in_c;
-        for (t = 0; t < k4; t += 4, x += 4 * plane) {
-            col[t] = (int16_t)(x[0] - a->in_zp);
-            col[t + 1] = (int16_t)(x[2 * plane] - a->in_zp);
-            col[t + 2] = (int16_t)(x[plane] - a->in_zp);
-            col[t + 3] = (int16_t)(x[3 * plane] - a->in_zp);
-        }
-        for (; t < n; t++, x += plane)
-            col[t] = (int16_t)(x[0] - a->in_zp);
-        return;
-    }
-    for (ci = 0; ci < a->in_c; ci++)
-        for (ky = 0; ky < a->kh; ky++) {
-            int iy = oy * a->stride - a->pad_top + ky;
-            const int8_t *row = a->input + ((size_t)ci * a->in_h + (size_t)(iy < 0 ? 0 : iy)) * a->in_w;
-            for (kx = 0; kx < a->kw; kx++, t++) {
-                int ix = ox * a->stride - a->pad_left + kx;
-                int v = iy >= 0 && iy < a->in_h && ix >= 0 && ix < a->in_w ? row[ix] - a->in_zp : 0;
-                col[tm_rt_dsp_slot(t, k4)] = (int16_t)v;
-            }
-        }
-}
-
-TM_RT_DSP_INLINE uint32_t tm_rt_dsp_load32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4); /* one LDR: M-profile cores load unaligned words */
-    return v;
-}
-
-/* Four weights of group g as (w0, w2) and (w1, w3) int16 pairs. */
-TM_RT_DSP_INLINE void tm_rt_dsp_weights(const uint8_t *row, int bits, size_t g, uint32_t *wa, uint32_t *wb)
-{
-    if (bits == 8) {
-        uint32_t v = tm_rt_dsp_load32(row + 4 * g);
-        *wa = (uint32_t)__sxtb16(v);
-        *wb = (uint32_t)__sxtb16((v >> 8) | (v << 24)); /* ROR 8: folded into SXTB16 */
-    } else {
-        /* nibbles n0..n3 (low first) -> (n0, n2), (n1, n3), then (n ^ 8) - 8 */
-        uint32_t h = (uint32_t)row[2 * g] | (uint32_t)row[2 * g + 1] << 8, u = h | h << 8;
-        *wa = (uint32_t)__ssub16((u & 0x000F000Fu) ^ 0x00080008u, 0x00080008u);
-        *wb = (uint32_t)__ssub16(((u >> 4) & 0x000F000Fu) ^ 0x00080008u, 0x00080008u);
-    }
-}
-
-TM_RT_DSP_INLINE int32_t tm_rt_dsp_weight(const uint8_t *row, int bits, size_t t)
+TM_RT_DSP_INLINE int32_t tm_rt_dsp_w(const uint8_t *row, int bits, size_t t)
 {
     if (bits == 8)
         return ((const int8_t *)(const void *)row)[t];
@@ -126,73 +85,483 @@ TM_RT_DSP_INLINE int32_t tm_rt_dsp_weight(const uint8_t *row, int bits, size_t t
     }
 }
 
-/* acc0 / acc1 += row . col0 / col1 over k taps (col1 NULL: one column). */
-TM_RT_DSP_INLINE void tm_rt_dsp_dot(const uint8_t *row, int bits, const int16_t *col0, const int16_t *col1,
-                          size_t k, uint32_t *acc0, uint32_t *acc1)
+/* Words va, vb of taps ta, tb at four positions (byte j: position j) ->
+ * the (ta, tb) int16 pair of position j at o[j m], zero point subtracted. */
+TM_RT_DSP_INLINE void tm_rt_dsp_pair4(uint32_t va, uint32_t vb, int32_t zz, uint32_t *o, size_t m)
 {
-    size_t k4 = k & ~(size_t)3, g, t;
-    int32_t s0 = tm_rt_dsp_wrap(*acc0), s1 = acc1 ? tm_rt_dsp_wrap(*acc1) : 0;
-    for (g = 0; g < k4 / 4; g++) {
-        uint32_t wa, wb;
-        tm_rt_dsp_weights(row, bits, g, &wa, &wb);
-        s0 = __smlad((int32_t)wa, (int32_t)tm_rt_dsp_load32(col0 + 4 * g), s0);
-        s0 = __smlad((int32_t)wb, (int32_t)tm_rt_dsp_load32(col0 + 4 * g + 2), s0);
-        if (col1) {
-            s1 = __smlad((int32_t)wa, (int32_t)tm_rt_dsp_load32(col1 + 4 * g), s1);
-            s1 = __smlad((int32_t)wb, (int32_t)tm_rt_dsp_load32(col1 + 4 * g + 2), s1);
+    uint32_t a0 = (uint32_t)__ssub16(__sxtb16((int32_t)va), zz);
+    uint32_t a1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(va), zz);
+    uint32_t b0 = (uint32_t)__ssub16(__sxtb16((int32_t)vb), zz);
+    uint32_t b1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(vb), zz);
+    o[0] = tm_rt_dsp_pkhbt16(a0, b0);
+    o[m] = tm_rt_dsp_pkhbt16(a1, b1);
+    o[2 * m] = tm_rt_dsp_pkhtb16(b0, a0);
+    o[3 * m] = tm_rt_dsp_pkhtb16(b1, a1);
+}
+
+/* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */
+static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_t k, int bits,
+                             int16_t *blk)
+{
+    const size_t kp = bits == 8 ? (k + 3) & ~(size_t)3 : tm_rt_dsp_kp(k);
+    const size_t gs = bits == 8 ? 4 : 8, plane = (size_t)a->in_h * a->in_w;
+    const int pw = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->out_w == a->in_w && n_valid == 4;
+    int j;
+#if !defined(__OPTIMIZE_SIZE__)
+    const int oy0 = p / a->out_w, ox0 = p % a->out_w, ix0 = ox0 - a->pad_left;
+    if (!pw && a->stride == 1 && n_valid == 4 && ox0 + 3 < a->out_w) {
+        /* four positions of one output row: each tap is one word of an input
+         * row, byte by byte (zero point outside) where the word crosses an
+         * edge, the zero point in every byte for a row outside */
+        const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+        const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
+        const size_t m = gs / 2;
+        uint32_t tw[8], *o = (uint32_t *)(void *)blk;
+        int ci = 0, ky = 0, kx = 0;
+        size_t t, wi;
+        for (t = 0; t < kp; t++) {
+            uint32_t v = zp4;
+            if (t < k) {
+                int iy = oy0 - a->pad_top + ky;
+                if (iy >= 0 && iy < a->in_h) {
+                    const int8_t *r = a->input + (size_t)ci * plane + (size_t)iy * a->in_w;
+                    int ix = ix0 + kx, b;
+                    if (ix >= 0 && ix + 4 <= a->in_w) {
+                        v = tm_rt_dsp_ld32(r + ix);
+                    } else {
+                        for (b = 0; b < 4; b++, ix++)
+                            if (ix >= 0 && ix < a->in_w)
+                                v = (v & ~(0xFFu << (8 * b))) | (uint32_t)(uint8_t)r[ix] << (8 * b);
+                    }
+                }
+                if (++kx == a->kw) {
+                    kx = 0;
+                    if (++ky == a->kh) {
+                        ky = 0;
+                        ci++;
+                    }
+                }
+            }
+            tw[t & (gs - 1)] = v;
+            if ((t & (gs - 1)) == gs - 1) {
+                for (wi = 0; wi < m; wi++) {
+                    size_t ta = bits == 8 ? wi : (size_t)((wi & 1) * 2 + (wi >> 1));
+                    tm_rt_dsp_pair4(tw[ta], tw[ta + m], zz, o + wi, m);
+                }
+                o += 4 * m;
+            }
         }
+        return;
     }
-    {
-        uint32_t u0 = (uint32_t)s0, u1 = (uint32_t)s1;
-        for (t = k4; t < k; t++) {
-            int32_t w = tm_rt_dsp_weight(row, bits, t);
-            u0 += (uint32_t)(w * col0[t]);
-            if (col1)
-                u1 += (uint32_t)(w * col1[t]);
+#endif
+    if (pw) {
+        /* pointwise: tap t is channel t; a word is four positions of it */
+        const int8_t *x = a->input + p;
+        const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+        size_t g, wi, m = gs / 2, kg = k / gs * gs;
+        uint32_t *o = (uint32_t *)(void *)blk;
+#if !defined(__OPTIMIZE_SIZE__)
+        const size_t p1 = plane, p2 = 2 * plane, p3 = 3 * plane;
+        const int8_t *r = x;
+        if (bits == 8) {
+            for (g = 0; g < kg; g += 4, o += 8, r += 4 * plane) {
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r), tm_rt_dsp_ld32(r + p2), zz, o, 2);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p1), tm_rt_dsp_ld32(r + p3), zz, o + 1, 2);
+            }
+        } else {
+            for (g = 0; g < kg; g += 8, o += 16, r += 8 * plane) {
+                const int8_t *r4 = r + 4 * plane;
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r), tm_rt_dsp_ld32(r4), zz, o, 4);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p2), tm_rt_dsp_ld32(r4 + p2), zz, o + 1, 4);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p1), tm_rt_dsp_ld32(r4 + p1), zz, o + 2, 4);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p3), tm_rt_dsp_ld32(r4 + p3), zz, o + 3, 4);
+            }
         }
-        *acc0 = u0;
-        if (acc1)
-            *acc1 = u1;
+        (void)wi;
+        (void)m;
+#else
+        for (g = 0; g < kg; g += gs, o += 4 * m)
+            for (wi = 0; wi < m; wi++) {
+                /* word wi of a position pairs taps ta and tb of the group */
+                size_t ta = bits == 8 ? wi : (size_t)((wi & 1) * 2 + (wi >> 1));
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(x + (g + ta) * plane), tm_rt_dsp_ld32(x + (g + ta + m) * plane),
+                                zz, o + wi, m);
+            }
+#endif
+        if (kg == kp)
+            return;
+    }
+    for (j = 0; j < 4; j++) {
+        int oy = (p + j) / a->out_w, ox = (p + j) % a->out_w, ci, ky, kx;
+        int16_t *d = blk + (size_t)j * gs;
+        size_t t = 0, skip = pw ? k / gs * gs : 0;
+        const size_t msk = gs - 1, sh = gs == 4 ? 2 : 3;
+        const unsigned char *slot = bits == 8 ? tm_rt_dsp_slot8 : tm_rt_dsp_slot4;
+        if (j < n_valid)
+            for (ci = 0; ci < a->in_c; ci++)
+                for (ky = 0; ky < a->kh; ky++) {
+                    int iy = oy * a->stride - a->pad_top + ky, ok = iy >= 0 && iy < a->in_h;
+                    const int8_t *src = a->input + (size_t)ci * plane + (size_t)(ok ? iy : 0) * a->in_w;
+                    int ix = ox * a->stride - a->pad_left;
+                    for (kx = 0; kx < a->kw; kx++, ix++, t++)
+                        if (t >= skip)
+                            d[(t >> sh) * 4 * gs + slot[t & msk]] =
+                                (int16_t)(ok && ix >= 0 && ix < a->in_w ? src[ix] - a->in_zp : 0);
+                }
+        for (t = t > skip ? t : skip; t < kp; t++)
+            d[(t >> sh) * 4 * gs + slot[t & msk]] = 0;
     }
 }
 
-/* Inlined into the conv and the dense entry, so an instruction count per
- * function (runtime/tools/bench_device.sh) tells the two apart. */
-TM_RT_DSP_INLINE tm_rt_status tm_rt_dsp_run(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
+TM_RT_DSP_INLINE void tm_rt_dsp_g8(uint32_t v, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
+                                   int32_t *s3)
 {
-    tm_rt_status st = tm_rt_conv_check(a, kind);
-    size_t k, k4, rb, kp;
-    int16_t *col0, *col1;
-    int n_pos, p, co;
-    if (st != TM_RT_OK)
-        return st;
-    if (!a->scratch)
-        return TM_RT_ERR_ARG;
-    k = kind == TM_RT_KERNEL_DENSE ? (size_t)a->in_c : (size_t)a->in_c * a->kh * a->kw;
-    k4 = k & ~(size_t)3;
-    kp = tm_rt_dsp_kpad(k);
-    rb = tm_rt_weight_row_bytes(k, a->bits);
-    col0 = (int16_t *)(void *)(a->scratch + ((4u - ((uintptr_t)a->scratch & 3u)) & 3u));
-    col1 = col0 + kp;
-    n_pos = kind == TM_RT_KERNEL_DENSE ? 1 : a->out_h * a->out_w;
-    for (p = 0; p < n_pos; p += 2) {
-        int two = p + 1 < n_pos;
-        if (kind == TM_RT_KERNEL_DENSE) {
-            size_t t;
-            for (t = 0; t < k; t++)
-                col0[tm_rt_dsp_slot(t, k4)] = (int16_t)(a->input[t] - a->in_zp);
-        } else {
-            tm_rt_dsp_column(a, p / a->out_w, p % a->out_w, k4, col0);
-            if (two)
-                tm_rt_dsp_column(a, (p + 1) / a->out_w, (p + 1) % a->out_w, k4, col1);
+    int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8((v));
+    *s0 = __smlad(wb, (int32_t)c[1], __smlad(wa, (int32_t)c[0], *s0));
+    *s1 = __smlad(wb, (int32_t)c[3], __smlad(wa, (int32_t)c[2], *s1));
+    *s2 = __smlad(wb, (int32_t)c[5], __smlad(wa, (int32_t)c[4], *s2));
+    *s3 = __smlad(wb, (int32_t)c[7], __smlad(wa, (int32_t)c[6], *s3));
+}
+
+/* Half of an int4 group: taps (t0, t4), (t2, t6) from lo, (t1, t5), (t3, t7)
+ * from hi, each the words h and h + 1 of a position's four. */
+TM_RT_DSP_INLINE void tm_rt_dsp_h4(uint32_t x, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
+                                   int32_t *s3)
+{
+    int32_t wa = __sxtb16((int32_t)x), wb = tm_rt_dsp_sxtb16_r8(x);
+    *s0 = __smlad(wb, (int32_t)c[1], __smlad(wa, (int32_t)c[0], *s0));
+    *s1 = __smlad(wb, (int32_t)c[5], __smlad(wa, (int32_t)c[4], *s1));
+    *s2 = __smlad(wb, (int32_t)c[9], __smlad(wa, (int32_t)c[8], *s2));
+    *s3 = __smlad(wb, (int32_t)c[13], __smlad(wa, (int32_t)c[12], *s3));
+}
+
+TM_RT_DSP_INLINE void tm_rt_dsp_g4(uint32_t v, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
+                                   int32_t *s3)
+{
+    tm_rt_dsp_h4((v << 4) & 0xF0F0F0F0u, c, s0, s1, s2, s3);
+    tm_rt_dsp_h4(v & 0xF0F0F0F0u, c + 2, s0, s1, s2, s3);
+}
+
+/* acc[0..3] += row . four columns over n groups of 4 int8 taps / 8 int4
+ * taps. Out of line so the loop gets every register, not the caller's. */
+static __attribute__((noinline)) void tm_rt_dsp_dot8(const uint8_t *row, const uint32_t *c, size_t n,
+                                                     uint32_t acc[4])
+{
+    int32_t s0 = (int32_t)acc[0], s1 = (int32_t)acc[1], s2 = (int32_t)acc[2], s3 = (int32_t)acc[3];
+    const uint8_t *end = row + 4 * n;
+    for (; row < end; row += 4, c += 8)
+        tm_rt_dsp_g8(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
+    acc[0] = (uint32_t)s0;
+    acc[1] = (uint32_t)s1;
+    acc[2] = (uint32_t)s2;
+    acc[3] = (uint32_t)s3;
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_dot4(const uint8_t *row, const uint32_t *c, size_t n,
+                                                     uint32_t acc[4])
+{
+    int32_t s0 = (int32_t)acc[0], s1 = (int32_t)acc[1], s2 = (int32_t)acc[2], s3 = (int32_t)acc[3];
+    const uint8_t *end = row + 4 * n;
+    for (; row < end; row += 4, c += 16)
+        tm_rt_dsp_g4(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
+    acc[0] = (uint32_t)s0;
+    acc[1] = (uint32_t)s1;
+    acc[2] = (uint32_t)s2;
+    acc[3] = (uint32_t)s3;
+}
+
+#if !defined(__OPTIMIZE_SIZE__)
+/* One channel over the whole blocks of a tile, fast requantisation: the
+ * dot, the requantisation and the store of each block stay in registers.
+ * (The -Os build, the 16 KB goal, leaves these out: every block takes the
+ * dot and tm_rt_dsp_out4.) */
+typedef struct tm_rt_dsp_job {
+    const uint8_t *row;
+    const uint32_t *cols;
+    size_t n; /* groups of a block */
+    int nb, negfix;
+    uint32_t bias, lo4, hi4;
+    int32_t mult, k, rs;
+    int8_t *out;
+} tm_rt_dsp_job;
+
+/* Two column words at *c, c advanced past them: one LDRD (GCC does not pair
+ * these loads itself). */
+TM_RT_DSP_INLINE void tm_rt_dsp_ld2(const uint32_t **c, int32_t *x0, int32_t *x1)
+{
+    const uint32_t *p = *c;
+    __asm__("ldrd %0, %1, [%2], #8" : "=r"(*x0), "=r"(*x1), "+r"(p) : "m"(*(const uint32_t(*)[2])p));
+    *c = p;
+}
+
+TM_RT_DSP_INLINE void tm_rt_dsp_job_out(const tm_rt_dsp_job *j, int8_t *out, int32_t t0, int32_t t1,
+                                        int32_t t2, int32_t t3)
+{
+    const int32_t m = j->mult, kq = j->k, rs = j->rs;
+    int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
+    int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+    if (j->negfix) {
+        h0 += t0 >> 31;
+        h1 += t1 >> 31;
+        h2 += t2 >> 31;
+        h3 += t3 >> 31;
+    }
+    tm_rt_dsp_store4(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
+{
+    const uint32_t *c = j->cols;
+    int8_t *out = j->out;
+    int b;
+    for (b = 0; b < j->nb; b++, out += 4) {
+        int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0;
+        const uint8_t *row = j->row, *end = row + 4 * j->n;
+        for (; row < end; row += 4) {
+            uint32_t v = tm_rt_dsp_ld32(row);
+            int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s0 = __smlad(wb, x1, __smlad(wa, x0, s0));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s1 = __smlad(wb, x1, __smlad(wa, x0, s1));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s2 = __smlad(wb, x1, __smlad(wa, x0, s2));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s3 = __smlad(wb, x1, __smlad(wa, x0, s3));
         }
+        tm_rt_dsp_job_out(j, out, (int32_t)((uint32_t)s0 << 1), (int32_t)((uint32_t)s1 << 1),
+                          (int32_t)((uint32_t)s2 << 1), (int32_t)((uint32_t)s3 << 1));
+    }
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4(const tm_rt_dsp_job *j)
+{
+    const uint32_t *c = j->cols;
+    int8_t *out = j->out;
+    int b;
+    for (b = 0; b < j->nb; b++, out += 4) {
+        int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0;
+        const uint8_t *row = j->row, *end = row + 4 * j->n;
+        for (; row < end; row += 4) {
+            uint32_t v = tm_rt_dsp_ld32(row), lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
+            int32_t w0 = __sxtb16((int32_t)lo), w1 = tm_rt_dsp_sxtb16_r8(lo);
+            int32_t w2 = __sxtb16((int32_t)hi), w3 = tm_rt_dsp_sxtb16_r8(hi), x0, x1;
+#define TM_RT_DSP_POS4(s)                                                                    \
+    tm_rt_dsp_ld2(&c, &x0, &x1);                                                             \
+    s = __smlad(w1, x1, __smlad(w0, x0, s));                                                 \
+    tm_rt_dsp_ld2(&c, &x0, &x1);                                                             \
+    s = __smlad(w3, x1, __smlad(w2, x0, s))
+            TM_RT_DSP_POS4(s0);
+            TM_RT_DSP_POS4(s1);
+            TM_RT_DSP_POS4(s2);
+            TM_RT_DSP_POS4(s3);
+#undef TM_RT_DSP_POS4
+        }
+        tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3); /* 16 x acc -> 2 x acc */
+    }
+}
+#endif
+
+/* Requantises a block's four accumulators (n_valid of them stored). */
+static void tm_rt_dsp_out4(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q, const uint32_t acc[4],
+                           int8_t *out, int n_valid, int negfix, uint32_t lo4, uint32_t hi4)
+{
+    const int r = a->bits == 8 ? 0 : 4; /* int4 accumulators are 16 x acc */
+    int32_t v[4];
+    int j;
+    if (q->fast) {
+        const int32_t m = q->mult, kq = q->k, rs = q->rs;
+        int32_t t0 = (int32_t)(acc[0] << 1) >> r, t1 = (int32_t)(acc[1] << 1) >> r;
+        int32_t t2 = (int32_t)(acc[2] << 1) >> r, t3 = (int32_t)(acc[3] << 1) >> r;
+        int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
+        int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+        if (negfix) {
+            h0 += t0 >> 31;
+            h1 += t1 >> 31;
+            h2 += t2 >> 31;
+            h3 += t3 >> 31;
+        }
+        v[0] = h0 >> rs;
+        v[1] = h1 >> rs;
+        v[2] = h2 >> rs;
+        v[3] = h3 >> rs;
+    } else {
+        for (j = 0; j < 4; j++)
+            v[j] = tm_rt_dsp_rq_exact(acc[j], a, c);
+    }
+    if (n_valid == 4) {
+        tm_rt_dsp_store4(out, v[0], v[1], v[2], v[3], lo4, hi4);
+        return;
+    }
+    for (j = 0; j < n_valid; j++)
+        out[j] = tm_rt_dsp_clamp(v[j], a);
+}
+
+/* int4 sums kept x16 must stay below 2^31 (k < 65793), else the reference. */
+static int tm_rt_dsp_x16_ok(size_t k)
+{
+    return (uint64_t)k * 255u * 8u * 16u < (1u << 31);
+}
+
+static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
+{
+    const size_t k = (size_t)a->in_c * a->kh * a->kw, rb = tm_rt_weight_row_bytes(k, a->bits);
+    const size_t gs = a->bits == 8 ? 4 : 8, ng = k / gs, kp = (k + gs - 1) / gs * gs;
+    const int tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k, a->out_h, a->out_w);
+    const int negfix = a->act_min < a->out_zp;
+    const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
+    const uint32_t bound = tm_rt_dsp_bound(k, a->bits);
+    const uint32_t lim = a->bits == 8 ? (1u << 30) : (1u << 26);
+    int16_t *cols = (int16_t *)(void *)(a->scratch + ((4u - ((uintptr_t)a->scratch & 3u)) & 3u));
+    /* the last row's copy, zero-padded, so its last word never reads past
+     * the weights (other rows' last words read the next row: times 0) */
+    uint8_t *last = (uint8_t *)(cols + (size_t)tile * kp);
+    int p0, co, b;
+    if (tail) {
+        memset(last, 0, 4 * (ng + 1));
+        memcpy(last, (const uint8_t *)a->weights + (size_t)(a->out_c - 1) * rb, rb);
+    }
+    for (p0 = 0; p0 < n_pos; p0 += tile) {
+        int np = n_pos - p0 < tile ? n_pos - p0 : tile, nb = (np + 3) / 4;
+        for (b = 0; b < nb; b++)
+            tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, a->bits,
+                             cols + (size_t)b * 4 * kp);
         for (co = 0; co < a->out_c; co++) {
-            const uint8_t *row = (const uint8_t *)a->weights + (size_t)co * rb;
-            uint32_t b = a->bias ? (uint32_t)a->bias[co] : 0u, acc0 = b, acc1 = b;
-            tm_rt_dsp_dot(row, a->bits, col0, two ? col1 : NULL, k, &acc0, two ? &acc1 : NULL);
-            a->output[(size_t)co * (size_t)n_pos + (size_t)p] = tm_rt_dsp_finish(acc0, a, co);
-            if (two)
-                a->output[(size_t)co * (size_t)n_pos + (size_t)p + 1] = tm_rt_dsp_finish(acc1, a, co);
+            const uint8_t *row = tail && co + 1 == a->out_c ? last : (const uint8_t *)a->weights + (size_t)co * rb;
+            int8_t *out = a->output + (size_t)co * (size_t)n_pos + p0;
+            uint32_t bias = a->bias ? (uint32_t)a->bias[co] : 0u;
+            tm_rt_dsp_rq q;
+            tm_rt_dsp_rq_init(&q, a, co, bound, lim);
+            /* int4 keeps 16 x acc: with the bias when that stays below
+             * 2^31, else 16 x the sum alone, the bias added after */
+            if (a->bits == 4)
+                bias = q.fast ? bias * 16u : 0u;
+            b = 0;
+#if !defined(__OPTIMIZE_SIZE__)
+            if (q.fast && np >= 4) {
+                tm_rt_dsp_job j;
+                j.row = row;
+                j.cols = (const uint32_t *)(const void *)cols;
+                j.n = ng + (size_t)tail;
+                j.nb = np / 4;
+                j.negfix = negfix;
+                j.bias = bias;
+                j.lo4 = lo4;
+                j.hi4 = hi4;
+                j.mult = q.mult;
+                j.k = q.k;
+                j.rs = q.rs;
+                j.out = out;
+                (a->bits == 8 ? tm_rt_dsp_job8 : tm_rt_dsp_job4)(&j);
+                b = np / 4;
+            }
+#endif
+            for (; b < nb; b++) {
+                const int16_t *blk = cols + (size_t)b * 4 * kp;
+                int nv = np - 4 * b < 4 ? np - 4 * b : 4;
+                uint32_t acc[4] = {bias, bias, bias, bias};
+                (a->bits == 8 ? tm_rt_dsp_dot8 : tm_rt_dsp_dot4)(row, (const uint32_t *)(const void *)blk,
+                                                                 ng + (size_t)tail, acc);
+                if (a->bits == 4 && !q.fast) {
+                    int j;
+                    uint32_t b0 = a->bias ? (uint32_t)a->bias[co] : 0u;
+                    for (j = 0; j < 4; j++)
+                        acc[j] = b0 + (uint32_t)((int32_t)acc[j] >> 4);
+                }
+                tm_rt_dsp_out4(a, co, &q, acc, out + 4 * b, nv, negfix, lo4, hi4);
+            }
+        }
+    }
+    return TM_RT_OK;
+}
+
+/* ---- dense: two output rows share each unpacked input word ------------- */
+
+/* s[0..1] = two weight rows . (x - zp) over the first kg inputs (int4:
+ * 16 x, kg a multiple of 8); out of line, so the rows stay in registers
+ * (four rows would not fit them). */
+static __attribute__((noinline)) void tm_rt_dsp_drows8(const int8_t *x, const uint8_t *const *r, size_t kg,
+                                                       int32_t zz, int32_t *s)
+{
+    const uint8_t *r0 = r[0], *r1 = r[1];
+    const int8_t *end = x + kg;
+    int32_t s0 = 0, s1 = 0;
+    for (; x < end; x += 4, r0 += 4, r1 += 4) {
+        uint32_t v = tm_rt_dsp_ld32(x), w;
+        int32_t xa = __ssub16(__sxtb16((int32_t)v), zz), xb = __ssub16(tm_rt_dsp_sxtb16_r8(v), zz);
+#define TM_RT_DSP_ROW8(rr, ss)                                                                \
+    w = tm_rt_dsp_ld32(rr);                                                                   \
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(w), xb, __smlad(__sxtb16((int32_t)w), xa, ss))
+        TM_RT_DSP_ROW8(r0, s0);
+        TM_RT_DSP_ROW8(r1, s1);
+#undef TM_RT_DSP_ROW8
+    }
+    s[0] = s0;
+    s[1] = s1;
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_drows4(const int8_t *x, const uint8_t *const *r, size_t kg,
+                                                       int32_t zz, int32_t *s)
+{
+    const uint8_t *r0 = r[0], *r1 = r[1];
+    const int8_t *end = x + kg;
+    int32_t s0 = 0, s1 = 0;
+    for (; x < end; x += 8, r0 += 4, r1 += 4) {
+        uint32_t v0 = tm_rt_dsp_ld32(x), v1 = tm_rt_dsp_ld32(x + 4), w, lo, hi;
+        uint32_t e0 = (uint32_t)__ssub16(__sxtb16((int32_t)v0), zz);
+        uint32_t o0 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v0), zz);
+        uint32_t e1 = (uint32_t)__ssub16(__sxtb16((int32_t)v1), zz);
+        uint32_t o1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v1), zz);
+        int32_t x04 = (int32_t)tm_rt_dsp_pkhbt16(e0, e1), x26 = (int32_t)tm_rt_dsp_pkhtb16(e1, e0);
+        int32_t x15 = (int32_t)tm_rt_dsp_pkhbt16(o0, o1), x37 = (int32_t)tm_rt_dsp_pkhtb16(o1, o0);
+#define TM_RT_DSP_ROW4(rr, ss)                                                                \
+    w = tm_rt_dsp_ld32(rr);                                                                   \
+    lo = (w << 4) & 0xF0F0F0F0u;                                                              \
+    hi = w & 0xF0F0F0F0u;                                                                     \
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(lo), x26, __smlad(__sxtb16((int32_t)lo), x04, ss));      \
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(hi), x37, __smlad(__sxtb16((int32_t)hi), x15, ss))
+        TM_RT_DSP_ROW4(r0, s0);
+        TM_RT_DSP_ROW4(r1, s1);
+#undef TM_RT_DSP_ROW4
+    }
+    s[0] = s0;
+    s[1] = s1;
+}
+
+static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
+{
+    const size_t k = (size_t)a->in_c, rb = tm_rt_weight_row_bytes(k, a->bits);
+    const int bits = a->bits, negfix = a->act_min < a->out_zp;
+    const size_t kg = bits == 8 ? k / 4 * 4 : k / 8 * 8;
+    const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+    const uint32_t bound = tm_rt_dsp_bound(k, bits), lim = bits == 8 ? (1u << 30) : (1u << 26);
+    const int8_t *x = a->input;
+    int co;
+    for (co = 0; co < a->out_c; co += 2) {
+        /* a row past out_c repeats the last one; its output is not stored */
+        const uint8_t *r[2];
+        tm_rt_dsp_rq q[2];
+        int32_t s[2];
+        int i, nr = a->out_c - co < 2 ? a->out_c - co : 2;
+        size_t t;
+        for (i = 0; i < 2; i++) {
+            int c = co + (i < nr ? i : nr - 1);
+            r[i] = (const uint8_t *)a->weights + (size_t)c * rb;
+            tm_rt_dsp_rq_init(&q[i], a, c, bound, lim);
+        }
+        (bits == 8 ? tm_rt_dsp_drows8 : tm_rt_dsp_drows4)(x, r, kg, zz, s);
+        for (i = 0; i < nr; i++) {
+            int c = co + i;
+            uint32_t sum = (uint32_t)s[i];
+            int32_t v;
+            if (bits == 4) {
+                sum = (uint32_t)(s[i] >> 4); /* 16 x a sum below 2^31: exact */
+            }
+            for (t = kg; t < k; t++)
+                sum += (uint32_t)((x[t] - a->in_zp) * tm_rt_dsp_w(r[i], bits, t));
+            sum += a->bias ? (uint32_t)a->bias[c] : 0u;
+            v = q[i].fast ? tm_rt_dsp_rq_fast((int32_t)(sum << 1), &q[i], negfix) : tm_rt_dsp_rq_exact(sum, a, c);
+            a->output[c] = tm_rt_dsp_clamp(v, a);
         }
     }
     return TM_RT_OK;
@@ -200,12 +569,25 @@ TM_RT_DSP_INLINE tm_rt_status tm_rt_dsp_run(const tm_rt_conv_args *a, tm_rt_kern
 
 tm_rt_status tm_rt_dense_dsp(const tm_rt_conv_args *a)
 {
-    return tm_rt_dsp_run(a, TM_RT_KERNEL_DENSE);
+    tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DENSE);
+    if (st != TM_RT_OK)
+        return st;
+    return a->bits == 4 && !tm_rt_dsp_x16_ok((size_t)a->in_c) ? tm_rt_dense_ref(a) : tm_rt_dsp_dense_run(a);
 }
 
 tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
 {
-    return kind == TM_RT_KERNEL_DENSE ? tm_rt_dense_dsp(a) : tm_rt_dsp_run(a, TM_RT_KERNEL_CONV);
+    tm_rt_status st;
+    if (kind == TM_RT_KERNEL_DENSE)
+        return tm_rt_dense_dsp(a);
+    st = tm_rt_conv_check(a, TM_RT_KERNEL_CONV);
+    if (st != TM_RT_OK)
+        return st;
+    if (!a->scratch)
+        return TM_RT_ERR_ARG;
+    if (a->bits == 4 && !tm_rt_dsp_x16_ok((size_t)a->in_c * a->kh * a->kw))
+        return tm_rt_conv_ref(a);
+    return tm_rt_dsp_conv_run(a);
 }
 
 #else

@@ -3,6 +3,14 @@
 #include <math.h>
 #include <stdint.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define TM_RT_FFT_SSE 1
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#define TM_RT_FFT_NEON 1
+#endif
+
 #define TM_RT_FFT_ALIGN 16
 
 static const double tm_rt_two_pi = 6.283185307179586476925286766559;
@@ -96,8 +104,8 @@ static void tm_rt_fft_complex_half(const tm_rt_fft_plan *plan, float *z)
  * and splits Z into the real signal's bins:
  * X[k] = (Z[k] + conj Z[m-k]) / 2 + w^k (Z[k] - conj Z[m-k]) / 2i, w = exp(-2 pi i / n).
  * Writes interleaved bins to out, or |X|^2 to power (exactly one non-NULL). */
-static tm_rt_status tm_rt_fft_run(const tm_rt_fft_plan *plan, float *data, float *out,
-                                  float *power)
+static tm_rt_status tm_rt_fft_run_ref(const tm_rt_fft_plan *plan, float *data, float *out,
+                                      float *power)
 {
     if (!plan || !data || !tm_rt_fft_size_ok(plan->n) || !plan->cos_ || !plan->sin_)
         return TM_RT_ERR_ARG;
@@ -134,6 +142,183 @@ static tm_rt_status tm_rt_fft_run(const tm_rt_fft_plan *plan, float *data, float
     return TM_RT_OK;
 }
 
+#if defined(TM_RT_FFT_SSE) || defined(TM_RT_FFT_NEON)
+/* Two complex values per 4-float vector, interleaved as in memory. Every
+ * butterfly and split value is computed with the reference's float
+ * operations on the same operands: t = b*w as (br*wr + bi*(-wi), bi*wr +
+ * br*wi), which equals the reference's (br*wr - bi*wi, br*wi + bi*wr) bit
+ * for bit (x + (-y) is x - y, and + and * commute), so the SIMD transform
+ * gives the reference's bits. */
+#if defined(TM_RT_FFT_SSE)
+typedef __m128 tm_rt_v4;
+#define V_LOAD(p) _mm_loadu_ps(p)
+#define V_STORE(p, v) _mm_storeu_ps(p, v)
+#define V_ADD(a, b) _mm_add_ps(a, b)
+#define V_SUB(a, b) _mm_sub_ps(a, b)
+#define V_MUL(a, b) _mm_mul_ps(a, b)
+#define V_SET1(x) _mm_set1_ps(x)
+/* (a0 a1 a2 a3) -> (a1 a0 a3 a2): re and im of each complex swapped */
+#define V_SWAP(a) _mm_shuffle_ps(a, a, _MM_SHUFFLE(2, 3, 0, 1))
+/* the two complex values of a swapped: (a2 a3 a0 a1) */
+#define V_HALVES(a) _mm_shuffle_ps(a, a, _MM_SHUFFLE(1, 0, 3, 2))
+#define V_NEG_ODD(a) _mm_xor_ps(a, _mm_castsi128_ps(_mm_set_epi32((int)0x80000000, 0, (int)0x80000000, 0)))
+/* (x0 x0 x1 x1) and (y0 -y0 y1 -y1) from x0, x1, y0, y1 */
+#define V_DUP2(x0, x1) _mm_set_ps(x1, x1, x0, x0)
+#define V_ALT2(y0, y1) _mm_set_ps(-(y1), y1, -(y0), y0)
+/* low complex of a and of b: (a0 a1 b0 b1); high: (a2 a3 b2 b3) */
+#define V_LOWS(a, b) _mm_movelh_ps(a, b)
+#define V_HIGHS(a, b) _mm_movehl_ps(b, a)
+#else
+typedef float32x4_t tm_rt_v4;
+#define V_LOAD(p) vld1q_f32(p)
+#define V_STORE(p, v) vst1q_f32(p, v)
+#define V_ADD(a, b) vaddq_f32(a, b)
+#define V_SUB(a, b) vsubq_f32(a, b)
+#define V_MUL(a, b) vmulq_f32(a, b)
+#define V_SET1(x) vdupq_n_f32(x)
+#define V_SWAP(a) vrev64q_f32(a)
+#define V_HALVES(a) vcombine_f32(vget_high_f32(a), vget_low_f32(a))
+static inline float32x4_t tm_rt_neg_odd(float32x4_t a)
+{
+    static const uint32_t m[4] = {0, 0x80000000u, 0, 0x80000000u};
+    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vld1q_u32(m)));
+}
+#define V_NEG_ODD(a) tm_rt_neg_odd(a)
+static inline float32x4_t tm_rt_set4(float a, float b, float c, float d)
+{
+    float v[4] = {a, b, c, d};
+    return vld1q_f32(v);
+}
+#define V_DUP2(x0, x1) tm_rt_set4(x0, x0, x1, x1)
+#define V_ALT2(y0, y1) tm_rt_set4(y0, -(y0), y1, -(y1))
+#define V_LOWS(a, b) vcombine_f32(vget_low_f32(a), vget_low_f32(b))
+#define V_HIGHS(a, b) vcombine_f32(vget_high_f32(a), vget_high_f32(b))
+#endif
+
+/* b * w for two complex values, w given as (wr wr ..) and (-wi wi ..). */
+static inline tm_rt_v4 tm_rt_cmul(tm_rt_v4 b, tm_rt_v4 wr, tm_rt_v4 wi_alt)
+{
+    return V_ADD(V_MUL(b, wr), V_MUL(V_SWAP(b), wi_alt));
+}
+
+static void tm_rt_fft_complex_half_simd(const tm_rt_fft_plan *plan, float *z)
+{
+    int n = plan->n, m = n / 2;
+    for (int i = 1, j = 0; i < m; i++) {
+        int bit = m >> 1;
+        for (; j & bit; bit >>= 1)
+            j ^= bit;
+        j ^= bit;
+        if (i < j) {
+            float tr = z[2 * i], ti = z[2 * i + 1];
+            z[2 * i] = z[2 * j];
+            z[2 * i + 1] = z[2 * j + 1];
+            z[2 * j] = tr;
+            z[2 * j + 1] = ti;
+        }
+    }
+    const float *cs = plan->cos_, *sn = plan->sin_;
+    /* len 2: w = exp(0) = (cos_[0], -sin_[0]); pairs (s, s+1), two per step */
+    {
+        tm_rt_v4 wr = V_SET1(cs[0]), wi = V_ALT2(sn[0], sn[0]);
+        int s = 0;
+        for (; s + 4 <= m; s += 4) {
+            tm_rt_v4 v1 = V_LOAD(z + 2 * s), v2 = V_LOAD(z + 2 * s + 4);
+            tm_rt_v4 a = V_LOWS(v1, v2), b = V_HIGHS(v1, v2);
+            tm_rt_v4 t = tm_rt_cmul(b, wr, wi);
+            tm_rt_v4 na = V_ADD(a, t), nb = V_SUB(a, t);
+            V_STORE(z + 2 * s, V_LOWS(na, nb));
+            V_STORE(z + 2 * s + 4, V_HIGHS(na, nb));
+        }
+        for (; s < m; s += 2) { /* m = 2: one butterfly */
+            float *a = z + 2 * s, *b = a + 2;
+            float wr0 = cs[0], wi0 = -sn[0];
+            float tr = b[0] * wr0 - b[1] * wi0, ti = b[0] * wi0 + b[1] * wr0;
+            b[0] = a[0] - tr;
+            b[1] = a[1] - ti;
+            a[0] = a[0] + tr;
+            a[1] = a[1] + ti;
+        }
+    }
+    for (int len = 4; len <= m; len <<= 1) {
+        int half = len / 2, step = n / len;
+        for (int j = 0; j < half; j += 2) {
+            /* wi = -sin: the alternating vector holds (-wi, wi) = (sin, -sin) */
+            tm_rt_v4 wr = V_DUP2(cs[j * step], cs[(j + 1) * step]);
+            tm_rt_v4 wi = V_ALT2(sn[j * step], sn[(j + 1) * step]);
+            for (int s = j; s < m; s += len) {
+                float *pa = z + 2 * s, *pb = z + 2 * (s + half);
+                tm_rt_v4 a = V_LOAD(pa), t = tm_rt_cmul(V_LOAD(pb), wr, wi);
+                V_STORE(pb, V_SUB(a, t));
+                V_STORE(pa, V_ADD(a, t));
+            }
+        }
+    }
+}
+
+static tm_rt_status tm_rt_fft_run(const tm_rt_fft_plan *plan, float *data, float *out,
+                                  float *power)
+{
+    if (!plan || !data || !tm_rt_fft_size_ok(plan->n) || !plan->cos_ || !plan->sin_)
+        return TM_RT_ERR_ARG;
+    int m = plan->n / 2;
+    if (m < 4)
+        return tm_rt_fft_run_ref(plan, data, out, power);
+    tm_rt_fft_complex_half_simd(plan, data);
+    float z0r = data[0], z0i = data[1];
+    float x0 = z0r + z0i, xm = z0r - z0i;
+    if (out) {
+        out[0] = x0;
+        out[1] = 0.0f;
+        out[2 * m] = xm;
+        out[2 * m + 1] = 0.0f;
+    } else {
+        power[0] = x0 * x0;
+        power[m] = xm * xm;
+    }
+    const tm_rt_v4 half = V_SET1(0.5f);
+    int k = 1;
+    for (; k + 1 < m; k += 2) {
+        /* bins k, k+1 from Z[k], Z[k+1] and conj Z[m-k], conj Z[m-k-1] */
+        tm_rt_v4 a = V_LOAD(data + 2 * k);
+        tm_rt_v4 b = V_NEG_ODD(V_HALVES(V_LOAD(data + 2 * (m - k - 1))));
+        tm_rt_v4 e = V_MUL(half, V_ADD(a, b)), d = V_MUL(half, V_SUB(a, b));
+        tm_rt_v4 o = V_NEG_ODD(V_SWAP(d)); /* d / i = (di, -dr) */
+        tm_rt_v4 wr = V_DUP2(plan->cos_[k], plan->cos_[k + 1]);
+        tm_rt_v4 wi = V_ALT2(plan->sin_[k], plan->sin_[k + 1]);
+        tm_rt_v4 x = V_ADD(e, tm_rt_cmul(o, wr, wi));
+        if (out) {
+            V_STORE(out + 2 * k, x);
+        } else {
+            tm_rt_v4 sq = V_MUL(x, x);
+            float v[4];
+            V_STORE(v, V_ADD(sq, V_SWAP(sq)));
+            power[k] = v[0];
+            power[k + 1] = v[2];
+        }
+    }
+    for (; k < m; k++) {
+        float ar = data[2 * k], ai = data[2 * k + 1];
+        float br = data[2 * (m - k)], bi = -data[2 * (m - k) + 1];
+        float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
+        float dr = 0.5f * (ar - br), di = 0.5f * (ai - bi);
+        float orr = di, oi = -dr;
+        float wr = plan->cos_[k], wi = -plan->sin_[k];
+        float xr = er + (wr * orr - wi * oi);
+        float xi = ei + (wr * oi + wi * orr);
+        if (out) {
+            out[2 * k] = xr;
+            out[2 * k + 1] = xi;
+        } else {
+            power[k] = xr * xr + xi * xi;
+        }
+    }
+    return TM_RT_OK;
+}
+#else
+#define tm_rt_fft_run tm_rt_fft_run_ref
+#endif
+
 tm_rt_status tm_rt_fft_forward(const tm_rt_fft_plan *plan, float *data, float *out)
 {
     if (!out)
@@ -146,4 +331,18 @@ tm_rt_status tm_rt_fft_power(const tm_rt_fft_plan *plan, float *data, float *pow
     if (!power)
         return TM_RT_ERR_ARG;
     return tm_rt_fft_run(plan, data, NULL, power);
+}
+
+tm_rt_status tm_rt_fft_forward_ref(const tm_rt_fft_plan *plan, float *data, float *out)
+{
+    if (!out)
+        return TM_RT_ERR_ARG;
+    return tm_rt_fft_run_ref(plan, data, out, NULL);
+}
+
+tm_rt_status tm_rt_fft_power_ref(const tm_rt_fft_plan *plan, float *data, float *power)
+{
+    if (!power)
+        return TM_RT_ERR_ARG;
+    return tm_rt_fft_run_ref(plan, data, NULL, power);
 }

@@ -1,4 +1,5 @@
-/* Real FFT for the device runtime: radix-2, float, no allocation.
+/* Real FFT for the device runtime: radix-2, float, no allocation; SSE2 or
+ * NEON where the build has them, bit-identical to the plain C reference.
  *
  * The twiddle table lives in a caller buffer of tm_rt_fft_plan_bytes(n)
  * bytes (any alignment) filled once by tm_rt_fft_plan_init; transforms do
@@ -41,5 +42,10 @@ tm_rt_status tm_rt_fft_forward(const tm_rt_fft_plan *plan, float *data, float *o
 /* Same transform, writing |X[k]|^2 for k = 0 .. n/2 (n/2+1 floats) to power;
  * data is overwritten and must not overlap power. */
 tm_rt_status tm_rt_fft_power(const tm_rt_fft_plan *plan, float *data, float *power);
+
+/* The plain C reference of the two: the SSE2 / NEON paths above give its
+ * bits exactly (tests/test_frontend.c checks). */
+tm_rt_status tm_rt_fft_forward_ref(const tm_rt_fft_plan *plan, float *data, float *out);
+tm_rt_status tm_rt_fft_power_ref(const tm_rt_fft_plan *plan, float *data, float *power);
 
 #endif

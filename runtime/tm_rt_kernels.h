@@ -44,9 +44,10 @@ typedef enum tm_rt_isa {
     TM_RT_ISA_COUNT
 } tm_rt_isa;
 
-/* The instruction set this build's kernels were compiled for, and its name
- * ("avx2", "sse2", "sse4.1", "avx512vnni", "neon", "dotprod", "arm-dsp" or
- * "reference"; NULL for a value outside the enum). */
+/* The instruction set this build's kernels were compiled for, and the name
+ * of any ("avx2", "sse2", "sse4.1", "avx512vnni", "neon", "dotprod",
+ * "arm-dsp" or "reference"; NULL for a value outside the enum; left out of
+ * Cortex-M / R builds like tm_rt_kernel_scratch_bytes_for). */
 tm_rt_isa tm_rt_kernels_build_isa(void);
 const char *tm_rt_kernels_isa_name(tm_rt_isa isa);
 /* tm_rt_kernels_isa_name(tm_rt_kernels_build_isa()), and the int16
@@ -116,6 +117,8 @@ tm_rt_status tm_rt_dense(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
 tm_rt_status tm_rt_dense_dsp(const tm_rt_conv_args *a);
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+/* Depthwise for the same cores, tm_rt_depthwise_dsp.c (no scratch). */
+tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a);
 
 /* Pools keep the input's scale and zero point. Average pools round the
  * mean half away from zero. */

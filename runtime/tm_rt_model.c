@@ -784,10 +784,13 @@ tm_rt_status tm_rt_model_set_image(const tm_rt_model *m, void *mem, int input,
     return tm_rt_model_set_features(m, mem, input, pixels);
 }
 
-tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input, const float *pcm)
+/* pcm or pcm16 (exactly one): the front end, then standardisation and
+ * quantisation into the input tensor. */
+static tm_rt_status tm_rt_set_audio(const tm_rt_model *m, void *mem, int input, const float *pcm,
+                                    const int16_t *pcm16)
 {
-    if (!m || !m->data || !mem || !pcm || input < 0 || (uint32_t)input >= m->n_inputs ||
-        m->inputs[input].kind != TM_RT_INPUT_AUDIO)
+    if (!m || !m->data || !mem || (!pcm && !pcm16) || input < 0 ||
+        (uint32_t)input >= m->n_inputs || m->inputs[input].kind != TM_RT_INPUT_AUDIO)
         return TM_RT_ERR_ARG;
     const tm_rt_input_desc *d = &m->inputs[input];
     const tm_rt_tensor_desc *t = &m->tensors[d->tensor];
@@ -805,11 +808,22 @@ tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input, c
     if (!tm_rt_frontend_ready(fe, &c, ws + used, m->workspace_bytes - used))
         s = tm_rt_frontend_init(fe, &c, ws + used, m->workspace_bytes - used);
     if (s == TM_RT_OK)
-        s = tm_rt_frontend_run(fe, pcm, feat);
+        s = pcm ? tm_rt_frontend_run(fe, pcm, feat) : tm_rt_frontend_run_i16(fe, pcm16, feat);
     if (s != TM_RT_OK)
         return s;
     tm_rt_standardise_quantise(d, t, feat, n, tm_rt_model_tensor(m, mem, d->tensor));
     return TM_RT_OK;
+}
+
+tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input, const float *pcm)
+{
+    return pcm ? tm_rt_set_audio(m, mem, input, pcm, NULL) : TM_RT_ERR_ARG;
+}
+
+tm_rt_status tm_rt_model_set_audio_i16(const tm_rt_model *m, void *mem, int input,
+                                       const int16_t *pcm)
+{
+    return pcm ? tm_rt_set_audio(m, mem, input, NULL, pcm) : TM_RT_ERR_ARG;
 }
 
 /* ---- execution ------------------------------------------------------------------ */

@@ -116,6 +116,11 @@ tm_rt_status tm_rt_model_set_features(const tm_rt_model *m, void *mem, int input
                                       const float *features);
 tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input,
                                    const float *pcm);
+/* The same from 16-bit PCM as microphones and codecs give it (num_samples
+ * values): sample s is s / 32768, so the features equal set_audio's on the
+ * scaled floats bit for bit, with no float copy of the clip. */
+tm_rt_status tm_rt_model_set_audio_i16(const tm_rt_model *m, void *mem, int input,
+                                       const int16_t *pcm);
 tm_rt_status tm_rt_model_set_image(const tm_rt_model *m, void *mem, int input,
                                    const float *pixels);
 tm_rt_status tm_rt_model_invoke(const tm_rt_model *m, void *mem);

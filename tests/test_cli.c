@@ -100,6 +100,44 @@ START_TEST(quickstart_fusion_beats_each_branch)
     snprintf(args, sizeof args, "eval '%s/r'", dir);
     ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
     ck_assert_double_eq_tol(json_number(out, "test_accuracy"), fused, 1e-9);
+    /* eval of a quantised run: its model file on the integer runtime gives the
+     * accuracy quantize recorded; --confusion draws the matrix */
+    snprintf(args, sizeof args,
+             "quantize '%s/r' --out '%s/q' --qat-epochs 0 --calib-batches 4 --quiet", dir, dir);
+    ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/q/metrics.json", dir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    got = fread(text, 1, sizeof text - 1, f);
+    text[got] = '\0';
+    fclose(f);
+    double qacc = json_number(text, "test_accuracy");
+    snprintf(args, sizeof args, "eval '%s/q' --confusion '%s/q/confusion.png' 2>/dev/null", dir,
+             dir);
+    ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "integer runtime"), "%s", out);
+    ck_assert_double_eq_tol(json_number(out, "test_accuracy"), qacc, 1e-9);
+    /* every training run's curves: the script always, the PNG with gnuplot */
+    int gnuplot = system("command -v gnuplot >/dev/null 2>&1") == 0;
+    const char *runs[4] = {"r", "r/ablation-image", "r/ablation-audio", "q"};
+    for (int i = 0; i < 4; i++) {
+        const char *pic = i == 3 ? "confusion" : "training";
+        snprintf(path, sizeof path, "%s/%s/%s.gp", dir, runs[i], pic);
+        f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "no %s", path);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/%s/%s.png", dir, runs[i], pic);
+        f = fopen(path, "rb");
+        ck_assert_msg(!gnuplot || f != NULL, "no %s", path);
+        if (f) {
+            unsigned char sig[8] = {0};
+            ck_assert_int_eq(fread(sig, 1, 8, f), 8);
+            ck_assert_msg(!memcmp(sig, "\x89PNG\r\n\x1a\n", 8), "%s is not a PNG", path);
+            fseek(f, 0, SEEK_END);
+            ck_assert_int_gt(ftell(f), 10000); /* two panels of curves, not an empty image */
+            fclose(f);
+        }
+    }
     free(dir);
 }
 END_TEST

@@ -3,9 +3,13 @@
  * tests link. Every case fails in parsing, or right after it on a missing
  * file, so no case trains anything. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tm_test_util.h"
+#include "tm_version.h"
+
+#define TM_TEST_VERSION TM_VERSION_STRING
 
 static char exe[4096];
 
@@ -143,6 +147,106 @@ END_TEST
 
 /* --set is repeatable up to its array, and --threads N is one more --set,
  * in command-line order (the last one for a key wins). */
+/* help CMD, --version everywhere, and "did you mean" for mistyped commands,
+ * options and experiment keys; no suggestion for a word far from all. */
+START_TEST(help_version_and_suggestions)
+{
+    if (!setup())
+        return;
+    static char out[1 << 16], want[1 << 16];
+    char args[512];
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        snprintf(args, sizeof args, "%s --help", commands[i]);
+        ck_assert_int_eq(run(args, "2>/dev/null", want, sizeof want), 0);
+        snprintf(args, sizeof args, "help %s", commands[i]);
+        ck_assert_int_eq(run(args, "2>/dev/null", out, sizeof out), 0);
+        ck_assert_msg(!strcmp(out, want), "help %s differs from %s --help", commands[i],
+                      commands[i]);
+        snprintf(args, sizeof args, "%s --version", commands[i]);
+        ck_assert_int_eq(run(args, "2>/dev/null", out, sizeof out), 0);
+        ck_assert_str_eq(out, "tinym2net " TM_TEST_VERSION "\n");
+    }
+    ck_assert_int_eq(run("--version", "2>/dev/null", out, sizeof out), 0);
+    ck_assert_str_eq(out, "tinym2net " TM_TEST_VERSION "\n");
+    ck_assert_int_eq(run("quantise x", "2>&1 >/dev/null", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "did you mean 'quantize'?"), "%s", out);
+    ck_assert_int_eq(run("help quantise", "2>&1 >/dev/null", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "did you mean 'quantize'?"), "%s", out);
+    ck_assert_int_eq(run("frobnicate", "2>&1 >/dev/null", out, sizeof out), 2);
+    ck_assert_msg(!strstr(out, "did you mean"), "%s", out);
+    ck_assert_int_eq(run("quantize x --ouput y", "2>&1 >/dev/null", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "did you mean '--out'?"), "%s", out);
+    ck_assert_int_eq(run("quantize x --calib-batch 3", "2>&1 >/dev/null", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "did you mean '--calib-batches'?"), "%s", out);
+    ck_assert_int_eq(run("quantize x --zzzzzz", "2>&1 >/dev/null", out, sizeof out), 2);
+    ck_assert_msg(!strstr(out, "did you mean"), "%s", out);
+    snprintf(args, sizeof args, "train '%s/experiments/quickstart.cfg' --set train.epoch=3",
+             tm_test_source_dir());
+    ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "unknown key 'epoch'; did you mean 'epochs'?"), "%s", out);
+    snprintf(args, sizeof args, "train '%s/experiments/quickstart.cfg' --set train.learning_rate=3",
+             tm_test_source_dir());
+    ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "unknown key 'learning_rate' (valid keys"), "%s", out);
+    /* tinym2net-run too */
+    char runexe[4096];
+    ck_assert(tm_test_build_exe(runexe, sizeof runexe, "tinym2net-run"));
+    ck_assert_int_eq(tm_test_run_exe(runexe, out, sizeof out, "--version"), 0);
+    ck_assert_str_eq(out, "tinym2net-run " TM_TEST_VERSION "\n");
+    ck_assert_int_eq(tm_test_run_exe(runexe, out, sizeof out, "m --manifst x"), 2);
+    ck_assert_msg(strstr(out, "did you mean '--manifest'?"), "%s", out);
+}
+END_TEST
+
+/* Every command that writes a folder refuses one holding its outputs without
+ * --force, before any work (here: before even opening the missing run). */
+START_TEST(force_rule_before_any_work)
+{
+    if (!setup())
+        return;
+    static char out[1 << 16];
+    char *d = tm_test_tmpdir("force");
+    ck_assert_ptr_nonnull(d);
+    char args[8192];
+    snprintf(args, sizeof args, "touch '%s/model.tm2n' '%s/pareto.csv' '%s/checkpoint.h5'", d, d,
+             d);
+    ck_assert_int_eq(tm_test_run_cmd(args, out, sizeof out), 0);
+    const char *cmds[3][2] = {{"quantize", "model.tm2n"},
+                              {"search", "pareto.csv"},
+                              {"train", "checkpoint.h5"}};
+    for (int i = 0; i < 3; i++) {
+        if (i == 2)
+            snprintf(args, sizeof args, "train '%s/experiments/quickstart.cfg' --out '%s'",
+                     tm_test_source_dir(), d);
+        else
+            snprintf(args, sizeof args, "%s '%s/no-run' --out '%s' --budget-bytes 1", cmds[i][0],
+                     d, d);
+        if (i == 0) /* quantize has no --budget-bytes */
+            snprintf(args, sizeof args, "quantize '%s/no-run' --out '%s'", d, d);
+        ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+        ck_assert_msg(strstr(out, "already holds") && strstr(out, cmds[i][1]) &&
+                          strstr(out, "--force") && !strstr(out, "no-run"),
+                      "%s: %s", cmds[i][0], out);
+        /* with --force the command goes on: to the missing run's error */
+        if (i < 2) {
+            strncat(args, " --force", sizeof args - strlen(args) - 1);
+            ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+            ck_assert_msg(strstr(out, "no-run"), "%s --force: %s", cmds[i][0], out);
+        }
+    }
+    /* export of a training run says what to do first */
+    snprintf(args, sizeof args, "mkdir '%s/tr' && touch '%s/tr/model.h5'", d, d);
+    ck_assert_int_eq(tm_test_run_cmd(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "export '%s/tr' -o '%s/m.tm2n'", d, d);
+    ck_assert_int_eq(run(args, "2>&1 >/dev/null", out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "is a training run") && strstr(out, "tinym2net quantize"), "%s",
+                  out);
+    snprintf(args, sizeof args, "rm -rf '%s'", d);
+    ck_assert_int_eq(tm_test_run_cmd(args, out, sizeof out), 0);
+    free(d);
+}
+END_TEST
+
 START_TEST(repeatable_set_and_threads)
 {
     if (!setup())
@@ -189,6 +293,8 @@ int main(void)
     tcase_add_test(tc, errors_name_command_option_and_reason);
     tcase_add_test(tc, every_option_is_accepted);
     tcase_add_test(tc, repeatable_set_and_threads);
+    tcase_add_test(tc, help_version_and_suggestions);
+    tcase_add_test(tc, force_rule_before_any_work);
     suite_add_tcase(s, tc);
     return tm_test_run(s);
 }

@@ -4,6 +4,7 @@
 
 #include "tm_arena.h"
 #include "tm_rng.h"
+#include "tm_suggest.h"
 #include "tm_tape.h"
 #include "tm_test_util.h"
 #include "tm_threads.h"
@@ -187,6 +188,25 @@ START_TEST(pool_hands_off_to_spinning_and_sleeping_workers)
 }
 END_TEST
 
+START_TEST(edit_distance_and_suggestions)
+{
+    ck_assert_int_eq(tm_edit_distance("kitten", "sitting"), 3);
+    ck_assert_int_eq(tm_edit_distance("epochs", "epcohs"), 1); /* a swap */
+    ck_assert_int_eq(tm_edit_distance("LR", "lr"), 0);
+    ck_assert_int_eq(tm_edit_distance("", "abc"), 3);
+    const char *c[] = {"--out", "--preset", "--qat-epochs", "--calib-batches"};
+    ck_assert_str_eq(tm_suggest("--ot", c, 4), "--out");
+    ck_assert_str_eq(tm_suggest("--calib", c, 4), "--calib-batches"); /* a prefix */
+    ck_assert_ptr_null(tm_suggest("--out", c, 4));                    /* not a typo */
+    ck_assert_ptr_null(tm_suggest("--zzzzzz", c, 4));
+    char buf[32];
+    ck_assert_str_eq(tm_suggest_in_list("epoch", "epochs, batch_size, lr", buf, sizeof buf),
+                     "epochs");
+    ck_assert_ptr_null(tm_suggest_in_list("learning_rate", "epochs, batch_size, lr", buf,
+                                          sizeof buf));
+}
+END_TEST
+
 Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -199,6 +219,7 @@ Suite *core_suite(void)
     tcase_add_test(tc, arena_reuses_memory_after_reset);
     tcase_add_test(tc, pool_covers_every_task_once_with_static_split);
     tcase_add_test(tc, pool_hands_off_to_spinning_and_sleeping_workers);
+    tcase_add_test(tc, edit_distance_and_suggestions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -450,6 +450,49 @@ START_TEST(impossible_shapes_name_file_line_and_layer)
 }
 END_TEST
 
+/* size = HxW: H rows by W columns for convolutions; pools stay square. */
+START_TEST(non_square_kernels)
+{
+    tm_experiment e;
+    TM_CK(tm_experiment_parse(&e, replace("filters = 4", "filters = 4\nsize = 2x5\nstride = 2"),
+                              "x.cfg", NULL, 0));
+    const tm_layer_spec *c = &e.model.branches[0].layers[0];
+    ck_assert_int_eq(c->size, 2);
+    ck_assert_int_eq(tm_layer_kernel_w(c), 5);
+    tm_experiment_set_classes(&e, 3);
+    tm_rng r;
+    tm_rng_seed(&r, 0);
+    tm_model *m = NULL;
+    TM_CK(tm_model_build(&m, &e.model, &r));
+    /* 1x8x8, same padding, stride 2: 4x4 out; weights 4x1x2x5 */
+    ck_assert_int_eq(m->branch_layers[0][0].out_shape[1], 4);
+    ck_assert_int_eq(m->branch_layers[0][0].out_shape[2], 4);
+    ck_assert_int_eq(m->branch_layers[0][0].w->shape[2], 2);
+    ck_assert_int_eq(m->branch_layers[0][0].w->shape[3], 5);
+    ck_assert_int_eq(m->branch_layers[0][0].macs, 4L * 4 * 4 * 10);
+    tm_model_free(m);
+    tm_experiment_free(&e);
+    TM_CK(tm_experiment_parse(&e, replace("filters = 4", "filters = 4\nsize = 3x3"), "x.cfg",
+                              NULL, 0));
+    ck_assert_int_eq(e.model.branches[0].layers[0].size, 3);
+    ck_assert_int_eq(e.model.branches[0].layers[0].size_w, 0);
+    tm_experiment_free(&e);
+    const char *bad[] = {"0x3", "3x", "x3", "3x65", "-3x3", "3x-1", "3x+1", "3 x 3", "3x3x3"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char to[64];
+        snprintf(to, sizeof to, "filters = 4\nsize = %s", bad[i]);
+        expect_error(replace("filters = 4", to), NULL, 0, "x.cfg:14", "not a size");
+    }
+    TM_CK(tm_experiment_parse(&e, replace("[a.f]", "[a.p]\ntype = maxpool\nsize = 2x1\n[a.f]"),
+                              "x.cfg", NULL, 0));
+    tm_experiment_set_classes(&e, 3);
+    ck_assert_int_ne(tm_model_build(&m, &e.model, &r), TM_OK);
+    ck_assert_msg(strstr(tm_last_error(), "[a.p]") && strstr(tm_last_error(), "square"), "%s",
+                  tm_last_error());
+    tm_experiment_free(&e);
+}
+END_TEST
+
 START_TEST(missing_file_is_named)
 {
     tm_experiment e;
@@ -462,7 +505,7 @@ END_TEST
 START_TEST(shipped_experiment_files_parse)
 {
     const char *dirs[] = {"experiments", "experiments/avdigits", "experiments/avdigits-noisy",
-                          "experiments/coswara"};
+                          "experiments/coswara", "experiments/kws"};
     int seen = 0;
     for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
         char dir[4096];
@@ -490,7 +533,7 @@ START_TEST(shipped_experiment_files_parse)
         }
         closedir(dh);
     }
-    ck_assert_int_ge(seen, 13);
+    ck_assert_int_ge(seen, 14);
 }
 END_TEST
 
@@ -512,6 +555,7 @@ int main(void)
     tcase_add_test(tc, unknown_branch_is_an_error_naming_file_line_and_branch);
     tcase_add_test(tc, impossible_shapes_name_file_line_and_layer);
     tcase_add_test(tc, missing_file_is_named);
+    tcase_add_test(tc, non_square_kernels);
     tcase_add_test(tc, shipped_experiment_files_parse);
     suite_add_tcase(s, tc);
     return tm_test_run(s);

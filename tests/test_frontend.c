@@ -127,6 +127,46 @@ START_TEST(fft_power_is_the_squared_magnitude)
 }
 END_TEST
 
+START_TEST(fft_simd_gives_the_reference_bits)
+{
+    /* Every size, inputs of mixed scale with zeros, both outputs. */
+    tm_rng r;
+    tm_rng_seed(&r, 77);
+    for (int n = 2; n <= 4096; n *= 2) {
+        tm_rt_fft_plan plan;
+        void *buf;
+        plan_for(&plan, n, &buf);
+        float *x = malloc(sizeof(float) * n * 4), *w1 = x + n, *w2 = x + 2 * n;
+        float *o1 = malloc(sizeof(float) * (n + 2) * 2), *o2 = o1 + n + 2;
+        ck_assert_ptr_nonnull(x);
+        ck_assert_ptr_nonnull(o1);
+        for (int trial = 0; trial < 20; trial++) {
+            float scale = trial < 10 ? 1.0f : (float)ldexp(1.0, (trial - 10) * 12 - 60);
+            for (int i = 0; i < n; i++)
+                x[i] = (i + trial) % 7 == 0 ? 0.0f : scale * (2.0f * tm_rng_uniform(&r) - 1.0f);
+            for (int power = 0; power < 2; power++) {
+                memcpy(w1, x, sizeof(float) * n);
+                memcpy(w2, x, sizeof(float) * n);
+                int len = power ? n / 2 + 1 : n + 2;
+                if (power) {
+                    ck_assert_int_eq(tm_rt_fft_power(&plan, w1, o1), TM_RT_OK);
+                    ck_assert_int_eq(tm_rt_fft_power_ref(&plan, w2, o2), TM_RT_OK);
+                } else {
+                    ck_assert_int_eq(tm_rt_fft_forward(&plan, w1, o1), TM_RT_OK);
+                    ck_assert_int_eq(tm_rt_fft_forward_ref(&plan, w2, o2), TM_RT_OK);
+                }
+                ck_assert_msg(memcmp(o1, o2, sizeof(float) * len) == 0,
+                              "n=%d trial %d %s: not the reference's bits", n, trial,
+                              power ? "power" : "forward");
+            }
+        }
+        free(x);
+        free(o1);
+        free(buf);
+    }
+}
+END_TEST
+
 START_TEST(fft_pure_tone_peaks_at_its_bin)
 {
     int n = 1024, bins = n / 2 + 1;
@@ -787,6 +827,7 @@ Suite *frontend_suite(void)
     TCase *tc = tcase_create("frontend");
     tcase_add_test(tc, fft_matches_fftw_and_double_dft);
     tcase_add_test(tc, fft_power_is_the_squared_magnitude);
+    tcase_add_test(tc, fft_simd_gives_the_reference_bits);
     tcase_add_test(tc, fft_pure_tone_peaks_at_its_bin);
     tcase_add_test(tc, fft_rejects_bad_sizes_and_small_buffers);
     tcase_add_test(tc, frame_count_follows_the_rule);

@@ -768,8 +768,8 @@ END_TEST
 
 /* Scratch of every target's build, asked on this host: this build's own
  * entry agrees with tm_rt_kernel_scratch_bytes, the SIMD targets share one
- * plan (the dot-product kernels fit the int16 one), the DSP build needs two
- * int16 columns. */
+ * plan (the dot-product kernels fit the int16 one), the DSP build's comes
+ * from tm_rt_conv_dsp.c on any host. */
 START_TEST(scratch_of_every_isa)
 {
     tm_rng r;
@@ -799,11 +799,11 @@ START_TEST(scratch_of_every_isa)
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_NEON, a, kind), avx2);
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_AVX512VNNI, a, kind), avx2);
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_DOTPROD, a, kind), avx2);
-        if (kind != TM_RT_KERNEL_DEPTHWISE) {
-            size_t taps = (size_t)a->in_c * a->kh * a->kw;
-            ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_ARM_DSP, a, kind),
-                              4 + 2 * ((taps + 1) / 2 * 2) * sizeof(int16_t));
-        }
+        /* the DSP build: conv's columns; dense and depthwise read in place */
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_ARM_DSP, a, kind),
+                          kind == TM_RT_KERNEL_CONV ? tm_rt_conv_dsp_scratch_bytes(a, kind) : 0);
+        if (kind == TM_RT_KERNEL_CONV)
+            ck_assert_uint_gt(tm_rt_conv_dsp_scratch_bytes(a, kind), 0);
         kcase_free(&k);
     }
 }

@@ -517,6 +517,30 @@ START_TEST(round_trip_reentrant_and_deterministic)
         float v = (feats[i] - m1.inputs[1].mean) / m1.inputs[1].std;
         ck_assert_int_eq(q[i], (int)clamp64((int64_t)roundf(v / 0.03f), -128, 127));
     }
+    /* 16-bit PCM gives the input tensor of its scaled floats, bit for bit. */
+    {
+        int ns = m1.inputs[1].num_samples;
+        int16_t *pcm = malloc(sizeof(int16_t) * (size_t)ns);
+        float *x = malloc(sizeof(float) * (size_t)ns);
+        size_t nt = elems(&m1.tensors[m1.inputs[1].tensor]);
+        int8_t *via_f = malloc(nt);
+        ck_assert(pcm && x && via_f);
+        for (int i = 0; i < ns; i++) {
+            pcm[i] = (int16_t)(i % 5 == 0 ? -32768 : (i * 7919) % 65536 - 32768);
+            x[i] = pcm[i] / 32768.0f;
+        }
+        ck_assert_int_eq(tm_rt_model_set_audio(&m1, mem1, 1, x), TM_RT_OK);
+        memcpy(via_f, tm_rt_model_tensor(&m1, mem1, m1.inputs[1].tensor), nt);
+        memset(tm_rt_model_tensor(&m1, mem1, m1.inputs[1].tensor), 0x55, nt);
+        ck_assert_int_eq(tm_rt_model_set_audio_i16(&m1, mem1, 1, pcm), TM_RT_OK);
+        ck_assert_int_eq(memcmp(via_f, tm_rt_model_tensor(&m1, mem1, m1.inputs[1].tensor), nt),
+                         0);
+        ck_assert_int_eq(tm_rt_model_set_audio_i16(&m1, mem1, 0, pcm), TM_RT_ERR_ARG);
+        ck_assert_int_eq(tm_rt_model_set_audio_i16(&m1, mem1, 1, NULL), TM_RT_ERR_ARG);
+        free(pcm);
+        free(x);
+        free(via_f);
+    }
     /* Unaligned bytes are refused. */
     uint8_t *odd = malloc(a.size + 1);
     memcpy(odd + 1, a.bytes, a.size);

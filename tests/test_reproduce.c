@@ -5,6 +5,7 @@
  * the integer simulation's (the command fails otherwise; the table shows
  * both). Also its argument errors. */
 #include <check.h>
+#include <ctype.h>
 #include <math.h>
 #include <png.h>
 #include <sndfile.h>
@@ -221,6 +222,103 @@ START_TEST(quick_end_to_end)
 }
 END_TEST
 
+/* The page without what differs between any two runs: the date, wall times
+ * and latencies (timings of this shared machine). */
+static void normalise(char *md)
+{
+    char *o = md;
+    for (char *line = md; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+        int skip = !strncmp(line, "Date:", 5) || !strncmp(line, "Wall time", 9) ||
+                   !strncmp(line, "Command:", 8);
+        if (!skip) {
+            for (size_t k = 0; k < len; k++) {
+                /* "0.091 ms" -> "T ms" */
+                if (!strncmp(line + k, " ms", 3) && k > 0 && (isdigit((unsigned char)line[k - 1]))) {
+                    size_t b = k;
+                    while (b > 0 && (isdigit((unsigned char)line[b - 1]) || line[b - 1] == '.'))
+                        b--;
+                    memmove(o, line, b);
+                    o += b;
+                    *o++ = 'T';
+                    line += k;
+                    len -= k;
+                    k = 0;
+                }
+            }
+            memmove(o, line, len);
+            o += len;
+        }
+        line += len;
+    }
+    *o = '\0';
+}
+
+/* mpirun -n 2 tinym2net reproduce: the jobs dealt out over two ranks give
+ * the single-process page (apart from times). */
+START_TEST(mpi_sweep_writes_the_same_page)
+{
+    if (system("command -v mpirun >/dev/null 2>&1") != 0) {
+        printf("skip: mpirun not found (apt-get install openmpi-bin)\n");
+        return;
+    }
+    char probe[8192], out1[256];
+    snprintf(probe, sizeof probe, "'%s/tinym2net' reproduce --help | grep -c 'mpirun'",
+             bin_dir());
+    if (tm_test_run_cmd(probe, out1, sizeof out1) != 0 || atoi(out1) < 1) {
+        printf("skip: this build has no MPI (TM_WITH_MPI=OFF)\n");
+        return;
+    }
+    char *dir = tm_test_tmpdir("reproduce-mpi");
+    char data[4096], cfg[4096], tiny[4096], cmd[16384];
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(cfg, sizeof cfg, "%s/cfg", dir);
+    snprintf(tiny, sizeof tiny, "%s/cfg/tiny", dir);
+    ck_assert_int_eq(mkdir(data, 0777), 0);
+    ck_assert_int_eq(mkdir(cfg, 0777), 0);
+    ck_assert_int_eq(mkdir(tiny, 0777), 0);
+    tm_rng r;
+    tm_rng_seed(&r, 7);
+    write_split(data, "train", N_TRAIN, &r);
+    write_split(data, "test", N_TEST, &r);
+    write_cfg(tiny, "image-base", data, 1, 0, "conv");
+    write_cfg(tiny, "audio-base", data, 0, 1, "conv");
+    write_cfg(tiny, "fused", data, 1, 1, "conv");
+    write_cfg(tiny, "fused-compressed", data, 1, 1, "separable");
+    char *page[2];
+    for (int k = 0; k < 2; k++) {
+        char res[4200], out[4200], log[1 << 15];
+        snprintf(res, sizeof res, "%s/docs%d/results.md", dir, k);
+        snprintf(out, sizeof out, "%s/out%d", dir, k);
+        snprintf(cmd, sizeof cmd,
+                 "%s '%s/tinym2net' reproduce --quick --epochs 3 --data tiny --configs '%s' "
+                 "--out '%s' --results '%s' --threads 1 2>&1",
+                 k ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 "
+                     "--oversubscribe --bind-to none"
+                   : "",
+                 bin_dir(), cfg, out, res);
+        int rc = tm_test_run_cmd(cmd, log, sizeof log);
+        ck_assert_msg(rc == 0, "reproduce %s failed (%d):\n%s", k ? "on 2 ranks" : "alone", rc,
+                      log);
+        if (k)
+            ck_assert_msg(strstr(log, "2 ranks"), "not run over 2 ranks:\n%s", log);
+        page[k] = slurp(res);
+        ck_assert_msg(page[k] != NULL, "%s was not written", res);
+        normalise(page[k]);
+    }
+    ck_assert_msg(strstr(page[0], "| fused compressed (separable, paper 8/4-bit) |"), "%s",
+                  page[0]);
+    ck_assert_msg(!strcmp(page[0], page[1]), "the pages differ:\n--- alone\n%s\n--- 2 ranks\n%s",
+                  page[0], page[1]);
+    free(page[0]);
+    free(page[1]);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 static int run_rc(const char *args, char *out, size_t n)
 {
     char cmd[8192];
@@ -259,6 +357,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, quick_end_to_end);
     tcase_add_test(tc, argument_errors);
+    tcase_add_test(tc, mpi_sweep_writes_the_same_page);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,7 +10,8 @@
  *   build/bench_latency [--qdir QDIR | --model MODEL] [--cfg FILE] [--seconds S]
  *                       [--invokes N] [--no-torch] [--no-callgrind] [--keep DIR]
  *                       [--write-models DIR]
- *   build/bench_latency --driver MODEL N     N invokes (what callgrind runs)
+ *   build/bench_latency --driver MODEL N     N rows: inputs set, invoke (what
+ *                                            callgrind runs)
  *
  * With --qdir (a `tinym2net quantize` folder) the models are the exporter's:
  * rebuilt from qmodel.h5, the stored precision checked against model.tm2n
@@ -51,7 +52,7 @@ typedef struct {
     float *in[TM_RT_MAX_MODEL_INPUTS];
     tm_export_stats st;
     double invoke_ms, total_ms;
-    double ir_per_mac, kernel_ir_per_mac[3];
+    double ir_per_mac, kernel_ir_per_mac[3], frontend_per_invoke;
     uint64_t kernel_macs[3];
 } variant;
 
@@ -155,7 +156,7 @@ static void variant_free(variant *v)
     free(v->bytes);
 }
 
-/* ---- --driver: N invokes of a model file, for callgrind ------------------ */
+/* ---- --driver: N rows (inputs set, invoke) of a model file, for callgrind - */
 
 static int driver(const char *path, int n)
 {
@@ -181,7 +182,7 @@ static int driver(const char *path, int n)
     }
     int bad = 0;
     for (int i = 0; i < n && !bad; i++)
-        bad = call_invoke(&v);
+        bad = call_total(&v);
     variant_free(&v);
     return bad;
 }
@@ -458,7 +459,8 @@ static void run_callgrind(const char *self, variant *v, int n_variants, int invo
            "%.4f\n",
            tm_rt_kernels_isa(), tm_rt_kernels_macs_per_instruction(),
            1.0 / tm_rt_kernels_macs_per_instruction());
-    printf("  %-10s %12s %12s %12s %12s\n", "model", "invoke", "conv", "depthwise", "dense");
+    printf("  %-10s %12s %12s %12s %12s %14s\n", "model", "invoke", "conv", "depthwise", "dense",
+           "front end/inv");
     for (int k = 0; k < n_variants; k++) {
         char path[4300];
         snprintf(path, sizeof path, "%.4200s/%s.tm2n", dir, v[k].name);
@@ -483,12 +485,21 @@ static void run_callgrind(const char *self, variant *v, int n_variants, int invo
             v[k].kernel_ir_per_mac[j] =
                 kir > 0 ? kir / ((double)invokes * (double)v[k].kernel_macs[j]) : -1;
         }
-        printf("  %-10s %12.3f %12.3f %12.3f %12.3f\n", v[k].name, v[k].ir_per_mac,
-               v[k].kernel_ir_per_mac[0], v[k].kernel_ir_per_mac[1], v[k].kernel_ir_per_mac[2]);
+        /* The audio front end per row (tm_rt_model_set_audio, inclusive) against
+         * the invoke: the tables are built on the first row only. */
+        int audio = 0;
+        for (uint32_t i = 0; i < v[k].m.n_inputs; i++)
+            audio |= v[k].m.inputs[i].kind == TM_RT_INPUT_AUDIO;
+        double fe = audio ? callgrind_ir(self, path, invokes, "tm_rt_model_set_audio", dir) : -1;
+        v[k].frontend_per_invoke = fe > 0 ? fe / ir : -1;
+        printf("  %-10s %12.3f %12.3f %12.3f %12.3f %14.3f\n", v[k].name, v[k].ir_per_mac,
+               v[k].kernel_ir_per_mac[0], v[k].kernel_ir_per_mac[1], v[k].kernel_ir_per_mac[2],
+               v[k].frontend_per_invoke);
         remove(path);
     }
     printf("  (conv includes the 1x1 pointwise halves of the separable layers; MACs count "
-           "padding taps)\n");
+           "padding taps;\n   front end/inv: instructions of the audio input setters per row over "
+           "the invoke's, -1 without audio)\n");
 }
 
 static void callgrind_all(variant *v, int n_variants, int invokes, const char *keep)

@@ -8,6 +8,8 @@
 #include "tm_checkpoint.h"
 #include "tm_cli.h"
 #include "tm_export.h"
+#include "tm_json.h"
+#include "tm_qrun.h"
 #include "tm_train.h"
 
 static void help(FILE *f)
@@ -27,6 +29,7 @@ static void help(FILE *f)
             "  --symbol NAME       the array's name (default: from FILE.h's name)\n"
             "  --inputs KIND       raw (default) or features: keep model.tm2n's inputs,\n"
             "                      which take ready features (MFCCs)\n"
+            "  --json FILE         also write the report as JSON (docs/deployment.md)\n"
             "  --quiet             print nothing but errors\n"
             "  --help              this text\n");
 }
@@ -68,7 +71,7 @@ static tm_status read_all(const char *path, uint8_t **out, size_t *n)
 }
 
 typedef struct {
-    const char *qdir, *out, *c_array, *symbol;
+    const char *qdir, *out, *c_array, *symbol, *json;
     int raw, quiet;
 } options;
 
@@ -95,12 +98,96 @@ static void state_free(state *st)
     free(st->sim);
 }
 
+static const char *input_kind(const tm_rt_input_desc *in)
+{
+    return in->kind == TM_RT_INPUT_AUDIO   ? "audio"
+           : in->kind == TM_RT_INPUT_IMAGE ? "image"
+                                           : "features";
+}
+
+/* --json FILE: the printed report for programs (docs/deployment.md). */
+static tm_status write_report(const options *o, const state *st, const tm_rt_model *dm, size_t n)
+{
+    tm_export_stats s;
+    tm_export_stats_of(dm, &s);
+    json_t *d = tm_json_doc(st->e.name, NULL);
+    int bad = !d;
+    bad |= tm_json_set_str(d, "qdir", o->qdir);
+    bad |= tm_json_set_str(d, "model", o->out);
+    if (o->c_array)
+        bad |= tm_json_set_str(d, "c_array", o->c_array);
+    bad |= tm_json_set_str(d, "input_records", o->raw ? "raw" : "features");
+    bad |= tm_json_set_int(d, "flash_bytes", (long long)s.file_bytes);
+    bad |= tm_json_set_int(d, "arena_bytes", s.arena_bytes);
+    bad |= tm_json_set_int(d, "peak_live_bytes", (long long)s.peak_live_bytes);
+    bad |= tm_json_set_int(d, "scratch_bytes", s.scratch_bytes);
+    bad |= tm_json_set_int(d, "scratch_this_build_bytes", s.scratch_need);
+    bad |= tm_json_set_int(d, "workspace_bytes", s.workspace_bytes);
+    bad |= tm_json_set_int(d, "ram_bytes", (long long)s.memory_bytes);
+    bad |= tm_json_set_int(d, "macs", (long long)s.macs);
+    bad |= tm_json_set_int(d, "weight_ops", s.weight_ops);
+    bad |= tm_json_set_int(d, "ops8", s.ops8);
+    bad |= tm_json_set_int(d, "ops4", s.ops4);
+    bad |= tm_json_set_int(d, "weights8", s.params8);
+    bad |= tm_json_set_int(d, "weights4", s.params4);
+    bad |= tm_json_set_int(d, "lower_bound_bytes", (long long)s.lower_bound);
+    bad |= tm_json_set_int(d, "packed_weight_bits_bytes", (long long)s.weight_bits_bytes);
+    bad |= tm_json_set_int(d, "bias_requant_bytes", (long long)s.param_bytes);
+    bad |= tm_json_set_int(d, "fixed_bytes", (long long)s.fixed_bytes);
+    bad |= tm_json_set_num(d, "file_over_bound", s.ratio, 4);
+    bad |= tm_json_set_num(d, "blob_over_bound", s.blob_ratio, 4);
+    json_t *ins = json_array();
+    for (uint32_t i = 0; i < dm->n_inputs; i++) {
+        const tm_rt_input_desc *in = &dm->inputs[i];
+        const tm_rt_tensor_desc *t = &dm->tensors[in->tensor];
+        json_t *one = json_object(), *shape = json_array();
+        bad |= tm_json_set(one, "name", tm_json_text(in->name, TM_RT_NAME_LEN));
+        bad |= tm_json_set_str(one, "kind", input_kind(in));
+        bad |= tm_json_set(one, "column", tm_json_text(in->column, TM_RT_NAME_LEN));
+        bad |= tm_json_push(shape, json_integer(t->c));
+        bad |= tm_json_push(shape, json_integer(t->h));
+        bad |= tm_json_push(shape, json_integer(t->w));
+        bad |= tm_json_set(one, "shape", shape);
+        if (in->kind == TM_RT_INPUT_AUDIO) {
+            bad |= tm_json_set_int(one, "sample_rate", in->sample_rate);
+            bad |= tm_json_set_int(one, "num_samples", in->num_samples);
+        }
+        bad |= tm_json_push(ins, one);
+    }
+    bad |= tm_json_set(d, "inputs", ins);
+    json_t *cls = json_array();
+    for (uint32_t c = 0; c < dm->n_classes; c++)
+        bad |= tm_json_push(cls, tm_json_text(dm->class_names[c], TM_RT_NAME_LEN));
+    bad |= tm_json_set(d, "classes", cls);
+    /* Per-layer bits, packed bytes and MACs, as quantize's metrics.json has them. */
+    tm_status rs = d ? tm_qrun_size_json(d, st->q, n) : TM_OK;
+    if (rs != TM_OK) {
+        json_decref(d);
+        return rs;
+    }
+    return tm_json_commit(d, bad, o->json);
+}
+
 static tm_status run(const options *o, state *st)
 {
     char path[TM_PATH_LEN + 32], qpath[TM_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/model.tm2n", o->qdir);
     snprintf(qpath, sizeof qpath, "%s/qmodel.h5", o->qdir);
     size_t sim_n = 0;
+    FILE *probe = fopen(path, "rb");
+    if (probe)
+        fclose(probe);
+    else {
+        char h5[TM_PATH_LEN + 32];
+        snprintf(h5, sizeof h5, "%s/model.h5", o->qdir);
+        if ((probe = fopen(h5, "rb"))) {
+            fclose(probe);
+            return tm_error(TM_ERR_ARG, "%s is a training run, not a quantised one: run "
+                                        "`tinym2net quantize %s --out QDIR` first, then export "
+                                        "QDIR",
+                            o->qdir, o->qdir);
+        }
+    }
     TM_TRY(read_all(path, &st->sim, &sim_n));
     tm_rt_model sm;
     if (tm_rt_model_open(&sm, st->sim, sim_n) != TM_RT_OK)
@@ -167,17 +254,18 @@ static tm_status run(const options *o, state *st)
     if (tm_rt_model_open(&dm, st->bytes, n) != TM_RT_OK)
         return tm_error(TM_ERR_INTERNAL, "export: the runtime rejects the exported model: %s",
                         tm_rt_model_error());
-    /* The C array first: a bad symbol or folder then leaves nothing written. */
+    char sym[128], note[TM_PATH_LEN + 64];
     if (o->c_array) {
-        char sym[128], note[TM_PATH_LEN + 64];
         if (o->symbol)
             snprintf(sym, sizeof sym, "%s", o->symbol);
         else
             tm_export_symbol(o->c_array, sym, sizeof sym);
         snprintf(note, sizeof note, "From %s (%s).", o->qdir, e->name);
-        TM_TRY(tm_export_write_c_array(o->c_array, sym, st->bytes, n, note));
     }
-    TM_TRY(tm_export_write_file(o->out, st->bytes, n));
+    /* Both outputs change as one unit. */
+    TM_TRY(tm_export_write_outputs(o->out, o->c_array, sym, st->bytes, n, note));
+    if (o->json)
+        TM_TRY(write_report(o, st, &dm, n));
     if (!o->quiet) {
         tm_export_stats s;
         tm_export_stats_of(&dm, &s);
@@ -218,6 +306,7 @@ int tm_cmd_export(int argc, char **argv)
         TM_CLI_STRING("--c-array", NULL, &o.c_array),
         TM_CLI_STRING("--symbol", NULL, &o.symbol),
         TM_CLI_CHOICE("--inputs", &inputs, kinds),
+        TM_CLI_STRING("--json", NULL, &o.json),
         TM_CLI_FLAG("--quiet", "-q", &o.quiet),
         {0},
     };

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include "tm_cli.h"
 #include "tm_data_load.h"
 #include "tm_experiment.h"
+#include "tm_json_io.h"
+#include "tm_ranks.h"
 
 #define RP_MAX_SEEDS 16
 #define RP_MAX_DATA 8
@@ -26,6 +29,10 @@
 #define RP_PATH 1024
 #define RP_CMD 8192
 
+
+#ifndef TM_SOURCE_DIR
+#define TM_SOURCE_DIR "."
+#endif
 /* Model slots: the two single-modality base models (<modality>-base.cfg),
  * fused, fused compressed, and the compressed model with searched bits. */
 enum { M_SINGLE0, M_SINGLE1, M_FUSED, M_COMP, M_SEARCH, M_N };
@@ -64,6 +71,8 @@ typedef struct {
     char self[RP_PATH], runner[RP_PATH], src[RP_PATH], a64_note[256];
     int seed[RP_MAX_SEEDS], n_seeds;
     FILE *log;
+    tm_ranks ranks;
+    char memo[RP_PATH]; /* over several ranks: markers of the commands done */
 } opts;
 
 static void help(FILE *f)
@@ -85,7 +94,7 @@ static void help(FILE *f)
             "  --seeds LIST        seeds (default 0,1,2)\n"
             "  --epochs N          training epochs (default: the experiment files')\n"
             "  --out DIR           working folder for runs (default runs/reproduce)\n"
-            "  --results FILE      results page (default docs/results.md)\n"
+            "  --results FILE      results page (default: the repository's docs/results.md)\n"
             "  --budget-bytes N    packed weight budget of the search (default: midway\n"
             "                      between the compressed model's all-4 and all-8-bit bytes)\n"
             "  --coswara ROOT      import the Coswara folder ROOT (combined_data.csv and\n"
@@ -97,6 +106,10 @@ static void help(FILE *f)
             "  --quick             seed 0, 2 epochs unless --epochs, short calibration and QAT\n"
             "                      (for tests; not a result)\n"
             "  --help              this text\n");
+    if (tm_ranks_have_mpi())
+        fprintf(f, "\nThis build has MPI: started by mpirun or srun, the jobs are dealt out over\n"
+                   "the ranks and rank 0 writes the same page (docs/scale-out.md):\n"
+                   "  mpirun -n 4 tinym2net reproduce ...\n");
 }
 
 static void logf_(opts *o, const char *fmt, ...)
@@ -124,6 +137,21 @@ static int sh(opts *o, const char *out, const char *fmt, ...)
     va_end(ap);
     if (w < 0 || (size_t)w >= sizeof cmd)
         return -1;
+    /* Over several ranks each command runs once: the rank that ran it leaves
+     * a marker (named by the command's hash) and the others take its files. */
+    char mark[RP_PATH + 64] = "";
+    if (o->memo[0]) {
+        uint64_t h = 1469598103934665603ull;
+        for (const char *c = cmd; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        snprintf(mark, sizeof mark, "%s/%016llx", o->memo, (unsigned long long)h);
+        struct stat ms;
+        if (stat(mark, &ms) == 0) {
+            if (o->log)
+                fprintf(o->log, "$ %s\n  (done by another rank)\n", cmd), fflush(o->log);
+            return 0;
+        }
+    }
     if (o->log)
         fprintf(o->log, "$ %s\n", cmd), fflush(o->log);
     char logpath[RP_PATH + 32];
@@ -141,7 +169,13 @@ static int sh(opts *o, const char *out, const char *fmt, ...)
                 (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     if (rc == -1)
         return -1;
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    if (rc == 0 && mark[0]) {
+        FILE *m = fopen(mark, "w");
+        if (m)
+            fclose(m);
+    }
+    return rc;
 }
 
 static int mkdirs(const char *dir)
@@ -186,54 +220,35 @@ static char *slurp(const char *path)
     return b;
 }
 
-/* The number after "key": in a JSON text (top level keys are unique in our
- * metrics files); NAN when absent or null. */
-static double json_num(const char *js, const char *key)
+/* A JSON file written by a command (metrics.json, tinym2net-run --json); NULL
+ * when missing or not JSON, with the reason in the log. */
+static json_t *load_json(opts *o, const char *path)
 {
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = js ? strstr(js, pat) : NULL;
-    if (!p)
-        return NAN;
-    p += strlen(pat);
-    char *end;
-    double v = strtod(p, &end);
-    return end == p ? NAN : v;
+    json_t *d = NULL;
+    if (tm_json_load(path, &d) != TM_OK)
+        logf_(o, "  %s\n", tm_last_error());
+    return d;
 }
 
 /* "test_confusion": [[..],..] into conf (k x k); returns k or 0. */
-static int json_confusion(const char *js, int *conf)
+static int json_confusion(const json_t *js, int *conf)
 {
-    const char *p = js ? strstr(js, "\"test_confusion\":") : NULL;
-    if (!p || !(p = strchr(p, '[')))
+    const json_t *rows = json_object_get(js, "test_confusion");
+    int k = (int)json_array_size(rows);
+    if (k < 1 || k > RP_MAX_CLASSES)
         return 0;
-    p++;
-    int rows = 0, cols = 0, n = 0;
-    while (*p && *p != ']' && rows < RP_MAX_CLASSES) {
-        while (*p && *p != '[' && *p != ']')
-            p++;
-        if (*p != '[')
-            break;
-        p++;
-        int c = 0;
-        while (*p && *p != ']') {
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (end == p) {
-                p++;
-                continue;
-            }
-            if (c < RP_MAX_CLASSES && n < RP_MAX_CLASSES * RP_MAX_CLASSES)
-                conf[n++] = (int)v;
-            c++;
-            p = end;
+    for (int r = 0; r < k; r++) {
+        const json_t *row = json_array_get(rows, (size_t)r);
+        if ((int)json_array_size(row) != k)
+            return 0;
+        for (int c = 0; c < k; c++) {
+            const json_t *v = json_array_get(row, (size_t)c);
+            if (!json_is_integer(v))
+                return 0;
+            conf[r * k + c] = (int)json_integer_value(v);
         }
-        if (*p)
-            p++;
-        cols = c;
-        rows++;
     }
-    return rows == cols && rows * cols == n ? rows : 0;
+    return k;
 }
 
 static int parse_list(const char *s, int *v, int max)
@@ -301,38 +316,37 @@ static void fmt_series(const series *s, char *buf, size_t n)
 
 /* Packed weight bytes of the compressed model with every layer at 4 and at
  * 8 bits, from the per-layer rows of a quantize metrics.json. */
-static int bytes_4_8(const char *js, long *b4, long *b8)
+static int bytes_4_8(const json_t *js, long *b4, long *b8)
 {
     *b4 = *b8 = 0;
-    const char *p = js ? strstr(js, "\"layers\":") : NULL;
-    int rows = 0;
-    while (p && (p = strstr(p, "{\"name\":"))) {
-        double params = json_num(p, "params"), bits = json_num(p, "bits"),
-               packed = json_num(p, "packed_bytes");
+    const json_t *layers = json_object_get(js, "layers"), *l;
+    size_t i;
+    json_array_foreach(layers, i, l) {
+        double params = tm_json_num(l, "params"), bits = tm_json_num(l, "bits"),
+               packed = tm_json_num(l, "packed_bytes");
         if (isnan(params) || isnan(bits) || isnan(packed))
             return -1;
         long half = (long)params - ((long)params + 1) / 2;
         *b8 += bits == 8 ? (long)packed : (long)packed + half;
         *b4 += bits == 4 ? (long)packed : (long)packed - half;
-        rows++;
-        p++;
     }
-    return rows ? 0 : -1;
+    return json_array_size(layers) ? 0 : -1;
 }
 
-/* tinym2net-run's summary: accuracy (right/n), invoke latency, arena,
+/* tinym2net-run --json: accuracy (right/n), median invoke latency, arena,
  * file bytes. */
-static int parse_run(const char *txt, int *right, int *n, double *lat, long *arena, long *fbytes)
+static int parse_run(const json_t *js, int *right, int *n, double *lat, long *arena, long *fbytes)
 {
-    const char *p;
-    if (!txt || !(p = strstr(txt, "accuracy ")) || sscanf(p, "accuracy %*f (%d/%d)", right, n) != 2)
+    double r = tm_json_num(js, "right"), l = tm_json_num(js, "labelled");
+    if (isnan(r) || isnan(l) || l < 1)
         return -1;
-    if ((p = strstr(txt, "invoke ")))
-        *lat = strtod(p + 7, NULL);
-    if ((p = strstr(txt, "(arena ")))
-        *arena = strtol(p + 7, NULL, 10);
-    if ((p = strstr(txt, "model file ")))
-        *fbytes = strtol(p + 11, NULL, 10);
+    *right = (int)r;
+    *n = (int)l;
+    *lat = tm_json_num(json_object_get(js, "latency"), "invoke_median_ms");
+    double a = tm_json_num(json_object_get(js, "memory"), "arena_bytes");
+    double f = tm_json_num(js, "model_file_bytes");
+    *arena = isnan(a) ? 0 : (long)a;
+    *fbytes = isnan(f) ? 0 : (long)f;
     return 0;
 }
 
@@ -499,21 +513,21 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
             return 0;
         }
         snprintf(js_path, sizeof js_path, "%s/metrics.json", run);
-        char *js = slurp(js_path);
-        double acc = json_num(js, "test_accuracy");
+        json_t *js = load_json(o, js_path);
+        double acc = tm_json_num(js, "test_accuracy");
         add(&r->fl, acc);
-        r->params = (long)json_num(js, "parameters");
-        r->macs = (long)json_num(js, "macs_per_sample");
+        r->params = (long)tm_json_num(js, "parameters");
+        r->macs = (long)tm_json_num(js, "macs_per_sample");
         if (!isnan(acc) && (r->fl.n == 1 || acc > r->best)) {
             r->best = acc;
             r->k = json_confusion(js, r->conf);
         }
-        free(js);
+        json_decref(js);
     }
     snprintf(q, sizeof q, "%s/q", base);
     if (mi == M_SEARCH) {
         logf_(o, "[%s seed %d] search (budget %ld bytes)\n", d->name, seed, d->budget);
-        if (sh(o, NULL, "'%s' search '%s' --out '%s' %s %ld --quiet %s %s %s", o->self, run, q, extra,
+        if (sh(o, NULL, "'%s' search '%s' --out '%s' %s %ld --force --quiet %s %s %s", o->self, run, q, extra,
                d->budget, qopts, sopts, thr) != 0) {
             logf_(o, "  search failed (see %s/reproduce.log)\n", o->out);
             snprintf(r->note, sizeof r->note, "the search failed at seed %d", seed);
@@ -521,7 +535,7 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
         }
     } else {
         logf_(o, "[%s seed %d] quantize %s --preset paper\n", d->name, seed, d->cfg[mi]);
-        if (sh(o, NULL, "'%s' quantize '%s' --out '%s' --preset paper --quiet %s %s", o->self, run,
+        if (sh(o, NULL, "'%s' quantize '%s' --out '%s' --preset paper --force --quiet %s %s", o->self, run,
                q, qopts, thr) != 0) {
             logf_(o, "  quantisation failed (see %s/reproduce.log)\n", o->out);
             snprintf(r->note, sizeof r->note, "quantisation failed at seed %d", seed);
@@ -529,21 +543,22 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
         }
     }
     snprintf(js_path, sizeof js_path, "%s/metrics.json", q);
-    char *qjs = slurp(js_path);
-    double sim = json_num(qjs, "test_accuracy");
+    json_t *qjs = load_json(o, js_path);
+    double sim = tm_json_num(qjs, "test_accuracy");
     if (mi == M_SEARCH) {
-        add(&r->fl, json_num(qjs, "float_test_accuracy"));
-        double a4 = json_num(qjs, "all4_weight_bytes"), a8 = json_num(qjs, "all8_weight_bytes");
+        add(&r->fl, tm_json_num(qjs, "float_test_accuracy"));
+        double a4 = tm_json_num(qjs, "all4_weight_bytes"),
+               a8 = tm_json_num(qjs, "all8_weight_bytes");
         if (!isnan(a4) && !isnan(a8))
             snprintf(r->note, sizeof r->note,
                      "the search reports %.0f packed weight bytes with every layer at 4 bits and "
                      "%.0f at 8 bits; the searched model has %ld",
-                     a4, a8, (long)json_num(qjs, "weight_bytes"));
+                     a4, a8, (long)tm_json_num(qjs, "weight_bytes"));
         r->params = d->m[M_COMP].params;
         r->macs = d->m[M_COMP].macs;
     }
     add(&r->sim, sim);
-    double wb = json_num(qjs, "weight_bytes");
+    double wb = tm_json_num(qjs, "weight_bytes");
     if (!isnan(wb))
         r->weight_bytes = (long)wb;
     if (mi == M_COMP && d->budget <= 0) {
@@ -551,10 +566,10 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
         if (bytes_4_8(qjs, &b4, &b8) == 0)
             d->budget = (b4 + b8) / 2;
     }
-    free(qjs);
+    json_decref(qjs);
 
     char model[RP_PATH + 200], out_txt[RP_PATH + 200], logits[RP_PATH + 200],
-        scores[RP_PATH + 200], inputs[RP_PATH + 200];
+        scores[RP_PATH + 200], inputs[RP_PATH + 200], run_json[RP_PATH + 200];
     snprintf(model, sizeof model, "%s/model.tm2n", base);
     if (sh(o, NULL, "'%s' export '%s' -o '%s' --quiet", o->self, q, model) != 0) {
         logf_(o, "  export failed (see %s/reproduce.log)\n", o->out);
@@ -568,23 +583,24 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
     snprintf(logits, sizeof logits, "%s/logits.csv", base);
     snprintf(scores, sizeof scores, "%s/scores.csv", base);
     snprintf(inputs, sizeof inputs, "%s/inputs.bin", base);
+    snprintf(run_json, sizeof run_json, "%s/run.json", base);
     int a64 = o->a64_ok;
     if (sh(o, out_txt, "'%s' '%s' --manifest '%s' --label-column '%s' --fit %s --quiet "
-                       "--logits '%s' --scores '%s' %s%s%s",
-           o->runner, model, man.test, man.label, man.fit, logits, scores,
+                       "--logits '%s' --scores '%s' --json '%s' %s%s%s",
+           o->runner, model, man.test, man.label, man.fit, logits, scores, run_json,
            a64 ? "--dump-inputs '" : "",
            a64 ? inputs : "", a64 ? "'" : "") != 0) {
         logf_(o, "  tinym2net-run failed on %s (see %s)\n", model, out_txt);
         return -1;
     }
-    char *txt = slurp(out_txt);
+    json_t *rj = load_json(o, run_json);
     int right = 0, n = 0;
     double lat = NAN;
     long arena = 0, fbytes = 0;
-    int pr = parse_run(txt, &right, &n, &lat, &arena, &fbytes);
-    free(txt);
+    int pr = parse_run(rj, &right, &n, &lat, &arena, &fbytes);
+    json_decref(rj);
     if (pr) {
-        logf_(o, "  cannot read tinym2net-run's summary in %s\n", out_txt);
+        logf_(o, "  cannot read tinym2net-run's summary in %s\n", run_json);
         return -1;
     }
     double rt = n ? (double)right / n : NAN;
@@ -656,6 +672,40 @@ static void run_data(opts *o, data_res *d, int *fatal)
         }
 }
 
+/* Over several ranks: the jobs (data set x model x seed, in the order of a
+ * single-process run) are dealt out in turn; the searches follow once every
+ * compressed model is in, as they need its budget. Every rank leaves its
+ * files and command markers; rank 0 then collects (run_data again, every
+ * command already done), so the page is the single-process page. */
+static void run_waves(opts *o, data_res *ds, int nd)
+{
+    const tm_ranks *r = &o->ranks;
+    char search_opt[64];
+    int have_search = search_option(o, search_opt, sizeof search_opt) == 0;
+    long job = 0;
+    for (int i = 0; i < nd; i++)
+        for (int s = 0; s < o->n_seeds; s++)
+            for (int mi = 0; mi < M_N; mi++)
+                if (mi != M_SEARCH && job++ % r->size == r->rank)
+                    (void)run_model(o, &ds[i], mi, o->seed[s], search_opt);
+    tm_ranks_barrier(r);
+    for (int i = 0; i < nd && have_search; i++) {
+        data_res *d = &ds[i];
+        /* the budget as a single process finds it: the first seed's compressed model */
+        d->budget = o->budget;
+        memset(&d->m[M_COMP], 0, sizeof d->m[M_COMP]);
+        (void)run_model(o, d, M_COMP, o->seed[0], search_opt);
+        for (int s = 0; s < o->n_seeds; s++)
+            if (job++ % r->size == r->rank && d->m[M_COMP].ran && d->budget > 0)
+                (void)run_model(o, d, M_SEARCH, o->seed[s], search_opt);
+    }
+    tm_ranks_barrier(r);
+    for (int i = 0; i < nd; i++) {
+        memset(ds[i].m, 0, sizeof ds[i].m);
+        ds[i].budget = o->budget;
+    }
+}
+
 /* ---- the results page --------------------------------------------------- */
 
 static void write_plots(opts *o, data_res *ds, int nd, const char *dir, const char *stem,
@@ -685,17 +735,44 @@ static void write_plots(opts *o, data_res *ds, int nd, const char *dir, const ch
         fprintf(f, "\n\n");
     }
     fclose(f);
-    fprintf(g, "set terminal pngcairo size 900,600 noenhanced\n"
+    /* labels slanted to the upper right of their points, and room for them:
+     * neighbours of one data set sit close in bytes and accuracy */
+    long lo = 0, hi = 0;
+    for (int i = 0; i < nd; i++)
+        for (int m = 0; m < M_N; m++)
+            if (ds[i].m[m].ran && ds[i].m[m].rt.n) {
+                long b = ds[i].m[m].file_bytes;
+                lo = !lo || b < lo ? b : lo;
+                hi = b > hi ? b : hi;
+            }
+    fprintf(g, "set terminal pngcairo size 1000,650 noenhanced\n"
                "set output '%s/%s-accuracy-vs-bytes.png'\n"
                "set title 'Test accuracy (runtime, mean over seeds) against model file bytes'\n"
-               "set xlabel 'model file bytes'\nset ylabel 'accuracy (%%)'\n"
-               "set logscale x\nset grid\nset key below\nset yrange [*:101]\n",
+               "set xlabel 'model file bytes (log scale)'\nset ylabel 'accuracy (%%)'\n"
+               "set logscale x\nset grid\nset key below\nset yrange [*:104]\n",
             dir, stem);
+    if (lo > 0) {
+        fprintf(g, "set xrange [%ld:%ld]\n", (long)(lo * 0.8), (long)(hi * 1.6));
+        /* 1, 2, 3, 5 and 7 of every decade in range, as "30k" */
+        static const int steps[5] = {1, 2, 3, 5, 7};
+        char tics[1024] = "";
+        size_t tn = 0;
+        for (double dec = 1000; dec <= hi * 10.0 && tn + 64 < sizeof tics; dec *= 10)
+            for (int k = 0; k < 5 && tn + 64 < sizeof tics; k++) {
+                double v = steps[k] * dec;
+                if (v >= lo * 0.8 && v <= hi * 1.6)
+                    tn += (size_t)snprintf(tics + tn, sizeof tics - tn, "%s'%gk' %.0f",
+                                           tn ? ", " : "", v / 1000, v);
+            }
+        if (tn)
+            fprintf(g, "set xtics (%s)\n", tics);
+    }
     fprintf(g, "plot ");
     for (int i = 0; i < nd; i++)
         fprintf(g,
                 "%s'%s' index %d using 1:2 with points pt 7 ps 1.5 title '%s', "
-                "'' index %d using 1:2:3 with labels offset 0,1 font ',8' notitle",
+                "'' index %d using 1:2:3 with labels left rotate by 20 offset 0.7,0.5 "
+                "font ',8' notitle",
                 i ? ", " : "", dat, i, ds[i].name, i);
     fprintf(g, "\n");
     /* One confusion heatmap per data set: its best fused float model. */
@@ -972,8 +1049,9 @@ int tm_cmd_reproduce(int argc, char **argv)
     o.datasets = "avdigits,avdigits-noisy";
     o.seeds = "0,1,2";
     o.out = "runs/reproduce";
-    o.results = "docs/results.md";
-    o.configs = "experiments";
+    /* The repository's files wherever the command runs from. */
+    o.results = TM_SOURCE_DIR "/docs/results.md";
+    o.configs = TM_SOURCE_DIR "/experiments";
     int qat_epochs = -1;
     const tm_cli_option opts[] = {
         TM_CLI_STRING("--data", NULL, &o.datasets),
@@ -1029,15 +1107,36 @@ int tm_cmd_reproduce(int argc, char **argv)
             snprintf(datasets + L, sizeof datasets - L, "%scoswara", L ? "," : "");
         }
     }
-    if (find_tools(&o) || mkdirs(o.out))
-        return 1;
+    if (tm_ranks_init(&o.ranks, &argc, &argv) != TM_OK)
+        return tm_cli_fail("reproduce");
+    const int lead = o.ranks.rank == 0, many = o.ranks.size > 1;
+    if (find_tools(&o) || (lead && mkdirs(o.out)))
+        return tm_ranks_exit(&o.ranks, 1);
     char logpath[RP_PATH + 32];
     snprintf(logpath, sizeof logpath, "%s/reproduce.log", o.out);
+    if (many) {
+        /* a fresh set of command markers, made before any rank runs a command */
+        snprintf(o.memo, sizeof o.memo, "%s/.ranks-done", o.out);
+        if (lead) {
+            char rm[RP_PATH + 64];
+            snprintf(rm, sizeof rm, "rm -rf '%s'", o.memo);
+            if (system(rm) != 0 || mkdirs(o.memo))
+                return tm_ranks_exit(&o.ranks, 1);
+        }
+    }
     /* Append mode: the child steps append to the same file through the
      * shell, and our writes must land after theirs, not over them. */
-    o.log = fopen(logpath, "w");
+    o.log = lead ? fopen(logpath, "w") : NULL;
     if (o.log)
         o.log = freopen(logpath, "a", o.log);
+    if (lead && many)
+        logf_(&o, "reproduce: %d ranks (MPI); the jobs are dealt out in turn\n", o.ranks.size);
+    /* The lead's set-up (the aarch64 build, the Coswara import) before the
+     * others repeat it, each command then already done. */
+    if (many && !lead) {
+        tm_ranks_barrier(&o.ranks);
+        o.log = fopen(logpath, "a");
+    }
     char cmdline[4096] = "tinym2net";
     for (int i = 0; i < argc; i++) {
         size_t L = strlen(cmdline);
@@ -1053,7 +1152,7 @@ int tm_cmd_reproduce(int argc, char **argv)
     data_res *ds = calloc(RP_MAX_DATA, sizeof *ds);
     int nd = 0, fatal = 0;
     if (!ds)
-        return 1;
+        return tm_ranks_exit(&o.ranks, 1);
     const char *p = datasets;
     while (*p && nd < RP_MAX_DATA) {
         size_t L = strcspn(p, ",");
@@ -1069,18 +1168,30 @@ int tm_cmd_reproduce(int argc, char **argv)
             free(ds);
             if (o.log)
                 fclose(o.log);
-            return 2;
+            return tm_ranks_exit(&o.ranks, 2);
         }
         if (o.coswara && !strcmp(d->name, "coswara") && import_coswara(&o, d)) {
             free(ds);
             if (o.log)
                 fclose(o.log);
-            return 1;
+            return tm_ranks_exit(&o.ranks, 1);
         }
         nd++;
         p += L;
         if (*p == ',')
             p++;
+    }
+    if (many && lead)
+        tm_ranks_barrier(&o.ranks);
+    if (many) {
+        run_waves(&o, ds, nd);
+        if (!lead) {
+            free(ds);
+            if (o.log)
+                fclose(o.log);
+            tm_ranks_finalize(&o.ranks);
+            return 0;
+        }
     }
     for (int i = 0; i < nd && !fatal; i++) {
         struct timespec a, b;
@@ -1099,5 +1210,6 @@ int tm_cmd_reproduce(int argc, char **argv)
     free(ds);
     if (o.log)
         fclose(o.log);
+    tm_ranks_finalize(&o.ranks);
     return fatal ? 1 : 0;
 }

@@ -1,12 +1,16 @@
 /* tinym2net search: per-layer 8/4-bit precision under a budget of packed
  * weight bytes (docs/quantization.md, "Precision search"). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "tm_cli.h"
+#include "tm_csv.h"
+#include "tm_json.h"
+#include "tm_plot.h"
 #include "tm_qrun.h"
 #include "tm_search.h"
 
@@ -41,16 +45,19 @@ static void help(FILE *f)
             "                      0 = the whole training split)\n"
             "  --pareto-points N   budgets in the sweep, both ends included (default 6)\n"
             "  --pareto-qat        also fine-tune every sweep point (slower)\n"
+            "  --json FILE         also write the outcome as JSON: bits per layer, bytes,\n"
+            "                      damage, accuracies, the sweep (docs/quantization.md)\n"
             "  --set SEC.KEY=VAL   override a key of the stored experiment (e.g. data paths)\n"
             "  --threads N         worker threads\n"
             "  --quiet             no progress output\n"
+            "  --force             replace the outputs of an SDIR that already holds them\n"
             "  --help              this text\n");
 }
 
 typedef struct {
-    const char *run_dir, *out_dir;
+    const char *run_dir, *out_dir, *json;
     long budget;
-    int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet;
+    int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet, force;
     const char *sets[MAX_SETS];
     int n_sets;
 } options;
@@ -156,47 +163,74 @@ static tm_status write_text_atomic(const char *path, const char *text)
 
 static tm_status write_pareto_csv(const char *dir, const search *s, int with_qat)
 {
-    size_t cap = 256 + (size_t)s->n_pareto * 512;
-    char *buf = malloc(cap);
-    if (!buf)
-        return tm_error(TM_ERR_NOMEM, "search: out of memory");
-    size_t k = (size_t)snprintf(buf, cap,
-                                "budget_bytes,weight_bytes,predicted_damage,val_loss,"
-                                "val_accuracy,test_accuracy%s,bits\n",
-                                with_qat ? ",qat_test_accuracy" : "");
-    for (int i = 0; i < s->n_pareto && k < cap; i++) {
-        const pareto_point *p = &s->pareto[i];
-        k += (size_t)snprintf(buf + k, cap - k, "%ld,%ld,%.6f,%.6f,%.6f,%.6f", p->budget,
-                              p->bytes, p->damage, p->val_loss, p->val_acc, p->ptq_acc);
-        if (with_qat && k < cap)
-            k += (size_t)snprintf(buf + k, cap - k, ",%.6f", p->qat_acc);
-        if (k < cap)
-            k += (size_t)snprintf(buf + k, cap - k, ",%s\n", p->bits);
-    }
-    char path[TM_PATH_LEN + 16];
+    char path[TM_PATH_LEN + 160], tmp[TM_PATH_LEN + 168];
     snprintf(path, sizeof path, "%s/pareto.csv", dir);
-    tm_status st = write_text_atomic(path, buf);
-    free(buf);
-    return st;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    tm_csv w;
+    tm_csv_init(&w, f);
+    static const char *const head[] = {"budget_bytes", "weight_bytes", "predicted_damage",
+                                       "val_loss", "val_accuracy", "test_accuracy"};
+    for (size_t i = 0; i < sizeof head / sizeof *head; i++)
+        tm_csv_str(&w, head[i]);
+    if (with_qat)
+        tm_csv_str(&w, "qat_test_accuracy");
+    tm_csv_str(&w, "bits");
+    tm_csv_end(&w);
+    for (int i = 0; i < s->n_pareto; i++) {
+        const pareto_point *p = &s->pareto[i];
+        tm_csv_int(&w, p->budget);
+        tm_csv_int(&w, p->bytes);
+        tm_csv_fmt(&w, "%.6f", p->damage);
+        tm_csv_fmt(&w, "%.6f", p->val_loss);
+        tm_csv_fmt(&w, "%.6f", p->val_acc);
+        tm_csv_fmt(&w, "%.6f", p->ptq_acc);
+        if (with_qat)
+            tm_csv_fmt(&w, "%.6f", p->qat_acc);
+        tm_csv_str(&w, p->bits);
+        tm_csv_end(&w);
+    }
+    return tm_file_commit(f, tmp, path,
+                          tm_csv_failed(&w) ? tm_error(TM_ERR_IO, "%s: write failed", tmp)
+                                            : TM_OK);
 }
 
 /* The plot script reads pareto.csv from its own folder. */
 static tm_status write_pareto_gp(const char *dir, const tm_qrun *r, const search *s,
                                  const options *o)
 {
+    char name[2 * sizeof r->e.name + 3];
+    tm_plot_quote(r->e.name, name, sizeof name);
     char buf[8192];
     size_t cap = sizeof buf, k = 0;
     long chosen = s->res.bytes;
+    /* a y axis from 10 points under the lowest accuracy shown to 100 %, so that
+     * one test sample does not look like a cliff */
+    double lo = s->sim_acc < s->all4_acc ? s->sim_acc : s->all4_acc;
+    for (int j = 0; j < s->n_pareto; j++) {
+        if (s->pareto[j].ptq_acc < lo)
+            lo = s->pareto[j].ptq_acc;
+        if (o->pareto_qat && s->pareto[j].qat_acc < lo)
+            lo = s->pareto[j].qat_acc;
+    }
+    int ylo = (int)floor((100.0 * lo - 10.0) / 5.0) * 5;
+    if (ylo < 0)
+        ylo = 0;
     k += (size_t)snprintf(
         buf + k, cap - k,
         "# tinym2net search: gnuplot pareto.gp (in this folder) writes pareto.png\n"
-        "set terminal pngcairo size 900,600 font 'sans,10'\n"
+        "set terminal pngcairo size 900,600 font 'sans,10' noenhanced\n"
         "set output 'pareto.png'\n"
         "set datafile separator ','\n"
         "set datafile columnheaders\n"
-        "set title \"%s: precision search, integer runtime (%d test samples)\"\n"
-        "set xlabel 'packed weight bytes (weights + biases + scales)'\n"
+        "set title %s.': precision search, integer runtime (%d test samples: one is %.2f "
+        "points)'\n"
+        "set xlabel 'weight bytes in the model file (packed weights, biases, multipliers, "
+        "shifts)'\n"
         "set ylabel 'test accuracy (%%)'\n"
+        "set yrange [%d:100]\n"
         "set y2label 'predicted damage (validation cross-entropy rise)'\n"
         "set ytics nomirror\nset y2tics\nset grid\nset key outside below\nset bmargin 7\n"
         "$picked << EOD\nbytes,accuracy\n%ld,%.4f\nEOD\n"
@@ -205,7 +239,8 @@ static tm_status write_pareto_gp(const char *dir, const tm_qrun *r, const search
         "set label 'budget' at %ld, graph 0.97 right offset -0.5, 0 textcolor rgb 'gray40'\n"
         "plot 'pareto.csv' using 2:($6*100) with linespoints pt 7 lw 2 "
         "title 'search, calibration only', \\\n",
-        r->e.name, r->test.n, chosen, 100.0 * s->sim_acc, s->all4, 100.0 * s->all4_acc,
+        name, r->test.n, r->test.n ? 100.0 / r->test.n : 0.0, ylo, chosen, 100.0 * s->sim_acc,
+        s->all4, 100.0 * s->all4_acc,
         o->budget, o->budget, o->budget);
     if (o->pareto_qat)
         k += (size_t)snprintf(buf + k, cap - k,
@@ -223,7 +258,7 @@ static tm_status write_pareto_gp(const char *dir, const tm_qrun *r, const search
         o->budget, o->qat_epochs, o->qat_epochs);
     if (k >= cap)
         return tm_error(TM_ERR_INTERNAL, "search: plot script longer than %zu bytes", cap);
-    char path[TM_PATH_LEN + 16];
+    char path[TM_PATH_LEN + 160];
     snprintf(path, sizeof path, "%s/pareto.gp", dir);
     return write_text_atomic(path, buf);
 }
@@ -262,50 +297,134 @@ static const char *method_name(tm_search_method m)
     return m == TM_SEARCH_DP ? "dynamic programming" : "exhaustive";
 }
 
+/* {layer: bits} of an assignment. */
+static json_t *bits_object(const search *s, const int *bits)
+{
+    json_t *b = json_object();
+    for (int i = 0; i < s->n && b; i++)
+        if (tm_json_set_int(b, s->layers[i].name, bits[i])) {
+            json_decref(b);
+            return NULL;
+        }
+    return b;
+}
+
 static tm_status write_metrics(const char *dir, const tm_qrun *r, const search *s,
                                const options *o, const tm_metrics *met)
 {
-    char path[TM_PATH_LEN + 16], tmp[TM_PATH_LEN + 24];
+    char path[TM_PATH_LEN + 160];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"variant\": \"searched\",\n", r->e.name);
-    fprintf(f, "  \"preset\": \"search\",\n  \"budget_bytes\": %ld,\n", o->budget);
-    fprintf(f, "  \"qat_epochs\": %d,\n  \"calib_batches\": %d,\n", o->qat_epochs,
-            o->calib_batches);
-    fprintf(f, "  \"float_test_accuracy\": %.6f,\n", s->float_acc);
-    fprintf(f, "  \"ptq_test_accuracy\": %.6f,\n", s->ptq_acc);
-    fprintf(f, "  \"fake_quant_test_accuracy\": %.6f,\n", s->fake_acc);
-    fprintf(f, "  \"all4_test_accuracy\": %.6f,\n  \"all4_ptq_test_accuracy\": %.6f,\n",
-            s->all4_acc, s->all4_ptq);
-    fprintf(f, "  \"all4_weight_bytes\": %ld,\n  \"all8_weight_bytes\": %ld,\n", s->all4,
-            s->all8);
-    fprintf(f, "  \"predicted_damage\": %.6f,\n", s->res.damage);
-    tm_splits_json_skipped(&r->data, f);
-    fprintf(f, "  \"solver\": \"%s\",\n  \"solver_granularity_bytes\": %ld,\n",
-            s->res.method == TM_SEARCH_DP ? "dp" : "exhaustive", s->res.granularity);
-    fprintf(f, "  \"search_seconds\": %.2f,\n", s->seconds);
-    fprintf(f,
-            "  \"sensitivity\": {\n    \"measured_on\": \"%s\",\n    \"samples\": %d,\n"
-            "    \"metric\": \"cross_entropy\",\n    \"simulation\": \"integer runtime\",\n"
-            "    \"base_loss\": %.6f,\n    \"base_accuracy\": %.6f,\n    \"layers\": [\n",
-            s->sens_set, s->sens.n, s->base_loss, s->base_acc);
+    json_t *d = tm_json_doc(r->e.name, "searched");
+    int bad = !d;
+    bad |= tm_json_set_str(d, "preset", "search");
+    bad |= tm_json_set_int(d, "budget_bytes", o->budget);
+    bad |= tm_json_set_int(d, "qat_epochs", o->qat_epochs);
+    bad |= tm_json_set_int(d, "calib_batches", o->calib_batches);
+    bad |= tm_json_set_num(d, "float_test_accuracy", s->float_acc, 6);
+    bad |= tm_json_set_num(d, "ptq_test_accuracy", s->ptq_acc, 6);
+    bad |= tm_json_set_num(d, "fake_quant_test_accuracy", s->fake_acc, 6);
+    bad |= tm_json_set_num(d, "all4_test_accuracy", s->all4_acc, 6);
+    bad |= tm_json_set_num(d, "all4_ptq_test_accuracy", s->all4_ptq, 6);
+    bad |= tm_json_set_int(d, "all4_weight_bytes", s->all4);
+    bad |= tm_json_set_int(d, "all8_weight_bytes", s->all8);
+    bad |= tm_json_set_num(d, "predicted_damage", s->res.damage, 6);
+    bad |= tm_json_add_skipped(d, &r->data);
+    bad |= tm_json_set_str(d, "solver", s->res.method == TM_SEARCH_DP ? "dp" : "exhaustive");
+    bad |= tm_json_set_int(d, "solver_granularity_bytes", s->res.granularity);
+    bad |= tm_json_set_num(d, "search_seconds", s->seconds, 2);
+    json_t *sens = json_object(), *layers = json_array();
+    bad |= tm_json_set_str(sens, "measured_on", s->sens_set);
+    bad |= tm_json_set_int(sens, "samples", s->sens.n);
+    bad |= tm_json_set_str(sens, "metric", "cross_entropy");
+    bad |= tm_json_set_str(sens, "simulation", "integer runtime");
+    bad |= tm_json_set_num(sens, "base_loss", s->base_loss, 6);
+    bad |= tm_json_set_num(sens, "base_accuracy", s->base_acc, 6);
     for (int i = 0; i < s->n; i++) {
         const tm_search_layer *l = &s->layers[i];
-        fprintf(f,
-                "      {\"name\": \"%s\", \"bytes8\": %ld, \"bytes4\": %ld, \"saved_bytes\": %ld, "
-                "\"loss4\": %.6f, \"accuracy4\": %.6f, \"damage\": %.6f, \"bits\": %d}%s\n",
-                l->name, l->bytes8, l->bytes4, l->bytes8 - l->bytes4, l->loss4, l->acc4,
-                l->damage, s->bits[i], i + 1 < s->n ? "," : "");
+        json_t *one = json_object();
+        bad |= tm_json_set_str(one, "name", l->name);
+        bad |= tm_json_set_int(one, "bytes8", l->bytes8);
+        bad |= tm_json_set_int(one, "bytes4", l->bytes4);
+        bad |= tm_json_set_int(one, "saved_bytes", l->bytes8 - l->bytes4);
+        bad |= tm_json_set_num(one, "loss4", l->loss4, 6);
+        bad |= tm_json_set_num(one, "accuracy4", l->acc4, 6);
+        bad |= tm_json_set_num(one, "damage", l->damage, 6);
+        bad |= tm_json_set_int(one, "bits", s->bits[i]);
+        bad |= tm_json_push(layers, one);
     }
-    fprintf(f, "    ]\n  },\n");
-    tm_status st = tm_qrun_write_size_json(f, r->q, r->size);
-    if (st == TM_OK)
-        st = tm_metrics_write_json(f, met, r->data.test.class_names, "test_", 2);
-    fprintf(f, "\n}\n");
-    return tm_file_commit(f, tmp, path, st);
+    bad |= tm_json_set(sens, "layers", layers);
+    bad |= tm_json_set(d, "sensitivity", sens);
+    tm_status st = d ? tm_qrun_size_json(d, r->q, r->size) : TM_OK;
+    bad |= tm_json_add_metrics(d, met, r->data.test.class_names, "test_");
+    if (st != TM_OK) {
+        json_decref(d);
+        return st;
+    }
+    return tm_json_commit(d, bad, path);
+}
+
+/* --json FILE: the search's outcome for programs (docs/quantization.md). */
+static tm_status write_report(const char *path, const tm_qrun *r, const search *s,
+                              const options *o)
+{
+    json_t *d = tm_json_doc(r->e.name, NULL);
+    int bad = !d;
+    bad |= tm_json_set_str(d, "run", o->run_dir);
+    bad |= tm_json_set_str(d, "out", o->out_dir);
+    bad |= tm_json_set_int(d, "budget_bytes", o->budget);
+    bad |= tm_json_set_int(d, "weight_bytes", s->res.bytes);
+    bad |= tm_json_set_int(d, "all4_weight_bytes", s->all4);
+    bad |= tm_json_set_int(d, "all8_weight_bytes", s->all8);
+    bad |= tm_json_set_int(d, "model_file_bytes", (long long)r->size);
+    bad |= tm_json_set_num(d, "predicted_damage", s->res.damage, 6);
+    bad |= tm_json_set(d, "bits", bits_object(s, s->bits));
+    json_t *layers = json_array();
+    for (int i = 0; i < s->n; i++) {
+        const tm_search_layer *l = &s->layers[i];
+        json_t *one = json_object();
+        bad |= tm_json_set_str(one, "name", l->name);
+        bad |= tm_json_set_int(one, "bits", s->bits[i]);
+        bad |= tm_json_set_int(one, "bytes", s->bits[i] == 8 ? l->bytes8 : l->bytes4);
+        bad |= tm_json_set_int(one, "bytes8", l->bytes8);
+        bad |= tm_json_set_int(one, "bytes4", l->bytes4);
+        bad |= tm_json_set_num(one, "damage", l->damage, 6);
+        bad |= tm_json_set_num(one, "accuracy4", l->acc4, 6);
+        bad |= tm_json_push(layers, one);
+    }
+    bad |= tm_json_set(d, "layers", layers);
+    json_t *acc = json_object();
+    bad |= tm_json_set_num(acc, "float", s->float_acc, 6);
+    bad |= tm_json_set_num(acc, "calibrated", s->ptq_acc, 6);
+    bad |= tm_json_set_num(acc, "fake_quant", s->fake_acc, 6);
+    bad |= tm_json_set_num(acc, "integer", s->sim_acc, 6);
+    bad |= tm_json_set_num(acc, "all4_calibrated", s->all4_ptq, 6);
+    bad |= tm_json_set_num(acc, "all4_integer", s->all4_acc, 6);
+    bad |= tm_json_set(d, "test_accuracy", acc);
+    bad |= tm_json_set_int(d, "qat_epochs", o->qat_epochs);
+    bad |= tm_json_set_int(d, "test_samples", r->test.n);
+    bad |= tm_json_set_str(d, "sensitivity_on", s->sens_set);
+    json_t *pareto = json_array();
+    int *bits = malloc(sizeof(int) * (size_t)(s->n ? s->n : 1));
+    bad |= !bits;
+    for (int j = 0; j < s->n_pareto && bits; j++) {
+        const pareto_point *p = &s->pareto[j];
+        for (int i = 0; i < s->n; i++)
+            bits[i] = p->bits[i] == '8' ? 8 : 4;
+        json_t *one = json_object();
+        bad |= tm_json_set_int(one, "budget_bytes", p->budget);
+        bad |= tm_json_set_int(one, "weight_bytes", p->bytes);
+        bad |= tm_json_set_num(one, "predicted_damage", p->damage, 6);
+        bad |= tm_json_set_num(one, "val_loss", p->val_loss, 6);
+        bad |= tm_json_set_num(one, "val_accuracy", p->val_acc, 6);
+        bad |= tm_json_set_num(one, "test_accuracy", p->ptq_acc, 6);
+        if (o->pareto_qat)
+            bad |= tm_json_set_num(one, "qat_test_accuracy", p->qat_acc, 6);
+        bad |= tm_json_set(one, "bits", bits_object(s, bits));
+        bad |= tm_json_push(pareto, one);
+    }
+    free(bits);
+    bad |= tm_json_set(d, "pareto", pareto);
+    return tm_json_commit(d, bad, path);
 }
 
 /* ---- the command --------------------------------------------------------- */
@@ -449,18 +568,32 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     s->fake_acc = tm_qrun_accuracy(r->probs, r->test.label, r->test.n, r->m->spec.n_classes);
     TM_TRY(tm_qrun_simulate(r, &r->test, &s->sim_acc, met));
 
-    TM_TRY(tm_make_dir(o->out_dir));
-    char path[TM_PATH_LEN + 16];
-    snprintf(path, sizeof path, "%s/model.tm2n", o->out_dir);
-    TM_TRY(tm_write_file_atomic(path, r->bytes, r->size));
-    snprintf(path, sizeof path, "%s/qmodel.h5", o->out_dir);
-    TM_TRY(tm_qrun_write_qmodel(r, path, "search"));
-    TM_TRY(write_pareto_csv(o->out_dir, s, o->pareto_qat));
-    TM_TRY(write_pareto_gp(o->out_dir, r, s, o));
+    /* Every output changes as one unit (tm_outdir). */
+    tm_outdir od;
+    TM_TRY(tm_outdir_begin(&od, o->out_dir));
+    char path[sizeof od.stage + 16];
+    snprintf(path, sizeof path, "%s/model.tm2n", od.stage);
+    st = tm_write_file_atomic(path, r->bytes, r->size);
+    snprintf(path, sizeof path, "%s/qmodel.h5", od.stage);
+    if (st == TM_OK)
+        st = tm_qrun_write_qmodel(r, path, "search");
+    if (st == TM_OK)
+        st = write_pareto_csv(od.stage, s, o->pareto_qat);
+    if (st == TM_OK)
+        st = write_pareto_gp(od.stage, r, s, o);
     int skipped = 0;
-    TM_TRY(plot(o->out_dir, &skipped));
+    if (st == TM_OK)
+        st = plot(od.stage, &skipped);
     s->seconds = now_s() - t0;
-    TM_TRY(write_metrics(o->out_dir, r, s, o, met));
+    if (st == TM_OK)
+        st = write_metrics(od.stage, r, s, o, met);
+    if (st != TM_OK) {
+        tm_outdir_abort(&od);
+        return st;
+    }
+    TM_TRY(tm_outdir_commit(&od));
+    if (o->json)
+        TM_TRY(write_report(o->json, r, s, o));
 
     printf("searched %s under %ld bytes (%s, granularity %ld byte%s):\n", r->e.name, o->budget,
            method_name(s->res.method), s->res.granularity, s->res.granularity == 1 ? "" : "s");
@@ -479,6 +612,8 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     if (skipped)
         printf("gnuplot not found: pareto.png skipped (run 'gnuplot pareto.gp' in %s)\n",
                o->out_dir);
+    if (o->json)
+        printf("wrote %s\n", o->json);
     printf("search took %.1f s\n", s->seconds);
     return TM_OK;
 }
@@ -500,9 +635,11 @@ int tm_cmd_search(int argc, char **argv)
         TM_CLI_INT("--calib-batches", &o.calib_batches, 0, 100000),
         TM_CLI_INT("--pareto-points", &o.pareto_points, 2, MAX_PARETO),
         TM_CLI_FLAG("--pareto-qat", NULL, &o.pareto_qat),
+        TM_CLI_STRING("--json", NULL, &o.json),
         TM_CLI_LIST("--set", &set_list),
         TM_CLI_LIST_PREFIX("--threads", &set_list, "experiment.threads=", threads_set),
         TM_CLI_FLAG("--quiet", "-q", &o.quiet),
+        TM_CLI_FLAG("--force", NULL, &o.force),
         {0},
     };
     int rc = tm_cli_parse("search", help, opts, argc, argv, &o.run_dir, 1);
@@ -513,6 +650,8 @@ int tm_cmd_search(int argc, char **argv)
                 !o.out_dir ? "--out SDIR" : "--budget-bytes N");
         return 2;
     }
+    if (tm_cli_check_out("search", o.out_dir, "pareto.csv", "a precision search", o.force))
+        return 1;
     o.n_sets = set_list.n;
     tm_qrun r;
     search s;

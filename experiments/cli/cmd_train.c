@@ -63,6 +63,14 @@ int tm_cmd_train(int argc, char **argv)
     }
     o.train.out_dir = out;
     o.train.progress = quiet ? NULL : stderr;
+    /* before the data is loaded (tm_train checks again) */
+    if (!o.train.resume &&
+        tm_cli_check_out("train", out, "checkpoint.h5", "a training run (use --resume to continue "
+                                                         "it)",
+                         o.train.force)) {
+        tm_experiment_free(&e);
+        return 1;
+    }
     /* A resumed run continues the experiment stored with it, exactly. */
     char ckpt[TM_PATH_LEN + 16];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", out);

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#define TM_VERSION_STRING "0.1.0"
+#include "tm_version.h"
 
 typedef struct tm_command {
     const char *name;
@@ -21,6 +21,11 @@ int tm_cmd_reproduce(int argc, char **argv);
 
 /* Prints "tinym2net CMD: error: <the last tm_error message>"; returns 1. */
 int tm_cli_fail(const char *cmd);
+/* The rule of every command that writes a folder, checked before any work:
+ * a folder already holding the command's output (dir/marker) is replaced
+ * only with --force. 0 to go on, else 1 after saying why. */
+int tm_cli_check_out(const char *cmd, const char *dir, const char *marker, const char *what,
+                     int force);
 
 /* ---- the option-table parser -------------------------------------------- */
 

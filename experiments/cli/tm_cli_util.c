@@ -2,13 +2,28 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tm_cli.h"
+#include "tm_suggest.h"
 #include "tm_status.h"
 
 int tm_cli_fail(const char *cmd)
 {
     fprintf(stderr, "tinym2net %s: error: %s\n", cmd, tm_last_error());
+    return 1;
+}
+
+int tm_cli_check_out(const char *cmd, const char *dir, const char *marker, const char *what,
+                     int force)
+{
+    char p[8192];
+    snprintf(p, sizeof p, "%s/%s", dir, marker);
+    struct stat st;
+    if (force || stat(p, &st) != 0)
+        return 0;
+    fprintf(stderr, "tinym2net %s: error: %s already holds %s (%s): use --force to replace it\n",
+            cmd, dir, what, marker);
     return 1;
 }
 
@@ -82,6 +97,10 @@ int tm_cli_parse(const char *cmd, void (*help)(FILE *f), const tm_cli_option *op
             help(stdout);
             return TM_CLI_HELP;
         }
+        if (!strcmp(a, "--version")) {
+            printf("tinym2net %s\n", TM_VERSION_STRING);
+            return TM_CLI_HELP;
+        }
         if (a[0] != '-') {
             if (got == n_positional)
                 return usage(cmd, "unexpected argument '%s'", a);
@@ -91,8 +110,19 @@ int tm_cli_parse(const char *cmd, void (*help)(FILE *f), const tm_cli_option *op
         const tm_cli_option *o = opts;
         while (o->name && strcmp(a, o->name) && !(o->alias && !strcmp(a, o->alias)))
             o++;
-        if (!o->name)
+        if (!o->name) {
+            const char *names[128];
+            int n = 0;
+            for (const tm_cli_option *q = opts; q->name && n < 126; q++) {
+                names[n++] = q->name;
+            }
+            names[n++] = "--help";
+            const char *near = tm_suggest(a, names, n);
+            if (near)
+                return usage(cmd, "unknown option '%s'; did you mean '%s'? (see --help)", a,
+                             near);
             return usage(cmd, "unknown option '%s' (see --help)", a);
+        }
         if (o->kind != TM_CLI_K_FLAG && i + 1 >= argc)
             return usage(cmd, "%s needs a value", a);
         if (set_value(cmd, o, a, o->kind == TM_CLI_K_FLAG ? NULL : argv[++i]))

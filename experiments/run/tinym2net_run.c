@@ -13,10 +13,15 @@
 #include <time.h>
 
 #include "tm_audio.h"
+#include "tm_csv.h"
+#include "tm_file_set.h"
 #include "tm_image.h"
+#include "tm_json_io.h"
 #include "tm_manifest.h"
 #include "tm_rt_model.h"
 #include "tm_status.h"
+#include "tm_suggest.h"
+#include "tm_version.h"
 
 #define RUN_MAX_COLUMNS 8
 /* --dump-inputs files (read by export/device/tm_rt_run_inputs.c). */
@@ -45,6 +50,8 @@ static void help(FILE *f)
             "                        is unknown, listing it (file:line, file, reason)\n"
             "  --scores FILE         CSV: row, label, predicted, one score per class\n"
             "  --logits FILE         CSV: row, the int8 logits\n"
+            "  --json FILE           the summary as JSON: accuracy, per-class counts and\n"
+            "                        confusion, latency, memory (docs/deployment.md)\n"
             "  --repeat N            time each row N times (default 1)\n"
             "  --dump-inputs FILE    write the decoded raw inputs for a device-side run\n"
             "                        (export/device/tm_rt_run_inputs.c)\n"
@@ -74,7 +81,7 @@ static double median(double *v, size_t n)
 }
 
 typedef struct {
-    const char *model, *manifest, *root, *label_col, *scores, *logits, *dump;
+    const char *model, *manifest, *root, *label_col, *scores, *logits, *dump, *json;
     const char *columns[RUN_MAX_COLUMNS];
     int n_columns, repeat, quiet, skip_bad_rows;
     int fit;                 /* -1: not given, else tm_rt_input_fit */
@@ -85,6 +92,7 @@ typedef struct {
     void *mem;               /* the runtime's block, allocated once */
     float *raw[TM_RT_MAX_MODEL_INPUTS];
     double *t_invoke, *t_total;
+    long *confusion;         /* k x k, rows = label, for --json */
     tm_manifest man;
     int have_man;
     FILE *scores, *logits, *dump;
@@ -96,6 +104,7 @@ static void state_free(state *st)
         free(st->raw[i]);
     free(st->t_invoke);
     free(st->t_total);
+    free(st->confusion);
     free(st->mem);
     free(st->file);
     if (st->have_man)
@@ -110,6 +119,13 @@ static void state_free(state *st)
 
 static tm_status load_model(const char *path, state *st, size_t *n)
 {
+    /* An export killed between its renames is finished first (tm_file_set). */
+    int finished = 0;
+    tm_status rs = tm_file_set_recover(&path, 1, &finished);
+    if (rs != TM_OK)
+        fprintf(stderr, "tinym2net-run: warning: %s\n", tm_last_error());
+    else if (finished)
+        fprintf(stderr, "tinym2net-run: %s: finished an interrupted export\n", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return tm_error(TM_ERR_IO, "%s: cannot open the model: %s", path, strerror(errno));
@@ -160,6 +176,84 @@ static tm_status cell_path(const options *o, const tm_manifest *m, int r, int c,
     if (w < 0 || (size_t)w >= n)
         return tm_error(TM_ERR_ARG, "%s:%d: path '%s' is too long", m->path, m->line[r], v);
     return TM_OK;
+}
+
+typedef struct {
+    int rows, labelled, right, skipped;
+    size_t inferences;
+    double invoke_s, total_s;
+    size_t memory_bytes, file_bytes;
+    const char *label_column;
+} run_summary;
+
+/* --json FILE: the printed summary for programs (docs/deployment.md). */
+static tm_status write_report(const options *o, const tm_rt_model *m,
+                              const char (*names)[TM_RT_NAME_LEN + 1], const long *confusion,
+                              const run_summary *r)
+{
+    int k = (int)m->n_classes;
+    json_t *d = json_object();
+    int bad = !d;
+    bad |= tm_json_set_str(d, "model", o->model);
+    bad |= tm_json_set_str(d, "manifest", o->manifest);
+    bad |= tm_json_set_int(d, "model_file_bytes", (long long)r->file_bytes);
+    json_t *ins = json_array(), *cls = json_array();
+    for (uint32_t i = 0; i < m->n_inputs; i++)
+        bad |= tm_json_push(ins, tm_json_text(m->inputs[i].name, TM_RT_NAME_LEN));
+    for (int c = 0; c < k; c++)
+        bad |= tm_json_push(cls, tm_json_text(names[c], TM_RT_NAME_LEN));
+    bad |= tm_json_set(d, "inputs", ins);
+    bad |= tm_json_set(d, "classes", cls);
+    bad |= tm_json_set_int(d, "ops", m->n_ops);
+    bad |= tm_json_set_int(d, "rows", r->rows);
+    bad |= tm_json_set_int(d, "skipped_rows", r->skipped);
+    bad |= tm_json_set_str(d, "label_column", r->label_column);
+    bad |= tm_json_set_int(d, "labelled", r->labelled);
+    bad |= tm_json_set_int(d, "right", r->right);
+    bad |= tm_json_set(d, "accuracy", r->labelled ? tm_json_number((double)r->right / r->labelled, -1)
+                                                  : json_null());
+    json_t *lat = json_object();
+    bad |= tm_json_set_int(lat, "inferences", (long long)r->inferences);
+    bad |= tm_json_set_num(lat, "invoke_median_ms", 1e3 * r->invoke_s, 6);
+    bad |= tm_json_set_num(lat, "total_median_ms", 1e3 * r->total_s, 6);
+    bad |= tm_json_set(d, "latency", lat);
+    json_t *mem = json_object();
+    bad |= tm_json_set_int(mem, "memory_bytes", (long long)r->memory_bytes);
+    bad |= tm_json_set_int(mem, "arena_bytes", m->arena_bytes);
+    bad |= tm_json_set_int(mem, "scratch_bytes", m->scratch_need);
+    bad |= tm_json_set_int(mem, "workspace_bytes", m->workspace_bytes);
+    bad |= tm_json_set(d, "memory", mem);
+    if (r->labelled) {
+        json_t *per = json_object(), *conf = json_array();
+        for (int c = 0; c < k; c++) {
+            long support = 0, predicted = 0;
+            json_t *row = json_array();
+            for (int j = 0; j < k; j++) {
+                support += confusion[(size_t)c * k + j];
+                predicted += confusion[(size_t)j * k + c];
+                bad |= tm_json_push(row, json_integer(confusion[(size_t)c * k + j]));
+            }
+            bad |= tm_json_push(conf, row);
+            json_t *one = json_object();
+            bad |= tm_json_set_int(one, "support", support);
+            bad |= tm_json_set_int(one, "right", confusion[(size_t)c * k + c]);
+            bad |= tm_json_set_int(one, "predicted", predicted);
+            bad |= tm_json_set(per, names[c], one);
+        }
+        bad |= tm_json_set(d, "per_class", per);
+        bad |= tm_json_set(d, "confusion", conf);
+    }
+    tm_status s = TM_OK;
+    FILE *f = bad ? NULL : open_out(o->json, &s);
+    if (bad)
+        s = tm_error(TM_ERR_NOMEM, "%s: out of memory building the JSON", o->json);
+    if (f) {
+        s = tm_json_put(f, d, o->json);
+        if (fclose(f) != 0 && s == TM_OK)
+            s = tm_error(TM_ERR_IO, "%s: write failed: %s", o->json, strerror(errno));
+    }
+    json_decref(d);
+    return s;
 }
 
 static tm_status run(const options *o, state *st)
@@ -228,18 +322,31 @@ static tm_status run(const options *o, state *st)
     if (!st->t_invoke || !st->t_total)
         return tm_error(TM_ERR_NOMEM, "out of memory");
 
+    if (!(st->confusion = calloc((size_t)k * (size_t)k, sizeof(long))))
+        return tm_error(TM_ERR_NOMEM, "out of memory");
+    /* Class names are NUL-padded to TM_RT_NAME_LEN, not always terminated. */
+    char names[TM_RT_MAX_CLASSES][TM_RT_NAME_LEN + 1];
+    for (int c = 0; c < k; c++)
+        snprintf(names[c], sizeof names[c], "%.*s", TM_RT_NAME_LEN, m.class_names[c]);
     tm_status s = TM_OK;
+    tm_csv sw, lw;
+    tm_csv_init(&sw, NULL);
+    tm_csv_init(&lw, NULL);
     if (o->scores && (st->scores = open_out(o->scores, &s))) {
-        fprintf(st->scores, "row,label,predicted");
+        tm_csv_init(&sw, st->scores);
+        tm_csv_str(&sw, "row");
+        tm_csv_str(&sw, "label");
+        tm_csv_str(&sw, "predicted");
         for (int c = 0; c < k; c++)
-            fprintf(st->scores, ",%s", m.class_names[c]);
-        fputc('\n', st->scores);
+            tm_csv_str(&sw, names[c]);
+        tm_csv_end(&sw);
     }
     if (s == TM_OK && o->logits && (st->logits = open_out(o->logits, &s))) {
-        fprintf(st->logits, "row");
+        tm_csv_init(&lw, st->logits);
+        tm_csv_str(&lw, "row");
         for (int c = 0; c < k; c++)
-            fprintf(st->logits, ",%s", m.class_names[c]);
-        fputc('\n', st->logits);
+            tm_csv_str(&lw, names[c]);
+        tm_csv_end(&lw);
     }
     if (s == TM_OK && o->dump && (st->dump = open_out(o->dump, &s))) {
         put_u32(st->dump, RUN_INPUTS_MAGIC);
@@ -334,19 +441,21 @@ static tm_status run(const options *o, state *st)
         if (label >= 0) {
             labelled++;
             right += label == best;
+            st->confusion[(size_t)label * k + best]++;
         }
         if (st->scores) {
-            fprintf(st->scores, "%d,%s,%s", r, label >= 0 ? m.class_names[label] : "",
-                    m.class_names[best]);
+            tm_csv_int(&sw, r);
+            tm_csv_str(&sw, label >= 0 ? names[label] : "");
+            tm_csv_str(&sw, names[best]);
             for (int c = 0; c < k; c++)
-                fprintf(st->scores, ",%.6g", (double)probs[c]);
-            fputc('\n', st->scores);
+                tm_csv_fmt(&sw, "%.6g", (double)probs[c]);
+            tm_csv_end(&sw);
         }
         if (st->logits) {
-            fprintf(st->logits, "%d", r);
+            tm_csv_int(&lw, r);
             for (int c = 0; c < k; c++)
-                fprintf(st->logits, ",%d", logits[c]);
-            fputc('\n', st->logits);
+                tm_csv_int(&lw, logits[c]);
+            tm_csv_end(&lw);
         }
         if (!o->quiet && (r + 1) % 100 == 0)
             fprintf(stderr, "%d/%d rows\n", r + 1, rows);
@@ -358,7 +467,8 @@ static tm_status run(const options *o, state *st)
     FILE **files[3] = {&st->scores, &st->logits, &st->dump};
     for (int j = 0; j < 3; j++)
         if (*files[j]) {
-            int bad = ferror(*files[j]) | fclose(*files[j]);
+            int bad = ferror(*files[j]) | (j == 0 && tm_csv_failed(&sw)) |
+                      (j == 1 && tm_csv_failed(&lw)) | fclose(*files[j]);
             *files[j] = NULL;
             if (bad)
                 return tm_error(TM_ERR_IO, "%s: write failed", paths[j]);
@@ -378,7 +488,10 @@ static tm_status run(const options *o, state *st)
            nt, 1e3 * inv, 1e3 * tot);
     printf("memory %zu bytes (arena %u, scratch %u, workspace %u); model file %zu bytes\n",
            mem_bytes, m.arena_bytes, m.scratch_need, m.workspace_bytes, size);
-    return TM_OK;
+    if (!o->json)
+        return TM_OK;
+    run_summary sum = {rows, labelled, right, skipped, nt, inv, tot, mem_bytes, size, label_name};
+    return write_report(o, &m, names, st->confusion, &sum);
 }
 
 int main(int argc, char **argv)
@@ -393,13 +506,17 @@ int main(int argc, char **argv)
         int takes = !strcmp(a, "--manifest") || !strcmp(a, "--root") ||
                     !strcmp(a, "--label-column") || !strcmp(a, "--column") ||
                     !strcmp(a, "--fit") || !strcmp(a, "--scores") || !strcmp(a, "--logits") ||
-                    !strcmp(a, "--repeat") || !strcmp(a, "--dump-inputs");
+                    !strcmp(a, "--repeat") || !strcmp(a, "--dump-inputs") ||
+                    !strcmp(a, "--json");
         if (takes && !v) {
             fprintf(stderr, "tinym2net-run: %s needs a value\n", a);
             return 2;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("tinym2net-run %s\n", TM_VERSION_STRING);
             return 0;
         } else if (!strcmp(a, "--manifest")) {
             o.manifest = v;
@@ -424,6 +541,8 @@ int main(int argc, char **argv)
             o.scores = v;
         } else if (!strcmp(a, "--logits")) {
             o.logits = v;
+        } else if (!strcmp(a, "--json")) {
+            o.json = v;
         } else if (!strcmp(a, "--dump-inputs")) {
             o.dump = v;
         } else if (!strcmp(a, "--repeat")) {
@@ -439,7 +558,17 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.quiet = 1;
         } else if (a[0] == '-') {
-            fprintf(stderr, "tinym2net-run: unknown option '%s' (see --help)\n", a);
+            static const char *const known[] = {
+                "--manifest", "--root", "--label-column", "--column", "--fit", "--scores",
+                "--logits", "--json", "--repeat", "--dump-inputs", "--skip-bad-rows", "--quiet",
+                "--help", "--version"};
+            const char *near = tm_suggest(a, known, (int)(sizeof known / sizeof *known));
+            if (near)
+                fprintf(stderr, "tinym2net-run: unknown option '%s'; did you mean '%s'? (see "
+                                "--help)\n",
+                        a, near);
+            else
+                fprintf(stderr, "tinym2net-run: unknown option '%s' (see --help)\n", a);
             return 2;
         } else if (!o.model) {
             o.model = a;

@@ -4,7 +4,9 @@
 # how, and why instructions are only an estimate of cycles). A benchmark,
 # not a test.
 #
-#   runtime/tools/bench_device.sh [BUILD_DIR]      (default: build)
+#   runtime/tools/bench_device.sh [BUILD_DIR] [TARGET...]   (default: build; a72 m4 m7)
+#
+# TARGET picks the targets to count (a72, m4, m7), all three by default.
 #
 # Models: BUILD_DIR/bench_latency --write-models gives the reference fused
 # separable model (avdigits fused compressed) with random weights lowered as
@@ -23,16 +25,29 @@ here=$(cd "$(dirname "$0")" && pwd)
 rt=$(dirname "$here")
 root=$(dirname "$rt")
 build=${1:-$root/build}
-command -v qemu-aarch64 >/dev/null || { echo "bench_device.sh: qemu-aarch64 not found (apt-get install qemu-user)" >&2; exit 1; }
-command -v aarch64-linux-gnu-gcc >/dev/null || { echo "bench_device.sh: aarch64-linux-gnu-gcc not found" >&2; exit 1; }
+targets=("${@:2}")
+[[ ${#targets[@]} -gt 0 ]] || targets=(a72 m4 m7)
+want() { local t; for t in "${targets[@]}"; do [[ $t == "$1" ]] && return 0; done; return 1; }
+for t in "${targets[@]}"; do
+  case $t in a72|m4|m7) ;; *) echo "bench_device.sh: unknown target '$t' (a72, m4, m7)" >&2; exit 2 ;; esac
+done
+want a72 && ! command -v qemu-aarch64 >/dev/null && { echo "bench_device.sh: qemu-aarch64 not found (apt-get install qemu-user)" >&2; exit 1; }
+want a72 && ! command -v aarch64-linux-gnu-gcc >/dev/null && { echo "bench_device.sh: aarch64-linux-gnu-gcc not found" >&2; exit 1; }
 [[ -x "$build/bench_latency" ]] || { echo "bench_device.sh: $build/bench_latency not built (cmake --build $build)" >&2; exit 1; }
 
-out=$(mktemp -d "${TMPDIR:-/tmp}/tm-bench-device.XXXXXX")
-trap 'rm -rf "$out"' EXIT
+# TM_BENCH_KEEP=DIR keeps the models, images and per-function counts there.
+if [[ -n "${TM_BENCH_KEEP:-}" ]]; then
+  out=$TM_BENCH_KEEP
+  mkdir -p "$out"
+else
+  out=$(mktemp -d "${TMPDIR:-/tmp}/tm-bench-device.XXXXXX")
+  trap 'rm -rf "$out"' EXIT
+fi
 
 bash "$here/icount_selftest.sh"
 "$build/bench_latency" --write-models "$out" >/dev/null
 
+if want a72; then
 aarch64-linux-gnu-gcc -std=c99 -O2 -ffp-contract=off -mcpu=cortex-a72 -static -I"$rt" \
   "$rt"/*.c "$here/rt_icount_driver.c" -lm -o "$out/drv_a72"
 
@@ -76,6 +91,7 @@ EOF
 done
 printf "\n  row: input setters + invoke; invoke: row minus the audio front end (FFT, mel, log, DCT);\n"
 printf "  MAC/i: multiply-accumulates per instruction (conv includes the 1x1 pointwise halves).\n"
+fi
 
 # ---- Cortex-M4F and M7 under qemu-system-arm (runtime/tools/cortexm/) -----
 if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null; then
@@ -84,19 +100,21 @@ if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/d
 fi
 cm=$here/cortexm
 gcc -std=c99 -O2 -ffp-contract=off -I"$rt" "$rt"/*.c "$here/rt_icount_driver.c" -lm -o "$out/drv_host"
-mgroups=(--group 'conv=^tm_rt_conv(_dsp|_ref)$'
-         --group 'depthwise=^tm_rt_depthwise'
-         --group 'dense=^tm_rt_dense'
-         --group 'requant=^tm_rt_requant$'
+mgroups=(--group 'conv=^tm_rt_(conv(_dsp|_ref)$|dsp_(gather|out4|dot|job))'
+         --group 'depthwise=^tm_rt_(depthwise|dw_)'
+         --group 'dense=^tm_rt_(dense|dsp_(dense|drows))'
+         --group 'requant=^tm_rt_(requant$|dsp_rq_exact)'
          --group 'pool=pool'
          --group 'frontend=^(tm_rt_(fft|fe_|frontend|mel|band|standardise)|__|sin|cos|log|pow|exp|sqrt|floor)')
 for core in m4 m7; do
+  want $core || continue
   case $core in
     m4) printf "\nInstructions per row on Cortex-M4F (qemu-system-arm -M mps2-an386, -O2, arm-dsp kernels);\n" ;;
     m7) printf "\nInstructions per row on Cortex-M7 (qemu-system-arm -M mps2-an500, -O2, arm-dsp kernels);\n" ;;
   esac
   printf "an estimate of cycles. DSP peak: SMLAD, 2 int16 MACs per instruction (0.5 instructions per MAC).\n"
-  printf "Per kernel: the kernel's own instructions; requantisation (tm_rt_requant) is shown apart.\n\n"
+  printf "Per kernel: the kernel's own instructions, its inlined requantisation included; calls of the\n"
+  printf "exact fallback (tm_rt_requant, for channels outside the short form) are shown apart.\n\n"
   printf "  %-7s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
     frontend "MAC/i cv" "dw" "dense" "invoke"
   for m in paper all8 all4; do
@@ -117,13 +135,13 @@ PY
     for r in 1 3; do
       bash "$cm/build.sh" "$core" "$d" "$d/$core-$r.elf" -DCM_RUN_ROWS=$r
       python3 "$here/qemu_icount.py" --run "bash $cm/run.sh $core $d/$core-$r.elf $d/$core-$r.out -d in_asm,exec,nochain -D {log}" \
-        "${mgroups[@]}" >"$d/$core.$r"
+        "${mgroups[@]}" --functions >"$d/$core.$r"
     done
     "$out/drv_host" "$out/$m.tm2n" --macs >"$d/macs"
     python3 - "$d/$core.1" "$d/$core.3" "$d/macs" "$m" <<'PY'
 import sys
-def read(p):
-    return {k: int(v) for k, v in (l.split() for l in open(p))}
+def read(p):  # group lines; the indented per-function lines are for TM_BENCH_KEEP
+    return {k: int(v) for k, v in (l.split() for l in open(p) if not l.startswith(" "))}
 a, b, macs, name = read(sys.argv[1]), read(sys.argv[2]), read(sys.argv[3]), sys.argv[4]
 d = {k: (b[k] - a[k]) / 2 for k in b}
 inv = d["total"] - d["frontend"]

@@ -1,7 +1,12 @@
 /* Bit-exactness of the dispatched kernels (the DSP ones on Cortex-M4/M7)
  * against the plain C references, on the device under QEMU: random shapes
- * and values, int8 and int4 weights, conv (3x3, 1x1, strided, padded,
- * dense-shaped), depthwise and dense. Prints one line per kind and exits
+ * and values, int8 and int4 weights; conv (1x1 to 5x5, kh != kw, strides
+ * 1-3, any padding, dense-shaped), depthwise (1 to 40 channels, odd counts
+ * included, the same kernels, strides and paddings, rows wide enough for the
+ * four-output path) and dense. Most channels take the DSP kernels' short
+ * requantisation; a share gets shifts, multipliers or biases outside it
+ * (shift >= 0 or below -21, mult <= 0, |bias| near 2^31 so the sum may wrap)
+ * to test the exact fallback too. Prints one line per kind and exits
  * non-zero on the first mismatch. Needs no model: cm_inputs.h / cm_model.h
  * are not used. */
 #include <stdint.h>
@@ -18,7 +23,7 @@ static uint32_t rnd(void)
 }
 static int range(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
 
-static int8_t in[4096], out_a[8192], out_b[8192];
+static int8_t in[16384], out_a[16384], out_b[16384];
 static uint8_t w[8192];
 static int32_t bias[64], mult[64], shift[64];
 static int8_t scratch[1 << 16] __attribute__((aligned(16)));
@@ -32,20 +37,23 @@ int main(void)
     put("kernels isa ");
     put(tm_rt_kernels_isa());
     put("\n");
-    for (int it = 0; it < 3000; it++) {
-        tm_rt_kernel_kind kind = (tm_rt_kernel_kind)(it % 3);
+    for (int it = 0; it < 4000; it++) {
+        /* depthwise twice as often: two kinds of its paths */
+        tm_rt_kernel_kind kind = (tm_rt_kernel_kind)((int[]){0, 1, 2, 1}[it % 4]);
+        int dw = kind == TM_RT_KERNEL_DEPTHWISE;
         tm_rt_conv_args a;
         memset(&a, 0, sizeof a);
         a.bits = rnd() & 1 ? 8 : 4;
-        a.kh = a.kw = kind == TM_RT_KERNEL_DENSE ? 1 : (int[]){1, 3, 3, 5}[rnd() % 4];
-        a.stride = kind == TM_RT_KERNEL_DENSE ? 1 : range(1, 2);
-        a.in_c = kind == TM_RT_KERNEL_DENSE ? range(1, 300) : range(1, 9);
-        a.in_h = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kh, 12);
-        a.in_w = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kw, 12);
-        a.out_c = kind == TM_RT_KERNEL_DEPTHWISE ? a.in_c : range(1, 40);
+        a.kh = kind == TM_RT_KERNEL_DENSE ? 1 : (int[]){1, 3, 3, 3, 5, 2}[rnd() % 6];
+        a.kw = kind == TM_RT_KERNEL_DENSE ? 1 : (rnd() % 4 ? a.kh : (int[]){1, 3, 5, 2}[rnd() % 4]);
+        a.stride = kind == TM_RT_KERNEL_DENSE ? 1 : (rnd() % 4 ? range(1, 2) : 3);
+        a.in_c = kind == TM_RT_KERNEL_DENSE ? range(1, 300) : dw ? range(1, 40) : range(1, 12);
+        a.in_h = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kh, dw ? 16 : 12);
+        a.in_w = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kw, dw ? 24 : 12);
+        a.out_c = dw ? a.in_c : range(1, 40);
         int same = kind != TM_RT_KERNEL_DENSE && (rnd() & 1);
-        a.pad_top = same ? (a.kh - 1) / 2 : 0;
-        a.pad_left = same ? (a.kw - 1) / 2 : 0;
+        a.pad_top = same ? (a.kh - 1) / 2 : (kind != TM_RT_KERNEL_DENSE && rnd() % 3 == 0 ? range(0, a.kh - 1) : 0);
+        a.pad_left = same ? (a.kw - 1) / 2 : (kind != TM_RT_KERNEL_DENSE && rnd() % 3 == 0 ? range(0, a.kw - 1) : 0);
         a.out_h = (a.in_h + 2 * a.pad_top - a.kh) / a.stride + 1;
         a.out_w = (a.in_w + 2 * a.pad_left - a.kw) / a.stride + 1;
         if (kind == TM_RT_KERNEL_CONV && (rnd() % 8) == 0) { /* dense-shaped conv */
@@ -63,19 +71,21 @@ int main(void)
         for (size_t i = 0; i < rb * (size_t)a.out_c; i++)
             w[i] = (uint8_t)(a.bits == 8 ? (uint8_t)(int8_t)range(-127, 127) : (uint8_t)rnd());
         for (int c = 0; c < a.out_c; c++) {
-            bias[c] = range(-100000, 100000);
-            mult[c] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-            shift[c] = range(-12, 1);
+            uint32_t odd = rnd() % 16;
+            bias[c] = odd == 0 ? (int32_t)(rnd() << 8 ^ rnd()) : range(-100000, 100000);
+            mult[c] = odd == 1 ? 0 : odd == 2 ? -(int32_t)(rnd() & 0x3FFFFFFFu)
+                                   : (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+            shift[c] = odd == 3 ? range(-31, -22) : odd == 4 ? range(0, 3) : range(-21, -1);
         }
         a.input = in;
         a.in_zp = range(-128, 127);
         a.weights = w;
         a.bias = rnd() % 4 ? bias : NULL;
-        a.out_zp = range(-20, 20);
+        a.out_zp = range(-128, 127);
         a.mult = mult;
         a.shift = shift;
-        a.act_min = rnd() & 1 ? -128 : a.out_zp;
-        a.act_max = 127;
+        a.act_min = rnd() & 1 ? -128 : (rnd() & 1 ? a.out_zp : range(-128, 127));
+        a.act_max = rnd() & 1 ? 127 : range(a.act_min, 127);
         size_t need = tm_rt_kernel_scratch_bytes(&a, kind);
         if (need > sizeof scratch)
             continue;

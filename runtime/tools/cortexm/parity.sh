@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ctest: the runtime on Cortex-M4F (qemu mps2-an386) and Cortex-M7
-# (mps2-an500): its dispatched kernels (the DSP ones, tm_rt_conv_dsp.c) equal
+# (mps2-an500): its dispatched kernels (the DSP ones, tm_rt_conv_dsp.c and
+# tm_rt_depthwise_dsp.c, at -O2 and the M4's -Os size build) equal
 # the references on random shapes (kernels_main.c), and it gives the x86-64
 # logits byte for byte on avdigits test samples. A small avdigits fused compressed model (1 epoch, paper 8/4
 # preset, no QAT) is trained, quantised and exported as a C array; the first
@@ -39,14 +40,17 @@ gcc -std=c99 -O2 -ffp-contract=off -I"$root/runtime" "$root/export/device/tm_rt_
 "$out/host_run" "$out/model.tm2n" "$out/inputs.bin" >"$out/x86_64.csv"
 
 status=0
-# the DSP kernels against the references on the device first
-for core in m4 m7; do
-  bash "$here/build.sh" "$core" "$out" "$out/kernels_$core.elf" "$here/kernels_main.c"
-  if bash "$here/run.sh" "$core" "$out/kernels_$core.elf" "$out/kernels_$core.txt"; then
-    sed "s/^/cortexm kernels $core: /" "$out/kernels_$core.txt"
+# the DSP kernels against the references on the device first; m4-Os is the
+# size build's variant (tm_rt_depthwise_dsp.c leaves its four-output path out)
+for v in m4 m7 m4-Os; do
+  core=${v%%-*} opt=()
+  [[ $v == *-Os ]] && opt=(-Os)
+  bash "$here/build.sh" "$core" "$out" "$out/kernels_$v.elf" "$here/kernels_main.c" "${opt[@]}"
+  if bash "$here/run.sh" "$core" "$out/kernels_$v.elf" "$out/kernels_$v.txt"; then
+    sed "s/^/cortexm kernels $v: /" "$out/kernels_$v.txt"
   else
-    echo "cortexm kernels $core: the dispatched kernels differ from the reference:" >&2
-    cat "$out/kernels_$core.txt" >&2
+    echo "cortexm kernels $v: the dispatched kernels differ from the reference:" >&2
+    cat "$out/kernels_$v.txt" >&2
     status=1
   fi
 done

@@ -1,0 +1,77 @@
+#include "tm_ranks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef TM_WITH_MPI
+#include <mpi.h>
+#endif
+
+int tm_ranks_have_mpi(void)
+{
+#ifdef TM_WITH_MPI
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int tm_ranks_launched(void)
+{
+    const char *v;
+    if ((v = getenv("OMPI_COMM_WORLD_SIZE")) || (v = getenv("PMI_SIZE")))
+        return atoi(v) >= 1;
+    if (getenv("PMIX_RANK"))
+        return 1;
+    const char *nt = getenv("SLURM_NTASKS");
+    return getenv("SLURM_PROCID") && nt && atoi(nt) > 1;
+}
+
+tm_status tm_ranks_init(tm_ranks *r, int *argc, char ***argv)
+{
+    memset(r, 0, sizeof *r);
+    r->size = 1;
+#ifdef TM_WITH_MPI
+    if (!tm_ranks_launched())
+        return TM_OK;
+    int done = 0;
+    MPI_Initialized(&done);
+    if (!done && MPI_Init(argc, argv) != MPI_SUCCESS)
+        return tm_error(TM_ERR_IO, "MPI_Init failed");
+    r->mpi = !done;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &r->size);
+#else
+    (void)argc, (void)argv;
+#endif
+    return TM_OK;
+}
+
+void tm_ranks_finalize(tm_ranks *r)
+{
+#ifdef TM_WITH_MPI
+    if (r->mpi)
+        MPI_Finalize();
+#endif
+    r->mpi = 0;
+}
+
+int tm_ranks_exit(tm_ranks *r, int rc)
+{
+#ifdef TM_WITH_MPI
+    if (r->size > 1 && rc != 0)
+        MPI_Abort(MPI_COMM_WORLD, rc);
+#endif
+    tm_ranks_finalize(r);
+    return rc;
+}
+
+void tm_ranks_barrier(const tm_ranks *r)
+{
+#ifdef TM_WITH_MPI
+    if (r->size > 1)
+        MPI_Barrier(MPI_COMM_WORLD);
+#else
+    (void)r;
+#endif
+}

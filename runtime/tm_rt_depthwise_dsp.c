@@ -1,0 +1,277 @@
+/* Depthwise conv for Arm cores with the DSP extension (__ARM_FEATURE_DSP:
+ * Cortex-M4, M7, M33...) without NEON; compiles to nothing elsewhere.
+ *
+ * CHW input: a channel's rows are contiguous, so for a 3-wide kernel at
+ * stride 1 four neighbouring outputs of a row read six neighbouring bytes
+ * of each input row: one word and one halfword, SXTB16 into (x0, x2),
+ * (x1, x3), (x4, .), (x5, .), and PKHBT / PKHTB into the pairs (x0, x1),
+ * (x1, x2), (x2, x3), (x4, x3); per kernel row each output then takes one
+ * SMLAD (SMLADX for the swapped pair) with (w0, w1) and one SMLAxy with w2.
+ * The zero point of those inner outputs is folded into the bias:
+ * sum (x - zp) w = sum x w - zp sum w over the kernel rows inside the input,
+ * exact modulo 2^32 like the reference's accumulator. Border outputs, other
+ * kernel widths and strides take a per-output loop over the taps inside the
+ * input. Weights (int8, or int4 nibbles sign-extended) are unpacked once per
+ * channel into registers / locals, never through scratch. Requantisation is
+ * tm_rt_dsp.h's. Bit-exact with tm_rt_depthwise_ref
+ * (runtime/tools/cortexm/kernels_main.c checks it under QEMU). */
+#include "tm_rt_kernels.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
+#include "tm_rt_dsp.h"
+
+#define TM_RT_DW_MAX_TAPS 64 /* larger kernels run the reference */
+#define TM_RT_DW_MAX_KH 16   /* kernel rows of the 3-wide path */
+#define TM_RT_DW_RING_W 136  /* 3x3: padded copies of three input rows, this wide at most */
+/* An -Os build (the 16 KB device goal, runtime/tools/cross.sh m4) leaves
+ * the four-output path out: every output takes the per-output loop. */
+#if defined(__OPTIMIZE_SIZE__)
+#define TM_RT_DW_FOUR 0
+#else
+#define TM_RT_DW_FOUR 1
+#endif
+
+/* One output from the taps inside the input (zero point subtracted). */
+static uint32_t tm_rt_dw_one(const tm_rt_conv_args *a, const int8_t *plane, const int32_t *w, int oy, int ox,
+                             uint32_t acc)
+{
+    int iy0 = oy * a->stride - a->pad_top, ix0 = ox * a->stride - a->pad_left;
+    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < a->kh ? a->in_h - iy0 : a->kh;
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = a->in_w - ix0 < a->kw ? a->in_w - ix0 : a->kw;
+    int ky, kx;
+    for (ky = ky0; ky < ky1; ky++) {
+        const int8_t *x = plane + (size_t)(iy0 + ky) * a->in_w;
+        const int32_t *wr = w + ky * a->kw;
+        for (kx = kx0; kx < kx1; kx++)
+            acc += (uint32_t)((x[ix0 + kx] - a->in_zp) * wr[kx]);
+    }
+    return acc;
+}
+
+/* Outputs ox0..ox1-1 of row oy of channel c, one at a time. */
+static void tm_rt_dw_span(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q, const int8_t *plane,
+                          const int32_t *w, uint32_t bias, int oy, int ox0, int ox1, int negfix)
+{
+    int8_t *o = a->output + ((size_t)c * a->out_h + oy) * a->out_w;
+    int ox;
+    for (ox = ox0; ox < ox1; ox++) {
+        uint32_t acc = tm_rt_dw_one(a, plane, w, oy, ox, bias);
+        o[ox] = tm_rt_dsp_clamp(q->fast ? tm_rt_dsp_rq_fast((int32_t)(acc << 1), q, negfix)
+                                        : tm_rt_dsp_rq_exact(acc, a, c), a);
+    }
+}
+
+#if TM_RT_DW_FOUR
+/* Blocks of four outputs of one output row, 3-wide kernel, stride 1, every
+ * tap inside its input row, fast requantisation. Kernel row r reads
+ * kr[r].row + ix + 4 b ..; the zero point is in base. */
+typedef struct tm_rt_dw_kr {
+    const int8_t *row;
+    int32_t w01, w2; /* (w0, w1) and w2 of the kernel row */
+} tm_rt_dw_kr;
+
+typedef struct tm_rt_dw_job {
+    tm_rt_dw_kr kr[TM_RT_DW_MAX_KH];
+    int nkr, nb, ix, negfix;
+    uint32_t base, lo4, hi4;
+    int32_t mult, k, rs;
+    int8_t *out;
+} tm_rt_dw_job;
+
+static __attribute__((noinline)) void tm_rt_dw_blocks(const tm_rt_dw_job *j)
+{
+    int b;
+    for (b = 0; b < j->nb; b++) {
+        int32_t s0 = (int32_t)j->base, s1 = s0, s2 = s0, s3 = s0;
+        const tm_rt_dw_kr *r = j->kr, *re = j->kr + j->nkr;
+        const int ix = j->ix + 4 * b;
+        for (; r < re; r++) {
+            const int8_t *x = r->row + ix;
+            uint32_t v = tm_rt_dsp_ld32(x), h, A, B, C, D;
+            uint16_t h16;
+            int32_t wa = r->w01, wb = r->w2;
+            memcpy(&h16, x + 4, 2);
+            h = h16;
+            A = (uint32_t)__sxtb16((int32_t)v);   /* (x0, x2) */
+            B = (uint32_t)tm_rt_dsp_sxtb16_r8(v); /* (x1, x3) */
+            C = (uint32_t)__sxtb16((int32_t)h);   /* (x4, 0) */
+            D = (uint32_t)tm_rt_dsp_sxtb16_r8(h); /* (x5, 0) */
+            s0 = __smlatb((int32_t)A, wb, __smlad((int32_t)tm_rt_dsp_pkhbt16(A, B), wa, s0));
+            s1 = __smlatb((int32_t)B, wb, __smlad((int32_t)tm_rt_dsp_pkhbt0(B, A), wa, s1));
+            s2 = __smlabb((int32_t)C, wb, __smlad((int32_t)tm_rt_dsp_pkhtb16(B, A), wa, s2));
+            s3 = __smlabb((int32_t)D, wb, __smladx((int32_t)tm_rt_dsp_pkhbt0(C, B), wa, s3));
+        }
+        {
+            const int32_t m = j->mult, kq = j->k, rs = j->rs;
+            int32_t t0 = (int32_t)((uint32_t)s0 << 1), t1 = (int32_t)((uint32_t)s1 << 1);
+            int32_t t2 = (int32_t)((uint32_t)s2 << 1), t3 = (int32_t)((uint32_t)s3 << 1);
+            int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
+            int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+            if (j->negfix) {
+                h0 += t0 >> 31;
+                h1 += t1 >> 31;
+                h2 += t2 >> 31;
+                h3 += t3 >> 31;
+            }
+            tm_rt_dsp_store4(j->out + 4 * b, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
+        }
+    }
+}
+#endif
+
+tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
+{
+    tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DEPTHWISE);
+    const int kk = a->kh * a->kw, fast3 = TM_RT_DW_FOUR && a->kw == 3 && a->stride == 1 &&
+                                                  a->kh <= TM_RT_DW_MAX_KH;
+    const int negfix = a->act_min < a->out_zp;
+#if TM_RT_DW_FOUR
+    const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
+#endif
+    const size_t plane = (size_t)a->in_h * a->in_w, rb = tm_rt_weight_row_bytes((size_t)kk, a->bits);
+    uint32_t bound;
+    int c;
+    if (st != TM_RT_OK)
+        return st;
+    if (kk > TM_RT_DW_MAX_TAPS)
+        return tm_rt_depthwise_ref(a);
+    bound = (uint32_t)kk * 255u * 128u; /* |sum (x - zp) w| */
+    /* interior outputs: every kernel column inside the input */
+    for (c = 0; c < a->out_c; c++) {
+        const uint8_t *wrow = (const uint8_t *)a->weights + (size_t)c * rb;
+        const int8_t *in = a->input + (size_t)c * plane;
+        int8_t *out = a->output + (size_t)c * a->out_h * a->out_w;
+        int32_t w[TM_RT_DW_MAX_TAPS];
+#if TM_RT_DW_FOUR
+        int32_t w01[TM_RT_DW_MAX_KH], w2[TM_RT_DW_MAX_KH], wsum[TM_RT_DW_MAX_KH];
+#endif
+        uint32_t bias = a->bias ? (uint32_t)a->bias[c] : 0u;
+        int t, oy, ky, ox_lo, ox_hi;
+        tm_rt_dsp_rq q;
+#if !TM_RT_DW_FOUR
+        (void)fast3; /* the -Os build: only the per-output loop */
+        (void)out;
+        (void)ky;
+#endif
+        tm_rt_dsp_rq_init(&q, a, c, bound, 1u << 30);
+        for (t = 0; t < kk; t++) {
+            if (a->bits == 8) {
+                w[t] = ((const int8_t *)(const void *)wrow)[t];
+            } else {
+                int32_t n = (t & 1) ? wrow[t / 2] >> 4 : wrow[t / 2] & 15;
+                w[t] = n >= 8 ? n - 16 : n;
+            }
+        }
+        ox_lo = (a->pad_left + a->stride - 1) / a->stride;
+        ox_hi = (a->in_w - a->kw + a->pad_left) / a->stride + 1;
+        ox_hi = ox_hi > a->out_w ? a->out_w : ox_hi;
+#if TM_RT_DW_FOUR
+        if (fast3)
+            for (ky = 0; ky < a->kh; ky++) {
+                w01[ky] = (int32_t)(((uint32_t)w[3 * ky] & 0xFFFFu) | (uint32_t)w[3 * ky + 1] << 16);
+                w2[ky] = w[3 * ky + 2];
+                wsum[ky] = w[3 * ky] + w[3 * ky + 1] + w[3 * ky + 2];
+            }
+#endif
+#if TM_RT_DW_FOUR
+        if (fast3 && q.fast && a->kh == 3 && a->out_w >= 4 &&
+            a->pad_left + a->in_w + 8 <= TM_RT_DW_RING_W && a->out_w + 2 <= TM_RT_DW_RING_W) {
+            /* every output by blocks: the three input rows in use are copied
+             * once each, the zero point around them, so border outputs need
+             * no per-tap bounds (the zero point's taps cancel in base) */
+            int8_t ring[3][TM_RT_DW_RING_W];
+            int filled = -1;
+            tm_rt_dw_job j;
+            j.negfix = negfix;
+            j.lo4 = lo4;
+            j.hi4 = hi4;
+            j.mult = q.mult;
+            j.k = q.k;
+            j.rs = q.rs;
+            for (oy = 0; oy < a->out_h; oy++) {
+                int iy0 = oy - a->pad_top, n = a->out_w / 4;
+                int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < 3 ? a->in_h - iy0 : 3;
+                int8_t *o = out + (size_t)oy * a->out_w;
+                for (; filled < iy0 + ky1 - 1; filled++) {
+                    int8_t *r = ring[(filled + 1) % 3];
+                    const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
+                    int b;
+                    for (b = 0; b < a->pad_left; b++)
+                        r[b] = (int8_t)a->in_zp;
+                    memcpy(r + a->pad_left, in + (size_t)(filled + 1) * a->in_w, (size_t)a->in_w);
+                    /* blocks read at most two bytes past the row
+                     * (index out_w + 1 <= pad_left + in_w + 1); eight are set */
+                    memcpy(r + a->pad_left + a->in_w, &zp4, 4);
+                    memcpy(r + a->pad_left + a->in_w + 4, &zp4, 4);
+                }
+                j.nkr = ky1 - ky0;
+                j.base = bias;
+                for (ky = ky0; ky < ky1; ky++) {
+                    j.kr[ky - ky0].row = ring[(iy0 + ky) % 3];
+                    j.kr[ky - ky0].w01 = w01[ky];
+                    j.kr[ky - ky0].w2 = w2[ky];
+                    j.base -= (uint32_t)(a->in_zp * wsum[ky]);
+                }
+                j.nb = n;
+                j.ix = 0;
+                j.out = o;
+                tm_rt_dw_blocks(&j);
+                if (4 * n < a->out_w) { /* the last four, recomputing a few */
+                    j.nb = 1;
+                    j.ix = a->out_w - 4;
+                    j.out = o + a->out_w - 4;
+                    tm_rt_dw_blocks(&j);
+                }
+            }
+            continue;
+        }
+#endif
+        for (oy = 0; oy < a->out_h; oy++) {
+            int ox = ox_lo < a->out_w ? ox_lo : a->out_w;
+#if TM_RT_DW_FOUR
+            int8_t *o = out + (size_t)oy * a->out_w;
+#endif
+            tm_rt_dw_span(a, c, &q, in, w, bias, oy, 0, ox, negfix);
+#if TM_RT_DW_FOUR
+            if (fast3 && q.fast && ox + 4 <= ox_hi) {
+                tm_rt_dw_job j;
+                int iy0 = oy - a->pad_top, n = (ox_hi - ox) / 4;
+                int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < a->kh ? a->in_h - iy0 : a->kh;
+                j.nkr = ky1 - ky0;
+                j.base = bias;
+                for (ky = ky0; ky < ky1; ky++) {
+                    j.kr[ky - ky0].row = in + (size_t)(iy0 + ky) * a->in_w;
+                    j.kr[ky - ky0].w01 = w01[ky];
+                    j.kr[ky - ky0].w2 = w2[ky];
+                    j.base -= (uint32_t)(a->in_zp * wsum[ky]);
+                }
+                j.nb = n;
+                j.ix = ox - a->pad_left;
+                j.negfix = negfix;
+                j.lo4 = lo4;
+                j.hi4 = hi4;
+                j.mult = q.mult;
+                j.k = q.k;
+                j.rs = q.rs;
+                j.out = o + ox;
+                tm_rt_dw_blocks(&j);
+                ox += 4 * n;
+                if (ox < ox_hi) { /* the rest as one block ending at ox_hi, recomputing a few */
+                    j.nb = 1;
+                    j.ix = ox_hi - 4 - a->pad_left;
+                    j.out = o + ox_hi - 4;
+                    tm_rt_dw_blocks(&j);
+                    ox = ox_hi;
+                }
+            }
+#endif
+            tm_rt_dw_span(a, c, &q, in, w, bias, oy, ox, a->out_w, negfix);
+        }
+    }
+    return TM_RT_OK;
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int tm_rt_depthwise_dsp_unused;
+#endif

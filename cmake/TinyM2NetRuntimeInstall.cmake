@@ -63,7 +63,7 @@ if(TM_RUNTIME_SHARED)
 endif()
 
 # ---- the kernel ISA this build compiles for ----------------------------------
-# The same macro chain as tm_rt_kernels_isa() (tm_rt_kernels_simd.c), tested
+# The same macro chain as tm_rt_kernels_isa() (tm_rt_kernels_dispatch.c), tested
 # with the flags tm_runtime compiles with, so the package says what
 # tm_rt_kernels_isa() will return.
 function(_tm_rt_kernels_isa out)
@@ -84,8 +84,11 @@ function(_tm_rt_kernels_isa out)
   set(CMAKE_REQUIRED_QUIET ON)
   # Compile only: a bare-metal toolchain cannot link a test program.
   set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
-  foreach(pair "avx2:defined(__AVX2__)" "sse4.1:defined(__SSE4_1__)" "sse2:defined(__SSE2__)"
-               "neon:defined(__ARM_NEON)" "arm-dsp:defined(__ARM_FEATURE_DSP)")
+  foreach(pair
+      "avx512vnni:defined(__AVX2__) && defined(__AVX512F__) && defined(__AVX512VNNI__)"
+      "dotprod:defined(__ARM_NEON) && defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)"
+      "avx2:defined(__AVX2__)" "sse4.1:defined(__SSE4_1__)" "sse2:defined(__SSE2__)"
+      "neon:defined(__ARM_NEON)" "arm-dsp:defined(__ARM_FEATURE_DSP)")
     string(REPLACE ":" ";" pair "${pair}")
     list(GET pair 0 name)
     list(GET pair 1 cond)

@@ -27,9 +27,6 @@
  * kernel against tm_rt_*_ref under QEMU. */
 #include "tm_rt_kernels.h"
 
-#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
-#include "tm_rt_dsp.h"
-
 /* Taps of a column rounded up to a whole int4 group (so to int8 groups too). */
 static size_t tm_rt_dsp_kp(size_t k)
 {
@@ -46,6 +43,7 @@ static int tm_rt_dsp_tile(size_t k, int out_h, int out_w)
     return (int)(n < t ? n : t); /* n = 0 only for shapes the kernels reject */
 }
 
+/* Defined on every host: tm_rt_kernel_scratch_bytes_for sizes any build. */
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
 {
     size_t k;
@@ -55,6 +53,9 @@ size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind 
     /* alignment, the columns of a tile, a copy of the last weight row */
     return 4 + (size_t)tm_rt_dsp_tile(k, a->out_h, a->out_w) * tm_rt_dsp_kp(k) * sizeof(int16_t) + k + 4;
 }
+
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
+#include "tm_rt_dsp.h"
 
 int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c)
 {

@@ -20,8 +20,9 @@
  *   "Integer kernels").
  *   tm_rt_quantize_multiplier turns a real multiplier into (mult, shift).
  * Every kernel has a plain C reference (tm_rt_*_ref) and a dispatched version
- * (tm_rt_*) that uses SSE2 (SSE4.1 when enabled) / AVX2 on x86-64 or NEON
- * on ARM when compiled for them; tests require both to agree bit for bit. */
+ * (tm_rt_*) that uses SSE2 (SSE4.1 when enabled) / AVX2 on x86-64, NEON on
+ * aarch64 or the DSP extension on Cortex-M when compiled for them
+ * (tm_rt_kernels_dispatch.c); tests require both to agree bit for bit. */
 #ifndef TM_RT_KERNELS_H
 #define TM_RT_KERNELS_H
 
@@ -30,9 +31,28 @@
 
 #include "tm_rt.h"
 
-/* The instruction set the dispatched kernels were compiled for ("avx2",
- * "sse2", "sse4.1", "neon" or "reference") and the int16 multiply-accumulates
- * one of its multiply-add instructions does (the ideal Ir/MAC is 1 / that). */
+/* The instruction sets the dispatched kernels can be compiled for. */
+typedef enum tm_rt_isa {
+    TM_RT_ISA_REFERENCE = 0, /* plain C */
+    TM_RT_ISA_SSE2,
+    TM_RT_ISA_SSE41,
+    TM_RT_ISA_AVX2,
+    TM_RT_ISA_NEON,
+    TM_RT_ISA_ARM_DSP,    /* Cortex-M DSP extension */
+    TM_RT_ISA_AVX512VNNI, /* AVX2 + AVX-512 VNNI conv and dense */
+    TM_RT_ISA_DOTPROD,    /* NEON + Armv8.2 dot product conv and dense */
+    TM_RT_ISA_COUNT
+} tm_rt_isa;
+
+/* The instruction set this build's kernels were compiled for, and the name
+ * of any ("avx2", "sse2", "sse4.1", "avx512vnni", "neon", "dotprod",
+ * "arm-dsp" or "reference"; NULL for a value outside the enum; left out of
+ * Cortex-M / R builds like tm_rt_kernel_scratch_bytes_for). */
+tm_rt_isa tm_rt_kernels_build_isa(void);
+const char *tm_rt_kernels_isa_name(tm_rt_isa isa);
+/* tm_rt_kernels_isa_name(tm_rt_kernels_build_isa()), and the int16
+ * multiply-accumulates one of its multiply-add instructions does (the ideal
+ * Ir/MAC is 1 / that). */
 const char *tm_rt_kernels_isa(void);
 int tm_rt_kernels_macs_per_instruction(void);
 
@@ -68,10 +88,16 @@ typedef enum tm_rt_kernel_kind {
 /* The argument check every kernel runs first (TM_RT_OK or TM_RT_ERR_ARG);
  * a loader may run it up front. Rules: docs/quantization.md. */
 tm_rt_status tm_rt_conv_check(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
-/* Scratch of one kind of kernel (only the shapes in a are read);
- * tm_rt_conv_scratch_bytes is the largest over the kinds the shapes allow.
- * 0 when the build has no SIMD kernels. */
+/* Scratch of one kind of kernel (only the shapes in a are read) in this
+ * build; tm_rt_conv_scratch_bytes is the largest over the kinds the shapes
+ * allow. 0 when the build has no SIMD kernels. */
 size_t tm_rt_kernel_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
+/* The same for the build of another instruction set, asked on any host (0
+ * for the reference and values outside the enum). Cortex-M / R builds
+ * (32-bit ARM without NEON) leave it out unless TM_RT_ALL_ISA_SCRATCH is
+ * defined, to save their flash. */
+size_t tm_rt_kernel_scratch_bytes_for(tm_rt_isa isa, const tm_rt_conv_args *a,
+                                      tm_rt_kernel_kind kind);
 /* Bytes of one output channel's weight row of n weights (4-bit: n / 2
  * rounded up). */
 size_t tm_rt_weight_row_bytes(size_t n, int bits);
@@ -85,8 +111,9 @@ tm_rt_status tm_rt_dense_ref(const tm_rt_conv_args *a);
 tm_rt_status tm_rt_dense(const tm_rt_conv_args *a);
 
 /* Arm DSP-extension builds (Cortex-M4/M7: SMLAD), tm_rt_conv_dsp.c: conv
- * (kind CONV) and dense (kind DENSE), and their scratch (two int16 columns);
- * declared everywhere, defined only where __ARM_FEATURE_DSP is. */
+ * (kind CONV) and dense (kind DENSE), declared everywhere, defined only
+ * where __ARM_FEATURE_DSP is; their scratch (two int16 columns), defined
+ * everywhere. */
 tm_rt_status tm_rt_conv_dsp(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);
 tm_rt_status tm_rt_dense_dsp(const tm_rt_conv_args *a);
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind);

@@ -766,6 +766,49 @@ START_TEST(simd_matches_reference_model_shapes)
 }
 END_TEST
 
+/* Scratch of every target's build, asked on this host: this build's own
+ * entry agrees with tm_rt_kernel_scratch_bytes, the SIMD targets share one
+ * plan (the dot-product kernels fit the int16 one), the DSP build's comes
+ * from tm_rt_conv_dsp.c on any host. */
+START_TEST(scratch_of_every_isa)
+{
+    tm_rng r;
+    tm_rng_seed(&r, 5);
+    const char *seen[TM_RT_ISA_COUNT];
+    for (int i = 0; i < TM_RT_ISA_COUNT; i++) {
+        seen[i] = tm_rt_kernels_isa_name((tm_rt_isa)i);
+        ck_assert_ptr_nonnull(seen[i]);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(seen[i], seen[j]);
+    }
+    ck_assert_ptr_null(tm_rt_kernels_isa_name(TM_RT_ISA_COUNT));
+    ck_assert_str_eq(tm_rt_kernels_isa(), tm_rt_kernels_isa_name(tm_rt_kernels_build_isa()));
+    for (int i = 0; i < 600; i++) {
+        kcase k;
+        tm_rt_kernel_kind kind = (tm_rt_kernel_kind)(i % 3);
+        kcase_shape(&k, &r, kind);
+        const tm_rt_conv_args *a = &k.a;
+        size_t own = tm_rt_kernel_scratch_bytes(a, kind);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(tm_rt_kernels_build_isa(), a, kind), own);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_REFERENCE, a, kind), 0);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_COUNT, a, kind), 0);
+        size_t avx2 = tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_AVX2, a, kind);
+        ck_assert_uint_gt(avx2, 0);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_SSE2, a, kind), avx2);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_SSE41, a, kind), avx2);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_NEON, a, kind), avx2);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_AVX512VNNI, a, kind), avx2);
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_DOTPROD, a, kind), avx2);
+        /* the DSP build: conv's columns; dense and depthwise read in place */
+        ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_ARM_DSP, a, kind),
+                          kind == TM_RT_KERNEL_CONV ? tm_rt_conv_dsp_scratch_bytes(a, kind) : 0);
+        if (kind == TM_RT_KERNEL_CONV)
+            ck_assert_uint_gt(tm_rt_conv_dsp_scratch_bytes(a, kind), 0);
+        kcase_free(&k);
+    }
+}
+END_TEST
+
 /* Every requantisation path with raw multipliers and shifts, including
  * MIN * MIN, left shifts that saturate and shifts beyond +-31, through a
  * 1x1 conv whose accumulators are the bias alone or nearly. */
@@ -1107,6 +1150,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, simd_matches_reference_model_shapes);
     tcase_add_test(tc, simd_depthwise_3x3_stride1);
     tcase_add_test(tc, simd_requant_edges);
+    tcase_add_test(tc, scratch_of_every_isa);
     tcase_add_test(tc, bad_arguments_are_rejected);
     tcase_add_test(tc, pools_hand_values);
     tcase_add_test(tc, pools_match_naive);
@@ -1117,4 +1161,15 @@ Suite *kernels_suite(void)
     return s;
 }
 
-int main(void) { return tm_test_run(kernels_suite()); }
+int main(void)
+{
+#if defined(__AVX512VNNI__) && defined(__x86_64__) && defined(__GNUC__)
+    /* test_kernels_vnni (tests/CMakeLists.txt): the kernels need the CPU's VNNI */
+    if (!__builtin_cpu_supports("avx512vnni")) {
+        printf("test_kernels: this CPU has no AVX-512 VNNI - skipped\n");
+        return 77;
+    }
+#endif
+    printf("test_kernels: dispatched kernels %s\n", tm_rt_kernels_isa());
+    return tm_test_run(kernels_suite());
+}

@@ -17,7 +17,7 @@
 #include "tm_rt_test_example.h"
 #include "tools/tm_rt_example_model.h"
 
-/* The same test as tm_rt_kernels_simd.c: which kernels this build has. */
+/* The same test as runtime/tm_rt_isa.h: which kernels this build has. */
 #if defined(__SSE2__) || defined(__ARM_NEON)
 #define SIMD_KERNELS 1
 #else

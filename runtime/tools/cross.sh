@@ -10,7 +10,13 @@
 #                      arm-none-eabi-size of every object and the .text totals,
 #                      and fail when the no-messages device side (all but the
 #                      builder) is over the 16 KB goal.
-#   cross.sh           both.
+#   cross.sh vnni      build rt_selftest for x86-64 with the AVX-512 VNNI kernels
+#                      (TM_RUNTIME_ISA=avx512vnni's flags) and diff its output
+#                      with the x86-64 baseline's; skipped without avx512_vnni.
+#   cross.sh dotprod   the same for aarch64 with the dot-product kernels
+#                      (-march=armv8.2-a+dotprod, Cortex-A76 class) under
+#                      qemu-aarch64 -cpu max.
+#   cross.sh           aarch64 and m4.
 #
 # Exit 77 (ctest's skip) when a needed cross tool is missing; install them
 # with: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
@@ -21,7 +27,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rt=$(dirname "$here")
 mode=${1:-all}
-case "$mode" in aarch64|m4|all|program) ;; *) echo "usage: $0 [aarch64|m4|all] | $0 program aarch64 OUTDIR SOURCE.c" >&2; exit 2 ;; esac
+case "$mode" in aarch64|m4|vnni|dotprod|all|program) ;; *) echo "usage: $0 [aarch64|m4|vnni|dotprod|all] | $0 program aarch64 OUTDIR SOURCE.c" >&2; exit 2 ;; esac
 
 if [[ -n "${TM_CROSS_DIR:-}" ]]; then
   out=$TM_CROSS_DIR
@@ -94,6 +100,57 @@ run_aarch64() {
   return $status
 }
 
+# check_isa LABEL FILE ISA: FILE (rt_selftest's stderr) names the kernels ISA.
+check_isa() {
+  if ! grep -qw "$3" "$2"; then
+    echo "cross.sh: the $1 build does not run the $3 kernels:" >&2
+    cat "$2" >&2
+    return 1
+  fi
+}
+
+run_vnni() {
+  command -v gcc >/dev/null || skip "host gcc not found"
+  grep -qw avx512_vnni /proc/cpuinfo 2>/dev/null || skip "this CPU has no avx512_vnni"
+  build_selftest gcc ar "$out/x86_64"
+  build_selftest gcc ar "$out/x86_64_vnni" -mavx2 -mavx512f -mavx512vnni
+  "$out/x86_64/rt_selftest" >"$out/x86_64.txt"
+  "$out/x86_64_vnni/rt_selftest" >"$out/x86_64_vnni.txt" 2>"$out/x86_64_vnni.err" ||
+    { grep -i 'mismatch' "$out/x86_64_vnni.txt" >&2; echo "cross.sh: x86-64 VNNI rt_selftest failed" >&2; return 1; }
+  check_isa "x86-64 VNNI" "$out/x86_64_vnni.err" avx512vnni
+  if ! diff -u "$out/x86_64.txt" "$out/x86_64_vnni.txt"; then
+    echo "cross.sh: x86-64 AVX-512 VNNI output differs from x86-64 baseline" >&2
+    return 1
+  fi
+  echo "cross.sh: x86-64 AVX-512 VNNI output identical to x86-64"
+}
+
+run_dotprod() {
+  command -v aarch64-linux-gnu-gcc >/dev/null || skip "aarch64-linux-gnu-gcc not found"
+  command -v qemu-aarch64 >/dev/null || skip "qemu-aarch64 not found"
+  [[ -d /usr/aarch64-linux-gnu/lib ]] || skip "/usr/aarch64-linux-gnu (libc6-dev-arm64-cross) not found"
+  command -v gcc >/dev/null || skip "host gcc not found"
+  local macros
+  macros=$(aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod -dM -E - </dev/null)
+  if ! grep -q '^#define __ARM_FEATURE_DOTPROD 1' <<<"$macros"; then
+    echo "cross.sh: aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod does not define __ARM_FEATURE_DOTPROD" >&2
+    return 1
+  fi
+  build_selftest gcc ar "$out/x86_64"
+  build_selftest aarch64-linux-gnu-gcc aarch64-linux-gnu-ar "$out/aarch64_dotprod" \
+    -march=armv8.2-a+dotprod
+  "$out/x86_64/rt_selftest" >"$out/x86_64.txt"
+  qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu "$out/aarch64_dotprod/rt_selftest" \
+    >"$out/aarch64_dotprod.txt" 2>"$out/aarch64_dotprod.err" ||
+    { grep -i 'mismatch' "$out/aarch64_dotprod.txt" >&2; echo "cross.sh: aarch64 dotprod rt_selftest failed" >&2; return 1; }
+  check_isa "aarch64 dotprod" "$out/aarch64_dotprod.err" dotprod
+  if ! diff -u "$out/x86_64.txt" "$out/aarch64_dotprod.txt"; then
+    echo "cross.sh: aarch64 dot-product output differs from x86-64" >&2
+    return 1
+  fi
+  echo "cross.sh: aarch64 dot-product (qemu -cpu max) output identical to x86-64"
+}
+
 # build_m4 OUTDIR LABEL FLAGS...: every runtime source for Cortex-M4F, the
 # size of each object, and one summary line; the device side (everything
 # but the builder, which only the host exporter uses) goes to OUTDIR/device.
@@ -162,6 +219,8 @@ run_program() {
 case "$mode" in
   program) shift; run_program "$@" ;;
   aarch64) run_aarch64 ;;
+  vnni) run_vnni ;;
+  dotprod) run_dotprod ;;
   m4) run_m4 ;;
   all)
     # Each part on its own: a missing toolchain skips only its part.

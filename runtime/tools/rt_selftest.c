@@ -258,17 +258,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: rt_selftest [--write-models DIR]\n");
         return 2;
     }
-#if defined(__AVX2__)
-    fprintf(stderr, "rt_selftest: SIMD path AVX2\n");
-#elif defined(__SSE4_1__)
-    fprintf(stderr, "rt_selftest: SIMD path SSE4.1\n");
-#elif defined(__SSE2__)
-    fprintf(stderr, "rt_selftest: SIMD path SSE2\n");
-#elif defined(__ARM_NEON)
-    fprintf(stderr, "rt_selftest: SIMD path NEON\n");
-#else
-    fprintf(stderr, "rt_selftest: SIMD path none (portable C)\n");
-#endif
+    fprintf(stderr, "rt_selftest: kernels %s\n", tm_rt_kernels_isa());
     int rc = run_models();
     rc |= run_kernels();
     printf("%s\n", rc ? "FAILED" : "ok");

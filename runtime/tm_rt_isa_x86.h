@@ -1,0 +1,365 @@
+/* x86-64 primitives of the int16-tile kernels: one vector type and its
+ * operations for AVX2 (16 int16 lanes) or SSE2 / SSE4.1 (8), so the kernel
+ * files tm_rt_*_x86.c are written once for every width; widening, weight
+ * unpacking and gemmlowp's requantisation (the SSE form), exact for every
+ * multiplier and shift. Included by tm_rt_simd.h. Multiplication pairs two
+ * taps at a time with madd_epi16 on interleaved int16 values. */
+#ifndef TM_RT_ISA_X86_H
+#define TM_RT_ISA_X86_H
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#else
+#include <emmintrin.h>
+#if defined(__SSE4_1__)
+#include <smmintrin.h>
+#endif
+#endif
+
+#if defined(__AVX2__)
+typedef __m256i tm_v;
+#define V_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define V_SET1(x) _mm256_set1_epi32(x)
+#define V_ADD _mm256_add_epi32
+#define V_MADD _mm256_madd_epi16
+#define V_UNPLO _mm256_unpacklo_epi16
+#define V_UNPHI _mm256_unpackhi_epi16
+#else
+typedef __m128i tm_v;
+#define V_LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define V_SET1(x) _mm_set1_epi32(x)
+#define V_ADD _mm_add_epi32
+#define V_MADD _mm_madd_epi16
+#define V_UNPLO _mm_unpacklo_epi16
+#define V_UNPHI _mm_unpackhi_epi16
+#endif
+
+/* 8 int8 -> 8 int16 (SSE2 lacks pmovsxbw). */
+TM_RT_STATIC __m128i tm_rt_s8to16(__m128i v)
+{
+#if defined(__SSE4_1__)
+    return _mm_cvtepi8_epi16(v);
+#else
+    return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+#endif
+}
+
+/* dst[i] = src[i] - zp */
+TM_RT_INLINE void tm_rt_widen(int16_t *dst, const int8_t *src, int n, int32_t zp)
+{
+    int i = 0;
+#if defined(__AVX2__)
+    __m256i z = _mm256_set1_epi16((short)zp);
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                 (const __m128i *)(const void *)(src + i))),
+                                             z));
+    if (i < n && n >= 16) { /* the last 16 again, overlapping */
+        _mm256_storeu_si256((__m256i *)(void *)(dst + n - 16),
+                            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                 (const __m128i *)(const void *)(src + n - 16))),
+                                             z));
+        return;
+    }
+#endif
+    {
+        __m128i z8 = _mm_set1_epi16((short)zp);
+        for (; i + 8 <= n; i += 8)
+            _mm_storeu_si128((__m128i *)(void *)(dst + i),
+                             _mm_sub_epi16(tm_rt_s8to16(_mm_loadl_epi64(
+                                               (const __m128i *)(const void *)(src + i))),
+                                           z8));
+        if (i < n && n >= 8) /* the last 8 again, overlapping */
+            _mm_storeu_si128((__m128i *)(void *)(dst + n - 8),
+                             _mm_sub_epi16(tm_rt_s8to16(_mm_loadl_epi64(
+                                               (const __m128i *)(const void *)(src + n - 8))),
+                                           z8));
+        else
+            for (; i < n; i++)
+                dst[i] = (int16_t)(src[i] - zp);
+    }
+}
+
+/* Small zero fills without a memset call. */
+TM_RT_STATIC void tm_rt_zero(int16_t *dst, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm_setzero_si128());
+    for (; i < n; i++)
+        dst[i] = 0;
+}
+
+/* 4-bit row -> int8, 32 weights per step (sign extension: (n ^ 8) - 8). */
+TM_RT_STATIC void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
+{
+    size_t i = 0;
+    const __m128i m = _mm_set1_epi8(15), e = _mm_set1_epi8(8);
+    for (; i + 32 <= n; i += 32) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i / 2));
+        __m128i lo = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(v, m), e), e);
+        __m128i hi = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m), e), e);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm_unpacklo_epi8(lo, hi));
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 16), _mm_unpackhi_epi8(lo, hi));
+    }
+    tm_rt_unpack4_scalar(src, i, n, dst);
+}
+
+/* Vector requantisation constants of one channel. */
+typedef struct tm_rt_rqv {
+    tm_rt_rq q;
+    int common; /* no left shift, a right shift, mult >= 0 */
+    __m128i ls, rs;
+#if defined(__AVX2__)
+    __m256i mult, lo, hi, mask, half, zp16, amin16, amax16;
+#else
+    __m128i mult, lo, hi, mask, half, zp16, amin16, amax16;
+#endif
+} tm_rt_rqv;
+
+TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
+{
+    uint32_t mask;
+    tm_rt_rq_init(&v->q, a, c);
+    mask = v->q.rs ? ((uint32_t)1 << v->q.rs) - 1u : 0u;
+    v->common = v->q.ls == 0 && v->q.rs > 0 && v->q.mult >= 0;
+    v->ls = _mm_cvtsi32_si128(v->q.ls);
+    v->rs = _mm_cvtsi32_si128(v->q.rs);
+#if defined(__AVX2__)
+    v->mult = _mm256_set1_epi32(v->q.mult);
+    v->lo = _mm256_set1_epi32(v->q.ls ? -(int32_t)(((uint32_t)1 << 31) >> v->q.ls) : INT32_MIN);
+    v->hi = _mm256_set1_epi32((int32_t)(0x7fffffffu >> v->q.ls));
+    v->mask = _mm256_set1_epi32((int32_t)mask);
+    v->half = _mm256_set1_epi32((int32_t)(mask >> 1));
+    v->zp16 = _mm256_set1_epi16((short)v->q.zp);
+    v->amin16 = _mm256_set1_epi16((short)v->q.amin);
+    v->amax16 = _mm256_set1_epi16((short)v->q.amax);
+#else
+    v->mult = _mm_set1_epi32(v->q.mult);
+    v->lo = _mm_set1_epi32(v->q.ls ? -(int32_t)(((uint32_t)1 << 31) >> v->q.ls) : INT32_MIN);
+    v->hi = _mm_set1_epi32((int32_t)(0x7fffffffu >> v->q.ls));
+    v->mask = _mm_set1_epi32((int32_t)mask);
+    v->half = _mm_set1_epi32((int32_t)(mask >> 1));
+    v->zp16 = _mm_set1_epi16((short)v->q.zp);
+    v->amin16 = _mm_set1_epi16((short)v->q.amin);
+    v->amax16 = _mm_set1_epi16((short)v->q.amax);
+#endif
+}
+
+#if defined(__AVX2__)
+/* Saturating left shift. */
+TM_RT_INLINE __m256i tm_rt_rq_left(__m256i x, const tm_rt_rqv *v)
+{
+    __m256i up = _mm256_cmpgt_epi32(x, v->hi), dn = _mm256_cmpgt_epi32(v->lo, x);
+    x = _mm256_sll_epi32(x, v->ls);
+    x = _mm256_blendv_epi8(x, _mm256_set1_epi32(INT32_MAX), up);
+    return _mm256_blendv_epi8(x, _mm256_set1_epi32(INT32_MIN), dn);
+}
+
+/* floor((x * mult + 2^30) / 2^31): bits 31..62 of each 64-bit sum (the
+ * MIN * MIN saturation is the caller's). */
+TM_RT_INLINE __m256i tm_rt_rq_high(__m256i x, const tm_rt_rqv *v)
+{
+    const __m256i nudge = _mm256_set1_epi64x(1LL << 30);
+    __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, v->mult), nudge);
+    __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), v->mult), nudge);
+    return _mm256_blend_epi32(_mm256_srli_epi64(pe, 31), _mm256_slli_epi64(po, 1), 0xAA);
+}
+
+/* Rounding right shift, half away from zero (gemmlowp's SSE form). */
+TM_RT_INLINE __m256i tm_rt_rq_right(__m256i r, const tm_rt_rqv *v)
+{
+    __m256i rem = _mm256_and_si256(r, v->mask);
+    __m256i thr = _mm256_sub_epi32(v->half, _mm256_cmpgt_epi32(_mm256_setzero_si256(), r));
+    return _mm256_sub_epi32(_mm256_sra_epi32(r, v->rs), _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* tm_rt_requant on 8 lanes, every case. */
+TM_RT_STATIC __m256i tm_rt_rq_vec(__m256i x, const tm_rt_rqv *v)
+{
+    __m256i r;
+    if (v->q.ls)
+        x = tm_rt_rq_left(x, v);
+    r = tm_rt_rq_high(x, v);
+    if (v->q.mult == INT32_MIN)
+        r = _mm256_blendv_epi8(r, _mm256_set1_epi32(INT32_MAX),
+                               _mm256_cmpeq_epi32(x, _mm256_set1_epi32(INT32_MIN)));
+    if (v->q.rs)
+        r = tm_rt_rq_right(r, v);
+    return r;
+}
+
+/* Requantised, offset and clamped int8 of 16 lanes, as packs leaves them:
+ * per 128-bit half, lo's four lanes then hi's, twice. */
+TM_RT_INLINE __m256i tm_rt_rq_pack(__m256i lo, __m256i hi, const tm_rt_rqv *v)
+{
+    __m256i p;
+    if (v->common) {
+        lo = tm_rt_rq_right(tm_rt_rq_high(lo, v), v);
+        hi = tm_rt_rq_right(tm_rt_rq_high(hi, v), v);
+    } else {
+        lo = tm_rt_rq_vec(lo, v);
+        hi = tm_rt_rq_vec(hi, v);
+    }
+    p = _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), v->zp16);
+    p = _mm256_min_epi16(_mm256_max_epi16(p, v->amin16), v->amax16);
+    return _mm256_packs_epi16(p, p);
+}
+
+TM_RT_INLINE void tm_rt_put16(__m128i b, int8_t *out, int n)
+{
+    if (n >= 16) {
+        _mm_storeu_si128((__m128i *)(void *)out, b);
+    } else {
+        int8_t t[16];
+        _mm_storeu_si128((__m128i *)(void *)t, b);
+        memcpy(out, t, (size_t)n);
+    }
+}
+
+/* lo holds positions 0-3 | 8-11, hi 4-7 | 12-15 (unpack order). */
+TM_RT_INLINE void tm_rt_store(__m256i lo, __m256i hi, const tm_rt_rqv *v, int8_t *out, int n)
+{
+    tm_rt_put16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(tm_rt_rq_pack(lo, hi, v), 0x08)),
+                out, n);
+}
+
+/* lo holds positions 0-7, hi 8-15 (in order). */
+TM_RT_INLINE void tm_rt_store_seq(__m256i lo, __m256i hi, const tm_rt_rqv *v, int8_t *out, int n)
+{
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
+    tm_rt_put16(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(tm_rt_rq_pack(lo, hi, v), order)),
+                out, n);
+}
+
+TM_RT_STATIC int32_t tm_rt_hsum(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 16 int8 weights -> int16 */
+#define V_W16(p) _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+
+#else /* SSE */
+
+/* Signed 32x32->64 products of the even lanes. */
+TM_RT_INLINE __m128i tm_rt_mul_even(__m128i a, __m128i b)
+{
+#if defined(__SSE4_1__)
+    return _mm_mul_epi32(a, b);
+#else
+    /* Unsigned product minus the two's complement corrections. */
+    __m128i p = _mm_mul_epu32(a, b);
+    __m128i c = _mm_add_epi32(_mm_and_si128(_mm_srai_epi32(a, 31), b),
+                              _mm_and_si128(_mm_srai_epi32(b, 31), a));
+    return _mm_sub_epi64(p, _mm_slli_epi64(c, 32));
+#endif
+}
+
+/* The same for b >= 0 (every multiplier tm_rt_quantize_multiplier makes). */
+TM_RT_INLINE __m128i tm_rt_mul_even_pos(__m128i a, __m128i b)
+{
+#if defined(__SSE4_1__)
+    return _mm_mul_epi32(a, b);
+#else
+    __m128i c = _mm_and_si128(_mm_srai_epi32(a, 31), b);
+    return _mm_sub_epi64(_mm_mul_epu32(a, b), _mm_slli_epi64(c, 32));
+#endif
+}
+
+TM_RT_INLINE __m128i tm_rt_select(__m128i a, __m128i b, __m128i mask) /* mask ? b : a */
+{
+    return _mm_or_si128(_mm_andnot_si128(mask, a), _mm_and_si128(mask, b));
+}
+
+TM_RT_INLINE __m128i tm_rt_rq_left(__m128i x, const tm_rt_rqv *v)
+{
+    __m128i up = _mm_cmpgt_epi32(x, v->hi), dn = _mm_cmplt_epi32(x, v->lo);
+    x = _mm_sll_epi32(x, v->ls);
+    x = tm_rt_select(x, _mm_set1_epi32(INT32_MAX), up);
+    return tm_rt_select(x, _mm_set1_epi32(INT32_MIN), dn);
+}
+
+TM_RT_INLINE __m128i tm_rt_rq_high(__m128i x, const tm_rt_rqv *v, int pos)
+{
+    const __m128i nudge = _mm_set1_epi64x(1LL << 30);
+    __m128i xo = _mm_srli_epi64(x, 32), pe, po;
+    if (pos) {
+        pe = _mm_add_epi64(tm_rt_mul_even_pos(x, v->mult), nudge);
+        po = _mm_add_epi64(tm_rt_mul_even_pos(xo, v->mult), nudge);
+    } else {
+        pe = _mm_add_epi64(tm_rt_mul_even(x, v->mult), nudge);
+        po = _mm_add_epi64(tm_rt_mul_even(xo, v->mult), nudge);
+    }
+#if defined(__SSE4_1__)
+    return _mm_blend_epi16(_mm_srli_epi64(pe, 31), _mm_slli_epi64(po, 1), 0xCC);
+#else
+    return tm_rt_select(_mm_slli_epi64(po, 1), _mm_srli_epi64(pe, 31), _mm_set_epi32(0, -1, 0, -1));
+#endif
+}
+
+TM_RT_INLINE __m128i tm_rt_rq_right(__m128i r, const tm_rt_rqv *v)
+{
+    __m128i rem = _mm_and_si128(r, v->mask);
+    __m128i thr = _mm_sub_epi32(v->half, _mm_cmplt_epi32(r, _mm_setzero_si128()));
+    return _mm_sub_epi32(_mm_sra_epi32(r, v->rs), _mm_cmpgt_epi32(rem, thr));
+}
+
+TM_RT_STATIC __m128i tm_rt_rq_vec(__m128i x, const tm_rt_rqv *v)
+{
+    __m128i r;
+    if (v->q.ls)
+        x = tm_rt_rq_left(x, v);
+    r = tm_rt_rq_high(x, v, 0);
+    if (v->q.mult == INT32_MIN)
+        r = tm_rt_select(r, _mm_set1_epi32(INT32_MAX),
+                         _mm_cmpeq_epi32(x, _mm_set1_epi32(INT32_MIN)));
+    if (v->q.rs)
+        r = tm_rt_rq_right(r, v);
+    return r;
+}
+
+TM_RT_INLINE void tm_rt_store(__m128i lo, __m128i hi, const tm_rt_rqv *v, int8_t *out, int n)
+{
+    __m128i p;
+    if (v->common) {
+        lo = tm_rt_rq_right(tm_rt_rq_high(lo, v, 1), v);
+        hi = tm_rt_rq_right(tm_rt_rq_high(hi, v, 1), v);
+    } else {
+        lo = tm_rt_rq_vec(lo, v);
+        hi = tm_rt_rq_vec(hi, v);
+    }
+    p = _mm_adds_epi16(_mm_packs_epi32(lo, hi), v->zp16);
+    p = _mm_min_epi16(_mm_max_epi16(p, v->amin16), v->amax16);
+    p = _mm_packs_epi16(p, p);
+    if (n >= 8) {
+        _mm_storel_epi64((__m128i *)(void *)out, p);
+    } else {
+        int8_t t[16];
+        _mm_storeu_si128((__m128i *)(void *)t, p);
+        memcpy(out, t, (size_t)n);
+    }
+}
+
+TM_RT_STATIC int32_t tm_rt_hsum(__m128i s)
+{
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+#define V_W16(p) tm_rt_s8to16(_mm_loadl_epi64((const __m128i *)(const void *)(p)))
+
+#endif /* AVX2 / SSE */
+
+/* Two taps' weights as one madd operand: low half tap t, high half t + 1. */
+TM_RT_STATIC int32_t tm_rt_pair(int32_t w0, int32_t w1)
+{
+    return tm_rt_wrap32((uint32_t)(uint16_t)(int16_t)w0 | ((uint32_t)(uint16_t)(int16_t)w1 << 16));
+}
+
+#endif

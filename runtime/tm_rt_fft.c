@@ -333,6 +333,7 @@ tm_rt_status tm_rt_fft_power(const tm_rt_fft_plan *plan, float *data, float *pow
     return tm_rt_fft_run(plan, data, NULL, power);
 }
 
+#if defined(TM_RT_FFT_SSE) || defined(TM_RT_FFT_NEON)
 tm_rt_status tm_rt_fft_forward_ref(const tm_rt_fft_plan *plan, float *data, float *out)
 {
     if (!out)
@@ -346,3 +347,4 @@ tm_rt_status tm_rt_fft_power_ref(const tm_rt_fft_plan *plan, float *data, float 
         return TM_RT_ERR_ARG;
     return tm_rt_fft_run_ref(plan, data, NULL, power);
 }
+#endif

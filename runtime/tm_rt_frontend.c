@@ -351,8 +351,8 @@ int tm_rt_frontend_ready(const tm_rt_frontend *fe, const tm_rt_frontend_config *
 /* ---- run ------------------------------------------------------------------ */
 
 /* Exactly one of pf / pi is non-NULL. */
-static tm_rt_status tm_rt_fe_run(const tm_rt_frontend *fe, const float *pf, const int16_t *pi,
-                                 float *out)
+tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, const int16_t *pi,
+                                    float *out)
 {
     if (!fe || fe->magic != TM_RT_FE_MAGIC || !out || (!pf && !pi))
         return TM_RT_ERR_ARG;
@@ -400,18 +400,4 @@ static tm_rt_status tm_rt_fe_run(const tm_rt_frontend *fe, const float *pf, cons
         }
     }
     return TM_RT_OK;
-}
-
-tm_rt_status tm_rt_frontend_run(const tm_rt_frontend *fe, const float *pcm, float *out)
-{
-    if (!pcm)
-        return TM_RT_ERR_ARG;
-    return tm_rt_fe_run(fe, pcm, NULL, out);
-}
-
-tm_rt_status tm_rt_frontend_run_i16(const tm_rt_frontend *fe, const int16_t *pcm, float *out)
-{
-    if (!pcm)
-        return TM_RT_ERR_ARG;
-    return tm_rt_fe_run(fe, NULL, pcm, out);
 }

@@ -84,10 +84,13 @@ int tm_rt_frontend_ready(const tm_rt_frontend *fe, const tm_rt_frontend_config *
 
 /* pcm: num_samples floats (nominally in [-1, 1]); out: output_size floats,
  * out[c * frames + t]. */
-tm_rt_status tm_rt_frontend_run(const tm_rt_frontend *fe, const float *pcm, float *out);
+#define tm_rt_frontend_run(fe, pcm, out) tm_rt_frontend_run_pcm(fe, pcm, NULL, out)
 /* Same for 16-bit PCM: sample s is read as s / 32768 (exact in float), so the
  * result equals tm_rt_frontend_run on the scaled samples bit for bit. */
-tm_rt_status tm_rt_frontend_run_i16(const tm_rt_frontend *fe, const int16_t *pcm, float *out);
+#define tm_rt_frontend_run_i16(fe, pcm, out) tm_rt_frontend_run_pcm(fe, NULL, pcm, out)
+/* Both in one: float pcm, or 16-bit pcm16 when pcm is NULL (one of them). */
+tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pcm,
+                                    const int16_t *pcm16, float *out);
 
 /* The natural log the front end applies: basic float operations only (no
  * libm at run time), so every target with IEEE single precision and no

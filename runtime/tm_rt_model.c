@@ -808,7 +808,7 @@ static tm_rt_status tm_rt_set_audio(const tm_rt_model *m, void *mem, int input, 
     if (!tm_rt_frontend_ready(fe, &c, ws + used, m->workspace_bytes - used))
         s = tm_rt_frontend_init(fe, &c, ws + used, m->workspace_bytes - used);
     if (s == TM_RT_OK)
-        s = pcm ? tm_rt_frontend_run(fe, pcm, feat) : tm_rt_frontend_run_i16(fe, pcm16, feat);
+        s = tm_rt_frontend_run_pcm(fe, pcm, pcm16, feat);
     if (s != TM_RT_OK)
         return s;
     tm_rt_standardise_quantise(d, t, feat, n, tm_rt_model_tensor(m, mem, d->tensor));
@@ -817,13 +817,13 @@ static tm_rt_status tm_rt_set_audio(const tm_rt_model *m, void *mem, int input, 
 
 tm_rt_status tm_rt_model_set_audio(const tm_rt_model *m, void *mem, int input, const float *pcm)
 {
-    return pcm ? tm_rt_set_audio(m, mem, input, pcm, NULL) : TM_RT_ERR_ARG;
+    return tm_rt_set_audio(m, mem, input, pcm, NULL);
 }
 
 tm_rt_status tm_rt_model_set_audio_i16(const tm_rt_model *m, void *mem, int input,
                                        const int16_t *pcm)
 {
-    return pcm ? tm_rt_set_audio(m, mem, input, NULL, pcm) : TM_RT_ERR_ARG;
+    return tm_rt_set_audio(m, mem, input, NULL, pcm);
 }
 
 /* ---- execution ------------------------------------------------------------------ */

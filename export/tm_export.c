@@ -195,6 +195,29 @@ uint64_t tm_export_op_macs(const tm_rt_model *m, uint32_t k)
     return row_weights(m, op) * elems(out);
 }
 
+const tm_export_target tm_export_targets[TM_EXPORT_TARGETS] = {
+    {TM_RT_ISA_AVX2, "avx2", "x86-64 with AVX2"},
+    {TM_RT_ISA_AVX512VNNI, "avx512vnni", "x86-64 with AVX-512 VNNI"},
+    {TM_RT_ISA_SSE41, "sse4.1", "x86-64 with SSE4.1"},
+    {TM_RT_ISA_SSE2, "sse2", "any x86-64"},
+    {TM_RT_ISA_NEON, "neon", "aarch64, Cortex-A72 (Raspberry Pi 4)"},
+    {TM_RT_ISA_DOTPROD, "dotprod", "aarch64 dot product, Cortex-A76 (Raspberry Pi 5)"},
+    {TM_RT_ISA_ARM_DSP, "arm-dsp", "Cortex-M4 / M7 / M33 with DSP"},
+    {TM_RT_ISA_REFERENCE, "reference", "plain C: Cortex-M0 / M3, other cores"},
+};
+
+/* tm_rt_model_memory_bytes as a build for isa would return it. */
+static size_t ram_for(const tm_rt_model *m, int isa)
+{
+    size_t need = 0;
+    for (uint32_t k = 0; k < m->n_ops; k++) {
+        size_t b = tm_rt_model_op_scratch_bytes_for(isa, &m->ops[k], m->tensors);
+        need = b > need ? b : need;
+    }
+    return 15 + ((size_t)m->arena_bytes + 15) / 16 * 16 + (need + 15) / 16 * 16 +
+           m->workspace_bytes;
+}
+
 void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
 {
     memset(s, 0, sizeof *s);
@@ -204,6 +227,8 @@ void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
     s->scratch_need = m->scratch_need;
     s->workspace_bytes = m->workspace_bytes;
     s->memory_bytes = tm_rt_model_memory_bytes(m);
+    for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+        s->ram_for[t] = ram_for(m, tm_export_targets[t].isa);
     s->n_ops = (int)m->n_ops;
     for (uint32_t k = 0; k < m->n_ops; k++) {
         const tm_rt_op_desc *op = &m->ops[k];
@@ -266,6 +291,9 @@ void tm_export_print_stats(FILE *f, const tm_export_stats *s)
     fprintf(f, "  workspace           %10u bytes (audio front end)\n", s->workspace_bytes);
     fprintf(f, "  RAM for invoke      %10zu bytes (tm_rt_model_memory_bytes, this build)\n",
             s->memory_bytes);
+    for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+        fprintf(f, "    on %-16s %10zu bytes (%s)\n", tm_export_targets[t].name, s->ram_for[t],
+                tm_export_targets[t].cores);
     fprintf(f, "  MACs per inference  %10llu (%d weight ops: %d at 8 bits, %d at 4 bits)\n",
             (unsigned long long)s->macs, s->weight_ops, s->ops8, s->ops4);
     fprintf(f, "  weights             %10lld at 8 bits, %lld at 4 bits\n", s->params8,

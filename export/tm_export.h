@@ -40,6 +40,14 @@ tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
                           const tm_rt_input_desc *const *raw, const void *simulated,
                           size_t simulated_size, uint8_t **bytes, size_t *size);
 
+/* The target builds whose RAM export reports: a tm_rt_isa each, and a name. */
+#define TM_EXPORT_TARGETS 8
+typedef struct {
+    int isa;
+    const char *name, *cores;
+} tm_export_target;
+extern const tm_export_target tm_export_targets[TM_EXPORT_TARGETS];
+
 /* Size and memory accounting of an opened model (docs/deployment.md,
  * "What the numbers mean"). */
 typedef struct tm_export_stats {
@@ -49,6 +57,7 @@ typedef struct tm_export_stats {
     uint32_t scratch_need;      /* this build's kernel scratch, in memory_bytes */
     uint32_t workspace_bytes;   /* audio front end (tables, state, float features) */
     size_t memory_bytes;        /* tm_rt_model_memory_bytes: the block invoke needs here */
+    size_t ram_for[TM_EXPORT_TARGETS]; /* the same on each target build (tm_export_targets) */
     uint64_t peak_live_bytes;   /* largest sum of activations live at one op step */
     uint64_t macs;              /* multiply-accumulates per inference */
     uint64_t weight_bits_bytes; /* sum over weight ops of ceil(bits * weights / 8) */

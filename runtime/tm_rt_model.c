@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "tm_rt_isa.h"
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
 
@@ -187,17 +188,33 @@ static void tm_rt_conv_shape(const tm_rt_op_desc *op, const tm_rt_tensor_desc *t
     a->out_w = out->w;
 }
 
+/* Per kind: the generic bound is ~20x too large for depthwise layers. */
+static tm_rt_kernel_kind tm_rt_op_kind(const tm_rt_op_desc *op)
+{
+    return op->type == TM_RT_OP_DEPTHWISE ? TM_RT_KERNEL_DEPTHWISE
+           : op->type == TM_RT_OP_DENSE   ? TM_RT_KERNEL_DENSE
+                                          : TM_RT_KERNEL_CONV;
+}
+
+#if defined(TM_RT_SIMD) || !defined(__arm__) || defined(TM_RT_ALL_ISA_SCRATCH)
+size_t tm_rt_model_op_scratch_bytes_for(int isa, const tm_rt_op_desc *op,
+                                        const tm_rt_tensor_desc *tensors)
+{
+    if (!op || !tensors || !tm_rt_is_weight_op(op->type))
+        return 0;
+    tm_rt_conv_args a;
+    tm_rt_conv_shape(op, tensors, &a);
+    return tm_rt_kernel_scratch_bytes_for((tm_rt_isa)isa, &a, tm_rt_op_kind(op));
+}
+#endif
+
 size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors)
 {
     if (!op || !tensors || !tm_rt_is_weight_op(op->type))
         return 0;
     tm_rt_conv_args a;
     tm_rt_conv_shape(op, tensors, &a);
-    /* Per kind: the generic bound is ~20x too large for depthwise layers. */
-    tm_rt_kernel_kind kind = op->type == TM_RT_OP_DEPTHWISE ? TM_RT_KERNEL_DEPTHWISE
-                             : op->type == TM_RT_OP_DENSE   ? TM_RT_KERNEL_DENSE
-                                                            : TM_RT_KERNEL_CONV;
-    return tm_rt_kernel_scratch_bytes(&a, kind);
+    return tm_rt_kernel_scratch_bytes(&a, tm_rt_op_kind(op));
 }
 
 void tm_rt_input_frontend_config(const tm_rt_input_desc *in, tm_rt_frontend_config *c)

@@ -215,6 +215,11 @@ size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in);
 /* Kernel scratch the op needs (0 for ops without weights); the op's tensor
  * indices must be valid for tensors. */
 size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors);
+/* The same for a build of another instruction set (a tm_rt_isa value, see
+ * tm_rt_kernels.h), asked on any host, so an exporter can tell each
+ * target's RAM. Left out of Cortex-M / R builds unless TM_RT_ALL_ISA_SCRATCH. */
+size_t tm_rt_model_op_scratch_bytes_for(int isa, const tm_rt_op_desc *op,
+                                        const tm_rt_tensor_desc *tensors);
 /* Tensor lifetimes in op steps, the rule the builder plans with and open
  * checks: a model input is live from -1 (before op 0), the output up to
  * n_ops (after the last op), any other tensor from the op writing it to the

@@ -138,6 +138,21 @@ START_TEST(stats_by_hand)
     ck_assert_uint_eq(s.fixed_bytes, 112u + 24u * 4u + 84u * 3u + 128u * 1u + 32u * 4u);
     ck_assert_uint_eq(s.file_bytes, size);
     ck_assert(fabs(s.ratio - (double)size / (double)(s.lower_bound + s.fixed_bytes)) < 1e-12);
+    /* RAM per target: this build's own figure for its ISA, no scratch on the
+     * reference, and every target's scratch within the file's bound */
+    int own = 0;
+    for (int t = 0; t < TM_EXPORT_TARGETS; t++) {
+        size_t base = 15 + (s.arena_bytes + 15) / 16 * 16 + s.workspace_bytes;
+        ck_assert_uint_ge(s.ram_for[t], base);
+        ck_assert_uint_le(s.ram_for[t], base + (s.scratch_bytes + 15) / 16 * 16);
+        if (tm_export_targets[t].isa == TM_RT_ISA_REFERENCE)
+            ck_assert_uint_eq(s.ram_for[t], base);
+        if (tm_export_targets[t].isa == (int)tm_rt_kernels_build_isa()) {
+            ck_assert_uint_eq(s.ram_for[t], s.memory_bytes);
+            own = 1;
+        }
+    }
+    ck_assert_msg(own, "this build's ISA %s is not among the export targets", tm_rt_kernels_isa());
     /* the depthwise padding nibbles are the only excess over the bound,
      * plus the blob's alignment */
     ck_assert_uint_ge(size, s.lower_bound + s.fixed_bytes + 1);

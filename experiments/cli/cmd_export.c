@@ -124,6 +124,10 @@ static tm_status write_report(const options *o, const state *st, const tm_rt_mod
     bad |= tm_json_set_int(d, "scratch_this_build_bytes", s.scratch_need);
     bad |= tm_json_set_int(d, "workspace_bytes", s.workspace_bytes);
     bad |= tm_json_set_int(d, "ram_bytes", (long long)s.memory_bytes);
+    json_t *per = json_object();
+    for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+        bad |= tm_json_set_int(per, tm_export_targets[t].name, (long long)s.ram_for[t]);
+    bad |= tm_json_set(d, "ram_bytes_per_target", per);
     bad |= tm_json_set_int(d, "macs", (long long)s.macs);
     bad |= tm_json_set_int(d, "weight_ops", s.weight_ops);
     bad |= tm_json_set_int(d, "ops8", s.ops8);

@@ -206,9 +206,18 @@ START_TEST(names_round_trip_through_every_json_and_csv)
                   "%s", out);
     snprintf(cmd, sizeof cmd,
              "'%s' '%s/m.tm2n' --manifest '%s/test.csv' --json '%s/run.json' --scores "
-             "'%s/scores.csv' --logits '%s/logits.csv' --quiet 2>&1",
-             run_exe, dir, dir, dir, dir, dir);
+             "'%s/scores.csv' --logits '%s/logits.csv' --dump-inputs '%s/in.bin' --quiet 2>&1",
+             run_exe, dir, dir, dir, dir, dir, dir);
     ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+    /* the device-side runner (runtime and libc only) prints the same logits
+     * CSV byte for byte, quoting the class names the same way */
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c99 -O1 -I'%s/runtime' '%s/export/device/tm_rt_run_inputs.c' "
+             "'%s'/runtime/tm_rt_*.c -lm -o '%s/rri' 2>&1 && '%s/rri' '%s/m.tm2n' '%s/in.bin' > "
+             "'%s/logits-device.csv' && cmp '%s/logits.csv' '%s/logits-device.csv' 2>&1",
+             tm_test_source_dir(), tm_test_source_dir(), tm_test_source_dir(), dir, dir, dir, dir,
+             dir, dir, dir);
+    ck_assert_msg(tm_test_run_cmd(cmd, out, sizeof out) == 0, "device runner's CSV: %s", out);
 
     /* metrics.json of train, quantize and search; eval's output */
     const char *metrics[] = {"r/metrics.json", "q/metrics.json", "s/metrics.json", "eval.json"};

@@ -25,6 +25,30 @@ static int fail(const char *what, const char *why)
     return 1;
 }
 
+/* A class name as an RFC 4180 field, quoted as tinym2net-run's CSV writer
+ * (core/tm_csv.c) quotes it, so the two programs' files compare byte for
+ * byte: quotes doubled; quoted when it holds a comma, quote, CR or LF, or
+ * starts or ends with a space or tab. This program links the runtime only. */
+static void put_csv_field(const char *s, size_t cap)
+{
+    const char *z = memchr(s, '\0', cap);
+    size_t n = z ? (size_t)(z - s) : cap;
+    int quote = n > 0 && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t');
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+    if (!quote) {
+        fwrite(s, 1, n, stdout);
+        return;
+    }
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            putchar('"');
+        putchar(s[i]);
+    }
+    putchar('"');
+}
+
 static int read_u32(FILE *f, uint32_t *v)
 {
     uint8_t b[4];
@@ -98,8 +122,10 @@ int main(int argc, char **argv)
             return fail(argv[2], "out of memory");
     }
     printf("row");
-    for (uint32_t c = 0; c < m.n_classes; c++)
-        printf(",%s", m.class_names[c]);
+    for (uint32_t c = 0; c < m.n_classes; c++) {
+        putchar(',');
+        put_csv_field(m.class_names[c], TM_RT_NAME_LEN);
+    }
     printf("\n");
     for (uint32_t r = 0; r < rows; r++) {
         for (uint32_t i = 0; i < n_inputs; i++) {

@@ -100,17 +100,9 @@ static void tm_rt_fft_complex_half(const tm_rt_fft_plan *plan, float *z)
     }
 }
 
-/* Runs the half-length complex FFT on data viewed as z[j] = x[2j] + i x[2j+1]
- * and splits Z into the real signal's bins:
- * X[k] = (Z[k] + conj Z[m-k]) / 2 + w^k (Z[k] - conj Z[m-k]) / 2i, w = exp(-2 pi i / n).
- * Writes interleaved bins to out, or |X|^2 to power (exactly one non-NULL). */
-static tm_rt_status tm_rt_fft_run_ref(const tm_rt_fft_plan *plan, float *data, float *out,
-                                      float *power)
+/* X[0] and X[m] (real) from Z[0]. */
+static void tm_rt_fft_split_ends(const float *data, int m, float *out, float *power)
 {
-    if (!plan || !data || !tm_rt_fft_size_ok(plan->n) || !plan->cos_ || !plan->sin_)
-        return TM_RT_ERR_ARG;
-    int m = plan->n / 2;
-    tm_rt_fft_complex_half(plan, data);
     float z0r = data[0], z0i = data[1];
     float x0 = z0r + z0i, xm = z0r - z0i;
     if (out) {
@@ -122,7 +114,13 @@ static tm_rt_status tm_rt_fft_run_ref(const tm_rt_fft_plan *plan, float *data, f
         power[0] = x0 * x0;
         power[m] = xm * xm;
     }
-    for (int k = 1; k < m; k++) {
+}
+
+/* Bins k0 .. m-1 of the split, one at a time. */
+static void tm_rt_fft_split(const tm_rt_fft_plan *plan, const float *data, int m, int k0,
+                            float *out, float *power)
+{
+    for (int k = k0; k < m; k++) {
         float ar = data[2 * k], ai = data[2 * k + 1];
         float br = data[2 * (m - k)], bi = -data[2 * (m - k) + 1];
         float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
@@ -139,6 +137,21 @@ static tm_rt_status tm_rt_fft_run_ref(const tm_rt_fft_plan *plan, float *data, f
             power[k] = xr * xr + xi * xi;
         }
     }
+}
+
+/* Runs the half-length complex FFT on data viewed as z[j] = x[2j] + i x[2j+1]
+ * and splits Z into the real signal's bins:
+ * X[k] = (Z[k] + conj Z[m-k]) / 2 + w^k (Z[k] - conj Z[m-k]) / 2i, w = exp(-2 pi i / n).
+ * Writes interleaved bins to out, or |X|^2 to power (exactly one non-NULL). */
+static tm_rt_status tm_rt_fft_run_ref(const tm_rt_fft_plan *plan, float *data, float *out,
+                                      float *power)
+{
+    if (!plan || !data || !tm_rt_fft_size_ok(plan->n) || !plan->cos_ || !plan->sin_)
+        return TM_RT_ERR_ARG;
+    int m = plan->n / 2;
+    tm_rt_fft_complex_half(plan, data);
+    tm_rt_fft_split_ends(data, m, out, power);
+    tm_rt_fft_split(plan, data, m, 1, out, power);
     return TM_RT_OK;
 }
 
@@ -265,17 +278,7 @@ static tm_rt_status tm_rt_fft_run(const tm_rt_fft_plan *plan, float *data, float
     if (m < 4)
         return tm_rt_fft_run_ref(plan, data, out, power);
     tm_rt_fft_complex_half_simd(plan, data);
-    float z0r = data[0], z0i = data[1];
-    float x0 = z0r + z0i, xm = z0r - z0i;
-    if (out) {
-        out[0] = x0;
-        out[1] = 0.0f;
-        out[2 * m] = xm;
-        out[2 * m + 1] = 0.0f;
-    } else {
-        power[0] = x0 * x0;
-        power[m] = xm * xm;
-    }
+    tm_rt_fft_split_ends(data, m, out, power);
     const tm_rt_v4 half = V_SET1(0.5f);
     int k = 1;
     for (; k + 1 < m; k += 2) {
@@ -297,22 +300,7 @@ static tm_rt_status tm_rt_fft_run(const tm_rt_fft_plan *plan, float *data, float
             power[k + 1] = v[2];
         }
     }
-    for (; k < m; k++) {
-        float ar = data[2 * k], ai = data[2 * k + 1];
-        float br = data[2 * (m - k)], bi = -data[2 * (m - k) + 1];
-        float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
-        float dr = 0.5f * (ar - br), di = 0.5f * (ai - bi);
-        float orr = di, oi = -dr;
-        float wr = plan->cos_[k], wi = -plan->sin_[k];
-        float xr = er + (wr * orr - wi * oi);
-        float xi = ei + (wr * oi + wi * orr);
-        if (out) {
-            out[2 * k] = xr;
-            out[2 * k + 1] = xi;
-        } else {
-            power[k] = xr * xr + xi * xi;
-        }
-    }
+    tm_rt_fft_split(plan, data, m, k, out, power); /* the last bin when m - 1 is odd */
     return TM_RT_OK;
 }
 #else

@@ -24,13 +24,36 @@ enum { N_OUT = 3 };
 
 static char bd[4096], dir[4096];
 
-static int setup(void)
+/* The build folder, or NULL after saying the test is skipped. */
+static const char *build_dir(void)
 {
     const char *b = getenv("TM_BUILD_DIR");
-    if (!b) {
+    if (!b)
         printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+    return b;
+}
+
+/* A fresh folder with a tmpfs of size on it, or NULL after saying why the
+ * test is skipped (mounting needs root). */
+static char *small_disk(const char *size)
+{
+    char *d = tm_test_tmpdir("fullfs");
+    ck_assert_ptr_nonnull(d);
+    char cmd[4400], out[4096];
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=%s tmpfs '%s' 2>&1", size, d);
+    if (tm_test_run_cmd(cmd, out, sizeof out) == 0)
+        return d;
+    printf("skip: cannot mount a small tmpfs: %s\n", out);
+    rmdir(d);
+    free(d);
+    return NULL;
+}
+
+static int setup(void)
+{
+    const char *b = build_dir();
+    if (!b)
         return 0;
-    }
     snprintf(bd, sizeof bd, "%s", b);
     char *d = tm_test_tmpdir("faults");
     ck_assert_ptr_nonnull(d);
@@ -291,21 +314,11 @@ END_TEST
  * file and the reason, and the files written before it intact. */
 START_TEST(train_disk_full)
 {
-    const char *b = getenv("TM_BUILD_DIR");
-    if (!b) {
-        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+    const char *b = build_dir();
+    char *d = b ? small_disk("200k") : NULL;
+    if (!d)
         return;
-    }
-    char *d = tm_test_tmpdir("fullfs");
-    ck_assert_ptr_nonnull(d);
     char cmd[16384], out[1 << 14], p[4400];
-    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=200k tmpfs '%s' 2>&1", d);
-    if (tm_test_run_cmd(cmd, out, sizeof out) != 0) {
-        printf("skip: cannot mount a small tmpfs: %s\n", out);
-        rmdir(d);
-        free(d);
-        return;
-    }
     snprintf(cmd, sizeof cmd,
              "'%s/tinym2net' train '%s/experiments/quickstart.cfg' --set data.train_samples=300 "
              "--set data.val_samples=32 --set data.test_samples=64 --set train.epochs=3 --set "
@@ -678,17 +691,12 @@ START_TEST(disk_full_every_writer)
 {
     if (!setup())
         return;
-    char *d = tm_test_tmpdir("fullfs");
-    ck_assert_ptr_nonnull(d);
-    static char cmd[32768], out[1 << 14];
-    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=4m tmpfs '%s' 2>&1", d);
-    if (tm_test_run_cmd(cmd, out, sizeof out) != 0) {
-        printf("skip: cannot mount a small tmpfs: %s\n", out);
-        rmdir(d);
-        free(d);
+    char *d = small_disk("4m");
+    if (!d) {
         cleanup();
         return;
     }
+    static char cmd[32768], out[1 << 14];
     writer ws[4] = {
         {"quantize", {"model.tm2n", "qmodel.h5", "metrics.json", NULL}, "seed = 31",
          "seed = 32", "", "", "", quantize_new, quantize_fresh, NULL},
@@ -754,11 +762,9 @@ END_TEST
  * rewritten), and no temporary is left. */
 START_TEST(trainings_share_one_cache)
 {
-    const char *b = getenv("TM_BUILD_DIR");
-    if (!b) {
-        printf("skip: TM_BUILD_DIR not set (run through ctest)\n");
+    const char *b = build_dir();
+    if (!b)
         return;
-    }
     char *d = tm_test_tmpdir("sharedcache");
     ck_assert_ptr_nonnull(d);
     char p[4400];

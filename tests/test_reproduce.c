@@ -140,12 +140,13 @@ static int row_cells(const char *md, const char *label, char cells[12][64])
     return n;
 }
 
-START_TEST(quick_end_to_end)
+/* DIR/data (the generated files) and DIR/cfg/tiny (the four experiment
+ * files); cfg gets DIR/cfg, the --configs folder. */
+static void make_tiny(const char *dir, char *cfg, size_t n)
 {
-    char *dir = tm_test_tmpdir("reproduce");
-    char data[4096], cfg[4096], tiny[4096], out[4096], res[4096], cmd[16384];
+    char data[4096], tiny[4200];
     snprintf(data, sizeof data, "%s/data", dir);
-    snprintf(cfg, sizeof cfg, "%s/cfg", dir);
+    snprintf(cfg, n, "%s/cfg", dir);
     snprintf(tiny, sizeof tiny, "%s/cfg/tiny", dir);
     ck_assert_int_eq(mkdir(data, 0777), 0);
     ck_assert_int_eq(mkdir(cfg, 0777), 0);
@@ -158,6 +159,13 @@ START_TEST(quick_end_to_end)
     write_cfg(tiny, "audio-base", data, 0, 1, "conv");
     write_cfg(tiny, "fused", data, 1, 1, "conv");
     write_cfg(tiny, "fused-compressed", data, 1, 1, "separable");
+}
+
+START_TEST(quick_end_to_end)
+{
+    char *dir = tm_test_tmpdir("reproduce");
+    char cfg[4096], out[4096], res[4096], cmd[16384];
+    make_tiny(dir, cfg, sizeof cfg);
     snprintf(out, sizeof out, "%s/out", dir);
     snprintf(res, sizeof res, "%s/docs/results.md", dir);
     snprintf(cmd, sizeof cmd,
@@ -271,21 +279,8 @@ START_TEST(mpi_sweep_writes_the_same_page)
         return;
     }
     char *dir = tm_test_tmpdir("reproduce-mpi");
-    char data[4096], cfg[4096], tiny[4096], cmd[16384];
-    snprintf(data, sizeof data, "%s/data", dir);
-    snprintf(cfg, sizeof cfg, "%s/cfg", dir);
-    snprintf(tiny, sizeof tiny, "%s/cfg/tiny", dir);
-    ck_assert_int_eq(mkdir(data, 0777), 0);
-    ck_assert_int_eq(mkdir(cfg, 0777), 0);
-    ck_assert_int_eq(mkdir(tiny, 0777), 0);
-    tm_rng r;
-    tm_rng_seed(&r, 7);
-    write_split(data, "train", N_TRAIN, &r);
-    write_split(data, "test", N_TEST, &r);
-    write_cfg(tiny, "image-base", data, 1, 0, "conv");
-    write_cfg(tiny, "audio-base", data, 0, 1, "conv");
-    write_cfg(tiny, "fused", data, 1, 1, "conv");
-    write_cfg(tiny, "fused-compressed", data, 1, 1, "separable");
+    char cfg[4096], cmd[16384];
+    make_tiny(dir, cfg, sizeof cfg);
     char *page[2];
     for (int k = 0; k < 2; k++) {
         char res[4200], out[4200], log[1 << 15];

@@ -66,8 +66,13 @@ static tm_status write_journal(const char *journal, const char *const *tmp,
     if (!f)
         return tm_error(TM_ERR_IO, "%s: cannot write: %s", jtmp, strerror(errno));
     fprintf(f, "%s\npid %ld\n", MAGIC, (long)getpid());
+    /* absolute paths: the next reader may run from another folder */
+    char cwd[NAME_CAP];
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = '\0';
     for (int i = 0; i < n; i++)
-        fprintf(f, "%s\t%s\n", tmp[i], dst[i]);
+        fprintf(f, "%s%s%s\t%s%s%s\n", tmp[i][0] == '/' ? "" : cwd, tmp[i][0] == '/' ? "" : "/",
+                tmp[i], dst[i][0] == '/' ? "" : cwd, dst[i][0] == '/' ? "" : "/", dst[i]);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     int err = errno;
     bad |= fclose(f) != 0;
@@ -129,10 +134,26 @@ tm_status tm_file_set_commit(const char *const *tmp, const char *const *dst, int
             s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp[done], dst[done],
                          strerror(errno));
     if (s != TM_OK) {
-        /* back to the old files: the ones renamed so far come back from .prev */
+        /* back to the old files: the ones renamed so far come back from .prev;
+         * one that cannot is kept as DST.old, which no clean-up removes */
         for (int i = 0; i < done - 1; i++) {
-            if (have_prev[i] ? rename(prev[i], dst[i]) == 0 : remove(dst[i]) == 0)
+            if (!have_prev[i]) {
+                remove(dst[i]);
+                continue;
+            }
+            if (rename(prev[i], dst[i]) == 0) {
                 have_prev[i] = 0;
+                continue;
+            }
+            char kept[NAME_CAP + 8];
+            snprintf(kept, sizeof kept, "%s.old", dst[i]);
+            int e = errno;
+            if (link(prev[i], kept) == 0)
+                s = tm_error(TM_ERR_IO, "%s: the new files could not all be put in place, and "
+                                        "the old %s could not be restored (%s): it is kept as %s",
+                             dst[0], dst[i], strerror(e), kept);
+            else
+                have_prev[i] = 0; /* keep the .prev link itself: nothing is lost */
         }
         for (int i = 0; i < n; i++)
             remove(tmp[i]);

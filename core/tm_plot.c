@@ -1,9 +1,11 @@
 #include "tm_plot.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tm_file_set.h"
 
@@ -18,6 +20,7 @@ static tm_status plot_write(const char *path, const void *data, size_t n)
     if (!f)
         return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
     int bad = fwrite(data, 1, n, f) != n;
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad) {
         remove(tmp);
@@ -25,6 +28,17 @@ static tm_status plot_write(const char *path, const void *data, size_t n)
     }
     const char *t = tmp;
     return tm_file_set_commit(&t, &path, 1);
+}
+
+/* snprintf into the rest of a buffer: what it wrote, or what it wanted
+ * (the caller compares the total with the capacity), never past cap. */
+static size_t tm_plot_put(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = cap ? vsnprintf(buf, cap, fmt, ap) : 0;
+    va_end(ap);
+    return k > 0 ? (size_t)k : 0;
 }
 
 int tm_plot_available(void)
@@ -159,11 +173,12 @@ tm_status tm_plot_confusion(const char *png, const char *title, const char *cons
         for (int p = 0; p < k; p++)
             row += conf[t * k + p];
         for (int p = 0; p < k; p++)
-            n += (size_t)snprintf(buf + n, cap - n, "%d %d %d %.4f\n", t, p, conf[t * k + p],
+            n += tm_plot_put(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, "%d %d %d %.4f\n", t, p, conf[t * k + p],
                                   row ? (double)conf[t * k + p] / (double)row : 0.0);
-        n += (size_t)snprintf(buf + n, cap - n, "\n");
+        n += tm_plot_put(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, "\n");
     }
-    tm_status s = plot_write(dat, buf, n);
+    tm_status s = n < cap ? plot_write(dat, buf, n)
+                          : tm_error(TM_ERR_INTERNAL, "%s: matrix data too long", dat);
     free(buf);
     TM_TRY(s);
     cap = 2048 + (size_t)k * 300;
@@ -187,15 +202,15 @@ tm_status tm_plot_confusion(const char *png, const char *title, const char *cons
                          "set size ratio -1\nunset key\n",
                          strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp, side + 120, side, qp, t,
                          k - 1, k - 1);
-    n += (size_t)snprintf(buf + n, cap - n, "set xtics (");
+    n += tm_plot_put(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, "set xtics (");
     for (int c = 0; c < k; c++) {
         tm_plot_quote(classes[c], q, sizeof q);
-        n += (size_t)snprintf(buf + n, cap - n, "%s%s %d", c ? ", " : "", q, c);
+        n += tm_plot_put(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, "%s%s %d", c ? ", " : "", q, c);
     }
-    n += (size_t)snprintf(buf + n, cap - n, ") rotate by -45\nset ytics (");
+    n += tm_plot_put(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, ") rotate by -45\nset ytics (");
     for (int c = 0; c < k; c++) {
         tm_plot_quote(classes[c], q, sizeof q);
-        n += (size_t)snprintf(buf + n, cap - n, "%s%s %d", c ? ", " : "", q, c);
+        n += tm_plot_put(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, "%s%s %d", c ? ", " : "", q, c);
     }
     n += (size_t)snprintf(
         buf + n, cap - n,

@@ -21,10 +21,9 @@ int tm_ranks_launched(void)
     const char *v;
     if ((v = getenv("OMPI_COMM_WORLD_SIZE")) || (v = getenv("PMI_SIZE")))
         return atoi(v) >= 1;
-    if (getenv("PMIX_RANK"))
-        return 1;
-    const char *nt = getenv("SLURM_NTASKS");
-    return getenv("SLURM_PROCID") && nt && atoi(nt) > 1;
+    /* srun sets PMIx or PMI variables for its tasks; a batch script's own
+     * SLURM_* variables are not a launch */
+    return getenv("PMIX_RANK") != NULL;
 }
 
 tm_status tm_ranks_init(tm_ranks *r, int *argc, char ***argv)

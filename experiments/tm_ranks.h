@@ -15,8 +15,8 @@ typedef struct tm_ranks {
     int mpi; /* MPI initialised by tm_ranks_init */
 } tm_ranks;
 
-/* 1 when the environment shows an MPI launcher (OMPI_COMM_WORLD_SIZE,
- * PMI_SIZE, PMIX_RANK or SLURM_PROCID with SLURM_NTASKS > 1). */
+/* 1 when the environment shows an MPI launcher: mpirun (OMPI_COMM_WORLD_SIZE)
+ * or srun with PMI / PMIx (PMI_SIZE, PMIX_RANK). */
 int tm_ranks_launched(void);
 /* Initialises MPI when launched and the build has it; size 1 otherwise. */
 tm_status tm_ranks_init(tm_ranks *r, int *argc, char ***argv);

@@ -1,5 +1,6 @@
 /* tinym2net eval: the metrics of a trained run (its float model) or of a
  * quantised one (its model.tm2n on the integer runtime) on a data split. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,19 +55,23 @@ static tm_status eval_quantised(const char *dir, const char *const *sets, int n_
     snprintf(path, sizeof path, "%s/model.tm2n", dir);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot open the model file", path);
+        return tm_error(TM_ERR_IO, "%s: cannot open the model file: %s", path, strerror(errno));
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0)
         len = ftell(f);
-    if (len <= 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        !(r->bytes = malloc(((size_t)len + 3) / 4 * 4))) {
+    if (len <= 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return tm_error(TM_ERR_IO, "%s: cannot read the model file", path);
+        return tm_error(TM_ERR_FORMAT, "%s: %s", path,
+                        len == 0 ? "the model file is empty" : "cannot size the model file");
+    }
+    if (!(r->bytes = malloc(((size_t)len + 3) / 4 * 4))) {
+        fclose(f);
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
     }
     r->size = fread(r->bytes, 1, (size_t)len, f);
     fclose(f);
     if (r->size != (size_t)len)
-        return tm_error(TM_ERR_IO, "%s: short read", path);
+        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, r->size, len);
     TM_TRY(tm_qsim_open(&r->sim, r->m, r->bytes, r->size));
     r->have_sim = 1;
     int k = r->m->spec.n_classes;
@@ -132,6 +137,14 @@ int tm_cmd_eval(int argc, char **argv)
     if (rc)
         return rc == TM_CLI_HELP ? 0 : rc;
     int quantised = exists(dir, "model.tm2n") && exists(dir, "qmodel.h5");
+    if (!quantised && !exists(dir, "model.h5") &&
+        (exists(dir, "model.tm2n") || exists(dir, "qmodel.h5"))) {
+        fprintf(stderr, "tinym2net eval: error: %s holds %s but not %s: a quantised run needs "
+                        "both (rerun quantize)\n",
+                dir, exists(dir, "model.tm2n") ? "model.tm2n" : "qmodel.h5",
+                exists(dir, "model.tm2n") ? "qmodel.h5" : "model.tm2n");
+        return 1;
+    }
     tm_qrun qr;
     memset(&qr, 0, sizeof qr);
     tm_experiment e;

@@ -597,8 +597,9 @@ static int run_model(opts *o, data_res *d, int mi, int seed, const char *extra)
 
 static int search_option(opts *o, char *opt, size_t n)
 {
-    char help_txt[RP_PATH + 32];
-    snprintf(help_txt, sizeof help_txt, "%s/search-help.txt", o->out);
+    /* one file per rank: every rank asks at the same moment */
+    char help_txt[RP_PATH + 48];
+    snprintf(help_txt, sizeof help_txt, "%s/search-help-%d.txt", o->out, o->ranks.rank);
     if (sh(o, help_txt, "'%s' search --help", o->self) != 0)
         return -1;
     char *t = slurp(help_txt);
@@ -646,12 +647,26 @@ static void run_waves(opts *o, data_res *ds, int nd)
     tm_ranks_barrier(r);
     for (int i = 0; i < nd && have_search; i++) {
         data_res *d = &ds[i];
-        /* the budget as a single process finds it: the first seed's compressed model */
-        d->budget = o->budget;
-        memset(&d->m[M_COMP], 0, sizeof d->m[M_COMP]);
-        (void)run_model(o, d, M_COMP, o->seed[0], search_opt);
+        /* the budget as a single process finds it, from the first seed's
+         * compressed model's metrics.json (read, not run again: a failed
+         * job gives no budget and no searches, as alone) */
+        long budget = o->budget;
+        char path[RP_PATH + 200];
+        snprintf(path, sizeof path, "%s/%s/%s/seed%d/q/metrics.json", o->out, d->name,
+                 d->dir[M_COMP], o->seed[0]);
+        json_t *js = budget > 0 ? NULL : load_json(o, path);
+        long b4, b8;
+        if (js && bytes_4_8(js, &b4, &b8) == 0)
+            budget = (b4 + b8) / 2;
+        json_decref(js);
+        snprintf(path, sizeof path, "%s/%s/%s/seed%d/model.tm2n", o->out, d->name,
+                 d->dir[M_COMP], o->seed[0]);
+        struct stat st;
+        int comp_ran = stat(path, &st) == 0;
+        d->budget = budget;
+        d->m[M_COMP].ran = comp_ran;
         for (int s = 0; s < o->n_seeds; s++)
-            if (job++ % r->size == r->rank && d->m[M_COMP].ran && d->budget > 0)
+            if (job++ % r->size == r->rank && comp_ran && budget > 0)
                 (void)run_model(o, d, M_SEARCH, o->seed[s], search_opt);
     }
     tm_ranks_barrier(r);

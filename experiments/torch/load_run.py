@@ -6,8 +6,10 @@
 RUN_DIR/model.h5 holds the experiment text (attribute "experiment"), the weights
 (model/<layer>/<what>) and each branch's input standardisation (input/<branch>/mean
 and std; std = 0 means the branch takes its features as they are). The script builds
-a torch.nn.Module from the experiment's [<branch>.<layer>], [fusion] and [head.<layer>]
-sections, copies every weight into it by name, and checks nothing is left over.
+a torch.nn.Module from the experiment's [<branch>.<layer>] and [head.<layer>] sections
+(the branches' outputs concatenated in branch order, the only [fusion] type), with
+[train] bn_eps, copies every weight into it by name, and checks nothing
+is left over.
 
 The module takes one tensor per branch, in the experiment's branch order, of the
 features the framework computes (image pixels 0..1, MFCC or log-mel from its own front
@@ -85,7 +87,7 @@ class Layer(nn.Module):
             else:  # depthwise (with its bias) then pointwise
                 self.dw = nn.Conv2d(c, c, (kh, kw), self.stride, groups=c, bias=True)
                 self.pw = nn.Conv2d(c, co, 1, bias=bias)
-            self.bn = nn.BatchNorm2d(co) if bn else None
+            self.bn = nn.BatchNorm2d(co, eps=keys["_bn_eps"]) if bn else None
             self.out_shape = [co, out_size(h, kh, self.stride, self.padding),
                               out_size(w, kw, self.stride, self.padding)]
         elif kind in ("maxpool", "avgpool"):
@@ -106,10 +108,11 @@ class Layer(nn.Module):
             bias = keys.get("bias", "-1")
             bias = (not bn) if bias == "-1" else bias == "1"
             self.fc = nn.Linear(shape[0], units, bias=bias)
-            self.bn = nn.BatchNorm1d(units) if bn else None
+            self.bn = nn.BatchNorm1d(units, eps=keys["_bn_eps"]) if bn else None
             self.out_shape = [units]
         elif kind == "batchnorm":
-            self.bn = nn.BatchNorm2d(c) if len(shape) == 3 else nn.BatchNorm1d(c)
+            self.bn = (nn.BatchNorm2d(c, eps=keys["_bn_eps"]) if len(shape) == 3
+                       else nn.BatchNorm1d(c, eps=keys["_bn_eps"]))
         elif kind == "dropout":
             self.drop = nn.Dropout(float(keys.get("rate", "0.5")))
         elif kind in ("relu", "relu6"):
@@ -154,6 +157,7 @@ class Run(nn.Module):
     def __init__(self, cfg, classes, mean, std):
         super().__init__()
         secs = cfg.sections()
+        bn_eps = float(cfg["train"].get("bn_eps", "1e-5")) if cfg.has_section("train") else 1e-5
         self.branch_names = [s for s in secs if "." not in s and "input" in cfg[s]]
         one = cfg["experiment"].get("branch", "") if cfg.has_section("experiment") else ""
         if one:
@@ -165,7 +169,7 @@ class Run(nn.Module):
             layers = nn.ModuleList()
             for s in secs:
                 if s.startswith(b + "."):
-                    layer = Layer(s, dict(cfg[s], _classes=classes), shape)
+                    layer = Layer(s, dict(cfg[s], _classes=classes, _bn_eps=bn_eps), shape)
                     shape = layer.out_shape
                     layers.append(layer)
             self.branches.append(layers)
@@ -174,7 +178,7 @@ class Run(nn.Module):
         shape = [width]
         for s in secs:
             if s.startswith("head."):
-                layer = Layer(s, dict(cfg[s], _classes=classes), shape)
+                layer = Layer(s, dict(cfg[s], _classes=classes, _bn_eps=bn_eps), shape)
                 shape = layer.out_shape
                 self.head.append(layer)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
@@ -210,13 +214,23 @@ def load(run_dir):
         f = h5py.File(path, "r")
     except OSError as e:
         fail("%s: %s" % (path, e))
+    with f:
+        return load_file(f, path)
+
+
+def load_file(f, path):
+    if "experiment" not in f.attrs or "model" not in f:
+        fail("%s: not a tinym2net run (no experiment attribute or model group)" % path)
     text = f.attrs["experiment"]
     text = text.decode() if isinstance(text, bytes) else text
     cfg = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), interpolation=None,
                                     strict=False)
     cfg.optionxform = str
     cfg.read_string(text)
-    head_out = [s for s in cfg.sections() if s.startswith("head.")][-1]
+    heads = [s for s in cfg.sections() if s.startswith("head.")]
+    if not heads or heads[-1] not in f["model"]:
+        fail("%s: the experiment has no [head.*] weight layer last" % path)
+    head_out = heads[-1]
     classes = f["model"][head_out]["weight"].shape[0]
     branches = [s for s in cfg.sections() if "." not in s and "input" in cfg[s]]
     one = cfg["experiment"].get("branch", "") if cfg.has_section("experiment") else ""
@@ -267,7 +281,13 @@ def main():
     print("loaded %s: %d branches (%s), %d parameters" %
           (a.run_dir, len(branches), ", ".join(branches), n))
     if a.features:
-        with h5py.File(a.features, "r") as c:
+        try:
+            c = h5py.File(a.features, "r")
+        except OSError as e:
+            fail("%s: %s" % (a.features, e))
+        with c:
+            if "features" not in c or "label" not in c:
+                fail("%s: not a feature cache (no features or label)" % a.features)
             xs = []
             for b in branches:
                 mod = cfg[b].get("modality", b).split(";")[0].split("#")[0].strip()

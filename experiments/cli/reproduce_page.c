@@ -65,8 +65,13 @@ void rp_write_results(opts *o, data_res *ds, int nd, const char *cmdline, const 
         fprintf(f, "aarch64: %s\n\n", o->a64_note);
     for (int i = 0; i < nd; i++) {
         data_res *d = &ds[i];
+        /* the repository's own files by their path in it, not on this machine */
+        const char *shown = d->cfgdir;
+        size_t sl = strlen(o->src);
+        if (sl && !strncmp(shown, o->src, sl) && shown[sl] == '/')
+            shown += sl + 1;
         fprintf(f, "## %s\n\nWall time: %.0f s (%.1f min). Experiment files: `%s/`", d->name,
-                d->wall, d->wall / 60, d->cfgdir);
+                d->wall, d->wall / 60, shown);
         if (d->budget > 0)
             fprintf(f, "; search budget: %ld packed weight bytes%s", d->budget,
                     o->budget > 0 ? " (--budget-bytes)"

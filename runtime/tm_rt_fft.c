@@ -64,11 +64,9 @@ tm_rt_status tm_rt_fft_plan_init(tm_rt_fft_plan *plan, int n, void *buf, size_t 
     return TM_RT_OK;
 }
 
-/* In-place m-point complex FFT (m = n/2) of interleaved re/im pairs:
- * bit-reversal permutation, then iterative radix-2 decimation-in-time. */
-static void tm_rt_fft_complex_half(const tm_rt_fft_plan *plan, float *z)
+/* The bit-reversal permutation of m interleaved complex values. */
+static void tm_rt_fft_bitrev(float *z, int m)
 {
-    int n = plan->n, m = n / 2;
     for (int i = 1, j = 0; i < m; i++) {
         int bit = m >> 1;
         for (; j & bit; bit >>= 1)
@@ -82,6 +80,14 @@ static void tm_rt_fft_complex_half(const tm_rt_fft_plan *plan, float *z)
             z[2 * j + 1] = ti;
         }
     }
+}
+
+/* In-place m-point complex FFT (m = n/2) of interleaved re/im pairs:
+ * bit-reversal permutation, then iterative radix-2 decimation-in-time. */
+static void tm_rt_fft_complex_half(const tm_rt_fft_plan *plan, float *z)
+{
+    int n = plan->n, m = n / 2;
+    tm_rt_fft_bitrev(z, m);
     for (int len = 2; len <= m; len <<= 1) {
         int half = len / 2, step = n / len;
         for (int j = 0; j < half; j++) {
@@ -217,19 +223,7 @@ static inline tm_rt_v4 tm_rt_cmul(tm_rt_v4 b, tm_rt_v4 wr, tm_rt_v4 wi_alt)
 static void tm_rt_fft_complex_half_simd(const tm_rt_fft_plan *plan, float *z)
 {
     int n = plan->n, m = n / 2;
-    for (int i = 1, j = 0; i < m; i++) {
-        int bit = m >> 1;
-        for (; j & bit; bit >>= 1)
-            j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            float tr = z[2 * i], ti = z[2 * i + 1];
-            z[2 * i] = z[2 * j];
-            z[2 * i + 1] = z[2 * j + 1];
-            z[2 * j] = tr;
-            z[2 * j + 1] = ti;
-        }
-    }
+    tm_rt_fft_bitrev(z, m);
     const float *cs = plan->cos_, *sn = plan->sin_;
     /* len 2: w = exp(0) = (cos_[0], -sin_[0]); pairs (s, s+1), two per step */
     {

@@ -96,8 +96,12 @@ int sh(opts *o, const char *out, const char *fmt, ...)
      * a marker (named by the command's hash) and the others take its files. */
     char mark[RP_PATH + 64] = "";
     if (o->memo[0]) {
+        /* the command and where its output goes: the same command into another file is
+         * another job */
         uint64_t h = 1469598103934665603ull;
         for (const char *c = cmd; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        for (const char *c = out ? out : ""; *c; c++)
             h = (h ^ (unsigned char)*c) * 1099511628211ull;
         snprintf(mark, sizeof mark, "%s/%016llx", o->memo, (unsigned long long)h);
         struct stat ms;
@@ -127,8 +131,9 @@ int sh(opts *o, const char *out, const char *fmt, ...)
     rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
     if (rc == 0 && mark[0]) {
         FILE *m = fopen(mark, "w");
-        if (m)
-            fclose(m);
+        if (!m || fclose(m) != 0)
+            logf_(o, "  cannot write the marker %s: %s (other ranks will run it again)\n", mark,
+                  strerror(errno));
     }
     return rc;
 }

@@ -48,7 +48,7 @@ void tm_feature_shape(const tm_feature_spec *f, int shape[3])
 {
     if (tm_feature_is_audio(f)) {
         shape[0] = 1;
-        shape[1] = f->fe.n_mfcc > 0 ? f->fe.n_mfcc : f->fe.n_mels;
+        shape[1] = tm_rt_frontend_coefs(&f->fe);
         shape[2] = (int)tm_rt_frontend_frames(&f->fe);
     } else {
         shape[0] = f->channels;

@@ -327,8 +327,8 @@ tm_status tm_qrun_open_file(tm_qrun *r, const char *model_path, const char *cons
         r->class_names[c] = r->data.test.class_names[c];
     r->lo.class_names = r->class_names;
     for (int b = 0; b < m->spec.n_branches; b++) {
-        r->lo.mean[b] = r->mean[b];
-        r->lo.std[b] = r->std[b];
+        r->lo.input[b].mean = r->mean[b];
+        r->lo.input[b].std = r->std[b];
     }
     return tm_qat_new(&r->q, m, NULL);
 }

@@ -13,17 +13,7 @@ void tm_export_audio_input(const tm_rt_frontend_config *fe, tm_rt_input_desc *in
 {
     memset(in, 0, sizeof *in);
     in->kind = TM_RT_INPUT_AUDIO;
-    in->sample_rate = fe->sample_rate;
-    in->window_length = fe->window_length;
-    in->hop_length = fe->hop_length;
-    in->n_fft = fe->n_fft;
-    in->n_mels = fe->n_mels;
-    in->n_mfcc = fe->n_mfcc;
-    in->window = fe->window;
-    in->num_samples = fe->num_samples;
-    in->fmin = fe->fmin;
-    in->fmax = fe->fmax;
-    in->log_floor = fe->log_floor;
+    in->fe = *fe;
 }
 
 void tm_export_image_input(tm_rt_input_desc *in)
@@ -90,13 +80,12 @@ static tm_status check_raw_input(const tm_qat *q, int b, const tm_rt_input_desc 
     if (in->kind != TM_RT_INPUT_AUDIO)
         return tm_error(TM_ERR_ARG, "export: input %s: unknown input kind %d", bs->name,
                         (int)in->kind);
-    tm_rt_frontend_config c;
-    tm_rt_input_frontend_config(in, &c);
-    const char *why = tm_rt_frontend_check(&c);
+    const tm_rt_frontend_config *c = &in->fe;
+    const char *why = tm_rt_frontend_check(c);
     if (why)
         return tm_error(TM_ERR_CONFIG, "export: input %s: audio front end: %s", bs->name, why);
-    int coefs = c.n_mfcc > 0 ? c.n_mfcc : c.n_mels;
-    size_t frames = tm_rt_frontend_frames(&c);
+    int coefs = tm_rt_frontend_coefs(c);
+    size_t frames = tm_rt_frontend_frames(c);
     if (bs->input[0] != 1 || bs->input[1] != coefs || (size_t)bs->input[2] != frames)
         return tm_error(TM_ERR_SHAPE, "export: input %s: the audio front end gives 1x%dx%zu "
                                       "features (coefficients x frames), the branch takes "
@@ -138,8 +127,12 @@ tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
     if (s == TM_OK && any_raw) {
         tm_lower_options ro = *o;
         for (int b = 0; b < TM_MAX_BRANCHES; b++)
-            if (raw[b])
-                ro.input[b] = raw[b];
+            if (raw[b]) {
+                /* The raw record's kind and front end, the run's standardisation. */
+                ro.input[b] = *raw[b];
+                ro.input[b].mean = o->input[b].mean;
+                ro.input[b].std = o->input[b].std;
+            }
         s = tm_lower(q, &ro, &dev, &dev_n);
         if (s == TM_OK)
             s = open_bytes(&md, dev, dev_n, "raw-input model");

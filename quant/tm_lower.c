@@ -334,15 +334,11 @@ static tm_status lower_into(lower_ctx *L, const tm_lower_options *o)
                           tm_observer_qparams(&q->input[b]), bs->name, &x));
         tm_rt_input_desc in;
         memset(&in, 0, sizeof in);
-        if (o && o->input[b])
-            in = *o->input[b];
-        else
-            in.kind = TM_RT_INPUT_FEATURES;
+        if (o)
+            in = o->input[b];
         /* Names longer than the record keep their first 31 bytes. */
         snprintf(in.name, sizeof in.name, "%.*s", TM_RT_NAME_LEN - 1, bs->name);
         in.tensor = x.index;
-        in.mean = o ? o->mean[b] : 0.0f;
-        in.std = o ? o->std[b] : 0.0f;
         if (tm_rt_builder_input(L->b, &in) < 0 || L->b->status != TM_RT_OK) {
             TM_TRY(builder_check(L, bs->name));
             return tm_error(TM_ERR_ARG, "lowering: the runtime builder refused input %s (more "
@@ -481,11 +477,7 @@ void tm_qsim_close(tm_qsim *s)
 tm_status tm_qsim_predict(tm_qsim *s, const tm_qat_data *d, float *probs, int8_t *logits)
 {
     const tm_rt_model *m = &s->model;
-    size_t maxdim = 0;
     for (uint32_t i = 0; i < m->n_inputs; i++) {
-        const tm_rt_tensor_desc *t = &m->tensors[m->inputs[i].tensor];
-        size_t dim = (size_t)t->c * (size_t)t->h * (size_t)t->w;
-        maxdim = dim > maxdim ? dim : maxdim;
         if (!d->x[s->branch_of[i]])
             return tm_error(TM_ERR_ARG, "integer simulation: no samples for input %.*s",
                             TM_RT_NAME_LEN, m->inputs[i].name);
@@ -493,27 +485,18 @@ tm_status tm_qsim_predict(tm_qsim *s, const tm_qat_data *d, float *probs, int8_t
             return tm_error(TM_ERR_ARG, "integer simulation: input %.*s is not a features input",
                             TM_RT_NAME_LEN, m->inputs[i].name);
     }
-    float *raw = malloc(sizeof(float) * (maxdim ? maxdim : 1));
-    if (!raw)
-        return tm_error(TM_ERR_NOMEM, "integer simulation: out of memory");
     int k = (int)m->n_classes;
     tm_status st = TM_OK;
-    for (int n = 0; n < d->n && st == TM_OK; n++) {
-        for (uint32_t i = 0; i < m->n_inputs && st == TM_OK; i++) {
+    for (int n = 0; n < d->n; n++) {
+        for (uint32_t i = 0; i < m->n_inputs; i++) {
             const tm_rt_input_desc *in = &m->inputs[i];
             const tm_rt_tensor_desc *t = &m->tensors[in->tensor];
             size_t dim = (size_t)t->c * (size_t)t->h * (size_t)t->w;
-            const float *x = d->x[s->branch_of[i]] + (size_t)n * dim;
-            /* Back to the features the device sees; it standardises them. */
-            for (size_t j = 0; j < dim; j++)
-                raw[j] = in->std > 0.0f ? x[j] * in->std + in->mean : x[j];
-            tm_rt_status rs = tm_rt_model_set_features(m, s->mem, (int)i, raw);
-            if (rs != TM_RT_OK)
-                st = tm_error(TM_ERR_INTERNAL, "integer simulation: sample %d, input %.*s: %s", n,
-                              TM_RT_NAME_LEN, in->name, tm_rt_status_name(rs));
+            /* The features are standardised already, by the same expression
+             * as the runtime's setter: only its quantisation is left. */
+            tm_rt_quantize_input(d->x[s->branch_of[i]] + (size_t)n * dim, dim, t->scale,
+                                 t->zero_point, tm_rt_model_tensor(m, s->mem, in->tensor));
         }
-        if (st != TM_OK)
-            break;
         tm_rt_status rs = tm_rt_model_invoke(m, s->mem);
         if (rs != TM_RT_OK) {
             st = tm_error(TM_ERR_INTERNAL, "integer simulation: sample %d: invoke failed: %s", n,
@@ -525,6 +508,5 @@ tm_status tm_qsim_predict(tm_qsim *s, const tm_qat_data *d, float *probs, int8_t
         if (logits)
             memcpy(logits + (size_t)n * k, tm_rt_model_logits(m, s->mem), (size_t)k);
     }
-    free(raw);
     return st;
 }

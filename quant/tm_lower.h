@@ -12,13 +12,11 @@
 #include "tm_rt_model.h"
 
 typedef struct tm_lower_options {
-    /* Input standardisation per branch, x' = (x - mean) / std (std 0 = none):
-     * written into the input records, the runtime applies it. */
-    float mean[TM_MAX_BRANCHES], std[TM_MAX_BRANCHES];
-    /* Optional per branch: an input record whose kind and front-end fields
-     * are kept (name, tensor, mean and std are filled in here). NULL gives
-     * a TM_RT_INPUT_FEATURES input of the branch's shape. */
-    const tm_rt_input_desc *input[TM_MAX_BRANCHES];
+    /* Per branch, the device input record: its kind and front end (all
+     * zeros: a TM_RT_INPUT_FEATURES input), its standardisation
+     * x' = (x - mean) / std (std 0 = none), which the runtime applies, and
+     * its fit and column. Name and tensor are filled in here. */
+    tm_rt_input_desc input[TM_MAX_BRANCHES];
     /* n_classes names (at most TM_RT_NAME_LEN - 1 bytes are kept), or NULL
      * for "0", "1", ... */
     const char *const *class_names;
@@ -46,8 +44,8 @@ typedef struct tm_qsim {
 tm_status tm_qsim_open(tm_qsim *s, const tm_model *m, const void *bytes, size_t size);
 void tm_qsim_close(tm_qsim *s);
 /* Softmax scores (n * classes) of every sample of d, whose features are
- * standardised as in training: each is taken back to raw features with the
- * model's mean and std, then tm_rt_model_set_features, tm_rt_model_invoke,
+ * standardised as in training (the expression of the runtime's setters):
+ * each is quantised into its input tensor, then tm_rt_model_invoke and
  * tm_rt_model_scores. logits (n * classes int8) may be NULL. */
 tm_status tm_qsim_predict(tm_qsim *s, const tm_qat_data *d, float *probs, int8_t *logits);
 

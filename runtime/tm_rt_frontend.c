@@ -201,7 +201,7 @@ const char *tm_rt_frontend_check(const tm_rt_frontend_config *c)
     if (empty)
         return TM_RT_MSG("n_mels too large for n_fft: a mel band holds no FFT bin");
     size_t frames = 1 + (size_t)(c->num_samples - c->window_length) / (size_t)c->hop_length;
-    size_t coefs = (size_t)(c->n_mfcc > 0 ? c->n_mfcc : c->n_mels);
+    size_t coefs = (size_t)tm_rt_frontend_coefs(c);
     if (frames > SIZE_MAX / coefs / sizeof(float))
         return TM_RT_MSG("num_samples gives an output too large to address");
     return NULL;
@@ -222,7 +222,7 @@ size_t tm_rt_frontend_frames(const tm_rt_frontend_config *c)
 size_t tm_rt_frontend_output_size(const tm_rt_frontend_config *c)
 {
     size_t frames = tm_rt_frontend_frames(c);
-    return frames * (size_t)(c && c->n_mfcc > 0 ? c->n_mfcc : (c ? c->n_mels : 0));
+    return frames ? frames * (size_t)tm_rt_frontend_coefs(c) : 0;
 }
 
 size_t tm_rt_frontend_workspace_bytes(const tm_rt_frontend_config *c)
@@ -313,7 +313,7 @@ tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config
     fe->cfg = *c;
     fe->n_fft = nfft;
     fe->frames = (int)(1 + (c->num_samples - W) / c->hop_length);
-    fe->n_coef = c->n_mfcc > 0 ? c->n_mfcc : M;
+    fe->n_coef = tm_rt_frontend_coefs(c);
     fe->window = win;
     fe->mel_start = mstart;
     fe->mel_len = mlen;

@@ -24,16 +24,18 @@ enum {
 };
 
 typedef struct tm_rt_frontend_config {
+    /* In the order of the model file's input record, which holds this struct
+     * as it is (4-byte fields only). */
     int sample_rate;   /* Hz */
     int window_length; /* samples per frame, 2 .. TM_RT_FFT_MAX_N */
     int hop_length;    /* samples between frame starts, > 0 */
     int n_fft;         /* power of two >= window_length; 0 = next power of two */
     int n_mels;        /* mel bands, > 0; every band must hold an FFT bin */
     int n_mfcc;        /* 0 = log-mel output; else 1 .. n_mels DCT coefficients */
-    float fmin, fmax;  /* filter bank edges in Hz, 0 <= fmin < fmax <= sample_rate/2 */
     int window;        /* TM_RT_WINDOW_HANN or TM_RT_WINDOW_HAMMING */
-    float log_floor;   /* > 0, added inside the log */
     int num_samples;   /* fixed input length in samples, >= window_length */
+    float fmin, fmax;  /* filter bank edges in Hz, 0 <= fmin < fmax <= sample_rate/2 */
+    float log_floor;   /* > 0, added inside the log */
 } tm_rt_frontend_config;
 
 /* Filled by tm_rt_frontend_init; every pointer points into the workspace. */
@@ -63,6 +65,12 @@ typedef struct tm_rt_frontend {
 const char *tm_rt_frontend_check(const tm_rt_frontend_config *c);
 /* TM_RT_OK, or TM_RT_ERR_ARG when tm_rt_frontend_check reports a problem. */
 tm_rt_status tm_rt_frontend_validate(const tm_rt_frontend_config *c);
+
+/* Coefficients per frame: n_mfcc, or n_mels for log-mel output. */
+static inline int tm_rt_frontend_coefs(const tm_rt_frontend_config *c)
+{
+    return c->n_mfcc > 0 ? c->n_mfcc : c->n_mels;
+}
 
 /* The next three return 0 for an invalid config. */
 size_t tm_rt_frontend_frames(const tm_rt_frontend_config *c);

@@ -217,28 +217,12 @@ size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_
     return tm_rt_kernel_scratch_bytes(&a, tm_rt_op_kind(op));
 }
 
-void tm_rt_input_frontend_config(const tm_rt_input_desc *in, tm_rt_frontend_config *c)
-{
-    c->sample_rate = in->sample_rate;
-    c->window_length = in->window_length;
-    c->hop_length = in->hop_length;
-    c->n_fft = in->n_fft;
-    c->n_mels = in->n_mels;
-    c->n_mfcc = in->n_mfcc;
-    c->fmin = in->fmin;
-    c->fmax = in->fmax;
-    c->window = in->window;
-    c->log_floor = in->log_floor;
-    c->num_samples = in->num_samples;
-}
-
 size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in)
 {
     if (!in || in->kind != TM_RT_INPUT_AUDIO)
         return 0;
-    tm_rt_frontend_config c;
-    tm_rt_input_frontend_config(in, &c);
-    size_t fe = tm_rt_frontend_workspace_bytes(&c), out = tm_rt_frontend_output_size(&c);
+    const tm_rt_frontend_config *c = &in->fe;
+    size_t fe = tm_rt_frontend_workspace_bytes(c), out = tm_rt_frontend_output_size(c);
     if (fe == 0 || out == 0 || out > TM_RT_MAX_TENSOR_BYTES || fe > TM_RT_MAX_REGION_BYTES)
         return 0;
     return TM_RT_FE_SLOT + TM_RT_ALIGN16(out * sizeof(float)) + fe;
@@ -636,14 +620,13 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
         if (!tm_rt_finite(d->mean) || !tm_rt_finite(d->std) || !(d->std >= 0.0f))
             return TM_RT_BAD("input", (long)i, "mean and std must be finite, std >= 0");
         if (d->kind == TM_RT_INPUT_AUDIO) {
-            tm_rt_frontend_config c;
-            tm_rt_input_frontend_config(d, &c);
-            const char *why = tm_rt_audio_precheck(&c);
+            const tm_rt_frontend_config *c = &d->fe;
+            const char *why = tm_rt_audio_precheck(c);
             if (!why)
-                why = tm_rt_frontend_check(&c);
+                why = tm_rt_frontend_check(c);
             if (why)
                 return TM_RT_BAD("input (audio front end)", (long)i, why);
-            if (tm_rt_frontend_output_size(&c) != tm_rt_elems(&T[d->tensor]))
+            if (tm_rt_frontend_output_size(c) != tm_rt_elems(&T[d->tensor]))
                 return TM_RT_BAD("input", (long)i, "tensor size differs from frames x coefs");
             size_t need = tm_rt_model_input_workspace_bytes(d);
             if (need == 0 || need > h.workspace_bytes)
@@ -756,7 +739,7 @@ size_t tm_rt_model_input_floats(const tm_rt_model *m, int input)
         return 0;
     const tm_rt_input_desc *d = &m->inputs[input];
     if (d->kind == TM_RT_INPUT_AUDIO)
-        return (size_t)d->num_samples;
+        return (size_t)d->fe.num_samples;
     return tm_rt_elems(&m->tensors[d->tensor]);
 }
 
@@ -818,12 +801,11 @@ static tm_rt_status tm_rt_set_audio(const tm_rt_model *m, void *mem, int input, 
     size_t used = TM_RT_FE_SLOT + TM_RT_ALIGN16(n * sizeof(float));
     if (used > m->workspace_bytes)
         return TM_RT_ERR_BUFFER;
-    tm_rt_frontend_config c;
-    tm_rt_input_frontend_config(d, &c);
+    const tm_rt_frontend_config *c = &d->fe;
     /* The tables depend only on the config: built once per block, not per call. */
     tm_rt_status s = TM_RT_OK;
-    if (!tm_rt_frontend_ready(fe, &c, ws + used, m->workspace_bytes - used))
-        s = tm_rt_frontend_init(fe, &c, ws + used, m->workspace_bytes - used);
+    if (!tm_rt_frontend_ready(fe, c, ws + used, m->workspace_bytes - used))
+        s = tm_rt_frontend_init(fe, c, ws + used, m->workspace_bytes - used);
     if (s == TM_RT_OK)
         s = tm_rt_frontend_run_pcm(fe, pcm, pcm16, feat);
     if (s != TM_RT_OK)

@@ -64,9 +64,7 @@ typedef struct tm_rt_input_desc {
     int32_t kind;               /* tm_rt_input_kind */
     int32_t tensor;             /* the int8 tensor it fills */
     float mean, std;            /* standardisation of features (std 0 = none) */
-    int32_t sample_rate, window_length, hop_length, n_fft, n_mels, n_mfcc, window,
-        num_samples;            /* audio front end */
-    float fmin, fmax, log_floor;
+    tm_rt_frontend_config fe;   /* audio: the front end (zeros for other kinds) */
     /* For the host that decodes files (version 2): audio's tm_rt_input_fit,
      * 0 for other kinds; the manifest column holding the input's file
      * ("" = the name). The runtime itself reads neither. */
@@ -207,8 +205,6 @@ int8_t *tm_rt_model_tensor(const tm_rt_model *m, void *mem, int32_t tensor);
 /* Floats the input's setter reads: c*h*w for features and images,
  * num_samples for audio; 0 for a bad index. */
 size_t tm_rt_model_input_floats(const tm_rt_model *m, int input);
-/* The front end settings an audio input record carries. */
-void tm_rt_input_frontend_config(const tm_rt_input_desc *in, tm_rt_frontend_config *c);
 /* Workspace tm_rt_model_set_audio needs for this input (front end state,
  * its tables and the float features); 0 for other kinds or a bad config. */
 size_t tm_rt_model_input_workspace_bytes(const tm_rt_input_desc *in);

@@ -46,8 +46,10 @@ static void specs(tm_feature_spec f[2])
     f[0].height = f[0].width = 28;
     snprintf(f[1].name, sizeof f[1].name, "audio");
     f[1].kind = TM_FEATURE_MFCC;
-    tm_rt_frontend_config c = {8000, 256, 128, 0, 40, 13, 20.0f, 4000.0f, TM_RT_WINDOW_HANN,
-                               1e-6f, 8000};
+    tm_rt_frontend_config c = {.sample_rate = 8000, .window_length = 256, .hop_length = 128,
+                               .n_mels = 40, .n_mfcc = 13, .fmin = 20.0f, .fmax = 4000.0f,
+                               .window = TM_RT_WINDOW_HANN, .log_floor = 1e-6f,
+                               .num_samples = 8000};
     f[1].fe = c;
     f[1].duration = 1.0f;
 }

@@ -236,9 +236,7 @@ static void expected_input(const tm_rt_model *m, int i, const float *x, int8_t *
     float *feat = malloc(n * sizeof(float));
     ck_assert_ptr_nonnull(feat);
     if (d->kind == TM_RT_INPUT_AUDIO) {
-        tm_rt_frontend_config c = {d->sample_rate, d->window_length, d->hop_length, d->n_fft,
-                                   d->n_mels, d->n_mfcc, d->fmin, d->fmax, d->window,
-                                   d->log_floor, d->num_samples};
+        tm_rt_frontend_config c = d->fe;
         size_t wsb = tm_rt_frontend_workspace_bytes(&c);
         void *ws = malloc(wsb);
         tm_rt_frontend fe;
@@ -519,7 +517,7 @@ START_TEST(round_trip_reentrant_and_deterministic)
     }
     /* 16-bit PCM gives the input tensor of its scaled floats, bit for bit. */
     {
-        int ns = m1.inputs[1].num_samples;
+        int ns = m1.inputs[1].fe.num_samples;
         int16_t *pcm = malloc(sizeof(int16_t) * (size_t)ns);
         float *x = malloc(sizeof(float) * (size_t)ns);
         size_t nt = elems(&m1.tensors[m1.inputs[1].tensor]);
@@ -836,9 +834,9 @@ START_TEST(targeted_edits_are_rejected_with_a_reason)
     CASE("input same tensor", "already filled", put32(&e, INP(1, tensor), 0));
     CASE("input std < 0", "std", put32(&e, INP(1, std), FLOAT_BITS(-1.0f)));
     CASE("input mean inf", "mean", put32(&e, INP(1, mean), 0x7F800000u));
-    CASE("audio fmax", "fmax exceeds", put32(&e, INP(1, fmax), FLOAT_BITS(5000.0f)));
-    CASE("audio hop 0", "hop_length", put32(&e, INP(1, hop_length), 0));
-    CASE("audio frames", "frames x coefs", put32(&e, INP(1, n_mfcc), 5));
+    CASE("audio fmax", "fmax exceeds", put32(&e, INP(1, fe.fmax), FLOAT_BITS(5000.0f)));
+    CASE("audio hop 0", "hop_length", put32(&e, INP(1, fe.hop_length), 0));
+    CASE("audio frames", "frames x coefs", put32(&e, INP(1, fe.n_mfcc), 5));
     CASE("audio workspace", "workspace", put32(&e, HDR(workspace_bytes), H.workspace_bytes - 1));
     CASE("op type", "unknown op type", put32(&e, OP(0, type), 99));
     CASE("op version", "version", put32(&e, OP(0, version), 2));

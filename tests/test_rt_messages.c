@@ -264,11 +264,11 @@ START_TEST(each_check_keeps_its_status)
     CASE("input tensor", "tensor index", put32(w, INP(0, tensor), 12));
     CASE("input same tensor", "already filled", put32(w, INP(1, tensor), 0));
     CASE("input std", "std", put32(w, INP(1, std), FLOAT_BITS(-1.0f)));
-    CASE("audio n_mels", "n_mels exceeds", put32(w, INP(1, n_mels), 1000));
-    CASE("audio fmax", "fmax exceeds", put32(w, INP(1, fmax), FLOAT_BITS(5000.0f)));
-    CASE("audio hop", "hop_length", put32(w, INP(1, hop_length), 0));
-    CASE("audio window", "window must be", put32(w, INP(1, window), 9));
-    CASE("audio frames", "frames x coefs", put32(w, INP(1, n_mfcc), 5));
+    CASE("audio n_mels", "n_mels exceeds", put32(w, INP(1, fe.n_mels), 1000));
+    CASE("audio fmax", "fmax exceeds", put32(w, INP(1, fe.fmax), FLOAT_BITS(5000.0f)));
+    CASE("audio hop", "hop_length", put32(w, INP(1, fe.hop_length), 0));
+    CASE("audio window", "window must be", put32(w, INP(1, fe.window), 9));
+    CASE("audio frames", "frames x coefs", put32(w, INP(1, fe.n_mfcc), 5));
     CASE("audio workspace", "workspace", put32(w, HDR(workspace_bytes), H.workspace_bytes - 1));
     /* Ops. */
     CASE("op type", "unknown op type", put32(w, OP(0, type), 99));
@@ -330,19 +330,7 @@ START_TEST(frontend_check_and_builder)
     tm_rt_input_desc in;
     memset(&in, 0, sizeof in);
     tm_rt_ex_audio_config(&in);
-    tm_rt_frontend_config c;
-    memset(&c, 0, sizeof c);
-    c.sample_rate = in.sample_rate;
-    c.window_length = in.window_length;
-    c.hop_length = in.hop_length;
-    c.n_fft = in.n_fft;
-    c.n_mels = in.n_mels;
-    c.n_mfcc = in.n_mfcc;
-    c.fmin = in.fmin;
-    c.fmax = in.fmax;
-    c.window = in.window;
-    c.log_floor = in.log_floor;
-    c.num_samples = in.num_samples;
+    tm_rt_frontend_config c = in.fe;
     ck_assert_ptr_null(tm_rt_frontend_check(&c));
     ck_assert_int_eq(tm_rt_frontend_validate(&c), TM_RT_OK);
     c.fmax = 5000.0f;

@@ -253,10 +253,10 @@ static tm_status source_qdir(source *s, const char *qdir)
         snprintf(name, sizeof name, "input/%s/mean", s->m->spec.branches[b].name);
         if (!tm_ckpt_has_array(rd, name))
             continue;
-        st = tm_ckpt_get_array(rd, name, &s->lo.mean[b], 1, &one);
+        st = tm_ckpt_get_array(rd, name, &s->lo.input[b].mean, 1, &one);
         snprintf(name, sizeof name, "input/%s/std", s->m->spec.branches[b].name);
         if (st == TM_OK)
-            st = tm_ckpt_get_array(rd, name, &s->lo.std[b], 1, &one);
+            st = tm_ckpt_get_array(rd, name, &s->lo.input[b].std, 1, &one);
     }
     tm_ckpt_close(rd);
     for (uint32_t c = 0; c < sm.n_classes; c++) {

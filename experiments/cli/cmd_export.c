@@ -153,8 +153,8 @@ static tm_status write_report(const options *o, const state *st, const tm_rt_mod
         bad |= tm_json_push(shape, json_integer(t->w));
         bad |= tm_json_set(one, "shape", shape);
         if (in->kind == TM_RT_INPUT_AUDIO) {
-            bad |= tm_json_set_int(one, "sample_rate", in->sample_rate);
-            bad |= tm_json_set_int(one, "num_samples", in->num_samples);
+            bad |= tm_json_set_int(one, "sample_rate", in->fe.sample_rate);
+            bad |= tm_json_set_int(one, "num_samples", in->fe.num_samples);
         }
         bad |= tm_json_push(ins, one);
     }
@@ -220,9 +220,9 @@ static tm_status run(const options *o, state *st)
         snprintf(name, sizeof name, "input/%s/mean", m->spec.branches[b].name);
         if (!tm_ckpt_has_array(st->r, name))
             continue; /* a run without standardisation */
-        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.mean[b], 1, &one));
+        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.input[b].mean, 1, &one));
         snprintf(name, sizeof name, "input/%s/std", m->spec.branches[b].name);
-        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.std[b], 1, &one));
+        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.input[b].std, 1, &one));
     }
     const char *names[TM_RT_MAX_CLASSES];
     for (uint32_t c = 0; c < sm.n_classes; c++)
@@ -280,7 +280,7 @@ static tm_status run(const options *o, state *st)
             const tm_rt_tensor_desc *t = &dm.tensors[in->tensor];
             if (in->kind == TM_RT_INPUT_AUDIO)
                 printf("  input %-14s audio: %d samples at %d Hz -> %dx%dx%d features\n", in->name,
-                       in->num_samples, in->sample_rate, t->c, t->h, t->w);
+                       in->fe.num_samples, in->fe.sample_rate, t->c, t->h, t->w);
             else
                 printf("  input %-14s %s: %dx%dx%d floats\n", in->name,
                        in->kind == TM_RT_INPUT_IMAGE ? "image" : "features", t->c, t->h, t->w);

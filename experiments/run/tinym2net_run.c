@@ -392,7 +392,7 @@ static tm_status run(const options *o, state *st)
             char path[8192];
             TM_TRY(cell_path(o, man, r, col[i], path, sizeof path));
             tm_status ds = in->kind == TM_RT_INPUT_AUDIO
-                               ? tm_audio_load(path, in->sample_rate, in->num_samples,
+                               ? tm_audio_load(path, in->fe.sample_rate, in->fe.num_samples,
                                                in->fit == TM_RT_FIT_CENTER ? TM_AUDIO_FIT_CENTER
                                                                            : TM_AUDIO_FIT_START,
                                                st->raw[i], NULL)

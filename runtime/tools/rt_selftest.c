@@ -76,10 +76,7 @@ static int run_models(void)
                      * front end must agree across targets before any
                      * quantisation hides a difference. */
                     const tm_rt_input_desc *d = &m.inputs[i];
-                    tm_rt_frontend_config c = {d->sample_rate, d->window_length, d->hop_length,
-                                               d->n_fft,       d->n_mels,        d->n_mfcc,
-                                               d->fmin,        d->fmax,          d->window,
-                                               d->log_floor,   d->num_samples};
+                    tm_rt_frontend_config c = d->fe;
                     static uint8_t ws[1 << 15];
                     static float feat[4096];
                     tm_rt_frontend fe;

@@ -132,17 +132,17 @@ static tm_rt_input_desc tm_rt_ex_input(const char *name, int kind, int32_t tenso
 /* The audio front end of two_branch: 256 samples at 8 kHz, 4 MFCC x 7 frames. */
 static void tm_rt_ex_audio_config(tm_rt_input_desc *in)
 {
-    in->sample_rate = 8000;
-    in->window_length = 64;
-    in->hop_length = 32;
-    in->n_fft = 64;
-    in->n_mels = 8;
-    in->n_mfcc = 4;
-    in->window = TM_RT_WINDOW_HANN;
-    in->num_samples = 256;
-    in->fmin = 20.0f;
-    in->fmax = 4000.0f;
-    in->log_floor = 1e-6f;
+    in->fe.sample_rate = 8000;
+    in->fe.window_length = 64;
+    in->fe.hop_length = 32;
+    in->fe.n_fft = 64;
+    in->fe.n_mels = 8;
+    in->fe.n_mfcc = 4;
+    in->fe.window = TM_RT_WINDOW_HANN;
+    in->fe.num_samples = 256;
+    in->fe.fmin = 20.0f;
+    in->fe.fmax = 4000.0f;
+    in->fe.log_floor = 1e-6f;
 }
 
 static tm_rt_status tm_rt_example_two_branch(tm_rt_builder *b, void *buf, size_t cap,

@@ -28,7 +28,7 @@ static tm_status open_bytes(tm_rt_model *m, const void *bytes, size_t size, cons
 {
     if (tm_rt_model_open(m, bytes, size) != TM_RT_OK)
         return tm_error(TM_ERR_FORMAT, "export: the runtime rejects the %s: %s", what,
-                        tm_rt_model_error());
+                        tm_rt_model_error(m));
     return TM_OK;
 }
 
@@ -112,7 +112,7 @@ tm_status tm_export_lower(const tm_qat *q, const tm_lower_options *o,
         const char *why = NULL;
         if (tm_rt_model_open(&mp, simulated, simulated_size) != TM_RT_OK)
             s = tm_error(TM_ERR_FORMAT, "export: the runtime rejects the simulated model: %s",
-                         tm_rt_model_error());
+                         tm_rt_model_error(&mp));
         else if ((why = computation_diff(&ms, &mp, 1)) != NULL)
             s = tm_error(TM_ERR_FORMAT, "export: the rebuilt model's %s differ from the "
                                         "simulated model's: they do not come from the same "

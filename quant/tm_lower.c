@@ -449,7 +449,7 @@ tm_status tm_qsim_open(tm_qsim *s, const tm_model *m, const void *bytes, size_t 
     memset(s, 0, sizeof *s);
     if (tm_rt_model_open(&s->model, bytes, size) != TM_RT_OK)
         return tm_error(TM_ERR_FORMAT, "integer simulation: the runtime rejects the model: %s",
-                        tm_rt_model_error());
+                        tm_rt_model_error(&s->model));
     for (uint32_t i = 0; i < s->model.n_inputs; i++) {
         s->branch_of[i] = -1;
         for (int b = 0; b < m->spec.n_branches; b++)

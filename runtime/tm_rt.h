@@ -5,7 +5,7 @@
  * e.g. -DTM_RT_NO_MESSAGES): every check and every status code stay exactly
  * as they are, but the human-readable reasons (about 3 KB of strings on a
  * Cortex-M4) are compiled out. tm_rt_model_error() then returns the name of
- * the last failure's status (tm_rt_status_name, e.g. "malformed input") and
+ * the model's last failure's status (tm_rt_status_name, e.g. "malformed input") and
  * tm_rt_frontend_check() returns "" instead of a reason. Meant for
  * microcontroller builds; the default build keeps the full messages. */
 #ifndef TM_RT_H
@@ -31,5 +31,22 @@ const char *tm_rt_status_name(tm_rt_status s);
 #else
 #define TM_RT_MSG(text) text
 #endif
+
+/* Why the last call on one object (a model, a builder) failed: held in that
+ * object, so two models opened by two threads keep their own reasons. */
+typedef struct tm_rt_error {
+#ifdef TM_RT_NO_MESSAGES
+    tm_rt_status status;
+#else
+    char text[112];          /* "what index: reason"; "" = no error */
+#endif
+} tm_rt_error;
+
+/* Records "what index: reason" (index < 0: none; what NULL: the reason
+ * alone) and returns s. With TM_RT_NO_MESSAGES only s is recorded. */
+tm_rt_status tm_rt_error_set(tm_rt_error *e, tm_rt_status s, const char *what, long index,
+                             const char *reason);
+/* The text, the status's name under TM_RT_NO_MESSAGES, or "no error". */
+const char *tm_rt_error_text(const tm_rt_error *e);
 
 #endif

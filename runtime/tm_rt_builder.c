@@ -17,9 +17,14 @@ static int tm_rt_b_fail(tm_rt_builder *b, tm_rt_status s, const char *what, long
 {
     if (b->status == TM_RT_OK) {
         b->status = s;
-        tm_rt_model_fail(s, what, index, reason);
+        tm_rt_error_set(&b->error, s, what, index, reason);
     }
     return -1;
+}
+
+const char *tm_rt_builder_error(const tm_rt_builder *b)
+{
+    return b ? tm_rt_error_text(&b->error) : "NULL builder";
 }
 
 /* Adding to a failed or finished builder is refused. */
@@ -310,7 +315,7 @@ static void tm_rt_b_write(tm_rt_builder *b, const tm_rt_b_layout *L, uint32_t ar
 tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
 {
     if (!b)
-        return tm_rt_model_fail(TM_RT_ERR_ARG, "builder", -1, "NULL builder");
+        return TM_RT_ERR_ARG;
     if (!tm_rt_b_open(b, "finish"))
         return b->status;
     if (b->n_tensors == 0 || b->n_ops == 0 || b->n_inputs == 0 || b->n_classes == 0) {
@@ -364,6 +369,7 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
     tm_rt_status s = tm_rt_model_open(&m, b->buf, L.total);
     if (s != TM_RT_OK) {
         b->status = s;
+        b->error = m.error; /* the open's reason is the builder's */
         return s;
     }
     uint64_t scratch = 0, workspace = 0;
@@ -386,6 +392,7 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
     s = tm_rt_model_open(&m, b->buf, L.total);
     if (s != TM_RT_OK) {
         b->status = s;
+        b->error = m.error; /* the open's reason is the builder's */
         return s;
     }
     b->arena_bytes = (uint32_t)arena;

@@ -30,74 +30,18 @@ typedef char tm_rt_assert_fe_slot[sizeof(tm_rt_frontend) <= TM_RT_FE_SLOT ? 1 : 
 
 /* ---- error text ------------------------------------------------------------ */
 
+/* Into the model being opened (m in scope). Without messages the strings are
+ * not evaluated, so they are not in the image. */
 #ifndef TM_RT_NO_MESSAGES
-
-/* Zero-initialised (.bss, not .data on a device); empty means no error. */
-static char tm_rt_err_text[112];
-
-static size_t tm_rt_err_put(size_t at, const char *s)
-{
-    while (*s && at + 1 < sizeof tm_rt_err_text)
-        tm_rt_err_text[at++] = *s++;
-    tm_rt_err_text[at] = '\0';
-    return at;
-}
-
-tm_rt_status tm_rt_model_fail(tm_rt_status s, const char *what, long index, const char *reason)
-{
-    size_t at = 0;
-    if (what) {
-        at = tm_rt_err_put(at, what);
-        if (index >= 0) {
-            char num[24];
-            int n = 0;
-            unsigned long v = (unsigned long)index;
-            do {
-                num[n++] = (char)('0' + v % 10u);
-                v /= 10u;
-            } while (v && n < (int)sizeof num - 1);
-            char rev[24];
-            for (int i = 0; i < n; i++)
-                rev[i] = num[n - 1 - i];
-            rev[n] = '\0';
-            at = tm_rt_err_put(at, " ");
-            at = tm_rt_err_put(at, rev);
-        }
-        at = tm_rt_err_put(at, ": ");
-    }
-    tm_rt_err_put(at, reason ? reason : "error");
-    return s;
-}
-
-const char *tm_rt_model_error(void)
-{
-    return tm_rt_err_text[0] ? tm_rt_err_text : "no error";
-}
-
-#define TM_RT_FAIL(s, what, index, reason) tm_rt_model_fail(s, what, index, reason)
-
-#else /* TM_RT_NO_MESSAGES: only the last failure's status is kept. */
-
-static tm_rt_status tm_rt_err_status;
-
-tm_rt_status tm_rt_model_fail(tm_rt_status s, const char *what, long index, const char *reason)
-{
-    (void)what;
-    (void)index;
-    (void)reason;
-    tm_rt_err_status = s;
-    return s;
-}
-
-const char *tm_rt_model_error(void)
-{
-    return tm_rt_err_status != TM_RT_OK ? tm_rt_status_name(tm_rt_err_status) : "no error";
-}
-
-/* The arguments are not evaluated, so their strings are not in the image. */
-#define TM_RT_FAIL(s, what, index, reason) tm_rt_model_fail(s, NULL, -1, NULL)
-
+#define TM_RT_FAIL(s, what, index, reason) tm_rt_error_set(&m->error, s, what, index, reason)
+#else
+#define TM_RT_FAIL(s, what, index, reason) tm_rt_error_set(&m->error, s, NULL, -1, NULL)
 #endif
+
+const char *tm_rt_model_error(const tm_rt_model *m)
+{
+    return m ? tm_rt_error_text(&m->error) : "NULL model";
+}
 
 #define TM_RT_BAD(what, index, reason) TM_RT_FAIL(TM_RT_ERR_FORMAT, what, index, reason)
 
@@ -507,9 +451,11 @@ static const char *tm_rt_audio_precheck(const tm_rt_frontend_config *c)
 tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
 {
     static const uint16_t probe = 1;
-    if (!m || !data)
-        return TM_RT_FAIL(TM_RT_ERR_ARG, "model", -1, "NULL model or data");
+    if (!m)
+        return TM_RT_ERR_ARG;
     memset(m, 0, sizeof *m);
+    if (!data)
+        return TM_RT_FAIL(TM_RT_ERR_ARG, "model", -1, "NULL data");
     if (*(const uint8_t *)&probe != 1)
         return TM_RT_FAIL(TM_RT_ERR_UNSUPPORTED, "model", -1,
                           "big-endian host: the format is little-endian");

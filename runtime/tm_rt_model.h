@@ -96,15 +96,16 @@ typedef struct tm_rt_model {
     uint32_t scratch_need;      /* this build's kernels' scratch (<= scratch_bytes): what
                                  * the memory reserves after the activations */
     uint32_t workspace_bytes;   /* front end, after the scratch */
+    tm_rt_error error;          /* why open failed (tm_rt_model_error) */
 } tm_rt_model;
 
 /* Checks magic, version, CRC-32, and the bounds of every offset, size,
  * tensor index, shape and op parameter; TM_RT_ERR_FORMAT otherwise. The
  * bytes must stay alive and 4-byte aligned while the model is used. */
 tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size);
-/* A short reason for the last TM_RT_ERR_FORMAT of this model (static text);
+/* Why tm_rt_model_open failed on m: "what index: reason", text held in m;
  * built with TM_RT_NO_MESSAGES (tm_rt.h), only the status's name. */
-const char *tm_rt_model_error(void);
+const char *tm_rt_model_error(const tm_rt_model *m);
 /* Total bytes the caller must give tm_rt_model_invoke and the input setters:
  * 15 + align16(arena_bytes) + align16(scratch_need) + workspace_bytes, so it
  * depends on the build (a build without SIMD kernels needs no scratch). */
@@ -144,6 +145,7 @@ typedef struct tm_rt_builder {
     uint32_t n_tensors, n_ops, n_inputs, n_classes;
     int32_t output;
     tm_rt_status status;        /* first error, sticky */
+    tm_rt_error error;          /* its reason (tm_rt_builder_error) */
     /* Set by a successful finish (the same values go into the file header). */
     uint32_t arena_bytes, scratch_bytes, workspace_bytes;
     size_t file_bytes;
@@ -170,6 +172,8 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size);
 /* Bytes the file will take with what has been added so far: the output
  * buffer given to init must hold this much when finish is called. */
 size_t tm_rt_builder_bound(const tm_rt_builder *b);
+/* The reason of the builder's first error ("no error" while status is OK). */
+const char *tm_rt_builder_error(const tm_rt_builder *b);
 
 /* ---- additions: file header, limits, helpers (docs/model-format.md) ---- */
 
@@ -225,9 +229,5 @@ void tm_rt_model_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,
                            uint32_t n_tensors, int32_t *first, int32_t *last);
 /* CRC-32 of a file image with its header's crc32 field read as zero. */
 uint32_t tm_rt_model_file_crc(const void *file, size_t size);
-/* Records "what index: reason" for tm_rt_model_error() (index < 0: none)
- * and returns s; the builder reports its errors through it too. With
- * TM_RT_NO_MESSAGES only s is recorded. */
-tm_rt_status tm_rt_model_fail(tm_rt_status s, const char *what, long index, const char *reason);
 
 #endif

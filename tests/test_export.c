@@ -115,7 +115,7 @@ START_TEST(stats_by_hand)
 {
     size_t size = hand_model();
     tm_rt_model m;
-    ck_assert_msg(tm_rt_model_open(&m, model_buf, size) == TM_RT_OK, "%s", tm_rt_model_error());
+    ck_assert_msg(tm_rt_model_open(&m, model_buf, size) == TM_RT_OK, "%s", tm_rt_model_error(&m));
     ck_assert_uint_eq(tm_export_op_macs(&m, 0), 3u * 25u * 18u);
     ck_assert_uint_eq(tm_export_op_macs(&m, 1), 3u * 25u * 9u);
     ck_assert_uint_eq(tm_export_op_macs(&m, 2), 75u * 4u);

@@ -571,7 +571,7 @@ static tm_rt_status try_model(const uint8_t *bytes, size_t n, tally *tl)
     tl->tried++;
     if (s != TM_RT_OK) {
         ck_assert_int_eq(s, TM_RT_ERR_FORMAT);
-        ck_assert_int_gt((int)strlen(tm_rt_model_error()), 3);
+        ck_assert_int_gt((int)strlen(tm_rt_model_error(&m)), 3);
         tl->rejected++;
     } else if (tm_rt_model_memory_bytes(&m) <= ((size_t)64 << 20)) {
         size_t mb = tm_rt_model_memory_bytes(&m);
@@ -765,8 +765,8 @@ static void expect_reject(edit_ctx *e, const char *label, const char *reason)
     tm_rt_status s = tm_rt_model_open(&m, copy, e->b.size);
     free(copy);
     ck_assert_msg(s == TM_RT_ERR_FORMAT, "%s: accepted", label);
-    ck_assert_msg(strstr(tm_rt_model_error(), reason) != NULL, "%s: reason '%s', expected '%s'",
-                  label, tm_rt_model_error(), reason);
+    ck_assert_msg(strstr(tm_rt_model_error(&m), reason) != NULL, "%s: reason '%s', expected '%s'",
+                  label, tm_rt_model_error(&m), reason);
 }
 
 #define FLOAT_BITS(f) ((union { float x; uint32_t u; }){.x = (f)}.u)
@@ -897,7 +897,7 @@ START_TEST(targeted_edits_are_rejected_with_a_reason)
         memcpy(copy, e.w, e.b.size + 1);
         tm_rt_model m;
         ck_assert_int_eq(tm_rt_model_open(&m, copy, e.b.size + 1), TM_RT_ERR_FORMAT);
-        ck_assert_ptr_nonnull(strstr(tm_rt_model_error(), "longer than file_bytes"));
+        ck_assert_ptr_nonnull(strstr(tm_rt_model_error(&m), "longer than file_bytes"));
         free(copy);
     }
     /* The reason names the op. */
@@ -920,15 +920,15 @@ START_TEST(builder_reports_errors)
     size_t size = 0;
     /* Too small a buffer. */
     ck_assert_int_eq(tm_rt_example_two_branch(&b, buf, 600, 1, &size), TM_RT_ERR_BUFFER);
-    ck_assert_ptr_nonnull(strstr(tm_rt_model_error(), "too small"));
+    ck_assert_ptr_nonnull(strstr(tm_rt_builder_error(&b), "too small"));
     /* Enough for the blob but not the tables. */
     ck_assert_int_eq(tm_rt_example_two_branch(&b, buf, 1500, 1, &size), TM_RT_ERR_BUFFER);
-    ck_assert_ptr_nonnull(strstr(tm_rt_model_error(), "tm_rt_builder_bound"));
+    ck_assert_ptr_nonnull(strstr(tm_rt_builder_error(&b), "tm_rt_builder_bound"));
     /* bound() is exactly the size finish writes. */
     ck_assert_int_eq(tm_rt_example_chain(&b, buf, sizeof buf, 1, &size), TM_RT_OK);
     ck_assert_uint_eq(tm_rt_builder_bound(&b), size);
     ck_assert_int_eq(tm_rt_builder_finish(&b, &size), TM_RT_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(tm_rt_model_error(), "already finished"));
+    ck_assert_ptr_nonnull(strstr(tm_rt_builder_error(&b), "already finished"));
 
     /* Bad references are refused when added, and the error is sticky. */
     tm_rt_builder_init(&b, buf, sizeof buf);
@@ -936,14 +936,14 @@ START_TEST(builder_reports_errors)
     int32_t y = tm_rt_builder_tensor(&b, 1, 2, 2, 0.1f, 0);
     tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, x, 7, 2, 2, 0);
     ck_assert_int_eq(tm_rt_builder_op(&b, &op), -1);
-    ck_assert_ptr_nonnull(strstr(tm_rt_model_error(), "op 0: output"));
+    ck_assert_ptr_nonnull(strstr(tm_rt_builder_error(&b), "op 0: output"));
     op.output = y;
     ck_assert_int_eq(tm_rt_builder_op(&b, &op), -1);
     ck_assert_int_eq(tm_rt_builder_finish(&b, &size), TM_RT_ERR_ARG);
 
     tm_rt_builder_init(&b, buf, sizeof buf);
     ck_assert_int_eq(tm_rt_builder_tensor(&b, 0, 4, 4, 0.1f, 0), -1);
-    ck_assert_ptr_nonnull(strstr(tm_rt_model_error(), "tensor 0: dimensions"));
+    ck_assert_ptr_nonnull(strstr(tm_rt_builder_error(&b), "tensor 0: dimensions"));
     tm_rt_builder_init(&b, buf, sizeof buf);
     ck_assert_int_eq(tm_rt_builder_tensor(&b, 1, 4, 4, -0.1f, 0), -1);
     tm_rt_builder_init(&b, buf, sizeof buf);
@@ -965,7 +965,7 @@ START_TEST(builder_reports_errors)
     tm_rt_builder_class(&b, "d");
     tm_rt_builder_output(&b, y);
     ck_assert_int_eq(tm_rt_builder_finish(&b, &size), TM_RT_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(tm_rt_model_error(), "op (maxpool) 0: pads"));
+    ck_assert_ptr_nonnull(strstr(tm_rt_builder_error(&b), "op (maxpool) 0: pads"));
 
     /* The smallest model: one pool; it runs. */
     tm_rt_builder_init(&b, buf, sizeof buf);

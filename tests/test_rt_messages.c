@@ -57,13 +57,17 @@ static uint32_t get32(const uint8_t *bytes, size_t at)
 }
 
 /* Opens a 4-byte aligned copy of the first n bytes. */
+/* The object whose reason check_message reads: the model the last
+ * open_copy or open used, or a builder. */
+static tm_rt_model M;
+static const tm_rt_builder *B;
+
 static tm_rt_status open_copy(const uint8_t *bytes, size_t n)
 {
     uint8_t *copy = malloc(n ? n : 1);
     ck_assert_ptr_nonnull(copy);
     memcpy(copy, bytes, n);
-    tm_rt_model m;
-    tm_rt_status s = tm_rt_model_open(&m, copy, n);
+    tm_rt_status s = tm_rt_model_open(&M, copy, n);
     free(copy);
     return s;
 }
@@ -72,7 +76,7 @@ static tm_rt_status open_copy(const uint8_t *bytes, size_t n)
  * (reason, when given, is part of it); without, it is the status's name. */
 static void check_message(const char *label, tm_rt_status s, const char *reason)
 {
-    const char *msg = tm_rt_model_error();
+    const char *msg = B ? tm_rt_builder_error(B) : tm_rt_model_error(&M);
     if (TERSE) {
         ck_assert_msg(strcmp(msg, tm_rt_status_name(s)) == 0, "%s: message '%s', expected '%s'",
                       label, msg, tm_rt_status_name(s));
@@ -96,20 +100,28 @@ static void expect(const char *label, tm_rt_status got, tm_rt_status want, const
 
 START_TEST(arguments_and_the_initial_state)
 {
-    /* Check forks each test, so nothing has failed yet in this process. */
-    ck_assert_str_eq(tm_rt_model_error(), "no error");
+    /* Each model holds its own reason: a model not opened has none. */
+    tm_rt_model fresh;
+    memset(&fresh, 0, sizeof fresh);
+    ck_assert_str_eq(tm_rt_model_error(&fresh), "no error");
+    ck_assert_str_eq(tm_rt_model_error(NULL), "NULL model");
     built b = build_example(EX_CHAIN, 1);
-    tm_rt_model m;
-    expect("NULL model", tm_rt_model_open(NULL, b.bytes, b.size), TM_RT_ERR_ARG, "NULL model");
-    expect("NULL data", tm_rt_model_open(&m, NULL, b.size), TM_RT_ERR_ARG, "NULL model");
+    ck_assert_int_eq(tm_rt_model_open(NULL, b.bytes, b.size), TM_RT_ERR_ARG);
+    expect("NULL data", tm_rt_model_open(&M, NULL, b.size), TM_RT_ERR_ARG, "NULL data");
     uint8_t *shifted = malloc(b.size + 4);
     ck_assert_ptr_nonnull(shifted);
     memcpy(shifted + 1, b.bytes, b.size);
-    expect("unaligned", tm_rt_model_open(&m, shifted + 1, b.size), TM_RT_ERR_ARG,
+    expect("unaligned", tm_rt_model_open(&M, shifted + 1, b.size), TM_RT_ERR_ARG,
            "4-byte aligned");
-    /* A success leaves the last failure's message in place. */
-    ck_assert_int_eq(tm_rt_model_open(&m, b.bytes, b.size), TM_RT_OK);
-    check_message("after a success", TM_RT_ERR_ARG, "4-byte aligned");
+    /* Another model's failure and success leave this one's reason alone. */
+    tm_rt_model other;
+    ck_assert_int_eq(tm_rt_model_open(&other, NULL, b.size), TM_RT_ERR_ARG);
+    ck_assert_int_eq(tm_rt_model_open(&other, b.bytes, b.size), TM_RT_OK);
+    ck_assert_str_eq(tm_rt_model_error(&other), "no error");
+    check_message("another model", TM_RT_ERR_ARG, "4-byte aligned");
+    /* A success clears the model's own reason. */
+    ck_assert_int_eq(tm_rt_model_open(&M, b.bytes, b.size), TM_RT_OK);
+    ck_assert_str_eq(tm_rt_model_error(&M), "no error");
     free(shifted);
     free(b.bytes);
 }
@@ -343,10 +355,11 @@ START_TEST(frontend_check_and_builder)
     ck_assert_int_eq(tm_rt_frontend_validate(&c), TM_RT_ERR_ARG);
     ck_assert_ptr_nonnull(tm_rt_frontend_check(NULL));
 
-    /* The builder reports through the same function. */
+    /* The builder holds its reason the same way. */
     static tm_rt_builder b;
     static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
     size_t size = 0;
+    B = &b;
     expect("builder buffer", tm_rt_example_two_branch(&b, buf, 600, 1, &size), TM_RT_ERR_BUFFER,
            "too small");
     tm_rt_builder_init(&b, buf, sizeof buf);

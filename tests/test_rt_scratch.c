@@ -182,8 +182,8 @@ START_TEST(a_file_bound_below_the_need_is_refused)
         memcpy(bytes + offsetof(tm_rt_file_header, crc32), &crc, 4);
         ck_assert_int_eq(tm_rt_model_open(&m, bytes, size), TM_RT_ERR_FORMAT);
 #if !defined(TM_RT_NO_MESSAGES)
-        ck_assert_msg(strstr(tm_rt_model_error(), "needs more kernel scratch than scratch_bytes"),
-                      "%s", tm_rt_model_error());
+        ck_assert_msg(strstr(tm_rt_model_error(&m), "needs more kernel scratch than scratch_bytes"),
+                      "%s", tm_rt_model_error(&m));
 #endif
     } else {
         /* nothing to undercut: a zero bound opens */

@@ -24,7 +24,7 @@ static inline uint8_t *tm_rt_test_example(tm_rt_builder *b, int which, uint32_t 
     tm_rt_status s = which == EX_TWO_BRANCH
                          ? tm_rt_example_two_branch(b, buf, sizeof buf, seed, size)
                          : tm_rt_example_chain(b, buf, sizeof buf, seed, size);
-    ck_assert_msg(s == TM_RT_OK, "build: %s: %s", tm_rt_status_name(s), tm_rt_model_error());
+    ck_assert_msg(s == TM_RT_OK, "build: %s: %s", tm_rt_status_name(s), tm_rt_builder_error(b));
     uint8_t *r = calloc(1, *size + pad);
     ck_assert_ptr_nonnull(r);
     memcpy(r, buf, *size);

@@ -135,7 +135,7 @@ static int call_total(void *ctx)
 static int variant_open(variant *v, tm_rng *r)
 {
     if (tm_rt_model_open(&v->m, v->bytes, v->size) != TM_RT_OK) {
-        fprintf(stderr, "bench_latency: %s: %s\n", v->name, tm_rt_model_error());
+        fprintf(stderr, "bench_latency: %s: %s\n", v->name, tm_rt_model_error(&v->m));
         return -1;
     }
     tm_export_stats_of(&v->m, &v->st);
@@ -232,7 +232,7 @@ static tm_status source_qdir(source *s, const char *qdir)
     TM_TRY(read_file(path, &s->simulated, &s->simulated_size));
     tm_rt_model sm;
     if (tm_rt_model_open(&sm, s->simulated, s->simulated_size) != TM_RT_OK)
-        return tm_error(TM_ERR_FORMAT, "%s: %s", path, tm_rt_model_error());
+        return tm_error(TM_ERR_FORMAT, "%s: %s", path, tm_rt_model_error(&sm));
     char *text = NULL;
     TM_TRY(tm_read_experiment_text(qpath, &text));
     tm_status st = tm_experiment_parse(&s->e, text, qpath, NULL, 0);

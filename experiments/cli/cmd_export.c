@@ -195,7 +195,7 @@ static tm_status run(const options *o, state *st)
     TM_TRY(read_all(path, &st->sim, &sim_n));
     tm_rt_model sm;
     if (tm_rt_model_open(&sm, st->sim, sim_n) != TM_RT_OK)
-        return tm_error(TM_ERR_FORMAT, "%s: not a valid model: %s", path, tm_rt_model_error());
+        return tm_error(TM_ERR_FORMAT, "%s: not a valid model: %s", path, tm_rt_model_error(&sm));
 
     /* The quantised model as tm_quantize left it: experiment, weights, ranges. */
     TM_TRY(tm_read_experiment_text(qpath, &st->text));
@@ -257,7 +257,7 @@ static tm_status run(const options *o, state *st)
     tm_rt_model dm;
     if (tm_rt_model_open(&dm, st->bytes, n) != TM_RT_OK)
         return tm_error(TM_ERR_INTERNAL, "export: the runtime rejects the exported model: %s",
-                        tm_rt_model_error());
+                        tm_rt_model_error(&dm));
     char sym[128], note[TM_PATH_LEN + 64];
     if (o->c_array) {
         if (o->symbol)

@@ -266,7 +266,7 @@ static tm_status run(const options *o, state *st)
     tm_rt_model m;
     if (tm_rt_model_open(&m, st->file, size) != TM_RT_OK)
         return tm_error(TM_ERR_FORMAT, "%s: not a valid model: %s", o->model,
-                        tm_rt_model_error());
+                        tm_rt_model_error(&m));
     size_t mem_bytes = tm_rt_model_memory_bytes(&m);
     if (!(st->mem = malloc(mem_bytes)))
         return tm_error(TM_ERR_NOMEM, "%s: out of memory for %zu bytes", o->model, mem_bytes);

@@ -94,7 +94,7 @@ int main(int argc, char **argv)
         return fail(argv[1], "short read");
     tm_rt_model m;
     if (tm_rt_model_open(&m, file, got) != TM_RT_OK)
-        return fail(argv[1], tm_rt_model_error());
+        return fail(argv[1], tm_rt_model_error(&m));
     void *mem = malloc(tm_rt_model_memory_bytes(&m));
     if (!mem)
         return fail(argv[1], "out of memory");

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         return fail(argv[1], "short read");
     tm_rt_model m;
     if (tm_rt_model_open(&m, file, got) != TM_RT_OK)
-        return fail(argv[1], tm_rt_model_error());
+        return fail(argv[1], tm_rt_model_error(&m));
     if (!strcmp(argv[2], "--macs")) {
         print_macs(&m);
         free(file);

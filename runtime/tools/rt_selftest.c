@@ -44,7 +44,9 @@ static int run_models(void)
         if (s == TM_RT_OK)
             s = tm_rt_model_open(&m, file_buf, size);
         if (s != TM_RT_OK) {
-            printf("model %s: %s: %s\n", names[which], tm_rt_status_name(s), tm_rt_model_error());
+            printf("model %s: %s: %s\n", names[which], tm_rt_status_name(s),
+                   builder.status != TM_RT_OK ? tm_rt_builder_error(&builder)
+                                              : tm_rt_model_error(&m));
             return 1;
         }
         if (tm_rt_model_memory_bytes(&m) > sizeof mem_buf) {
@@ -233,7 +235,7 @@ static int write_models(const char *dir)
         for (uint32_t seed = 1; seed <= 3; seed++) {
             size_t size = 0;
             if (build(which, seed, &size) != TM_RT_OK) {
-                fprintf(stderr, "build %s: %s\n", names[which], tm_rt_model_error());
+                fprintf(stderr, "build %s: %s\n", names[which], tm_rt_builder_error(&builder));
                 return 1;
             }
             char path[1024];

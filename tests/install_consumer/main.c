@@ -57,7 +57,7 @@ int main(void)
 {
     tm_rt_model m;
     if (tm_rt_model_open(&m, tm_model, TM_MODEL_LEN) != TM_RT_OK)
-        return fail("model", tm_rt_model_error());
+        return fail("model", tm_rt_model_error(&m));
     if (tm_rt_model_memory_bytes(&m) > sizeof memory)
         return fail("model", "needs more than CONSUMER_MEMORY_BYTES");
     if (m.n_inputs != CM_INPUTS)
@@ -118,7 +118,7 @@ int main(void)
     put("open,");
     put(tm_rt_status_name(s));
     put(",");
-    put(tm_rt_model_error());
+    put(tm_rt_model_error(&cut));
     put("\n");
     return s == TM_RT_ERR_FORMAT ? 0 : fail("open", "a cut model was not refused as malformed");
 }

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     fclose(f);
     tm_rt_model m;
     if (tm_rt_model_open(&m, file, n) != TM_RT_OK) {
-        fprintf(stderr, "make_inputs: %s: %s\n", argv[1], tm_rt_model_error());
+        fprintf(stderr, "make_inputs: %s: %s\n", argv[1], tm_rt_model_error(&m));
         return 1;
     }
     uint32_t rows = (uint32_t)strtoul(argv[2], NULL, 10);

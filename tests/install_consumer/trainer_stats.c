@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     fclose(f);
     tm_rt_model m;
     if (tm_rt_model_open(&m, file, n) != TM_RT_OK) {
-        fprintf(stderr, "trainer_stats: %s: %s\n", argv[1], tm_rt_model_error());
+        fprintf(stderr, "trainer_stats: %s: %s\n", argv[1], tm_rt_model_error(&m));
         return 1;
     }
     tm_export_stats s;

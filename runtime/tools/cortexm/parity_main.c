@@ -39,7 +39,7 @@ int main(void)
 {
     tm_rt_model m;
     if (tm_rt_model_open(&m, cm_model, CM_MODEL_LEN) != TM_RT_OK)
-        return fail("model", tm_rt_model_error());
+        return fail("model", tm_rt_model_error(&m));
     if (tm_rt_model_memory_bytes(&m) > sizeof memory)
         return fail("model", "needs more memory than CM_MEMORY_BYTES");
     if (m.n_inputs != CM_INPUTS)

@@ -8,7 +8,7 @@
 #    runtime alone (cmake -S runtime) into another;
 # 2. makes a model with the installed tinym2net (quickstart data, 1 epoch,
 #    paper preset, exported as a C array) and deterministic inputs; the
-#    expected logits come from the in-tree build (export/device/
+#    expected logits come from the in-tree build (runtime/tools/
 #    tm_rt_run_inputs.c linked with BUILD_DIR's runtime library);
 # 3. builds tests/install_consumer against each prefix with find_package
 #    (static and shared runtime, and trainer_stats on the TinyM2Net package)
@@ -74,7 +74,7 @@ lib=$(find "$build/runtime" -maxdepth 1 -name 'lib*.a' | head -n 1)
 run "$t/ref.log" cc -std=c99 -O2 -ffp-contract=off -I"$src/runtime" "$consumer/make_inputs.c" "$lib" -lm \
   -o "$t/make_inputs"
 run "$t/ref.log" cc -std=c99 -O2 -ffp-contract=off -I"$src/runtime" \
-  "$src/export/device/tm_rt_run_inputs.c" "$lib" -lm -o "$t/ref_run"
+  "$src/runtime/tools/tm_rt_run_inputs.c" "$lib" -lm -o "$t/ref_run"
 "$t/make_inputs" "$gen/model.tm2n" 5 7 >"$gen/inputs.bin"
 run "$t/ref.log" python3 "$src/runtime/tools/cortexm/tmri_to_c.py" "$gen/inputs.bin" "$gen/inputs.h"
 "$t/ref_run" "$gen/model.tm2n" "$gen/inputs.bin" >"$t/expected.csv"

@@ -212,7 +212,7 @@ START_TEST(names_round_trip_through_every_json_and_csv)
     /* the device-side runner (runtime and libc only) prints the same logits
      * CSV byte for byte, quoting the class names the same way */
     snprintf(cmd, sizeof cmd,
-             "cc -std=c99 -O1 -I'%s/runtime' '%s/export/device/tm_rt_run_inputs.c' "
+             "cc -std=c99 -O1 -I'%s/runtime' '%s/runtime/tools/tm_rt_run_inputs.c' "
              "'%s'/runtime/tm_rt_*.c -lm -o '%s/rri' 2>&1 && '%s/rri' '%s/m.tm2n' '%s/in.bin' > "
              "'%s/logits-device.csv' && cmp '%s/logits.csv' '%s/logits-device.csv' 2>&1",
              tm_test_source_dir(), tm_test_source_dir(), tm_test_source_dir(), dir, dir, dir, dir,

@@ -90,7 +90,7 @@ static void put_u32(FILE *f, uint32_t v)
     ck_assert_uint_eq(fwrite(b, 1, 4, f), 4);
 }
 
-/* The aarch64 build of export/device/tm_rt_run_inputs.c under qemu must
+/* The aarch64 build of runtime/tools/tm_rt_run_inputs.c under qemu must
  * print exactly the logits the host computed (want: rows x k). */
 static void check_aarch64(const char *dir, const char *model, const char *inputs,
                           const int8_t *want, int rows, int k)
@@ -99,7 +99,7 @@ static void check_aarch64(const char *dir, const char *model, const char *inputs
     char cmd[16384], out[1 << 14], a64[4200];
     snprintf(cmd, sizeof cmd,
              "bash '%s/runtime/tools/cross.sh' program aarch64 '%s/a64' "
-             "'%s/export/device/tm_rt_run_inputs.c' 2>&1",
+             "'%s/runtime/tools/tm_rt_run_inputs.c' 2>&1",
              src, dir, src);
     int rc = tm_test_run_cmd(cmd, out, sizeof out);
     if (rc == SKIP) {

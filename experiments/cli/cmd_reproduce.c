@@ -725,7 +725,7 @@ static void setup_a64(opts *o)
         return;
     }
     if (sh(o, NULL, "bash '%s/runtime/tools/cross.sh' program aarch64 '%s/a64' "
-                    "'%s/export/device/tm_rt_run_inputs.c'",
+                    "'%s/runtime/tools/tm_rt_run_inputs.c'",
            o->src, o->out, o->src) != 0) {
         snprintf(o->a64_note, sizeof o->a64_note,
                  "not run (the aarch64 cross build failed; see the log)");

@@ -55,7 +55,7 @@ void rp_write_results(opts *o, data_res *ds, int nd, const char *cmdline, const 
             "(decoding on the host, front end and network in the runtime); it is checked to "
             "equal the integer simulation for every seed, or the command fails. *aarch64*: the "
             "same model file and inputs run by the runtime cross-compiled for aarch64 under "
-            "qemu-aarch64 (`export/device/tm_rt_run_inputs.c`), whose logits are checked to "
+            "qemu-aarch64 (`runtime/tools/tm_rt_run_inputs.c`), whose logits are checked to "
             "equal the x86-64 logits byte for byte. Parameters and MACs are of the float model; "
             "model bytes, arena bytes and latency (median invoke time per inference on this "
             "host, fastest seed) are of the exported file. Every quantised row is the paper's "

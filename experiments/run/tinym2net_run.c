@@ -25,7 +25,7 @@
 #include "tm_version.h"
 
 #define RUN_MAX_COLUMNS 8
-/* --dump-inputs files (read by export/device/tm_rt_run_inputs.c). */
+/* --dump-inputs files (read by runtime/tools/tm_rt_run_inputs.c). */
 #define RUN_INPUTS_MAGIC 0x49524D54u /* "TMRI" */
 
 static void help(FILE *f)
@@ -57,7 +57,7 @@ static void help(FILE *f)
             "  --confusion F.png     draw the confusion matrix of the labelled rows (gnuplot;\n"
             "                        F.gp and F.dat beside it)\n"
             "  --dump-inputs FILE    write the decoded raw inputs for a device-side run\n"
-            "                        (export/device/tm_rt_run_inputs.c)\n"
+            "                        (runtime/tools/tm_rt_run_inputs.c)\n"
             "  --quiet               only the summary lines\n"
             "  --help                this text\n");
 }

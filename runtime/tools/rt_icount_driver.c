@@ -11,7 +11,7 @@
  *                                   included) and "memory N" (bytes)
  *   rt_icount_driver MODEL --tmri FILE ROWS
  *                                   writes ROWS rows of those inputs as a
- *                                   raw-inputs file (export/device/
+ *                                   raw-inputs file (runtime/tools/
  *                                   tm_rt_run_inputs.c's format), for the
  *                                   Cortex-M image (cortexm/tmri_to_c.py) */
 #include <stdint.h>

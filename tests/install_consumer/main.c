@@ -5,7 +5,7 @@
  * --symbol tm_model`), the inputs too (inputs.h from
  * runtime/tools/cortexm/tmri_to_c.py), so nothing is read from files.
  *
- * Prints what export/device/tm_rt_run_inputs.c prints for the same model
+ * Prints what runtime/tools/tm_rt_run_inputs.c prints for the same model
  * and inputs ("row,<classes>", then "r,l0,l1,..."), then "class,r,index,name"
  * per row, "isa,<tm_rt_kernels_isa()>" and "open,<status>,<reason>" for a
  * copy cut short, which shows whether the runtime was built with messages.

@@ -1,6 +1,6 @@
 /* Test helper of tests/test_install.sh, built against the in-tree runtime:
  * writes ROWS rows of deterministic inputs for MODEL in the raw-inputs
- * format export/device/tm_rt_run_inputs.c reads (TMRI): pixels in [0, 1),
+ * format runtime/tools/tm_rt_run_inputs.c reads (TMRI): pixels in [0, 1),
  * PCM in [-0.5, 0.5), features in [-2, 2), written as float bits, which the
  * C arrays of tmri_to_c.py carry unchanged to every target.
  *

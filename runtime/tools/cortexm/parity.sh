@@ -8,7 +8,7 @@
 # ROWS test rows are decoded on the host (tinym2net-run --dump-inputs) and
 # linked into the image as raw PCM and pixels, so the front end, the
 # standardisation and the network all run on the device. The host reference
-# is export/device/tm_rt_run_inputs.c built for x86-64.
+# is runtime/tools/tm_rt_run_inputs.c built for x86-64.
 #
 #   parity.sh BUILD_DIR [ROWS]     (default 8)
 # Exit 77 (skip) without arm-none-eabi-gcc, qemu-system-arm or $TINYM2NET_DATA.
@@ -35,7 +35,7 @@ head -n $((rows + 1)) "$TINYM2NET_DATA/avdigits/test.csv" >"$out/test.csv"
   --dump-inputs "$out/inputs.bin" --quiet >"$out/log" 2>&1 || { cat "$out/log"; exit 1; }
 python3 "$here/tmri_to_c.py" "$out/inputs.bin" "$out/cm_inputs.h"
 
-gcc -std=c99 -O2 -ffp-contract=off -I"$root/runtime" "$root/export/device/tm_rt_run_inputs.c" \
+gcc -std=c99 -O2 -ffp-contract=off -I"$root/runtime" "$root/runtime/tools/tm_rt_run_inputs.c" \
   "$root/runtime"/*.c -lm -o "$out/host_run"
 "$out/host_run" "$out/model.tm2n" "$out/inputs.bin" >"$out/x86_64.csv"
 

@@ -2,7 +2,7 @@
  * symbol cm_model) on the raw inputs linked in from cm_inputs.h
  * (tmri_to_c.py), on a Cortex-M core under QEMU: the audio front end,
  * standardisation, quantisation and the network all run on the device.
- * Prints what export/device/tm_rt_run_inputs.c prints on the host, "row,"
+ * Prints what runtime/tools/tm_rt_run_inputs.c prints on the host, "row,"
  * the class names, then "r,l0,l1,..." per row, so the two compare byte for
  * byte. CM_RUN_ROWS (default all) lets the instruction counter
  * (runtime/tools/bench_device.sh) run 1 and 3 rows and take the difference. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns a raw-inputs file (TMRI, written by `tinym2net-run --dump-inputs`;
-format in export/device/tm_rt_run_inputs.c) into cm_inputs.h for the
+format in runtime/tools/tm_rt_run_inputs.c) into cm_inputs.h for the
 Cortex-M harness: the floats as their uint32 bit patterns, so the device
 reads exactly the host's values.
 

@@ -5,13 +5,14 @@
  * byte-wise maximum, then the maximum of each even/odd byte pair. */
 #include "tm_rt_kernels.h"
 
+#if defined(__SSE2__)
 #if defined(__AVX2__)
 #include <immintrin.h>
-#define TM_RT_POOL_STEP 16
-#elif defined(__SSE2__)
+#else
 #include <emmintrin.h>
 #if defined(__SSE4_1__)
 #include <smmintrin.h>
+#endif
 #endif
 #define TM_RT_POOL_STEP 8
 #elif defined(__ARM_NEON)
@@ -20,17 +21,10 @@
 #endif
 
 #if defined(TM_RT_POOL_STEP)
-/* Outputs o[0 .. STEP) from rows r0, r1 (2 * STEP bytes each). */
+/* Outputs o[0 .. 8) from rows r0, r1 (16 bytes each). */
 static void tm_rt_pool2_step(const int8_t *r0, const int8_t *r1, int8_t *o)
 {
-#if defined(__AVX2__)
-    __m256i v = _mm256_max_epi8(_mm256_loadu_si256((const __m256i *)(const void *)r0),
-                                _mm256_loadu_si256((const __m256i *)(const void *)r1));
-    __m256i even = _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), odd = _mm256_srai_epi16(v, 8);
-    __m256i m = _mm256_max_epi16(even, odd);
-    m = _mm256_permute4x64_epi64(_mm256_packs_epi16(m, m), 0x08);
-    _mm_storeu_si128((__m128i *)(void *)o, _mm256_castsi256_si128(m));
-#elif defined(__SSE2__)
+#if defined(__SSE2__)
     __m128i a = _mm_loadu_si128((const __m128i *)(const void *)r0),
             b = _mm_loadu_si128((const __m128i *)(const void *)r1);
 #if defined(__SSE4_1__)
@@ -47,6 +41,19 @@ static void tm_rt_pool2_step(const int8_t *r0, const int8_t *r1, int8_t *o)
     vst1_s8(o, vpmax_s8(vget_low_s8(v), vget_high_s8(v)));
 #endif
 }
+
+#if defined(__AVX2__)
+/* Outputs o[0 .. 16) from rows r0, r1 (32 bytes each). */
+static void tm_rt_pool2_step16(const int8_t *r0, const int8_t *r1, int8_t *o)
+{
+    __m256i v = _mm256_max_epi8(_mm256_loadu_si256((const __m256i *)(const void *)r0),
+                                _mm256_loadu_si256((const __m256i *)(const void *)r1));
+    __m256i even = _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), odd = _mm256_srai_epi16(v, 8);
+    __m256i m = _mm256_max_epi16(even, odd);
+    m = _mm256_permute4x64_epi64(_mm256_packs_epi16(m, m), 0x08);
+    _mm_storeu_si128((__m128i *)(void *)o, _mm256_castsi256_si128(m));
+}
+#endif
 #endif
 
 tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int stride,
@@ -63,9 +70,19 @@ tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int 
         for (oy = 0; oy < out_h; oy++) {
             const int8_t *r0 = in + ((size_t)ch * h + (size_t)oy * 2) * w, *r1 = r0 + w;
             int8_t *o = out + ((size_t)ch * out_h + oy) * out_w;
-            /* 2 * out_w <= w, so each step's 2 * STEP bytes are inside the row;
-             * the last step overlaps the one before instead of a scalar tail */
-            for (ox = 0; ox < out_w; ox += TM_RT_POOL_STEP) {
+            /* 2 * out_w <= w, so each step's bytes are inside the row; the
+             * last step overlaps the one before instead of a scalar tail.
+             * AVX2 takes 16 outputs a step on rows that have them. */
+            ox = 0;
+#if defined(__AVX2__)
+            if (out_w >= 16) {
+                for (; ox < out_w; ox += 16) {
+                    int x = ox + 16 > out_w ? out_w - 16 : ox;
+                    tm_rt_pool2_step16(r0 + 2 * x, r1 + 2 * x, o + x);
+                }
+            }
+#endif
+            for (; ox < out_w; ox += TM_RT_POOL_STEP) {
                 int x = ox + TM_RT_POOL_STEP > out_w ? out_w - TM_RT_POOL_STEP : ox;
                 tm_rt_pool2_step(r0 + 2 * x, r1 + 2 * x, o + x);
             }

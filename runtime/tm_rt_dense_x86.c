@@ -42,7 +42,137 @@ static void tm_rt_dense_rows(const tm_rt_conv_args *a, const int16_t *xin, const
     }
 }
 
+#if defined(__AVX2__)
+#define TM_RT_DRV_DENSE tm_rt_dense_x86_int16
+tm_rt_status tm_rt_dense_x86_int16(const tm_rt_conv_args *a);
+#else
 #define TM_RT_DRV_DENSE tm_rt_dense_x86
+#endif
 #include "tm_rt_simd_drivers.h"
+
+#if defined(__AVX2__)
+/* 4-bit rows straight from their packed bytes, 64 weights a step: with the
+ * nibble n as the unsigned operand u = n ^ 8 = w + 8 (0..15) of maddubs and
+ * the int8 input as the signed one, a pair is at most 2 * 15 * 128, so no
+ * lane saturates and the sums are exact. Even and odd inputs are split once
+ * (they meet the low and high nibbles), and
+ *   sum w (x - zp) = sum u x - 8 sum x - zp (sum u - 8 in_c). */
+/* Bytes i of a load at tm_rt_tail_mask + t are kept (0xFF) when i >= 32 - t. */
+static const uint8_t tm_rt_tail_mask[64] = {
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0,    0,    0,    0,    0,    0,    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+
+/* 64 weights: u (low and high nibbles) against the even and odd inputs. */
+static inline void tm_rt_d4_step(__m256i lo, __m256i hi, const int8_t *xe, const int8_t *xo,
+                                 __m256i *acc, __m256i *nib)
+{
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, V_LOAD(xe)),
+                                 _mm256_maddubs_epi16(hi, V_LOAD(xo)));
+    *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    *nib = _mm256_add_epi8(*nib, _mm256_add_epi8(lo, hi));
+}
+
+static tm_rt_status tm_rt_dense4_avx2(const tm_rt_conv_args *a)
+{
+    int8_t *base = tm_rt_aligned(a->scratch);
+    int8_t *xe, *xo;
+    size_t rb = tm_rt_weight_row_bytes((size_t)a->in_c, 4), nv = rb / 32 * 32, np, j;
+    uint32_t sx = 0;
+    int o, i;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), f8 = _mm256_set1_epi8((char)0x88);
+    const __m256i zero = _mm256_setzero_si256();
+    np = tm_rt_round(rb, 32);
+    xe = base; /* within the int16 input tile of the dense plan: 2 * np <= its bytes */
+    xo = base + np;
+    {
+        /* Per 128-bit lane: even bytes to the low half, odd to the high. */
+        const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13,
+                                               15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11,
+                                               13, 15);
+        const __m256i flip = _mm256_set1_epi8((char)0x80);
+        __m256i sum = zero;
+        size_t n32 = (size_t)a->in_c / 32 * 32;
+        for (j = 0; j < n32; j += 32) {
+            __m256i v = V_LOAD(a->input + j);
+            __m256i d = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, split), 0xD8);
+            _mm_storeu_si128((__m128i *)(void *)(xe + j / 2), _mm256_castsi256_si128(d));
+            _mm_storeu_si128((__m128i *)(void *)(xo + j / 2), _mm256_extracti128_si256(d, 1));
+            sum = _mm256_add_epi64(sum, _mm256_sad_epu8(_mm256_xor_si256(v, flip), zero));
+        }
+        {
+            __m128i c2 = _mm_add_epi64(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            sx = (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(c2, _mm_srli_si128(c2, 8))) -
+                 128u * (uint32_t)n32; /* x + 128 summed as unsigned bytes */
+        }
+        for (j = n32 / 2; j < rb; j++) {
+            xe[j] = a->input[2 * j];
+            xo[j] = 2 * j + 1 < (size_t)a->in_c ? a->input[2 * j + 1] : 0;
+        }
+        for (i = (int)n32; i < a->in_c; i++)
+            sx += (uint32_t)(int32_t)a->input[i];
+    }
+    for (o = 0; o < a->out_c; o++) {
+        const uint8_t *w = (const uint8_t *)a->weights + (size_t)o * rb;
+        __m256i acc = zero, cnt = zero;
+        uint32_t su = 0, sux = 0;
+        size_t j0;
+        tm_rt_rq q;
+        for (j0 = 0; j0 < nv; j0 += 8 * 32) { /* nibble sums: at most 8 * 30 per byte */
+            size_t end = j0 + 8 * 32 < nv ? j0 + 8 * 32 : nv;
+            __m256i nib = zero;
+            for (j = j0; j < end; j += 32) {
+                __m256i v = _mm256_xor_si256(V_LOAD(w + j), f8);
+                tm_rt_d4_step(_mm256_and_si256(v, m4),
+                              _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), xe + j, xo + j, &acc,
+                              &nib);
+            }
+            cnt = _mm256_add_epi64(cnt, _mm256_sad_epu8(nib, zero));
+        }
+        j = nv;
+        if (rb >= 32 && nv < rb) {
+            /* The tail as one more step over the row's last 32 bytes, the
+             * bytes the steps before took masked to u = 0. */
+            __m256i v = _mm256_xor_si256(V_LOAD(w + rb - 32), f8);
+            __m256i keep = _mm256_and_si256(V_LOAD(tm_rt_tail_mask + (rb - nv)), m4);
+            __m256i nib = zero;
+            tm_rt_d4_step(_mm256_and_si256(v, keep),
+                          _mm256_and_si256(_mm256_srli_epi16(v, 4), keep), xe + rb - 32,
+                          xo + rb - 32, &acc, &nib);
+            cnt = _mm256_add_epi64(cnt, _mm256_sad_epu8(nib, zero));
+            j = rb;
+        }
+        {
+            __m128i c2 = _mm_add_epi64(_mm256_castsi256_si128(cnt), _mm256_extracti128_si256(cnt, 1));
+            su = (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(c2, _mm_srli_si128(c2, 8)));
+        }
+        sux = (uint32_t)tm_rt_hsum(acc);
+        for (; j < rb; j++) {
+            uint32_t lo = (uint32_t)((w[j] ^ 0x88) & 15), hi = (uint32_t)((w[j] ^ 0x88) >> 4);
+            su += lo + hi;
+            sux += lo * (uint32_t)(int32_t)xe[j] + hi * (uint32_t)(int32_t)xo[j];
+        }
+        if (a->in_c & 1) /* the last byte's pad nibble (met by input 0) is no weight */
+            su -= (uint32_t)((w[rb - 1] ^ 0x88) >> 4);
+        {
+            uint32_t swx = sux - 8u * sx, sw = su - 8u * (uint32_t)a->in_c;
+            uint32_t u = swx - (uint32_t)a->in_zp * sw + (uint32_t)(a->bias ? a->bias[o] : 0);
+            tm_rt_rq_init(&q, a, o);
+            q.bias = 0;
+            a->output[o] = tm_rt_rq_scalar(&q, tm_rt_wrap32(u));
+        }
+    }
+    return TM_RT_OK;
+}
+
+tm_rt_status tm_rt_dense_x86(const tm_rt_conv_args *a)
+{
+    if (a->bits == 4 && a->scratch)
+        return tm_rt_dense4_avx2(a);
+    return tm_rt_dense_x86_int16(a);
+}
+#endif
 
 #endif /* TM_RT_X86 */

@@ -57,8 +57,138 @@ static void tm_rt_conv_row(const int16_t *base, const int32_t *toff, size_t k, c
     }
 }
 
+#if defined(__AVX2__)
+#define TM_RT_DRV_CONV tm_rt_conv_x86_int16
+tm_rt_status tm_rt_conv_x86_int16(const tm_rt_conv_args *a);
+#else
 #define TM_RT_DRV_CONV tm_rt_conv_x86
+#endif
 #define TM_RT_DRV_WEIGHT tm_v
 #include "tm_rt_simd_drivers.h"
+
+#if defined(__AVX2__)
+/* 4-bit pointwise conv on bytes: u = x + 128 (0..255) as maddubs' unsigned
+ * operand against weight pairs (-8..7): a pair is at most 2 * 255 * 8 and
+ * eight pairs 32,640, so int16 sums of up to 16 input channels are exact;
+ * then sum w (x - zp) = sum w u - (128 + zp) sum w, folded into the bias.
+ * The int16 plan's tile and weight areas hold the byte tile (pairs of
+ * input channels interleaved per position) and the broadcast weight pairs. */
+static int tm_rt_pw4_ok(const tm_rt_conv_args *a, const tm_rt_plan *p)
+{
+    size_t np = (size_t)(a->in_c + 1) / 2, n = (size_t)a->in_h * (size_t)a->in_w;
+    return a->bits == 4 && a->kh == 1 && a->kw == 1 && a->stride == 1 && a->pad_top == 0 &&
+           a->pad_left == 0 && a->out_h == a->in_h && a->out_w == a->in_w && n >= 16 &&
+           np * 2 * n <= p->toff_off && np * 4 * sizeof(__m256i) + TM_RT_ALIGN <= p->total - p->w_off;
+}
+
+static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
+{
+    int8_t *base = tm_rt_aligned(a->scratch);
+    const int n = a->in_h * a->in_w, np = (a->in_c + 1) / 2;
+    uint8_t *tile = (uint8_t *)base + p->tile_off;
+    __m256i *wv = (__m256i *)(void *)(base + p->w_off);
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    size_t rb = tm_rt_weight_row_bytes((size_t)a->in_c, 4);
+    int j, x, cb, c;
+    for (j = 0; j < np; j++) {
+        const int8_t *r0 = a->input + (size_t)(2 * j) * (size_t)n;
+        const int8_t *r1 = 2 * j + 1 < a->in_c ? r0 + n : r0; /* meets weight 0 */
+        uint8_t *d = tile + (size_t)j * 2 * (size_t)n;
+        for (x = 0; x < n; x += 16) {
+            int xs = x + 16 > n ? n - 16 : x;
+            __m128i u = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(r0 + xs)), flip);
+            __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(r1 + xs)), flip);
+            _mm_storeu_si128((__m128i *)(void *)(d + 2 * xs), _mm_unpacklo_epi8(u, v));
+            _mm_storeu_si128((__m128i *)(void *)(d + 2 * xs + 16), _mm_unpackhi_epi8(u, v));
+        }
+    }
+    for (cb = 0; cb < a->out_c; cb += 4) {
+        tm_rt_rqv rq[4];
+        __m256i bias[4];
+        int8_t *out[4];
+        int nvalid = a->out_c - cb < 4 ? a->out_c - cb : 4;
+        for (c = 0; c < 4; c++) {
+            int cc = c < nvalid ? cb + c : cb;
+            uint32_t sw = 0;
+            for (j = 0; j < np; j++) {
+                int32_t w0 = tm_rt_w(a->weights, 4, rb, cc, (size_t)(2 * j));
+                int32_t w1 = 2 * j + 1 < a->in_c ? tm_rt_w(a->weights, 4, rb, cc, (size_t)(2 * j + 1)) : 0;
+                sw += (uint32_t)(w0 + w1);
+                wv[j * 4 + c] = _mm256_set1_epi16((short)(uint16_t)((uint8_t)w0 | (uint8_t)w1 << 8));
+            }
+            tm_rt_rqv_init(&rq[c], a, cc);
+            bias[c] = _mm256_set1_epi32(
+                tm_rt_wrap32((uint32_t)rq[c].q.bias - (uint32_t)(128 + a->in_zp) * sw));
+            out[c] = a->output + (size_t)cc * (size_t)n;
+        }
+        for (x = 0; x < n; x += 16) {
+            int xs = x + 16 > n ? n - 16 : x;
+            __m256i l0 = bias[0], h0 = bias[0], l1 = bias[1], h1 = bias[1];
+            __m256i l2 = bias[2], h2 = bias[2], l3 = bias[3], h3 = bias[3];
+            const uint8_t *t = tile + 2 * (size_t)xs;
+            int j0;
+            for (j0 = 0; j0 < np; j0 += 8) {
+                int je = j0 + 8 < np ? j0 + 8 : np;
+                __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+#define TM_RT_PW4_PAIR(jj)                                                        \
+    do {                                                                          \
+        __m256i X = V_LOAD(t + (size_t)(jj) * 2 * (size_t)n);                     \
+        const __m256i *w = wv + (jj) * 4;                                         \
+        s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(X, w[0]));                 \
+        s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(X, w[1]));                 \
+        s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(X, w[2]));                 \
+        s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(X, w[3]));                 \
+    } while (0)
+                if (je - j0 == 8) { /* unrolled: no loop-carried register copies */
+                    TM_RT_PW4_PAIR(j0);
+                    TM_RT_PW4_PAIR(j0 + 1);
+                    TM_RT_PW4_PAIR(j0 + 2);
+                    TM_RT_PW4_PAIR(j0 + 3);
+                    TM_RT_PW4_PAIR(j0 + 4);
+                    TM_RT_PW4_PAIR(j0 + 5);
+                    TM_RT_PW4_PAIR(j0 + 6);
+                    TM_RT_PW4_PAIR(j0 + 7);
+                } else {
+                    for (j = j0; j < je; j++)
+                        TM_RT_PW4_PAIR(j);
+                }
+#undef TM_RT_PW4_PAIR
+                /* int16 to int32 in tm_rt_store's lane order (0-3 | 8-11, 4-7 | 12-15) */
+#define TM_RT_PW4_WIDEN(s, l, h)                                                  \
+    do {                                                                          \
+        __m256i sg = _mm256_srai_epi16(s, 15);                                    \
+        l = _mm256_add_epi32(l, _mm256_unpacklo_epi16(s, sg));                    \
+        h = _mm256_add_epi32(h, _mm256_unpackhi_epi16(s, sg));                    \
+    } while (0)
+                TM_RT_PW4_WIDEN(s0, l0, h0);
+                TM_RT_PW4_WIDEN(s1, l1, h1);
+                TM_RT_PW4_WIDEN(s2, l2, h2);
+                TM_RT_PW4_WIDEN(s3, l3, h3);
+#undef TM_RT_PW4_WIDEN
+            }
+            tm_rt_store(l0, h0, &rq[0], out[0] + xs, 16);
+            if (nvalid > 1)
+                tm_rt_store(l1, h1, &rq[1], out[1] + xs, 16);
+            if (nvalid > 2)
+                tm_rt_store(l2, h2, &rq[2], out[2] + xs, 16);
+            if (nvalid > 3)
+                tm_rt_store(l3, h3, &rq[3], out[3] + xs, 16);
+        }
+    }
+}
+
+tm_rt_status tm_rt_conv_x86(const tm_rt_conv_args *a)
+{
+    tm_rt_plan p;
+    if (a->bits == 4 && a->scratch) {
+        tm_rt_conv_plan(a, &p);
+        if (tm_rt_pw4_ok(a, &p)) {
+            tm_rt_pw4(a, &p);
+            return TM_RT_OK;
+        }
+    }
+    return tm_rt_conv_x86_int16(a);
+}
+#endif
 
 #endif /* TM_RT_X86 */

@@ -641,6 +641,13 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
             fprintf(o->progress, "resuming %s after epoch %d of %d\n", o->out_dir, st.epoch,
                     e->train.epochs);
     }
+    if (!tm_ranks_agree(ranks, tm_pool_size(tr.pool))) {
+        /* a shard's float sums depend on the threads of the rank that runs it */
+        s = tm_error(TM_ERR_CONFIG, "the ranks run different thread counts (rank %d: %d); "
+                                    "give --threads",
+                     ranks->rank, tm_pool_size(tr.pool));
+        goto out;
+    }
     if (!tm_ranks_agree(ranks, have_ckpt && o->resume ? st.epoch : -1)) {
         s = tm_error(TM_ERR_IO, "%s: the ranks found different checkpoints (rank %d: %s); "
                                 "they need one shared file system",
@@ -648,6 +655,10 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
                      have_ckpt && o->resume ? "resumes a checkpoint" : "starts afresh");
         goto out;
     }
+    if (o->distributed && o->progress)
+        fprintf(o->progress, "distributed: %d shards a batch over %d rank%s, %d thread%s each\n",
+                e->train.shards, ranks->size, ranks->size > 1 ? "s" : "", tm_pool_size(tr.pool),
+                tm_pool_size(tr.pool) > 1 ? "s" : "");
     if ((s = train_loop(&tr, e, data, o, &st, res)) != TM_OK)
         goto out;
     res->epochs_done = st.epoch;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tm_checkpoint.h"
 #include "tm_ops.h"
 #include "tm_ranks.h"
 #include "tm_test_util.h"
@@ -88,6 +89,31 @@ static void expect_same(const char *ref_dir, const char *dir)
     tm_model_free(b);
 }
 
+static long long checkpoint_epoch(const char *dir)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", dir);
+    tm_ckpt_reader *r = NULL;
+    long long epoch = -1;
+    TM_CK(tm_ckpt_open(&r, path));
+    TM_CK(tm_ckpt_get_attr_int(r, "epoch", &epoch));
+    tm_ckpt_close(r);
+    return epoch;
+}
+
+static int log_rows(const char *dir)
+{
+    char path[4300];
+    size_t len;
+    snprintf(path, sizeof path, "%s/log.csv", dir);
+    char *log = tm_test_slurp(path, &len);
+    int rows = 0;
+    for (size_t i = 0; i < len; i++)
+        rows += log[i] == '\n';
+    free(log);
+    return rows - 1;
+}
+
 /* Shard losses divided by the whole batch's weight sum add up to the
  * batch's loss, and their gradients to its gradient. */
 START_TEST(shard_losses_add_up_to_the_batch)
@@ -149,16 +175,8 @@ START_TEST(one_two_three_ranks_give_the_same_weights)
         train_args(args, sizeof args, out, 3, "");
         run_ok(launcher, args);
         expect_same(ref, out);
-        /* rank 0 alone wrote the run: one log row per epoch */
-        char path[4300], *log;
-        size_t len;
-        snprintf(path, sizeof path, "%s/log.csv", out);
-        log = tm_test_slurp(path, &len);
-        int rows = 0;
-        for (size_t i = 0; i < len; i++)
-            rows += log[i] == '\n';
-        ck_assert_int_eq(rows, 4);
-        free(log);
+        /* rank 0 alone wrote the log: one row per epoch */
+        ck_assert_int_eq(log_rows(out), 3);
     }
     /* 5 shards over 2 ranks: 3 and 2 */
     snprintf(ref, sizeof ref, "%s/alone5", dir);
@@ -221,7 +239,7 @@ static pid_t find_rank(const char *tag, int rank)
     return found;
 }
 
-/* 3 ranks, rank 1 killed after the first checkpoint; resumed on 2 ranks with
+/* 8 epochs on 3 ranks, rank 1 killed after the first checkpoint; resumed on 2 ranks with
  * rank 0 killed before its second checkpoint lands; resumed on 3 ranks to the
  * end: the weights of an uninterrupted run. */
 START_TEST(killed_ranks_resume_to_the_same_weights)
@@ -229,11 +247,11 @@ START_TEST(killed_ranks_resume_to_the_same_weights)
     char *dir = tm_test_tmpdir("dist-kill");
     char ref[4200], out[4200], args[16384], cmd[32768], ck[4300];
     snprintf(ref, sizeof ref, "%s/full", dir);
-    train_args(args, sizeof args, ref, 5, "");
+    train_args(args, sizeof args, ref, 8, "");
     run_ok("", args);
 
     snprintf(out, sizeof out, "%s/killed", dir);
-    train_args(args, sizeof args, out, 5, "");
+    train_args(args, sizeof args, out, 8, "");
     char tag[4300];
     snprintf(tag, sizeof tag, "TM_DIST_TEST=%s", dir);
     pid_t pid = fork();
@@ -261,16 +279,21 @@ START_TEST(killed_ranks_resume_to_the_same_weights)
                   "mpirun succeeded with a rank killed");
     snprintf(ck, sizeof ck, "%s/model.h5", out);
     ck_assert_msg(stat(ck, &st) != 0, "the run finished before rank 1 was killed");
+    long long first = checkpoint_epoch(out);
+    ck_assert_int_ge(first, 1);
 
     /* TM_FAULT_KILL counts the renames of each process: only rank 0 renames */
-    train_args(args, sizeof args, out, 5, "--resume");
+    train_args(args, sizeof args, out, 8, "--resume");
     snprintf(cmd, sizeof cmd, "TM_FAULT_KILL=2 " MPIRUN "-n 2 %s", args);
     char log[1 << 14];
     ck_assert_int_ne(tm_test_run_cmd(cmd, log, sizeof log), 0);
     ck_assert_msg(stat(ck, &st) != 0, "the resumed run finished before rank 0 was killed");
+    /* it resumed: one more epoch landed before the kill */
+    ck_assert_int_eq(checkpoint_epoch(out), first + 1);
 
     run_ok(MPIRUN "-n 3 ", args);
     expect_same(ref, out);
+    ck_assert_int_eq(log_rows(out), 8);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
     free(dir);

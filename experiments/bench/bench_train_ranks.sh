@@ -5,7 +5,8 @@
 # and over 2 ranks x 1 thread (the cores of the second), whose weights must
 # equal the distributed run alone bit for bit. Times are rank 0's training
 # seconds (epochs without validation, from metrics.json) and the wall time of
-# the whole command. A benchmark, not a test (docs/scale-out.md).
+# the whole command, each the fastest of REPEAT (3) rounds of the four runs.
+# A benchmark, not a test (docs/scale-out.md).
 #
 #   experiments/bench/bench_train_ranks.sh [BUILD_DIR] [EXPERIMENT.cfg] [EPOCHS] [--set ...]
 #
@@ -37,18 +38,26 @@ import json, sys
 print(float(sys.argv[2]) - float(sys.argv[1]), json.load(open(sys.argv[3]))["train_seconds"])
 EOF
 }
-read -r w1 s1 < <(run plain1 1 "" "$@")
-read -r w2 s2 < <(run plain2 2 "" "$@")
-read -r w3 s3 < <(run alone 1 "" --distributed "$@")
-read -r w4 s4 < <(run ranks2 1 "mpirun -n 2 --oversubscribe --bind-to none" --distributed "$@")
+# the four in turn, REPEAT times (default 3); the fastest of each counts
+min() { python3 -c "import sys; print(min(float(a) for a in sys.argv[1:]))" "$@"; }
+W1=() S1=() W2=() S2=() W3=() S3=() W4=() S4=()
+for ((i = 0; i < ${REPEAT:-3}; i++)); do
+  read -r w s < <(run plain1 1 "" --force "$@"); W1+=("$w") S1+=("$s")
+  read -r w s < <(run plain2 2 "" --force "$@"); W2+=("$w") S2+=("$s")
+  read -r w s < <(run alone 1 "" --force --distributed "$@"); W3+=("$w") S3+=("$s")
+  read -r w s < <(run ranks2 1 "mpirun -n 2 --oversubscribe --bind-to none" --force --distributed "$@")
+  W4+=("$w") S4+=("$s")
+done
+w1=$(min "${W1[@]}") s1=$(min "${S1[@]}") w2=$(min "${W2[@]}") s2=$(min "${S2[@]}")
+w3=$(min "${W3[@]}") s3=$(min "${S3[@]}") w4=$(min "${W4[@]}") s4=$(min "${S4[@]}")
 same="not compared (h5diff not found: apt-get install hdf5-tools)"
 if command -v h5diff >/dev/null; then
   same=no
   h5diff -q "$out/alone/model.h5" "$out/ranks2/model.h5" >/dev/null 2>&1 && same=yes
 fi
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
-printf "train %s, %s epochs %s, %s, %d cores, one run (training s / wall s):\n" \
-  "$(basename "$cfg")" "$epochs" "$*" "$(uname -m)" "$(nproc)"
+printf "train %s, %s epochs%s, %s, %d cores, fastest of %d (training s / wall s; load %s):\n" \
+  "$(basename "$cfg")" "$epochs" "${*:+ $*}" "$(uname -m)" "$(nproc)" "${REPEAT:-3}" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf "  1 process x 1 thread              %7.2f / %7.2f\n" "$s1" "$w1"
 printf "  1 process x 2 threads             %7.2f / %7.2f   (%sx the first)\n" "$s2" "$w2" "$(ratio "$s1" "$s2")"
 printf "  --distributed alone x 1 thread    %7.2f / %7.2f   (the shards of each batch in turn)\n" "$s3" "$w3"

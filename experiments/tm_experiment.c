@@ -510,9 +510,11 @@ static tm_status train_key(tm_experiment *e, const ctx *c)
         return get_float(c, 0.0, 1.0, &e->model.bn_momentum);
     if (KEY("bn_eps"))
         return get_float(c, 1e-12, 1.0, &e->model.bn_eps);
+    if (KEY("shards"))
+        return get_int(c, 1, 4096, &t->shards);
     return unknown_key(c, "epochs, batch_size, optimizer, lr, momentum, nesterov, weight_decay, "
                           "beta1, beta2, eps, schedule, step_size, gamma, min_lr, warmup_epochs, "
-                          "class_weights, select, init, bn_momentum, bn_eps");
+                          "class_weights, select, init, bn_momentum, bn_eps, shards");
 }
 
 static tm_status fusion_key(tm_experiment *e, const ctx *c)
@@ -759,6 +761,7 @@ static void defaults(tm_experiment *e)
     snprintf(e->data.label_column, sizeof e->data.label_column, "label");
     e->train.epochs = 10;
     e->train.batch_size = 32;
+    e->train.shards = 6;
     tm_optim_config_default(&e->train.optim, TM_OPT_ADAM);
     e->train.schedule.kind = TM_SCHED_CONSTANT;
     e->train.schedule.base_lr = 1e-3f;

@@ -44,6 +44,7 @@ typedef struct tm_train_spec {
     float class_weights[64];
     int n_class_weights;
     int keep_best;                  /* final model = best validation epoch */
+    int shards;                     /* train --distributed: shards of each batch */
 } tm_train_spec;
 
 typedef struct tm_experiment {

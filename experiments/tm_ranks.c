@@ -74,3 +74,32 @@ void tm_ranks_barrier(const tm_ranks *r)
     (void)r;
 #endif
 }
+
+tm_status tm_ranks_allgather_floats(const tm_ranks *r, float *buf, const int *counts,
+                                    const int *displs)
+{
+#ifdef TM_WITH_MPI
+    if (r->size > 1 && MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs,
+                                      MPI_FLOAT, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return tm_error(TM_ERR_IO, "MPI_Allgatherv of %d floats failed", displs[r->size - 1] +
+                                                                           counts[r->size - 1]);
+#else
+    (void)r, (void)buf, (void)counts, (void)displs;
+#endif
+    return TM_OK;
+}
+
+int tm_ranks_agree(const tm_ranks *r, long v)
+{
+#ifdef TM_WITH_MPI
+    if (r->size > 1) {
+        long lo = v, hi = v;
+        MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_LONG, MPI_MIN, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_LONG, MPI_MAX, MPI_COMM_WORLD);
+        return lo == hi;
+    }
+#else
+    (void)r, (void)v;
+#endif
+    return 1;
+}

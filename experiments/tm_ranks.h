@@ -25,6 +25,12 @@ void tm_ranks_finalize(tm_ranks *r);
  * ranks (which may wait at a barrier), aborts them all with rc. */
 int tm_ranks_exit(tm_ranks *r, int rc);
 void tm_ranks_barrier(const tm_ranks *r);
+/* In place: rank r's part of buf, counts[r] floats from displs[r], goes to
+ * every rank (MPI_Allgatherv; copies bytes, adds nothing). Alone: nothing. */
+tm_status tm_ranks_allgather_floats(const tm_ranks *r, float *buf, const int *counts,
+                                    const int *displs);
+/* 1 when v is the same on every rank. */
+int tm_ranks_agree(const tm_ranks *r, long v);
 /* 1 when the build has MPI. */
 int tm_ranks_have_mpi(void);
 

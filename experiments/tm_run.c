@@ -75,6 +75,8 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
     }
     tm_experiment_set_classes(&ex, data.train.n_classes);
     FILE *out = o->train.progress;
+    /* distributed: the other ranks train alongside rank 0 and write nothing */
+    const int writer = !o->train.distributed || !o->train.ranks || o->train.ranks->rank == 0;
     if (out) {
         fprintf(out, "experiment %s: %d train / %d val / %d test samples, %d classes\n", e->name,
                 data.train.n, data.val.n, data.test.n, data.train.n_classes);
@@ -85,13 +87,13 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
     tm_train_result main_res;
     memset(&main_res, 0, sizeof main_res);
     int no_plot = 0;
-    if ((s = tm_outdir_begin(&od, o->train.out_dir)) != TM_OK)
+    if (writer && (s = tm_outdir_begin(&od, o->train.out_dir)) != TM_OK)
         goto done;
     tm_train_options to = o->train;
-    to.result_dir = od.stage;
+    to.result_dir = writer ? od.stage : NULL;
     tm_model *m = NULL;
     s = tm_train(&ex, &ex.model, &data, &to, &m, &main_res);
-    if (s == TM_OK && out && !main_res.stopped_early) {
+    if (s == TM_OK && out && writer && !main_res.stopped_early) {
         fprintf(out, "model:\n");
         tm_model_summary(m, out);
     }
@@ -125,7 +127,7 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             tm_run_options ao = *o;
             ao.train.out_dir = dir;
             ao.train.result_dir = rdir;
-            if ((s = tm_make_dir(rdir)) != TM_OK) {
+            if (writer && (s = tm_make_dir(rdir)) != TM_OK) {
                 tm_experiment_free(&single);
                 break;
             }
@@ -142,6 +144,10 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
                 main_res.stopped_early = 1;
                 break;
             }
+            if (!writer) {
+                tm_experiment_free(&single);
+                continue;
+            }
             char variant[TM_LAYER_NAME + 8];
             snprintf(variant, sizeof variant, "%s only", bn);
             report(out, variant, &r);
@@ -157,6 +163,8 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             tm_metrics_free(&r.test);
         }
     }
+    if (!writer)
+        main_res.stopped_early = 1; /* nothing more to write */
     if (s == TM_OK && !main_res.stopped_early)
         s = tm_write_metrics_json(od.stage, &ex, main_variant, &main_res, &data, names, acc,
                                   n_abl);

@@ -9,6 +9,7 @@
 
 #include "tm_checkpoint.h"
 #include "tm_csv.h"
+#include "tm_dist.h"
 #include "tm_log.h"
 #include "tm_progress.h"
 
@@ -344,6 +345,8 @@ typedef struct {
     int map[TM_MAX_BRANCHES];
     float mean[TM_MAX_BRANCHES], std[TM_MAX_BRANCHES]; /* per branch */
     tm_dataset aug;          /* re-augmented training features, when augmenting */
+    tm_dist *dist;           /* data-parallel steps, or NULL */
+    int writer;              /* writes the run's files (rank 0) */
 } trainer;
 
 static void trainer_free(trainer *tr)
@@ -357,6 +360,9 @@ static void trainer_free(trainer *tr)
     free(tr->cw);
     free(tr->val_probs);
     tm_dataset_free(&tr->aug);
+    if (tr->dist)
+        tm_dist_free(tr->dist);
+    free(tr->dist);
 }
 
 static tm_status train_epoch(trainer *tr, const tm_experiment *e, const tm_dataset *d,
@@ -377,6 +383,18 @@ static tm_status train_epoch(trainer *tr, const tm_experiment *e, const tm_datas
         int start = bi * bs;
         int n = d->n - start < bs ? d->n - start : bs;
         const int *idx = tr->perm + start;
+        if (tr->dist) {
+            /* the dropout streams fork the epoch's unchanged state by step */
+            tm_status s = tm_dist_step(tr->dist, tr->m, &tr->tape, tr->opt, d, tr->map, idx, n,
+                                       tr->cw, &st->tape_rng, lr, &loss_sum, &right);
+            if (s != TM_OK)
+                return tm_error_prefix(s, "epoch %d batch %d: ", st->epoch + 1, bi + 1);
+            seen += n;
+            st->samples_seen += n;
+            if (pg)
+                tm_progress_update(pg, bi + 1, seen, loss_sum / seen, (double)right / seen);
+            continue;
+        }
         tm_tape_reset(&tr->tape);
         tm_tensor *x[TM_MAX_BRANCHES] = {0};
         for (int b = 0; b < tr->m->spec.n_branches; b++) {
@@ -399,7 +417,8 @@ static tm_status train_epoch(trainer *tr, const tm_experiment *e, const tm_datas
         if (pg)
             tm_progress_update(pg, bi + 1, seen, loss_sum / seen, (double)right / seen);
     }
-    st->tape_rng = tr->tape.rng;
+    if (!tr->dist)
+        st->tape_rng = tr->tape.rng;
     *loss_out = loss_sum / d->n;
     *acc_out = (double)right / d->n;
     return TM_OK;
@@ -412,12 +431,12 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
     join(ckpt, sizeof ckpt, o->out_dir, "checkpoint.h5");
     join(best, sizeof best, o->out_dir, "best.h5");
     join(logp, sizeof logp, o->out_dir, "log.csv");
-    FILE *log = fopen(logp, st->epoch > 0 ? "a" : "w");
-    if (!log)
+    FILE *log = tr->writer ? fopen(logp, st->epoch > 0 ? "a" : "w") : NULL;
+    if (tr->writer && !log)
         return tm_error(TM_ERR_IO, "%s: cannot write: %s", logp, strerror(errno));
     tm_csv lw;
     tm_csv_init(&lw, log);
-    if (st->epoch == 0) {
+    if (log && st->epoch == 0) {
         static const char *const head[] = {"epoch",    "lr",           "train_loss",
                                            "train_accuracy", "val_loss", "val_accuracy",
                                            "epoch_seconds",  "samples_per_s"};
@@ -425,7 +444,8 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
             tm_csv_str(&lw, head[i]);
         tm_csv_end(&lw);
     }
-    fflush(log);
+    if (log)
+        fflush(log);
     tm_status s = TM_OK;
     const tm_dataset *tr_d = &data->train;
     int epochs = e->train.epochs;
@@ -448,12 +468,20 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
             break;
         double dt = tm_now_seconds() - t0;
         st->train_seconds += dt;
+        st->epoch++;
+        if (!tr->writer) {
+            /* validation, the log and the files are rank 0's */
+            if (o->stop_after_epoch && st->epoch >= o->stop_after_epoch && st->epoch < epochs) {
+                res->stopped_early = 1;
+                break;
+            }
+            continue;
+        }
         s = tm_predict(tr->m, tr->pool, &data->val, tr->map, tr->val_probs, &vl);
         if (s != TM_OK)
             break;
         double va = accuracy_of(tr->val_probs, data->val.label, data->val.n,
                                 tr->m->spec.n_classes);
-        st->epoch++;
         if (o->progress)
             fprintf(o->progress, "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc "
                                  "%.4f | %.1f s\n",
@@ -483,9 +511,10 @@ static tm_status train_loop(trainer *tr, const tm_experiment *e, const tm_splits
             break;
         }
     }
-    if (s == TM_OK && tm_csv_failed(&lw))
+    if (s == TM_OK && log && tm_csv_failed(&lw))
         s = tm_error(TM_ERR_IO, "%s: write failed: %s", logp, strerror(errno));
-    fclose(log);
+    if (log)
+        fclose(log);
     return s;
 }
 
@@ -497,7 +526,10 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
         *model_out = NULL;
     if (!o->out_dir)
         return tm_error(TM_ERR_ARG, "train: no output folder given");
-    TM_TRY(ensure_dir(o->out_dir));
+    static const tm_ranks alone = {0, 1, 0};
+    const tm_ranks *ranks = o->distributed && o->ranks ? o->ranks : &alone;
+    if (ranks->rank == 0)
+        TM_TRY(ensure_dir(o->out_dir));
     char ckpt[TM_PATH_LEN], best[TM_PATH_LEN], final_path[TM_PATH_LEN];
     join(ckpt, sizeof ckpt, o->out_dir, "checkpoint.h5");
     join(best, sizeof best, o->out_dir, "best.h5");
@@ -510,6 +542,7 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
 
     trainer tr;
     memset(&tr, 0, sizeof tr);
+    tr.writer = ranks->rank == 0;
     train_state st;
     memset(&st, 0, sizeof st);
     tm_rng init_rng, base;
@@ -584,17 +617,48 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
         if (s != TM_OK)
             goto out;
     }
+    if (o->distributed) {
+        if (!(tr.dist = malloc(sizeof *tr.dist))) {
+            s = tm_error(TM_ERR_NOMEM, "train: out of memory");
+            goto out;
+        }
+        s = tm_dist_init(tr.dist, ranks, e->train.shards, e->train.batch_size, tr.m);
+        if (s != TM_OK) {
+            free(tr.dist);
+            tr.dist = NULL;
+            goto out;
+        }
+    }
     if (have_ckpt && o->resume) {
+        /* every rank reads rank 0's checkpoint (one shared file system) */
         if ((s = load_checkpoint(ckpt, tr.m, tr.opt, &st)) != TM_OK)
             goto out;
         char logp[TM_PATH_LEN];
         join(logp, sizeof logp, o->out_dir, "log.csv");
-        if ((s = trim_log(logp, st.epoch)) != TM_OK)
+        if (tr.writer && (s = trim_log(logp, st.epoch)) != TM_OK)
             goto out;
         if (o->progress)
             fprintf(o->progress, "resuming %s after epoch %d of %d\n", o->out_dir, st.epoch,
                     e->train.epochs);
     }
+    if (!tm_ranks_agree(ranks, tm_pool_size(tr.pool))) {
+        /* a shard's float sums depend on the threads of the rank that runs it */
+        s = tm_error(TM_ERR_CONFIG, "the ranks run different thread counts (rank %d: %d); "
+                                    "give --threads",
+                     ranks->rank, tm_pool_size(tr.pool));
+        goto out;
+    }
+    if (!tm_ranks_agree(ranks, have_ckpt && o->resume ? st.epoch : -1)) {
+        s = tm_error(TM_ERR_IO, "%s: the ranks found different checkpoints (rank %d: %s); "
+                                "they need one shared file system",
+                     o->out_dir, ranks->rank,
+                     have_ckpt && o->resume ? "resumes a checkpoint" : "starts afresh");
+        goto out;
+    }
+    if (o->distributed && o->progress)
+        fprintf(o->progress, "distributed: %d shards a batch over %d rank%s, %d thread%s each\n",
+                e->train.shards, ranks->size, ranks->size > 1 ? "s" : "", tm_pool_size(tr.pool),
+                tm_pool_size(tr.pool) > 1 ? "s" : "");
     if ((s = train_loop(&tr, e, data, o, &st, res)) != TM_OK)
         goto out;
     res->epochs_done = st.epoch;
@@ -604,7 +668,7 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
     res->samples_per_s = st.train_seconds > 0 ? st.samples_seen / st.train_seconds : 0.0;
     res->params = tm_model_param_count(tr.m);
     res->macs = tm_model_macs(tr.m);
-    if (res->stopped_early)
+    if (res->stopped_early || !tr.writer)
         goto out;
     if (e->train.keep_best && file_exists(best) &&
         (s = tm_model_load_weights(tr.m, best)) != TM_OK)

@@ -9,6 +9,7 @@
 #include "tm_experiment.h"
 #include "tm_metrics.h"
 #include "tm_model.h"
+#include "tm_ranks.h"
 
 typedef struct tm_train_options {
     const char *out_dir;     /* run folder: checkpoint.h5, best.h5, log.csv */
@@ -17,6 +18,10 @@ typedef struct tm_train_options {
     FILE *progress;          /* progress output, NULL = silent */
     int stop_after_epoch;    /* stop as if killed after this epoch (0 = never) */
     const char *result_dir;  /* where model.h5 goes (NULL = out_dir) */
+    /* Data-parallel over ranks (tm_dist.h), or alone in shards when ranks is
+     * NULL or of size 1; only rank 0 writes files. */
+    int distributed;
+    const tm_ranks *ranks;
 } tm_train_options;
 
 typedef struct tm_train_result {
@@ -32,7 +37,8 @@ typedef struct tm_train_result {
 } tm_train_result;
 
 /* Trains `spec` (the experiment's model or an ablation of it). The caller
- * frees *model_out (if requested) and res->test. */
+ * frees *model_out (if requested) and res->test. Distributed, ranks other
+ * than 0 write nothing and stop after the last epoch (no model, no test). */
 tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_splits *data,
                    const tm_train_options *o, tm_model **model_out, tm_train_result *res);
 

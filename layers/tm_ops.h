@@ -58,5 +58,11 @@ tm_status tm_concat(tm_tape *t, tm_tensor **xs, int n, tm_tensor **out);
  * probs, if non-NULL, receives the softmax (N*K floats). Output: 1 element. */
 tm_status tm_softmax_cross_entropy(tm_tape *t, tm_tensor *logits, const int *labels,
                                    const float *class_weights, float *probs, tm_tensor **out);
+/* The same over one shard of a larger batch: divided by `norm`, the whole
+ * batch's sum_i w[y_i] (its sample count without class weights), so that the
+ * shards' losses and gradients add up to the batch's (data-parallel training). */
+tm_status tm_softmax_cross_entropy_shard(tm_tape *t, tm_tensor *logits, const int *labels,
+                                         const float *class_weights, double norm, float *probs,
+                                         tm_tensor **out);
 
 #endif

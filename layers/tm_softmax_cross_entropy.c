@@ -29,8 +29,10 @@ static tm_status ce_backward(tm_tape *t, tm_tape_node *node)
     return TM_OK;
 }
 
-tm_status tm_softmax_cross_entropy(tm_tape *t, tm_tensor *logits, const int *labels,
-                                   const float *class_weights, float *probs, tm_tensor **out)
+/* norm 0: this batch's own weight sum */
+static tm_status cross_entropy(tm_tape *t, tm_tensor *logits, const int *labels,
+                               const float *class_weights, double norm, float *probs,
+                               tm_tensor **out)
 {
     char sz[64];
     if (!out)
@@ -47,8 +49,8 @@ tm_status tm_softmax_cross_entropy(tm_tape *t, tm_tensor *logits, const int *lab
             return tm_error(TM_ERR_ARG,
                             "softmax_cross_entropy: sample %d has label %d, outside [0,%d)", i,
                             labels[i], k);
-    double sum_w = n;
-    if (class_weights) {
+    double sum_w = norm > 0.0 ? norm : n;
+    if (class_weights && !(norm > 0.0)) {
         sum_w = 0.0;
         for (int i = 0; i < n; i++)
             sum_w += class_weights[labels[i]];
@@ -102,4 +104,20 @@ tm_status tm_softmax_cross_entropy(tm_tape *t, tm_tensor *logits, const int *lab
     TM_TRY(tm_tape_record(t, "softmax_cross_entropy", ce_backward, &logits, 1, y, c));
     *out = y;
     return TM_OK;
+}
+
+tm_status tm_softmax_cross_entropy(tm_tape *t, tm_tensor *logits, const int *labels,
+                                   const float *class_weights, float *probs, tm_tensor **out)
+{
+    return cross_entropy(t, logits, labels, class_weights, 0.0, probs, out);
+}
+
+tm_status tm_softmax_cross_entropy_shard(tm_tape *t, tm_tensor *logits, const int *labels,
+                                         const float *class_weights, double norm, float *probs,
+                                         tm_tensor **out)
+{
+    if (!(norm > 0.0))
+        return tm_error(TM_ERR_ARG, "softmax_cross_entropy: normaliser %g must be positive",
+                        norm);
+    return cross_entropy(t, logits, labels, class_weights, norm, probs, out);
 }

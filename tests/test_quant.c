@@ -871,7 +871,7 @@ START_TEST(small_model_end_to_end_through_the_runtime)
     tm_experiment_set_classes(&e, data.train.n_classes);
     char *dir = tm_test_tmpdir("quant");
     ck_assert_ptr_nonnull(dir);
-    tm_train_options o = {dir, 0, 1, NULL, 0, NULL};
+    tm_train_options o = {dir, 0, 1, NULL, 0, NULL, 0, NULL};
     tm_train_result res;
     tm_model *m = NULL;
     TM_CK(tm_train(&e, &e.model, &data, &o, &m, &res));

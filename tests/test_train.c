@@ -45,7 +45,7 @@ static tm_model *train_tiny(int threads, int epochs, const char *dir, int stop, 
     tm_splits data;
     TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
-    tm_train_options o = {dir, resume, !resume, NULL, stop, NULL};
+    tm_train_options o = {dir, resume, !resume, NULL, stop, NULL, 0, NULL};
     tm_model *m = NULL;
     TM_CK(tm_train(&e, &e.model, &data, &o, &m, res));
     tm_splits_free(&data);
@@ -84,7 +84,7 @@ START_TEST(small_model_overfits_a_small_batch)
     TM_CK(tm_dataset_subset(&data.train, idx, 32, &data.val));
     TM_CK(tm_dataset_subset(&data.train, idx, 32, &data.test));
     char *dir = tm_test_tmpdir("overfit");
-    tm_train_options o = {dir, 0, 1, NULL, 0, NULL};
+    tm_train_options o = {dir, 0, 1, NULL, 0, NULL, 0, NULL};
     tm_train_result r;
     TM_CK(tm_train(&e, &e.model, &data, &o, NULL, &r));
     ck_assert_double_eq(r.test.accuracy, 1.0);
@@ -158,7 +158,7 @@ START_TEST(existing_run_is_not_overwritten)
     tm_splits data;
     TM_CK(tm_load_splits(&e, &data, NULL));
     tm_experiment_set_classes(&e, data.train.n_classes);
-    tm_train_options o = {dir, 0, 0, NULL, 0, NULL};
+    tm_train_options o = {dir, 0, 0, NULL, 0, NULL, 0, NULL};
     ck_assert_int_eq(tm_train(&e, &e.model, &data, &o, NULL, &r), TM_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(tm_last_error(), "--resume"));
     tm_splits_free(&data);
@@ -177,7 +177,7 @@ START_TEST(nan_in_training_stops_with_a_clear_error)
     for (size_t i = 0; i < data.train.mod[0].dim * data.train.n; i += 97)
         data.train.x[0][i] = NAN;
     char *dir = tm_test_tmpdir("nan");
-    tm_train_options o = {dir, 0, 1, NULL, 0, NULL};
+    tm_train_options o = {dir, 0, 1, NULL, 0, NULL, 0, NULL};
     tm_train_result r;
     tm_status s = tm_train(&e, &e.model, &data, &o, NULL, &r);
     ck_assert_int_eq(s, TM_ERR_NUMERIC);

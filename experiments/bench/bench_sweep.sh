@@ -6,7 +6,8 @@
 # thread) and against 1 process x 1 thread, whose results page the 2 ranks
 # must reproduce apart from times (training's threads change the float sums'
 # order, so pages are compared at one thread per process). A benchmark, not a
-# test (docs/scale-out.md).
+# test (docs/scale-out.md). Then bench_train_ranks.sh: data-parallel training
+# over 1 and 2 ranks, so that one run prints both scalings.
 #
 #   experiments/bench/bench_sweep.sh [BUILD_DIR] [EPOCHS]
 set -euo pipefail
@@ -43,3 +44,5 @@ printf "  2 ranks x 1 thread     %8.1f s   (%sx the first, %sx the second: the s
   "$two" "$(ratio "$single" "$two")" "$(ratio "$one" "$two")"
 printf "  2 ranks give the 1-process, 1-thread page apart from times: %s\n" "$same"
 [[ $same == yes ]] || diff <(norm "$out/single/results.md") <(norm "$out/two/results.md") | head -20
+echo
+bash "$root/experiments/bench/bench_train_ranks.sh" "$build"

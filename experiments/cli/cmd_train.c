@@ -5,6 +5,7 @@
 
 #include "tm_cli.h"
 #include "tm_log.h"
+#include "tm_ranks.h"
 #include "tm_run.h"
 #include "tm_train.h"
 
@@ -25,11 +26,24 @@ static void help(FILE *f)
             "  --resume            continue the run in DIR from its last checkpoint\n"
             "  --force             start over in a DIR that already holds a run\n"
             "  --stop-after N      stop after epoch N as if killed (for testing resume)\n"
+            "  --distributed       data-parallel: each batch in [train] shards shards (6),\n"
+            "                      run over the ranks of mpirun / srun, or in turn alone;\n"
+            "                      the same weights for any number of ranks at one\n"
+            "                      thread count; rank 0 writes the run (docs/scale-out.md)\n"
             "  --quiet             no progress output\n"
             "  --help              this text\n");
 }
 
+static int train(int argc, char **argv, tm_ranks *ranks);
+
 int tm_cmd_train(int argc, char **argv)
+{
+    tm_ranks ranks = {0, 1, 0};
+    int rc = train(argc, argv, &ranks);
+    return ranks.mpi ? tm_ranks_exit(&ranks, rc) : rc;
+}
+
+static int train(int argc, char **argv, tm_ranks *ranks)
 {
     const char *cfg = NULL, *out = NULL;
     const char *sets[MAX_SETS];
@@ -46,12 +60,24 @@ int tm_cmd_train(int argc, char **argv)
         TM_CLI_FLAG("--ablations", NULL, &o.ablations),
         TM_CLI_FLAG("--resume", NULL, &o.train.resume),
         TM_CLI_FLAG("--force", NULL, &o.train.force),
+        TM_CLI_FLAG("--distributed", NULL, &o.train.distributed),
         TM_CLI_FLAG("--quiet", "-q", &quiet),
         {0},
     };
     int rc = tm_cli_parse("train", help, opts, argc, argv, &cfg, 1);
     if (rc)
         return rc == TM_CLI_HELP ? 0 : rc;
+    if (o.train.distributed) {
+        if (tm_ranks_launched() && !tm_ranks_have_mpi()) {
+            fprintf(stderr, "tinym2net train: error: --distributed under a launcher, but this "
+                            "build has no MPI (TM_WITH_MPI=OFF; docs/scale-out.md)\n");
+            return 1;
+        }
+        if (tm_ranks_init(ranks, &argc, &argv) != TM_OK)
+            return tm_cli_fail("train");
+        o.train.ranks = ranks;
+        quiet |= ranks->rank != 0;
+    }
     tm_experiment e;
     if (tm_experiment_load(&e, cfg, sets, set_list.n) != TM_OK)
         return tm_cli_fail("train");

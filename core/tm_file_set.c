@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tm_fault.h"
+#include "tm_fs.h"
 
 enum { NAME_CAP = 4400 };
 static const char MAGIC[] = "tinym2net file set 1";
@@ -32,24 +33,6 @@ static int exists(const char *p)
 static int alive(long pid)
 {
     return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH;
-}
-
-static void fsync_parent(const char *p)
-{
-    char d[NAME_CAP];
-    snprintf(d, sizeof d, "%s", p);
-    char *slash = strrchr(d, '/');
-    if (slash == d)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(d, sizeof d, ".");
-    int fd = open(d, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd); /* best effort: some file systems refuse it on folders */
-        close(fd);
-    }
 }
 
 static void prev_name(const char *dst, long pid, char *buf, size_t cap)
@@ -86,7 +69,7 @@ static tm_status write_journal(const char *journal, const char *const *tmp,
         remove(jtmp);
         return s;
     }
-    fsync_parent(journal);
+    tm_fsync_parent(journal);
     return TM_OK;
 }
 
@@ -108,7 +91,7 @@ tm_status tm_file_set_commit(const char *const *tmp, const char *const *dst, int
             for (int i = 0; i < n; i++)
                 remove(tmp[i]);
         else
-            fsync_parent(dst[0]);
+            tm_fsync_parent(dst[0]);
         return s;
     }
     long pid = (long)getpid();
@@ -159,12 +142,12 @@ tm_status tm_file_set_commit(const char *const *tmp, const char *const *dst, int
             remove(tmp[i]);
     }
     for (int i = 0; i < n; i++) {
-        fsync_parent(dst[i]);
+        tm_fsync_parent(dst[i]);
         if (have_prev[i])
             remove(prev[i]);
     }
     remove(journal);
-    fsync_parent(journal);
+    tm_fsync_parent(journal);
     return s;
 }
 
@@ -233,12 +216,12 @@ static tm_status finish_journal(const char *journal, int *finished)
                                     "to %s): %s",
                          journal, line, tab + 1, strerror(errno));
         else
-            fsync_parent(tab + 1);
+            tm_fsync_parent(tab + 1);
     }
     fclose(f);
     if (s == TM_OK) {
         remove(journal);
-        fsync_parent(journal);
+        tm_fsync_parent(journal);
         if (finished)
             *finished = 1;
     }

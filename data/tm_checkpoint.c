@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tm_fault.h"
+#include "tm_fs.h"
 
 struct tm_ckpt_writer {
     hid_t file;
@@ -342,37 +342,9 @@ tm_status tm_ckpt_commit(tm_ckpt_writer *w)
     if (H5Fclose(w->file) < 0 && s == TM_OK)
         s = tm_error(TM_ERR_IO, "checkpoint %s: closing %s failed: %s", w->path, w->tmp,
                      tm_h5_reason(why));
-    /* The data must be on disk before the rename makes it the checkpoint. */
-    if (s == TM_OK) {
-        int fd = open(w->tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0)
-            s = tm_error(TM_ERR_IO, "checkpoint %s: fsync of %s failed: %s", w->path, w->tmp,
-                         strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    if (s == TM_OK && tm_rename(w->tmp, w->path) != 0)
-        s = tm_error(TM_ERR_IO, "checkpoint %s: renaming %s into place failed: %s", w->path, w->tmp,
-                     strerror(errno));
-    if (s != TM_OK) {
-        remove(w->tmp);
-        tm_writer_free(w);
-        return s;
-    }
-    /* Persist the rename itself; best effort, as some file systems refuse fsync on directories. */
-    char *dir = tm_strdup(w->path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-        int fd = open(d, O_RDONLY | O_DIRECTORY);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-        free(dir);
-    }
+    s = tm_publish(w->tmp, w->path, s);
     tm_writer_free(w);
-    return TM_OK;
+    return s;
 }
 
 void tm_ckpt_abort(tm_ckpt_writer *w)

@@ -19,6 +19,7 @@
 #include "tm_data_load.h"
 #include "tm_lower.h"
 #include "tm_test_util.h"
+#include "tm_run_folder.h"
 #include "tm_train.h"
 
 #define SKIP 77

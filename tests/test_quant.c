@@ -16,6 +16,7 @@
 #include "tm_quant.h"
 #include "tm_rt_kernels.h"
 #include "tm_test_util.h"
+#include "tm_run_folder.h"
 #include "tm_train.h"
 #ifndef NOISE
 #define NOISE 1.0

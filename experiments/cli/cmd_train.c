@@ -6,7 +6,7 @@
 #include "tm_cli.h"
 #include "tm_log.h"
 #include "tm_run.h"
-#include "tm_train.h"
+#include "tm_run_folder.h"
 
 #define MAX_SETS 256
 
@@ -57,7 +57,6 @@ int tm_cmd_train(int argc, char **argv)
         return tm_cli_fail("train");
     char outbuf[TM_PATH_LEN];
     if (!out) {
-        mkdir("runs", 0777);
         snprintf(outbuf, sizeof outbuf, "runs/%s", e.name);
         out = outbuf;
     }

@@ -1,0 +1,286 @@
+#define _GNU_SOURCE /* renameat2 */
+#include "tm_fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tm_fault.h"
+
+#define TM_PATH_LEN TM_FS_PATH_LEN
+
+tm_status tm_mkdirs(const char *dir)
+{
+    char p[TM_PATH_LEN];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return tm_error(TM_ERR_ARG, "%s: path too long", dir);
+    for (char *c = p + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(p, 0777); /* parents: a failure shows up below */
+            *c = '/';
+        }
+    if (mkdir(p, 0777) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            return TM_OK;
+        return tm_error(TM_ERR_IO, "%s: exists and is not a folder", dir);
+    }
+    return tm_error(TM_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
+}
+
+void tm_fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd); /* best effort: some file systems refuse it on folders */
+        close(fd);
+    }
+}
+
+void tm_fsync_parent(const char *path)
+{
+    char d[TM_PATH_LEN + 512];
+    snprintf(d, sizeof d, "%s", path);
+    char *slash = strrchr(d, '/');
+    if (slash == d)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(d, sizeof d, ".");
+    tm_fsync_path(d);
+}
+
+tm_status tm_publish(const char *tmp, const char *path, tm_status s)
+{
+    if (s == TM_OK) {
+        /* the data on disk before the rename makes it the file */
+        int fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0)
+            s = tm_error(TM_ERR_IO, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (s == TM_OK && tm_rename(tmp, path) != 0)
+        s = tm_error(TM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (s != TM_OK) {
+        remove(tmp);
+        return s;
+    }
+    tm_fsync_parent(path);
+    return TM_OK;
+}
+
+tm_status tm_atomic_open(tm_atomic_file *a, const char *path, const char *mode)
+{
+    a->f = NULL;
+    if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path)
+        return tm_error(TM_ERR_ARG, "%s: path too long", path);
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp", path);
+    if (!(a->f = fopen(a->tmp, mode)))
+        return tm_error(TM_ERR_IO, "%s: cannot write: %s", a->tmp, strerror(errno));
+    return TM_OK;
+}
+
+tm_status tm_atomic_close(tm_atomic_file *a, tm_status s)
+{
+    if (!a->f)
+        return s;
+    int bad = ferror(a->f);
+    if ((fclose(a->f) != 0 || bad) && s == TM_OK)
+        s = tm_error(TM_ERR_IO, "%s: write failed: %s", a->tmp, strerror(errno));
+    a->f = NULL;
+    return tm_publish(a->tmp, a->path, s);
+}
+
+tm_status tm_atomic_write(const char *path, const void *data, size_t n)
+{
+    tm_atomic_file a;
+    TM_TRY(tm_atomic_open(&a, path, "wb"));
+    tm_status s = TM_OK;
+    if (fwrite(data, 1, n, a.f) != n)
+        s = tm_error(TM_ERR_IO, "%s: write failed: %s", a.tmp, strerror(errno));
+    return tm_atomic_close(&a, s);
+}
+
+/* ---- output folders that change as one unit ---------------------------- */
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p) != 0 && errno != ENOENT;
+}
+
+static void rm_tree(const char *p)
+{
+    nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char STAGE_MARK[] = ".tm-stage";
+
+/* Moves entries of from that to lacks into to, through subfolders both hold
+ * (a user's files left in the old folder by a kill after the swap). */
+static void move_missing(const char *from, const char *to)
+{
+    DIR *dp = opendir(from);
+    if (!dp)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, STAGE_MARK))
+            continue;
+        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
+        struct stat sa, sb;
+        snprintf(a, sizeof a, "%s/%s", from, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, de->d_name);
+        if (lstat(b, &sb) != 0 && errno == ENOENT)
+            (void)rename(a, b);
+        else if (lstat(a, &sa) == 0 && S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
+            move_missing(a, b);
+    }
+    closedir(dp);
+}
+
+/* Hard-links into to the files of from that to lacks, through subfolders
+ * both hold; subfolders only from has are moved after the swap. */
+static tm_status link_missing(const char *from, const char *to)
+{
+    DIR *dp = opendir(from);
+    if (!dp)
+        return TM_OK;
+    tm_status s = TM_OK;
+    struct dirent *de;
+    while (s == TM_OK && (de = readdir(dp))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, STAGE_MARK))
+            continue;
+        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
+        struct stat sa, sb;
+        snprintf(a, sizeof a, "%s/%s", from, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, de->d_name);
+        if (lstat(a, &sa) != 0)
+            continue;
+        int have_b = lstat(b, &sb) == 0;
+        if (S_ISDIR(sa.st_mode)) {
+            if (have_b && S_ISDIR(sb.st_mode))
+                s = link_missing(a, b);
+        } else if (!have_b && link(a, b) != 0) {
+            s = tm_error(TM_ERR_IO, "%s: cannot keep it in the new folder (link to %s): %s", a,
+                         b, strerror(errno));
+        }
+    }
+    closedir(dp);
+    return s;
+}
+
+/* DIR.tmp-PID of a dead PID: a stage (has the mark) is dropped; an old
+ * folder swapped out (no mark) first gives back what the new one lacks. */
+static void clean_stale(const tm_outdir *d)
+{
+    char parent[TM_PATH_LEN], base[TM_PATH_LEN];
+    snprintf(parent, sizeof parent, "%s", d->dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        snprintf(base, sizeof base, "%s", slash + 1);
+        *slash = '\0';
+        if (!*parent)
+            snprintf(parent, sizeof parent, "/");
+    } else {
+        snprintf(base, sizeof base, "%s", parent);
+        snprintf(parent, sizeof parent, ".");
+    }
+    DIR *dp = opendir(parent);
+    if (!dp)
+        return;
+    size_t bl = strlen(base);
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (strncmp(de->d_name, base, bl) || strncmp(de->d_name + bl, ".tmp-", 5))
+            continue;
+        char *end;
+        long pid = strtol(de->d_name + bl + 5, &end, 10);
+        if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char p[2 * TM_PATH_LEN], mark[3 * TM_PATH_LEN];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", parent, de->d_name);
+        snprintf(mark, sizeof mark, "%s/%s", p, STAGE_MARK);
+        if (lstat(mark, &st) != 0)
+            move_missing(p, d->dir);
+        rm_tree(p);
+    }
+    closedir(dp);
+    char mark[TM_PATH_LEN + 16];
+    snprintf(mark, sizeof mark, "%s/%s", d->dir, STAGE_MARK);
+    (void)remove(mark); /* a kill right after the swap left it */
+}
+
+tm_status tm_outdir_begin(tm_outdir *d, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n >= sizeof d->dir)
+        return tm_error(TM_ERR_ARG, "%s: path too long", dir);
+    memcpy(d->dir, dir, n);
+    d->dir[n] = '\0';
+    snprintf(d->stage, sizeof d->stage, "%s.tmp-%ld", d->dir, (long)getpid());
+    TM_TRY(tm_mkdirs(d->dir)); /* also the parent folders */
+    clean_stale(d);
+    rm_tree(d->stage);
+    if (mkdir(d->stage, 0777) != 0)
+        return tm_error(TM_ERR_IO, "%s: cannot create folder: %s", d->stage, strerror(errno));
+    char mark[sizeof d->stage + 16];
+    snprintf(mark, sizeof mark, "%s/%s", d->stage, STAGE_MARK);
+    FILE *f = fopen(mark, "w");
+    if (!f || fclose(f) != 0) {
+        tm_status s = tm_error(TM_ERR_IO, "%s: cannot write: %s", mark, strerror(errno));
+        tm_outdir_abort(d);
+        return s;
+    }
+    return TM_OK;
+}
+
+void tm_outdir_abort(tm_outdir *d)
+{
+    if (d->stage[0])
+        rm_tree(d->stage);
+    d->stage[0] = '\0';
+}
+
+tm_status tm_outdir_commit(tm_outdir *d)
+{
+    /* The user's files in DIR, as hard links, so the swap keeps them. */
+    tm_status s = link_missing(d->dir, d->stage);
+    if (s == TM_OK) {
+        tm_fsync_path(d->stage);
+        if (tm_fault_rename())
+            s = tm_error(TM_ERR_IO, "%s: cannot swap in %s: %s (injected)", d->dir, d->stage,
+                         strerror(EIO));
+        else if (renameat2(AT_FDCWD, d->stage, AT_FDCWD, d->dir, RENAME_EXCHANGE) != 0)
+            s = tm_error(TM_ERR_IO, "%s: cannot swap in %s: %s", d->dir, d->stage,
+                         strerror(errno));
+    }
+    if (s != TM_OK) {
+        tm_outdir_abort(d);
+        return s;
+    }
+    /* d->stage now holds the old folder: its subfolders move across, the rest goes. */
+    char mark[sizeof d->dir + 16], parent[sizeof d->dir + 4];
+    snprintf(mark, sizeof mark, "%s/%s", d->dir, STAGE_MARK);
+    (void)remove(mark);
+    move_missing(d->stage, d->dir);
+    snprintf(parent, sizeof parent, "%s/..", d->dir);
+    tm_fsync_path(d->dir);
+    tm_fsync_path(parent);
+    tm_outdir_abort(d);
+    return TM_OK;
+}

@@ -1,8 +1,6 @@
 #include "tm_file_set.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,35 +152,8 @@ tm_status tm_file_set_commit(const char *const *tmp, const char *const *dst, int
 /* Removes NAME.tmp-PID and NAME.prev-PID beside dst whose PID is dead. */
 static void remove_stale(const char *dst)
 {
-    char dir[NAME_CAP];
-    snprintf(dir, sizeof dir, "%s", dst);
-    char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : dst;
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    size_t bl = strlen(base);
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        const char *rest = de->d_name + bl;
-        if (strncmp(de->d_name, base, bl) ||
-            (strncmp(rest, ".tmp-", 5) && strncmp(rest, ".prev-", 6)))
-            continue;
-        char *end;
-        long pid = strtol(strchr(rest + 1, '-') + 1, &end, 10);
-        if (*end || pid <= 0 || alive(pid))
-            continue;
-        char p[2 * NAME_CAP];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        remove(p);
-    }
-    closedir(dp);
+    static const char *const seps[] = {".tmp-", ".prev-", NULL};
+    tm_fs_remove_stale(dst, seps);
 }
 
 static tm_status finish_journal(const char *journal, int *finished)

@@ -78,12 +78,100 @@ tm_status tm_publish(const char *tmp, const char *path, tm_status s)
     return TM_OK;
 }
 
+tm_status tm_read_file_aligned(const char *path, uint8_t **bytes, size_t *n)
+{
+    *bytes = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tm_error(TM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        len = ftell(f);
+    if (len <= 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return tm_error(TM_ERR_FORMAT, "%s: %s", path,
+                        len == 0 ? "the file is empty" : "cannot size the file");
+    }
+    uint32_t *buf = malloc(((size_t)len + 3) / 4 * 4 + 4);
+    if (!buf) {
+        fclose(f);
+        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
+    }
+    size_t got = fread(buf, 1, (size_t)len, f);
+    fclose(f);
+    if (got != (size_t)len) {
+        free(buf);
+        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, got, len);
+    }
+    *bytes = (uint8_t *)buf;
+    *n = got;
+    return TM_OK;
+}
+
+void tm_fs_each_stale(const char *path, const char *const *seps,
+                      void (*fn)(const char *stale, void *ctx), void *ctx)
+{
+    char dir[TM_PATH_LEN];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return;
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        dir[--n] = '\0';
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    char base_buf[TM_PATH_LEN];
+    snprintf(base_buf, sizeof base_buf, "%s", base);
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    size_t bl = strlen(base_buf);
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (strncmp(de->d_name, base_buf, bl))
+            continue;
+        const char *rest = de->d_name + bl;
+        for (const char *const *sep = seps; *sep; sep++) {
+            size_t sl = strlen(*sep);
+            if (strncmp(rest, *sep, sl))
+                continue;
+            char *end;
+            long pid = strtol(rest + sl, &end, 10);
+            if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+                break;
+            char p[2 * TM_PATH_LEN + 2];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            fn(p, ctx);
+            break;
+        }
+    }
+    closedir(dp);
+}
+
+static void remove_one(const char *p, void *ctx)
+{
+    (void)ctx;
+    (void)remove(p);
+}
+
+void tm_fs_remove_stale(const char *path, const char *const *seps)
+{
+    tm_fs_each_stale(path, seps, remove_one, NULL);
+}
+
 tm_status tm_atomic_open(tm_atomic_file *a, const char *path, const char *mode)
 {
     a->f = NULL;
     if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path)
         return tm_error(TM_ERR_ARG, "%s: path too long", path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp", path);
+    /* the process id: two writers of one path never share a temporary */
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp-%ld", path, (long)getpid());
     if (!(a->f = fopen(a->tmp, mode)))
         return tm_error(TM_ERR_IO, "%s: cannot write: %s", a->tmp, strerror(errno));
     return TM_OK;
@@ -183,41 +271,21 @@ static tm_status link_missing(const char *from, const char *to)
 
 /* DIR.tmp-PID of a dead PID: a stage (has the mark) is dropped; an old
  * folder swapped out (no mark) first gives back what the new one lacks. */
-static void clean_stale(const tm_outdir *d)
+static void drop_stale(const char *p, void *ctx)
 {
-    char parent[TM_PATH_LEN], base[TM_PATH_LEN];
-    snprintf(parent, sizeof parent, "%s", d->dir);
-    char *slash = strrchr(parent, '/');
-    if (slash) {
-        snprintf(base, sizeof base, "%s", slash + 1);
-        *slash = '\0';
-        if (!*parent)
-            snprintf(parent, sizeof parent, "/");
-    } else {
-        snprintf(base, sizeof base, "%s", parent);
-        snprintf(parent, sizeof parent, ".");
-    }
-    DIR *dp = opendir(parent);
-    if (!dp)
-        return;
-    size_t bl = strlen(base);
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (strncmp(de->d_name, base, bl) || strncmp(de->d_name + bl, ".tmp-", 5))
-            continue;
-        char *end;
-        long pid = strtol(de->d_name + bl + 5, &end, 10);
-        if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-            continue;
-        char p[2 * TM_PATH_LEN], mark[3 * TM_PATH_LEN];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", parent, de->d_name);
-        snprintf(mark, sizeof mark, "%s/%s", p, STAGE_MARK);
-        if (lstat(mark, &st) != 0)
-            move_missing(p, d->dir);
-        rm_tree(p);
-    }
-    closedir(dp);
+    const tm_outdir *d = ctx;
+    char mark[2 * TM_PATH_LEN + 16];
+    struct stat st;
+    snprintf(mark, sizeof mark, "%s/%s", p, STAGE_MARK);
+    if (lstat(mark, &st) != 0)
+        move_missing(p, d->dir);
+    rm_tree(p);
+}
+
+static void clean_stale(tm_outdir *d)
+{
+    static const char *const seps[] = {".tmp-", NULL};
+    tm_fs_each_stale(d->dir, seps, drop_stale, d);
     char mark[TM_PATH_LEN + 16];
     snprintf(mark, sizeof mark, "%s/%s", d->dir, STAGE_MARK);
     (void)remove(mark); /* a kill right after the swap left it */

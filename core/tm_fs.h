@@ -7,6 +7,7 @@
 #define TM_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tm_status.h"
@@ -28,11 +29,11 @@ void tm_fsync_parent(const char *path);
  * removed and path is as it was. Returns s or the failure. */
 tm_status tm_publish(const char *tmp, const char *path, tm_status s);
 
-/* A file written whole to PATH.tmp and published as PATH. */
+/* A file written whole to PATH.tmp-PID and published as PATH. */
 typedef struct tm_atomic_file {
     FILE *f;
     char path[TM_FS_PATH_LEN];
-    char tmp[TM_FS_PATH_LEN + 8];
+    char tmp[TM_FS_PATH_LEN + 32];
 } tm_atomic_file;
 /* Opens a->f on the temporary name (mode "w" or "wb"). */
 tm_status tm_atomic_open(tm_atomic_file *a, const char *path, const char *mode);
@@ -42,6 +43,18 @@ tm_status tm_atomic_open(tm_atomic_file *a, const char *path, const char *mode);
 tm_status tm_atomic_close(tm_atomic_file *a, tm_status s);
 /* n bytes of data as path, through tm_atomic_open / tm_atomic_close. */
 tm_status tm_atomic_write(const char *path, const void *data, size_t n);
+
+/* A file whole, in 4-byte aligned memory (the runtime reads a model file's
+ * records in place); an empty file is an error. Caller frees *bytes. */
+tm_status tm_read_file_aligned(const char *path, uint8_t **bytes, size_t *n);
+
+/* Calls fn(stale, ctx) for each NAME<sep>PID beside path (NAME is path's
+ * last component; seps ends with NULL) whose PID is a dead process: what a
+ * killed writer left behind. */
+void tm_fs_each_stale(const char *path, const char *const *seps,
+                      void (*fn)(const char *stale, void *ctx), void *ctx);
+/* Removes them (tm_fs_each_stale with remove(3)). */
+void tm_fs_remove_stale(const char *path, const char *const *seps);
 
 /* An output folder whose outputs change as one unit: they are written into
  * stage (DIR.tmp-PID), then tm_outdir_commit swaps it with DIR in one

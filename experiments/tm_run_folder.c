@@ -256,44 +256,13 @@ tm_status tm_run_load_model(const char *path, const tm_experiment *e, tm_model *
     return s;
 }
 
-tm_status tm_run_read_model_file(const char *path, uint8_t **bytes, size_t *n)
-{
-    *bytes = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot open the model file: %s", path, strerror(errno));
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len <= 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return tm_error(TM_ERR_FORMAT, "%s: %s", path,
-                        len == 0 ? "the model file is empty" : "cannot size the model file");
-    }
-    uint32_t *buf = malloc(((size_t)len + 3) / 4 * 4 + 4);
-    if (!buf) {
-        fclose(f);
-        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
-    }
-    size_t got = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    if (got != (size_t)len) {
-        free(buf);
-        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, got, len);
-    }
-    *bytes = (uint8_t *)buf;
-    *n = got;
-    return TM_OK;
-}
-
 tm_status tm_qrun_folder_open(tm_qrun_folder *f, const char *qdir)
 {
     memset(f, 0, sizeof *f);
     char path[TM_PATH_LEN + 32], qpath[TM_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/model.tm2n", qdir);
     snprintf(qpath, sizeof qpath, "%s/qmodel.h5", qdir);
-    TM_TRY(tm_run_read_model_file(path, &f->tm2n, &f->tm2n_size));
+    TM_TRY(tm_read_file_aligned(path, &f->tm2n, &f->tm2n_size));
     if (tm_rt_model_open(&f->rt, f->tm2n, f->tm2n_size) != TM_RT_OK)
         return tm_error(TM_ERR_FORMAT, "%s: not a valid model: %s", path, tm_rt_model_error());
     TM_TRY(tm_run_read_experiment(&f->e, qpath, NULL, 0));

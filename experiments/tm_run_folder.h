@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include "tm_fs.h"
+
 #include "tm_checkpoint.h"
 #include "tm_data_load.h"
 #include "tm_experiment.h"
@@ -91,10 +93,6 @@ tm_status tm_run_read_standardisation(const char *path, const tm_model *m, float
  * (a qmodel.h5). The caller frees *m and *q, also on failure. */
 tm_status tm_run_load_model(const char *path, const tm_experiment *e, tm_model **m,
                             float *mean, float *std, tm_qat **q);
-/* A runtime model file whole, in 4-byte aligned memory (the runtime reads
- * its records in place); caller frees *bytes. */
-tm_status tm_run_read_model_file(const char *path, uint8_t **bytes, size_t *n);
-
 /* A quantised run opened as it was written: model.tm2n on the runtime, the
  * experiment, the model with its quantisation state, and what lowering it
  * again needs (standardisation and model.tm2n's class names in lo). */

@@ -149,11 +149,8 @@ static void simulate(const char *qdir, tm_splits *data, int8_t **logits, int *n_
     char qpath[4300], mpath[4300];
     snprintf(qpath, sizeof qpath, "%s/qmodel.h5", qdir);
     snprintf(mpath, sizeof mpath, "%s/model.tm2n", qdir);
-    char *text = NULL;
-    TM_CK(tm_read_experiment_text(qpath, &text));
     tm_experiment e;
-    TM_CK(tm_experiment_parse(&e, text, qpath, NULL, 0));
-    free(text);
+    TM_CK(tm_run_read_experiment(&e, qpath, NULL, 0));
     TM_CK(tm_load_splits(&e, data, NULL));
     tm_experiment_set_classes(&e, data->train.n_classes);
     tm_rng r;

@@ -990,11 +990,6 @@ static int run_cli(const char *args, char *out, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
 }
 
-static tm_status ckpt_get(void *ctx, const char *name, float *data, int n)
-{
-    return tm_ckpt_get_array(ctx, name, data, 1, &n);
-}
-
 static char *slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -1072,25 +1067,16 @@ START_TEST(quantize_command)
     ck_assert_int_eq(tm_rt_model_open(&rm, file, n), TM_RT_OK);
     ck_assert_uint_eq(rm.n_inputs, 2);
 
-    /* qmodel.h5: weights for tm_model_load_weights, state for tm_qat_restore */
+    /* qmodel.h5: the weights and the quantisation state (tm_run_load_model) */
     snprintf(path, sizeof path, "%s/qmodel.h5", qd);
-    char *text = NULL;
-    TM_CK(tm_read_experiment_text(path, &text));
     tm_experiment e;
-    TM_CK(tm_experiment_parse(&e, text, path, NULL, 0));
-    free(text);
+    TM_CK(tm_run_read_experiment(&e, path, NULL, 0));
     tm_experiment_set_classes(&e, 4);
-    tm_rng r;
-    tm_rng_seed(&r, 0);
     tm_model *m = NULL;
-    TM_CK(tm_model_build(&m, &e.model, &r));
-    TM_CK(tm_model_load_weights(m, path));
     tm_qat *q = NULL;
-    TM_CK(tm_qat_new(&q, m, NULL));
-    tm_ckpt_reader *rd = NULL;
-    TM_CK(tm_ckpt_open(&rd, path));
-    TM_CK(tm_qat_restore(q, ckpt_get, rd));
-    tm_ckpt_close(rd);
+    float mean[TM_MAX_BRANCHES], std[TM_MAX_BRANCHES];
+    TM_CK(tm_run_load_model(path, &e, &m, mean, std, &q));
+    ck_assert(mean[0] == 0.0f && std[0] == 0.0f && mean[1] == 0.0f && std[1] == 0.0f);
     ck_assert_int_eq(q->chain[0][2].bits, 4);
     /* class names come from the data set; the synthetic set has no standardisation */
     tm_lower_options lo;

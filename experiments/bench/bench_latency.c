@@ -459,7 +459,7 @@ static int bench_file(const char *path, double seconds, int invokes, int grind,
     variant v;
     memset(&v, 0, sizeof v);
     v.name = "model";
-    if (tm_run_read_model_file(path, &v.bytes, &v.size) != TM_OK) {
+    if (tm_read_file_aligned(path, &v.bytes, &v.size) != TM_OK) {
         fprintf(stderr, "bench_latency: %s\n", tm_last_error());
         return 1;
     }

@@ -53,7 +53,7 @@ static tm_status eval_quantised(const char *dir, const char *const *sets, int n_
          : !strcmp(split, "val") ? &r->data.val
                                  : &r->data.train;
     snprintf(path, sizeof path, "%s/model.tm2n", dir);
-    TM_TRY(tm_run_read_model_file(path, &r->bytes, &r->size));
+    TM_TRY(tm_read_file_aligned(path, &r->bytes, &r->size));
     TM_TRY(tm_qsim_open(&r->sim, r->m, r->bytes, r->size));
     r->have_sim = 1;
     int k = r->m->spec.n_classes;

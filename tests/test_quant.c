@@ -1047,18 +1047,27 @@ START_TEST(quantize_command)
     ck_assert_ptr_nonnull(strstr(out, "packed bytes"));
     size_t n = 0;
     snprintf(path, sizeof path, "%s/metrics.json", qd);
-    char *json = slurp(path, &n);
-    const char *keys[] = {"\"test_accuracy\"", "\"float_test_accuracy\"", "\"weight_bytes\"",
-                          "\"float_weight_bytes\"", "\"bits\": {\"image.conv1\": 8, "
-                                                    "\"image.sep2\": 4, \"image.fc\": 4, "
-                                                    "\"audio.conv1\": 8, \"audio.dw\": 4, "
-                                                    "\"head.out\": 8}"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        ck_assert_msg(strstr(json, keys[i]), "metrics.json lacks %s:\n%s", keys[i], json);
-    double acc = atof(strstr(json, "\"test_accuracy\"") + 17);
-    double facc = atof(strstr(json, "\"float_test_accuracy\"") + 23);
+    json_t *doc = tm_test_json_file(path);
+    tm_test_json_num(doc, "weight_bytes");
+    tm_test_json_num(doc, "float_weight_bytes");
+    /* the paper preset: first layer of each branch and the head's last 8-bit */
+    static const char *const layer[] = {"image.conv1", "image.sep2", "image.fc",
+                                        "audio.conv1", "audio.dw",   "head.out"};
+    static const int want[] = {8, 4, 4, 8, 4, 8};
+    const json_t *bits = tm_test_json_get(doc, "bits");
+    ck_assert_int_eq(json_object_size(bits), 6);
+    size_t at = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)bits, key, v) {
+        ck_assert_str_eq(key, layer[at]);
+        ck_assert_int_eq(json_integer_value(v), want[at]);
+        at++;
+    }
+    double acc = tm_test_json_num(doc, "test_accuracy");
+    double facc = tm_test_json_num(doc, "float_test_accuracy");
     ck_assert_msg(acc > 0.5 && fabs(acc - facc) < 0.1, "accuracy %g vs float %g", acc, facc);
-    free(json);
+    json_decref(doc);
 
     /* the model file opens on the runtime */
     snprintf(path, sizeof path, "%s/model.tm2n", qd);

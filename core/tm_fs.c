@@ -213,33 +213,11 @@ static void rm_tree(const char *p)
 
 static const char STAGE_MARK[] = ".tm-stage";
 
-/* Moves entries of from that to lacks into to, through subfolders both hold
- * (a user's files left in the old folder by a kill after the swap). */
-static void move_missing(const char *from, const char *to)
-{
-    DIR *dp = opendir(from);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            !strcmp(de->d_name, STAGE_MARK))
-            continue;
-        char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
-        struct stat sa, sb;
-        snprintf(a, sizeof a, "%s/%s", from, de->d_name);
-        snprintf(b, sizeof b, "%s/%s", to, de->d_name);
-        if (lstat(b, &sb) != 0 && errno == ENOENT)
-            (void)rename(a, b);
-        else if (lstat(a, &sa) == 0 && S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
-            move_missing(a, b);
-    }
-    closedir(dp);
-}
-
-/* Hard-links into to the files of from that to lacks, through subfolders
- * both hold; subfolders only from has are moved after the swap. */
-static tm_status link_missing(const char *from, const char *to)
+/* The entries of from that to lacks, moved into to (link_files 0: a
+ * user's files left in the old folder by a kill after the swap) or, files
+ * only, hard-linked (1: kept before the swap; subfolders only from has are
+ * moved after it); through subfolders both hold. */
+static tm_status merge_missing(const char *from, const char *to, int link_files)
 {
     DIR *dp = opendir(from);
     if (!dp)
@@ -254,13 +232,16 @@ static tm_status link_missing(const char *from, const char *to)
         struct stat sa, sb;
         snprintf(a, sizeof a, "%s/%s", from, de->d_name);
         snprintf(b, sizeof b, "%s/%s", to, de->d_name);
+        int have_b = lstat(b, &sb) == 0, missing = !have_b && errno == ENOENT;
         if (lstat(a, &sa) != 0)
             continue;
-        int have_b = lstat(b, &sb) == 0;
-        if (S_ISDIR(sa.st_mode)) {
-            if (have_b && S_ISDIR(sb.st_mode))
-                s = link_missing(a, b);
-        } else if (!have_b && link(a, b) != 0) {
+        if (have_b) {
+            if (S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
+                s = merge_missing(a, b, link_files);
+        } else if (!link_files) {
+            if (missing)
+                (void)rename(a, b);
+        } else if (!S_ISDIR(sa.st_mode) && link(a, b) != 0) {
             s = tm_error(TM_ERR_IO, "%s: cannot keep it in the new folder (link to %s): %s", a,
                          b, strerror(errno));
         }
@@ -278,7 +259,7 @@ static void drop_stale(const char *p, void *ctx)
     struct stat st;
     snprintf(mark, sizeof mark, "%s/%s", p, STAGE_MARK);
     if (lstat(mark, &st) != 0)
-        move_missing(p, d->dir);
+        (void)merge_missing(p, d->dir, 0);
     rm_tree(p);
 }
 
@@ -327,7 +308,7 @@ void tm_outdir_abort(tm_outdir *d)
 tm_status tm_outdir_commit(tm_outdir *d)
 {
     /* The user's files in DIR, as hard links, so the swap keeps them. */
-    tm_status s = link_missing(d->dir, d->stage);
+    tm_status s = merge_missing(d->dir, d->stage, 1);
     if (s == TM_OK) {
         tm_fsync_path(d->stage);
         if (tm_fault_rename())
@@ -345,7 +326,7 @@ tm_status tm_outdir_commit(tm_outdir *d)
     char mark[sizeof d->dir + 16], parent[sizeof d->dir + 4];
     snprintf(mark, sizeof mark, "%s/%s", d->dir, STAGE_MARK);
     (void)remove(mark);
-    move_missing(d->stage, d->dir);
+    (void)merge_missing(d->stage, d->dir, 0);
     snprintf(parent, sizeof parent, "%s/..", d->dir);
     tm_fsync_path(d->dir);
     tm_fsync_path(parent);

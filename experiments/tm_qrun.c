@@ -209,3 +209,9 @@ tm_status tm_qrun_finetune(tm_qrun *r, int epochs, FILE *progress)
     }
     return TM_OK;
 }
+
+tm_status tm_qrun_save(const tm_qrun *r, const char *dir, const char *preset)
+{
+    return tm_run_save_quantised(dir, r->bytes, r->size, r->m, r->q, r->e.text, r->mean, r->std,
+                                 preset);
+}

@@ -3,7 +3,7 @@
  * RUN_DIR/model.h5 (weights, experiment text, input standardisation),
  * rebuilds the data splits and creates the model's QAT state; the calls
  * below calibrate it, fine-tune it, lower it and run the integer
- * simulation; tm_run_folder.h writes qmodel.h5 and metrics.json. */
+ * simulation, and save it (tm_run_folder.h). */
 #ifndef TM_QRUN_H
 #define TM_QRUN_H
 
@@ -63,5 +63,8 @@ tm_status tm_qrun_simulate(tm_qrun *r, const tm_qat_data *d, double *acc, tm_met
  * augmentation; every call starts from the same seeds. progress: one line
  * per epoch, NULL = quiet. */
 tm_status tm_qrun_finetune(tm_qrun *r, int epochs, FILE *progress);
+/* The quantised run into dir: r->bytes as model.tm2n and qmodel.h5
+ * (tm_run_save_quantised, quant_preset = preset). */
+tm_status tm_qrun_save(const tm_qrun *r, const char *dir, const char *preset);
 
 #endif

@@ -94,12 +94,18 @@ tm_status tm_model_save(const tm_model *m, const char *experiment_text, const fl
     return save(path, m, NULL, experiment_text, mean, std, NULL);
 }
 
-tm_status tm_run_save_quantised(const char *path, const tm_model *m, const tm_qat *q,
+tm_status tm_run_save_quantised(const char *dir, const uint8_t *tm2n, size_t n,
+                                const tm_model *m, const tm_qat *q,
                                 const char *experiment_text, const float *mean,
                                 const float *std, const char *preset)
 {
     if (!q)
-        return tm_error(TM_ERR_ARG, "%s: a quantised run without quantisation state", path);
+        return tm_error(TM_ERR_ARG, "%s: a quantised run without quantisation state", dir);
+    char path[TM_FS_PATH_LEN + 16];
+    if (snprintf(path, sizeof path, "%s/model.tm2n", dir) >= (int)sizeof path)
+        return tm_error(TM_ERR_ARG, "%s: path too long", dir);
+    TM_TRY(tm_atomic_write(path, tm2n, n));
+    snprintf(path, sizeof path, "%s/qmodel.h5", dir);
     return save(path, m, q, experiment_text, mean, std, preset);
 }
 

@@ -49,8 +49,10 @@ tm_status tm_run_put_model(tm_ckpt_writer *w, const tm_model *m, const char *tex
  * the input standardisation the device must apply. */
 tm_status tm_model_save(const tm_model *m, const char *experiment_text, const float *mean,
                         const float *std, const char *path);
-/* qmodel.h5 of a quantised run. */
-tm_status tm_run_save_quantised(const char *path, const tm_model *m, const tm_qat *q,
+/* A quantised run's model files into dir: model.tm2n (n bytes) and then
+ * qmodel.h5 (m with q's state, quant_preset = preset). */
+tm_status tm_run_save_quantised(const char *dir, const uint8_t *tm2n, size_t n,
+                                const tm_model *m, const tm_qat *q,
                                 const char *experiment_text, const float *mean,
                                 const float *std, const char *preset);
 

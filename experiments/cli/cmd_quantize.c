@@ -102,12 +102,7 @@ static tm_status run(const options *o, tm_qrun *r, tm_metrics *met)
     /* The three outputs change together (tm_outdir). */
     tm_outdir od;
     TM_TRY(tm_outdir_begin(&od, o->out_dir));
-    char path[sizeof od.stage + 16];
-    snprintf(path, sizeof path, "%s/model.tm2n", od.stage);
-    tm_status s = tm_atomic_write(path, r->bytes, r->size);
-    snprintf(path, sizeof path, "%s/qmodel.h5", od.stage);
-    if (s == TM_OK)
-        s = tm_run_save_quantised(path, r->m, r->q, e->text, r->mean, r->std, o->preset);
+    tm_status s = tm_qrun_save(r, od.stage, o->preset);
     if (s == TM_OK)
         s = write_metrics(od.stage, e, r->q, &sm, met, &r->data);
     if (s != TM_OK) {

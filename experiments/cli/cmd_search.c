@@ -562,12 +562,7 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     /* Every output changes as one unit (tm_outdir). */
     tm_outdir od;
     TM_TRY(tm_outdir_begin(&od, o->out_dir));
-    char path[sizeof od.stage + 16];
-    snprintf(path, sizeof path, "%s/model.tm2n", od.stage);
-    st = tm_atomic_write(path, r->bytes, r->size);
-    snprintf(path, sizeof path, "%s/qmodel.h5", od.stage);
-    if (st == TM_OK)
-        st = tm_run_save_quantised(path, r->m, r->q, r->e.text, r->mean, r->std, "search");
+    st = tm_qrun_save(r, od.stage, "search");
     if (st == TM_OK)
         st = write_pareto_csv(od.stage, s, o->pareto_qat);
     if (st == TM_OK)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_export.h"
 #include "tm_fs.h"
 #include "tm_json.h"
 
@@ -260,6 +261,33 @@ tm_status tm_run_load_model(const char *path, const tm_experiment *e, tm_model *
         s = tm_qat_restore(*q, get_array, r);
     tm_ckpt_close(r);
     return s;
+}
+
+tm_status tm_run_raw_inputs(const tm_experiment *e, const tm_model *m, tm_rt_input_desc *raw,
+                            const tm_rt_input_desc **rawp, int *n_raw)
+{
+    *n_raw = 0;
+    for (int b = 0; b < m->spec.n_branches; b++) {
+        const tm_feature_spec *f = &e->features[b];
+        rawp[b] = NULL;
+        if (tm_feature_is_audio(f))
+            tm_export_audio_input(&f->fe, &raw[b]);
+        else if (f->kind == TM_FEATURE_IMAGE)
+            tm_export_image_input(&raw[b]);
+        else
+            continue; /* synthetic data: the input stays a features input */
+        /* The host runner reads the file column and the fit rule from the model. */
+        if (strlen(f->column) >= TM_RT_NAME_LEN)
+            return tm_error(TM_ERR_ARG, "export: input %s: column '%s' is longer than the model "
+                                        "file's %d bytes",
+                            f->name, f->column, TM_RT_NAME_LEN - 1);
+        memcpy(raw[b].column, f->column, strlen(f->column) + 1);
+        if (tm_feature_is_audio(f))
+            raw[b].fit = f->fit == TM_AUDIO_FIT_CENTER ? TM_RT_FIT_CENTER : TM_RT_FIT_START;
+        rawp[b] = &raw[b];
+        (*n_raw)++;
+    }
+    return TM_OK;
 }
 
 tm_status tm_qrun_folder_open(tm_qrun_folder *f, const char *qdir)

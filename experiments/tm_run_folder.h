@@ -110,6 +110,13 @@ typedef struct tm_qrun_folder {
     char class_buf[TM_RT_MAX_CLASSES][TM_RT_NAME_LEN];
     const char *class_names[TM_RT_MAX_CLASSES];
 } tm_qrun_folder;
+/* The input records a device model takes raw inputs through, as `export`
+ * writes them: an audio branch PCM through the runtime's front end, an
+ * image branch pixels 0..1, each naming its manifest column and (audio) the
+ * fit rule. A branch of ready features keeps its features input (rawp[b]
+ * NULL). *n_raw: how many are raw. */
+tm_status tm_run_raw_inputs(const tm_experiment *e, const tm_model *m, tm_rt_input_desc *raw,
+                            const tm_rt_input_desc **rawp, int *n_raw);
 /* On failure the caller still calls tm_qrun_folder_close. */
 tm_status tm_qrun_folder_open(tm_qrun_folder *f, const char *qdir);
 void tm_qrun_folder_close(tm_qrun_folder *f);

@@ -242,22 +242,6 @@ static void source_free(source *s)
     tm_qrun_folder_close(&s->f);
 }
 
-/* Raw-input records from the experiment's feature specs, as the exporter. */
-static void source_raw_inputs(source *s)
-{
-    for (int b = 0; b < s->f.m->spec.n_branches; b++) {
-        const tm_feature_spec *f = &s->f.e.features[b];
-        s->rawp[b] = NULL;
-        if (tm_feature_is_audio(f))
-            tm_export_audio_input(&f->fe, &s->raw[b]);
-        else if (f->kind == TM_FEATURE_IMAGE)
-            tm_export_image_input(&s->raw[b]);
-        else
-            continue;
-        s->rawp[b] = &s->raw[b];
-    }
-}
-
 /* ---- this project's float path ------------------------------------------------ */
 
 typedef struct {
@@ -546,7 +530,13 @@ int main(int argc, char **argv)
         source_free(&src);
         return 1;
     }
-    source_raw_inputs(&src);
+    int n_raw = 0;
+    s = tm_run_raw_inputs(&src.f.e, src.f.m, src.raw, src.rawp, &n_raw);
+    if (s != TM_OK) {
+        fprintf(stderr, "bench_latency: %s\n", tm_last_error());
+        source_free(&src);
+        return 1;
+    }
     /* The stored precision (checked against model.tm2n) or the paper preset,
      * then the same model lowered at all 8 and all 4 bits. */
     variant v[N_VARIANTS];

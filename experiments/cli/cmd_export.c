@@ -151,25 +151,8 @@ static tm_status run(const options *o, state *st)
     tm_rt_input_desc raw[TM_MAX_BRANCHES];
     const tm_rt_input_desc *rawp[TM_MAX_BRANCHES] = {0};
     int n_raw = 0;
-    for (int b = 0; o->raw && b < m->spec.n_branches; b++) {
-        const tm_feature_spec *f = &e->features[b];
-        if (tm_feature_is_audio(f))
-            tm_export_audio_input(&f->fe, &raw[b]);
-        else if (f->kind == TM_FEATURE_IMAGE)
-            tm_export_image_input(&raw[b]);
-        else
-            continue; /* synthetic data: the input stays a features input */
-        /* The host runner reads the file column and the fit rule from the model. */
-        if (strlen(f->column) >= TM_RT_NAME_LEN)
-            return tm_error(TM_ERR_ARG, "export: input %s: column '%s' is longer than the model "
-                                        "file's %d bytes",
-                            f->name, f->column, TM_RT_NAME_LEN - 1);
-        memcpy(raw[b].column, f->column, strlen(f->column) + 1);
-        if (tm_feature_is_audio(f))
-            raw[b].fit = f->fit == TM_AUDIO_FIT_CENTER ? TM_RT_FIT_CENTER : TM_RT_FIT_START;
-        rawp[b] = &raw[b];
-        n_raw++;
-    }
+    if (o->raw)
+        TM_TRY(tm_run_raw_inputs(e, m, raw, rawp, &n_raw));
     size_t n = 0;
     TM_TRY(tm_export_lower(st->f.q, &lo, rawp, st->f.tm2n, st->f.tm2n_size, &st->bytes, &n));
     tm_rt_model dm;

@@ -1,8 +1,6 @@
 #include "tm_file_set.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +9,7 @@
 #include <unistd.h>
 
 #include "tm_fault.h"
+#include "tm_fs.h"
 
 enum { NAME_CAP = 4400 };
 static const char MAGIC[] = "tinym2net file set 1";
@@ -32,24 +31,6 @@ static int exists(const char *p)
 static int alive(long pid)
 {
     return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH;
-}
-
-static void fsync_parent(const char *p)
-{
-    char d[NAME_CAP];
-    snprintf(d, sizeof d, "%s", p);
-    char *slash = strrchr(d, '/');
-    if (slash == d)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(d, sizeof d, ".");
-    int fd = open(d, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd); /* best effort: some file systems refuse it on folders */
-        close(fd);
-    }
 }
 
 static void prev_name(const char *dst, long pid, char *buf, size_t cap)
@@ -86,7 +67,7 @@ static tm_status write_journal(const char *journal, const char *const *tmp,
         remove(jtmp);
         return s;
     }
-    fsync_parent(journal);
+    tm_fsync_parent(journal);
     return TM_OK;
 }
 
@@ -108,7 +89,7 @@ tm_status tm_file_set_commit(const char *const *tmp, const char *const *dst, int
             for (int i = 0; i < n; i++)
                 remove(tmp[i]);
         else
-            fsync_parent(dst[0]);
+            tm_fsync_parent(dst[0]);
         return s;
     }
     long pid = (long)getpid();
@@ -159,47 +140,20 @@ tm_status tm_file_set_commit(const char *const *tmp, const char *const *dst, int
             remove(tmp[i]);
     }
     for (int i = 0; i < n; i++) {
-        fsync_parent(dst[i]);
+        tm_fsync_parent(dst[i]);
         if (have_prev[i])
             remove(prev[i]);
     }
     remove(journal);
-    fsync_parent(journal);
+    tm_fsync_parent(journal);
     return s;
 }
 
 /* Removes NAME.tmp-PID and NAME.prev-PID beside dst whose PID is dead. */
 static void remove_stale(const char *dst)
 {
-    char dir[NAME_CAP];
-    snprintf(dir, sizeof dir, "%s", dst);
-    char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : dst;
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    size_t bl = strlen(base);
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        const char *rest = de->d_name + bl;
-        if (strncmp(de->d_name, base, bl) ||
-            (strncmp(rest, ".tmp-", 5) && strncmp(rest, ".prev-", 6)))
-            continue;
-        char *end;
-        long pid = strtol(strchr(rest + 1, '-') + 1, &end, 10);
-        if (*end || pid <= 0 || alive(pid))
-            continue;
-        char p[2 * NAME_CAP];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        remove(p);
-    }
-    closedir(dp);
+    static const char *const seps[] = {".tmp-", ".prev-", NULL};
+    tm_fs_remove_stale(dst, seps);
 }
 
 static tm_status finish_journal(const char *journal, int *finished)
@@ -233,12 +187,12 @@ static tm_status finish_journal(const char *journal, int *finished)
                                     "to %s): %s",
                          journal, line, tab + 1, strerror(errno));
         else
-            fsync_parent(tab + 1);
+            tm_fsync_parent(tab + 1);
     }
     fclose(f);
     if (s == TM_OK) {
         remove(journal);
-        fsync_parent(journal);
+        tm_fsync_parent(journal);
         if (finished)
             *finished = 1;
     }

@@ -7,28 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tm_file_set.h"
+#include "tm_fs.h"
 
 enum { TM_PATH_LEN = 4096 };
-
-/* path through its temporary name and one rename (tm_file_set). */
-static tm_status plot_write(const char *path, const void *data, size_t n)
-{
-    char tmp[TM_PATH_LEN + 64];
-    TM_TRY(tm_file_set_tmp_name(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    int bad = fwrite(data, 1, n, f) != n;
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        remove(tmp);
-        return tm_error(TM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    }
-    const char *t = tmp;
-    return tm_file_set_commit(&t, &path, 1);
-}
 
 /* snprintf into the rest of a buffer: what it wrote, or what it wanted
  * (the caller compares the total with the capacity), never past cap. */
@@ -140,7 +121,7 @@ tm_status tm_plot_training(const char *dir, const char *title, int *skipped)
         return tm_error(TM_ERR_INTERNAL, "%s: training plot script too long", dir);
     char path[TM_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/training.gp", dir);
-    TM_TRY(plot_write(path, buf, (size_t)n));
+    TM_TRY(tm_atomic_write(path, buf, (size_t)n));
     return tm_plot_run(dir, "training.gp", skipped);
 }
 
@@ -177,7 +158,7 @@ tm_status tm_plot_confusion(const char *png, const char *title, const char *cons
                                   row ? (double)conf[t * k + p] / (double)row : 0.0);
         n += tm_plot_put(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, "\n");
     }
-    tm_status s = n < cap ? plot_write(dat, buf, n)
+    tm_status s = n < cap ? tm_atomic_write(dat, buf, n)
                           : tm_error(TM_ERR_INTERNAL, "%s: matrix data too long", dat);
     free(buf);
     TM_TRY(s);
@@ -222,7 +203,7 @@ tm_status tm_plot_confusion(const char *png, const char *title, const char *cons
         free(buf);
         return tm_error(TM_ERR_INTERNAL, "%s: plot script too long", gp);
     }
-    s = plot_write(gp, buf, n);
+    s = tm_atomic_write(gp, buf, n);
     free(buf);
     TM_TRY(s);
     return tm_plot_run(dir, strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp, skipped);

@@ -1,17 +1,14 @@
 #include "tm_checkpoint.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tm_fault.h"
+#include "tm_fs.h"
 
 struct tm_ckpt_writer {
     hid_t file;
@@ -115,33 +112,6 @@ static tm_status tm_check_name(const char *path, const char *what, const char *n
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Removes PATH.tmp.PID files of dead processes (a kill mid-write leaves them). */
-static void tm_remove_stale_tmps(const char *path)
-{
-    char dirbuf[4096];
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    char *slash = strrchr(dirbuf, '/');
-    const char *base = slash ? slash + 1 : path;
-    const char *d = slash ? (slash == dirbuf ? "/" : (*slash = '\0', dirbuf)) : ".";
-    DIR *dp = opendir(d);
-    if (!dp)
-        return;
-    size_t bl = strlen(base);
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (strncmp(de->d_name, base, bl) || strncmp(de->d_name + bl, ".tmp.", 5))
-            continue;
-        char *end;
-        long pid = strtol(de->d_name + bl + 5, &end, 10);
-        if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-        (void)remove(p);
-    }
-    closedir(dp);
-}
-
 tm_status tm_ckpt_create(tm_ckpt_writer **out, const char *path)
 {
     if (!out)
@@ -161,7 +131,9 @@ tm_status tm_ckpt_create(tm_ckpt_writer **out, const char *path)
     /* The process id keeps two writers of the same file (a shared feature
      * cache) from writing into one temporary file; rename keeps it atomic. */
     snprintf(w->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    tm_remove_stale_tmps(path);
+    /* PATH.tmp.PID of dead processes: a kill mid-write leaves them */
+    static const char *const seps[] = {".tmp.", NULL};
+    tm_fs_remove_stale(path, seps);
 
     /* The 1.10 format: all metadata checksummed, large attributes allowed, and a
      * one-chunk array indexed from its (checksummed) header instead of a B-tree
@@ -342,37 +314,9 @@ tm_status tm_ckpt_commit(tm_ckpt_writer *w)
     if (H5Fclose(w->file) < 0 && s == TM_OK)
         s = tm_error(TM_ERR_IO, "checkpoint %s: closing %s failed: %s", w->path, w->tmp,
                      tm_h5_reason(why));
-    /* The data must be on disk before the rename makes it the checkpoint. */
-    if (s == TM_OK) {
-        int fd = open(w->tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0)
-            s = tm_error(TM_ERR_IO, "checkpoint %s: fsync of %s failed: %s", w->path, w->tmp,
-                         strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    if (s == TM_OK && tm_rename(w->tmp, w->path) != 0)
-        s = tm_error(TM_ERR_IO, "checkpoint %s: renaming %s into place failed: %s", w->path, w->tmp,
-                     strerror(errno));
-    if (s != TM_OK) {
-        remove(w->tmp);
-        tm_writer_free(w);
-        return s;
-    }
-    /* Persist the rename itself; best effort, as some file systems refuse fsync on directories. */
-    char *dir = tm_strdup(w->path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-        int fd = open(d, O_RDONLY | O_DIRECTORY);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-        free(dir);
-    }
+    s = tm_publish(w->tmp, w->path, s);
     tm_writer_free(w);
-    return TM_OK;
+    return s;
 }
 
 void tm_ckpt_abort(tm_ckpt_writer *w)

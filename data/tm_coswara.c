@@ -13,6 +13,8 @@
 
 #include "tm_audio.h"
 #include "tm_csv.h"
+#include "tm_fault.h"
+#include "tm_fs.h"
 #include "tm_manifest.h"
 
 const char *const tm_coswara_recordings[TM_COSWARA_N_RECORDINGS] = {
@@ -727,7 +729,7 @@ tm_status tm_coswara_write_rows(const tm_coswara_scan *s, const char *path, int 
         rs = tm_error(TM_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
     if (rs == TM_OK) {
         if (force) {
-            if (rename(tmp, path) != 0)
+            if (tm_rename(tmp, path) != 0)
                 rs = tm_error(TM_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp,
                               strerror(errno));
         } else if (link(tmp, path) != 0) {
@@ -738,7 +740,7 @@ tm_status tm_coswara_write_rows(const tm_coswara_scan *s, const char *path, int 
                 rs = tm_error(TM_ERR_IO, "%s: already exists; not overwritten without force", path);
             else if ((e == EPERM || e == ENOTSUP || e == ENOSYS || e == EXDEV) &&
                      lstat(path, &st) != 0) {
-                if (rename(tmp, path) != 0)
+                if (tm_rename(tmp, path) != 0)
                     rs = tm_error(TM_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp,
                                   strerror(errno));
             } else {
@@ -748,13 +750,8 @@ tm_status tm_coswara_write_rows(const tm_coswara_scan *s, const char *path, int 
         }
     }
     unlink(tmp); /* after link() both names exist; after rename() this is a no-op */
-    if (rs == TM_OK) {
-        int dfd = open(real_dir, O_RDONLY);
-        if (dfd >= 0) {
-            (void)fsync(dfd); /* best effort: not every file system syncs folders */
-            close(dfd);
-        }
-    }
+    if (rs == TM_OK)
+        tm_fsync_path(real_dir);
     return rs;
 }
 

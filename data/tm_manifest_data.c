@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "tm_checkpoint.h"
+#include "tm_fs.h"
 
 #define ERR_LEN 512
 
@@ -94,22 +95,6 @@ static void cache_path(const char *dir, const char *manifest, const char *key, c
     const char *base = strrchr(manifest, '/');
     base = base ? base + 1 : manifest;
     snprintf(out, n, "%s/%.*s-%s.h5", dir, (int)strcspn(base, "."), base, key);
-}
-
-static tm_status mkdirs(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return tm_error(TM_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return tm_error(TM_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-    return TM_OK;
 }
 
 static tm_status put_ints(tm_ckpt_writer *w, const char *name, const int *v, int n)
@@ -497,7 +482,7 @@ tm_status tm_manifest_set_load(tm_manifest_set *s, const char *manifest_path,
         return st;
     }
     if (use_cache) {
-        st = mkdirs(o->cache_dir);
+        st = tm_mkdirs(o->cache_dir);
         if (st == TM_OK)
             st = cache_write(cpath, key, s, o);
         if (st != TM_OK) {

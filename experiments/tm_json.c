@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tm_qrun.h"
+#include "tm_fs.h"
 
 json_t *tm_json_doc(const char *experiment, const char *variant)
 {
@@ -78,7 +78,7 @@ tm_status tm_json_commit(json_t *doc, int bad, const char *path)
     json_decref(doc);
     if (!text)
         return tm_error(TM_ERR_NOMEM, "%s: out of memory building the JSON", path);
-    tm_status s = tm_write_file_atomic(path, text, strlen(text));
+    tm_status s = tm_atomic_write(path, text, strlen(text));
     free(text);
     return s;
 }

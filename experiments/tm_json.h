@@ -20,7 +20,7 @@ int tm_json_add_metrics(json_t *obj, const tm_metrics *m, const char (*class_nam
                         const char *prefix);
 /* "rows_skipped": {"train": n, "val": n, "test": n}. */
 int tm_json_add_skipped(json_t *obj, const tm_splits *s);
-/* Writes doc to path through path.tmp and a rename (tm_write_file_atomic)
+/* Writes doc to path through a temporary and a rename (tm_atomic_write)
  * and releases doc; bad (a builder's failure) or a NULL doc is an
  * out-of-memory error naming path. */
 tm_status tm_json_commit(json_t *doc, int bad, const char *path);

@@ -3,7 +3,7 @@
  * RUN_DIR/model.h5 (weights, experiment text, input standardisation),
  * rebuilds the data splits and creates the model's QAT state; the calls
  * below calibrate it, fine-tune it, lower it and run the integer
- * simulation, and write qmodel.h5. */
+ * simulation, and save it (tm_run_folder.h). */
 #ifndef TM_QRUN_H
 #define TM_QRUN_H
 
@@ -12,10 +12,10 @@
 
 #include "tm_data_load.h"
 #include "tm_experiment.h"
-#include "tm_json_io.h"
 #include "tm_lower.h"
 #include "tm_metrics.h"
 #include "tm_qat.h"
+#include "tm_run_folder.h"
 
 typedef struct tm_qrun {
     tm_experiment e;
@@ -63,36 +63,8 @@ tm_status tm_qrun_simulate(tm_qrun *r, const tm_qat_data *d, double *acc, tm_met
  * augmentation; every call starts from the same seeds. progress: one line
  * per epoch, NULL = quiet. */
 tm_status tm_qrun_finetune(tm_qrun *r, int epochs, FILE *progress);
-
-/* qmodel.h5: model.h5's layout plus the quantisation state of r->q and the
- * attribute quant_preset = preset ("" when NULL). */
-tm_status tm_qrun_write_qmodel(const tm_qrun *r, const char *path, const char *preset);
-/* The size members of metrics.json, added to obj: weight_bytes,
- * float_weight_bytes, compression, model_file_bytes, macs_per_sample, bits
- * ({layer: bits}) and layers ([{name, type, params, bits, packed_bytes,
- * macs}]). */
-tm_status tm_qrun_size_json(json_t *obj, const tm_qat *q, size_t model_file_bytes);
-
-/* Writes path through path.tmp and a rename. */
-tm_status tm_write_file_atomic(const char *path, const void *data, size_t n);
-/* Finishes a file written to tmp: closes f and, when s is TM_OK, renames
- * tmp to path; on any failure removes tmp. Returns s or the failure. */
-tm_status tm_file_commit(FILE *f, const char *tmp, const char *path, tm_status s);
-/* mkdir -p. */
-tm_status tm_make_dir(const char *dir);
-
-/* An output folder whose outputs change as one unit: they are written into
- * stage (DIR.tmp-PID), then tm_outdir_commit swaps it with DIR in one
- * rename (renameat2 RENAME_EXCHANGE), so DIR is wholly old or wholly new.
- * Other files in DIR are kept (hard-linked before the swap; folders moved
- * after it). Begin also recovers and removes stages of dead processes. */
-typedef struct {
-    char dir[TM_PATH_LEN];
-    char stage[TM_PATH_LEN + 48];
-} tm_outdir;
-tm_status tm_outdir_begin(tm_outdir *d, const char *dir);
-tm_status tm_outdir_commit(tm_outdir *d);
-/* Removes the stage after a failure; DIR is left as it was. */
-void tm_outdir_abort(tm_outdir *d);
+/* The quantised run into dir: r->bytes as model.tm2n and qmodel.h5
+ * (tm_run_save_quantised, quant_preset = preset). */
+tm_status tm_qrun_save(const tm_qrun *r, const char *dir, const char *preset);
 
 #endif

@@ -5,37 +5,37 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tm_fs.h"
 #include "tm_json.h"
 #include "tm_plot.h"
-#include "tm_qrun.h"
+#include "tm_run_folder.h"
 
 tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
                                 const tm_train_result *r, const tm_splits *data,
                                 const char (*ablation_names)[TM_LAYER_NAME],
                                 const double *ablation_acc, int n_ablations)
 {
-    char path[TM_PATH_LEN + 160];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    json_t *d = tm_json_doc(e->name, variant);
-    int bad = !d;
-    bad |= tm_json_set(d, "seed", json_integer((json_int_t)e->seed));
-    bad |= tm_json_set_int(d, "epochs", r->epochs_done);
-    bad |= tm_json_set_int(d, "parameters", r->params);
-    bad |= tm_json_set_int(d, "macs_per_sample", r->macs);
-    bad |= tm_json_set_num(d, "train_seconds", r->train_seconds, 3);
-    bad |= tm_json_set_num(d, "train_samples_per_s", r->samples_per_s, 1);
-    bad |= tm_json_set_num(d, "best_val_accuracy", r->best_val_accuracy, 6);
-    bad |= tm_json_set_int(d, "best_epoch", r->best_epoch);
-    bad |= tm_json_set_num(d, "val_accuracy", r->val_accuracy, 6);
-    bad |= tm_json_add_skipped(d, data);
-    bad |= tm_json_add_metrics(d, &r->test, data->test.class_names, "test_");
+    json_t *h = json_object(), *a = NULL;
+    int bad = !h;
+    bad |= tm_json_set(h, "seed", json_integer((json_int_t)e->seed));
+    bad |= tm_json_set_int(h, "epochs", r->epochs_done);
+    bad |= tm_json_set_int(h, "parameters", r->params);
+    bad |= tm_json_set_int(h, "macs_per_sample", r->macs);
+    bad |= tm_json_set_num(h, "train_seconds", r->train_seconds, 3);
+    bad |= tm_json_set_num(h, "train_samples_per_s", r->samples_per_s, 1);
+    bad |= tm_json_set_num(h, "best_val_accuracy", r->best_val_accuracy, 6);
+    bad |= tm_json_set_int(h, "best_epoch", r->best_epoch);
+    bad |= tm_json_set_num(h, "val_accuracy", r->val_accuracy, 6);
     if (n_ablations > 0) {
-        json_t *a = json_object();
+        json_t *abl = json_object();
         for (int i = 0; i < n_ablations; i++)
-            bad |= tm_json_set_num(a, ablation_names[i], ablation_acc[i], 6);
-        bad |= tm_json_set(d, "ablations", a);
+            bad |= tm_json_set_num(abl, ablation_names[i], ablation_acc[i], 6);
+        a = json_object();
+        bad |= tm_json_set(a, "ablations", abl);
     }
-    return tm_json_commit(d, bad, path);
+    tm_run_metrics mt = {.experiment = e->name, .variant = variant, .head = h, .tail = a,
+                         .data = data, .test = &r->test};
+    return tm_run_write_metrics(dir, &mt, bad);
 }
 
 /* training.png of a finished training: log.csv (written in the run folder
@@ -127,7 +127,7 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
             tm_run_options ao = *o;
             ao.train.out_dir = dir;
             ao.train.result_dir = rdir;
-            if (writer && (s = tm_make_dir(rdir)) != TM_OK) {
+            if (writer && (s = tm_mkdirs(rdir)) != TM_OK) {
                 tm_experiment_free(&single);
                 break;
             }

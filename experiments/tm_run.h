@@ -12,7 +12,7 @@ typedef struct tm_run_options {
 
 tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o);
 
-/* Writes "<dir>/metrics.json" atomically. */
+/* A training run's metrics.json in dir (tm_run_write_metrics). */
 tm_status tm_write_metrics_json(const char *dir, const tm_experiment *e, const char *variant,
                                 const tm_train_result *r, const tm_splits *data,
                                 const char (*ablation_names)[TM_LAYER_NAME],

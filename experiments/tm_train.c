@@ -10,10 +10,10 @@
 #include "tm_checkpoint.h"
 #include "tm_csv.h"
 #include "tm_dist.h"
+#include "tm_fs.h"
 #include "tm_log.h"
 #include "tm_progress.h"
-
-#define TM_CKPT_FORMAT 1
+#include "tm_run_folder.h"
 
 static int file_exists(const char *p)
 {
@@ -21,104 +21,9 @@ static int file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-static tm_status ensure_dir(const char *dir)
-{
-    char parent[TM_PATH_LEN];
-    snprintf(parent, sizeof parent, "%s", dir);
-    for (char *p = parent + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(parent, 0777); /* parents: failures show up below */
-            *p = '/';
-        }
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-            return TM_OK;
-        return tm_error(TM_ERR_IO, "%s: exists and is not a folder", dir);
-    }
-    return tm_error(TM_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
-}
-
 static void join(char *buf, size_t n, const char *dir, const char *file)
 {
     snprintf(buf, n, "%s/%s", dir, file);
-}
-
-/* ---- weights in HDF5 --------------------------------------------------- */
-
-static tm_status put_params(tm_ckpt_writer *w, const char *prefix, const tm_param *ps, int n,
-                            float *const *alt)
-{
-    for (int i = 0; i < n; i++) {
-        char name[256];
-        snprintf(name, sizeof name, "%s/%s/%s", prefix, ps[i].layer, ps[i].what);
-        const float *data = alt ? alt[i] : ps[i].t->data;
-        TM_TRY(tm_ckpt_put_array(w, name, data, ps[i].t->ndim, ps[i].t->shape));
-    }
-    return TM_OK;
-}
-
-static tm_status get_params(tm_ckpt_reader *r, const char *prefix, const tm_param *ps, int n,
-                            float *const *alt)
-{
-    for (int i = 0; i < n; i++) {
-        char name[256];
-        snprintf(name, sizeof name, "%s/%s/%s", prefix, ps[i].layer, ps[i].what);
-        float *data = alt ? alt[i] : ps[i].t->data;
-        TM_TRY(tm_ckpt_get_array(r, name, data, ps[i].t->ndim, ps[i].t->shape));
-    }
-    return TM_OK;
-}
-
-static tm_status write_model(tm_ckpt_writer *w, const tm_model *m, const char *text,
-                             const float *mean, const float *std)
-{
-    for (int b = 0; mean && std && b < m->spec.n_branches; b++) {
-        char name[160];
-        int one = 1;
-        snprintf(name, sizeof name, "input/%s/mean", m->spec.branches[b].name);
-        TM_TRY(tm_ckpt_put_array(w, name, &mean[b], 1, &one));
-        snprintf(name, sizeof name, "input/%s/std", m->spec.branches[b].name);
-        TM_TRY(tm_ckpt_put_array(w, name, &std[b], 1, &one));
-    }
-    TM_TRY(put_params(w, "model", m->params, m->n_params, NULL));
-    TM_TRY(put_params(w, "model", m->buffers, m->n_buffers, NULL));
-    TM_TRY(tm_ckpt_put_attr_string(w, "experiment", text));
-    return tm_ckpt_put_attr_int(w, "format_version", TM_CKPT_FORMAT);
-}
-
-tm_status tm_model_save(const tm_model *m, const char *experiment_text, const float *mean,
-                        const float *std, const char *path)
-{
-    tm_ckpt_writer *w = NULL;
-    TM_TRY(tm_ckpt_create(&w, path));
-    tm_status s = write_model(w, m, experiment_text, mean, std);
-    if (s != TM_OK) {
-        tm_ckpt_abort(w);
-        return s;
-    }
-    return tm_ckpt_commit(w);
-}
-
-tm_status tm_model_load_weights(tm_model *m, const char *path)
-{
-    tm_ckpt_reader *r = NULL;
-    TM_TRY(tm_ckpt_open(&r, path));
-    tm_status s = get_params(r, "model", m->params, m->n_params, NULL);
-    if (s == TM_OK)
-        s = get_params(r, "model", m->buffers, m->n_buffers, NULL);
-    tm_ckpt_close(r);
-    return s;
-}
-
-tm_status tm_read_experiment_text(const char *path, char **text)
-{
-    tm_ckpt_reader *r = NULL;
-    TM_TRY(tm_ckpt_open(&r, path));
-    tm_status s = tm_ckpt_get_attr_string(r, "experiment", text);
-    tm_ckpt_close(r);
-    return s;
 }
 
 /* ---- training state ---------------------------------------------------- */
@@ -138,11 +43,11 @@ static tm_status save_checkpoint(const char *path, const tm_experiment *e, const
 {
     tm_ckpt_writer *w = NULL;
     TM_TRY(tm_ckpt_create(&w, path));
-    tm_status s = write_model(w, m, e->text, NULL, NULL);
+    tm_status s = tm_run_put_model(w, m, e->text, NULL, NULL, NULL, NULL);
     if (s == TM_OK && opt->m)
-        s = put_params(w, "optimizer/m", m->params, m->n_params, opt->m);
+        s = tm_run_put_params(w, "optimizer/m", m->params, m->n_params, opt->m);
     if (s == TM_OK && opt->v)
-        s = put_params(w, "optimizer/v", m->params, m->n_params, opt->v);
+        s = tm_run_put_params(w, "optimizer/v", m->params, m->n_params, opt->v);
     if (s == TM_OK)
         s = tm_ckpt_put_attr_int(w, "epoch", st->epoch);
     if (s == TM_OK)
@@ -172,13 +77,13 @@ static tm_status load_checkpoint(const char *path, tm_model *m, tm_optimizer *op
     tm_ckpt_reader *r = NULL;
     TM_TRY(tm_ckpt_open(&r, path));
     long long epoch = 0, step = 0, best_epoch = 0, seen = 0;
-    tm_status s = get_params(r, "model", m->params, m->n_params, NULL);
+    tm_status s = tm_run_get_params(r, "model", m->params, m->n_params, NULL);
     if (s == TM_OK)
-        s = get_params(r, "model", m->buffers, m->n_buffers, NULL);
+        s = tm_run_get_params(r, "model", m->buffers, m->n_buffers, NULL);
     if (s == TM_OK && opt->m)
-        s = get_params(r, "optimizer/m", m->params, m->n_params, opt->m);
+        s = tm_run_get_params(r, "optimizer/m", m->params, m->n_params, opt->m);
     if (s == TM_OK && opt->v)
-        s = get_params(r, "optimizer/v", m->params, m->n_params, opt->v);
+        s = tm_run_get_params(r, "optimizer/v", m->params, m->n_params, opt->v);
     if (s == TM_OK)
         s = tm_ckpt_get_attr_int(r, "epoch", &epoch);
     if (s == TM_OK)
@@ -212,24 +117,21 @@ static tm_status trim_log(const char *path, int epoch)
     FILE *f = fopen(path, "r");
     if (!f)
         return TM_OK;
-    char tmp[TM_PATH_LEN + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *o = fopen(tmp, "w");
-    if (!o) {
+    tm_atomic_file o;
+    tm_status s = tm_atomic_open(&o, path, "w");
+    if (s != TM_OK) {
         fclose(f);
-        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+        return s;
     }
     char line[1024];
     int first = 1;
     while (fgets(line, sizeof line, f)) {
         if (first || atoi(line) <= epoch)
-            fputs(line, o);
+            fputs(line, o.f);
         first = 0;
     }
     fclose(f);
-    if (fclose(o) != 0 || rename(tmp, path) != 0)
-        return tm_error(TM_ERR_IO, "%s: cannot rewrite the log: %s", path, strerror(errno));
-    return TM_OK;
+    return tm_atomic_close(&o, TM_OK);
 }
 
 /* ---- evaluation -------------------------------------------------------- */
@@ -529,7 +431,7 @@ tm_status tm_train(const tm_experiment *e, const tm_model_spec *spec, const tm_s
     static const tm_ranks alone = {0, 1, 0};
     const tm_ranks *ranks = o->distributed && o->ranks ? o->ranks : &alone;
     if (ranks->rank == 0)
-        TM_TRY(ensure_dir(o->out_dir));
+        TM_TRY(tm_mkdirs(o->out_dir));
     char ckpt[TM_PATH_LEN], best[TM_PATH_LEN], final_path[TM_PATH_LEN];
     join(ckpt, sizeof ckpt, o->out_dir, "checkpoint.h5");
     join(best, sizeof best, o->out_dir, "best.h5");

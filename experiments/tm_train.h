@@ -54,13 +54,4 @@ tm_status tm_train_step(tm_model *m, tm_tape *t, tm_optimizer *opt, tm_tensor *c
 tm_status tm_predict(tm_model *m, tm_pool *pool, const tm_dataset *d, const int *map,
                      float *probs, double *loss);
 
-/* Model weights and running statistics to/from an HDF5 file with the
- * experiment text as an attribute (model.h5); mean and std (per branch, may
- * be NULL) are the input standardisation the device must apply. */
-tm_status tm_model_save(const tm_model *m, const char *experiment_text, const float *mean,
-                        const float *std, const char *path);
-tm_status tm_model_load_weights(tm_model *m, const char *path);
-/* Reads the "experiment" attribute of a model or checkpoint file. */
-tm_status tm_read_experiment_text(const char *path, char **text);
-
 #endif

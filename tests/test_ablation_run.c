@@ -15,36 +15,21 @@ static char out[1 << 20];
 
 #define run(...) tm_test_run_exe(exe, out, sizeof out, __VA_ARGS__)
 
-static double json_number(const char *text, const char *key)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(text, pat);
-    ck_assert_msg(p != NULL, "no %s in: %s", key, text);
-    return atof(p + strlen(pat));
-}
-
-static char *slurp_text(const char *dir, const char *file)
-{
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    size_t n = 0;
-    char *t = tm_test_slurp(path, &n);
-    ck_assert_msg(t != NULL, "cannot read %s", path);
-    return t;
-}
-
-/* eval's JSON without its first lines ("run" names the folder). */
-static char *eval_metrics(const char *run_dir)
+/* eval's JSON without "run" (which names the folder). */
+static json_t *eval_metrics(const char *run_dir)
 {
     ck_assert_msg(run("eval '%s'", run_dir) == 0, "eval %s: %s", run_dir, out);
-    const char *p = strstr(out, "\"run\"");
-    ck_assert_ptr_nonnull(p);
-    p = strchr(p, '\n');
-    ck_assert_ptr_nonnull(p);
-    char *copy = strdup(p);
-    ck_assert_ptr_nonnull(copy);
-    return copy;
+    json_t *doc = tm_test_json(out);
+    ck_assert_int_eq(json_object_del(doc, "run"), 0);
+    return doc;
+}
+
+/* dir/metrics.json */
+static json_t *metrics_of(const char *dir)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    return tm_test_json_file(path);
 }
 
 START_TEST(ablation_folders_are_runs)
@@ -62,22 +47,22 @@ START_TEST(ablation_folders_are_runs)
     const char *quick = "--quiet --threads 1 --set train.epochs=2";
 
     ck_assert_msg(run("train '%s' --ablations --out '%s' %s", cfg, r, quick) == 0, "%s", out);
-    char *fused = slurp_text(r, "metrics.json");
-    const char *abl = strstr(fused, "\"ablations\"");
-    ck_assert_ptr_nonnull(abl);
-    double acc_image = json_number(abl, "image"), acc_audio = json_number(abl, "audio");
+    json_t *fused = metrics_of(r);
+    const json_t *abl = tm_test_json_get(fused, "ablations");
+    double acc_image = tm_test_json_num(abl, "image"), acc_audio = tm_test_json_num(abl, "audio");
 
     /* each folder's model.h5 rebuilds its model: eval gives the recorded accuracy */
     const char *dirs[] = {img, aud};
     const double acc[] = {acc_image, acc_audio};
-    const char *variant[] = {"\"image only\"", "\"audio only\""};
+    const char *variant[] = {"image only", "audio only"};
     for (int i = 0; i < 2; i++) {
-        char *m = slurp_text(dirs[i], "metrics.json");
-        ck_assert_msg(strstr(m, variant[i]), "%s", m);
-        ck_assert_double_eq_tol(json_number(m, "test_accuracy"), acc[i], 1e-9);
-        free(m);
-        free(eval_metrics(dirs[i]));
-        ck_assert_double_eq_tol(json_number(out, "test_accuracy"), acc[i], 1e-9);
+        json_t *m = metrics_of(dirs[i]);
+        ck_assert_str_eq(json_string_value(tm_test_json_get(m, "variant")), variant[i]);
+        ck_assert_double_eq_tol(tm_test_json_num(m, "test_accuracy"), acc[i], 1e-9);
+        json_decref(m);
+        json_t *ev = eval_metrics(dirs[i]);
+        ck_assert_double_eq_tol(tm_test_json_num(ev, "test_accuracy"), acc[i], 1e-9);
+        json_decref(ev);
     }
 
     /* quantize and export the image branch: a device model with one input */
@@ -105,10 +90,10 @@ START_TEST(ablation_folders_are_runs)
     ck_assert_msg(run("train '%s' --resume --out '%s' %s", cfg, img, quick) == 0, "%s", out);
     /* with the fused file and the same settings: nothing differs, no warning */
     ck_assert_msg(!strstr(out, "differs from the experiment stored"), "%s", out);
-    char *m = slurp_text(img, "metrics.json");
-    ck_assert_double_eq_tol(json_number(m, "test_accuracy"), acc_image, 1e-9);
-    ck_assert_ptr_nonnull(strstr(m, "\"image only\""));
-    free(m);
+    json_t *m = metrics_of(img);
+    ck_assert_double_eq_tol(tm_test_json_num(m, "test_accuracy"), acc_image, 1e-9);
+    ck_assert_str_eq(json_string_value(tm_test_json_get(m, "variant")), "image only");
+    json_decref(m);
 
     /* the branch key alone, killed after epoch 1 and resumed, gives the
      * ablation's model exactly (the same probabilities on the test split) */
@@ -120,17 +105,17 @@ START_TEST(ablation_folders_are_runs)
     ck_assert_msg(run("train '%s' --set experiment.branch=audio --resume --out '%s' %s", cfg, sa,
                       quick) == 0,
                   "%s", out);
-    char *alone = eval_metrics(sa), *ablation = eval_metrics(aud);
-    ck_assert_str_eq(alone, ablation);
-    free(alone);
-    free(ablation);
+    json_t *alone = eval_metrics(sa), *ablation = eval_metrics(aud);
+    ck_assert_msg(json_equal(alone, ablation), "eval of %s and of %s differ", sa, aud);
+    json_decref(alone);
+    json_decref(ablation);
 
     /* a branch the experiment does not have is named */
     ck_assert_int_eq(run("train '%s' --set experiment.branch=video --out '%s/v' %s", cfg, dir,
                          quick),
                      1);
     ck_assert_msg(strstr(out, "no branch [video]"), "%s", out);
-    free(fused);
+    json_decref(fused);
     free(dir);
 }
 END_TEST

@@ -64,15 +64,6 @@ START_TEST(bad_set_is_an_error_before_training)
 }
 END_TEST
 
-static double json_number(const char *text, const char *key)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(text, pat);
-    ck_assert_msg(p != NULL, "no %s in metrics.json", key);
-    return atof(p + strlen(pat));
-}
-
 START_TEST(quickstart_fusion_beats_each_branch)
 {
     if (!setup())
@@ -84,46 +75,43 @@ START_TEST(quickstart_fusion_beats_each_branch)
              tm_test_source_dir(), dir);
     ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
     snprintf(path, sizeof path, "%s/r/metrics.json", dir);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    static char text[1 << 16];
-    size_t got = fread(text, 1, sizeof text - 1, f);
-    text[got] = '\0';
-    fclose(f);
-    double fused = json_number(text, "test_accuracy");
-    const char *abl = strstr(text, "\"ablations\"");
-    ck_assert_ptr_nonnull(abl);
-    double image = json_number(abl, "image"), audio = json_number(abl, "audio");
+    json_t *doc = tm_test_json_file(path);
+    double fused = tm_test_json_num(doc, "test_accuracy");
+    const json_t *abl = tm_test_json_get(doc, "ablations");
+    double image = tm_test_json_num(abl, "image"), audio = tm_test_json_num(abl, "audio");
+    json_decref(doc);
     ck_assert_msg(fused > image + 0.2 && fused > audio + 0.2, "fused %.3f image %.3f audio %.3f",
                   fused, image, audio);
     /* eval reproduces the recorded test accuracy from model.h5 */
     snprintf(args, sizeof args, "eval '%s/r'", dir);
     ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
-    ck_assert_double_eq_tol(json_number(out, "test_accuracy"), fused, 1e-9);
+    doc = tm_test_json(out);
+    ck_assert_double_eq_tol(tm_test_json_num(doc, "test_accuracy"), fused, 1e-9);
+    json_decref(doc);
     /* eval of a quantised run: its model file on the integer runtime gives the
      * accuracy quantize recorded; --confusion draws the matrix */
     snprintf(args, sizeof args,
              "quantize '%s/r' --out '%s/q' --qat-epochs 0 --calib-batches 4 --quiet", dir, dir);
     ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
     snprintf(path, sizeof path, "%s/q/metrics.json", dir);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    got = fread(text, 1, sizeof text - 1, f);
-    text[got] = '\0';
-    fclose(f);
-    double qacc = json_number(text, "test_accuracy");
+    doc = tm_test_json_file(path);
+    double qacc = tm_test_json_num(doc, "test_accuracy");
+    json_decref(doc);
     snprintf(args, sizeof args, "eval '%s/q' --confusion '%s/q/confusion.png' 2>/dev/null", dir,
              dir);
     ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
-    ck_assert_msg(strstr(out, "integer runtime"), "%s", out);
-    ck_assert_double_eq_tol(json_number(out, "test_accuracy"), qacc, 1e-9);
+    doc = tm_test_json(out);
+    const char *model = json_string_value(tm_test_json_get(doc, "model"));
+    ck_assert_msg(model && strstr(model, "integer runtime"), "%s", out);
+    ck_assert_double_eq_tol(tm_test_json_num(doc, "test_accuracy"), qacc, 1e-9);
+    json_decref(doc);
     /* every training run's curves: the script always, the PNG with gnuplot */
     int gnuplot = system("command -v gnuplot >/dev/null 2>&1") == 0;
     const char *runs[4] = {"r", "r/ablation-image", "r/ablation-audio", "q"};
     for (int i = 0; i < 4; i++) {
         const char *pic = i == 3 ? "confusion" : "training";
         snprintf(path, sizeof path, "%s/%s/%s.gp", dir, runs[i], pic);
-        f = fopen(path, "r");
+        FILE *f = fopen(path, "r");
         ck_assert_msg(f != NULL, "no %s", path);
         fclose(f);
         snprintf(path, sizeof path, "%s/%s/%s.png", dir, runs[i], pic);

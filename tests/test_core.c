@@ -1,8 +1,13 @@
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tm_arena.h"
+#include "tm_fs.h"
 #include "tm_rng.h"
 #include "tm_suggest.h"
 #include "tm_tape.h"
@@ -207,6 +212,79 @@ START_TEST(edit_distance_and_suggestions)
 }
 END_TEST
 
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+START_TEST(mkdirs_and_atomic_files)
+{
+    char *dir = tm_test_tmpdir("fs");
+    ck_assert_ptr_nonnull(dir);
+    char p[4200], f[4200], tmp[4300];
+    snprintf(p, sizeof p, "%s/a/b/c", dir);
+    TM_CK(tm_mkdirs(p));
+    ck_assert(is_dir(p));
+    TM_CK(tm_mkdirs(p)); /* already there */
+    snprintf(f, sizeof f, "%s/a/file", dir);
+    TM_CK(tm_atomic_write(f, "old", 3));
+    ck_assert_int_eq(tm_mkdirs(f), TM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tm_last_error(), "not a folder"));
+    snprintf(p, sizeof p, "%s/a/file/x", dir);
+    ck_assert_int_eq(tm_mkdirs(p), TM_ERR_IO);
+
+    /* a failed write leaves the old file and no temporary */
+    tm_atomic_file a;
+    TM_CK(tm_atomic_open(&a, f, "w"));
+    snprintf(tmp, sizeof tmp, "%s", a.tmp);
+    ck_assert(exists(tmp));
+    fputs("new, half written", a.f);
+    ck_assert_int_eq(tm_atomic_close(&a, tm_error(TM_ERR_IO, "injected")), TM_ERR_IO);
+    ck_assert(!exists(tmp));
+    size_t n = 0;
+    char *got = tm_test_slurp(f, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(got, "old", 3);
+    free(got);
+    TM_CK(tm_atomic_open(&a, f, "w"));
+    fputs("new", a.f);
+    TM_CK(tm_atomic_close(&a, TM_OK));
+    ck_assert(!exists(tmp));
+    got = tm_test_slurp(f, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(got, "new", 3);
+    free(got);
+    snprintf(p, sizeof p, "%s/no/such/folder/x", dir);
+    ck_assert_int_eq(tm_atomic_write(p, "x", 1), TM_ERR_IO);
+
+    /* a dead writer's temporaries go, a live one's stay */
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char d1[4300], d2[4300], live[4300], other[4300];
+    snprintf(d1, sizeof d1, "%s.tmp-%d", f, (int)dead);
+    snprintf(d2, sizeof d2, "%s.prev-%d", f, (int)dead);
+    snprintf(live, sizeof live, "%s.tmp-%d", f, (int)getpid());
+    snprintf(other, sizeof other, "%s/a/filex.tmp-%d", dir, (int)dead);
+    const char *make[] = {d1, d2, live, other};
+    for (int i = 0; i < 4; i++)
+        TM_CK(tm_atomic_write(make[i], "t", 1));
+    static const char *const seps[] = {".tmp-", NULL};
+    tm_fs_remove_stale(f, seps);
+    ck_assert(!exists(d1));
+    ck_assert(exists(d2) && exists(live) && exists(other));
+    free(dir);
+}
+END_TEST
+
 Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -220,6 +298,7 @@ Suite *core_suite(void)
     tcase_add_test(tc, pool_covers_every_task_once_with_static_split);
     tcase_add_test(tc, pool_hands_off_to_spinning_and_sleeping_workers);
     tcase_add_test(tc, edit_distance_and_suggestions);
+    tcase_add_test(tc, mkdirs_and_atomic_files);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,6 +16,7 @@
 #include "tm_ops.h"
 #include "tm_ranks.h"
 #include "tm_test_util.h"
+#include "tm_run_folder.h"
 #include "tm_train.h"
 
 #define MPIRUN_ARGS "mpirun --oversubscribe --bind-to none "
@@ -282,9 +283,10 @@ START_TEST(killed_ranks_resume_to_the_same_weights)
     long long first = checkpoint_epoch(out);
     ck_assert_int_ge(first, 1);
 
-    /* TM_FAULT_KILL counts the renames of each process: only rank 0 renames */
+    /* TM_FAULT_KILL counts the renames of each process (only rank 0 renames):
+     * the resume's trim of log.csv, one checkpoint, then the kill */
     train_args(args, sizeof args, out, 8, "--resume");
-    snprintf(cmd, sizeof cmd, "TM_FAULT_KILL=2 " MPIRUN "-n 2 %s", args);
+    snprintf(cmd, sizeof cmd, "TM_FAULT_KILL=3 " MPIRUN "-n 2 %s", args);
     char log[1 << 14];
     ck_assert_int_ne(tm_test_run_cmd(cmd, log, sizeof log), 0);
     ck_assert_msg(stat(ck, &st) != 0, "the resumed run finished before rank 0 was killed");

@@ -680,11 +680,9 @@ START_TEST(export_command)
     ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
     /* quantize's own MAC count agrees */
     snprintf(path, sizeof path, "%s/q/metrics.json", dir);
-    char *json = tm_test_slurp(path, &nh);
-    char *mp = strstr(json, "\"macs_per_sample\": ");
-    ck_assert_ptr_nonnull(mp);
-    ck_assert_int_eq(atoll(mp + 19), (long long)st.macs);
-    free(json);
+    json_t *metrics = tm_test_json_file(path);
+    ck_assert_int_eq((long long)tm_test_json_num(metrics, "macs_per_sample"), (long long)st.macs);
+    json_decref(metrics);
     ck_assert_msg(st.ratio <= 1.05, "file %zu bytes, %.4f x its lower bound + fixed", n1,
                   st.ratio);
     snprintf(path, sizeof path, "%s/m.h", dir);

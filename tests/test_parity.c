@@ -19,6 +19,7 @@
 #include "tm_data_load.h"
 #include "tm_lower.h"
 #include "tm_test_util.h"
+#include "tm_run_folder.h"
 #include "tm_train.h"
 
 #define SKIP 77
@@ -132,15 +133,6 @@ static void check_aarch64(const char *dir, const char *model, const char *inputs
     free(got);
 }
 
-static double json_number(const char *json, const char *key)
-{
-    char k[128];
-    snprintf(k, sizeof k, "\"%s\": ", key);
-    const char *p = strstr(json, k);
-    ck_assert_msg(p != NULL, "metrics.json lacks %s", key);
-    return atof(p + strlen(k));
-}
-
 /* The integer simulation of QDIR on the test split: logits (n x k) and
  * labels, as `tinym2net quantize` computed test_accuracy. */
 static void simulate(const char *qdir, tm_splits *data, int8_t **logits, int *n_out, int *k_out)
@@ -148,11 +140,8 @@ static void simulate(const char *qdir, tm_splits *data, int8_t **logits, int *n_
     char qpath[4300], mpath[4300];
     snprintf(qpath, sizeof qpath, "%s/qmodel.h5", qdir);
     snprintf(mpath, sizeof mpath, "%s/model.tm2n", qdir);
-    char *text = NULL;
-    TM_CK(tm_read_experiment_text(qpath, &text));
     tm_experiment e;
-    TM_CK(tm_experiment_parse(&e, text, qpath, NULL, 0));
-    free(text);
+    TM_CK(tm_run_read_experiment(&e, qpath, NULL, 0));
     TM_CK(tm_load_splits(&e, data, NULL));
     tm_experiment_set_classes(&e, data->train.n_classes);
     tm_rng r;
@@ -271,12 +260,12 @@ static void parity_avdigits(const char *dir)
     int sim_right = accuracy_count(sim, data.test.label, n, k);
     ck_assert_int_eq(sim_right, run_right);
     snprintf(cmd, sizeof cmd, "%s/q/metrics.json", dir);
-    char *json = tm_test_slurp(cmd, &sn);
-    double acc = json_number(json, "test_accuracy");
+    json_t *metrics = tm_test_json_file(cmd);
+    double acc = tm_test_json_num(metrics, "test_accuracy");
     ck_assert_msg(fabs(acc - (double)run_right / n) < 1e-9,
                   "tinym2net-run accuracy %d/%d, metrics.json test_accuracy %.10f", run_right, n,
                   acc);
-    free(json);
+    json_decref(metrics);
     fprintf(stderr, "test_parity: avdigits, %d test rows: runtime (raw PCM + pixels) logits equal "
                     "the integer simulation's; accuracy %d/%d both\n",
             n, run_right, n);

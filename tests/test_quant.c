@@ -16,6 +16,7 @@
 #include "tm_quant.h"
 #include "tm_rt_kernels.h"
 #include "tm_test_util.h"
+#include "tm_run_folder.h"
 #include "tm_train.h"
 #ifndef NOISE
 #define NOISE 1.0
@@ -989,11 +990,6 @@ static int run_cli(const char *args, char *out, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
 }
 
-static tm_status ckpt_get(void *ctx, const char *name, float *data, int n)
-{
-    return tm_ckpt_get_array(ctx, name, data, 1, &n);
-}
-
 static char *slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -1051,18 +1047,27 @@ START_TEST(quantize_command)
     ck_assert_ptr_nonnull(strstr(out, "packed bytes"));
     size_t n = 0;
     snprintf(path, sizeof path, "%s/metrics.json", qd);
-    char *json = slurp(path, &n);
-    const char *keys[] = {"\"test_accuracy\"", "\"float_test_accuracy\"", "\"weight_bytes\"",
-                          "\"float_weight_bytes\"", "\"bits\": {\"image.conv1\": 8, "
-                                                    "\"image.sep2\": 4, \"image.fc\": 4, "
-                                                    "\"audio.conv1\": 8, \"audio.dw\": 4, "
-                                                    "\"head.out\": 8}"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        ck_assert_msg(strstr(json, keys[i]), "metrics.json lacks %s:\n%s", keys[i], json);
-    double acc = atof(strstr(json, "\"test_accuracy\"") + 17);
-    double facc = atof(strstr(json, "\"float_test_accuracy\"") + 23);
+    json_t *doc = tm_test_json_file(path);
+    tm_test_json_num(doc, "weight_bytes");
+    tm_test_json_num(doc, "float_weight_bytes");
+    /* the paper preset: first layer of each branch and the head's last 8-bit */
+    static const char *const layer[] = {"image.conv1", "image.sep2", "image.fc",
+                                        "audio.conv1", "audio.dw",   "head.out"};
+    static const int want[] = {8, 4, 4, 8, 4, 8};
+    const json_t *bits = tm_test_json_get(doc, "bits");
+    ck_assert_int_eq(json_object_size(bits), 6);
+    size_t at = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)bits, key, v) {
+        ck_assert_str_eq(key, layer[at]);
+        ck_assert_int_eq(json_integer_value(v), want[at]);
+        at++;
+    }
+    double acc = tm_test_json_num(doc, "test_accuracy");
+    double facc = tm_test_json_num(doc, "float_test_accuracy");
     ck_assert_msg(acc > 0.5 && fabs(acc - facc) < 0.1, "accuracy %g vs float %g", acc, facc);
-    free(json);
+    json_decref(doc);
 
     /* the model file opens on the runtime */
     snprintf(path, sizeof path, "%s/model.tm2n", qd);
@@ -1071,25 +1076,16 @@ START_TEST(quantize_command)
     ck_assert_int_eq(tm_rt_model_open(&rm, file, n), TM_RT_OK);
     ck_assert_uint_eq(rm.n_inputs, 2);
 
-    /* qmodel.h5: weights for tm_model_load_weights, state for tm_qat_restore */
+    /* qmodel.h5: the weights and the quantisation state (tm_run_load_model) */
     snprintf(path, sizeof path, "%s/qmodel.h5", qd);
-    char *text = NULL;
-    TM_CK(tm_read_experiment_text(path, &text));
     tm_experiment e;
-    TM_CK(tm_experiment_parse(&e, text, path, NULL, 0));
-    free(text);
+    TM_CK(tm_run_read_experiment(&e, path, NULL, 0));
     tm_experiment_set_classes(&e, 4);
-    tm_rng r;
-    tm_rng_seed(&r, 0);
     tm_model *m = NULL;
-    TM_CK(tm_model_build(&m, &e.model, &r));
-    TM_CK(tm_model_load_weights(m, path));
     tm_qat *q = NULL;
-    TM_CK(tm_qat_new(&q, m, NULL));
-    tm_ckpt_reader *rd = NULL;
-    TM_CK(tm_ckpt_open(&rd, path));
-    TM_CK(tm_qat_restore(q, ckpt_get, rd));
-    tm_ckpt_close(rd);
+    float mean[TM_MAX_BRANCHES], std[TM_MAX_BRANCHES];
+    TM_CK(tm_run_load_model(path, &e, &m, mean, std, &q));
+    ck_assert(mean[0] == 0.0f && std[0] == 0.0f && mean[1] == 0.0f && std[1] == 0.0f);
     ck_assert_int_eq(q->chain[0][2].bits, 4);
     /* class names come from the data set; the synthetic set has no standardisation */
     tm_lower_options lo;

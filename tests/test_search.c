@@ -257,15 +257,6 @@ static char *slurp(const char *path)
     return b;
 }
 
-static double json_num(const char *json, const char *key)
-{
-    char k[128];
-    snprintf(k, sizeof k, "\"%s\": ", key);
-    const char *p = strstr(json, k);
-    ck_assert_msg(p != NULL, "no %s in metrics.json", key);
-    return atof(p + strlen(k));
-}
-
 /* experiments/quickstart.cfg's network on a smaller synthetic set: 7
  * weight layers, 5,600 packed bytes at 4 bits and 10,336 at 8. */
 static const char *tiny_cfg =
@@ -418,33 +409,36 @@ START_TEST(search_command_end_to_end)
     ck_assert_ptr_nonnull(strstr(out, "all 4-bit"));
 
     snprintf(path, sizeof path, "%s/metrics.json", sd);
-    char *json = slurp(path);
-    const char *keys[] = {"\"test_accuracy\"", "\"float_test_accuracy\"", "\"weight_bytes\"",
-                          "\"float_weight_bytes\"", "\"bits\": {\"image.conv1\": ",
-                          "\"budget_bytes\": 8000", "\"all4_test_accuracy\"", "\"sensitivity\"",
-                          "\"damage\"", "\"all4_weight_bytes\": 6016",
-                          "\"all8_weight_bytes\": 10752"};
+    json_t *doc = tm_test_json_file(path);
+    const char *keys[] = {"test_accuracy", "float_test_accuracy", "float_weight_bytes",
+                          "all4_test_accuracy"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        ck_assert_msg(strstr(json, keys[i]), "metrics.json lacks %s:\n%s", keys[i], json);
-    long wb = (long)json_num(json, "weight_bytes");
+        tm_test_json_num(doc, keys[i]);
+    const json_t *bits = tm_test_json_get(doc, "bits");
+    const char *first_key = json_object_iter_key(json_object_iter((json_t *)bits));
+    ck_assert_msg(first_key && !strcmp(first_key, "image.conv1"), "bits start with %s", first_key);
+    ck_assert_int_eq((long)tm_test_json_num(doc, "budget_bytes"), 8000);
+    ck_assert_int_eq((long)tm_test_json_num(doc, "all4_weight_bytes"), 6016);
+    ck_assert_int_eq((long)tm_test_json_num(doc, "all8_weight_bytes"), 10752);
+    long wb = (long)tm_test_json_num(doc, "weight_bytes");
     ck_assert_int_le(wb, 8000);
     ck_assert_int_ge(wb, 6016);
-    double acc = json_num(json, "test_accuracy"), a4 = json_num(json, "all4_test_accuracy");
+    double acc = tm_test_json_num(doc, "test_accuracy");
+    double a4 = tm_test_json_num(doc, "all4_test_accuracy");
     ck_assert_msg(acc > 0.4 && a4 > 0.4, "searched %g, all-4 %g", acc, a4);
     /* the chosen bits' bytes from the sensitivity table add up to weight_bytes */
+    const json_t *layers = tm_test_json_get(tm_test_json_get(doc, "sensitivity"), "layers");
     long sum = 0;
-    int layers = 0;
-    for (const char *p = strstr(json, "\"bytes8\": "); p; p = strstr(p + 1, "\"bytes8\": ")) {
-        long b8 = atol(p + 10);
-        const char *q = strstr(p, "\"bytes4\": ");
-        const char *bb = strstr(p, "\"bits\": ");
-        ck_assert(q && bb);
-        sum += atoi(bb + 8) == 8 ? b8 : atol(q + 10);
-        layers++;
+    size_t li;
+    json_t *l;
+    json_array_foreach(layers, li, l) {
+        tm_test_json_num(l, "damage");
+        long b8 = (long)tm_test_json_num(l, "bytes8"), b4 = (long)tm_test_json_num(l, "bytes4");
+        sum += (int)tm_test_json_num(l, "bits") == 8 ? b8 : b4;
     }
-    ck_assert_int_eq(layers, 7);
+    ck_assert_int_eq(json_array_size(layers), 7);
     ck_assert_int_eq(sum, wb);
-    free(json);
+    json_decref(doc);
 
     /* pareto.csv: a header and 5 budgets from all-4 to all-8, each choice within it */
     snprintf(path, sizeof path, "%s/pareto.csv", sd);

@@ -11,6 +11,7 @@
 #include "tm_checkpoint.h"
 #include "tm_run.h"
 #include "tm_test_util.h"
+#include "tm_run_folder.h"
 #include "tm_train.h"
 
 static const char *tiny =

@@ -98,6 +98,36 @@ int tm_test_run_cmd(const char *cmd, char *out, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
 }
 
+json_t *tm_test_json(const char *text)
+{
+    json_error_t err;
+    json_t *doc = json_loads(text, 0, &err);
+    ck_assert_msg(doc != NULL, "not JSON (line %d: %s):\n%.2000s", err.line, err.text, text);
+    return doc;
+}
+
+json_t *tm_test_json_file(const char *path)
+{
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    ck_assert_msg(doc != NULL, "%s: not JSON (line %d: %s)", path, err.line, err.text);
+    return doc;
+}
+
+json_t *tm_test_json_get(const json_t *obj, const char *key)
+{
+    json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    ck_assert_msg(v != NULL, "no member %s", key);
+    return v;
+}
+
+double tm_test_json_num(const json_t *obj, const char *key)
+{
+    json_t *v = tm_test_json_get(obj, key);
+    ck_assert_msg(json_is_number(v), "%s is not a number", key);
+    return json_number_value(v);
+}
+
 char *tm_test_slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");

@@ -3,6 +3,7 @@
 #define TM_TEST_UTIL_H
 
 #include <check.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,14 @@ int tm_test_run_exe(const char *exe, char *out, size_t n, const char *fmt, ...)
 /* A whole file, NUL-terminated, in 4-byte aligned storage (model files are
  * read in place); *n gets its size. The caller frees. */
 char *tm_test_slurp(const char *path, size_t *n);
+/* JSON text (a program's output) or a JSON file parsed by jansson; fails
+ * the test when it does not parse. The caller json_decref's. */
+json_t *tm_test_json(const char *text);
+json_t *tm_test_json_file(const char *path);
+/* obj[key] (obj an object); fails the test when it is absent or (for the
+ * number) not a number. */
+json_t *tm_test_json_get(const json_t *obj, const char *key);
+double tm_test_json_num(const json_t *obj, const char *key);
 /* An 8-bit grey PNG of w x h pixels. */
 void tm_test_write_png(const char *path, const uint8_t *px, int w, int h);
 /* A mono 16-bit PCM WAV. */

@@ -27,10 +27,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tm_checkpoint.h"
 #include "tm_export.h"
 #include "tm_progress.h"
 #include "tm_rt_kernels.h"
+#include "tm_run_folder.h"
 #include "tm_train.h"
 
 #ifndef TM_SOURCE_DIR
@@ -189,94 +189,23 @@ static int driver(const char *path, int n)
 
 /* ---- the quantised model -------------------------------------------------- */
 
-static tm_status ckpt_get(void *ctx, const char *name, float *data, int n)
-{
-    return tm_ckpt_get_array(ctx, name, data, 1, &n);
-}
-
-static tm_status read_file(const char *path, uint8_t **out, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot open", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *out = malloc((size_t)(len > 0 ? len : 1) + 4);
-    *n = *out ? fread(*out, 1, (size_t)len, f) : 0;
-    fclose(f);
-    if (!*out || *n != (size_t)len)
-        return tm_error(TM_ERR_IO, "%s: cannot read", path);
-    return TM_OK;
-}
-
 typedef struct {
-    tm_experiment e;
-    tm_model *m;
-    tm_qat *q;
-    tm_lower_options lo;
-    const char *names[TM_RT_MAX_CLASSES];
-    char class_buf[TM_RT_MAX_CLASSES][TM_RT_NAME_LEN];
-    uint8_t *simulated;         /* QDIR/model.tm2n */
-    size_t simulated_size;
+    tm_qrun_folder f;           /* a quantize folder, or an experiment's random model */
     tm_rt_input_desc raw[TM_MAX_BRANCHES];
     const tm_rt_input_desc *rawp[TM_MAX_BRANCHES];
 } source;
 
-/* From a quantize folder: what `tinym2net export` rebuilds. */
-static tm_status source_qdir(source *s, const char *qdir)
-{
-    char path[TM_PATH_LEN + 32], qpath[TM_PATH_LEN + 32];
-    snprintf(path, sizeof path, "%s/model.tm2n", qdir);
-    snprintf(qpath, sizeof qpath, "%s/qmodel.h5", qdir);
-    TM_TRY(read_file(path, &s->simulated, &s->simulated_size));
-    tm_rt_model sm;
-    if (tm_rt_model_open(&sm, s->simulated, s->simulated_size) != TM_RT_OK)
-        return tm_error(TM_ERR_FORMAT, "%s: %s", path, tm_rt_model_error(&sm));
-    char *text = NULL;
-    TM_TRY(tm_read_experiment_text(qpath, &text));
-    tm_status st = tm_experiment_parse(&s->e, text, qpath, NULL, 0);
-    free(text);
-    TM_TRY(st);
-    tm_experiment_set_classes(&s->e, (int)sm.n_classes);
-    tm_rng r;
-    tm_rng_seed(&r, 1);
-    TM_TRY(tm_model_build(&s->m, &s->e.model, &r));
-    TM_TRY(tm_model_load_weights(s->m, qpath));
-    TM_TRY(tm_qat_new(&s->q, s->m, NULL));
-    tm_ckpt_reader *rd = NULL;
-    TM_TRY(tm_ckpt_open(&rd, qpath));
-    st = tm_qat_restore(s->q, ckpt_get, rd);
-    for (int b = 0; st == TM_OK && b < s->m->spec.n_branches; b++) {
-        char name[160];
-        int one = 1;
-        snprintf(name, sizeof name, "input/%s/mean", s->m->spec.branches[b].name);
-        if (!tm_ckpt_has_array(rd, name))
-            continue;
-        st = tm_ckpt_get_array(rd, name, &s->lo.input[b].mean, 1, &one);
-        snprintf(name, sizeof name, "input/%s/std", s->m->spec.branches[b].name);
-        if (st == TM_OK)
-            st = tm_ckpt_get_array(rd, name, &s->lo.input[b].std, 1, &one);
-    }
-    tm_ckpt_close(rd);
-    for (uint32_t c = 0; c < sm.n_classes; c++) {
-        memcpy(s->class_buf[c], sm.class_names[c], TM_RT_NAME_LEN);
-        s->names[c] = s->class_buf[c];
-    }
-    s->lo.class_names = s->names;
-    return st;
-}
-
 /* From an experiment file: random weights, calibrated on random inputs. */
 static tm_status source_random(source *s, const char *cfg, int classes)
 {
-    TM_TRY(tm_experiment_load(&s->e, cfg, NULL, 0));
-    tm_experiment_set_classes(&s->e, classes);
+    TM_TRY(tm_experiment_load(&s->f.e, cfg, NULL, 0));
+    s->f.have_e = 1;
+    tm_experiment_set_classes(&s->f.e, classes);
     tm_rng r;
     tm_rng_seed(&r, 1);
-    TM_TRY(tm_model_build(&s->m, &s->e.model, &r));
-    TM_TRY(tm_qat_new(&s->q, s->m, NULL));
-    TM_TRY(tm_qat_preset(s->q, "paper"));
+    TM_TRY(tm_model_build(&s->f.m, &s->f.e.model, &r));
+    TM_TRY(tm_qat_new(&s->f.q, s->f.m, NULL));
+    TM_TRY(tm_qat_preset(s->f.q, "paper"));
     enum { N = 256 };
     tm_qat_data d;
     memset(&d, 0, sizeof d);
@@ -284,8 +213,8 @@ static tm_status source_random(source *s, const char *cfg, int classes)
     int *labels = calloc(N, sizeof(int));
     float *x[TM_MAX_BRANCHES] = {0};
     tm_status st = labels ? TM_OK : TM_ERR_NOMEM;
-    for (int b = 0; st == TM_OK && b < s->m->spec.n_branches; b++) {
-        const int *in = s->m->spec.branches[b].input;
+    for (int b = 0; st == TM_OK && b < s->f.m->spec.n_branches; b++) {
+        const int *in = s->f.m->spec.branches[b].input;
         size_t dim = (size_t)in[0] * in[1] * in[2];
         if (!(x[b] = malloc(sizeof(float) * dim * N))) {
             st = TM_ERR_NOMEM;
@@ -300,7 +229,7 @@ static tm_status source_random(source *s, const char *cfg, int classes)
     if (st == TM_OK)
         st = tm_pool_new(&pool, 1);
     if (st == TM_OK)
-        st = tm_qat_calibrate(s->q, pool, &d, 32, 8, &r);
+        st = tm_qat_calibrate(s->f.q, pool, &d, 32, 8, &r);
     tm_pool_free(pool);
     for (int b = 0; b < TM_MAX_BRANCHES; b++)
         free(x[b]);
@@ -310,26 +239,7 @@ static tm_status source_random(source *s, const char *cfg, int classes)
 
 static void source_free(source *s)
 {
-    tm_qat_free(s->q);
-    tm_model_free(s->m);
-    tm_experiment_free(&s->e);
-    free(s->simulated);
-}
-
-/* Raw-input records from the experiment's feature specs, as the exporter. */
-static void source_raw_inputs(source *s)
-{
-    for (int b = 0; b < s->m->spec.n_branches; b++) {
-        const tm_feature_spec *f = &s->e.features[b];
-        s->rawp[b] = NULL;
-        if (tm_feature_is_audio(f))
-            tm_export_audio_input(&f->fe, &s->raw[b]);
-        else if (f->kind == TM_FEATURE_IMAGE)
-            tm_export_image_input(&s->raw[b]);
-        else
-            continue;
-        s->rawp[b] = &s->raw[b];
-    }
+    tm_qrun_folder_close(&s->f);
 }
 
 /* ---- this project's float path ------------------------------------------------ */
@@ -533,7 +443,7 @@ static int bench_file(const char *path, double seconds, int invokes, int grind,
     variant v;
     memset(&v, 0, sizeof v);
     v.name = "model";
-    if (read_file(path, &v.bytes, &v.size) != TM_OK) {
+    if (tm_read_file_aligned(path, &v.bytes, &v.size) != TM_OK) {
         fprintf(stderr, "bench_latency: %s\n", tm_last_error());
         return 1;
     }
@@ -614,13 +524,19 @@ int main(int argc, char **argv)
 
     source src;
     memset(&src, 0, sizeof src);
-    tm_status s = qdir ? source_qdir(&src, qdir) : source_random(&src, cfg, classes);
+    tm_status s = qdir ? tm_qrun_folder_open(&src.f, qdir) : source_random(&src, cfg, classes);
     if (s != TM_OK) {
         fprintf(stderr, "bench_latency: %s\n", tm_last_error());
         source_free(&src);
         return 1;
     }
-    source_raw_inputs(&src);
+    int n_raw = 0;
+    s = tm_run_raw_inputs(&src.f.e, src.f.m, src.raw, src.rawp, &n_raw);
+    if (s != TM_OK) {
+        fprintf(stderr, "bench_latency: %s\n", tm_last_error());
+        source_free(&src);
+        return 1;
+    }
     /* The stored precision (checked against model.tm2n) or the paper preset,
      * then the same model lowered at all 8 and all 4 bits. */
     variant v[N_VARIANTS];
@@ -632,10 +548,10 @@ int main(int argc, char **argv)
     tm_rng_seed(&r, 7);
     int bad = 0;
     for (int k = 0; k < N_VARIANTS && !bad; k++) {
-        if (k > 0 && (s = tm_qat_preset(src.q, v[k].name)) != TM_OK)
+        if (k > 0 && (s = tm_qat_preset(src.f.q, v[k].name)) != TM_OK)
             break;
-        s = tm_export_lower(src.q, &src.lo, src.rawp, k == 0 ? src.simulated : NULL,
-                            k == 0 ? src.simulated_size : 0, &v[k].bytes, &v[k].size);
+        s = tm_export_lower(src.f.q, &src.f.lo, src.rawp, k == 0 ? src.f.tm2n : NULL,
+                            k == 0 ? src.f.tm2n_size : 0, &v[k].bytes, &v[k].size);
         if (s != TM_OK)
             break;
         bad = variant_open(&v[k], &r);
@@ -663,7 +579,7 @@ int main(int argc, char **argv)
         source_free(&src);
         return s == TM_OK ? 0 : 1;
     }
-    printf("model: %s (%s), batch 1, one thread, medians over %g s each\n", src.e.name,
+    printf("model: %s (%s), batch 1, one thread, medians over %g s each\n", src.f.e.name,
            qdir ? qdir : "random weights, calibrated on random inputs", seconds);
     printf("  %-10s %10s %8s %8s %11s %13s %10s %10s\n", "lowering", "MACs", "8-bit", "4-bit",
            "invoke ms", "+inputs ms", "file B", "RAM B");
@@ -681,12 +597,12 @@ int main(int argc, char **argv)
     for (int t = 0; t < TM_EXPORT_TARGETS; t++)
         printf("    %-12s %8zu B  (%s)\n", tm_export_targets[t].name, v[0].st.ram_for[t],
                tm_export_targets[t].cores);
-    double fl = float_latency(src.m, seconds);
+    double fl = float_latency(src.f.m, seconds);
     printf("  float, tm_model_forward (eval, 1 thread): %.4f ms\n", fl);
     double tf = -1, ti = -1;
     char engine[64] = "";
     if (torch) {
-        if (torch_latency(&src.m->spec, seconds, &tf, &ti, engine, sizeof engine) == 0) {
+        if (torch_latency(&src.f.m->spec, seconds, &tf, &ti, engine, sizeof engine) == 0) {
             printf("  PyTorch float (eval, 1 thread): %.4f ms\n", tf);
             printf("  PyTorch int8 (static quantisation, %s engine, 1 thread): %.4f ms\n", engine,
                    ti);

@@ -53,25 +53,7 @@ static tm_status eval_quantised(const char *dir, const char *const *sets, int n_
          : !strcmp(split, "val") ? &r->data.val
                                  : &r->data.train;
     snprintf(path, sizeof path, "%s/model.tm2n", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot open the model file: %s", path, strerror(errno));
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len <= 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return tm_error(TM_ERR_FORMAT, "%s: %s", path,
-                        len == 0 ? "the model file is empty" : "cannot size the model file");
-    }
-    if (!(r->bytes = malloc(((size_t)len + 3) / 4 * 4))) {
-        fclose(f);
-        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
-    }
-    r->size = fread(r->bytes, 1, (size_t)len, f);
-    fclose(f);
-    if (r->size != (size_t)len)
-        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, r->size, len);
+    TM_TRY(tm_read_file_aligned(path, &r->bytes, &r->size));
     TM_TRY(tm_qsim_open(&r->sim, r->m, r->bytes, r->size));
     r->have_sim = 1;
     int k = r->m->spec.n_classes;
@@ -95,24 +77,19 @@ static tm_status eval_float(const char *dir, const char *const *sets, int n_sets
 {
     char path[TM_PATH_LEN + 16];
     snprintf(path, sizeof path, "%s/model.h5", dir);
-    char *text = NULL;
-    TM_TRY(tm_read_experiment_text(path, &text));
-    tm_status s = tm_experiment_parse(e, text, path, sets, n_sets);
-    free(text);
-    TM_TRY(s);
+    TM_TRY(tm_run_read_experiment(e, path, sets, n_sets));
     *have_e = 1;
     TM_TRY(tm_load_splits(e, data, stderr));
     *have_data = 1;
     tm_experiment_set_classes(e, data->train.n_classes);
     *d = !strcmp(split, "test") ? &data->test : !strcmp(split, "val") ? &data->val : &data->train;
-    tm_rng r;
-    tm_rng_seed(&r, 0);
     int map[TM_MAX_BRANCHES];
-    TM_TRY(tm_model_build(m, &e->model, &r));
-    TM_TRY(tm_model_load_weights(*m, path));
+    float mean[TM_MAX_BRANCHES], std[TM_MAX_BRANCHES];
+    TM_TRY(tm_run_load_model(path, e, m, mean, std, NULL));
     TM_TRY(tm_match_branches(e, &(*m)->spec, *d, map));
     tm_pool *pool = NULL;
     TM_TRY(tm_pool_new(&pool, e->threads));
+    tm_status s;
     if (!(*probs = malloc(sizeof(float) * (size_t)((*d)->n ? (*d)->n : 1) * (*d)->n_classes)))
         s = tm_error(TM_ERR_NOMEM, "eval: out of memory");
     else

@@ -5,12 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tm_checkpoint.h"
 #include "tm_cli.h"
 #include "tm_export.h"
 #include "tm_json.h"
-#include "tm_qrun.h"
-#include "tm_train.h"
+#include "tm_run_folder.h"
 
 static void help(FILE *f)
 {
@@ -34,68 +32,20 @@ static void help(FILE *f)
             "  --help              this text\n");
 }
 
-static tm_status ckpt_get(void *ctx, const char *name, float *data, int n)
-{
-    return tm_ckpt_get_array(ctx, name, data, 1, &n);
-}
-
-static tm_status read_all(const char *path, uint8_t **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot open the simulated model", path);
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return tm_error(TM_ERR_IO, "%s: cannot size the file", path);
-    }
-    /* uint32 storage: the runtime reads the records in place. */
-    uint32_t *buf = malloc(((size_t)len + 3) / 4 * 4 + 4);
-    if (!buf) {
-        fclose(f);
-        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
-    }
-    size_t got = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    if (got != (size_t)len) {
-        free(buf);
-        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, got, len);
-    }
-    *out = (uint8_t *)buf;
-    *n = got;
-    return TM_OK;
-}
-
 typedef struct {
     const char *qdir, *out, *c_array, *symbol, *json;
     int raw, quiet;
 } options;
 
 typedef struct {
-    uint8_t *sim, *bytes;
-    char *text;
-    tm_experiment e;
-    int have_e;
-    tm_model *m;
-    tm_qat *q;
-    tm_ckpt_reader *r;
+    tm_qrun_folder f;
+    uint8_t *bytes;
 } state;
 
 static void state_free(state *st)
 {
-    if (st->r)
-        tm_ckpt_close(st->r);
-    tm_qat_free(st->q);
-    tm_model_free(st->m);
-    if (st->have_e)
-        tm_experiment_free(&st->e);
-    free(st->text);
+    tm_qrun_folder_close(&st->f);
     free(st->bytes);
-    free(st->sim);
 }
 
 static const char *input_kind(const tm_rt_input_desc *in)
@@ -110,7 +60,7 @@ static tm_status write_report(const options *o, const state *st, const tm_rt_mod
 {
     tm_export_stats s;
     tm_export_stats_of(dm, &s);
-    json_t *d = tm_json_doc(st->e.name, NULL);
+    json_t *d = tm_json_doc(st->f.e.name, NULL);
     int bad = !d;
     bad |= tm_json_set_str(d, "qdir", o->qdir);
     bad |= tm_json_set_str(d, "model", o->out);
@@ -164,7 +114,7 @@ static tm_status write_report(const options *o, const state *st, const tm_rt_mod
         bad |= tm_json_push(cls, tm_json_text(dm->class_names[c], TM_RT_NAME_LEN));
     bad |= tm_json_set(d, "classes", cls);
     /* Per-layer bits, packed bytes and MACs, as quantize's metrics.json has them. */
-    tm_status rs = d ? tm_qrun_size_json(d, st->q, n) : TM_OK;
+    tm_status rs = d ? tm_run_size_json(d, st->f.q, n) : TM_OK;
     if (rs != TM_OK) {
         json_decref(d);
         return rs;
@@ -174,10 +124,8 @@ static tm_status write_report(const options *o, const state *st, const tm_rt_mod
 
 static tm_status run(const options *o, state *st)
 {
-    char path[TM_PATH_LEN + 32], qpath[TM_PATH_LEN + 32];
+    char path[TM_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/model.tm2n", o->qdir);
-    snprintf(qpath, sizeof qpath, "%s/qmodel.h5", o->qdir);
-    size_t sim_n = 0;
     FILE *probe = fopen(path, "rb");
     if (probe)
         fclose(probe);
@@ -192,68 +140,21 @@ static tm_status run(const options *o, state *st)
                             o->qdir, o->qdir);
         }
     }
-    TM_TRY(read_all(path, &st->sim, &sim_n));
-    tm_rt_model sm;
-    if (tm_rt_model_open(&sm, st->sim, sim_n) != TM_RT_OK)
-        return tm_error(TM_ERR_FORMAT, "%s: not a valid model: %s", path, tm_rt_model_error(&sm));
-
     /* The quantised model as tm_quantize left it: experiment, weights, ranges. */
-    TM_TRY(tm_read_experiment_text(qpath, &st->text));
-    TM_TRY(tm_experiment_parse(&st->e, st->text, qpath, NULL, 0));
-    st->have_e = 1;
-    tm_experiment *e = &st->e;
-    tm_experiment_set_classes(e, (int)sm.n_classes);
-    tm_rng rng;
-    tm_rng_seed(&rng, e->seed);
-    TM_TRY(tm_model_build(&st->m, &e->model, &rng));
-    TM_TRY(tm_model_load_weights(st->m, qpath));
-    TM_TRY(tm_qat_new(&st->q, st->m, NULL));
-    TM_TRY(tm_ckpt_open(&st->r, qpath));
-    TM_TRY(tm_qat_restore(st->q, ckpt_get, st->r));
-
-    tm_lower_options lo;
-    memset(&lo, 0, sizeof lo);
-    const tm_model *m = st->m;
-    for (int b = 0; b < m->spec.n_branches; b++) {
-        char name[160];
-        int one = 1;
-        snprintf(name, sizeof name, "input/%s/mean", m->spec.branches[b].name);
-        if (!tm_ckpt_has_array(st->r, name))
-            continue; /* a run without standardisation */
-        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.input[b].mean, 1, &one));
-        snprintf(name, sizeof name, "input/%s/std", m->spec.branches[b].name);
-        TM_TRY(tm_ckpt_get_array(st->r, name, &lo.input[b].std, 1, &one));
-    }
-    const char *names[TM_RT_MAX_CLASSES];
-    for (uint32_t c = 0; c < sm.n_classes; c++)
-        names[c] = sm.class_names[c];
-    lo.class_names = names;
+    TM_TRY(tm_qrun_folder_open(&st->f, o->qdir));
+    const tm_rt_model sm = st->f.rt;
+    tm_experiment *e = &st->f.e;
+    const tm_model *m = st->f.m;
+    tm_lower_options lo = st->f.lo;
     lo.label_column = e->data.source == TM_DATA_MANIFEST ? e->data.label_column : NULL;
 
     tm_rt_input_desc raw[TM_MAX_BRANCHES];
     const tm_rt_input_desc *rawp[TM_MAX_BRANCHES] = {0};
     int n_raw = 0;
-    for (int b = 0; o->raw && b < m->spec.n_branches; b++) {
-        const tm_feature_spec *f = &e->features[b];
-        if (tm_feature_is_audio(f))
-            tm_export_audio_input(&f->fe, &raw[b]);
-        else if (f->kind == TM_FEATURE_IMAGE)
-            tm_export_image_input(&raw[b]);
-        else
-            continue; /* synthetic data: the input stays a features input */
-        /* The host runner reads the file column and the fit rule from the model. */
-        if (strlen(f->column) >= TM_RT_NAME_LEN)
-            return tm_error(TM_ERR_ARG, "export: input %s: column '%s' is longer than the model "
-                                        "file's %d bytes",
-                            f->name, f->column, TM_RT_NAME_LEN - 1);
-        memcpy(raw[b].column, f->column, strlen(f->column) + 1);
-        if (tm_feature_is_audio(f))
-            raw[b].fit = f->fit == TM_AUDIO_FIT_CENTER ? TM_RT_FIT_CENTER : TM_RT_FIT_START;
-        rawp[b] = &raw[b];
-        n_raw++;
-    }
+    if (o->raw)
+        TM_TRY(tm_run_raw_inputs(e, m, raw, rawp, &n_raw));
     size_t n = 0;
-    TM_TRY(tm_export_lower(st->q, &lo, rawp, st->sim, sim_n, &st->bytes, &n));
+    TM_TRY(tm_export_lower(st->f.q, &lo, rawp, st->f.tm2n, st->f.tm2n_size, &st->bytes, &n));
     tm_rt_model dm;
     if (tm_rt_model_open(&dm, st->bytes, n) != TM_RT_OK)
         return tm_error(TM_ERR_INTERNAL, "export: the runtime rejects the exported model: %s",

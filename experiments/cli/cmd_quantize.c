@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "tm_cli.h"
-#include "tm_json.h"
+#include "tm_fs.h"
 #include "tm_qrun.h"
+#include "tm_run_folder.h"
 
 #define MAX_SETS 64
 
@@ -48,25 +49,18 @@ typedef struct {
 static tm_status write_metrics(const char *dir, const tm_experiment *e, const tm_qat *q,
                                const summary *sm, const tm_metrics *met, const tm_splits *data)
 {
-    char path[TM_PATH_LEN + 80];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    json_t *d = tm_json_doc(e->name, "quantized");
-    int bad = !d;
-    bad |= tm_json_set_str(d, "preset", sm->preset ? sm->preset : "");
-    bad |= tm_json_set_int(d, "qat_epochs", sm->qat_epochs);
-    bad |= tm_json_set_int(d, "calib_batches", sm->calib_batches);
-    bad |= tm_json_set_num(d, "float_test_accuracy", sm->float_acc, 6);
-    bad |= tm_json_set_num(d, "ptq_test_accuracy", sm->ptq_acc, 6);
-    bad |= tm_json_set_num(d, "fake_quant_test_accuracy", sm->fake_acc, 6);
-    bad |= tm_json_add_skipped(d, data);
-    tm_status s = d ? tm_qrun_size_json(d, q, sm->file_bytes) : TM_OK;
-    /* The integer simulation's metrics: test_accuracy, test_macro_f1, ... */
-    bad |= tm_json_add_metrics(d, met, data->test.class_names, "test_");
-    if (s != TM_OK) {
-        json_decref(d);
-        return s;
-    }
-    return tm_json_commit(d, bad, path);
+    json_t *h = json_object();
+    int bad = !h;
+    bad |= tm_json_set_str(h, "preset", sm->preset ? sm->preset : "");
+    bad |= tm_json_set_int(h, "qat_epochs", sm->qat_epochs);
+    bad |= tm_json_set_int(h, "calib_batches", sm->calib_batches);
+    bad |= tm_json_set_num(h, "float_test_accuracy", sm->float_acc, 6);
+    bad |= tm_json_set_num(h, "ptq_test_accuracy", sm->ptq_acc, 6);
+    bad |= tm_json_set_num(h, "fake_quant_test_accuracy", sm->fake_acc, 6);
+    /* test_accuracy, test_macro_f1, ...: the integer simulation's */
+    tm_run_metrics mt = {.experiment = e->name, .variant = "quantized", .head = h, .data = data,
+                         .q = q, .model_file_bytes = sm->file_bytes, .test = met};
+    return tm_run_write_metrics(dir, &mt, bad);
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -108,12 +102,7 @@ static tm_status run(const options *o, tm_qrun *r, tm_metrics *met)
     /* The three outputs change together (tm_outdir). */
     tm_outdir od;
     TM_TRY(tm_outdir_begin(&od, o->out_dir));
-    char path[sizeof od.stage + 16];
-    snprintf(path, sizeof path, "%s/model.tm2n", od.stage);
-    tm_status s = tm_write_file_atomic(path, r->bytes, r->size);
-    snprintf(path, sizeof path, "%s/qmodel.h5", od.stage);
-    if (s == TM_OK)
-        s = tm_qrun_write_qmodel(r, path, o->preset);
+    tm_status s = tm_qrun_save(r, od.stage, o->preset);
     if (s == TM_OK)
         s = write_metrics(od.stage, e, r->q, &sm, met, &r->data);
     if (s != TM_OK) {

@@ -22,6 +22,7 @@
 #include "tm_cli.h"
 #include "tm_data_load.h"
 #include "tm_experiment.h"
+#include "tm_fs.h"
 #include "tm_json_io.h"
 #include "tm_ranks.h"
 
@@ -140,18 +141,9 @@ int sh(opts *o, const char *out, const char *fmt, ...)
 
 int mkdirs(const char *dir)
 {
-    char p[RP_PATH];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *c = p + 1; *c; c++)
-        if (*c == '/') {
-            *c = '\0';
-            mkdir(p, 0777);
-            *c = '/';
-        }
-    struct stat st;
-    if ((mkdir(p, 0777) == 0 || errno == EEXIST) && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+    if (tm_mkdirs(dir) == TM_OK)
         return 0;
-    fprintf(stderr, "tinym2net reproduce: %s: cannot create folder: %s\n", dir, strerror(errno));
+    fprintf(stderr, "tinym2net reproduce: %s\n", tm_last_error());
     return -1;
 }
 

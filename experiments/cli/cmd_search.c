@@ -9,6 +9,7 @@
 
 #include "tm_cli.h"
 #include "tm_csv.h"
+#include "tm_fs.h"
 #include "tm_json.h"
 #include "tm_plot.h"
 #include "tm_qrun.h"
@@ -158,19 +159,17 @@ static void bits_string(const int *bits, int n, char *out, size_t cap)
 
 static tm_status write_text_atomic(const char *path, const char *text)
 {
-    return tm_write_file_atomic(path, text, strlen(text));
+    return tm_atomic_write(path, text, strlen(text));
 }
 
 static tm_status write_pareto_csv(const char *dir, const search *s, int with_qat)
 {
-    char path[TM_PATH_LEN + 160], tmp[TM_PATH_LEN + 168];
+    char path[TM_PATH_LEN + 160];
     snprintf(path, sizeof path, "%s/pareto.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    tm_atomic_file f;
+    TM_TRY(tm_atomic_open(&f, path, "w"));
     tm_csv w;
-    tm_csv_init(&w, f);
+    tm_csv_init(&w, f.f);
     static const char *const head[] = {"budget_bytes", "weight_bytes", "predicted_damage",
                                        "val_loss", "val_accuracy", "test_accuracy"};
     for (size_t i = 0; i < sizeof head / sizeof *head; i++)
@@ -192,9 +191,8 @@ static tm_status write_pareto_csv(const char *dir, const search *s, int with_qat
         tm_csv_str(&w, p->bits);
         tm_csv_end(&w);
     }
-    return tm_file_commit(f, tmp, path,
-                          tm_csv_failed(&w) ? tm_error(TM_ERR_IO, "%s: write failed", tmp)
-                                            : TM_OK);
+    return tm_atomic_close(&f, tm_csv_failed(&w) ? tm_error(TM_ERR_IO, "%s: write failed", f.tmp)
+                                                 : TM_OK);
 }
 
 /* The plot script reads pareto.csv from its own folder. */
@@ -312,26 +310,23 @@ static json_t *bits_object(const search *s, const int *bits)
 static tm_status write_metrics(const char *dir, const tm_qrun *r, const search *s,
                                const options *o, const tm_metrics *met)
 {
-    char path[TM_PATH_LEN + 160];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    json_t *d = tm_json_doc(r->e.name, "searched");
-    int bad = !d;
-    bad |= tm_json_set_str(d, "preset", "search");
-    bad |= tm_json_set_int(d, "budget_bytes", o->budget);
-    bad |= tm_json_set_int(d, "qat_epochs", o->qat_epochs);
-    bad |= tm_json_set_int(d, "calib_batches", o->calib_batches);
-    bad |= tm_json_set_num(d, "float_test_accuracy", s->float_acc, 6);
-    bad |= tm_json_set_num(d, "ptq_test_accuracy", s->ptq_acc, 6);
-    bad |= tm_json_set_num(d, "fake_quant_test_accuracy", s->fake_acc, 6);
-    bad |= tm_json_set_num(d, "all4_test_accuracy", s->all4_acc, 6);
-    bad |= tm_json_set_num(d, "all4_ptq_test_accuracy", s->all4_ptq, 6);
-    bad |= tm_json_set_int(d, "all4_weight_bytes", s->all4);
-    bad |= tm_json_set_int(d, "all8_weight_bytes", s->all8);
-    bad |= tm_json_set_num(d, "predicted_damage", s->res.damage, 6);
-    bad |= tm_json_add_skipped(d, &r->data);
-    bad |= tm_json_set_str(d, "solver", s->res.method == TM_SEARCH_DP ? "dp" : "exhaustive");
-    bad |= tm_json_set_int(d, "solver_granularity_bytes", s->res.granularity);
-    bad |= tm_json_set_num(d, "search_seconds", s->seconds, 2);
+    json_t *h = json_object(), *mid = json_object();
+    int bad = !h || !mid;
+    bad |= tm_json_set_str(h, "preset", "search");
+    bad |= tm_json_set_int(h, "budget_bytes", o->budget);
+    bad |= tm_json_set_int(h, "qat_epochs", o->qat_epochs);
+    bad |= tm_json_set_int(h, "calib_batches", o->calib_batches);
+    bad |= tm_json_set_num(h, "float_test_accuracy", s->float_acc, 6);
+    bad |= tm_json_set_num(h, "ptq_test_accuracy", s->ptq_acc, 6);
+    bad |= tm_json_set_num(h, "fake_quant_test_accuracy", s->fake_acc, 6);
+    bad |= tm_json_set_num(h, "all4_test_accuracy", s->all4_acc, 6);
+    bad |= tm_json_set_num(h, "all4_ptq_test_accuracy", s->all4_ptq, 6);
+    bad |= tm_json_set_int(h, "all4_weight_bytes", s->all4);
+    bad |= tm_json_set_int(h, "all8_weight_bytes", s->all8);
+    bad |= tm_json_set_num(h, "predicted_damage", s->res.damage, 6);
+    bad |= tm_json_set_str(mid, "solver", s->res.method == TM_SEARCH_DP ? "dp" : "exhaustive");
+    bad |= tm_json_set_int(mid, "solver_granularity_bytes", s->res.granularity);
+    bad |= tm_json_set_num(mid, "search_seconds", s->seconds, 2);
     json_t *sens = json_object(), *layers = json_array();
     bad |= tm_json_set_str(sens, "measured_on", s->sens_set);
     bad |= tm_json_set_int(sens, "samples", s->sens.n);
@@ -353,14 +348,10 @@ static tm_status write_metrics(const char *dir, const tm_qrun *r, const search *
         bad |= tm_json_push(layers, one);
     }
     bad |= tm_json_set(sens, "layers", layers);
-    bad |= tm_json_set(d, "sensitivity", sens);
-    tm_status st = d ? tm_qrun_size_json(d, r->q, r->size) : TM_OK;
-    bad |= tm_json_add_metrics(d, met, r->data.test.class_names, "test_");
-    if (st != TM_OK) {
-        json_decref(d);
-        return st;
-    }
-    return tm_json_commit(d, bad, path);
+    bad |= tm_json_set(mid, "sensitivity", sens);
+    tm_run_metrics mt = {.experiment = r->e.name, .variant = "searched", .head = h, .mid = mid,
+                         .data = &r->data, .q = r->q, .model_file_bytes = r->size, .test = met};
+    return tm_run_write_metrics(dir, &mt, bad);
 }
 
 /* --json FILE: the search's outcome for programs (docs/quantization.md). */
@@ -571,12 +562,7 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     /* Every output changes as one unit (tm_outdir). */
     tm_outdir od;
     TM_TRY(tm_outdir_begin(&od, o->out_dir));
-    char path[sizeof od.stage + 16];
-    snprintf(path, sizeof path, "%s/model.tm2n", od.stage);
-    st = tm_write_file_atomic(path, r->bytes, r->size);
-    snprintf(path, sizeof path, "%s/qmodel.h5", od.stage);
-    if (st == TM_OK)
-        st = tm_qrun_write_qmodel(r, path, "search");
+    st = tm_qrun_save(r, od.stage, "search");
     if (st == TM_OK)
         st = write_pareto_csv(od.stage, s, o->pareto_qat);
     if (st == TM_OK)

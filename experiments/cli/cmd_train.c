@@ -7,7 +7,7 @@
 #include "tm_log.h"
 #include "tm_ranks.h"
 #include "tm_run.h"
-#include "tm_train.h"
+#include "tm_run_folder.h"
 
 #define MAX_SETS 256
 
@@ -83,7 +83,6 @@ static int train(int argc, char **argv, tm_ranks *ranks)
         return tm_cli_fail("train");
     char outbuf[TM_PATH_LEN];
     if (!out) {
-        mkdir("runs", 0777);
         snprintf(outbuf, sizeof outbuf, "runs/%s", e.name);
         out = outbuf;
     }

@@ -15,6 +15,7 @@
 #include "tm_audio.h"
 #include "tm_csv.h"
 #include "tm_file_set.h"
+#include "tm_fs.h"
 #include "tm_image.h"
 #include "tm_json_io.h"
 #include "tm_manifest.h"
@@ -91,7 +92,7 @@ typedef struct {
 } options;
 
 typedef struct {
-    uint32_t *file;          /* the model bytes (uint32 storage: records are read in place) */
+    uint8_t *file;           /* the model bytes (4-byte aligned: records are read in place) */
     void *mem;               /* the runtime's block, allocated once */
     float *raw[TM_RT_MAX_MODEL_INPUTS];
     double *t_invoke, *t_total;
@@ -129,26 +130,7 @@ static tm_status load_model(const char *path, state *st, size_t *n)
         fprintf(stderr, "tinym2net-run: warning: %s\n", tm_last_error());
     else if (finished)
         fprintf(stderr, "tinym2net-run: %s: finished an interrupted export\n", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tm_error(TM_ERR_IO, "%s: cannot open the model: %s", path, strerror(errno));
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return tm_error(TM_ERR_IO, "%s: cannot size the model file", path);
-    }
-    st->file = malloc(((size_t)len + 3) / 4 * 4 + 4);
-    if (!st->file) {
-        fclose(f);
-        return tm_error(TM_ERR_NOMEM, "%s: out of memory for %ld bytes", path, len);
-    }
-    *n = fread(st->file, 1, (size_t)len, f);
-    fclose(f);
-    if (*n != (size_t)len)
-        return tm_error(TM_ERR_IO, "%s: short read (%zu of %ld bytes)", path, *n, len);
-    return TM_OK;
+    return tm_read_file_aligned(path, &st->file, n);
 }
 
 static FILE *open_out(const char *path, tm_status *s)

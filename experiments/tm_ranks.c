@@ -89,6 +89,24 @@ tm_status tm_ranks_allgather_floats(const tm_ranks *r, float *buf, const int *co
     return TM_OK;
 }
 
+tm_status tm_ranks_share_doubles(const tm_ranks *r, double *buf, int per, int n)
+{
+#ifdef TM_WITH_MPI
+    if (r->size > 1 && per > 0 && n > 0) {
+        for (int i = 0; i < n; i++)
+            if (i % r->size != r->rank)
+                for (int k = 0; k < per; k++)
+                    buf[(size_t)i * per + k] = 0.0;
+        if (MPI_Allreduce(MPI_IN_PLACE, buf, per * n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) !=
+            MPI_SUCCESS)
+            return tm_error(TM_ERR_IO, "MPI_Allreduce of %d doubles failed", per * n);
+    }
+#else
+    (void)r, (void)buf, (void)per, (void)n;
+#endif
+    return TM_OK;
+}
+
 int tm_ranks_agree(const tm_ranks *r, long v)
 {
 #ifdef TM_WITH_MPI

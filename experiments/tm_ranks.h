@@ -29,6 +29,11 @@ void tm_ranks_barrier(const tm_ranks *r);
  * every rank (MPI_Allgatherv; copies bytes, adds nothing). Alone: nothing. */
 tm_status tm_ranks_allgather_floats(const tm_ranks *r, float *buf, const int *counts,
                                     const int *displs);
+/* Item i of buf (per doubles each, n items) is computed by rank i % size:
+ * every rank gets every item. The items a rank does not own must be zero
+ * on it; one MPI_Allreduce sum then adds only zeros to each value, so the
+ * values arrive exactly. Alone: nothing. */
+tm_status tm_ranks_share_doubles(const tm_ranks *r, double *buf, int per, int n);
 /* 1 when v is the same on every rank. */
 int tm_ranks_agree(const tm_ranks *r, long v);
 /* 1 when the build has MPI. */

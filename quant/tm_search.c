@@ -131,6 +131,15 @@ tm_status tm_search_sensitivity(tm_qat *q, const tm_lower_options *lo, const tm_
                                 tm_search_layer *layers, int n, double *base_loss,
                                 double *base_acc)
 {
+    return tm_search_sensitivity_part(q, lo, d, layers, n, 0, 1, base_loss, base_acc);
+}
+
+tm_status tm_search_sensitivity_part(tm_qat *q, const tm_lower_options *lo,
+                                     const tm_qat_data *d, tm_search_layer *layers, int n,
+                                     int part, int parts, double *base_loss, double *base_acc)
+{
+    if (parts < 1 || part < 0 || part >= parts)
+        return tm_error(TM_ERR_ARG, "precision search: part %d of %d", part, parts);
     int *old = malloc(sizeof(int) * (size_t)(n ? n : 1));
     if (!old)
         return tm_error(TM_ERR_NOMEM, "precision search: out of memory");
@@ -138,6 +147,9 @@ tm_status tm_search_sensitivity(tm_qat *q, const tm_lower_options *lo, const tm_
     set_all(q, layers, n, 8);
     tm_status s = tm_search_eval(q, lo, d, base_loss, base_acc);
     for (int i = 0; i < n && s == TM_OK; i++) {
+        layers[i].loss4 = layers[i].acc4 = layers[i].damage = 0.0;
+        if (i % parts != part)
+            continue;
         q->chain[layers[i].chain][layers[i].index].bits = 4;
         s = tm_search_eval(q, lo, d, &layers[i].loss4, &layers[i].acc4);
         q->chain[layers[i].chain][layers[i].index].bits = 8;

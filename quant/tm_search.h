@@ -38,6 +38,12 @@ tm_status tm_search_eval(const tm_qat *q, const tm_lower_options *lo, const tm_q
 tm_status tm_search_sensitivity(tm_qat *q, const tm_lower_options *lo, const tm_qat_data *d,
                                 tm_search_layer *layers, int n, double *base_loss,
                                 double *base_acc);
+/* The same for the layers i with i % parts == part only (the others keep
+ * loss4, acc4 and damage 0): the measurements are independent, so several
+ * processes can share them. */
+tm_status tm_search_sensitivity_part(tm_qat *q, const tm_lower_options *lo,
+                                     const tm_qat_data *d, tm_search_layer *layers, int n,
+                                     int part, int parts, double *base_loss, double *base_acc);
 
 /* ---- the exact choice --------------------------------------------------- */
 

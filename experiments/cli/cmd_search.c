@@ -13,6 +13,7 @@
 #include "tm_json.h"
 #include "tm_plot.h"
 #include "tm_qrun.h"
+#include "tm_ranks.h"
 #include "tm_search.h"
 
 #define MAX_SETS 64
@@ -50,6 +51,10 @@ static void help(FILE *f)
             "                      damage, accuracies, the sweep (docs/quantization.md)\n"
             "  --set SEC.KEY=VAL   override a key of the stored experiment (e.g. data paths)\n"
             "  --threads N         worker threads\n"
+            "  --distributed       share the sensitivity measurements and the sweep's\n"
+            "                      points (without --pareto-qat) over the ranks of\n"
+            "                      mpirun / srun; rank 0 fine-tunes and writes SDIR, the\n"
+            "                      same files as one process (docs/scale-out.md)\n"
             "  --quiet             no progress output\n"
             "  --force             replace the outputs of an SDIR that already holds them\n"
             "  --help              this text\n");
@@ -58,9 +63,10 @@ static void help(FILE *f)
 typedef struct {
     const char *run_dir, *out_dir, *json;
     long budget;
-    int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet, force;
+    int qat_epochs, calib_batches, pareto_points, pareto_qat, quiet, force, distributed;
     const char *sets[MAX_SETS];
     int n_sets;
+    tm_ranks ranks;          /* one process unless --distributed under a launcher */
 } options;
 
 typedef struct {
@@ -484,8 +490,26 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     TM_TRY(tm_qrun_calibrate(r, o->calib_batches));
     copy_weights(r->m, s->snapshot, 1);
     TM_TRY(sensitivity_set(r, s));
-    TM_TRY(tm_search_sensitivity(r->q, &r->lo, &s->sens, s->layers, n, &s->base_loss,
-                                 &s->base_acc));
+    const tm_ranks *rk = &o->ranks;
+    TM_TRY(tm_search_sensitivity_part(r->q, &r->lo, &s->sens, s->layers, n, rk->rank, rk->size,
+                                      &s->base_loss, &s->base_acc));
+    if (rk->size > 1) {
+        double *m = malloc(sizeof(double) * 2 * (size_t)n);
+        if (!m)
+            return tm_error(TM_ERR_NOMEM, "search: out of memory");
+        for (int i = 0; i < n; i++) {
+            m[2 * i] = s->layers[i].loss4;
+            m[2 * i + 1] = s->layers[i].acc4;
+        }
+        tm_status sh = tm_ranks_share_doubles(rk, m, 2, n);
+        for (int i = 0; i < n; i++) {
+            s->layers[i].loss4 = m[2 * i];
+            s->layers[i].acc4 = m[2 * i + 1];
+            s->layers[i].damage = s->layers[i].loss4 - s->base_loss;
+        }
+        free(m);
+        TM_TRY(sh);
+    }
     for (int i = 0; i < n; i++)
         s->damage[i] = s->layers[i].damage;
     TM_TRY(solve(s, o->budget, s->bits, &s->res));
@@ -505,6 +529,9 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     if (!bits)
         return tm_error(TM_ERR_NOMEM, "search: out of memory");
     tm_status st = TM_OK;
+    /* Calibrated points are independent measurements: shared over the ranks.
+     * Fine-tuned ones stay with rank 0, in order, as one process runs them. */
+    int share = rk->size > 1 && !o->pareto_qat;
     for (int j = 0; j < s->n_pareto && st == TM_OK; j++) {
         pareto_point *p = &s->pareto[j];
         p->budget = s->all4 + (long)((double)(s->all8 - s->all4) * j / (s->n_pareto - 1));
@@ -517,13 +544,15 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
         p->bytes = pr.bytes;
         p->damage = pr.damage;
         bits_string(bits, n, p->bits, sizeof p->bits);
+        if ((share && j % rk->size != rk->rank) || (!share && rk->rank != 0))
+            continue;
         tm_search_apply(r->q, s->layers, n, bits);
         st = tm_search_eval(r->q, &r->lo, &s->sens, &p->val_loss, &p->val_acc);
         if (st == TM_OK)
             st = tm_qrun_simulate(r, &r->test, &p->ptq_acc, NULL);
         if (st == TM_OK && o->pareto_qat)
             st = finetune_and_test(r, s, o->qat_epochs, NULL, &p->qat_acc);
-        if (st == TM_OK && out)
+        if (st == TM_OK && out && !share)
             fprintf(out, "pareto %d/%d: budget %ld -> %ld bytes, bits %s, predicted damage "
                          "%.4f (measured %.4f), test accuracy %.4f%s\n",
                     j + 1, s->n_pareto, p->budget, p->bytes, p->bits, p->damage,
@@ -531,6 +560,28 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     }
     free(bits);
     TM_TRY(st);
+    if (share) {
+        double m[3 * MAX_PARETO];
+        for (int j = 0; j < s->n_pareto; j++) {
+            m[3 * j] = s->pareto[j].val_loss;
+            m[3 * j + 1] = s->pareto[j].val_acc;
+            m[3 * j + 2] = s->pareto[j].ptq_acc;
+        }
+        TM_TRY(tm_ranks_share_doubles(rk, m, 3, s->n_pareto));
+        for (int j = 0; j < s->n_pareto; j++) {
+            pareto_point *p = &s->pareto[j];
+            p->val_loss = m[3 * j];
+            p->val_acc = m[3 * j + 1];
+            p->ptq_acc = m[3 * j + 2];
+            if (out)
+                fprintf(out, "pareto %d/%d: budget %ld -> %ld bytes, bits %s, predicted damage "
+                             "%.4f (measured %.4f), test accuracy %.4f (calibrated, rank %d)\n",
+                        j + 1, s->n_pareto, p->budget, p->bytes, p->bits, p->damage,
+                        p->val_loss - s->base_loss, p->ptq_acc, j % rk->size);
+        }
+    }
+    if (rk->rank != 0)
+        return TM_OK; /* rank 0 fine-tunes and writes */
 
     /* The all-4-bit model of the same net, same calibration and fine-tuning. */
     int *four = malloc(sizeof(int) * (size_t)n);
@@ -604,6 +655,8 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     return TM_OK;
 }
 
+static int search_main(const options *op);
+
 int tm_cmd_search(int argc, char **argv)
 {
     options o;
@@ -626,11 +679,31 @@ int tm_cmd_search(int argc, char **argv)
         TM_CLI_LIST_PREFIX("--threads", &set_list, "experiment.threads=", threads_set),
         TM_CLI_FLAG("--quiet", "-q", &o.quiet),
         TM_CLI_FLAG("--force", NULL, &o.force),
+        TM_CLI_FLAG("--distributed", NULL, &o.distributed),
         {0},
     };
     int rc = tm_cli_parse("search", help, opts, argc, argv, &o.run_dir, 1);
     if (rc)
         return rc == TM_CLI_HELP ? 0 : rc;
+    o.n_sets = set_list.n;
+    o.ranks.size = 1;
+    if (o.distributed) {
+        if (tm_ranks_launched() && !tm_ranks_have_mpi()) {
+            fprintf(stderr, "tinym2net search: error: --distributed under a launcher, but this "
+                            "build has no MPI (TM_WITH_MPI=OFF; docs/scale-out.md)\n");
+            return 1;
+        }
+        if (tm_ranks_init(&o.ranks, &argc, &argv) != TM_OK)
+            return tm_cli_fail("search");
+        o.quiet |= o.ranks.rank != 0;
+    }
+    rc = search_main(&o);
+    return o.ranks.mpi ? tm_ranks_exit(&o.ranks, rc) : rc;
+}
+
+static int search_main(const options *op)
+{
+    const options o = *op;
     if (!o.out_dir || o.budget < 0) {
         fprintf(stderr, "tinym2net search: %s is required\n",
                 !o.out_dir ? "--out SDIR" : "--budget-bytes N");
@@ -638,7 +711,6 @@ int tm_cmd_search(int argc, char **argv)
     }
     if (tm_cli_check_out("search", o.out_dir, "pareto.csv", "a precision search", o.force))
         return 1;
-    o.n_sets = set_list.n;
     tm_qrun r;
     search s;
     tm_metrics met;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_layer_desc.h"
 #include "tm_suggest.h"
 
 /* ---- raw INI entries --------------------------------------------------- */
@@ -651,22 +652,7 @@ static tm_status feature_finish(tm_experiment *e, int b, const char *label)
 /* Which keys each layer type accepts. */
 static const char *layer_keys(tm_layer_kind k)
 {
-    switch (k) {
-    case TM_LAYER_CONV:
-    case TM_LAYER_SEPARABLE:
-        return "type, filters, size, stride, padding, batch_norm, bias, activation, bits";
-    case TM_LAYER_DEPTHWISE:
-        return "type, size, stride, padding, batch_norm, bias, activation, bits";
-    case TM_LAYER_MAXPOOL:
-    case TM_LAYER_AVGPOOL:
-        return "type, size, stride";
-    case TM_LAYER_DENSE:
-        return "type, units, batch_norm, bias, activation, bits";
-    case TM_LAYER_DROPOUT:
-        return "type, rate";
-    default:
-        return "type";
-    }
+    return tm_layer_desc_of(k)->keys;
 }
 
 static int key_allowed(const char *list, const char *key)
@@ -990,17 +976,15 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
             for (int j = r->first[si]; j >= 0; j = r->next[j])
                 if (!strcmp(r->e[j].key, "type"))
                     type = &r->e[j];
-            if (!type)
-                return section_error(r->label, s, "a layer needs a type (conv, depthwise, "
-                                                  "separable, maxpool, avgpool, globalavgpool, "
-                                                  "dense, batchnorm, relu, relu6, dropout, "
-                                                  "flatten)");
+            const char *types = tm_layer_kind_list();
+            if (!type) {
+                char why[320];
+                snprintf(why, sizeof why, "a layer needs a type (%s)", types);
+                return section_error(r->label, s, why);
+            }
             int k = tm_layer_kind_parse(type->value);
             if (k < 0) {
                 ctx c = {r->label, type};
-                static const char types[] = "conv, depthwise, separable, maxpool, avgpool, "
-                                            "globalavgpool, dense, batchnorm, relu, relu6, "
-                                            "dropout, flatten";
                 char near[64], hint[96] = "";
                 if (tm_suggest_in_list(type->value, types, near, sizeof near))
                     snprintf(hint, sizeof hint, "did you mean '%s'? ", near);

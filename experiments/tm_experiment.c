@@ -719,6 +719,8 @@ static tm_status layer_key(tm_layer_spec *l, const ctx *c)
     }
     if (KEY("rate"))
         return get_float(c, 0.0, 0.99, &l->rate);
+    if (KEY("from"))
+        return get_string(c, l->from, sizeof l->from);
     if (KEY("bits")) {
         TM_TRY(get_int(c, 4, 8, &l->bits));
         if (l->bits != 4 && l->bits != 8)
@@ -925,6 +927,33 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
     return st;
 }
 
+/* An add's `from` names an earlier layer of its branch (or of the head):
+ * its section name or the part after the dot. */
+static tm_status check_from(const raw_ini *r, int si, const tm_layer_spec *l,
+                            const tm_layer_spec *before, int n)
+{
+    const entry *at = NULL;
+    for (int j = r->first[si]; j >= 0; j = r->next[j])
+        if (!strcmp(r->e[j].key, "from"))
+            at = &r->e[j];
+    if (!at)
+        return section_error(r->label, &r->s[si],
+                             "an add needs from = <an earlier layer of the same branch>");
+    char earlier[300] = "";
+    for (int i = 0; i < n; i++) {
+        const char *dot = strchr(before[i].name, '.');
+        if (!strcmp(before[i].name, l->from) || (dot && !strcmp(dot + 1, l->from)))
+            return TM_OK;
+        strncat(earlier, i ? ", " : "", sizeof earlier - strlen(earlier) - 1);
+        strncat(earlier, dot ? dot + 1 : before[i].name, sizeof earlier - strlen(earlier) - 1);
+    }
+    ctx c = {r->label, at};
+    char msg[440];
+    snprintf(msg, sizeof msg, "no earlier layer of this branch is called '%s' (%s%s)", l->from,
+             n ? "the earlier ones: " : "this is the branch's first layer", earlier);
+    return bad(&c, "%s", msg);
+}
+
 static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup_sec,
                                     const int *dup_key)
 {
@@ -941,6 +970,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
         const char *dot = strchr(name, '.');
         int branch = -1;
         tm_layer_spec *layer = NULL;
+        const tm_layer_spec *layers_before = NULL; /* the chain's layers before `layer` */
+        int n_before = 0;
         enum { S_EXP, S_DATA, S_TRAIN, S_FUSION, S_BRANCH, S_LAYER } kind;
         if (!strcmp(name, "experiment"))
             kind = S_EXP;
@@ -997,6 +1028,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
                     return section_error(r->label, s, "head layers come after [fusion]");
                 TM_TRY(add_layer(&e->model.head, &e->model.n_head, name, s->line, k));
                 layer = &e->model.head[e->model.n_head - 1];
+                layers_before = e->model.head;
+                n_before = e->model.n_head - 1;
             } else {
                 int b = find_branch(e, owner);
                 if (b < 0) {
@@ -1007,6 +1040,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
                 tm_branch_spec *bs = &e->model.branches[b];
                 TM_TRY(add_layer(&bs->layers, &bs->n_layers, name, s->line, k));
                 layer = &bs->layers[bs->n_layers - 1];
+                layers_before = bs->layers;
+                n_before = bs->n_layers - 1;
             }
         }
         int saw_input = 0;
@@ -1033,6 +1068,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
             return section_error(r->label, s, "a branch needs input = CxHxW");
         if (kind == S_BRANCH)
             TM_TRY(branch_unused_keys(&e->features[branch], r, si));
+        if (layer && layer->kind == TM_LAYER_ADD)
+            TM_TRY(check_from(r, si, layer, layers_before, n_before));
         if (layer && (layer->kind == TM_LAYER_CONV || layer->kind == TM_LAYER_SEPARABLE ||
                       layer->kind == TM_LAYER_DENSE) &&
             layer->filters == 0)

@@ -379,6 +379,34 @@ static tm_status fwd_dropout(const tm_model *m, const tm_layer *l, tm_tape *t, t
     return tm_dropout(t, x, l->spec.rate, y);
 }
 
+/* ---- add: a residual connection ------------------------------------------------ */
+
+static tm_status build_add(tm_model *m, tm_layer *l, const tm_layer *skip, tm_rng *r)
+{
+    (void)r;
+    char why[200], got[64];
+    int same = skip->out_ndim == l->in_ndim;
+    for (int i = 0; same && i < 3; i++)
+        same = skip->out_shape[i] == l->in_shape[i];
+    if (!same) {
+        tm_shape_str(skip->out_ndim == 4 ? 3 : 1, skip->out_shape, got, sizeof got);
+        snprintf(why, sizeof why, "from = %s gives %s, which is not the shape of this layer's "
+                                  "input",
+                 l->spec.from, got);
+        return tm_layer_error(m, l, why);
+    }
+    return TM_OK;
+}
+
+static tm_status fwd_add(const tm_model *m, const tm_layer *l, tm_tape *t, tm_tensor *x,
+                         tm_tensor *skip, tm_tensor **y)
+{
+    (void)m;
+    tm_tensor *h = NULL;
+    TM_TRY(tm_add(t, x, skip, &h));
+    return activate(t, l->spec.activation, h, y);
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 #define CONV_KEYS "type, filters, size, stride, padding, batch_norm, bias, activation, bits"
@@ -401,6 +429,7 @@ const tm_layer_desc tm_layer_relu = {"relu", "type", build_same, fwd_relu};
 const tm_layer_desc tm_layer_relu6 = {"relu6", "type", build_same, fwd_relu6};
 const tm_layer_desc tm_layer_dropout = {"dropout", "type, rate", build_same, fwd_dropout};
 const tm_layer_desc tm_layer_flatten = {"flatten", "type", build_to_vector, fwd_flatten};
+const tm_layer_desc tm_layer_add = {"add", "type, from, activation", build_add, fwd_add};
 
 #define TM_LAYER_DESC_ROW_(K, n) [TM_LAYER_##K] = &tm_layer_##n,
 static const tm_layer_desc *const descs[] = {TM_LAYER_KINDS(TM_LAYER_DESC_ROW_)};

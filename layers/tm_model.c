@@ -73,8 +73,37 @@ tm_status tm_model_spec_single_branch(tm_model_spec *dst, const tm_model_spec *s
 
 static const char *src(const tm_model *m) { return m->spec.source[0] ? m->spec.source : "model"; }
 
+/* An add's `from`: an earlier layer of the same chain, by its section name
+ * ("image.conv1") or the part after the dot ("conv1"); it gets a slot of
+ * the walker. */
+static tm_status resolve_from(tm_model *m, tm_layer *layers, int i, int *slots)
+{
+    tm_layer *l = &layers[i];
+    const char *from = l->spec.from;
+    if (!from[0])
+        return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] an add needs from = <an earlier layer of "
+                                       "this branch>",
+                        src(m), l->spec.line, l->spec.name);
+    for (int j = i - 1; j >= 0; j--) {
+        const char *name = layers[j].spec.name, *dot = strchr(name, '.');
+        if (strcmp(name, from) != 0 && !(dot && strcmp(dot + 1, from) == 0))
+            continue;
+        if (layers[j].slot < 0) {
+            if (*slots == TM_GRAPH_MAX_SKIPS)
+                return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] more than %d layers feed adds",
+                                src(m), l->spec.line, l->spec.name, TM_GRAPH_MAX_SKIPS);
+            layers[j].slot = (*slots)++;
+        }
+        l->from = j;
+        return TM_OK;
+    }
+    return tm_error(TM_ERR_CONFIG, "%s:%d: [%s] from = %s: no earlier layer of this branch has "
+                                   "that name",
+                    src(m), l->spec.line, l->spec.name, from);
+}
+
 static tm_status build_chain(tm_model *m, tm_layer *layers, const tm_layer_spec *specs, int n,
-                             int ndim, int shape[3], tm_rng *r)
+                             int ndim, int shape[3], int *slots, tm_rng *r)
 {
     for (int i = 0; i < n; i++) {
         tm_layer *l = &layers[i];
@@ -87,7 +116,9 @@ static tm_status build_chain(tm_model *m, tm_layer *layers, const tm_layer_spec 
         if (!d)
             return tm_error(TM_ERR_INTERNAL, "%s: unknown layer kind %d", l->spec.name,
                             (int)l->spec.kind);
-        TM_TRY(d->build(m, l, NULL, r));
+        if (l->spec.kind == TM_LAYER_ADD)
+            TM_TRY(resolve_from(m, layers, i, slots));
+        TM_TRY(d->build(m, l, l->from >= 0 ? &layers[l->from] : NULL, r));
         ndim = l->out_ndim;
         memcpy(shape, l->out_shape, sizeof l->out_shape);
     }
@@ -112,6 +143,7 @@ tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *r)
         return s;
     }
     m->fused_width = 0;
+    int slots = 0;
     for (int b = 0; b < spec->n_branches && s == TM_OK; b++) {
         const tm_branch_spec *bs = &spec->branches[b];
         m->branch_layers[b] = calloc((size_t)(bs->n_layers ? bs->n_layers : 1), sizeof(tm_layer));
@@ -125,7 +157,7 @@ tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *r)
                          bs->line, bs->name);
             break;
         }
-        s = build_chain(m, m->branch_layers[b], bs->layers, bs->n_layers, 4, shape, r);
+        s = build_chain(m, m->branch_layers[b], bs->layers, bs->n_layers, 4, shape, &slots, r);
         if (s != TM_OK)
             break;
         int ndim = bs->n_layers ? m->branch_layers[b][bs->n_layers - 1].out_ndim : 4;
@@ -143,7 +175,7 @@ tm_status tm_model_build(tm_model **out, const tm_model_spec *spec, tm_rng *r)
     }
     if (s == TM_OK) {
         int shape[3] = {m->fused_width, 1, 1};
-        s = build_chain(m, m->head_layers, spec->head, spec->n_head, 2, shape, r);
+        s = build_chain(m, m->head_layers, spec->head, spec->n_head, 2, shape, &slots, r);
         if (s == TM_OK && (m->head_layers[spec->n_head - 1].out_ndim != 2 ||
                            shape[0] != spec->n_classes)) {
             const tm_layer_spec *last = &spec->head[spec->n_head - 1];

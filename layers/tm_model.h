@@ -28,7 +28,8 @@
     X(RELU, relu)                                                                      \
     X(RELU6, relu6)                                                                    \
     X(DROPOUT, dropout)                                                                \
-    X(FLATTEN, flatten)
+    X(FLATTEN, flatten)                                                                \
+    X(ADD, add) /* its input plus the output of an earlier layer (`from`) */
 
 #define TM_LAYER_ENUM_(K, n) TM_LAYER_##K,
 typedef enum { TM_LAYER_KINDS(TM_LAYER_ENUM_) TM_LAYER_KIND_COUNT } tm_layer_kind;

@@ -285,6 +285,29 @@ tm_status tm_lower_pool(tm_lower_ctx *L, int c, int i, const tm_tref *x, const t
     return TM_OK;
 }
 
+/* Both inputs go to the add's own scale, TFLite's way (tm_rt_add). */
+tm_status tm_lower_add(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,
+                       tm_tref *y)
+{
+    const tm_qat_layer *ql = &L->q->chain[c][i];
+    const char *name = tm_qat_model_layer(L->q, c, i)->spec.name;
+    tm_qparams oq = tm_observer_qparams(&ql->out);
+    int32_t mult[3], shift[3];
+    tm_rt_add_multipliers(x->qp.scale, skip->qp.scale, oq.scale, mult, shift);
+    TM_TRY(new_tensor(L, x->c, x->h, x->w, oq, name, y));
+    tm_rt_op_desc op;
+    op_init(&op, TM_RT_OP_ADD);
+    op.n_inputs = 2;
+    op.inputs[0] = x->index;
+    op.inputs[1] = skip->index;
+    op.output = y->index;
+    act_clamp(ql->act, &oq, &op.act_min, &op.act_max);
+    op.mult = blob(L, mult, sizeof mult);
+    op.shift = blob(L, shift, sizeof shift);
+    TM_TRY(builder_check(L, name));
+    return add_op(L, &op, name);
+}
+
 tm_status tm_lower_pass(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,
                         tm_tref *y)
 {

@@ -40,6 +40,7 @@ static tm_status plan_chain(tm_qat *q, int c)
                                                "or 4",
                                 s->name, s->line, s->bits);
             ql->weight = 1;
+            ql->observed = 1;
             ql->bits = bits;
             ql->bn = l->gamma ? i : -1;
             ql->act = s->activation;
@@ -48,7 +49,8 @@ static tm_status plan_chain(tm_qat *q, int c)
         }
         switch (plan) {
         case TM_QPLAN_FOLD_BN:
-            if (owner < 0 || q->chain[c][owner].bn >= 0 || q->chain[c][owner].act != TM_ACT_NONE)
+            if (owner < 0 || !q->chain[c][owner].weight || q->chain[c][owner].bn >= 0 ||
+                q->chain[c][owner].act != TM_ACT_NONE)
                 return tm_error(TM_ERR_CONFIG,
                                 "%s (line %d): a batchnorm layer can only be quantised right "
                                 "after a conv, depthwise, separable or dense layer without batch "
@@ -61,13 +63,30 @@ static tm_status plan_chain(tm_qat *q, int c)
             if (owner < 0 || q->chain[c][owner].act != TM_ACT_NONE)
                 return tm_error(TM_ERR_CONFIG,
                                 "%s (line %d): a %s layer can only be quantised right after a "
-                                "conv, depthwise, separable or dense layer without activation "
+                                "conv, depthwise, separable, dense or add layer without activation "
                                 "(set activation on that layer instead)",
                                 s->name, s->line, tm_layer_kind_name(s->kind));
             q->chain[c][owner].act = s->kind == TM_LAYER_RELU ? TM_ACT_RELU : TM_ACT_RELU6;
             ql->merged = 1;
             owner = -1;
             break;
+        case TM_QPLAN_OUTPUT: {
+            int from = l->from, last = from;
+            while (last >= 0 && last + 1 < i && q->chain[c][last + 1].merged)
+                last++;
+            if (last != from)
+                return tm_error(TM_ERR_CONFIG,
+                                "%s (line %d): from = %s, but %s is merged into it when "
+                                "quantised, so the sum would differ from the float model's; "
+                                "name %s in from",
+                                s->name, s->line, s->from,
+                                tm_qat_model_layer(q, c, from + 1)->spec.name,
+                                tm_qat_model_layer(q, c, last)->spec.name);
+            ql->observed = 1;
+            ql->act = s->activation;
+            owner = i;
+            break;
+        }
         default:
             owner = -1;
             break;
@@ -277,6 +296,23 @@ tm_status tm_qat_forward_float(tm_qat *q, tm_tape *t, int c, int i, const tm_qva
     y->qp = x->qp;
     return tm_layer_desc_of(l->spec.kind)->forward(q->m, l, t, x->t, skip ? skip->t : NULL,
                                                    &y->t);
+}
+
+tm_status tm_qat_forward_add(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *x,
+                             const tm_qval *skip, tm_qval *y)
+{
+    const tm_layer *l = tm_qat_model_layer(q, c, i);
+    tm_qat_layer *ql = &q->chain[c][i];
+    char what[TM_LAYER_NAME + 16];
+    tm_tensor *h = NULL;
+    y->qp = x->qp;
+    TM_TRY(tm_add(t, x->t, skip->t, &h));
+    if (ql->act == TM_ACT_RELU)
+        TM_TRY(tm_relu(t, h, &h));
+    else if (ql->act == TM_ACT_RELU6)
+        TM_TRY(tm_relu6(t, h, &h));
+    snprintf(what, sizeof what, "%s (output)", l->spec.name);
+    return quant_point(q, t, &ql->out, what, h, &y->t, &y->qp);
 }
 
 typedef struct {
@@ -577,10 +613,12 @@ static tm_status visit(tm_qat *q, io *o)
         for (int i = 0; i < q->n[c]; i++) {
             tm_qat_layer *ql = &q->chain[c][i];
             const char *ln = tm_qat_model_layer(q, c, i)->spec.name;
-            if (!ql->weight)
+            if (!ql->observed)
                 continue;
             snprintf(name, sizeof name, "quant/%s/output", ln);
             TM_TRY(visit_range(o, &ql->out, name));
+            if (!ql->weight)
+                continue;
             if (tm_qat_model_layer(q, c, i)->spec.kind == TM_LAYER_SEPARABLE) {
                 snprintf(name, sizeof name, "quant/%s/depthwise_output", ln);
                 TM_TRY(visit_range(o, &ql->mid, name));

@@ -20,6 +20,9 @@ static const tm_qlayer_desc tm_qlayer_dropout = {TM_QPLAN_PLAIN, tm_qat_forward_
 static const tm_qlayer_desc tm_qlayer_batchnorm = {TM_QPLAN_FOLD_BN, NULL, NULL, NULL};
 static const tm_qlayer_desc tm_qlayer_relu = {TM_QPLAN_FOLD_ACT, NULL, NULL, NULL};
 static const tm_qlayer_desc tm_qlayer_relu6 = {TM_QPLAN_FOLD_ACT, NULL, NULL, NULL};
+/* Its three multipliers are requantisation, not weights: no size row. */
+static const tm_qlayer_desc tm_qlayer_add = {TM_QPLAN_OUTPUT, tm_qat_forward_add, tm_lower_add,
+                                             NULL};
 
 /* A kind of TM_LAYER_KINDS without its tm_qlayer_<name> does not compile. */
 #define TM_QLAYER_ROW_(K, n) [TM_LAYER_##K] = &tm_qlayer_##n,

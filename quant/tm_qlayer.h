@@ -30,7 +30,8 @@ typedef enum {
     TM_QPLAN_WEIGHT,    /* weights at 8 or 4 bits, an observed output; absorbs bn and act */
     TM_QPLAN_FOLD_BN,   /* folds into the weight layer before it */
     TM_QPLAN_FOLD_ACT,  /* becomes the activation of the layer before it */
-    TM_QPLAN_PLAIN      /* keeps its input's quantisation */
+    TM_QPLAN_PLAIN,     /* keeps its input's quantisation */
+    TM_QPLAN_OUTPUT     /* an observed output without weights (add); absorbs act */
 } tm_qplan;
 
 typedef struct tm_qlayer_desc {
@@ -55,6 +56,10 @@ tm_status tm_qat_forward_avgpool(tm_qat *q, tm_tape *t, int c, int i, const tm_q
                                  const tm_qval *skip, tm_qval *y);
 tm_status tm_qat_forward_float(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *x,
                                const tm_qval *skip, tm_qval *y);
+tm_status tm_qat_forward_add(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *x,
+                             const tm_qval *skip, tm_qval *y);
+tm_status tm_lower_add(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,
+                       tm_tref *y);
 tm_status tm_lower_weight(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,
                           tm_tref *y);
 tm_status tm_lower_pool(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,

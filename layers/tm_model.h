@@ -147,6 +147,21 @@ tm_status tm_model_check_input(const tm_model *m, int b, const tm_tensor *x);
 const tm_layer *tm_model_layer(const tm_model *m, int c, int i);
 int tm_model_chain_len(const tm_model *m, int c);
 
+/* The one evaluation loop: n samples in order (or in order[] when given),
+ * batch at a time, on a tape of its own in eval mode without gradients
+ * (dropout off, batch norm on running statistics). For each batch, gather
+ * fills the inputs of samples idx[0..count-1], forward makes the logits and
+ * done takes them (start: the batch's first position in the order). Used by
+ * float prediction, QAT calibration and QAT prediction. */
+typedef struct tm_eval_loop {
+    int n, batch;
+    const int *order;   /* NULL: 0 .. n - 1 */
+    tm_status (*gather)(void *ctx, tm_tape *t, const int *idx, int count, tm_tensor **x);
+    tm_status (*forward)(void *ctx, tm_tape *t, tm_tensor *const *x, tm_tensor **logits);
+    tm_status (*done)(void *ctx, tm_tape *t, int start, int count, tm_tensor *logits);
+} tm_eval_loop;
+tm_status tm_eval_batches(tm_pool *pool, const tm_eval_loop *l, void *ctx);
+
 long tm_model_param_count(const tm_model *m);
 long tm_model_macs(const tm_model *m);
 /* Human-readable table of layers, shapes, parameters and MACs. */

@@ -409,6 +409,24 @@ static int *shuffled(int n, tm_rng *rng)
     return p;
 }
 
+/* The evaluation loops' side: gather (into a tape's arena) and the QAT forward. */
+typedef struct {
+    tm_qat *q;
+    const tm_qat_data *d;
+    float *probs;
+} qat_eval;
+
+static tm_status eval_gather(void *ctx, tm_tape *t, const int *idx, int n, tm_tensor **x)
+{
+    qat_eval *e = ctx;
+    return gather(e->q, t, e->d, idx, n, x);
+}
+
+static tm_status eval_forward(void *ctx, tm_tape *t, tm_tensor *const *x, tm_tensor **logits)
+{
+    return tm_qat_forward(((qat_eval *)ctx)->q, t, x, logits);
+}
+
 tm_status tm_qat_calibrate(tm_qat *q, tm_pool *pool, const tm_qat_data *d, int batch_size,
                            int batches, tm_rng *rng)
 {
@@ -418,26 +436,15 @@ tm_status tm_qat_calibrate(tm_qat *q, tm_pool *pool, const tm_qat_data *d, int b
     int *perm = shuffled(d->n, rng);
     if (!perm)
         return tm_error(TM_ERR_NOMEM, "calibration: out of memory");
-    tm_tape t;
-    tm_tape_init(&t, pool, 0);
-    t.training = 0;
-    tm_tape_set_grad_enabled(&t, 0);
     int total = (d->n + batch_size - 1) / batch_size;
     if (batches > 0 && batches < total)
         total = batches;
+    qat_eval e = {q, d, NULL};
+    tm_eval_loop l = {(long)total * batch_size < d->n ? total * batch_size : d->n, batch_size,
+                      perm, eval_gather, eval_forward, NULL};
     q->observe = 1;
     q->fake = 0;
-    tm_status s = TM_OK;
-    for (int bi = 0; bi < total && s == TM_OK; bi++) {
-        int start = bi * batch_size;
-        int n = d->n - start < batch_size ? d->n - start : batch_size;
-        tm_tape_reset(&t);
-        tm_tensor *x[TM_MAX_BRANCHES], *logits = NULL;
-        s = gather(q, &t, d, perm + start, n, x);
-        if (s == TM_OK)
-            s = tm_qat_forward(q, &t, x, &logits);
-    }
-    tm_tape_free(&t);
+    tm_status s = tm_eval_batches(pool, &l, &e);
     free(perm);
     q->observe = 0;
     q->fake = 1;
@@ -520,44 +527,31 @@ tm_status tm_qat_train_epoch(tm_qat *q, tm_tape *t, tm_optimizer *opt, const tm_
     return s;
 }
 
+static tm_status eval_softmax(void *ctx, tm_tape *t, int start, int n, tm_tensor *logits)
+{
+    (void)t;
+    qat_eval *e = ctx;
+    int k = e->q->m->spec.n_classes;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits->data + (size_t)i * k;
+        float *p = e->probs + (size_t)(start + i) * k, mx = z[argmax(z, k)];
+        double sum = 0.0;
+        for (int c = 0; c < k; c++)
+            sum += p[c] = expf(z[c] - mx);
+        for (int c = 0; c < k; c++)
+            p[c] = (float)(p[c] / sum);
+    }
+    return TM_OK;
+}
+
 tm_status tm_qat_predict(tm_qat *q, tm_pool *pool, const tm_qat_data *d, float *probs)
 {
-    const int batch = 256;
-    int k = q->m->spec.n_classes;
-    int *idx = malloc(sizeof(int) * (size_t)batch);
-    if (!idx)
-        return tm_error(TM_ERR_NOMEM, "qat: out of memory");
-    tm_tape t;
-    tm_tape_init(&t, pool, 0);
-    t.training = 0;
-    tm_tape_set_grad_enabled(&t, 0);
+    qat_eval e = {q, d, probs};
+    tm_eval_loop l = {d->n, 256, NULL, eval_gather, eval_forward, eval_softmax};
     int old_observe = q->observe;
     q->observe = 0;
-    tm_status s = TM_OK;
-    for (int start = 0; start < d->n && s == TM_OK; start += batch) {
-        int n = d->n - start < batch ? d->n - start : batch;
-        for (int i = 0; i < n; i++)
-            idx[i] = start + i;
-        tm_tape_reset(&t);
-        tm_tensor *x[TM_MAX_BRANCHES], *logits = NULL;
-        s = gather(q, &t, d, idx, n, x);
-        if (s == TM_OK)
-            s = tm_qat_forward(q, &t, x, &logits);
-        if (s == TM_OK) {
-            for (int i = 0; i < n; i++) {
-                const float *z = logits->data + (size_t)i * k;
-                float *p = probs + (size_t)(start + i) * k, mx = z[argmax(z, k)];
-                double sum = 0.0;
-                for (int c = 0; c < k; c++)
-                    sum += p[c] = expf(z[c] - mx);
-                for (int c = 0; c < k; c++)
-                    p[c] = (float)(p[c] / sum);
-            }
-        }
-    }
+    tm_status s = tm_eval_batches(pool, &l, &e);
     q->observe = old_observe;
-    tm_tape_free(&t);
-    free(idx);
     return s;
 }
 

@@ -31,7 +31,7 @@
 #include "tm_threads.h"
 
 /* Chain index of the head (branches are 0 .. n_branches - 1). */
-#define TM_QAT_HEAD TM_MAX_BRANCHES
+#define TM_QAT_HEAD TM_MODEL_HEAD
 
 typedef struct tm_qat_layer {
     int weight;          /* conv, depthwise, separable or dense */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_layer_desc.h"
 #include "tm_suggest.h"
 
 /* ---- raw INI entries --------------------------------------------------- */
@@ -653,22 +654,7 @@ static tm_status feature_finish(tm_experiment *e, int b, const char *label)
 /* Which keys each layer type accepts. */
 static const char *layer_keys(tm_layer_kind k)
 {
-    switch (k) {
-    case TM_LAYER_CONV:
-    case TM_LAYER_SEPARABLE:
-        return "type, filters, size, stride, padding, batch_norm, bias, activation, bits";
-    case TM_LAYER_DEPTHWISE:
-        return "type, size, stride, padding, batch_norm, bias, activation, bits";
-    case TM_LAYER_MAXPOOL:
-    case TM_LAYER_AVGPOOL:
-        return "type, size, stride";
-    case TM_LAYER_DENSE:
-        return "type, units, batch_norm, bias, activation, bits";
-    case TM_LAYER_DROPOUT:
-        return "type, rate";
-    default:
-        return "type";
-    }
+    return tm_layer_desc_of(k)->keys;
 }
 
 static int key_allowed(const char *list, const char *key)
@@ -735,6 +721,8 @@ static tm_status layer_key(tm_layer_spec *l, const ctx *c)
     }
     if (KEY("rate"))
         return get_float(c, 0.0, 0.99, &l->rate);
+    if (KEY("from"))
+        return get_string(c, l->from, sizeof l->from);
     if (KEY("bits")) {
         TM_TRY(get_int(c, 4, 8, &l->bits));
         if (l->bits != 4 && l->bits != 8)
@@ -942,6 +930,33 @@ static tm_status interpret(tm_experiment *e, raw_ini *r)
     return st;
 }
 
+/* An add's `from` names an earlier layer of its branch (or of the head):
+ * its section name or the part after the dot. */
+static tm_status check_from(const raw_ini *r, int si, const tm_layer_spec *l,
+                            const tm_layer_spec *before, int n)
+{
+    const entry *at = NULL;
+    for (int j = r->first[si]; j >= 0; j = r->next[j])
+        if (!strcmp(r->e[j].key, "from"))
+            at = &r->e[j];
+    if (!at)
+        return section_error(r->label, &r->s[si],
+                             "an add needs from = <an earlier layer of the same branch>");
+    char earlier[300] = "";
+    for (int i = 0; i < n; i++) {
+        const char *dot = strchr(before[i].name, '.');
+        if (!strcmp(before[i].name, l->from) || (dot && !strcmp(dot + 1, l->from)))
+            return TM_OK;
+        strncat(earlier, i ? ", " : "", sizeof earlier - strlen(earlier) - 1);
+        strncat(earlier, dot ? dot + 1 : before[i].name, sizeof earlier - strlen(earlier) - 1);
+    }
+    ctx c = {r->label, at};
+    char msg[440];
+    snprintf(msg, sizeof msg, "no earlier layer of this branch is called '%s' (%s%s)", l->from,
+             n ? "the earlier ones: " : "this is the branch's first layer", earlier);
+    return bad(&c, "%s", msg);
+}
+
 static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup_sec,
                                     const int *dup_key)
 {
@@ -958,6 +973,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
         const char *dot = strchr(name, '.');
         int branch = -1;
         tm_layer_spec *layer = NULL;
+        const tm_layer_spec *layers_before = NULL; /* the chain's layers before `layer` */
+        int n_before = 0;
         enum { S_EXP, S_DATA, S_TRAIN, S_FUSION, S_BRANCH, S_LAYER } kind;
         if (!strcmp(name, "experiment"))
             kind = S_EXP;
@@ -993,17 +1010,15 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
             for (int j = r->first[si]; j >= 0; j = r->next[j])
                 if (!strcmp(r->e[j].key, "type"))
                     type = &r->e[j];
-            if (!type)
-                return section_error(r->label, s, "a layer needs a type (conv, depthwise, "
-                                                  "separable, maxpool, avgpool, globalavgpool, "
-                                                  "dense, batchnorm, relu, relu6, dropout, "
-                                                  "flatten)");
+            const char *types = tm_layer_kind_list();
+            if (!type) {
+                char why[320];
+                snprintf(why, sizeof why, "a layer needs a type (%s)", types);
+                return section_error(r->label, s, why);
+            }
             int k = tm_layer_kind_parse(type->value);
             if (k < 0) {
                 ctx c = {r->label, type};
-                static const char types[] = "conv, depthwise, separable, maxpool, avgpool, "
-                                            "globalavgpool, dense, batchnorm, relu, relu6, "
-                                            "dropout, flatten";
                 char near[64], hint[96] = "";
                 if (tm_suggest_in_list(type->value, types, near, sizeof near))
                     snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
@@ -1016,6 +1031,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
                     return section_error(r->label, s, "head layers come after [fusion]");
                 TM_TRY(add_layer(&e->model.head, &e->model.n_head, name, s->line, k));
                 layer = &e->model.head[e->model.n_head - 1];
+                layers_before = e->model.head;
+                n_before = e->model.n_head - 1;
             } else {
                 int b = find_branch(e, owner);
                 if (b < 0) {
@@ -1026,6 +1043,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
                 tm_branch_spec *bs = &e->model.branches[b];
                 TM_TRY(add_layer(&bs->layers, &bs->n_layers, name, s->line, k));
                 layer = &bs->layers[bs->n_layers - 1];
+                layers_before = bs->layers;
+                n_before = bs->n_layers - 1;
             }
         }
         int saw_input = 0;
@@ -1052,6 +1071,8 @@ static tm_status interpret_sections(tm_experiment *e, raw_ini *r, const int *dup
             return section_error(r->label, s, "a branch needs input = CxHxW");
         if (kind == S_BRANCH)
             TM_TRY(branch_unused_keys(&e->features[branch], r, si));
+        if (layer && layer->kind == TM_LAYER_ADD)
+            TM_TRY(check_from(r, si, layer, layers_before, n_before));
         if (layer && (layer->kind == TM_LAYER_CONV || layer->kind == TM_LAYER_SEPARABLE ||
                       layer->kind == TM_LAYER_DENSE) &&
             layer->filters == 0)

@@ -136,48 +136,51 @@ static tm_status trim_log(const char *path, int epoch)
 
 /* ---- evaluation -------------------------------------------------------- */
 
+typedef struct {
+    tm_model *m;
+    const tm_dataset *d;
+    const int *map;
+    float *probs;
+    double total;      /* summed loss */
+} predict_ctx;
+
+static tm_status predict_gather(void *ctx, tm_tape *t, const int *idx, int n, tm_tensor **x)
+{
+    predict_ctx *p = ctx;
+    for (int b = 0; b < p->m->spec.n_branches; b++) {
+        const tm_modality *mod = &p->d->mod[p->map[b]];
+        int shape[4] = {n, mod->shape[0], mod->shape[1], mod->shape[2]};
+        TM_TRY(tm_arena_tensor(&t->arena, &x[b], 4, shape, 0));
+        tm_dataset_gather(p->d, p->map[b], idx, n, x[b]->data);
+    }
+    return TM_OK;
+}
+
+static tm_status predict_forward(void *ctx, tm_tape *t, tm_tensor *const *x, tm_tensor **logits)
+{
+    return tm_model_forward(((predict_ctx *)ctx)->m, t, x, logits);
+}
+
+static tm_status predict_done(void *ctx, tm_tape *t, int start, int n, tm_tensor *logits)
+{
+    predict_ctx *p = ctx;
+    int k = p->m->spec.n_classes;
+    tm_tensor *l = NULL;
+    TM_TRY(tm_softmax_cross_entropy(t, logits, p->d->label + start, NULL,
+                                    p->probs + (size_t)start * k, &l));
+    TM_TRY(tm_check_finite(l->data, 1, "evaluation loss"));
+    p->total += (double)l->data[0] * n;
+    return TM_OK;
+}
+
 tm_status tm_predict(tm_model *m, tm_pool *pool, const tm_dataset *d, const int *map,
                      float *probs, double *loss)
 {
-    tm_tape t;
-    tm_tape_init(&t, pool, 0);
-    t.training = 0;
-    tm_tape_set_grad_enabled(&t, 0);
-    const int batch = 256;
-    int k = m->spec.n_classes;
-    int *idx = malloc(sizeof(int) * (size_t)batch);
-    if (!idx)
-        return tm_error(TM_ERR_NOMEM, "predict: out of memory");
-    double total = 0.0;
-    tm_status s = TM_OK;
-    for (int start = 0; start < d->n && s == TM_OK; start += batch) {
-        int n = d->n - start < batch ? d->n - start : batch;
-        for (int i = 0; i < n; i++)
-            idx[i] = start + i;
-        tm_tape_reset(&t);
-        tm_tensor *x[TM_MAX_BRANCHES] = {0};
-        for (int b = 0; b < m->spec.n_branches && s == TM_OK; b++) {
-            const tm_modality *mod = &d->mod[map[b]];
-            int shape[4] = {n, mod->shape[0], mod->shape[1], mod->shape[2]};
-            s = tm_arena_tensor(&t.arena, &x[b], 4, shape, 0);
-            if (s == TM_OK)
-                tm_dataset_gather(d, map[b], idx, n, x[b]->data);
-        }
-        tm_tensor *logits = NULL, *l = NULL;
-        if (s == TM_OK)
-            s = tm_model_forward(m, &t, x, &logits);
-        if (s == TM_OK)
-            s = tm_softmax_cross_entropy(&t, logits, d->label + start, NULL,
-                                         probs + (size_t)start * k, &l);
-        if (s == TM_OK) {
-            s = tm_check_finite(l->data, 1, "evaluation loss");
-            total += (double)l->data[0] * n;
-        }
-    }
-    free(idx);
-    tm_tape_free(&t);
+    predict_ctx p = {m, d, map, probs, 0.0};
+    tm_eval_loop l = {d->n, 256, NULL, predict_gather, predict_forward, predict_done};
+    tm_status s = tm_eval_batches(pool, &l, &p);
     if (s == TM_OK && loss)
-        *loss = total / d->n;
+        *loss = p.total / d->n;
     return s;
 }
 

@@ -230,6 +230,10 @@ void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
             s->param_bytes += 8u * (uint64_t)op->n_inputs;
             continue;
         }
+        if (op->type == TM_RT_OP_ADD) { /* one multiplier per input and one for the sum */
+            s->param_bytes += 8u * 3u;
+            continue;
+        }
         uint64_t row = row_weights(m, op);
         if (!row)
             continue;

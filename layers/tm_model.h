@@ -12,21 +12,28 @@
 #define TM_MAX_BRANCHES 4
 #define TM_LAYER_NAME 64
 
-typedef enum {
-    TM_LAYER_CONV = 0,
-    TM_LAYER_DEPTHWISE,
-    TM_LAYER_SEPARABLE,   /* depthwise k x k then pointwise 1 x 1 */
-    TM_LAYER_MAXPOOL,
-    TM_LAYER_AVGPOOL,
-    TM_LAYER_GLOBALAVGPOOL,
-    TM_LAYER_DENSE,
-    TM_LAYER_BATCHNORM,
-    TM_LAYER_RELU,
-    TM_LAYER_RELU6,
-    TM_LAYER_DROPOUT,
-    TM_LAYER_FLATTEN,
-    TM_LAYER_KIND_COUNT
-} tm_layer_kind;
+/* Every layer kind, in the order of tm_layer_kind: X(ENUM, name) where name
+ * is the experiment file's `type`. Each kind has a descriptor
+ * tm_layer_<name> (layers/tm_layer_desc.h) and a quantised form
+ * tm_qlayer_<name> (quant/tm_qlayer.h); a kind without either does not link. */
+#define TM_LAYER_KINDS(X)                                                              \
+    X(CONV, conv)                                                                      \
+    X(DEPTHWISE, depthwise)                                                            \
+    X(SEPARABLE, separable) /* depthwise k x k then pointwise 1 x 1 */                 \
+    X(MAXPOOL, maxpool)                                                                \
+    X(AVGPOOL, avgpool)                                                                \
+    X(GLOBALAVGPOOL, globalavgpool)                                                    \
+    X(DENSE, dense)                                                                    \
+    X(BATCHNORM, batchnorm)                                                            \
+    X(RELU, relu)                                                                      \
+    X(RELU6, relu6)                                                                    \
+    X(DROPOUT, dropout)                                                                \
+    X(FLATTEN, flatten)                                                                \
+    X(ADD, add) /* its input plus the output of an earlier layer (`from`) */
+
+#define TM_LAYER_ENUM_(K, n) TM_LAYER_##K,
+typedef enum { TM_LAYER_KINDS(TM_LAYER_ENUM_) TM_LAYER_KIND_COUNT } tm_layer_kind;
+#undef TM_LAYER_ENUM_
 
 typedef enum { TM_ACT_NONE = 0, TM_ACT_RELU, TM_ACT_RELU6 } tm_activation;
 
@@ -43,6 +50,7 @@ typedef struct tm_layer_spec {
     tm_activation activation;
     float rate;                 /* dropout */
     int bits;                   /* quantisation precision, 0 = default */
+    char from[TM_LAYER_NAME];   /* add: the earlier layer of the same chain it adds */
     int line;                   /* where it was declared, for messages */
 } tm_layer_spec;
 
@@ -101,6 +109,9 @@ typedef struct tm_layer {
     tm_tensor *gamma, *beta;         /* batch norm */
     tm_tensor *run_mean, *run_var;   /* batch-norm buffers, no gradient */
     long macs;                       /* multiply-accumulates per sample */
+    int from;                        /* add: index in its chain of spec.from, else -1 */
+    int slot;                        /* the walker keeps this layer's output there for
+                                      * a later add (tm_graph.h), else -1 */
 } tm_layer;
 
 typedef struct tm_model {
@@ -129,6 +140,27 @@ void tm_model_free(tm_model *m);
 /* inputs[i] is branch i's (N, C, H, W) batch. logits: (N, n_classes). */
 tm_status tm_model_forward(tm_model *m, tm_tape *t, tm_tensor *const *inputs,
                            tm_tensor **logits);
+/* Branch b's input batch has the branch's shape (N x C x H x W). */
+tm_status tm_model_check_input(const tm_model *m, int b, const tm_tensor *x);
+/* Layer i of chain c (0 .. n_branches - 1, or TM_MODEL_HEAD) and the chain's length. */
+#define TM_MODEL_HEAD TM_MAX_BRANCHES
+const tm_layer *tm_model_layer(const tm_model *m, int c, int i);
+int tm_model_chain_len(const tm_model *m, int c);
+
+/* The one evaluation loop: n samples in order (or in order[] when given),
+ * batch at a time, on a tape of its own in eval mode without gradients
+ * (dropout off, batch norm on running statistics). For each batch, gather
+ * fills the inputs of samples idx[0..count-1], forward makes the logits and
+ * done takes them (start: the batch's first position in the order). Used by
+ * float prediction, QAT calibration and QAT prediction. */
+typedef struct tm_eval_loop {
+    int n, batch;
+    const int *order;   /* NULL: 0 .. n - 1 */
+    tm_status (*gather)(void *ctx, tm_tape *t, const int *idx, int count, tm_tensor **x);
+    tm_status (*forward)(void *ctx, tm_tape *t, tm_tensor *const *x, tm_tensor **logits);
+    tm_status (*done)(void *ctx, tm_tape *t, int start, int count, tm_tensor *logits);
+} tm_eval_loop;
+tm_status tm_eval_batches(tm_pool *pool, const tm_eval_loop *l, void *ctx);
 
 long tm_model_param_count(const tm_model *m);
 long tm_model_macs(const tm_model *m);

@@ -50,6 +50,8 @@ tm_status tm_relu6(tm_tape *t, tm_tensor *x, tm_tensor **out);
 tm_status tm_dropout(tm_tape *t, tm_tensor *x, float rate, tm_tensor **out);
 /* (N, ...) -> (N, F); shares x's data and grad, records nothing. */
 tm_status tm_flatten(tm_tape *t, tm_tensor *x, tm_tensor **out);
+/* a + b, two tensors of one shape: a residual connection. */
+tm_status tm_add(tm_tape *t, tm_tensor *a, tm_tensor *b, tm_tensor **out);
 /* Concatenates (N, Fi) tensors along dim 1: the fusion of branches. */
 tm_status tm_concat(tm_tape *t, tm_tensor **xs, int n, tm_tensor **out);
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_graph.h"
+#include "tm_qlayer.h"
 #include "tm_rt_kernels.h"
 
 /* Float weights of one integer op, batch norm folded in. */
@@ -54,13 +56,8 @@ static tm_status folded_weights(const tm_qat *q, int c, int i, int part, wpart *
 
 /* ---- lowering ---------------------------------------------------------- */
 
-typedef struct {
-    tm_rt_builder *b;
-    const tm_qat *q;
-} lower_ctx;
-
 /* The builder's sticky status as a tm_status naming what was being built. */
-static tm_status builder_check(lower_ctx *L, const char *what)
+static tm_status builder_check(tm_lower_ctx *L, const char *what)
 {
     if (L->b->status == TM_RT_OK)
         return TM_OK;
@@ -69,14 +66,8 @@ static tm_status builder_check(lower_ctx *L, const char *what)
                     tm_rt_status_name(L->b->status));
 }
 
-typedef struct {
-    int32_t index;
-    int c, h, w;
-    tm_qparams qp;
-} tref;
-
-static tm_status new_tensor(lower_ctx *L, int c, int h, int w, tm_qparams qp, const char *what,
-                            tref *out)
+static tm_status new_tensor(tm_lower_ctx *L, int c, int h, int w, tm_qparams qp, const char *what,
+                            tm_tref *out)
 {
     int32_t i = tm_rt_builder_tensor(L->b, c, h, w, qp.scale, qp.zero_point);
     if (i < 0 || L->b->status != TM_RT_OK) {
@@ -94,12 +85,12 @@ static tm_status new_tensor(lower_ctx *L, int c, int h, int w, tm_qparams qp, co
     return TM_OK;
 }
 
-static uint32_t blob(lower_ctx *L, const void *data, size_t bytes)
+static uint32_t blob(tm_lower_ctx *L, const void *data, size_t bytes)
 {
     return tm_rt_builder_blob(L->b, data, bytes);
 }
 
-static tm_status add_op(lower_ctx *L, const tm_rt_op_desc *op, const char *what)
+static tm_status add_op(tm_lower_ctx *L, const tm_rt_op_desc *op, const char *what)
 {
     int32_t i = tm_rt_builder_op(L->b, op);
     if (i < 0 && L->b->status == TM_RT_OK)
@@ -143,8 +134,8 @@ typedef struct {
 
 /* One integer weight op: quantised, packed weights, biases and
  * requantisation multipliers into the blob. */
-static tm_status emit_weight_op(lower_ctx *L, const char *name, const wop *o, const wpart *p,
-                                const tref *in, tref *out)
+static tm_status emit_weight_op(tm_lower_ctx *L, const char *name, const wop *o, const wpart *p,
+                                const tm_tref *in, tm_tref *out)
 {
     int ch = p->channels;
     size_t packed = tm_packed_weight_bytes(ch, p->per, o->bits);
@@ -220,9 +211,12 @@ static int pad_before(int in, int out, int k, int stride, tm_padding p)
     return total > 0 ? total / 2 : 0;
 }
 
-static tm_status lower_weight_layer(lower_ctx *L, int c, int i, tref *x)
+tm_status tm_lower_weight(tm_lower_ctx *L, int c, int i, const tm_tref *xin, const tm_tref *skip,
+                          tm_tref *y)
 {
+    (void)skip;
     const tm_qat *q = L->q;
+    tm_tref x0 = *xin, *x = &x0;
     const tm_layer *l = tm_qat_model_layer(q, c, i);
     const tm_qat_layer *ql = &q->chain[c][i];
     const tm_layer_spec *s = &l->spec;
@@ -236,7 +230,7 @@ static tm_status lower_weight_layer(lower_ctx *L, int c, int i, tref *x)
         o.pad_left = pad_before(x->w, Wo, kw, stride, s->padding);
     }
     wpart p;
-    tref out;
+    tm_tref out;
     if (s->kind == TM_LAYER_SEPARABLE) {
         wop dw = o;
         dw.type = TM_RT_OP_DEPTHWISE;
@@ -259,14 +253,21 @@ static tm_status lower_weight_layer(lower_ctx *L, int c, int i, tref *x)
     tm_status st = emit_weight_op(L, name, &o, &p, x, &out);
     wpart_free(&p);
     TM_TRY(st);
-    *x = out;
+    *y = out;
     return TM_OK;
 }
 
-static tm_status lower_pool(lower_ctx *L, const tm_layer *l, tm_rt_op_type type, tref *x)
+/* maxpool, avgpool, globalavgpool: the output keeps the input's quantisation. */
+tm_status tm_lower_pool(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,
+                        tm_tref *y)
 {
+    (void)skip;
+    const tm_layer *l = tm_qat_model_layer(L->q, c, i);
     const tm_layer_spec *s = &l->spec;
-    tref out;
+    tm_rt_op_type type = s->kind == TM_LAYER_MAXPOOL   ? TM_RT_OP_MAXPOOL
+                         : s->kind == TM_LAYER_AVGPOOL ? TM_RT_OP_AVGPOOL
+                                                       : TM_RT_OP_GLOBALAVGPOOL;
+    tm_tref out;
     int Ho = type == TM_RT_OP_GLOBALAVGPOOL ? 1 : l->out_shape[1];
     int Wo = type == TM_RT_OP_GLOBALAVGPOOL ? 1 : l->out_shape[2];
     TM_TRY(new_tensor(L, x->c, Ho, Wo, x->qp, s->name, &out));
@@ -280,105 +281,135 @@ static tm_status lower_pool(lower_ctx *L, const tm_layer *l, tm_rt_op_type type,
         op.stride = s->stride ? s->stride : s->size;
     }
     TM_TRY(add_op(L, &op, s->name));
-    *x = out;
+    *y = out;
     return TM_OK;
 }
 
-static tm_status lower_chain(lower_ctx *L, int c, tref *x)
+/* Both inputs go to the add's own scale, TFLite's way (tm_rt_add). */
+tm_status tm_lower_add(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,
+                       tm_tref *y)
 {
+    const tm_qat_layer *ql = &L->q->chain[c][i];
+    const char *name = tm_qat_model_layer(L->q, c, i)->spec.name;
+    tm_qparams oq = tm_observer_qparams(&ql->out);
+    int32_t mult[3], shift[3];
+    tm_rt_add_multipliers(x->qp.scale, skip->qp.scale, oq.scale, mult, shift);
+    TM_TRY(new_tensor(L, x->c, x->h, x->w, oq, name, y));
+    tm_rt_op_desc op;
+    op_init(&op, TM_RT_OP_ADD);
+    op.n_inputs = 2;
+    op.inputs[0] = x->index;
+    op.inputs[1] = skip->index;
+    op.output = y->index;
+    act_clamp(ql->act, &oq, &op.act_min, &op.act_max);
+    op.mult = blob(L, mult, sizeof mult);
+    op.shift = blob(L, shift, sizeof shift);
+    TM_TRY(builder_check(L, name));
+    return add_op(L, &op, name);
+}
+
+tm_status tm_lower_pass(tm_lower_ctx *L, int c, int i, const tm_tref *x, const tm_tref *skip,
+                        tm_tref *y)
+{
+    (void)L;
+    (void)c;
+    (void)i;
+    (void)skip;
+    *y = *x;
+    return TM_OK;
+}
+
+typedef struct {
+    tm_lower_ctx *L;
+    const tm_lower_options *o;
+} lower_walk;
+
+static tm_status lower_input(void *ctx, int b, void *out)
+{
+    lower_walk *w = ctx;
+    tm_lower_ctx *L = w->L;
+    const tm_lower_options *o = w->o;
     const tm_qat *q = L->q;
-    for (int i = 0; i < q->n[c]; i++) {
-        const tm_layer *l = tm_qat_model_layer(q, c, i);
-        if (q->chain[c][i].merged)
-            continue;
-        if (q->chain[c][i].weight) {
-            TM_TRY(lower_weight_layer(L, c, i, x));
-            continue;
-        }
-        switch (l->spec.kind) {
-        case TM_LAYER_MAXPOOL:
-            TM_TRY(lower_pool(L, l, TM_RT_OP_MAXPOOL, x));
-            break;
-        case TM_LAYER_AVGPOOL:
-            TM_TRY(lower_pool(L, l, TM_RT_OP_AVGPOOL, x));
-            break;
-        case TM_LAYER_GLOBALAVGPOOL:
-            TM_TRY(lower_pool(L, l, TM_RT_OP_GLOBALAVGPOOL, x));
-            break;
-        case TM_LAYER_FLATTEN:
-            /* CHW bytes already are the flat vector: dense and concat read c*h*w. */
-            break;
-        case TM_LAYER_DROPOUT:
-            break;
-        default:
-            return tm_error(TM_ERR_INTERNAL, "lowering %s: no integer form", l->spec.name);
-        }
+    const tm_branch_spec *bs = &q->m->spec.branches[b];
+    tm_tref *x = out;
+    if (q->input[b].batches == 0)
+        return tm_error(TM_ERR_ARG, "lowering: input %s has no observed range; calibrate "
+                                    "first",
+                        bs->name);
+    TM_TRY(new_tensor(L, bs->input[0], bs->input[1], bs->input[2],
+                      tm_observer_qparams(&q->input[b]), bs->name, x));
+    tm_rt_input_desc in;
+    memset(&in, 0, sizeof in);
+    if (o)
+        in = o->input[b];
+    /* Names longer than the record keep their first 31 bytes. */
+    snprintf(in.name, sizeof in.name, "%.*s", TM_RT_NAME_LEN - 1, bs->name);
+    in.tensor = x->index;
+    if (tm_rt_builder_input(L->b, &in) < 0 || L->b->status != TM_RT_OK) {
+        TM_TRY(builder_check(L, bs->name));
+        return tm_error(TM_ERR_ARG, "lowering: the runtime builder refused input %s (more "
+                                    "than %d inputs?)",
+                        bs->name, TM_RT_MAX_MODEL_INPUTS);
     }
     return TM_OK;
 }
 
-static tm_status lower_into(lower_ctx *L, const tm_lower_options *o)
+static tm_status lower_layer(void *ctx, int c, int i, const tm_layer *l, const void *x,
+                             const void *skip, void *y)
 {
+    tm_lower_ctx *L = ((lower_walk *)ctx)->L;
+    if (L->q->chain[c][i].merged) {
+        *(tm_tref *)y = *(const tm_tref *)x;
+        return TM_OK;
+    }
+    const tm_qlayer_desc *d = tm_qlayer_desc_of(l->spec.kind);
+    if (!d->lower)
+        return tm_error(TM_ERR_INTERNAL, "lowering %s: no integer form", l->spec.name);
+    return d->lower(L, c, i, x, skip, y);
+}
+
+static tm_status lower_fusion(void *ctx, const void *outv, int n_out, void *y)
+{
+    tm_lower_ctx *L = ((lower_walk *)ctx)->L;
     const tm_qat *q = L->q;
-    const tm_model *m = q->m;
-    tref outs[TM_MAX_BRANCHES] = {{0}};
-    int n_out = m->spec.n_branches;
-    for (int b = 0; b < n_out; b++) {
-        const tm_branch_spec *bs = &m->spec.branches[b];
-        if (q->input[b].batches == 0)
-            return tm_error(TM_ERR_ARG, "lowering: input %s has no observed range; calibrate "
-                                        "first",
-                            bs->name);
-        tref x = {0, 0, 0, 0, {1.0f, 0, 0, 0}};
-        TM_TRY(new_tensor(L, bs->input[0], bs->input[1], bs->input[2],
-                          tm_observer_qparams(&q->input[b]), bs->name, &x));
-        tm_rt_input_desc in;
-        memset(&in, 0, sizeof in);
-        if (o)
-            in = o->input[b];
-        /* Names longer than the record keep their first 31 bytes. */
-        snprintf(in.name, sizeof in.name, "%.*s", TM_RT_NAME_LEN - 1, bs->name);
-        in.tensor = x.index;
-        if (tm_rt_builder_input(L->b, &in) < 0 || L->b->status != TM_RT_OK) {
-            TM_TRY(builder_check(L, bs->name));
-            return tm_error(TM_ERR_ARG, "lowering: the runtime builder refused input %s (more "
-                                        "than %d inputs?)",
-                            bs->name, TM_RT_MAX_MODEL_INPUTS);
-        }
-        TM_TRY(lower_chain(L, b, &x));
-        outs[b] = x;
+    const tm_tref *outs = outv;
+    tm_tref *x = y;
+    if (n_out > TM_RT_MAX_OP_INPUTS)
+        return tm_error(TM_ERR_ARG, "lowering: %d branches, the runtime concatenates at most "
+                                    "%d",
+                        n_out, TM_RT_MAX_OP_INPUTS);
+    if (q->fusion.batches == 0)
+        return tm_error(TM_ERR_ARG, "lowering: the fusion has no observed range; calibrate "
+                                    "first");
+    tm_qparams fq = tm_observer_qparams(&q->fusion);
+    int width = 0;
+    int32_t mult[TM_RT_MAX_OP_INPUTS], shift[TM_RT_MAX_OP_INPUTS];
+    tm_rt_op_desc op;
+    op_init(&op, TM_RT_OP_CONCAT);
+    op.n_inputs = n_out;
+    for (int i = 0; i < n_out; i++) {
+        /* A vector concatenation takes each input's c*h*w bytes in order,
+         * so a flattened map needs no copy. */
+        width += outs[i].c * outs[i].h * outs[i].w;
+        op.inputs[i] = outs[i].index;
+        tm_rt_quantize_multiplier((double)outs[i].qp.scale / (double)fq.scale, &mult[i],
+                                  &shift[i]);
     }
-    tref x = outs[0];
-    if (n_out > 1) {
-        if (n_out > TM_RT_MAX_OP_INPUTS)
-            return tm_error(TM_ERR_ARG, "lowering: %d branches, the runtime concatenates at most "
-                                        "%d",
-                            n_out, TM_RT_MAX_OP_INPUTS);
-        if (q->fusion.batches == 0)
-            return tm_error(TM_ERR_ARG, "lowering: the fusion has no observed range; calibrate "
-                                        "first");
-        tm_qparams fq = tm_observer_qparams(&q->fusion);
-        int width = 0;
-        int32_t mult[TM_RT_MAX_OP_INPUTS], shift[TM_RT_MAX_OP_INPUTS];
-        tm_rt_op_desc op;
-        op_init(&op, TM_RT_OP_CONCAT);
-        op.n_inputs = n_out;
-        for (int i = 0; i < n_out; i++) {
-            /* A vector concatenation takes each input's c*h*w bytes in order,
-             * so a flattened map needs no copy. */
-            width += outs[i].c * outs[i].h * outs[i].w;
-            op.inputs[i] = outs[i].index;
-            tm_rt_quantize_multiplier((double)outs[i].qp.scale / (double)fq.scale, &mult[i],
-                                      &shift[i]);
-        }
-        TM_TRY(new_tensor(L, width, 1, 1, fq, "fusion", &x));
-        op.output = x.index;
-        op.mult = blob(L, mult, sizeof(int32_t) * (size_t)n_out);
-        op.shift = blob(L, shift, sizeof(int32_t) * (size_t)n_out);
-        TM_TRY(builder_check(L, "fusion"));
-        TM_TRY(add_op(L, &op, "fusion"));
-    }
-    TM_TRY(lower_chain(L, TM_QAT_HEAD, &x));
+    TM_TRY(new_tensor(L, width, 1, 1, fq, "fusion", x));
+    op.output = x->index;
+    op.mult = blob(L, mult, sizeof(int32_t) * (size_t)n_out);
+    op.shift = blob(L, shift, sizeof(int32_t) * (size_t)n_out);
+    TM_TRY(builder_check(L, "fusion"));
+    return add_op(L, &op, "fusion");
+}
+
+static tm_status lower_into(tm_lower_ctx *L, const tm_lower_options *o)
+{
+    static const tm_graph_visitor v = {sizeof(tm_tref), lower_input, lower_layer, lower_fusion};
+    const tm_model *m = L->q->m;
+    lower_walk w = {L, o};
+    tm_tref x;
+    TM_TRY(tm_graph_walk(m, &v, &w, &x));
     for (int k = 0; k < m->spec.n_classes; k++) {
         char name[TM_RT_NAME_LEN];
         if (o && o->class_names)
@@ -416,7 +447,7 @@ tm_status tm_lower(const tm_qat *q, const tm_lower_options *o, uint8_t **bytes, 
             break;
         }
         tm_rt_builder_init(b, buf, cap);
-        lower_ctx L = {b, q};
+        tm_lower_ctx L = {b, q};
         s = lower_into(&L, o);
         tm_rt_status rs = TM_RT_OK;
         size_t n = 0;

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_graph.h"
+#include "tm_layer_desc.h"
+#include "tm_qlayer.h"
+
 void tm_qat_config_default(tm_qat_config *c)
 {
     c->observer = TM_OBS_EMA;
@@ -13,25 +17,9 @@ void tm_qat_config_default(tm_qat_config *c)
     c->observe_in_training = 0;
 }
 
-static int chain_len(const tm_model *m, int c)
-{
-    return c == TM_QAT_HEAD ? m->spec.n_head : m->spec.branches[c].n_layers;
-}
-
 const tm_layer *tm_qat_model_layer(const tm_qat *q, int c, int i)
 {
-    return c == TM_QAT_HEAD ? &q->m->head_layers[i] : &q->m->branch_layers[c][i];
-}
-
-static tm_layer *layer_at(tm_qat *q, int c, int i)
-{
-    return c == TM_QAT_HEAD ? &q->m->head_layers[i] : &q->m->branch_layers[c][i];
-}
-
-static int is_weight_kind(tm_layer_kind k)
-{
-    return k == TM_LAYER_CONV || k == TM_LAYER_DEPTHWISE || k == TM_LAYER_SEPARABLE ||
-           k == TM_LAYER_DENSE;
+    return tm_model_layer(q->m, c, i);
 }
 
 static tm_status plan_chain(tm_qat *q, int c)
@@ -44,22 +32,25 @@ static tm_status plan_chain(tm_qat *q, int c)
         ql->bn = -1;
         tm_observer_init(&ql->out, q->cfg.observer, q->cfg.momentum);
         tm_observer_init(&ql->mid, q->cfg.observer, q->cfg.momentum);
-        if (is_weight_kind(s->kind)) {
+        tm_qplan plan = tm_qlayer_desc_of(s->kind)->plan;
+        if (plan == TM_QPLAN_WEIGHT) {
             int bits = s->bits ? s->bits : 8;
             if (bits != 8 && bits != 4)
                 return tm_error(TM_ERR_CONFIG, "%s (line %d): bits = %d, quantisation supports 8 "
                                                "or 4",
                                 s->name, s->line, s->bits);
             ql->weight = 1;
+            ql->observed = 1;
             ql->bits = bits;
             ql->bn = l->gamma ? i : -1;
             ql->act = s->activation;
             owner = i;
             continue;
         }
-        switch (s->kind) {
-        case TM_LAYER_BATCHNORM:
-            if (owner < 0 || q->chain[c][owner].bn >= 0 || q->chain[c][owner].act != TM_ACT_NONE)
+        switch (plan) {
+        case TM_QPLAN_FOLD_BN:
+            if (owner < 0 || !q->chain[c][owner].weight || q->chain[c][owner].bn >= 0 ||
+                q->chain[c][owner].act != TM_ACT_NONE)
                 return tm_error(TM_ERR_CONFIG,
                                 "%s (line %d): a batchnorm layer can only be quantised right "
                                 "after a conv, depthwise, separable or dense layer without batch "
@@ -68,28 +59,37 @@ static tm_status plan_chain(tm_qat *q, int c)
             q->chain[c][owner].bn = i;
             ql->merged = 1;
             break;
-        case TM_LAYER_RELU:
-        case TM_LAYER_RELU6:
+        case TM_QPLAN_FOLD_ACT:
             if (owner < 0 || q->chain[c][owner].act != TM_ACT_NONE)
                 return tm_error(TM_ERR_CONFIG,
                                 "%s (line %d): a %s layer can only be quantised right after a "
-                                "conv, depthwise, separable or dense layer without activation "
+                                "conv, depthwise, separable, dense or add layer without activation "
                                 "(set activation on that layer instead)",
                                 s->name, s->line, tm_layer_kind_name(s->kind));
             q->chain[c][owner].act = s->kind == TM_LAYER_RELU ? TM_ACT_RELU : TM_ACT_RELU6;
             ql->merged = 1;
             owner = -1;
             break;
-        case TM_LAYER_MAXPOOL:
-        case TM_LAYER_AVGPOOL:
-        case TM_LAYER_GLOBALAVGPOOL:
-        case TM_LAYER_FLATTEN:
-        case TM_LAYER_DROPOUT:
+        case TM_QPLAN_OUTPUT: {
+            int from = l->from, last = from;
+            while (last >= 0 && last + 1 < i && q->chain[c][last + 1].merged)
+                last++;
+            if (last != from)
+                return tm_error(TM_ERR_CONFIG,
+                                "%s (line %d): from = %s, but %s is merged into it when "
+                                "quantised, so the sum would differ from the float model's; "
+                                "name %s in from",
+                                s->name, s->line, s->from,
+                                tm_qat_model_layer(q, c, from + 1)->spec.name,
+                                tm_qat_model_layer(q, c, last)->spec.name);
+            ql->observed = 1;
+            ql->act = s->activation;
+            owner = i;
+            break;
+        }
+        default:
             owner = -1;
             break;
-        default:
-            return tm_error(TM_ERR_INTERNAL, "%s: layer kind %d has no quantised form", s->name,
-                            (int)s->kind);
         }
     }
     return TM_OK;
@@ -114,7 +114,7 @@ tm_status tm_qat_new(tm_qat **out, tm_model *m, const tm_qat_config *cfg)
             continue;
         if (c < TM_QAT_HEAD)
             tm_observer_init(&q->input[c], q->cfg.observer, q->cfg.momentum);
-        q->n[c] = chain_len(m, c);
+        q->n[c] = tm_model_chain_len(m, c);
         q->chain[c] = calloc((size_t)(q->n[c] ? q->n[c] : 1), sizeof(tm_qat_layer));
         if (!q->chain[c])
             s = tm_error(TM_ERR_NOMEM, "qat: out of memory");
@@ -209,15 +209,18 @@ static tm_status quant_weights(tm_qat *q, tm_tape *t, tm_tensor *w, int bits, tm
     return tm_fake_quant_channels(t, w, sc, bits, y);
 }
 
-static tm_status weight_forward(tm_qat *q, tm_tape *t, int c, int i, tm_tensor *x, tm_tensor **y,
-                                tm_qparams *cur)
+tm_status tm_qat_forward_weight(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *xv,
+                                const tm_qval *skip, tm_qval *y)
 {
-    tm_layer *l = layer_at(q, c, i);
+    (void)skip;
+    const tm_layer *l = tm_qat_model_layer(q, c, i);
     tm_qat_layer *ql = &q->chain[c][i];
     const tm_layer_spec *s = &l->spec;
     tm_conv_params cp = {s->stride ? s->stride : 1, s->padding};
-    tm_tensor *w = l->w, *b = l->b, *h = NULL, *wq = NULL;
+    tm_tensor *x = xv->t, *w = l->w, *b = l->b, *h = NULL, *wq = NULL;
+    tm_qparams *cur = &y->qp;
     char what[TM_LAYER_NAME + 32];
+    *cur = xv->qp;
     if (s->kind == TM_LAYER_SEPARABLE) {
         TM_TRY(quant_weights(q, t, l->w, ql->bits, &wq));
         TM_TRY(tm_depthwise_conv2d(t, x, wq, l->b, &cp, &h));
@@ -229,7 +232,7 @@ static tm_status weight_forward(tm_qat *q, tm_tape *t, int c, int i, tm_tensor *
         cp.padding = TM_PAD_SAME;
     }
     if (ql->bn >= 0) {
-        tm_layer *bl = layer_at(q, c, ql->bn);
+        const tm_layer *bl = tm_qat_model_layer(q, c, ql->bn);
         float eps = q->m->spec.bn_eps;
         tm_tensor *wf = NULL, *bf = NULL;
         TM_TRY(tm_fold_weight(t, w, bl->gamma, bl->run_var->data, eps, &wf));
@@ -256,79 +259,113 @@ static tm_status weight_forward(tm_qat *q, tm_tape *t, int c, int i, tm_tensor *
     else if (ql->act == TM_ACT_RELU6)
         TM_TRY(tm_relu6(t, h, &h));
     snprintf(what, sizeof what, "%s (output)", s->name);
-    return quant_point(q, t, &ql->out, what, h, y, cur);
+    return quant_point(q, t, &ql->out, what, h, &y->t, cur);
 }
 
-static tm_status chain_forward(tm_qat *q, tm_tape *t, int c, tm_tensor *x, tm_tensor **y,
-                               tm_qparams *cur)
+tm_status tm_qat_forward_maxpool(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *x,
+                                 const tm_qval *skip, tm_qval *y)
 {
-    for (int i = 0; i < q->n[c]; i++) {
-        tm_layer *l = layer_at(q, c, i);
-        const tm_layer_spec *s = &l->spec;
-        if (q->chain[c][i].merged)
-            continue;
-        if (q->chain[c][i].weight) {
-            TM_TRY(weight_forward(q, t, c, i, x, &x, cur));
-            continue;
-        }
-        int stride = s->stride ? s->stride : s->size;
-        switch (s->kind) {
-        case TM_LAYER_MAXPOOL:
-            TM_TRY(tm_maxpool2d(t, x, s->size, stride, &x));
-            break;
-        case TM_LAYER_AVGPOOL:
-        case TM_LAYER_GLOBALAVGPOOL:
-            if (s->kind == TM_LAYER_AVGPOOL)
-                TM_TRY(tm_avgpool2d(t, x, s->size, stride, &x));
-            else
-                TM_TRY(tm_global_avgpool(t, x, &x));
-            /* The integer kernel rounds the mean onto the input's grid. */
-            if (q->fake)
-                TM_TRY(tm_fake_quant(t, x, cur, &x));
-            break;
-        case TM_LAYER_FLATTEN:
-            TM_TRY(tm_flatten(t, x, &x));
-            break;
-        case TM_LAYER_DROPOUT:
-            TM_TRY(tm_dropout(t, x, s->rate, &x));
-            break;
-        default:
-            return tm_error(TM_ERR_INTERNAL, "%s: no quantised forward", s->name);
-        }
-    }
-    *y = x;
+    (void)skip;
+    const tm_layer_spec *s = &tm_qat_model_layer(q, c, i)->spec;
+    y->qp = x->qp;
+    return tm_maxpool2d(t, x->t, s->size, s->stride ? s->stride : s->size, &y->t);
+}
+
+/* avgpool and globalavgpool. */
+tm_status tm_qat_forward_avgpool(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *x,
+                                 const tm_qval *skip, tm_qval *y)
+{
+    (void)skip;
+    const tm_layer_spec *s = &tm_qat_model_layer(q, c, i)->spec;
+    y->qp = x->qp;
+    if (s->kind == TM_LAYER_AVGPOOL)
+        TM_TRY(tm_avgpool2d(t, x->t, s->size, s->stride ? s->stride : s->size, &y->t));
+    else
+        TM_TRY(tm_global_avgpool(t, x->t, &y->t));
+    /* The integer kernel rounds the mean onto the input's grid. */
+    if (q->fake)
+        TM_TRY(tm_fake_quant(t, y->t, &y->qp, &y->t));
     return TM_OK;
+}
+
+/* Layers whose quantised form is their float one (flatten, dropout). */
+tm_status tm_qat_forward_float(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *x,
+                               const tm_qval *skip, tm_qval *y)
+{
+    const tm_layer *l = tm_qat_model_layer(q, c, i);
+    y->qp = x->qp;
+    return tm_layer_desc_of(l->spec.kind)->forward(q->m, l, t, x->t, skip ? skip->t : NULL,
+                                                   &y->t);
+}
+
+tm_status tm_qat_forward_add(tm_qat *q, tm_tape *t, int c, int i, const tm_qval *x,
+                             const tm_qval *skip, tm_qval *y)
+{
+    const tm_layer *l = tm_qat_model_layer(q, c, i);
+    tm_qat_layer *ql = &q->chain[c][i];
+    char what[TM_LAYER_NAME + 16];
+    tm_tensor *h = NULL;
+    y->qp = x->qp;
+    TM_TRY(tm_add(t, x->t, skip->t, &h));
+    if (ql->act == TM_ACT_RELU)
+        TM_TRY(tm_relu(t, h, &h));
+    else if (ql->act == TM_ACT_RELU6)
+        TM_TRY(tm_relu6(t, h, &h));
+    snprintf(what, sizeof what, "%s (output)", l->spec.name);
+    return quant_point(q, t, &ql->out, what, h, &y->t, &y->qp);
+}
+
+typedef struct {
+    tm_qat *q;
+    tm_tape *t;
+    tm_tensor *const *inputs;
+} qat_walk;
+
+static tm_status qat_input(void *ctx, int b, void *out)
+{
+    qat_walk *w = ctx;
+    tm_qval *y = out;
+    char what[TM_LAYER_NAME + 16];
+    TM_TRY(tm_model_check_input(w->q->m, b, w->inputs[b]));
+    y->qp = (tm_qparams){1.0f, 0, TM_QMIN_INT8, TM_QMAX_INT8};
+    snprintf(what, sizeof what, "input %s", w->q->m->spec.branches[b].name);
+    return quant_point(w->q, w->t, &w->q->input[b], what, w->inputs[b], &y->t, &y->qp);
+}
+
+static tm_status qat_layer(void *ctx, int c, int i, const tm_layer *l, const void *x,
+                           const void *skip, void *y)
+{
+    qat_walk *w = ctx;
+    if (w->q->chain[c][i].merged) {
+        *(tm_qval *)y = *(const tm_qval *)x;
+        return TM_OK;
+    }
+    const tm_qlayer_desc *d = tm_qlayer_desc_of(l->spec.kind);
+    if (!d->forward)
+        return tm_error(TM_ERR_INTERNAL, "%s: no quantised forward", l->spec.name);
+    return d->forward(w->q, w->t, c, i, x, skip, y);
+}
+
+static tm_status qat_fusion(void *ctx, const void *outs, int n, void *out)
+{
+    qat_walk *w = ctx;
+    const tm_qval *v = outs;
+    tm_qval *y = out;
+    tm_tensor *xs[TM_MAX_BRANCHES];
+    for (int b = 0; b < n; b++)
+        xs[b] = v[b].t;
+    y->qp = v[n - 1].qp;
+    TM_TRY(tm_concat(w->t, xs, n, &y->t));
+    return quant_point(w->q, w->t, &w->q->fusion, "fusion", y->t, &y->t, &y->qp);
 }
 
 tm_status tm_qat_forward(tm_qat *q, tm_tape *t, tm_tensor *const *inputs, tm_tensor **logits)
 {
-    tm_model *m = q->m;
-    tm_tensor *outs[TM_MAX_BRANCHES] = {0};
-    tm_qparams cur = {1.0f, 0, TM_QMIN_INT8, TM_QMAX_INT8};
-    int n = m->spec.n_branches;
-    char what[TM_LAYER_NAME + 16];
-    for (int b = 0; b < n; b++) {
-        const tm_branch_spec *bs = &m->spec.branches[b];
-        tm_tensor *x = inputs[b];
-        if (x->ndim != 4 || x->shape[1] != bs->input[0] || x->shape[2] != bs->input[1] ||
-            x->shape[3] != bs->input[2]) {
-            char got[64];
-            tm_shape_str(x->ndim, x->shape, got, sizeof got);
-            return tm_error(TM_ERR_SHAPE, "branch %s: input batch is %s, expected Nx%dx%dx%d",
-                            bs->name, got, bs->input[0], bs->input[1], bs->input[2]);
-        }
-        snprintf(what, sizeof what, "input %s", bs->name);
-        TM_TRY(quant_point(q, t, &q->input[b], what, x, &x, &cur));
-        TM_TRY(chain_forward(q, t, b, x, &x, &cur));
-        outs[b] = x;
-    }
-    tm_tensor *x = outs[0];
-    if (n > 1) {
-        TM_TRY(tm_concat(t, outs, n, &x));
-        TM_TRY(quant_point(q, t, &q->fusion, "fusion", x, &x, &cur));
-    }
-    TM_TRY(chain_forward(q, t, TM_QAT_HEAD, x, &x, &cur));
-    *logits = x;
+    static const tm_graph_visitor v = {sizeof(tm_qval), qat_input, qat_layer, qat_fusion};
+    qat_walk w = {q, t, inputs};
+    tm_qval out;
+    TM_TRY(tm_graph_walk(q->m, &v, &w, &out));
+    *logits = out.t;
     return TM_OK;
 }
 
@@ -372,6 +409,24 @@ static int *shuffled(int n, tm_rng *rng)
     return p;
 }
 
+/* The evaluation loops' side: gather (into a tape's arena) and the QAT forward. */
+typedef struct {
+    tm_qat *q;
+    const tm_qat_data *d;
+    float *probs;
+} qat_eval;
+
+static tm_status eval_gather(void *ctx, tm_tape *t, const int *idx, int n, tm_tensor **x)
+{
+    qat_eval *e = ctx;
+    return gather(e->q, t, e->d, idx, n, x);
+}
+
+static tm_status eval_forward(void *ctx, tm_tape *t, tm_tensor *const *x, tm_tensor **logits)
+{
+    return tm_qat_forward(((qat_eval *)ctx)->q, t, x, logits);
+}
+
 tm_status tm_qat_calibrate(tm_qat *q, tm_pool *pool, const tm_qat_data *d, int batch_size,
                            int batches, tm_rng *rng)
 {
@@ -381,26 +436,15 @@ tm_status tm_qat_calibrate(tm_qat *q, tm_pool *pool, const tm_qat_data *d, int b
     int *perm = shuffled(d->n, rng);
     if (!perm)
         return tm_error(TM_ERR_NOMEM, "calibration: out of memory");
-    tm_tape t;
-    tm_tape_init(&t, pool, 0);
-    t.training = 0;
-    tm_tape_set_grad_enabled(&t, 0);
     int total = (d->n + batch_size - 1) / batch_size;
     if (batches > 0 && batches < total)
         total = batches;
+    qat_eval e = {q, d, NULL};
+    tm_eval_loop l = {(long)total * batch_size < d->n ? total * batch_size : d->n, batch_size,
+                      perm, eval_gather, eval_forward, NULL};
     q->observe = 1;
     q->fake = 0;
-    tm_status s = TM_OK;
-    for (int bi = 0; bi < total && s == TM_OK; bi++) {
-        int start = bi * batch_size;
-        int n = d->n - start < batch_size ? d->n - start : batch_size;
-        tm_tape_reset(&t);
-        tm_tensor *x[TM_MAX_BRANCHES], *logits = NULL;
-        s = gather(q, &t, d, perm + start, n, x);
-        if (s == TM_OK)
-            s = tm_qat_forward(q, &t, x, &logits);
-    }
-    tm_tape_free(&t);
+    tm_status s = tm_eval_batches(pool, &l, &e);
     free(perm);
     q->observe = 0;
     q->fake = 1;
@@ -483,44 +527,31 @@ tm_status tm_qat_train_epoch(tm_qat *q, tm_tape *t, tm_optimizer *opt, const tm_
     return s;
 }
 
+static tm_status eval_softmax(void *ctx, tm_tape *t, int start, int n, tm_tensor *logits)
+{
+    (void)t;
+    qat_eval *e = ctx;
+    int k = e->q->m->spec.n_classes;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits->data + (size_t)i * k;
+        float *p = e->probs + (size_t)(start + i) * k, mx = z[argmax(z, k)];
+        double sum = 0.0;
+        for (int c = 0; c < k; c++)
+            sum += p[c] = expf(z[c] - mx);
+        for (int c = 0; c < k; c++)
+            p[c] = (float)(p[c] / sum);
+    }
+    return TM_OK;
+}
+
 tm_status tm_qat_predict(tm_qat *q, tm_pool *pool, const tm_qat_data *d, float *probs)
 {
-    const int batch = 256;
-    int k = q->m->spec.n_classes;
-    int *idx = malloc(sizeof(int) * (size_t)batch);
-    if (!idx)
-        return tm_error(TM_ERR_NOMEM, "qat: out of memory");
-    tm_tape t;
-    tm_tape_init(&t, pool, 0);
-    t.training = 0;
-    tm_tape_set_grad_enabled(&t, 0);
+    qat_eval e = {q, d, probs};
+    tm_eval_loop l = {d->n, 256, NULL, eval_gather, eval_forward, eval_softmax};
     int old_observe = q->observe;
     q->observe = 0;
-    tm_status s = TM_OK;
-    for (int start = 0; start < d->n && s == TM_OK; start += batch) {
-        int n = d->n - start < batch ? d->n - start : batch;
-        for (int i = 0; i < n; i++)
-            idx[i] = start + i;
-        tm_tape_reset(&t);
-        tm_tensor *x[TM_MAX_BRANCHES], *logits = NULL;
-        s = gather(q, &t, d, idx, n, x);
-        if (s == TM_OK)
-            s = tm_qat_forward(q, &t, x, &logits);
-        if (s == TM_OK) {
-            for (int i = 0; i < n; i++) {
-                const float *z = logits->data + (size_t)i * k;
-                float *p = probs + (size_t)(start + i) * k, mx = z[argmax(z, k)];
-                double sum = 0.0;
-                for (int c = 0; c < k; c++)
-                    sum += p[c] = expf(z[c] - mx);
-                for (int c = 0; c < k; c++)
-                    p[c] = (float)(p[c] / sum);
-            }
-        }
-    }
+    tm_status s = tm_eval_batches(pool, &l, &e);
     q->observe = old_observe;
-    tm_tape_free(&t);
-    free(idx);
     return s;
 }
 
@@ -576,10 +607,12 @@ static tm_status visit(tm_qat *q, io *o)
         for (int i = 0; i < q->n[c]; i++) {
             tm_qat_layer *ql = &q->chain[c][i];
             const char *ln = tm_qat_model_layer(q, c, i)->spec.name;
-            if (!ql->weight)
+            if (!ql->observed)
                 continue;
             snprintf(name, sizeof name, "quant/%s/output", ln);
             TM_TRY(visit_range(o, &ql->out, name));
+            if (!ql->weight)
+                continue;
             if (tm_qat_model_layer(q, c, i)->spec.kind == TM_LAYER_SEPARABLE) {
                 snprintf(name, sizeof name, "quant/%s/depthwise_output", ln);
                 TM_TRY(visit_range(o, &ql->mid, name));

@@ -12,10 +12,14 @@
  * - max pools keep their input's scale, average pools snap back to it;
  * - the concatenation (fusion) has its own observed range, and each
  *   branch's vector is requantised to it;
+ * - an add (residual) sums its two fake-quantised inputs, applies its
+ *   activation and fake-quantises the sum with its own observed range;
  * - flatten and dropout change nothing.
  * A standalone batchnorm layer folds into the weight layer right before it
  * (which must have no batch norm and no activation), a standalone relu or
- * relu6 becomes that layer's activation; anything else is rejected. */
+ * relu6 becomes that layer's (or an add's) activation; anything else is
+ * rejected, and so is an add whose `from` layer has a batchnorm or relu
+ * merged into it from after (the sum must see what the float model sees). */
 #ifndef TM_QAT_H
 #define TM_QAT_H
 
@@ -27,15 +31,17 @@
 #include "tm_threads.h"
 
 /* Chain index of the head (branches are 0 .. n_branches - 1). */
-#define TM_QAT_HEAD TM_MAX_BRANCHES
+#define TM_QAT_HEAD TM_MODEL_HEAD
 
 typedef struct tm_qat_layer {
     int weight;          /* conv, depthwise, separable or dense */
+    int observed;        /* has an observed output: weight layers and adds */
     int bits;            /* weight layers: 8 or 4 */
-    int merged;          /* batchnorm / relu / relu6 merged into the weight layer before it */
+    int merged;          /* batchnorm / relu / relu6 merged into the weight layer (or, for
+                          * relu / relu6, the add) before it */
     int bn;              /* weight layers: layer (same chain) whose batch norm folds in, or -1 */
-    tm_activation act;   /* weight layers: applied before the output is quantised */
-    tm_observer out;     /* weight layers: the output */
+    tm_activation act;   /* weight layers, adds: applied before the output is quantised */
+    tm_observer out;     /* weight layers, adds: the output */
     tm_observer mid;     /* separable: the depthwise output */
 } tm_qat_layer;
 

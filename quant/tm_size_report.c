@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tm_lower.h"
+#include "tm_qlayer.h"
 
 static long tsize(const tm_tensor *t)
 {
@@ -17,11 +17,30 @@ static long op_bytes(int channels, size_t per, int bits, int has_bias)
     return packed + (has_bias ? 4L * channels : 0) + 8L * channels;
 }
 
+/* conv, depthwise, separable (both halves) and dense. */
+long tm_size_weight_bytes(const tm_qat *q, int c, int i)
+{
+    const tm_layer *l = tm_qat_model_layer(q, c, i);
+    const tm_qat_layer *ql = &q->chain[c][i];
+    const tm_tensor *w = l->w;
+    int folded_bias = ql->bn >= 0;
+    long bytes = 0;
+    if (l->spec.kind == TM_LAYER_SEPARABLE) {
+        bytes = op_bytes(w->shape[0], w->size / (size_t)w->shape[0], ql->bits, l->b != NULL);
+        w = l->pw_w;
+        return bytes + op_bytes(w->shape[0], w->size / (size_t)w->shape[0], ql->bits,
+                                l->pw_b != NULL || folded_bias);
+    }
+    return op_bytes(w->shape[0], w->size / (size_t)w->shape[0], ql->bits,
+                    l->b != NULL || folded_bias);
+}
+
 static void layer_row(const tm_qat *q, int c, int i, tm_size_row *r)
 {
     const tm_layer *l = tm_qat_model_layer(q, c, i);
     const tm_qat_layer *ql = &q->chain[c][i];
     const tm_layer *bl = ql->bn >= 0 ? tm_qat_model_layer(q, c, ql->bn) : NULL;
+    long (*bytes)(const tm_qat *, int, int) = tm_qlayer_desc_of(l->spec.kind)->packed_bytes;
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", l->spec.name);
     r->kind = tm_layer_kind_name(l->spec.kind);
@@ -30,18 +49,7 @@ static void layer_row(const tm_qat *q, int c, int i, tm_size_row *r)
     r->params = tsize(l->w) + tsize(l->b) + tsize(l->pw_w) + tsize(l->pw_b);
     if (bl)
         r->params += tsize(bl->gamma) + tsize(bl->beta);
-    const tm_tensor *w = l->w;
-    int folded_bias = bl != NULL;
-    if (l->spec.kind == TM_LAYER_SEPARABLE) {
-        r->packed_bytes = op_bytes(w->shape[0], w->size / (size_t)w->shape[0], ql->bits,
-                                   l->b != NULL);
-        w = l->pw_w;
-        r->packed_bytes += op_bytes(w->shape[0], w->size / (size_t)w->shape[0], ql->bits,
-                                    l->pw_b != NULL || folded_bias);
-    } else {
-        r->packed_bytes = op_bytes(w->shape[0], w->size / (size_t)w->shape[0], ql->bits,
-                                   l->b != NULL || folded_bias);
-    }
+    r->packed_bytes = bytes ? bytes(q, c, i) : 0;
 }
 
 tm_status tm_size_rows(const tm_qat *q, tm_size_row *rows, int cap, tm_size_totals *tot)

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <string.h>
 
+#include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
 
 #define TM_RT_B_ALIGN4(x) (((x) + 3u) & ~(size_t)3u)
@@ -401,4 +402,12 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
     if (size)
         *size = L.total;
     return TM_RT_OK;
+}
+
+void tm_rt_add_multipliers(double sa, double sb, double so, int32_t *mult, int32_t *shift)
+{
+    double twice_max = 2.0 * (sa > sb ? sa : sb);
+    tm_rt_quantize_multiplier(sa / twice_max, &mult[0], &shift[0]);
+    tm_rt_quantize_multiplier(sb / twice_max, &mult[1], &shift[1]);
+    tm_rt_quantize_multiplier(twice_max / (1048576.0 * so), &mult[2], &shift[2]);
 }

@@ -137,6 +137,12 @@ tm_rt_status tm_rt_global_avgpool(const int8_t *in, int c, int h, int w, int8_t 
  * moves a tensor to another scale (each input of a concatenation). */
 void tm_rt_requantize(const int8_t *in, size_t n, int32_t in_zp, int32_t mult, int32_t shift,
                       int32_t out_zp, int8_t *out);
+/* TFLite's int8 add: with a' = requant((a[i] - a_zp) << 20, mult[0], shift[0]) and
+ * b' likewise with mult[1], shift[1], out[i] = clamp(out_zp + requant(a' + b',
+ * mult[2], shift[2]), lo, hi) (tm_rt_add_multipliers, tm_rt_model.h, makes them). */
+void tm_rt_add(const int8_t *a, int32_t a_zp, const int8_t *b, int32_t b_zp, size_t n,
+               const int32_t *mult, const int32_t *shift, int32_t out_zp, int32_t lo, int32_t hi,
+               int8_t *out);
 /* float -> int8: q = clamp(round_half_away(x / scale) + zp, -128, 127). */
 void tm_rt_quantize_input(const float *in, size_t n, float scale, int32_t zp, int8_t *out);
 /* Softmax of dequantised int8 logits, in float. */

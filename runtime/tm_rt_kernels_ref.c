@@ -338,6 +338,20 @@ void tm_rt_requantize(const int8_t *in, size_t n, int32_t in_zp, int32_t mult, i
     }
 }
 
+void tm_rt_add(const int8_t *a, int32_t a_zp, const int8_t *b, int32_t b_zp, size_t n,
+               const int32_t *mult, const int32_t *shift, int32_t out_zp, int32_t lo, int32_t hi,
+               int8_t *out)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        /* |x - zp| <= 255, so the 20-bit headroom shift cannot overflow. */
+        int32_t s = tm_rt_requant((a[i] - a_zp) * (1 << 20), mult[0], shift[0]) +
+                    tm_rt_requant((b[i] - b_zp) * (1 << 20), mult[1], shift[1]);
+        int32_t v = tm_rt_requant(s, mult[2], shift[2]) + out_zp;
+        out[i] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+    }
+}
+
 void tm_rt_quantize_input(const float *in, size_t n, float scale, int32_t zp, int8_t *out)
 {
     size_t i;

@@ -254,6 +254,7 @@ static const char *tm_rt_op_name(uint32_t type)
     case TM_RT_OP_GLOBALAVGPOOL: return "op (globalavgpool)";
     case TM_RT_OP_CONCAT: return "op (concat)";
     case TM_RT_OP_REQUANTIZE: return "op (requantize)";
+    case TM_RT_OP_ADD: return "op (add)";
     }
     return "op";
 }
@@ -283,14 +284,16 @@ static const char *tm_rt_check_requant(const tm_rt_op_desc *op, const uint8_t *b
 static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_desc *T,
                                   uint32_t n_tensors, const uint8_t *blob, uint32_t blob_bytes)
 {
-    if (op->type < TM_RT_OP_CONV || op->type > TM_RT_OP_REQUANTIZE)
+    if (op->type < TM_RT_OP_CONV || op->type > TM_RT_OP_ADD)
         return TM_RT_MSG("unknown op type");
     if (op->version != 1)
         return TM_RT_MSG("unknown op version (this runtime knows version 1)");
-    int32_t want_in = op->type == TM_RT_OP_CONCAT ? -1 : 1;
+    int add = op->type == TM_RT_OP_ADD;
+    int32_t want_in = op->type == TM_RT_OP_CONCAT ? -1 : 1 + add;
     if (want_in < 0 ? (op->n_inputs < 1 || op->n_inputs > TM_RT_MAX_OP_INPUTS)
                     : op->n_inputs != want_in)
         return op->type == TM_RT_OP_CONCAT ? TM_RT_MSG("concat needs 1..4 inputs")
+               : add                       ? TM_RT_MSG("add needs 2 inputs")
                                            : TM_RT_MSG("n_inputs must be 1 for this op type");
     for (int32_t j = 0; j < TM_RT_MAX_OP_INPUTS; j++) {
         if (j < op->n_inputs) {
@@ -332,7 +335,7 @@ static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_de
     if (!weights) {
         if (op->weights != TM_RT_NONE || op->weights_bytes != 0 || op->bias != TM_RT_NONE)
             return TM_RT_MSG("weights and bias must be absent (TM_RT_NONE, 0 bytes)");
-        if ((op->type != TM_RT_OP_CONCAT && op->type != TM_RT_OP_REQUANTIZE) &&
+        if ((op->type != TM_RT_OP_CONCAT && op->type != TM_RT_OP_REQUANTIZE && !add) &&
             (op->mult != TM_RT_NONE || op->shift != TM_RT_NONE))
             return TM_RT_MSG("mult and shift must be absent (TM_RT_NONE) for a pool");
     }
@@ -395,6 +398,10 @@ static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_de
             return TM_RT_MSG("output channels differ from the sum of the inputs'");
         break;
     }
+    case TM_RT_OP_ADD:
+        if (tm_rt_elems(&T[op->inputs[1]]) != tm_rt_elems(out))
+            return TM_RT_MSG("input and output sizes differ");
+        /* fall through */
     case TM_RT_OP_REQUANTIZE:
         if (tm_rt_elems(in) != tm_rt_elems(out))
             return TM_RT_MSG("input and output sizes differ");
@@ -416,8 +423,9 @@ static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_de
             return TM_RT_MSG("bias range outside the blob or unaligned");
         return tm_rt_check_requant(op, blob, blob_bytes, (uint32_t)out->c);
     }
-    if (op->type == TM_RT_OP_CONCAT || op->type == TM_RT_OP_REQUANTIZE)
-        return tm_rt_check_requant(op, blob, blob_bytes, (uint32_t)op->n_inputs);
+    /* An add's third multiplier takes the sum to the output scale. */
+    if (op->type == TM_RT_OP_CONCAT || op->type == TM_RT_OP_REQUANTIZE || add)
+        return tm_rt_check_requant(op, blob, blob_bytes, (uint32_t)(op->n_inputs + add));
     return NULL;
 }
 
@@ -843,6 +851,12 @@ tm_rt_status tm_rt_model_invoke(const tm_rt_model *m, void *mem)
                 at += n;
             }
             tm_rt_clamp(y, at, op->act_min, op->act_max);
+            break;
+        }
+        case TM_RT_OP_ADD: {
+            const tm_rt_tensor_desc *b = &m->tensors[op->inputs[1]];
+            tm_rt_add(x, in->zero_point, (const int8_t *)(arena + b->arena_offset), b->zero_point,
+                      tm_rt_elems(out), mult, shift, out->zero_point, op->act_min, op->act_max, y);
             break;
         }
         default:

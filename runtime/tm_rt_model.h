@@ -29,7 +29,8 @@ typedef enum tm_rt_op_type {
     TM_RT_OP_AVGPOOL = 5,
     TM_RT_OP_GLOBALAVGPOOL = 6,
     TM_RT_OP_CONCAT = 7,        /* along channels (vectors: features); inputs requantised */
-    TM_RT_OP_REQUANTIZE = 8     /* one tensor to another scale */
+    TM_RT_OP_REQUANTIZE = 8,    /* one tensor to another scale */
+    TM_RT_OP_ADD = 9            /* two tensors of one size added (residual), requantised */
 } tm_rt_op_type;
 
 typedef enum tm_rt_input_kind {
@@ -165,6 +166,10 @@ void tm_rt_builder_class(tm_rt_builder *b, const char *name);
 /* The manifest's label column (at most 31 bytes; NULL or "" = unknown). */
 void tm_rt_builder_label_column(tm_rt_builder *b, const char *name);
 void tm_rt_builder_output(tm_rt_builder *b, int32_t tensor);
+/* The three multipliers (mult[3], shift[3]) of an add op for input scales sa,
+ * sb and output scale so, as TFLite: sa / 2m, sb / 2m and 2m / (2^20 so) with
+ * m = max(sa, sb), so each input keeps 20 bits of headroom. */
+void tm_rt_add_multipliers(double sa, double sb, double so, int32_t *mult, int32_t *shift);
 /* Plans the arena (tensors whose lifetimes do not overlap share bytes),
  * sizes scratch and workspace, lays the file out, writes the CRC; the file
  * size goes to *size. */

@@ -216,6 +216,20 @@ static void ref_run(const tm_rt_model *m, int8_t **t)
             }
             break;
         }
+        case TM_RT_OP_ADD: {
+            const tm_rt_tensor_desc *B = &m->tensors[op->inputs[1]];
+            for (size_t i = 0; i < (size_t)O->c * O->h * O->w; i++) {
+                int64_t sum = 0;
+                for (int j = 0; j < 2; j++)
+                    sum += ref_requant((t[op->inputs[j]][i] - (j ? B : I)->zero_point) * (1 << 20),
+                                       blob_i32(m, op->mult, j), blob_i32(m, op->shift, j));
+                int64_t v = ref_requant((int32_t)sum, blob_i32(m, op->mult, 2),
+                                        blob_i32(m, op->shift, 2)) +
+                            ozp;
+                y[i] = (int8_t)clamp64(v, op->act_min, op->act_max);
+            }
+            break;
+        }
         default: ck_abort_msg("reference: unknown op type %u", op->type);
         }
     }

@@ -3,7 +3,7 @@
 # a run's experiment and weights gives, on the run's own test-set feature
 # cache, exactly the test accuracy tinym2net recorded (the reference fused
 # separable model, and the DS-CNN with its 4x10 stride-2 conv, depthwise and
-# global pooling layers).
+# global pooling layers, and the fused model with residual add blocks).
 #
 #   tests/test_torch_load.sh BUILD_DIR
 #
@@ -20,7 +20,7 @@ done
 [[ -n $py ]] || { echo "torch load: no python3 with torch and h5py (python3-torch python3-h5py) - skipped"; exit 77; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/tm-torch-load.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-for cfg in avdigits/fused-compressed kws/ds-cnn; do
+for cfg in avdigits/fused-compressed avdigits/fused-residual kws/ds-cnn; do
   name=${cfg//\//-}
   "$build/tinym2net" train "$src/experiments/$cfg.cfg" --set train.epochs=1 \
     --set data.cache="$work/$name-cache" --out "$work/$name" --quiet

@@ -117,12 +117,18 @@ class Layer(nn.Module):
             self.drop = nn.Dropout(float(keys.get("rate", "0.5")))
         elif kind in ("relu", "relu6"):
             pass
+        elif kind == "add":
+            if "from" not in keys:
+                fail("[%s]: an add needs from = <an earlier layer>" % name)
+            self.src = keys["from"]
         else:
             fail("[%s]: layer type %s is not known to this script" % (name, kind))
 
-    def forward(self, x):
+    def forward(self, x, skip=None):
         k = self.kind
-        if k in ("conv", "depthwise"):
+        if k == "add":
+            x = x + skip
+        elif k in ("conv", "depthwise"):
             x = self.conv(F.pad(x, self.pads))
         elif k == "separable":
             x = self.pw(self.dw(F.pad(x, self.pads)))
@@ -166,36 +172,49 @@ class Run(nn.Module):
         width = 0
         for b in self.branch_names:
             shape = [int(v) for v in cfg[b]["input"].split(";")[0].split("#")[0].strip().split("x")]
-            layers = nn.ModuleList()
-            for s in secs:
-                if s.startswith(b + "."):
-                    layer = Layer(s, dict(cfg[s], _classes=classes, _bn_eps=bn_eps), shape)
-                    shape = layer.out_shape
-                    layers.append(layer)
+            layers, shape = self.chain(cfg, secs, b, shape, classes, bn_eps)
             self.branches.append(layers)
             width += shape[0]
-        self.head = nn.ModuleList()
-        shape = [width]
-        for s in secs:
-            if s.startswith("head."):
-                layer = Layer(s, dict(cfg[s], _classes=classes, _bn_eps=bn_eps), shape)
-                shape = layer.out_shape
-                self.head.append(layer)
+        self.head, shape = self.chain(cfg, secs, "head", [width], classes, bn_eps)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+    @staticmethod
+    def chain(cfg, secs, prefix, shape, classes, bn_eps):
+        """The [prefix.*] layers in order; an add's `from` resolved to an earlier one."""
+        layers, shapes = nn.ModuleList(), {}
+        for s in secs:
+            if s.startswith(prefix + "."):
+                layer = Layer(s, dict(cfg[s], _classes=classes, _bn_eps=bn_eps), shape)
+                if layer.kind == "add":
+                    src = layer.src if layer.src in shapes else prefix + "." + layer.src
+                    if src not in shapes:
+                        fail("[%s]: from = %s is no earlier layer of %s" % (s, layer.src, prefix))
+                    if shapes[src] != list(shape):
+                        fail("[%s]: from = %s gives %s, the input is %s" %
+                             (s, layer.src, shapes[src], list(shape)))
+                    layer.src = src
+                shape = layer.out_shape
+                shapes[s] = list(shape)
+                layers.append(layer)
+        return layers, shape
+
+    @staticmethod
+    def run_chain(layers, x):
+        outs = {}
+        for layer in layers:
+            x = layer(x, outs[layer.src] if layer.kind == "add" else None)
+            outs[layer.name] = x
+        return x
 
     def forward(self, *xs):
         outs = []
         for i, (layers, x) in enumerate(zip(self.branches, xs)):
             if self.std[i] > 0:
                 x = (x - self.mean[i]) / self.std[i]
-            for layer in layers:
-                x = layer(x)
-            outs.append(x)
+            outs.append(self.run_chain(layers, x))
         x = torch.cat(outs, dim=1)
-        for layer in self.head:
-            x = layer(x)
-        return x
+        return self.run_chain(self.head, x)
 
 
 # framework name -> (torch attribute path within the layer)

@@ -223,6 +223,7 @@ static tm_rt_status tm_rt_example_chain(tm_rt_builder *b, void *buf, size_t cap,
     int32_t x = tm_rt_builder_tensor(b, 2, 6, 6, 0.02f, 0);
     int32_t c1 = tm_rt_builder_tensor(b, 4, 6, 6, 0.03f, -128);
     int32_t c2 = tm_rt_builder_tensor(b, 4, 6, 6, 0.04f, -128);
+    int32_t a = tm_rt_builder_tensor(b, 4, 6, 6, 0.06f, -110);
     int32_t d = tm_rt_builder_tensor(b, 4, 4, 4, 0.05f, -20);
     int32_t r = tm_rt_builder_tensor(b, 4, 4, 4, 0.08f, 5);
     int32_t g = tm_rt_builder_tensor(b, 4, 1, 1, 0.08f, 5);
@@ -236,7 +237,19 @@ static tm_rt_status tm_rt_example_chain(tm_rt_builder *b, void *buf, size_t cap,
     op = tm_rt_ex_window(TM_RT_OP_CONV, c1, c2, 3, 1, 1);
     tm_rt_ex_weights(b, &s, &op, 4, 4 * 9, 8, 0, 0.8);
     tm_rt_builder_op(b, &op);
-    op = tm_rt_ex_window(TM_RT_OP_DEPTHWISE, c2, d, 3, 1, 0);
+    /* A residual add: c1 stays live across the second conv. */
+    op = tm_rt_ex_op(TM_RT_OP_ADD, c2, a);
+    op.n_inputs = 2;
+    op.inputs[1] = c1;
+    op.act_max = 120;
+    {
+        int32_t mult[3], shift[3];
+        tm_rt_add_multipliers(0.04, 0.03, 0.06, mult, shift);
+        op.mult = tm_rt_builder_blob(b, mult, sizeof mult);
+        op.shift = tm_rt_builder_blob(b, shift, sizeof shift);
+    }
+    tm_rt_builder_op(b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_DEPTHWISE, a, d, 3, 1, 0);
     tm_rt_ex_weights(b, &s, &op, 4, 9, 8, 1, 1.0);
     tm_rt_builder_op(b, &op);
     op = tm_rt_ex_op(TM_RT_OP_REQUANTIZE, d, r);

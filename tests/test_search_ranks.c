@@ -142,15 +142,7 @@ END_TEST
 
 int main(void)
 {
-    if (!tm_ranks_have_mpi()) {
-        printf("skip: this build has no MPI (TM_WITH_MPI=OFF)\n");
-        return 77;
-    }
-    if (system("command -v mpirun >/dev/null 2>&1") != 0) {
-        printf("skip: mpirun not found (apt-get install openmpi-bin)\n");
-        return 77;
-    }
-    if (!tm_test_build_exe(exe, sizeof exe, "tinym2net"))
+    if (!tm_test_mpi_exe(exe, sizeof exe, "tinym2net"))
         return 77;
     Suite *s = suite_create("search_ranks");
     TCase *tc = tcase_create("search_ranks");

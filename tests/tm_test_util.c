@@ -1,5 +1,7 @@
 #include "tm_test_util.h"
 
+#include "tm_ranks.h"
+
 #include <png.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +31,19 @@ int tm_test_build_exe(char *buf, size_t n, const char *prog)
     }
     snprintf(buf, n, "%s/%s", b, prog);
     return 1;
+}
+
+int tm_test_mpi_exe(char *buf, size_t n, const char *prog)
+{
+    if (!tm_ranks_have_mpi()) {
+        printf("skip: this build has no MPI (TM_WITH_MPI=OFF)\n");
+        return 0;
+    }
+    if (system("command -v mpirun >/dev/null 2>&1") != 0) {
+        printf("skip: mpirun not found (apt-get install openmpi-bin)\n");
+        return 0;
+    }
+    return tm_test_build_exe(buf, n, prog);
 }
 
 char *tm_test_tmpdir(const char *tag)

@@ -19,6 +19,9 @@ const char *tm_test_source_dir(void);
 /* "<TM_BUILD_DIR>/<prog>" into buf and 1; or, outside ctest (no
  * TM_BUILD_DIR), a "skip" line on stdout and 0. */
 int tm_test_build_exe(char *buf, size_t n, const char *prog);
+/* The same for a test of mpirun runs: 0 (and why, printed) also when the
+ * build has no MPI or mpirun is missing. */
+int tm_test_mpi_exe(char *buf, size_t n, const char *prog);
 /* Fresh empty directory under $TMPDIR; the caller frees the string. */
 char *tm_test_tmpdir(const char *tag);
 /* Heap tensor filled with uniform values in [lo, hi). */

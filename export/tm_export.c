@@ -209,11 +209,7 @@ const tm_export_target tm_export_targets[TM_EXPORT_TARGETS] = {
 /* tm_rt_model_memory_bytes as a build for isa would return it. */
 static size_t ram_for(const tm_rt_model *m, int isa)
 {
-    size_t need = 0;
-    for (uint32_t k = 0; k < m->n_ops; k++) {
-        size_t b = tm_rt_model_op_scratch_bytes_for(isa, &m->ops[k], m->tensors);
-        need = b > need ? b : need;
-    }
+    size_t need = tm_rt_model_scratch_need_for(isa, m->ops, m->n_ops, m->tensors);
     return 15 + ((size_t)m->arena_bytes + 15) / 16 * 16 + (need + 15) / 16 * 16 +
            m->workspace_bytes;
 }

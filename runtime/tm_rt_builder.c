@@ -370,7 +370,7 @@ static uint64_t tm_rt_b_plan_all(tm_rt_builder *b, uint32_t *flags)
             if (b->tensors[b->ops[k].output].arena_offset == TM_RT_STREAMED &&
                 tm_rt_b_streamable(b, k)) {
                 tm_rt_segment sg;
-                if (tm_rt_stream_plan(b->ops, b->n_ops, k, b->tensors, &sg)) {
+                if (tm_rt_stream_plan(-1, b->ops, b->n_ops, k, b->tensors, &sg)) {
                     n = 0;
                     break;
                 }

@@ -5,6 +5,29 @@
 #include "tm_rt_isa.h"
 #include "tm_rt_stream.h"
 
+/* Rows per call of the last op and of a producer that copies into its
+ * consumer's window, and output channels per call of a conv feeding the
+ * last pool. Each call of the SIMD kernels packs its weights, so their
+ * builds take more rows per call (faster, more RAM); a build without them
+ * takes the fewest bytes. */
+typedef struct tm_rt_s_shape {
+    int32_t rows, prod, group;
+} tm_rt_s_shape;
+
+static tm_rt_s_shape tm_rt_s_shape_for(int isa)
+{
+    static const tm_rt_s_shape lean = {1, 1, 8}, wide = {2, 2, 16};
+    if (isa < 0) {
+#if defined(TM_RT_SIMD)
+        return wide;
+#else
+        return lean;
+#endif
+    }
+    return isa == TM_RT_ISA_REFERENCE || isa == TM_RT_ISA_ARM_DSP || isa >= TM_RT_ISA_COUNT
+               ? lean
+               : wide;
+}
 #define TM_RT_S_ALIGN16(x) (((x) + 15u) & ~(uint64_t)15u)
 
 static int tm_rt_s_streamed(const tm_rt_tensor_desc *T, int32_t t)
@@ -25,9 +48,10 @@ static void tm_rt_s_window(const tm_rt_op_desc *op, int32_t *kh, int32_t *s, int
     *pt = op->type == TM_RT_OP_MAXPOOL ? 0 : op->pad_top;
 }
 
-const char *tm_rt_stream_plan(const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *T, tm_rt_segment *sg)
 {
+    tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
     uint32_t L = 1;
     memset(sg, 0, sizeof *sg);
     while (k + L - 1 < n_ops && tm_rt_s_streamed(T, ops[k + L - 1].output))
@@ -48,7 +72,7 @@ const char *tm_rt_stream_plan(const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t
     /* Backward: the last op makes one row per call; each stage asks its
      * producer for one row at a time, or, when its windows do not overlap
      * and hold no padding, for exactly its window (written in place). */
-    sg->st[L - 1].n = 1;
+    sg->st[L - 1].n = sh.rows;
     sg->st[L - 1].group = T[ops[k + L - 1].output].c;
     for (uint32_t i = L; i-- > 0;) {
         const tm_rt_op_desc *op = &ops[k + i];
@@ -61,7 +85,7 @@ const char *tm_rt_stream_plan(const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t
         const tm_rt_tensor_desc *in = &T[op->inputs[0]], *out = &T[op->output];
         st->direct = kh == s && pt == 0 && (out->h - 1) * s + kh <= in->h;
         tm_rt_stage *pr = &sg->st[i - 1];
-        pr->n = st->direct ? st->rows : 1;
+        pr->n = st->direct ? st->rows : sh.prod;
         pr->group = in->c;
         /* A conv feeding the last max pool, which pools channel by channel,
          * runs a few output channels at a time (whole 4-byte weight rows). */
@@ -69,9 +93,9 @@ const char *tm_rt_stream_plan(const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t
         size_t rb = tm_rt_weight_row_bytes(
             (size_t)p->kh * (size_t)p->kw * (size_t)T[p->inputs[0]].c, p->bits);
         if (st->direct && i == L - 1 && op->type == TM_RT_OP_MAXPOOL &&
-            p->type == TM_RT_OP_CONV && in->c > TM_RT_STREAM_GROUP &&
-            (rb * TM_RT_STREAM_GROUP) % 4u == 0)
-            pr->group = TM_RT_STREAM_GROUP;
+            p->type == TM_RT_OP_CONV && in->c > sh.group &&
+            (rb * sh.group) % 4u == 0)
+            pr->group = sh.group;
     }
     uint64_t off = 0;
     for (uint32_t i = 0; i < L; i++) {
@@ -143,7 +167,7 @@ size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t 
         size_t n;
         tm_rt_segment sg;
         if (tm_rt_s_stage_type(ops[k].type) && tm_rt_s_streamed(T, ops[k].output)) {
-            if (tm_rt_stream_plan(ops, n_ops, k, T, &sg))
+            if (tm_rt_stream_plan(isa, ops, n_ops, k, T, &sg))
                 return (size_t)-1;
             n = tm_rt_s_need(isa, ops, T, &sg);
             k += sg.count - 1;
@@ -295,6 +319,7 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
          * grouped producer fills the window a few channels at a time. */
         const tm_rt_stage *pr = &st[-1];
         int8_t *dst = (int8_t *)(r->arena + out->arena_offset);
+        int32_t nv = out->h - y < st->n ? out->h - y : st->n;
         for (int32_t g0 = 0; g0 < in->c && rs == TM_RT_OK; g0 += pr->group) {
             int32_t gk = in->c - g0 < pr->group ? in->c - g0 : pr->group;
             if (st->direct && pr->group < in->c)
@@ -302,10 +327,10 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
             for (c = 0; c < gk && rs == TM_RT_OK; c++) {
                 int32_t wc = pr->group < in->c ? c : g0 + c;
                 int8_t *o = dst + ((size_t)(g0 + c) * out->h + (size_t)y) * Wo;
-                rs = tm_rt_maxpool(w + (size_t)wc * st->rows * W, 1, st->rows, in->w, kh, s, o,
-                                   1, out->w);
+                rs = tm_rt_maxpool(w + (size_t)wc * st->rows * W, 1, (nv - 1) * s + kh, in->w, kh,
+                                   s, o, nv, out->w);
                 if (op->act_min > -128 || op->act_max < 127)
-                    tm_rt_s_clamp(o, Wo, op->act_min, op->act_max);
+                    tm_rt_s_clamp(o, (size_t)nv * Wo, op->act_min, op->act_max);
             }
             if (!(st->direct && pr->group < in->c))
                 break; /* every channel was in the window */
@@ -327,10 +352,12 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
     a.scratch = r->kscr;
     rs = op->type == TM_RT_OP_CONV ? tm_rt_conv(&a) : tm_rt_depthwise(&a);
     r->olo[i] = y;
-    if (last && rs == TM_RT_OK && y < out->h) {
+    if (last && rs == TM_RT_OK) {
         int8_t *dst = (int8_t *)(r->arena + out->arena_offset);
+        int32_t nv = out->h - y < st->n ? out->h - y : st->n;
         for (c = 0; c < a.out_c; c++)
-            memcpy(dst + ((size_t)(c0 + c) * out->h + (size_t)y) * Wo, ob + (size_t)c * Wo, Wo);
+            memcpy(dst + ((size_t)(c0 + c) * out->h + (size_t)y) * Wo,
+                   ob + (size_t)c * st->n * Wo, (size_t)nv * Wo);
     }
     return rs;
 }
@@ -351,7 +378,7 @@ tm_rt_status tm_rt_stream_run(const tm_rt_model *m, const tm_rt_segment *sg, uin
         r.lo[i] = r.hi[i] = INT32_MIN / 2;
         r.olo[i] = -sg->st[i].n;
     }
-    for (int32_t y = 0; y < out->h; y++) {
+    for (int32_t y = 0; y < out->h; y += sg->st[L - 1].n) {
         tm_rt_status s = tm_rt_s_call(&r, L - 1, y, 0, out->c);
         if (s != TM_RT_OK)
             return s;

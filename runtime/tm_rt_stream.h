@@ -11,7 +11,6 @@
 #include "tm_rt_model.h"
 
 #define TM_RT_STREAM_STAGES 8 /* ops per chain at most */
-#define TM_RT_STREAM_GROUP 8  /* output channels per call of a conv feeding the last pool */
 
 typedef struct tm_rt_stage {
     int32_t n;          /* output rows per call */
@@ -31,9 +30,9 @@ typedef struct tm_rt_segment {
 /* Fills the kernel arguments that depend only on shapes and parameters. */
 void tm_rt_op_conv_shape(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors,
                          tm_rt_conv_args *a);
-/* The chain starting at op k (whose output is streamed): NULL and sg
- * filled, or why it cannot run. */
-const char *tm_rt_stream_plan(const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+/* The chain starting at op k (whose output is streamed) on a build of isa
+ * (a tm_rt_isa; -1: this build): NULL and sg filled, or why it cannot run. */
+const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *tensors, tm_rt_segment *sg);
 tm_rt_status tm_rt_stream_run(const tm_rt_model *m, const tm_rt_segment *sg, uint8_t *arena,
                               uint8_t *scratch);

@@ -214,6 +214,31 @@ static size_t ram_for(const tm_rt_model *m, int isa)
            m->workspace_bytes;
 }
 
+/* m planned again without streamed chains, for the before / after figures. */
+static void unstreamed(const tm_rt_model *m, tm_export_stats *s)
+{
+    for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+        s->unstreamed_ram_for[t] = s->ram_for[t];
+    s->unstreamed_arena_bytes = m->arena_bytes;
+    if (!(m->flags & TM_RT_FLAG_STREAM))
+        return;
+    tm_rt_builder *b = malloc(sizeof *b);
+    void *buf = malloc(m->size + 64);
+    tm_rt_model f;
+    size_t n = 0;
+    if (b && buf) {
+        tm_rt_builder_from_model(b, m, buf, m->size + 64);
+        b->flags = 0;
+        if (tm_rt_builder_finish(b, &n) == TM_RT_OK && tm_rt_model_open(&f, buf, n) == TM_RT_OK) {
+            s->unstreamed_arena_bytes = f.arena_bytes;
+            for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+                s->unstreamed_ram_for[t] = ram_for(&f, tm_export_targets[t].isa);
+        }
+    }
+    free(b);
+    free(buf);
+}
+
 void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
 {
     memset(s, 0, sizeof *s);
@@ -225,6 +250,9 @@ void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
     s->memory_bytes = tm_rt_model_memory_bytes(m);
     for (int t = 0; t < TM_EXPORT_TARGETS; t++)
         s->ram_for[t] = ram_for(m, tm_export_targets[t].isa);
+    unstreamed(m, s);
+    for (uint32_t t = 0; t < m->n_tensors; t++)
+        s->streamed_tensors += m->tensors[t].arena_offset == TM_RT_STREAMED;
     s->n_ops = (int)m->n_ops;
     for (uint32_t k = 0; k < m->n_ops; k++) {
         const tm_rt_op_desc *op = &m->ops[k];
@@ -262,8 +290,8 @@ void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
     /* The arena's lower bound: at some op step every live tensor needs its
      * own bytes, whatever the plan. */
     int32_t first[TM_RT_MAX_TENSORS], last[TM_RT_MAX_TENSORS];
-    tm_rt_model_lifetimes(m->ops, m->n_ops, m->inputs, m->n_inputs, m->output, m->n_tensors,
-                          first, last);
+    tm_rt_model_plan_lifetimes(m->ops, m->n_ops, m->inputs, m->n_inputs, m->output, m->tensors,
+                               m->n_tensors, first, last);
     for (int32_t step = -1; step <= (int32_t)m->n_ops; step++) {
         uint64_t live = 0;
         for (uint32_t t = 0; t < m->n_tensors; t++)
@@ -290,6 +318,14 @@ void tm_export_print_stats(FILE *f, const tm_export_stats *s)
     for (int t = 0; t < TM_EXPORT_TARGETS; t++)
         fprintf(f, "    on %-16s %10zu bytes (%s)\n", tm_export_targets[t].name, s->ram_for[t],
                 tm_export_targets[t].cores);
+    if (s->streamed_tensors)
+        fprintf(f, "  streamed            %10d tensors (row by row, never stored whole); without "
+                   "streaming: arena %u, RAM %zu on %s, %zu on %s, %zu on %s\n",
+                s->streamed_tensors, s->unstreamed_arena_bytes, s->unstreamed_ram_for[0],
+                tm_export_targets[0].name, s->unstreamed_ram_for[TM_EXPORT_TARGETS - 2],
+                tm_export_targets[TM_EXPORT_TARGETS - 2].name,
+                s->unstreamed_ram_for[TM_EXPORT_TARGETS - 1],
+                tm_export_targets[TM_EXPORT_TARGETS - 1].name);
     fprintf(f, "  MACs per inference  %10llu (%d weight ops: %d at 8 bits, %d at 4 bits)\n",
             (unsigned long long)s->macs, s->weight_ops, s->ops8, s->ops4);
     fprintf(f, "  weights             %10lld at 8 bits, %lld at 4 bits\n", s->params8,

@@ -380,8 +380,9 @@ static uint64_t tm_rt_b_plan_all(tm_rt_builder *b, uint32_t *flags)
             uint64_t arena = tm_rt_b_plan_flat(b);
             size_t scr = tm_rt_model_scratch_need_for(-1, b->ops, b->n_ops, b->tensors);
             if (scr != (size_t)-1 && arena <= TM_RT_MAX_REGION_BYTES &&
-                TM_RT_B_ALIGN16(arena) + TM_RT_B_ALIGN16(scr) <
-                    TM_RT_B_ALIGN16(flat) + TM_RT_B_ALIGN16(scr_flat)) {
+                ((b->flags & TM_RT_BUILDER_FORCE_STREAM) ||
+                 TM_RT_B_ALIGN16(arena) + TM_RT_B_ALIGN16(scr) <
+                     TM_RT_B_ALIGN16(flat) + TM_RT_B_ALIGN16(scr_flat))) {
                 *flags = TM_RT_FLAG_STREAM;
                 return arena;
             }

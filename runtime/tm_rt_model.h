@@ -25,6 +25,7 @@
  * storing those tensors whole (docs/model-format.md, "Streamed tensors"). */
 #define TM_RT_FLAG_STREAM 1u
 #define TM_RT_STREAMED TM_RT_NONE
+#define TM_RT_BUILDER_FORCE_STREAM 0x80000000u /* a builder flag only (tests) */
 
 typedef enum tm_rt_op_type {
     TM_RT_OP_CONV = 1,          /* includes pointwise (1x1) */
@@ -152,8 +153,9 @@ typedef struct tm_rt_builder {
     char label_column[TM_RT_NAME_LEN];
     uint32_t n_tensors, n_ops, n_inputs, n_classes;
     int32_t output;
-    /* TM_RT_FLAG_STREAM (init's default): finish streams the chains that
-     * lower this build's RAM; 0 plans every tensor in the arena as before. */
+    /* TM_RT_FLAG_STREAM (init's default): finish streams the chains when
+     * that lowers this build's RAM; with TM_RT_BUILDER_FORCE_STREAM too,
+     * always; 0 plans every tensor in the arena as before. */
     uint32_t flags;
     tm_rt_status status;        /* first error, sticky */
     /* Set by a successful finish (the same values go into the file header). */

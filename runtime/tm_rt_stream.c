@@ -68,6 +68,8 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
             return TM_RT_MSG("a streamed chain holds an op other than conv, depthwise, max pool");
         if (i > 0 && op->inputs[0] != ops[k + i - 1].output)
             return TM_RT_MSG("a streamed tensor is not read by the next op");
+        if (op->type == TM_RT_OP_MAXPOOL && i + 1 < L)
+            return TM_RT_MSG("a max pool's output is streamed (a pool ends a chain)");
     }
     /* Backward: the last op makes one row per call; each stage asks its
      * producer for one row at a time, or, when its windows do not overlap
@@ -107,7 +109,7 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
             st->win = (uint32_t)off;
             off += TM_RT_S_ALIGN16((uint64_t)in->c * (uint64_t)st->rows * (uint64_t)in->w);
         }
-        if (i + 1 < L || op->type != TM_RT_OP_MAXPOOL) {
+        if (op->type != TM_RT_OP_MAXPOOL) {
             st->out = (uint32_t)off;
             off += TM_RT_S_ALIGN16((uint64_t)st->group * (uint64_t)st->n * (uint64_t)out->w);
         }
@@ -242,14 +244,14 @@ static int8_t *tm_rt_s_win(const tm_rt_s_run *r, uint32_t i)
  * the others come from the stored input or the producer's output rows. */
 static tm_rt_status tm_rt_s_fetch(tm_rt_s_run *r, uint32_t i, int32_t a)
 {
-    const tm_rt_stage *st = &r->sg->st[i];
+    const tm_rt_stage *st = &r->sg->st[i], *pr = &st[-1];
     const tm_rt_tensor_desc *in = &r->m->tensors[tm_rt_s_op(r, i)->inputs[0]];
     size_t W = (size_t)in->w, plane = (size_t)st->rows * W;
     int8_t *w = tm_rt_s_win(r, i);
     int32_t row = a, c;
     tm_rt_status s = TM_RT_OK;
     if (st->direct)
-        return tm_rt_s_call(r, i - 1, a, 0, r->sg->st[i - 1].group);
+        return tm_rt_s_call(r, i - 1, a, 0, pr->group);
     if (r->lo[i] <= a && r->hi[i] > a) {
         for (c = 0; c < in->c; c++)
             memmove(w + c * plane, w + c * plane + (size_t)(a - r->lo[i]) * W,
@@ -257,22 +259,23 @@ static tm_rt_status tm_rt_s_fetch(tm_rt_s_run *r, uint32_t i, int32_t a)
         row = r->hi[i];
     }
     for (; row < a + st->rows && s == TM_RT_OK; row++) {
-        size_t j = (size_t)(row - a) * W;
-        if (row < 0 || row >= in->h) {
-            for (c = 0; c < in->c; c++)
-                memset(w + c * plane + j, (int)(int8_t)in->zero_point, W);
-        } else if (i == 0) {
-            const int8_t *src = (const int8_t *)(r->arena + in->arena_offset);
-            for (c = 0; c < in->c; c++)
-                memcpy(w + c * plane + j, src + ((size_t)c * in->h + (size_t)row) * W, W);
-        } else {
-            const tm_rt_stage *pr = &r->sg->st[i - 1];
+        const int8_t *src = NULL;
+        size_t cs = 0;
+        if (row >= 0 && row < in->h && i == 0) {
+            src = (const int8_t *)(r->arena + in->arena_offset) + (size_t)row * W;
+            cs = (size_t)in->h * W;
+        } else if (row >= 0 && row < in->h) {
             while (s == TM_RT_OK && row >= r->olo[i - 1] + pr->n)
                 s = tm_rt_s_call(r, i - 1, r->olo[i - 1] + pr->n, 0, pr->group);
-            const int8_t *src = (const int8_t *)(r->buf + pr->out);
-            size_t at = (size_t)(row - r->olo[i - 1]) * W, pplane = (size_t)pr->n * W;
-            for (c = 0; c < in->c; c++)
-                memcpy(w + c * plane + j, src + c * pplane + at, W);
+            src = (const int8_t *)(r->buf + pr->out) + (size_t)(row - r->olo[i - 1]) * W;
+            cs = (size_t)pr->n * W;
+        }
+        for (c = 0; c < in->c; c++) {
+            int8_t *d = w + c * plane + (size_t)(row - a) * W;
+            if (src)
+                memcpy(d, src + c * cs, W);
+            else
+                memset(d, (int)(int8_t)in->zero_point, W);
         }
     }
     r->lo[i] = a;
@@ -280,69 +283,51 @@ static tm_rt_status tm_rt_s_fetch(tm_rt_s_run *r, uint32_t i, int32_t a)
     return s;
 }
 
-static void tm_rt_s_clamp(int8_t *x, size_t n, int32_t lo, int32_t hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = (int8_t)(x[i] < lo ? lo : x[i] > hi ? hi : x[i]);
-}
-
 /* Stage i's output rows y .. y + n - 1 of channels c0 .. c0 + gn - 1 (the
- * window is fetched on the first group): into its output rows, or, for the
- * last op, into the stored output tensor. */
+ * window is fetched on the first group): into its output rows; the last
+ * op's rows go to the stored output tensor. */
 static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t c0, int32_t gn)
 {
     const tm_rt_model *m = r->m;
     const tm_rt_op_desc *op = tm_rt_s_op(r, i);
     const tm_rt_stage *st = &r->sg->st[i];
     const tm_rt_tensor_desc *in = &m->tensors[op->inputs[0]], *out = &m->tensors[op->output];
-    int last = i + 1 == r->sg->count;
-    int32_t kh, s, pt, c;
+    int32_t kh, s, pt, c, nv = out->h - y < st->n ? out->h - y : st->n;
+    size_t Wo = (size_t)out->w;
+    int8_t *dst = (int8_t *)(r->arena + out->arena_offset);
     tm_rt_status rs = TM_RT_OK;
     tm_rt_s_window(op, &kh, &s, &pt);
-    if (c0 == 0 && (i == 0 || !st->direct || st[-1].group == in->c))
-        rs = tm_rt_s_fetch(r, i, y * s - pt);
-    if (rs != TM_RT_OK)
-        return rs;
-    int8_t *w = tm_rt_s_win(r, i);
-    size_t W = (size_t)in->w, Wo = (size_t)out->w;
     if (op->type == TM_RT_OP_MAXPOOL) {
-        if (!last) {
-            rs = tm_rt_maxpool(w, in->c, st->rows, in->w, kh, s, (int8_t *)(r->buf + st->out),
-                               st->n, out->w);
-            if (op->act_min > -128 || op->act_max < 127)
-                tm_rt_s_clamp((int8_t *)(r->buf + st->out), (size_t)in->c * st->n * Wo,
-                              op->act_min, op->act_max);
-            r->olo[i] = y;
-            return rs;
-        }
-        /* The last op pools channel by channel into the stored tensor; a
-         * grouped producer fills the window a few channels at a time. */
+        /* The last op (a pool ends every chain), channel by channel into the
+         * stored tensor; a grouped producer fills the window a few channels
+         * at a time. */
         const tm_rt_stage *pr = &st[-1];
-        int8_t *dst = (int8_t *)(r->arena + out->arena_offset);
-        int32_t nv = out->h - y < st->n ? out->h - y : st->n;
+        int grouped = pr->group < in->c;
         for (int32_t g0 = 0; g0 < in->c && rs == TM_RT_OK; g0 += pr->group) {
-            int32_t gk = in->c - g0 < pr->group ? in->c - g0 : pr->group;
-            if (st->direct && pr->group < in->c)
-                rs = tm_rt_s_call(r, i - 1, y * s, g0, gk);
+            int32_t gk = grouped ? (in->c - g0 < pr->group ? in->c - g0 : pr->group) : in->c;
+            rs = grouped ? tm_rt_s_call(r, i - 1, y * s, g0, gk) : tm_rt_s_fetch(r, i, y * s);
+            const int8_t *w = tm_rt_s_win(r, i);
             for (c = 0; c < gk && rs == TM_RT_OK; c++) {
-                int32_t wc = pr->group < in->c ? c : g0 + c;
                 int8_t *o = dst + ((size_t)(g0 + c) * out->h + (size_t)y) * Wo;
-                rs = tm_rt_maxpool(w + (size_t)wc * st->rows * W, 1, (nv - 1) * s + kh, in->w, kh,
-                                   s, o, nv, out->w);
-                if (op->act_min > -128 || op->act_max < 127)
-                    tm_rt_s_clamp(o, (size_t)nv * Wo, op->act_min, op->act_max);
+                rs = tm_rt_maxpool(w + (size_t)c * st->rows * in->w, 1, (nv - 1) * s + kh, in->w,
+                                   kh, s, o, nv, out->w);
+                for (size_t j = 0; j < (size_t)nv * Wo; j++)
+                    o[j] = (int8_t)(o[j] < op->act_min ? op->act_min
+                                    : o[j] > op->act_max ? op->act_max : o[j]);
             }
-            if (!(st->direct && pr->group < in->c))
-                break; /* every channel was in the window */
+            if (!grouped)
+                break;
         }
         return rs;
     }
+    if (c0 == 0)
+        rs = tm_rt_s_fetch(r, i, y * s - pt);
     tm_rt_conv_args a;
     int8_t *ob = (int8_t *)(r->buf + st->out);
     tm_rt_s_args(op, m->tensors, st, gn, &a);
-    size_t rb = tm_rt_weight_row_bytes((size_t)a.kh * a.kw * (op->type == TM_RT_OP_CONV ? a.in_c : 1),
-                                       a.bits);
-    a.input = w;
+    size_t rb = tm_rt_weight_row_bytes(
+        (size_t)a.kh * a.kw * (op->type == TM_RT_OP_CONV ? a.in_c : 1), a.bits);
+    a.input = tm_rt_s_win(r, i);
     a.output = ob;
     a.weights = m->blob + op->weights + (size_t)c0 * rb;
     a.bias = op->bias == TM_RT_NONE ? NULL
@@ -350,15 +335,13 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
     a.mult = (const int32_t *)(const void *)(m->blob + op->mult) + c0;
     a.shift = (const int32_t *)(const void *)(m->blob + op->shift) + c0;
     a.scratch = r->kscr;
-    rs = op->type == TM_RT_OP_CONV ? tm_rt_conv(&a) : tm_rt_depthwise(&a);
+    if (rs == TM_RT_OK)
+        rs = op->type == TM_RT_OP_CONV ? tm_rt_conv(&a) : tm_rt_depthwise(&a);
     r->olo[i] = y;
-    if (last && rs == TM_RT_OK) {
-        int8_t *dst = (int8_t *)(r->arena + out->arena_offset);
-        int32_t nv = out->h - y < st->n ? out->h - y : st->n;
-        for (c = 0; c < a.out_c; c++)
+    if (i + 1 == r->sg->count)
+        for (c = 0; c < a.out_c && rs == TM_RT_OK; c++)
             memcpy(dst + ((size_t)(c0 + c) * out->h + (size_t)y) * Wo,
                    ob + (size_t)c * st->n * Wo, (size_t)nv * Wo);
-    }
     return rs;
 }
 

@@ -9,7 +9,8 @@
 #                      messages and with -DTM_RT_NO_MESSAGES, print the
 #                      arm-none-eabi-size of every object and the .text totals,
 #                      and fail when the no-messages device side (all but the
-#                      builder) is over the 16 KB goal.
+#                      builder) is over the 19 KB goal (16 KB before the
+#                      streamed chains).
 #   cross.sh vnni      build rt_selftest for x86-64 with the AVX-512 VNNI kernels
 #                      (TM_RUNTIME_ISA=avx512vnni's flags) and diff its output
 #                      with the x86-64 baseline's; skipped without avx512_vnni.
@@ -175,8 +176,11 @@ build_m4() {
           print dev > devfile }'
 }
 
-# The goal for the device side's .text (code + read-only data), in bytes.
-m4_budget=16384
+# The goal for the device side's .text (code + read-only data), in bytes:
+# 16 KB, raised to 19 KB by the streamed conv / depthwise / pool chains
+# (tm_rt_stream.c, about 2.5 KB; they cut the reference model's RAM to
+# 0.55-0.6x, docs/deployment.md).
+m4_budget=19456
 
 run_m4() {
   command -v arm-none-eabi-gcc >/dev/null || skip "arm-none-eabi-gcc not found"
@@ -194,7 +198,7 @@ run_m4() {
     echo "cross.sh: Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text, over the $m4_budget-byte goal" >&2
     return 1
   fi
-  echo "Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text <= $m4_budget (16 KB goal)"
+  echo "Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text <= $m4_budget (19 KB goal)"
 }
 
 # ---- cross.sh program (added for the exporter's parity test) ----------------

@@ -319,8 +319,9 @@ void tm_export_print_stats(FILE *f, const tm_export_stats *s)
         fprintf(f, "    on %-16s %10zu bytes (%s)\n", tm_export_targets[t].name, s->ram_for[t],
                 tm_export_targets[t].cores);
     if (s->streamed_tensors)
-        fprintf(f, "  streamed            %10d tensors (row by row, never stored whole); without "
-                   "streaming: arena %u, RAM %zu on %s, %zu on %s, %zu on %s\n",
+        fprintf(f, "  streamed            %10d tensors (conv / depthwise / pool chains run row by "
+                   "row)\n  without streaming   arena %u, RAM %zu on %s, %zu on %s, %zu on %s "
+                   "(--plan flat)\n",
                 s->streamed_tensors, s->unstreamed_arena_bytes, s->unstreamed_ram_for[0],
                 tm_export_targets[0].name, s->unstreamed_ram_for[TM_EXPORT_TARGETS - 2],
                 tm_export_targets[TM_EXPORT_TARGETS - 2].name,

@@ -320,13 +320,13 @@ void tm_export_print_stats(FILE *f, const tm_export_stats *s)
                 tm_export_targets[t].cores);
     if (s->streamed_tensors)
         fprintf(f, "  streamed            %10d tensors (conv / depthwise / pool chains run row by "
-                   "row)\n  without streaming   arena %u, RAM %zu on %s, %zu on %s, %zu on %s "
-                   "(--plan flat)\n",
-                s->streamed_tensors, s->unstreamed_arena_bytes, s->unstreamed_ram_for[0],
-                tm_export_targets[0].name, s->unstreamed_ram_for[TM_EXPORT_TARGETS - 2],
+                   "row)\n  without streaming   RAM %zu on %s, %zu on %s, %zu on %s (arena %u; "
+                   "--plan flat)\n",
+                s->streamed_tensors, s->unstreamed_ram_for[0], tm_export_targets[0].name,
+                s->unstreamed_ram_for[TM_EXPORT_TARGETS - 2],
                 tm_export_targets[TM_EXPORT_TARGETS - 2].name,
                 s->unstreamed_ram_for[TM_EXPORT_TARGETS - 1],
-                tm_export_targets[TM_EXPORT_TARGETS - 1].name);
+                tm_export_targets[TM_EXPORT_TARGETS - 1].name, s->unstreamed_arena_bytes);
     fprintf(f, "  MACs per inference  %10llu (%d weight ops: %d at 8 bits, %d at 4 bits)\n",
             (unsigned long long)s->macs, s->weight_ops, s->ops8, s->ops4);
     fprintf(f, "  weights             %10lld at 8 bits, %lld at 4 bits\n", s->params8,

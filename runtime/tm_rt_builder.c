@@ -342,17 +342,13 @@ static int tm_rt_b_streamable(const tm_rt_builder *b, uint32_t k)
     return 1;
 }
 
-/* Plans the arena; with TM_RT_FLAG_STREAM it streams the chains when that
- * lowers this build's RAM (arena and scratch), else plans as without it. */
-static uint64_t tm_rt_b_plan_all(tm_rt_builder *b, uint32_t *flags)
+/* With the flat plan (arena bytes `flat`) validated: streams the chains
+ * when that lowers this build's RAM (arena and scratch; always with
+ * TM_RT_BUILDER_FORCE_STREAM), else plans flat again. */
+static uint64_t tm_rt_b_plan_stream(tm_rt_builder *b, uint64_t flat, uint32_t *flags)
 {
     uint32_t n = 0, run = 0;
     *flags = 0;
-    for (uint32_t t = 0; t < b->n_tensors; t++)
-        b->tensors[t].arena_offset = 0;
-    uint64_t flat = tm_rt_b_plan_flat(b);
-    if (!(b->flags & TM_RT_FLAG_STREAM) || flat > TM_RT_MAX_REGION_BYTES)
-        return flat;
     for (uint32_t k = 0; k + 1 < b->n_ops; k++) {
         run = tm_rt_b_streamable(b, k) && run + 2 <= TM_RT_STREAM_STAGES ? run + 1 : 0;
         if (run) {
@@ -447,8 +443,10 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
         return b->status;
     }
 
+    for (uint32_t t = 0; t < b->n_tensors; t++)
+        b->tensors[t].arena_offset = 0;
     uint32_t flags = 0;
-    uint64_t arena = tm_rt_b_plan_all(b, &flags);
+    uint64_t arena = tm_rt_b_plan_flat(b);
     if (arena > TM_RT_MAX_REGION_BYTES) {
         tm_rt_b_fail(b, TM_RT_ERR_ARG, "builder", -1, "activations need more than 2^30 bytes");
         return b->status;
@@ -472,6 +470,11 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
     if (s != TM_RT_OK) {
         b->status = s;
         return s;
+    }
+    /* Streaming is planned on the validated structure. */
+    if (b->flags & TM_RT_FLAG_STREAM) {
+        arena = tm_rt_b_plan_stream(b, arena, &flags);
+        memcpy(b->buf + L.tensors, b->tensors, (size_t)b->n_tensors * sizeof(tm_rt_tensor_desc));
     }
     uint64_t scratch = tm_rt_model_scratch_need_for(-1, b->ops, b->n_ops, b->tensors),
              workspace = 0;

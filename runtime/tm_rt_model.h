@@ -117,7 +117,8 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size);
 const char *tm_rt_model_error(void);
 /* Total bytes the caller must give tm_rt_model_invoke and the input setters:
  * 15 + align16(arena_bytes) + align16(scratch_need) + workspace_bytes, so it
- * depends on the build (a build without SIMD kernels needs no scratch). */
+ * depends on the build (a build without SIMD kernels needs scratch only for
+ * the row windows of streamed chains). */
 size_t tm_rt_model_memory_bytes(const tm_rt_model *m);
 
 tm_rt_status tm_rt_model_set_features(const tm_rt_model *m, void *mem, int input,

@@ -81,7 +81,11 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
         tm_rt_stage *st = &sg->st[i];
         int32_t kh, s, pt;
         tm_rt_s_window(op, &kh, &s, &pt);
-        st->rows = (st->n - 1) * s + kh;
+        int64_t rows = (int64_t)(st->n - 1) * s + kh;
+        /* No window needs more rows than a tensor has, with its padding. */
+        if (rows > TM_RT_MAX_DIM + 2 * TM_RT_MAX_KERNEL)
+            return TM_RT_MSG("a streamed chain's window is taller than any tensor");
+        st->rows = (int32_t)rows;
         if (i == 0)
             break;
         const tm_rt_tensor_desc *in = &T[op->inputs[0]], *out = &T[op->output];

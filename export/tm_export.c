@@ -202,13 +202,34 @@ const tm_export_target tm_export_targets[TM_EXPORT_TARGETS] = {
 /* tm_rt_model_memory_bytes as a build for isa would return it. */
 static size_t ram_for(const tm_rt_model *m, int isa)
 {
-    size_t need = 0;
-    for (uint32_t k = 0; k < m->n_ops; k++) {
-        size_t b = tm_rt_model_op_scratch_bytes_for(isa, &m->ops[k], m->tensors);
-        need = b > need ? b : need;
-    }
+    size_t need = tm_rt_model_scratch_need_for(isa, m->ops, m->n_ops, m->tensors);
     return 15 + ((size_t)m->arena_bytes + 15) / 16 * 16 + (need + 15) / 16 * 16 +
            m->workspace_bytes;
+}
+
+/* m planned again without streamed chains, for the before / after figures. */
+static void unstreamed(const tm_rt_model *m, tm_export_stats *s)
+{
+    for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+        s->unstreamed_ram_for[t] = s->ram_for[t];
+    s->unstreamed_arena_bytes = m->arena_bytes;
+    if (!(m->flags & TM_RT_FLAG_STREAM))
+        return;
+    tm_rt_builder *b = malloc(sizeof *b);
+    void *buf = malloc(m->size + 64);
+    tm_rt_model f;
+    size_t n = 0;
+    if (b && buf) {
+        tm_rt_builder_from_model(b, m, buf, m->size + 64);
+        b->flags = 0;
+        if (tm_rt_builder_finish(b, &n) == TM_RT_OK && tm_rt_model_open(&f, buf, n) == TM_RT_OK) {
+            s->unstreamed_arena_bytes = f.arena_bytes;
+            for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+                s->unstreamed_ram_for[t] = ram_for(&f, tm_export_targets[t].isa);
+        }
+    }
+    free(b);
+    free(buf);
 }
 
 void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
@@ -222,6 +243,9 @@ void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
     s->memory_bytes = tm_rt_model_memory_bytes(m);
     for (int t = 0; t < TM_EXPORT_TARGETS; t++)
         s->ram_for[t] = ram_for(m, tm_export_targets[t].isa);
+    unstreamed(m, s);
+    for (uint32_t t = 0; t < m->n_tensors; t++)
+        s->streamed_tensors += m->tensors[t].arena_offset == TM_RT_STREAMED;
     s->n_ops = (int)m->n_ops;
     for (uint32_t k = 0; k < m->n_ops; k++) {
         const tm_rt_op_desc *op = &m->ops[k];
@@ -263,8 +287,8 @@ void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s)
     /* The arena's lower bound: at some op step every live tensor needs its
      * own bytes, whatever the plan. */
     int32_t first[TM_RT_MAX_TENSORS], last[TM_RT_MAX_TENSORS];
-    tm_rt_model_lifetimes(m->ops, m->n_ops, m->inputs, m->n_inputs, m->output, m->n_tensors,
-                          first, last);
+    tm_rt_model_plan_lifetimes(m->ops, m->n_ops, m->inputs, m->n_inputs, m->output, m->tensors,
+                               m->n_tensors, first, last);
     for (int32_t step = -1; step <= (int32_t)m->n_ops; step++) {
         uint64_t live = 0;
         for (uint32_t t = 0; t < m->n_tensors; t++)
@@ -291,6 +315,15 @@ void tm_export_print_stats(FILE *f, const tm_export_stats *s)
     for (int t = 0; t < TM_EXPORT_TARGETS; t++)
         fprintf(f, "    on %-16s %10zu bytes (%s)\n", tm_export_targets[t].name, s->ram_for[t],
                 tm_export_targets[t].cores);
+    if (s->streamed_tensors)
+        fprintf(f, "  streamed            %10d tensors (conv / depthwise / pool chains run row by "
+                   "row)\n  without streaming   RAM %zu on %s, %zu on %s, %zu on %s (arena %u; "
+                   "--plan flat)\n",
+                s->streamed_tensors, s->unstreamed_ram_for[0], tm_export_targets[0].name,
+                s->unstreamed_ram_for[TM_EXPORT_TARGETS - 2],
+                tm_export_targets[TM_EXPORT_TARGETS - 2].name,
+                s->unstreamed_ram_for[TM_EXPORT_TARGETS - 1],
+                tm_export_targets[TM_EXPORT_TARGETS - 1].name, s->unstreamed_arena_bytes);
     fprintf(f, "  MACs per inference  %10llu (%d weight ops: %d at 8 bits, %d at 4 bits)\n",
             (unsigned long long)s->macs, s->weight_ops, s->ops8, s->ops4);
     fprintf(f, "  weights             %10lld at 8 bits, %lld at 4 bits\n", s->params8,

@@ -58,7 +58,12 @@ typedef struct tm_export_stats {
     uint32_t workspace_bytes;   /* audio front end (tables, state, float features) */
     size_t memory_bytes;        /* tm_rt_model_memory_bytes: the block invoke needs here */
     size_t ram_for[TM_EXPORT_TARGETS]; /* the same on each target build (tm_export_targets) */
-    uint64_t peak_live_bytes;   /* largest sum of activations live at one op step */
+    /* The same model planned with every tensor in the arena (no streamed
+     * chains; equal to the above for a file without them). */
+    uint32_t unstreamed_arena_bytes;
+    size_t unstreamed_ram_for[TM_EXPORT_TARGETS];
+    int streamed_tensors;       /* tensors the plan never stores whole */
+    uint64_t peak_live_bytes;   /* largest sum of stored activations live at one op step */
     uint64_t macs;              /* multiply-accumulates per inference */
     uint64_t weight_bits_bytes; /* sum over weight ops of ceil(bits * weights / 8) */
     uint64_t param_bytes;       /* 4 per bias + 8 per (mult, shift) pair */

@@ -6,6 +6,7 @@
 
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
+#include "tm_rt_stream.h"
 
 #define TM_RT_B_ALIGN4(x) (((x) + 3u) & ~(size_t)3u)
 #define TM_RT_B_ALIGN16(x) (((x) + 15u) & ~(size_t)15u)
@@ -48,6 +49,7 @@ void tm_rt_builder_init(tm_rt_builder *b, void *buf, size_t cap)
     b->buf = (uint8_t *)buf;
     b->cap = buf ? cap : 0;
     b->output = -1;
+    b->flags = TM_RT_FLAG_STREAM;
     b->status = TM_RT_OK;
     if (!buf)
         tm_rt_b_fail(b, TM_RT_ERR_ARG, "builder", -1, "output buffer is NULL");
@@ -251,6 +253,8 @@ static uint64_t tm_rt_b_plan(tm_rt_builder *b, const int32_t *first, const int32
     for (uint32_t k = 0; k < n; k++) {
         uint32_t t = order[k];
         uint64_t off = 0;
+        if (b->tensors[t].arena_offset == TM_RT_STREAMED)
+            continue;
         if (first[t] <= last[t]) {
             /* Live neighbours, sorted by offset. */
             uint16_t nb[TM_RT_BUILDER_MAX_TENSORS];
@@ -285,11 +289,12 @@ static uint64_t tm_rt_b_plan(tm_rt_builder *b, const int32_t *first, const int32
 }
 
 static void tm_rt_b_write(tm_rt_builder *b, const tm_rt_b_layout *L, uint32_t arena,
-                          uint32_t scratch, uint32_t workspace)
+                          uint32_t scratch, uint32_t workspace, uint32_t flags)
 {
     tm_rt_file_header h;
     memset(&h, 0, sizeof h);
     h.magic = TM_RT_MAGIC;
+    h.flags = flags;
     h.version = TM_RT_FORMAT_VERSION;
     h.header_bytes = sizeof h;
     memcpy(h.label_column, b->label_column, TM_RT_NAME_LEN);
@@ -311,6 +316,106 @@ static void tm_rt_b_write(tm_rt_builder *b, const tm_rt_b_layout *L, uint32_t ar
     memcpy(b->buf, &h, sizeof h);
     h.crc32 = tm_rt_model_file_crc(b->buf, L->total);
     memcpy(b->buf, &h, sizeof h);
+}
+
+static uint64_t tm_rt_b_plan_flat(tm_rt_builder *b)
+{
+    int32_t first[TM_RT_BUILDER_MAX_TENSORS], last[TM_RT_BUILDER_MAX_TENSORS];
+    tm_rt_model_plan_lifetimes(b->ops, b->n_ops, b->inputs, b->n_inputs, b->output, b->tensors,
+                               b->n_tensors, first, last);
+    return tm_rt_b_plan(b, first, last);
+}
+
+/* A tensor a chain may stream: a conv, depthwise or max-pool output that
+ * only the next op reads, itself a conv, depthwise or max pool with one
+ * input; a max pool's output ends a chain (pools shrink what is stored). */
+static int tm_rt_b_streamable(const tm_rt_builder *b, uint32_t k)
+{
+    const tm_rt_op_desc *op = &b->ops[k], *nx = &b->ops[k + 1];
+    int32_t t = op->output;
+    if ((op->type != TM_RT_OP_CONV && op->type != TM_RT_OP_DEPTHWISE) || op->n_inputs != 1 ||
+        (nx->type != TM_RT_OP_CONV && nx->type != TM_RT_OP_DEPTHWISE &&
+         nx->type != TM_RT_OP_MAXPOOL) ||
+        nx->n_inputs != 1 || nx->inputs[0] != t || t == b->output)
+        return 0;
+    for (uint32_t i = 0; i < b->n_inputs; i++)
+        if (b->inputs[i].tensor == t)
+            return 0;
+    for (uint32_t j = 0; j < b->n_ops; j++)
+        for (int32_t i = 0; i < b->ops[j].n_inputs; i++)
+            if (b->ops[j].inputs[i] == t && j != k + 1)
+                return 0;
+    return 1;
+}
+
+/* With the flat plan (arena bytes `flat`) validated: streams the chains
+ * when that lowers this build's RAM (arena and scratch; always with
+ * TM_RT_BUILDER_FORCE_STREAM), else plans flat again. */
+static uint64_t tm_rt_b_plan_stream(tm_rt_builder *b, uint64_t flat, uint32_t *flags)
+{
+    uint32_t n = 0, run = 0;
+    *flags = 0;
+    for (uint32_t k = 0; k + 1 < b->n_ops; k++) {
+        run = tm_rt_b_streamable(b, k) && run + 2 <= TM_RT_STREAM_STAGES ? run + 1 : 0;
+        if (run) {
+            b->tensors[b->ops[k].output].arena_offset = TM_RT_STREAMED;
+            n++;
+        }
+    }
+    if (n) {
+        uint64_t scr_flat = 0;
+        for (uint32_t k = 0; k < b->n_ops; k++) {
+            size_t need = tm_rt_model_op_scratch_bytes(&b->ops[k], b->tensors);
+            scr_flat = need > scr_flat ? need : scr_flat;
+        }
+        for (uint32_t k = 0; k < b->n_ops; k++)
+            if (b->tensors[b->ops[k].output].arena_offset == TM_RT_STREAMED &&
+                tm_rt_b_streamable(b, k)) {
+                tm_rt_segment sg;
+                if (tm_rt_stream_plan(-1, b->ops, b->n_ops, k, b->tensors, &sg)) {
+                    n = 0;
+                    break;
+                }
+                k += sg.count - 1;
+            }
+        if (n) {
+            uint64_t arena = tm_rt_b_plan_flat(b);
+            size_t scr = tm_rt_model_scratch_need_for(-1, b->ops, b->n_ops, b->tensors);
+            if (scr != (size_t)-1 && arena <= TM_RT_MAX_REGION_BYTES &&
+                ((b->flags & TM_RT_BUILDER_FORCE_STREAM) ||
+                 TM_RT_B_ALIGN16(arena) + TM_RT_B_ALIGN16(scr) <
+                     TM_RT_B_ALIGN16(flat) + TM_RT_B_ALIGN16(scr_flat))) {
+                *flags = TM_RT_FLAG_STREAM;
+                return arena;
+            }
+        }
+    }
+    for (uint32_t t = 0; t < b->n_tensors; t++)
+        b->tensors[t].arena_offset = 0;
+    return tm_rt_b_plan_flat(b);
+}
+
+void tm_rt_builder_from_model(tm_rt_builder *b, const tm_rt_model *m, void *buf, size_t cap)
+{
+    tm_rt_builder_init(b, buf, cap);
+    if (!b || !m || !m->data) {
+        if (b)
+            tm_rt_b_fail(b, TM_RT_ERR_ARG, "builder", -1, "no opened model");
+        return;
+    }
+    tm_rt_builder_blob(b, m->blob, m->blob_bytes);
+    for (uint32_t t = 0; t < m->n_tensors; t++) {
+        const tm_rt_tensor_desc *d = &m->tensors[t];
+        tm_rt_builder_tensor(b, d->c, d->h, d->w, d->scale, d->zero_point);
+    }
+    for (uint32_t k = 0; k < m->n_ops; k++)
+        tm_rt_builder_op(b, &m->ops[k]);
+    for (uint32_t i = 0; i < m->n_inputs; i++)
+        tm_rt_builder_input(b, &m->inputs[i]);
+    for (uint32_t c = 0; c < m->n_classes; c++)
+        tm_rt_builder_class(b, m->class_names[c]);
+    tm_rt_builder_label_column(b, m->label_column);
+    tm_rt_builder_output(b, m->output);
 }
 
 tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
@@ -344,10 +449,10 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
         return b->status;
     }
 
-    int32_t first[TM_RT_BUILDER_MAX_TENSORS], last[TM_RT_BUILDER_MAX_TENSORS];
-    tm_rt_model_lifetimes(b->ops, b->n_ops, b->inputs, b->n_inputs, b->output, b->n_tensors,
-                          first, last);
-    uint64_t arena = tm_rt_b_plan(b, first, last);
+    for (uint32_t t = 0; t < b->n_tensors; t++)
+        b->tensors[t].arena_offset = 0;
+    uint32_t flags = 0;
+    uint64_t arena = tm_rt_b_plan_flat(b);
     if (arena > TM_RT_MAX_REGION_BYTES) {
         tm_rt_b_fail(b, TM_RT_ERR_ARG, "builder", -1, "activations need more than 2^30 bytes");
         return b->status;
@@ -365,7 +470,7 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
 
     /* First pass with the largest scratch and workspace, so open checks the
      * structure before the kernels' and front end's sizes are asked for. */
-    tm_rt_b_write(b, &L, (uint32_t)arena, TM_RT_MAX_REGION_BYTES, TM_RT_MAX_REGION_BYTES);
+    tm_rt_b_write(b, &L, (uint32_t)arena, TM_RT_MAX_REGION_BYTES, TM_RT_MAX_REGION_BYTES, flags);
     tm_rt_model m;
     tm_rt_status s = tm_rt_model_open(&m, b->buf, L.total);
     if (s != TM_RT_OK) {
@@ -373,12 +478,13 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
         b->error = m.error; /* the open's reason is the builder's */
         return s;
     }
-    uint64_t scratch = 0, workspace = 0;
-    for (uint32_t k = 0; k < b->n_ops; k++) {
-        size_t need = tm_rt_model_op_scratch_bytes(&b->ops[k], b->tensors);
-        if (need > scratch)
-            scratch = need;
+    /* Streaming is planned on the validated structure. */
+    if (b->flags & TM_RT_FLAG_STREAM) {
+        arena = tm_rt_b_plan_stream(b, arena, &flags);
+        memcpy(b->buf + L.tensors, b->tensors, (size_t)b->n_tensors * sizeof(tm_rt_tensor_desc));
     }
+    uint64_t scratch = tm_rt_model_scratch_need_for(-1, b->ops, b->n_ops, b->tensors),
+             workspace = 0;
     for (uint32_t i = 0; i < b->n_inputs; i++) {
         size_t need = tm_rt_model_input_workspace_bytes(&b->inputs[i]);
         if (need > workspace)
@@ -389,7 +495,7 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size)
         scratch = 0xFFFFFFFFu;
     if (workspace > 0xFFFFFFFFu)
         workspace = 0xFFFFFFFFu;
-    tm_rt_b_write(b, &L, (uint32_t)arena, (uint32_t)scratch, (uint32_t)workspace);
+    tm_rt_b_write(b, &L, (uint32_t)arena, (uint32_t)scratch, (uint32_t)workspace, flags);
     s = tm_rt_model_open(&m, b->buf, L.total);
     if (s != TM_RT_OK) {
         b->status = s;

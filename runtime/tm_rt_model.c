@@ -9,6 +9,7 @@
 #include "tm_rt_isa.h"
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
+#include "tm_rt_stream.h"
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
     __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -100,9 +101,8 @@ static int tm_rt_is_weight_op(uint32_t type)
     return type == TM_RT_OP_CONV || type == TM_RT_OP_DEPTHWISE || type == TM_RT_OP_DENSE;
 }
 
-/* Fills the kernel arguments that depend only on shapes and parameters. */
-static void tm_rt_conv_shape(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors,
-                             tm_rt_conv_args *a)
+void tm_rt_op_conv_shape(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors,
+                         tm_rt_conv_args *a)
 {
     const tm_rt_tensor_desc *in = &tensors[op->inputs[0]], *out = &tensors[op->output];
     memset(a, 0, sizeof *a);
@@ -147,7 +147,7 @@ size_t tm_rt_model_op_scratch_bytes_for(int isa, const tm_rt_op_desc *op,
     if (!op || !tensors || !tm_rt_is_weight_op(op->type))
         return 0;
     tm_rt_conv_args a;
-    tm_rt_conv_shape(op, tensors, &a);
+    tm_rt_op_conv_shape(op, tensors, &a);
     return tm_rt_kernel_scratch_bytes_for((tm_rt_isa)isa, &a, tm_rt_op_kind(op));
 }
 #endif
@@ -157,7 +157,7 @@ size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_
     if (!op || !tensors || !tm_rt_is_weight_op(op->type))
         return 0;
     tm_rt_conv_args a;
-    tm_rt_conv_shape(op, tensors, &a);
+    tm_rt_op_conv_shape(op, tensors, &a);
     return tm_rt_kernel_scratch_bytes(&a, tm_rt_op_kind(op));
 }
 
@@ -429,6 +429,24 @@ static const char *tm_rt_check_op(const tm_rt_op_desc *op, const tm_rt_tensor_de
     return NULL;
 }
 
+/* A streamed tensor is written by a conv, depthwise or max pool and read
+ * only by the op right after it, one of the same kinds with one input. */
+static const char *tm_rt_check_streamed(const tm_rt_op_desc *O, uint32_t k,
+                                        const tm_rt_tensor_desc *T, const int16_t *writer)
+{
+    const tm_rt_op_desc *op = &O[k];
+    int stage = (op->type == TM_RT_OP_CONV || op->type == TM_RT_OP_DEPTHWISE ||
+                 op->type == TM_RT_OP_MAXPOOL) && op->n_inputs == 1;
+    if (T[op->output].arena_offset == TM_RT_STREAMED && !stage)
+        return TM_RT_MSG("only conv, depthwise and max pool may write a streamed tensor");
+    for (int32_t j = 0; j < op->n_inputs; j++)
+        if (T[op->inputs[j]].arena_offset == TM_RT_STREAMED &&
+            (!stage || writer[op->inputs[j]] != (int32_t)k - 1))
+            return TM_RT_MSG("reads a streamed tensor that the op before it did not write, or "
+                             "is not a conv, depthwise or max pool");
+    return NULL;
+}
+
 /* One section of count records of rec bytes at off: aligned, after `after`,
  * inside the file. Returns its end, or 0 when bad. */
 static uint64_t tm_rt_section(uint32_t off, uint64_t count, uint32_t rec, uint32_t align,
@@ -490,7 +508,7 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
         return TM_RT_BAD("header", -1, "file is longer than file_bytes");
     if (tm_rt_file_crc(p, size) != h.crc32)
         return TM_RT_BAD("header", -1, "CRC-32 mismatch (file corrupted)");
-    if (h.flags != 0)
+    if (h.flags & ~TM_RT_FLAG_STREAM)
         return TM_RT_BAD("header", -1, "unknown flags");
     if (memchr(h.label_column, '\0', TM_RT_NAME_LEN) == NULL)
         return TM_RT_BAD("header", -1, "label_column is not NUL-terminated");
@@ -542,13 +560,16 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             return TM_RT_BAD("tensor", (long)t, "scale must be finite and > 0");
         if (d->zero_point < -128 || d->zero_point > 127)
             return TM_RT_BAD("tensor", (long)t, "zero_point outside -128..127");
-        if ((uint64_t)d->arena_offset + n > h.arena_bytes)
+        if ((uint64_t)d->arena_offset + n > h.arena_bytes &&
+            !(d->arena_offset == TM_RT_STREAMED && (h.flags & TM_RT_FLAG_STREAM)))
             return TM_RT_BAD("tensor", (long)t, "arena_offset + size past arena_bytes");
     }
     if (h.output < 0 || (uint32_t)h.output >= h.n_tensors)
         return TM_RT_BAD("header", -1, "output tensor index out of range");
     if (tm_rt_elems(&T[h.output]) != h.n_classes)
         return TM_RT_BAD("header", -1, "output tensor size differs from n_classes");
+    if (T[h.output].arena_offset == TM_RT_STREAMED)
+        return TM_RT_BAD("header", -1, "output tensor is streamed");
 
     /* Which op writes each tensor (-2: a model input, -1: none). */
     int16_t writer[TM_RT_MAX_TENSORS];
@@ -570,6 +591,8 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             return TM_RT_BAD("input", (long)i, "tensor index out of range");
         if (writer[d->tensor] == -2)
             return TM_RT_BAD("input", (long)i, "tensor already filled by another input");
+        if (T[d->tensor].arena_offset == TM_RT_STREAMED)
+            return TM_RT_BAD("input", (long)i, "tensor is streamed");
         writer[d->tensor] = -2;
         if (!tm_rt_finite(d->mean) || !tm_rt_finite(d->std) || !(d->std >= 0.0f))
             return TM_RT_BAD("input", (long)i, "mean and std must be finite, std >= 0");
@@ -603,6 +626,13 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             return TM_RT_BAD(tm_rt_op_name(op->type), (long)k,
                              "writes a tensor already written (model input or earlier op)");
         writer[op->output] = (int16_t)k;
+        why = tm_rt_check_streamed(O, k, T, writer);
+        if (why)
+            return TM_RT_BAD(tm_rt_op_name(op->type), (long)k, why);
+        /* A streamed chain's ops run on row windows: their need is the chain's, below. */
+        if (T[op->output].arena_offset == TM_RT_STREAMED ||
+            T[op->inputs[0]].arena_offset == TM_RT_STREAMED)
+            continue;
         size_t need = tm_rt_model_op_scratch_bytes(op, T);
         if (need > h.scratch_bytes)
             return TM_RT_BAD(tm_rt_op_name(op->type), (long)k,
@@ -611,13 +641,28 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
     }
     if (writer[h.output] < 0)
         return TM_RT_BAD("header", -1, "output tensor is not written by any op");
+    if (h.flags & TM_RT_FLAG_STREAM) {
+        for (uint32_t k = 0; k < h.n_ops; k++) {
+            tm_rt_segment sg;
+            if (T[O[k].output].arena_offset != TM_RT_STREAMED)
+                continue;
+            const char *why = tm_rt_stream_plan(-1, O, h.n_ops, k, T, &sg);
+            if (why)
+                return TM_RT_BAD(tm_rt_op_name(O[k].type), (long)k, why);
+            k += sg.count - 1;
+        }
+        size_t need = tm_rt_model_scratch_need_for(-1, O, h.n_ops, T);
+        if (need > h.scratch_bytes)
+            return TM_RT_BAD("header", -1, "streamed chains need more scratch than scratch_bytes");
+        scratch_need = need > scratch_need ? (uint32_t)need : scratch_need;
+    }
     for (uint32_t k = 0; k < h.n_classes; k++)
         if (memchr(C[k], '\0', TM_RT_NAME_LEN) == NULL)
             return TM_RT_BAD("class name", (long)k, "not NUL-terminated");
 
     /* Tensors live at the same time must not share arena bytes. */
     int32_t first[TM_RT_MAX_TENSORS], last[TM_RT_MAX_TENSORS];
-    tm_rt_model_lifetimes(O, h.n_ops, I, h.n_inputs, h.output, h.n_tensors, first, last);
+    tm_rt_model_plan_lifetimes(O, h.n_ops, I, h.n_inputs, h.output, T, h.n_tensors, first, last);
     for (uint32_t a = 0; a < h.n_tensors; a++) {
         if (first[a] > last[a])
             continue;
@@ -646,6 +691,7 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
     m->blob = blob;
     m->blob_bytes = h.blob_bytes;
     m->output = h.output;
+    m->flags = h.flags;
     m->arena_bytes = h.arena_bytes;
     m->scratch_bytes = h.scratch_bytes;
     m->scratch_need = scratch_need;
@@ -682,7 +728,8 @@ static uint8_t *tm_rt_workspace(const tm_rt_model *m, const void *mem)
 
 int8_t *tm_rt_model_tensor(const tm_rt_model *m, void *mem, int32_t tensor)
 {
-    if (!m || !m->data || !mem || tensor < 0 || (uint32_t)tensor >= m->n_tensors)
+    if (!m || !m->data || !mem || tensor < 0 || (uint32_t)tensor >= m->n_tensors ||
+        m->tensors[tensor].arena_offset == TM_RT_STREAMED)
         return NULL;
     return (int8_t *)(tm_rt_arena(mem) + m->tensors[tensor].arena_offset);
 }
@@ -789,6 +836,17 @@ static void tm_rt_clamp(int8_t *x, size_t n, int32_t lo, int32_t hi)
         x[i] = (int8_t)(x[i] < lo ? lo : x[i] > hi ? hi : x[i]);
 }
 
+/* The streamed chain starting at op *k, which then names its last op. */
+static tm_rt_status tm_rt_model_invoke_stream(const tm_rt_model *m, uint32_t *k, uint8_t *arena,
+                                              uint8_t *scratch)
+{
+    tm_rt_segment sg;
+    if (tm_rt_stream_plan(-1, m->ops, m->n_ops, *k, m->tensors, &sg))
+        return TM_RT_ERR_FORMAT;
+    *k += sg.count - 1;
+    return tm_rt_stream_run(m, &sg, arena, scratch);
+}
+
 tm_rt_status tm_rt_model_invoke(const tm_rt_model *m, void *mem)
 {
     if (!m || !m->data || !mem)
@@ -799,6 +857,12 @@ tm_rt_status tm_rt_model_invoke(const tm_rt_model *m, void *mem)
         const tm_rt_op_desc *op = &m->ops[k];
         const tm_rt_tensor_desc *in = &m->tensors[op->inputs[0]];
         const tm_rt_tensor_desc *out = &m->tensors[op->output];
+        if (out->arena_offset == TM_RT_STREAMED) {
+            tm_rt_status s = tm_rt_model_invoke_stream(m, &k, arena, (uint8_t *)scratch);
+            if (s != TM_RT_OK)
+                return s;
+            continue;
+        }
         const int8_t *x = (const int8_t *)(arena + in->arena_offset);
         int8_t *y = (int8_t *)(arena + out->arena_offset);
         const int32_t *mult = op->mult == TM_RT_NONE
@@ -813,7 +877,7 @@ tm_rt_status tm_rt_model_invoke(const tm_rt_model *m, void *mem)
         case TM_RT_OP_DEPTHWISE:
         case TM_RT_OP_DENSE: {
             tm_rt_conv_args a;
-            tm_rt_conv_shape(op, m->tensors, &a);
+            tm_rt_op_conv_shape(op, m->tensors, &a);
             a.input = x;
             a.output = y;
             a.weights = m->blob + op->weights;

@@ -20,6 +20,12 @@
 #define TM_RT_MAX_MODEL_INPUTS 4
 #define TM_RT_NAME_LEN 32
 #define TM_RT_NONE 0xFFFFFFFFu
+/* Header flags. STREAM: some tensors are streamed (arena_offset
+ * TM_RT_STREAMED): conv / depthwise / max-pool chains run row by row, never
+ * storing those tensors whole (docs/model-format.md, "Streamed tensors"). */
+#define TM_RT_FLAG_STREAM 1u
+#define TM_RT_STREAMED TM_RT_NONE
+#define TM_RT_BUILDER_FORCE_STREAM 0x80000000u /* a builder flag only (tests) */
 
 typedef enum tm_rt_op_type {
     TM_RT_OP_CONV = 1,          /* includes pointwise (1x1) */
@@ -92,10 +98,12 @@ typedef struct tm_rt_model {
     const uint8_t *blob;
     uint32_t blob_bytes;
     int32_t output;             /* tensor of the logits */
+    uint32_t flags;             /* the header's (TM_RT_FLAG_*) */
     uint32_t arena_bytes;       /* activations, as planned */
     uint32_t scratch_bytes;     /* the file's kernel scratch: the bound over builds */
-    uint32_t scratch_need;      /* this build's kernels' scratch (<= scratch_bytes): what
-                                 * the memory reserves after the activations */
+    uint32_t scratch_need;      /* this build's kernels' scratch and the streamed chains'
+                                 * row windows (<= scratch_bytes): what the memory
+                                 * reserves after the activations */
     uint32_t workspace_bytes;   /* front end, after the scratch */
     tm_rt_error error;          /* why open failed (tm_rt_model_error) */
 } tm_rt_model;
@@ -109,7 +117,8 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size);
 const char *tm_rt_model_error(const tm_rt_model *m);
 /* Total bytes the caller must give tm_rt_model_invoke and the input setters:
  * 15 + align16(arena_bytes) + align16(scratch_need) + workspace_bytes, so it
- * depends on the build (a build without SIMD kernels needs no scratch). */
+ * depends on the build (a build without SIMD kernels needs scratch only for
+ * the row windows of streamed chains). */
 size_t tm_rt_model_memory_bytes(const tm_rt_model *m);
 
 tm_rt_status tm_rt_model_set_features(const tm_rt_model *m, void *mem, int input,
@@ -145,6 +154,10 @@ typedef struct tm_rt_builder {
     char label_column[TM_RT_NAME_LEN];
     uint32_t n_tensors, n_ops, n_inputs, n_classes;
     int32_t output;
+    /* TM_RT_FLAG_STREAM (init's default): finish streams the chains when
+     * that lowers this build's RAM; with TM_RT_BUILDER_FORCE_STREAM too,
+     * always; 0 plans every tensor in the arena as before. */
+    uint32_t flags;
     tm_rt_status status;        /* first error, sticky */
     tm_rt_error error;          /* its reason (tm_rt_builder_error) */
     /* Set by a successful finish (the same values go into the file header). */
@@ -179,6 +192,9 @@ tm_rt_status tm_rt_builder_finish(tm_rt_builder *b, size_t *size);
 size_t tm_rt_builder_bound(const tm_rt_builder *b);
 /* The reason of the builder's first error ("no error" while status is OK). */
 const char *tm_rt_builder_error(const tm_rt_builder *b);
+/* init, then everything of the opened model m (its blob at the same
+ * offsets): set flags and finish to plan the same model again. */
+void tm_rt_builder_from_model(tm_rt_builder *b, const tm_rt_model *m, void *buf, size_t cap);
 
 /* ---- additions: file header, limits, helpers (docs/model-format.md) ---- */
 
@@ -189,7 +205,7 @@ typedef struct tm_rt_file_header {
     uint32_t header_bytes;      /* sizeof(tm_rt_file_header) = 112 */
     uint32_t file_bytes;        /* whole file */
     uint32_t crc32;             /* of the whole file with this field read as 0 */
-    uint32_t flags;             /* 0 */
+    uint32_t flags;             /* TM_RT_FLAG_* (0 or TM_RT_FLAG_STREAM) */
     uint32_t n_tensors, n_ops, n_inputs, n_classes;
     int32_t output;
     uint32_t arena_bytes, scratch_bytes, workspace_bytes;
@@ -208,7 +224,7 @@ typedef struct tm_rt_file_header {
 #define TM_RT_MAX_REGION_BYTES (1u << 30)   /* arena, scratch, workspace each */
 
 /* The tensor's int8 data inside mem (the block given to invoke), or NULL for
- * a bad index: the way to read intermediate activations, or to write an
+ * a bad index or a streamed tensor (never stored whole): the way to read intermediate activations, or to write an
  * input already quantised. */
 int8_t *tm_rt_model_tensor(const tm_rt_model *m, void *mem, int32_t tensor);
 /* Floats the input's setter reads: c*h*w for features and images,
@@ -225,6 +241,13 @@ size_t tm_rt_model_op_scratch_bytes(const tm_rt_op_desc *op, const tm_rt_tensor_
  * target's RAM. Left out of Cortex-M / R builds unless TM_RT_ALL_ISA_SCRATCH. */
 size_t tm_rt_model_op_scratch_bytes_for(int isa, const tm_rt_op_desc *op,
                                         const tm_rt_tensor_desc *tensors);
+/* What the memory reserves after the arena on a build of isa (a tm_rt_isa
+ * value; -1: this build): the largest op scratch, a streamed chain counting
+ * its row windows and its kernels' scratch on those windows. The ops and
+ * tensors must be an opened model's (or pass its checks). isa >= 0 is left
+ * out of Cortex-M / R builds like the function above. */
+size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
+                                    const tm_rt_tensor_desc *tensors);
 /* Tensor lifetimes in op steps, the rule the builder plans with and open
  * checks: a model input is live from -1 (before op 0), the output up to
  * n_ops (after the last op), any other tensor from the op writing it to the
@@ -232,6 +255,13 @@ size_t tm_rt_model_op_scratch_bytes_for(int isa, const tm_rt_op_desc *op,
 void tm_rt_model_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,
                            const tm_rt_input_desc *inputs, uint32_t n_inputs, int32_t output,
                            uint32_t n_tensors, int32_t *first, int32_t *last);
+/* The same with a streamed chain's ops as one step: its first op's inputs
+ * live to its last op, its last op's output from its first op, and the
+ * streamed tensors marked unused (they take no arena bytes). */
+void tm_rt_model_plan_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,
+                                const tm_rt_input_desc *inputs, uint32_t n_inputs,
+                                int32_t output, const tm_rt_tensor_desc *tensors,
+                                uint32_t n_tensors, int32_t *first, int32_t *last);
 /* CRC-32 of a file image with its header's crc32 field read as zero. */
 uint32_t tm_rt_model_file_crc(const void *file, size_t size);
 

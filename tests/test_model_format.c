@@ -26,13 +26,13 @@ typedef struct built {
     tm_rt_tensor_desc tensors[TM_RT_MAX_TENSORS];
 } built;
 
-static built build_example(int which, uint32_t seed)
+static built build_example_plan(int which, uint32_t seed, uint32_t flags)
 {
     static tm_rt_builder b;
     size_t size = 0;
     built r;
     memset(&r, 0, sizeof r);
-    r.bytes = tm_rt_test_example(&b, which, seed, 0, &size);
+    r.bytes = tm_rt_test_example_plan(&b, which, seed, 0, flags, &size);
     r.size = size;
     r.arena_bytes = b.arena_bytes;
     r.scratch_bytes = b.scratch_bytes;
@@ -40,6 +40,12 @@ static built build_example(int which, uint32_t seed)
     memcpy(r.tensors, b.tensors, sizeof r.tensors);
     ck_assert_uint_eq(b.file_bytes, size);
     return r;
+}
+
+/* Every tensor in the arena (the plan the arena tests check). */
+static built build_example(int which, uint32_t seed)
+{
+    return build_example_plan(which, seed, 0);
 }
 
 static tm_rt_file_header header_of(const uint8_t *bytes)
@@ -315,9 +321,9 @@ static void run_and_compare(const tm_rt_model *m, void *mem, uint32_t seed, int8
         free(t[i]);
 }
 
-static void check_matches_reference(int which)
+static void check_matches_reference(int which, uint32_t flags)
 {
-    built b = build_example(which, 11);
+    built b = build_example_plan(which, 11, flags);
     tm_rt_model m;
     ck_assert_int_eq(tm_rt_model_open(&m, b.bytes, b.size), TM_RT_OK);
     void *mem = malloc(tm_rt_model_memory_bytes(&m));
@@ -357,13 +363,15 @@ static void check_matches_reference(int which)
 
 START_TEST(two_branch_matches_int64_reference)
 {
-    check_matches_reference(EX_TWO_BRANCH);
+    check_matches_reference(EX_TWO_BRANCH, 0);
+    check_matches_reference(EX_TWO_BRANCH, TM_RT_FLAG_STREAM);
 }
 END_TEST
 
 START_TEST(chain_matches_int64_reference)
 {
-    check_matches_reference(EX_CHAIN);
+    check_matches_reference(EX_CHAIN, 0);
+    check_matches_reference(EX_CHAIN, TM_RT_FLAG_STREAM);
 }
 END_TEST
 
@@ -616,10 +624,10 @@ static uint32_t rnd(uint32_t *s)
     return tm_rt_ex_next(s);
 }
 
-static void corrupt_all(int which, tally *trunc, tally *flips, tally *raw, tally *sealed,
-                        tally *blob)
+static void corrupt_all(int which, uint32_t flags, tally *trunc, tally *flips, tally *raw,
+                        tally *sealed, tally *blob)
 {
-    built b = build_example(which, 9);
+    built b = build_example_plan(which, 9, flags);
     tally ok = {0, 0, 0};
     ck_assert_int_eq(try_model(b.bytes, b.size, &ok), TM_RT_OK);
     ck_assert_int_eq(ok.ran, 1);
@@ -707,19 +715,100 @@ static void corrupt_all(int which, tally *trunc, tally *flips, tally *raw, tally
     free(b.bytes);
 }
 
+/* The builder's streamed plan: the examples' conv / depthwise / pool chains
+ * (3x3 stride 1 and 2, pad 0 and 1, a chain ending in a pool and one ending
+ * in a depthwise) never store their inner tensors, need a smaller arena
+ * than every tensor in it, compute the same logits, and open checks what a
+ * streamed tensor may be. */
+static void check_streamed(int which)
+{
+    built f = build_example_plan(which, 4, 0), s = build_example_plan(which, 4, TM_RT_FLAG_STREAM);
+    tm_rt_model mf, ms;
+    ck_assert_int_eq(tm_rt_model_open(&mf, f.bytes, f.size), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_model_open(&ms, s.bytes, s.size), TM_RT_OK);
+    ck_assert_uint_eq(mf.flags, 0);
+    ck_assert_uint_eq(ms.flags, TM_RT_FLAG_STREAM);
+    int streamed = 0;
+    for (uint32_t t = 0; t < ms.n_tensors; t++)
+        if (ms.tensors[t].arena_offset == TM_RT_STREAMED) {
+            streamed++;
+            ck_assert_ptr_null(tm_rt_model_tensor(&ms, s.bytes, (int32_t)t));
+        }
+    ck_assert_int_ge(streamed, 2);
+    ck_assert_uint_lt(ms.arena_bytes, mf.arena_bytes);
+    uint8_t *mem_f = malloc(tm_rt_model_memory_bytes(&mf)), *mem_s = malloc(tm_rt_model_memory_bytes(&ms));
+    ck_assert_ptr_nonnull(mem_f);
+    ck_assert_ptr_nonnull(mem_s);
+    for (uint32_t seed = 1; seed <= 8; seed++) {
+        int8_t lf[TM_RT_MAX_CLASSES], ls[TM_RT_MAX_CLASSES];
+        run_and_compare(&mf, mem_f, seed, lf);
+        run_and_compare(&ms, mem_s, seed, ls);
+        ck_assert_int_eq(memcmp(lf, ls, ms.n_classes), 0);
+    }
+    free(mem_f);
+    free(mem_s);
+
+    uint8_t *w = malloc(s.size);
+    tm_rt_file_header h = header_of(s.bytes);
+    /* Without the header flag a streamed tensor lies outside the arena. */
+    memcpy(w, s.bytes, s.size);
+    uint32_t zero = 0;
+    memcpy(w + offsetof(tm_rt_file_header, flags), &zero, 4);
+    reseal(w, s.size);
+    ck_assert_int_eq(tm_rt_model_open(&ms, w, s.size), TM_RT_ERR_FORMAT);
+    /* Streaming the model input, the output, or what a dense or concat
+     * reads is refused. */
+    for (uint32_t t = 0; t < h.n_tensors; t++) {
+        const tm_rt_tensor_desc *d = &mf.tensors[t];
+        if (d->arena_offset == TM_RT_STREAMED)
+            continue;
+        int reader_ok = 1, is_input = 0;
+        for (uint32_t k = 0; k < mf.n_ops; k++)
+            for (int32_t j = 0; j < mf.ops[k].n_inputs; j++)
+                if (mf.ops[k].inputs[j] == (int32_t)t)
+                    reader_ok &= mf.ops[k].type == TM_RT_OP_CONV ||
+                                 mf.ops[k].type == TM_RT_OP_DEPTHWISE ||
+                                 mf.ops[k].type == TM_RT_OP_MAXPOOL;
+        for (uint32_t i = 0; i < mf.n_inputs; i++)
+            is_input |= mf.inputs[i].tensor == (int32_t)t;
+        if (reader_ok && !is_input && (int32_t)t != mf.output)
+            continue;
+        memcpy(w, s.bytes, s.size);
+        uint32_t none = TM_RT_STREAMED;
+        memcpy(w + h.tensors_offset + t * sizeof(tm_rt_tensor_desc) +
+                   offsetof(tm_rt_tensor_desc, arena_offset),
+               &none, 4);
+        reseal(w, s.size);
+        ck_assert_msg(tm_rt_model_open(&ms, w, s.size) == TM_RT_ERR_FORMAT,
+                      "streamed tensor %u accepted", t);
+    }
+    free(w);
+    free(f.bytes);
+    free(s.bytes);
+}
+
+START_TEST(streamed_chains_match_and_are_checked)
+{
+    check_streamed(EX_TWO_BRANCH);
+    check_streamed(EX_CHAIN);
+}
+END_TEST
+
 START_TEST(corrupted_files_are_rejected_or_run_safely)
 {
     tally trunc = {0, 0, 0}, flips = {0, 0, 0}, raw = {0, 0, 0}, sealed = {0, 0, 0},
           blob = {0, 0, 0};
-    corrupt_all(EX_TWO_BRANCH, &trunc, &flips, &raw, &sealed, &blob);
-    corrupt_all(EX_CHAIN, &trunc, &flips, &raw, &sealed, &blob);
+    for (uint32_t flags = 0; flags <= TM_RT_FLAG_STREAM; flags += TM_RT_FLAG_STREAM) {
+        corrupt_all(EX_TWO_BRANCH, flags, &trunc, &flips, &raw, &sealed, &blob);
+        corrupt_all(EX_CHAIN, flags, &trunc, &flips, &raw, &sealed, &blob);
+    }
     int total = trunc.tried + flips.tried + raw.tried + sealed.tried + blob.tried;
     printf("corrupted variants: %d (truncated %d, bit flips %d, unsealed overwrites %d: all "
            "rejected; resealed field overwrites %d: %d rejected, %d ran; resealed byte "
            "overwrites %d: %d rejected, %d ran)\n",
            total, trunc.tried, flips.tried, raw.tried, sealed.tried, sealed.rejected, sealed.ran,
            blob.tried, blob.rejected, blob.ran);
-    ck_assert_int_ge(total, 1000);
+    ck_assert_int_ge(total, 2000);
     ck_assert_int_eq(trunc.rejected, trunc.tried);
     ck_assert_int_eq(flips.rejected, flips.tried);
     ck_assert_int_eq(raw.rejected, raw.tried);
@@ -812,7 +901,7 @@ START_TEST(targeted_edits_are_rejected_with_a_reason)
     CASE("label column", "label_column", memset(e.w + HDR(label_column), 'a', TM_RT_NAME_LEN));
     CASE("header_bytes", "header_bytes", put32(&e, HDR(header_bytes), 84));
     CASE("file_bytes", "longer than file_bytes", put32(&e, HDR(file_bytes), H.file_bytes - 4));
-    CASE("flags", "flags", put32(&e, HDR(flags), 1));
+    CASE("flags", "flags", put32(&e, HDR(flags), 2));
     CASE("n_tensors 0", "n_tensors", put32(&e, HDR(n_tensors), 0));
     CASE("n_tensors 257", "n_tensors", put32(&e, HDR(n_tensors), 257));
     CASE("n_ops 0", "n_ops", put32(&e, HDR(n_ops), 0));
@@ -1034,6 +1123,7 @@ int main(void)
     tcase_add_test(tc, two_branch_matches_int64_reference);
     tcase_add_test(tc, chain_matches_int64_reference);
     tcase_add_test(tc, arena_reuses_memory_without_live_overlap);
+    tcase_add_test(tc, streamed_chains_match_and_are_checked);
     tcase_add_test(tc, round_trip_reentrant_and_deterministic);
     tcase_add_test(tc, targeted_edits_are_rejected_with_a_reason);
     tcase_add_test(tc, builder_reports_errors);

@@ -245,7 +245,7 @@ START_TEST(each_check_keeps_its_status)
     CASE("label column", "label_column", memset(w + HDR(label_column), 'a', TM_RT_NAME_LEN));
     CASE("header_bytes", "header_bytes", put32(w, HDR(header_bytes), 84));
     CASE("file_bytes", "longer than file_bytes", put32(w, HDR(file_bytes), H.file_bytes - 4));
-    CASE("flags", "flags", put32(w, HDR(flags), 1));
+    CASE("flags", "flags", put32(w, HDR(flags), 2));
     CASE("n_tensors", "n_tensors", put32(w, HDR(n_tensors), 0));
     CASE("n_ops", "n_ops", put32(w, HDR(n_ops), 0));
     CASE("n_inputs", "n_inputs", put32(w, HDR(n_inputs), 5));

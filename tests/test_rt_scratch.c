@@ -160,6 +160,38 @@ static void check_larger_bound(int which)
     free(bytes);
 }
 
+/* Streamed chains keep their row windows after the kernels' scratch, inside
+ * the memory tm_rt_model_memory_bytes asks for: nothing past it is written
+ * and the logits are the flat plan's. */
+static void check_streamed_fits(int which)
+{
+    static tm_rt_builder b;
+    size_t nf = 0, ns = 0;
+    uint8_t *flat = tm_rt_test_example_plan(&b, which, 6, 0, 0, &nf);
+    uint8_t *str = tm_rt_test_example_plan(&b, which, 6, 0, TM_RT_FLAG_STREAM, &ns);
+    tm_rt_model mf, ms;
+    ck_assert_int_eq(tm_rt_model_open(&mf, flat, nf), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_model_open(&ms, str, ns), TM_RT_OK);
+    ck_assert_uint_eq(ms.flags, TM_RT_FLAG_STREAM);
+    ck_assert_uint_gt(ms.scratch_need, 0); /* the windows, on every build */
+    ck_assert_uint_le(ms.scratch_need, ms.scratch_bytes);
+    for (uint32_t seed = 1; seed <= 3; seed++) {
+        int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES];
+        run_exact(&mf, seed, l1);
+        run_exact(&ms, seed, l2);
+        ck_assert_int_eq(memcmp(l1, l2, mf.n_classes), 0);
+    }
+    free(flat);
+    free(str);
+}
+
+START_TEST(streamed_chains_fit_the_memory)
+{
+    check_streamed_fits(EX_TWO_BRANCH);
+    check_streamed_fits(EX_CHAIN);
+}
+END_TEST
+
 START_TEST(a_larger_file_bound_is_not_reserved)
 {
     check_larger_bound(EX_TWO_BRANCH);
@@ -201,6 +233,7 @@ int main(void)
     TCase *tc = tcase_create("all");
     tcase_add_test(tc, memory_is_arena_own_scratch_and_workspace);
     tcase_add_test(tc, a_larger_file_bound_is_not_reserved);
+    tcase_add_test(tc, streamed_chains_fit_the_memory);
     tcase_add_test(tc, a_file_bound_below_the_need_is_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -592,11 +592,16 @@ int main(int argc, char **argv)
     }
     printf("  (+inputs: the input setters too - audio front end, standardisation, "
            "quantisation)\n");
-    printf("  RAM for invoke of %s on each target build (tm_export_stats, from this host):\n",
-           v[0].name);
+    printf("  RAM for invoke of %s on each target build (tm_export_stats, from this host):\n"
+           "    %-12s %8s %8s %6s\n",
+           v[0].name, "target", "before", "after", "ratio");
     for (int t = 0; t < TM_EXPORT_TARGETS; t++)
-        printf("    %-12s %8zu B  (%s)\n", tm_export_targets[t].name, v[0].st.ram_for[t],
+        printf("    %-12s %8zu %8zu %6.3f  (%s)\n", tm_export_targets[t].name,
+               v[0].st.unstreamed_ram_for[t], v[0].st.ram_for[t],
+               (double)v[0].st.ram_for[t] / (double)v[0].st.unstreamed_ram_for[t],
                tm_export_targets[t].cores);
+    printf("    (before: every tensor in the arena; after: the file's plan, %d tensors streamed "
+           "row by row)\n", v[0].st.streamed_tensors);
     double fl = float_latency(src.f.m, seconds);
     printf("  float, tm_model_forward (eval, 1 thread): %.4f ms\n", fl);
     double tf = -1, ti = -1;

@@ -27,6 +27,9 @@ static void help(FILE *f)
             "  --symbol NAME       the array's name (default: from FILE.h's name)\n"
             "  --inputs KIND       raw (default) or features: keep model.tm2n's inputs,\n"
             "                      which take ready features (MFCCs)\n"
+            "  --plan PLAN         stream (default): conv / depthwise / max-pool chains run\n"
+            "                      row by row when that needs less RAM; flat: every tensor\n"
+            "                      in the arena (faster on SIMD builds, more RAM)\n"
             "  --json FILE         also write the report as JSON (docs/deployment.md)\n"
             "  --quiet             print nothing but errors\n"
             "  --help              this text\n");
@@ -34,7 +37,7 @@ static void help(FILE *f)
 
 typedef struct {
     const char *qdir, *out, *c_array, *symbol, *json;
-    int raw, quiet;
+    int raw, quiet, flat;
 } options;
 
 typedef struct {
@@ -78,6 +81,12 @@ static tm_status write_report(const options *o, const state *st, const tm_rt_mod
     for (int t = 0; t < TM_EXPORT_TARGETS; t++)
         bad |= tm_json_set_int(per, tm_export_targets[t].name, (long long)s.ram_for[t]);
     bad |= tm_json_set(d, "ram_bytes_per_target", per);
+    json_t *un = json_object();
+    for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+        bad |= tm_json_set_int(un, tm_export_targets[t].name, (long long)s.unstreamed_ram_for[t]);
+    bad |= tm_json_set(d, "unstreamed_ram_bytes_per_target", un);
+    bad |= tm_json_set_int(d, "unstreamed_arena_bytes", (long long)s.unstreamed_arena_bytes);
+    bad |= tm_json_set_int(d, "streamed_tensors", (long long)s.streamed_tensors);
     bad |= tm_json_set_int(d, "macs", (long long)s.macs);
     bad |= tm_json_set_int(d, "weight_ops", s.weight_ops);
     bad |= tm_json_set_int(d, "ops8", s.ops8);
@@ -156,6 +165,26 @@ static tm_status run(const options *o, state *st)
     size_t n = 0;
     TM_TRY(tm_export_lower(st->f.q, &lo, rawp, st->f.tm2n, st->f.tm2n_size, &st->bytes, &n));
     tm_rt_model dm;
+    if (o->flat && tm_rt_model_open(&dm, st->bytes, n) == TM_RT_OK &&
+        (dm.flags & TM_RT_FLAG_STREAM)) {
+        tm_rt_builder *b = malloc(sizeof *b);
+        uint8_t *flat = malloc(n);
+        tm_rt_status rs = b && flat ? TM_RT_OK : TM_RT_ERR_BUFFER;
+        if (rs == TM_RT_OK) {
+            tm_rt_builder_from_model(b, &dm, flat, n);
+            b->flags = 0;
+            rs = tm_rt_builder_finish(b, &n);
+        }
+        char why[128];
+        snprintf(why, sizeof why, "%s", b ? tm_rt_builder_error(b) : "out of memory");
+        free(b);
+        if (rs != TM_RT_OK) {
+            free(flat);
+            return tm_error(TM_ERR_INTERNAL, "export: planning without streaming: %s", why);
+        }
+        free(st->bytes);
+        st->bytes = flat;
+    }
     if (tm_rt_model_open(&dm, st->bytes, n) != TM_RT_OK)
         return tm_error(TM_ERR_INTERNAL, "export: the runtime rejects the exported model: %s",
                         tm_rt_model_error(&dm));
@@ -205,12 +234,14 @@ int tm_cmd_export(int argc, char **argv)
     static const char *const kinds[] = {"raw", "features", NULL};
     options o;
     memset(&o, 0, sizeof o);
-    const char *inputs = "raw";
+    static const char *const plans[] = {"stream", "flat", NULL};
+    const char *inputs = "raw", *plan = "stream";
     const tm_cli_option opts[] = {
         TM_CLI_STRING("--out", "-o", &o.out),
         TM_CLI_STRING("--c-array", NULL, &o.c_array),
         TM_CLI_STRING("--symbol", NULL, &o.symbol),
         TM_CLI_CHOICE("--inputs", &inputs, kinds),
+        TM_CLI_CHOICE("--plan", &plan, plans),
         TM_CLI_STRING("--json", NULL, &o.json),
         TM_CLI_FLAG("--quiet", "-q", &o.quiet),
         {0},
@@ -223,6 +254,7 @@ int tm_cmd_export(int argc, char **argv)
         return 2;
     }
     o.raw = !strcmp(inputs, "raw");
+    o.flat = !strcmp(plan, "flat");
     state st;
     memset(&st, 0, sizeof st);
     tm_status s = run(&o, &st);

@@ -9,8 +9,8 @@
 #                      messages and with -DTM_RT_NO_MESSAGES, print the
 #                      arm-none-eabi-size of every object and the .text totals,
 #                      and fail when the no-messages device side (all but the
-#                      builder) is over 16,640 bytes (the 16 KB goal + 256 for
-#                      the residual add op).
+#                      builder) is over 19,712 bytes (the 19 KB goal of the
+#                      streamed chains + 256 for the residual add op).
 #   cross.sh vnni      build rt_selftest for x86-64 with the AVX-512 VNNI kernels
 #                      (TM_RUNTIME_ISA=avx512vnni's flags) and diff its output
 #                      with the x86-64 baseline's; skipped without avx512_vnni.
@@ -176,11 +176,12 @@ build_m4() {
           print dev > devfile }'
 }
 
-# The limit for the device side's .text (code + read-only data), in bytes: the
-# 16 KB goal plus 256. The residual add op (TM_RT_OP_ADD: tm_rt_add, its check
-# and executor case, 260 bytes) took the no-messages device side from 16,353
-# to 16,613 bytes; the limit was raised for it rather than the test broken.
-m4_budget=16640
+# The limit for the device side's .text (code + read-only data), in bytes:
+# 16 KB, raised to 19 KB by the streamed conv / depthwise / pool chains
+# (tm_rt_stream.c, about 2.5 KB; they cut the reference model's RAM to
+# 0.55-0.6x, docs/deployment.md), plus 256 for the residual add op
+# (TM_RT_OP_ADD: tm_rt_add, its check and executor case, about 260 bytes).
+m4_budget=19712
 
 run_m4() {
   command -v arm-none-eabi-gcc >/dev/null || skip "arm-none-eabi-gcc not found"
@@ -198,7 +199,7 @@ run_m4() {
     echo "cross.sh: Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text, over the $m4_budget-byte goal" >&2
     return 1
   fi
-  echo "Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text <= $m4_budget (16 KB goal + 256)"
+  echo "Cortex-M4 device side with -DTM_RT_NO_MESSAGES: $dev bytes of .text <= $m4_budget (19 KB goal + 256)"
 }
 
 # ---- cross.sh program (added for the exporter's parity test) ----------------

@@ -34,12 +34,32 @@ static tm_rt_status build(int which, uint32_t seed, size_t *size)
                       : tm_rt_example_chain(&builder, file_buf, sizeof file_buf, seed, size);
 }
 
+/* The same with every conv / depthwise / pool chain streamed (forced: in
+ * these small examples it saves no memory), so each target runs its
+ * kernels on row windows too. */
+static tm_rt_status build_streamed(int which, uint32_t seed, size_t *size)
+{
+    static uint32_t plain[TM_RT_EXAMPLE_MAX_BYTES / 4];
+    tm_rt_model m;
+    tm_rt_status s = build(which, seed, size);
+    if (s == TM_RT_OK) {
+        memcpy(plain, file_buf, *size);
+        s = tm_rt_model_open(&m, plain, *size);
+    }
+    if (s != TM_RT_OK)
+        return s;
+    tm_rt_builder_from_model(&builder, &m, file_buf, sizeof file_buf);
+    builder.flags = TM_RT_FLAG_STREAM | TM_RT_BUILDER_FORCE_STREAM;
+    return tm_rt_builder_finish(&builder, size);
+}
+
 static int run_models(void)
 {
-    static const char *names[2] = {"two_branch", "chain"};
-    for (int which = 0; which < 2; which++) {
+    static const char *names[4] = {"two_branch", "chain", "two_branch_streamed",
+                                   "chain_streamed"};
+    for (int which = 0; which < 4; which++) {
         size_t size = 0;
-        tm_rt_status s = build(which, 11, &size);
+        tm_rt_status s = which < 2 ? build(which, 11, &size) : build_streamed(which - 2, 11, &size);
         tm_rt_model m;
         if (s == TM_RT_OK)
             s = tm_rt_model_open(&m, file_buf, size);
@@ -101,6 +121,15 @@ static int run_models(void)
                 return 1;
             }
             const int8_t *l = tm_rt_model_logits(&m, mem_buf);
+            /* the streamed plan computes the flat plan's logits */
+            static int8_t flat[2][7][TM_RT_MAX_CLASSES];
+            if (which < 2) {
+                memcpy(flat[which][seed], l, m.n_classes);
+            } else if (memcmp(flat[which - 2][seed], l, m.n_classes) != 0) {
+                printf("model %s seed %lu: logits differ from the flat plan's\n", names[which],
+                       (unsigned long)seed);
+                return 1;
+            }
             printf("%s seed %lu: float features %08lx, int8 inputs %08lx, logits", names[which],
                    (unsigned long)seed, (unsigned long)feat_hash, (unsigned long)in_hash);
             for (uint32_t c = 0; c < m.n_classes; c++)

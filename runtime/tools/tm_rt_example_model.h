@@ -222,7 +222,9 @@ static tm_rt_status tm_rt_example_chain(tm_rt_builder *b, void *buf, size_t cap,
     tm_rt_builder_init(b, buf, cap);
     int32_t x = tm_rt_builder_tensor(b, 2, 6, 6, 0.02f, 0);
     int32_t c1 = tm_rt_builder_tensor(b, 4, 6, 6, 0.03f, -128);
-    int32_t c2 = tm_rt_builder_tensor(b, 4, 6, 6, 0.04f, -128);
+    int32_t c2 = tm_rt_builder_tensor(b, 8, 6, 6, 0.04f, -128);
+    int32_t e = tm_rt_builder_tensor(b, 8, 6, 6, 0.045f, -128);
+    int32_t f = tm_rt_builder_tensor(b, 4, 6, 6, 0.05f, -128);
     int32_t a = tm_rt_builder_tensor(b, 4, 6, 6, 0.06f, -110);
     int32_t d = tm_rt_builder_tensor(b, 4, 4, 4, 0.05f, -20);
     int32_t r = tm_rt_builder_tensor(b, 4, 4, 4, 0.08f, 5);
@@ -235,16 +237,25 @@ static tm_rt_status tm_rt_example_chain(tm_rt_builder *b, void *buf, size_t cap,
     tm_rt_ex_weights(b, &s, &op, 4, 2 * 9, 4, 0, 0.8);
     tm_rt_builder_op(b, &op);
     op = tm_rt_ex_window(TM_RT_OP_CONV, c1, c2, 3, 1, 1);
-    tm_rt_ex_weights(b, &s, &op, 4, 4 * 9, 8, 0, 0.8);
+    tm_rt_ex_weights(b, &s, &op, 8, 4 * 9, 8, 0, 0.8);
     tm_rt_builder_op(b, &op);
-    /* A residual add: c1 stays live across the second conv. */
-    op = tm_rt_ex_op(TM_RT_OP_ADD, c2, a);
+    /* conv to 8 channels -> 4-bit depthwise -> 4-bit pointwise back to 4: a
+     * chain a streamed plan runs row by row (c2 and e, the flat plan's
+     * peak, are never stored whole). */
+    op = tm_rt_ex_window(TM_RT_OP_DEPTHWISE, c2, e, 3, 1, 1);
+    tm_rt_ex_weights(b, &s, &op, 8, 9, 4, 1, 1.0);
+    tm_rt_builder_op(b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_CONV, e, f, 1, 1, 0);
+    tm_rt_ex_weights(b, &s, &op, 4, 8, 4, 0, 0.8);
+    tm_rt_builder_op(b, &op);
+    /* A residual add: c1 stays live across the chain. */
+    op = tm_rt_ex_op(TM_RT_OP_ADD, f, a);
     op.n_inputs = 2;
     op.inputs[1] = c1;
     op.act_max = 120;
     {
         int32_t mult[3], shift[3];
-        tm_rt_add_multipliers(0.04, 0.03, 0.06, mult, shift);
+        tm_rt_add_multipliers(0.05, 0.03, 0.06, mult, shift);
         op.mult = tm_rt_builder_blob(b, mult, sizeof mult);
         op.shift = tm_rt_builder_blob(b, shift, sizeof shift);
     }

@@ -70,5 +70,18 @@ for core in m4 m7; do
     status=1
   fi
 done
+# RAM for invoke on the M4 as the device computes it, for the file's plan and
+# the same model with every tensor in the arena (export --plan flat).
+mkdir -p "$out/flat"
+"$tm" export "$out/q" -o "$out/flat/model.tm2n" --plan flat --c-array "$out/flat/cm_model.h" \
+  --symbol cm_model >"$out/log" 2>&1 || { cat "$out/log"; exit 1; }
+cp "$out/cm_inputs.h" "$out/flat/"
+ram=()
+for d in "$out/flat" "$out"; do
+  bash "$here/build.sh" m4 "$d" "$d/mem.elf" -DCM_PRINT_MEMORY
+  bash "$here/run.sh" m4 "$d/mem.elf" "$d/mem.txt" || { cat "$d/mem.txt" >&2; status=1; }
+  ram+=("$(awk '/^memory/ { print $2 }' "$d/mem.txt")")
+done
+echo "cortexm: m4 RAM for invoke (tm_rt_model_memory_bytes on the device): ${ram[0]} bytes with every tensor in the arena, ${ram[1]} with the exported plan"
 arm-none-eabi-size "$out/m4.elf" | tail -1 | awk '{ printf "m4 image: .text %d bytes (runtime, model, inputs, libm), .data %d, .bss %d\n", $1, $2, $3 }'
 exit $status

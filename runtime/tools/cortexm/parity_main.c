@@ -5,7 +5,9 @@
  * Prints what runtime/tools/tm_rt_run_inputs.c prints on the host, "row,"
  * the class names, then "r,l0,l1,..." per row, so the two compare byte for
  * byte. CM_RUN_ROWS (default all) lets the instruction counter
- * (runtime/tools/bench_device.sh) run 1 and 3 rows and take the difference. */
+ * (runtime/tools/bench_device.sh) run 1 and 3 rows and take the difference;
+ * with CM_PRINT_MEMORY it prints only "memory N": tm_rt_model_memory_bytes
+ * on the device (parity.sh, docs/deployment.md's RAM table). */
 #include <stdint.h>
 #include <string.h>
 
@@ -42,6 +44,12 @@ int main(void)
         return fail("model", tm_rt_model_error(&m));
     if (tm_rt_model_memory_bytes(&m) > sizeof memory)
         return fail("model", "needs more memory than CM_MEMORY_BYTES");
+#ifdef CM_PRINT_MEMORY
+    tm_cm_write("memory ");
+    tm_cm_write_int((long)tm_rt_model_memory_bytes(&m));
+    tm_cm_write("\n");
+    return 0;
+#endif
     if (m.n_inputs != CM_INPUTS)
         return fail("inputs", "their count differs from the model's");
     for (uint32_t i = 0; i < CM_INPUTS; i++)

@@ -513,3 +513,33 @@ void tm_export_symbol(const char *path, char *buf, size_t n)
     }
     buf[k] = '\0';
 }
+
+tm_status tm_export_plan_flat(uint8_t **bytes, size_t *size)
+{
+    tm_rt_model m;
+    if (tm_rt_model_open(&m, *bytes, *size) != TM_RT_OK)
+        return tm_error(TM_ERR_FORMAT, "export: the runtime rejects the model: %s",
+                        tm_rt_model_error(&m));
+    if (!(m.flags & TM_RT_FLAG_STREAM))
+        return TM_OK;
+    tm_rt_builder *b = malloc(sizeof *b);
+    size_t n = *size;
+    uint8_t *flat = malloc(n);
+    tm_rt_status rs = b && flat ? TM_RT_OK : TM_RT_ERR_BUFFER;
+    if (rs == TM_RT_OK) {
+        tm_rt_builder_from_model(b, &m, flat, n);
+        b->flags = 0;
+        rs = tm_rt_builder_finish(b, &n);
+    }
+    char why[128];
+    snprintf(why, sizeof why, "%s", b ? tm_rt_builder_error(b) : "out of memory");
+    free(b);
+    if (rs != TM_RT_OK) {
+        free(flat);
+        return tm_error(TM_ERR_INTERNAL, "export: planning without streaming: %s", why);
+    }
+    free(*bytes);
+    *bytes = flat;
+    *size = n;
+    return TM_OK;
+}

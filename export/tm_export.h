@@ -77,6 +77,11 @@ typedef struct tm_export_stats {
 
 /* Multiply-accumulates of one op (0 for ops without weights). */
 uint64_t tm_export_op_macs(const tm_rt_model *m, uint32_t op);
+/* The same model with every tensor in the arena (no streamed chains), for
+ * hosts where RAM is plenty and speed matters: *bytes is replaced by a
+ * malloc'd copy (freed by the caller; the old one is freed here) when the
+ * model streams, else left as it is. */
+tm_status tm_export_plan_flat(uint8_t **bytes, size_t *size);
 void tm_export_stats_of(const tm_rt_model *m, tm_export_stats *s);
 void tm_export_print_stats(FILE *f, const tm_export_stats *s);
 

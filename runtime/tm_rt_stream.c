@@ -315,9 +315,10 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
                 int8_t *o = dst + ((size_t)(g0 + c) * out->h + (size_t)y) * Wo;
                 rs = tm_rt_maxpool(w + (size_t)c * st->rows * in->w, 1, (nv - 1) * s + kh, in->w,
                                    kh, s, o, nv, out->w);
-                for (size_t j = 0; j < (size_t)nv * Wo; j++)
-                    o[j] = (int8_t)(o[j] < op->act_min ? op->act_min
-                                    : o[j] > op->act_max ? op->act_max : o[j]);
+                if (op->act_min > -128 || op->act_max < 127) /* as the flat executor */
+                    for (size_t j = 0; j < (size_t)nv * Wo; j++)
+                        o[j] = (int8_t)(o[j] < op->act_min ? op->act_min
+                                        : o[j] > op->act_max ? op->act_max : o[j]);
             }
             if (!grouped)
                 break;

@@ -41,10 +41,10 @@
  * instruction per lane pair at the width the runtime was built for
  * (docs/deployment.md); the runtime says which that is. */
 
-enum { N_VARIANTS = 3 };
+enum { N_VARIANTS = 4 }; /* paper (or stored), all8, all4, and the first planned flat */
 
 typedef struct {
-    const char *name;           /* "stored", "paper", "all8", "all4" */
+    const char *name;           /* "stored", "paper", "all8", "all4", "paper-flat" */
     uint8_t *bytes;
     size_t size;
     tm_rt_model m;
@@ -544,14 +544,27 @@ int main(int argc, char **argv)
     v[0].name = qdir ? "stored" : "paper";
     v[1].name = "all8";
     v[2].name = "all4";
+    v[3].name = qdir ? "stored-flat" : "paper-flat";
     tm_rng r;
     tm_rng_seed(&r, 7);
     int bad = 0;
     for (int k = 0; k < N_VARIANTS && !bad; k++) {
-        if (k > 0 && (s = tm_qat_preset(src.f.q, v[k].name)) != TM_OK)
-            break;
-        s = tm_export_lower(src.f.q, &src.f.lo, src.rawp, k == 0 ? src.f.tm2n : NULL,
-                            k == 0 ? src.f.tm2n_size : 0, &v[k].bytes, &v[k].size);
+        if (k == 3) {
+            /* the first one's file with every tensor in the arena (export --plan flat) */
+            v[3].bytes = malloc(v[0].size);
+            if (!v[3].bytes) {
+                s = tm_error(TM_ERR_NOMEM, "bench_latency: out of memory");
+                break;
+            }
+            memcpy(v[3].bytes, v[0].bytes, v[0].size);
+            v[3].size = v[0].size;
+            s = tm_export_plan_flat(&v[3].bytes, &v[3].size);
+        } else {
+            if (k > 0 && (s = tm_qat_preset(src.f.q, v[k].name)) != TM_OK)
+                break;
+            s = tm_export_lower(src.f.q, &src.f.lo, src.rawp, k == 0 ? src.f.tm2n : NULL,
+                                k == 0 ? src.f.tm2n_size : 0, &v[k].bytes, &v[k].size);
+        }
         if (s != TM_OK)
             break;
         bad = variant_open(&v[k], &r);
@@ -617,6 +630,9 @@ int main(int argc, char **argv)
     }
     printf("\nratios (%s invoke):\n", v[0].name);
     printf("  runtime / float (this project)  %.3f   (goal <= 1/3)\n", v[0].invoke_ms / fl);
+    printf("  %s / float                %.3f   (export --plan flat: %zu bytes of RAM instead "
+           "of %zu)\n",
+           v[3].name, v[3].invoke_ms / fl, v[3].st.memory_bytes, v[0].st.memory_bytes);
     if (ti > 0) {
         printf("  runtime / PyTorch int8          %.3f   (goal <= 0.5)\n", v[0].invoke_ms / ti);
         printf("  runtime / PyTorch float         %.3f\n", v[0].invoke_ms / tf);

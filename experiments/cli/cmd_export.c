@@ -164,27 +164,9 @@ static tm_status run(const options *o, state *st)
         TM_TRY(tm_run_raw_inputs(e, m, raw, rawp, &n_raw));
     size_t n = 0;
     TM_TRY(tm_export_lower(st->f.q, &lo, rawp, st->f.tm2n, st->f.tm2n_size, &st->bytes, &n));
+    if (o->flat)
+        TM_TRY(tm_export_plan_flat(&st->bytes, &n));
     tm_rt_model dm;
-    if (o->flat && tm_rt_model_open(&dm, st->bytes, n) == TM_RT_OK &&
-        (dm.flags & TM_RT_FLAG_STREAM)) {
-        tm_rt_builder *b = malloc(sizeof *b);
-        uint8_t *flat = malloc(n);
-        tm_rt_status rs = b && flat ? TM_RT_OK : TM_RT_ERR_BUFFER;
-        if (rs == TM_RT_OK) {
-            tm_rt_builder_from_model(b, &dm, flat, n);
-            b->flags = 0;
-            rs = tm_rt_builder_finish(b, &n);
-        }
-        char why[128];
-        snprintf(why, sizeof why, "%s", b ? tm_rt_builder_error(b) : "out of memory");
-        free(b);
-        if (rs != TM_RT_OK) {
-            free(flat);
-            return tm_error(TM_ERR_INTERNAL, "export: planning without streaming: %s", why);
-        }
-        free(st->bytes);
-        st->bytes = flat;
-    }
     if (tm_rt_model_open(&dm, st->bytes, n) != TM_RT_OK)
         return tm_error(TM_ERR_INTERNAL, "export: the runtime rejects the exported model: %s",
                         tm_rt_model_error(&dm));

@@ -66,9 +66,9 @@ count() {
 printf "Instructions per row on aarch64 Cortex-A72 (qemu-aarch64 -cpu cortex-a72, NEON build, -O2);\n"
 printf "an estimate of cycles: QEMU executes instructions, it does not time them.\n"
 printf "NEON peak: smlal by lane, 4 int16 MACs per instruction (0.25 instructions per MAC).\n\n"
-printf "  %-7s %10s %10s %10s %10s %10s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense frontend \
+printf "  %-10s %10s %10s %10s %10s %10s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense frontend \
   "MAC/i cv" "dw" "dense" "invoke"
-for m in paper all8 all4; do
+for m in paper paper-flat all8 all4; do
   model="$out/$m.tm2n"
   cmd="qemu-aarch64 -cpu cortex-a72 -d in_asm,exec,nochain -D {log} $out/drv_a72 $model"
   count "$cmd" 1 >"$out/$m.1"
@@ -83,7 +83,7 @@ d = {k: (b[k] - a[k]) / 2 for k in b}
 inv = d["total"] - d["frontend"]
 tm = macs["conv"] + macs["depthwise"] + macs["dense"]
 r = lambda m, i: m / i if i else float("nan")
-print("  %-7s %10d %10d %10d %10d %10d %10d | %8.3f %8.3f %8.3f %8.3f" % (
+print("  %-10s %10d %10d %10d %10d %10d %10d | %8.3f %8.3f %8.3f %8.3f" % (
     name, d["total"], inv, d["conv"], d["depthwise"], d["dense"], d["frontend"],
     r(macs["conv"], d["conv"]), r(macs["depthwise"], d["depthwise"]), r(macs["dense"], d["dense"]),
     r(tm, inv)))
@@ -137,7 +137,7 @@ d = {k: (b[k] - a[k]) / 2 for k in b}
 inv = d["total"] - d["frontend"]
 tm = macs["conv"] + macs["depthwise"] + macs["dense"]
 r = lambda m, i: m / i if i else float("nan")
-print("  %-7s %10d %10d %10d %10d %10d %9d %10d | %8.3f %8.3f %8.3f %8.3f" % (
+print("  %-10s %10d %10d %10d %10d %10d %9d %10d | %8.3f %8.3f %8.3f %8.3f" % (
   name, d["total"], inv, d["conv"], d["depthwise"], d["dense"], d["requant"], d["frontend"],
   r(macs["conv"], d["conv"]), r(macs["depthwise"], d["depthwise"]), r(macs["dense"], d["dense"]),
   r(tm, inv)))
@@ -154,9 +154,9 @@ for core in m4 m7; do
   printf "an estimate of cycles. DSP peak: SMLAD, 2 int16 MACs per instruction (0.5 instructions per MAC).\n"
   printf "Per kernel: the kernel's own instructions, its inlined requantisation included; calls of the\n"
   printf "exact fallback (tm_rt_requant, for channels outside the short form) are shown apart.\n\n"
-  printf "  %-7s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
+  printf "  %-10s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
     frontend "MAC/i cv" "dw" "dense" "invoke"
-  for m in paper all8 all4; do
+  for m in paper paper-flat all8 all4; do
     cm_row "$core" "$out/$m.tm2n" "$m" "$out/cm_${core}_$m"
   done
 done
@@ -170,7 +170,7 @@ if want m4; then
   printf "\nMLPerf Tiny keyword spotting, DS-CNN (experiments/kws/ds-cnn.cfg, 12 classes, random\n"
   printf "weights lowered all 8-bit as MLPerf's int8 model; 49x10 MFCC in, the front end left out as\n"
   printf "MLPerf's latency leaves it out) on Cortex-M4F (qemu mps2-an386, -O2, arm-dsp kernels):\n\n"
-  printf "  %-7s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
+  printf "  %-10s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
     frontend "MAC/i cv" "dw" "dense" "invoke"
   cm_row m4 "$out/kws/all8.tm2n" ds-cnn "$out/cm_kws"
   inv=$(cat "$out/cm_kws/invoke")

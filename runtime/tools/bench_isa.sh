@@ -24,7 +24,7 @@ build=${1:-$root/build}
 out=$(mktemp -d "${TMPDIR:-/tmp}/tm-bench-isa.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 "$build/bench_latency" --write-models "$out" >/dev/null
-models=(paper all8 all4)
+models=(paper paper-flat all8 all4)
 fns=(tm_rt_model_invoke tm_rt_conv tm_rt_depthwise tm_rt_dense)
 
 # ratio MODEL FN COUNT INVOKES: Ir / MAC
@@ -51,7 +51,7 @@ if [[ $(uname -m) == x86_64 ]] && command -v valgrind >/dev/null && grep -qw avx
   done
   for m in "${models[@]}"; do "$out/drv_avx2" "$out/$m.tm2n" --macs >"$out/$m.macs"; done
   printf "x86-64, instructions per MAC (invoke, then the kernels; conv includes pointwise):\n"
-  printf "  %-6s %-28s %8s %8s %8s %8s\n" model "build, counter" invoke conv depthwise dense
+  printf "  %-10s %-28s %8s %8s %8s %8s\n" model "build, counter" invoke conv depthwise dense
   for m in "${models[@]}"; do
     row=()
     for fn in "${fns[@]}"; do
@@ -61,7 +61,7 @@ if [[ $(uname -m) == x86_64 ]] && command -v valgrind >/dev/null && grep -qw avx
       row+=("$(ratio $m $fn "$ir" 20)")
       [[ $fn == tm_rt_model_invoke ]] && echo "$m $ir" >>"$out/avx2_invoke"
     done
-    printf "  %-6s %-28s %8s %8s %8s %8s\n" $m "AVX2, callgrind" "${row[@]}"
+    printf "  %-10s %-28s %8s %8s %8s %8s\n" $m "AVX2, callgrind" "${row[@]}"
     if grep -qw avx512_vnni /proc/cpuinfo; then
       row=()
       for fn in "${fns[@]}"; do
@@ -69,7 +69,7 @@ if [[ $(uname -m) == x86_64 ]] && command -v valgrind >/dev/null && grep -qw avx
         n=$("$out/step_icount" "$a" "$out/drv_vnni" "$out/$m.tm2n" 1 | awk '/^calls/{print $4}')
         row+=("$(ratio $m $fn "$n" 1)")
       done
-      printf "  %-6s %-28s %8s %8s %8s %8s\n" $m "AVX-512 VNNI, step_icount" "${row[@]}"
+      printf "  %-10s %-28s %8s %8s %8s %8s\n" $m "AVX-512 VNNI, step_icount" "${row[@]}"
     fi
   done
   a=$(nm "$out/drv_avx2" | awk '$3=="tm_rt_model_invoke"{print $1}')
@@ -87,7 +87,7 @@ if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/
   aarch64-linux-gnu-gcc -std=c99 -O2 -ffp-contract=off -march=armv8.2-a+dotprod -static -I"$rt" \
     "$rt"/*.c "$here/rt_icount_driver.c" -lm -o "$out/a64_dotprod"
   printf "aarch64 (qemu-aarch64 -cpu max), instructions per MAC:\n"
-  printf "  %-6s %-28s %8s %8s %8s %8s\n" model build invoke conv depthwise dense
+  printf "  %-10s %-28s %8s %8s %8s %8s\n" model build invoke conv depthwise dense
   for m in "${models[@]}"; do
     qemu-aarch64 -cpu max "$out/a64_neon" "$out/$m.tm2n" --macs >"$out/$m.macs"
     for isa in neon dotprod; do
@@ -103,7 +103,7 @@ def read(p):
 a, b, macs = read(sys.argv[1]), read(sys.argv[2]), read(sys.argv[3])
 d = {k: (b[k] - a[k]) / 2 for k in b}
 tm = macs["conv"] + macs["depthwise"] + macs["dense"]
-print("  %-6s %-28s %8.3f %8.3f %8.3f %8.3f" % (sys.argv[4], sys.argv[5],
+print("  %-10s %-28s %8.3f %8.3f %8.3f %8.3f" % (sys.argv[4], sys.argv[5],
       (d["total"] - d["frontend"]) / tm, d["conv"] / macs["conv"],
       d["depthwise"] / macs["depthwise"], d["dense"] / macs["dense"]))
 PY

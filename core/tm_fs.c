@@ -18,6 +18,8 @@
 tm_status tm_mkdirs(const char *dir)
 {
     char p[TM_PATH_LEN];
+    if (!dir || !*dir)
+        return tm_error(TM_ERR_ARG, "an empty folder name");
     if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
         return tm_error(TM_ERR_ARG, "%s: path too long", dir);
     for (char *c = p + 1; *c; c++)
@@ -217,7 +219,9 @@ static const char STAGE_MARK[] = ".tm-stage";
  * user's files left in the old folder by a kill after the swap) or, files
  * only, hard-linked (1: kept before the swap; subfolders only from has are
  * moved after it); through subfolders both hold. */
-static tm_status merge_missing(const char *from, const char *to, int link_files)
+/* skip: names at this level not to bring across (NULL-terminated, or NULL). */
+static tm_status merge_missing(const char *from, const char *to, int link_files,
+                               const char *const *skip)
 {
     DIR *dp = opendir(from);
     if (!dp)
@@ -228,6 +232,11 @@ static tm_status merge_missing(const char *from, const char *to, int link_files)
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
             !strcmp(de->d_name, STAGE_MARK))
             continue;
+        int skipped = 0;
+        for (int i = 0; skip && skip[i]; i++)
+            skipped |= !strcmp(de->d_name, skip[i]);
+        if (skipped)
+            continue;
         char a[2 * TM_PATH_LEN], b[2 * TM_PATH_LEN];
         struct stat sa, sb;
         snprintf(a, sizeof a, "%s/%s", from, de->d_name);
@@ -237,7 +246,7 @@ static tm_status merge_missing(const char *from, const char *to, int link_files)
             continue;
         if (have_b) {
             if (S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
-                s = merge_missing(a, b, link_files);
+                s = merge_missing(a, b, link_files, NULL);
         } else if (!link_files) {
             if (missing)
                 (void)rename(a, b);
@@ -259,7 +268,7 @@ static void drop_stale(const char *p, void *ctx)
     struct stat st;
     snprintf(mark, sizeof mark, "%s/%s", p, STAGE_MARK);
     if (lstat(mark, &st) != 0)
-        (void)merge_missing(p, d->dir, 0);
+        (void)merge_missing(p, d->dir, 0, NULL);
     rm_tree(p);
 }
 
@@ -281,6 +290,7 @@ tm_status tm_outdir_begin(tm_outdir *d, const char *dir)
         return tm_error(TM_ERR_ARG, "%s: path too long", dir);
     memcpy(d->dir, dir, n);
     d->dir[n] = '\0';
+    memset(d->not_kept, 0, sizeof d->not_kept);
     snprintf(d->stage, sizeof d->stage, "%s.tmp-%ld", d->dir, (long)getpid());
     TM_TRY(tm_mkdirs(d->dir)); /* also the parent folders */
     clean_stale(d);
@@ -305,10 +315,20 @@ void tm_outdir_abort(tm_outdir *d)
     d->stage[0] = '\0';
 }
 
+void tm_outdir_not_kept(tm_outdir *d, const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (!d->not_kept[i]) {
+            d->not_kept[i] = name;
+            return;
+        }
+}
+
 tm_status tm_outdir_commit(tm_outdir *d)
 {
     /* The user's files in DIR, as hard links, so the swap keeps them. */
-    tm_status s = merge_missing(d->dir, d->stage, 1);
+    const char *skip[5] = {d->not_kept[0], d->not_kept[1], d->not_kept[2], d->not_kept[3], NULL};
+    tm_status s = merge_missing(d->dir, d->stage, 1, skip);
     if (s == TM_OK) {
         tm_fsync_path(d->stage);
         if (tm_fault_rename())
@@ -326,7 +346,7 @@ tm_status tm_outdir_commit(tm_outdir *d)
     char mark[sizeof d->dir + 16], parent[sizeof d->dir + 4];
     snprintf(mark, sizeof mark, "%s/%s", d->dir, STAGE_MARK);
     (void)remove(mark);
-    (void)merge_missing(d->stage, d->dir, 0);
+    (void)merge_missing(d->stage, d->dir, 0, skip);
     snprintf(parent, sizeof parent, "%s/..", d->dir);
     tm_fsync_path(d->dir);
     tm_fsync_path(parent);

@@ -64,8 +64,13 @@ void tm_fs_remove_stale(const char *path, const char *const *seps);
 typedef struct {
     char dir[TM_FS_PATH_LEN];
     char stage[TM_FS_PATH_LEN + 48];
+    const char *not_kept[4]; /* outputs this run leaves out: their old copies go too */
 } tm_outdir;
 tm_status tm_outdir_begin(tm_outdir *d, const char *dir);
+/* An output of the command that this run does not write (a picture when
+ * gnuplot is missing): an old one in DIR is not kept beside the new outputs.
+ * name must outlive the commit; at most 4. */
+void tm_outdir_not_kept(tm_outdir *d, const char *name);
 tm_status tm_outdir_commit(tm_outdir *d);
 /* Removes the stage after a failure; DIR is left as it was. */
 void tm_outdir_abort(tm_outdir *d);

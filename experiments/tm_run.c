@@ -173,6 +173,8 @@ tm_status tm_run_experiment(const tm_experiment *e, const tm_run_options *o)
         snprintf(title, sizeof title, "%s, %s", ex.name, main_variant);
         s = plot_training(o->train.out_dir, od.stage, title, &no_plot);
     }
+    if (s == TM_OK && no_plot)
+        tm_outdir_not_kept(&od, "training.png"); /* not an old picture beside new data */
     if (s == TM_OK && !main_res.stopped_early)
         s = tm_outdir_commit(&od);
     if (s == TM_OK && out && !main_res.stopped_early)

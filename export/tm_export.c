@@ -207,6 +207,32 @@ static size_t ram_for(const tm_rt_model *m, int isa)
            m->workspace_bytes;
 }
 
+/* m planned again with every tensor in the arena: *out malloc'd (NULL on
+ * failure, the reason in why). */
+static tm_rt_status plan_flat_copy(const tm_rt_model *m, uint8_t **out, size_t *n, char *why,
+                                   size_t why_n)
+{
+    size_t cap = m->size + 64;
+    tm_rt_builder *b = malloc(sizeof *b);
+    uint8_t *buf = malloc(cap);
+    tm_rt_status rs = TM_RT_ERR_BUFFER;
+    snprintf(why, why_n, "out of memory");
+    if (b && buf) {
+        tm_rt_builder_from_model(b, m, buf, cap);
+        b->flags = 0;
+        rs = tm_rt_builder_finish(b, n);
+        if (rs != TM_RT_OK)
+            snprintf(why, why_n, "%s", tm_rt_builder_error(b));
+    }
+    free(b);
+    if (rs != TM_RT_OK) {
+        free(buf);
+        buf = NULL;
+    }
+    *out = buf;
+    return rs;
+}
+
 /* m planned again without streamed chains, for the before / after figures. */
 static void unstreamed(const tm_rt_model *m, tm_export_stats *s)
 {
@@ -215,20 +241,16 @@ static void unstreamed(const tm_rt_model *m, tm_export_stats *s)
     s->unstreamed_arena_bytes = m->arena_bytes;
     if (!(m->flags & TM_RT_FLAG_STREAM))
         return;
-    tm_rt_builder *b = malloc(sizeof *b);
-    void *buf = malloc(m->size + 64);
-    tm_rt_model f;
+    uint8_t *buf = NULL;
     size_t n = 0;
-    if (b && buf) {
-        tm_rt_builder_from_model(b, m, buf, m->size + 64);
-        b->flags = 0;
-        if (tm_rt_builder_finish(b, &n) == TM_RT_OK && tm_rt_model_open(&f, buf, n) == TM_RT_OK) {
-            s->unstreamed_arena_bytes = f.arena_bytes;
-            for (int t = 0; t < TM_EXPORT_TARGETS; t++)
-                s->unstreamed_ram_for[t] = ram_for(&f, tm_export_targets[t].isa);
-        }
+    char why[128];
+    tm_rt_model f;
+    if (plan_flat_copy(m, &buf, &n, why, sizeof why) == TM_RT_OK &&
+        tm_rt_model_open(&f, buf, n) == TM_RT_OK) {
+        s->unstreamed_arena_bytes = f.arena_bytes;
+        for (int t = 0; t < TM_EXPORT_TARGETS; t++)
+            s->unstreamed_ram_for[t] = ram_for(&f, tm_export_targets[t].isa);
     }
-    free(b);
     free(buf);
 }
 
@@ -522,22 +544,11 @@ tm_status tm_export_plan_flat(uint8_t **bytes, size_t *size)
                         tm_rt_model_error(&m));
     if (!(m.flags & TM_RT_FLAG_STREAM))
         return TM_OK;
-    tm_rt_builder *b = malloc(sizeof *b);
-    size_t n = *size;
-    uint8_t *flat = malloc(n);
-    tm_rt_status rs = b && flat ? TM_RT_OK : TM_RT_ERR_BUFFER;
-    if (rs == TM_RT_OK) {
-        tm_rt_builder_from_model(b, &m, flat, n);
-        b->flags = 0;
-        rs = tm_rt_builder_finish(b, &n);
-    }
+    uint8_t *flat = NULL;
+    size_t n = 0;
     char why[128];
-    snprintf(why, sizeof why, "%s", b ? tm_rt_builder_error(b) : "out of memory");
-    free(b);
-    if (rs != TM_RT_OK) {
-        free(flat);
+    if (plan_flat_copy(&m, &flat, &n, why, sizeof why) != TM_RT_OK)
         return tm_error(TM_ERR_INTERNAL, "export: planning without streaming: %s", why);
-    }
     free(*bytes);
     *bytes = flat;
     *size = n;

@@ -4,7 +4,7 @@
  * Compile-time option TM_RT_NO_MESSAGES (define it for every runtime source,
  * e.g. -DTM_RT_NO_MESSAGES): every check and every status code stay exactly
  * as they are, but the human-readable reasons (about 3 KB of strings on a
- * Cortex-M4) are compiled out. tm_rt_model_error() then returns the name of
+ * Cortex-M4) are compiled out. tm_rt_model_error(m) then returns the name of
  * the model's last failure's status (tm_rt_status_name, e.g. "malformed input") and
  * tm_rt_frontend_check() returns "" instead of a reason. Meant for
  * microcontroller builds; the default build keeps the full messages. */

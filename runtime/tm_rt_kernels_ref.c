@@ -344,10 +344,13 @@ void tm_rt_add(const int8_t *a, int32_t a_zp, const int8_t *b, int32_t b_zp, siz
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        /* |x - zp| <= 255, so the 20-bit headroom shift cannot overflow. */
-        int32_t s = tm_rt_requant((a[i] - a_zp) * (1 << 20), mult[0], shift[0]) +
+        /* |x - zp| <= 255, so the 20-bit headroom shift cannot overflow;
+         * the sum and the offset are saturated, as a file's multipliers are
+         * only range-checked. */
+        int64_t s = (int64_t)tm_rt_requant((a[i] - a_zp) * (1 << 20), mult[0], shift[0]) +
                     tm_rt_requant((b[i] - b_zp) * (1 << 20), mult[1], shift[1]);
-        int32_t v = tm_rt_requant(s, mult[2], shift[2]) + out_zp;
+        int32_t t = s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : (int32_t)s);
+        int64_t v = (int64_t)tm_rt_requant(t, mult[2], shift[2]) + out_zp;
         out[i] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
     }
 }

@@ -239,6 +239,7 @@ START_TEST(mkdirs_and_atomic_files)
     ck_assert_ptr_nonnull(strstr(tm_last_error(), "not a folder"));
     snprintf(p, sizeof p, "%s/a/file/x", dir);
     ck_assert_int_eq(tm_mkdirs(p), TM_ERR_IO);
+    ck_assert_int_eq(tm_mkdirs(""), TM_ERR_ARG);
 
     /* a failed write leaves the old file and no temporary */
     tm_atomic_file a;

@@ -499,6 +499,18 @@ START_TEST(search_command_end_to_end)
     ck_assert_ptr_null(fopen(path, "rb"));
     snprintf(path, sizeof path, "%s/s2/pareto.gp", work);
     free(slurp(path));
+    /* again without gnuplot, into the first folder (--force): its old picture goes
+     * with the old data, it is not kept beside the new pareto.csv */
+    if (gnuplot) {
+        snprintf(cmd, sizeof cmd,
+                 "env PATH=/nonexistent '%s/tinym2net' search '%s' --out '%s' --budget-bytes "
+                 "6400 --qat-epochs 0 --calib-batches 4 --pareto-points 2 --quiet --force 2>&1",
+                 build_dir, run_dir, sd);
+        ck_assert_msg(run_cmd(cmd, out, sizeof out) == 0, "%s", out);
+        snprintf(path, sizeof path, "%s/pareto.png", sd);
+        png = fopen(path, "rb");
+        ck_assert_msg(png == NULL, "%s of the earlier search was kept", path);
+    }
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
     ck_assert_int_eq(system(cmd), 0);

@@ -455,6 +455,15 @@ static tm_status sensitivity_set(tm_qrun *r, search *s)
     return TM_OK;
 }
 
+static void print_point(FILE *out, const search *s, int j, const char *note)
+{
+    const pareto_point *p = &s->pareto[j];
+    fprintf(out, "pareto %d/%d: budget %ld -> %ld bytes, bits %s, predicted damage %.4f "
+                 "(measured %.4f), test accuracy %.4f%s\n",
+            j + 1, s->n_pareto, p->budget, p->bytes, p->bits, p->damage,
+            p->val_loss - s->base_loss, p->ptq_acc, note);
+}
+
 static tm_status solve(const search *s, long budget, int *bits, tm_search_result *res)
 {
     return tm_search_solve(s->n, s->b8, s->b4, s->damage, budget, bits, res);
@@ -553,10 +562,7 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
         if (st == TM_OK && o->pareto_qat)
             st = finetune_and_test(r, s, o->qat_epochs, NULL, &p->qat_acc);
         if (st == TM_OK && out && !share)
-            fprintf(out, "pareto %d/%d: budget %ld -> %ld bytes, bits %s, predicted damage "
-                         "%.4f (measured %.4f), test accuracy %.4f%s\n",
-                    j + 1, s->n_pareto, p->budget, p->bytes, p->bits, p->damage,
-                    p->val_loss - s->base_loss, p->ptq_acc, o->pareto_qat ? " (calibrated)" : "");
+            print_point(out, s, j, o->pareto_qat ? " (calibrated)" : "");
     }
     free(bits);
     TM_TRY(st);
@@ -573,11 +579,11 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
             p->val_loss = m[3 * j];
             p->val_acc = m[3 * j + 1];
             p->ptq_acc = m[3 * j + 2];
-            if (out)
-                fprintf(out, "pareto %d/%d: budget %ld -> %ld bytes, bits %s, predicted damage "
-                             "%.4f (measured %.4f), test accuracy %.4f (calibrated, rank %d)\n",
-                        j + 1, s->n_pareto, p->budget, p->bytes, p->bits, p->damage,
-                        p->val_loss - s->base_loss, p->ptq_acc, j % rk->size);
+            if (out) {
+                char from[48];
+                snprintf(from, sizeof from, " (calibrated, rank %d)", j % rk->size);
+                print_point(out, s, j, from);
+            }
         }
     }
     if (rk->rank != 0)
@@ -621,6 +627,8 @@ static tm_status run(const options *o, tm_qrun *r, search *s, tm_metrics *met)
     int skipped = 0;
     if (st == TM_OK)
         st = plot(od.stage, &skipped);
+    if (skipped)
+        tm_outdir_not_kept(&od, "pareto.png"); /* not an old picture beside new data */
     s->seconds = now_s() - t0;
     if (st == TM_OK)
         st = write_metrics(od.stage, r, s, o, met);

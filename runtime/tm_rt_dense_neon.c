@@ -28,7 +28,94 @@ static void tm_rt_dense_rows(const tm_rt_conv_args *a, const int16_t *xin, const
     }
 }
 
-#define TM_RT_DRV_DENSE tm_rt_dense_neon
+#define TM_RT_DRV_DENSE tm_rt_dense_neon_int16
+tm_rt_status tm_rt_dense_neon_int16(const tm_rt_conv_args *a);
 #include "tm_rt_simd_drivers.h"
+
+/* 4-bit rows straight from their packed bytes, 32 weights a step, as the
+ * AVX2 kernel: u = nibble ^ 8 = w + 8 (0..15) times the int8 input by
+ * vmlal_s8 (a product is at most 15 x 128, so int16 lanes hold 8 steps of
+ * two products exactly), even and odd inputs split once, and
+ *   sum w (x - zp) = sum u x - 8 sum x - zp (sum u - 8 in_c). */
+static tm_rt_status tm_rt_dense4_neon(const tm_rt_conv_args *a)
+{
+    int8_t *base = tm_rt_aligned(a->scratch), *xe = base, *xo;
+    size_t rb = tm_rt_weight_row_bytes((size_t)a->in_c, 4), nv = rb / 16 * 16, j;
+    uint32_t sx = 0;
+    int o, i;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), f8 = vdupq_n_u8(0x88);
+    /* within the int16 input tile of the dense plan: 2 * round(rb, 32) <= its bytes */
+    xo = base + tm_rt_round(rb, 32);
+    {
+        size_t n32 = (size_t)a->in_c / 32 * 32;
+        int32x4_t sum = vdupq_n_s32(0);
+        for (j = 0; j < n32; j += 32) {
+            int8x16x2_t v = vld2q_s8(a->input + j); /* even and odd bytes */
+            vst1q_s8(xe + j / 2, v.val[0]);
+            vst1q_s8(xo + j / 2, v.val[1]);
+            sum = vpadalq_s16(sum, vpaddlq_s8(v.val[0]));
+            sum = vpadalq_s16(sum, vpaddlq_s8(v.val[1]));
+        }
+        sx = (uint32_t)tm_rt_hsum(sum);
+        for (j = n32 / 2; j < rb; j++) {
+            xe[j] = a->input[2 * j];
+            xo[j] = 2 * j + 1 < (size_t)a->in_c ? a->input[2 * j + 1] : 0;
+        }
+        for (i = (int)n32; i < a->in_c; i++)
+            sx += (uint32_t)(int32_t)a->input[i];
+    }
+    for (o = 0; o < a->out_c; o++) {
+        const uint8_t *w = (const uint8_t *)a->weights + (size_t)o * rb;
+        int32x4_t acc = vdupq_n_s32(0);
+        uint32x4_t cnt = vdupq_n_u32(0);
+        uint32_t su, sux;
+        size_t j0;
+        tm_rt_rq q;
+        for (j0 = 0; j0 < nv; j0 += 8 * 16) {
+            size_t end = j0 + 8 * 16 < nv ? j0 + 8 * 16 : nv;
+            int16x8_t s0 = vdupq_n_s16(0), s1 = s0;
+            uint16x8_t nib = vdupq_n_u16(0);
+            for (j = j0; j < end; j += 16) {
+                uint8x16_t v = veorq_u8(vld1q_u8(w + j), f8);
+                uint8x16_t lo = vandq_u8(v, m4), hi = vshrq_n_u8(v, 4);
+                int8x16_t e = vld1q_s8(xe + j), d = vld1q_s8(xo + j);
+                int8x16_t ls = vreinterpretq_s8_u8(lo), hs = vreinterpretq_s8_u8(hi);
+                s0 = vmlal_s8(s0, vget_low_s8(ls), vget_low_s8(e));
+                s1 = vmlal_s8(s1, vget_high_s8(ls), vget_high_s8(e));
+                s0 = vmlal_s8(s0, vget_low_s8(hs), vget_low_s8(d));
+                s1 = vmlal_s8(s1, vget_high_s8(hs), vget_high_s8(d));
+                nib = vpadalq_u8(nib, lo);
+                nib = vpadalq_u8(nib, hi);
+            }
+            acc = vpadalq_s16(acc, s0);
+            acc = vpadalq_s16(acc, s1);
+            cnt = vpadalq_u16(cnt, nib);
+        }
+        sux = (uint32_t)tm_rt_hsum(acc);
+        su = (uint32_t)tm_rt_hsum(vreinterpretq_s32_u32(cnt));
+        for (j = nv; j < rb; j++) {
+            uint32_t lo = (uint32_t)((w[j] ^ 0x88) & 15), hi = (uint32_t)((w[j] ^ 0x88) >> 4);
+            su += lo + hi;
+            sux += lo * (uint32_t)(int32_t)xe[j] + hi * (uint32_t)(int32_t)xo[j];
+        }
+        if (a->in_c & 1) /* the last byte's pad nibble (met by input 0) is no weight */
+            su -= (uint32_t)((w[rb - 1] ^ 0x88) >> 4);
+        {
+            uint32_t swx = sux - 8u * sx, sw = su - 8u * (uint32_t)a->in_c;
+            uint32_t u = swx - (uint32_t)a->in_zp * sw + (uint32_t)(a->bias ? a->bias[o] : 0);
+            tm_rt_rq_init(&q, a, o);
+            q.bias = 0;
+            a->output[o] = tm_rt_rq_scalar(&q, tm_rt_wrap32(u));
+        }
+    }
+    return TM_RT_OK;
+}
+
+tm_rt_status tm_rt_dense_neon(const tm_rt_conv_args *a)
+{
+    if (a->bits == 4 && a->scratch)
+        return tm_rt_dense4_neon(a);
+    return tm_rt_dense_neon_int16(a);
+}
 
 #endif /* TM_RT_NEON */

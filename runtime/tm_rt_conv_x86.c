@@ -110,11 +110,29 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
         for (c = 0; c < 4; c++) {
             int cc = c < nvalid ? cb + c : cb;
             uint32_t sw = 0;
-            for (j = 0; j < np; j++) {
-                int32_t w0 = tm_rt_w(a->weights, 4, rb, cc, (size_t)(2 * j));
-                int32_t w1 = 2 * j + 1 < a->in_c ? tm_rt_w(a->weights, 4, rb, cc, (size_t)(2 * j + 1)) : 0;
-                sw += (uint32_t)(w0 + w1);
-                wv[j * 4 + c] = _mm256_set1_epi16((short)(uint16_t)((uint8_t)w0 | (uint8_t)w1 << 8));
+            const uint8_t *wr = (const uint8_t *)a->weights + (size_t)cc * rb;
+            for (j = 0; j < np; j += 16) {
+                /* 16 packed bytes to 16 (w0, w1) int8 pairs: a nibble n is (n ^ 8) - 8 */
+                uint8_t raw[16];
+                int16_t pr[16];
+                int k, m = np - j < 16 ? np - j : 16;
+                memset(raw, 0x88, sizeof raw); /* weight 0 past the row */
+                memcpy(raw, wr + j, (size_t)m);
+                {
+                    const __m128i m4 = _mm_set1_epi8(0x0F), e8 = _mm_set1_epi8(8);
+                    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)raw);
+                    __m128i lo = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(v, m4), e8), e8);
+                    __m128i hi = _mm_sub_epi8(
+                        _mm_xor_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), e8), e8);
+                    _mm_storeu_si128((__m128i *)(void *)pr, _mm_unpacklo_epi8(lo, hi));
+                    _mm_storeu_si128((__m128i *)(void *)(pr + 8), _mm_unpackhi_epi8(lo, hi));
+                }
+                if (j + m == np && (a->in_c & 1))
+                    pr[m - 1] = (int16_t)(pr[m - 1] & 0xFF); /* the pad nibble is no weight */
+                for (k = 0; k < m; k++) {
+                    sw += (uint32_t)((int32_t)(int8_t)(pr[k] & 0xFF) + (int32_t)(int8_t)(pr[k] >> 8));
+                    wv[(j + k) * 4 + c] = _mm256_set1_epi16(pr[k]);
+                }
             }
             tm_rt_rqv_init(&rq[c], a, cc);
             bias[c] = _mm256_set1_epi32(

@@ -186,15 +186,7 @@ tm_status tm_predict(tm_model *m, tm_pool *pool, const tm_dataset *d, const int 
 
 static double accuracy_of(const float *probs, const int *labels, int n, int k)
 {
-    int right = 0;
-    for (int i = 0; i < n; i++) {
-        int best = 0;
-        for (int c = 1; c < k; c++)
-            if (probs[(size_t)i * k + c] > probs[(size_t)i * k + best])
-                best = c;
-        right += best == labels[i];
-    }
-    return n ? (double)right / n : 0.0;
+    return n ? (double)tm_top1_right(probs, labels, n, k) / n : 0.0;
 }
 
 static void class_weights(const tm_train_spec *ts, const tm_dataset *d, float *w)
@@ -221,22 +213,17 @@ static void class_weights(const tm_train_spec *ts, const tm_dataset *d, float *w
 
 /* ---- the loop ---------------------------------------------------------- */
 
+static tm_status model_forward(void *m, tm_tape *t, tm_tensor *const *x, tm_tensor **logits)
+{
+    return tm_model_forward(m, t, x, logits);
+}
+
 tm_status tm_train_step(tm_model *m, tm_tape *t, tm_optimizer *opt, tm_tensor *const *x,
                         const int *labels, const float *class_weights, float lr, float *probs,
                         float *loss_out)
 {
-    tm_tensor *logits = NULL, *loss = NULL;
-    TM_TRY(tm_model_forward(m, t, x, &logits));
-    TM_TRY(tm_softmax_cross_entropy(t, logits, labels, class_weights, probs, &loss));
-    if (!isfinite(loss->data[0]))
-        return tm_error(TM_ERR_NUMERIC, "the training loss is %s (learning rate %g); training "
-                                        "stopped",
-                        isnan(loss->data[0]) ? "NaN" : "infinite", (double)lr);
-    tm_optim_zero_grad(opt);
-    TM_TRY(tm_tape_backward(t, loss));
-    TM_TRY(tm_optim_step(opt, lr));
-    *loss_out = loss->data[0];
-    return TM_OK;
+    return tm_train_batch(t, opt, model_forward, m, x, labels, class_weights, lr, probs,
+                          loss_out);
 }
 
 typedef struct {
@@ -270,58 +257,75 @@ static void trainer_free(trainer *tr)
     free(tr->dist);
 }
 
+/* The epoch loop's side of float training (tm_train_batches). */
+typedef struct {
+    trainer *tr;
+    const tm_dataset *d;
+    train_state *st;
+    float lr;
+    tm_progress *pg;
+} epoch_ctx;
+
+static tm_status epoch_gather(void *ctx, tm_tape *t, const int *idx, int n, tm_tensor **x,
+                              int *labels)
+{
+    const epoch_ctx *c = ctx;
+    const trainer *tr = c->tr;
+    for (int b = 0; b < tr->m->spec.n_branches; b++) {
+        const tm_modality *mod = &c->d->mod[tr->map[b]];
+        int shape[4] = {n, mod->shape[0], mod->shape[1], mod->shape[2]};
+        TM_TRY(tm_arena_tensor(&t->arena, &x[b], 4, shape, 0));
+        tm_dataset_gather(c->d, tr->map[b], idx, n, x[b]->data);
+    }
+    for (int i = 0; i < n; i++)
+        labels[i] = c->d->label[idx[i]];
+    return TM_OK;
+}
+
+static tm_status epoch_forward(void *ctx, tm_tape *t, tm_tensor *const *x, tm_tensor **logits)
+{
+    return tm_model_forward(((const epoch_ctx *)ctx)->tr->m, t, x, logits);
+}
+
+/* A batch as shards over the ranks; the dropout streams fork the epoch's
+ * unchanged state by step. */
+static tm_status epoch_dist_step(void *ctx, const int *idx, int n, double *loss_sum,
+                                 long *right)
+{
+    epoch_ctx *c = ctx;
+    trainer *tr = c->tr;
+    return tm_dist_step(tr->dist, tr->m, &tr->tape, tr->opt, c->d, tr->map, idx, n, tr->cw,
+                        &c->st->tape_rng, c->lr, loss_sum, right);
+}
+
+static void epoch_after(void *ctx, int batch, long seen, double loss_sum, long right)
+{
+    epoch_ctx *c = ctx;
+    if (c->pg)
+        tm_progress_update(c->pg, batch, seen, loss_sum / seen, (double)right / seen);
+}
+
 static tm_status train_epoch(trainer *tr, const tm_experiment *e, const tm_dataset *d,
                              train_state *st, float lr, tm_progress *pg, double *loss_out,
                              double *acc_out)
 {
-    const int bs = e->train.batch_size;
-    const int k = tr->m->spec.n_classes;
     for (int i = 0; i < d->n; i++)
         tr->perm[i] = i;
     tm_rng_shuffle(&st->data_rng, tr->perm, d->n);
-    int batches = (d->n + bs - 1) / bs;
     double loss_sum = 0.0;
-    long right = 0, seen = 0;
+    long right = 0;
     tr->tape.training = 1;
     tr->tape.rng = st->tape_rng;
-    for (int bi = 0; bi < batches; bi++) {
-        int start = bi * bs;
-        int n = d->n - start < bs ? d->n - start : bs;
-        const int *idx = tr->perm + start;
-        if (tr->dist) {
-            /* the dropout streams fork the epoch's unchanged state by step */
-            tm_status s = tm_dist_step(tr->dist, tr->m, &tr->tape, tr->opt, d, tr->map, idx, n,
-                                       tr->cw, &st->tape_rng, lr, &loss_sum, &right);
-            if (s != TM_OK)
-                return tm_error_prefix(s, "epoch %d batch %d: ", st->epoch + 1, bi + 1);
-            seen += n;
-            st->samples_seen += n;
-            if (pg)
-                tm_progress_update(pg, bi + 1, seen, loss_sum / seen, (double)right / seen);
-            continue;
-        }
-        tm_tape_reset(&tr->tape);
-        tm_tensor *x[TM_MAX_BRANCHES] = {0};
-        for (int b = 0; b < tr->m->spec.n_branches; b++) {
-            const tm_modality *mod = &d->mod[tr->map[b]];
-            int shape[4] = {n, mod->shape[0], mod->shape[1], mod->shape[2]};
-            TM_TRY(tm_arena_tensor(&tr->tape.arena, &x[b], 4, shape, 0));
-            tm_dataset_gather(d, tr->map[b], idx, n, x[b]->data);
-        }
-        for (int i = 0; i < n; i++)
-            tr->labels[i] = d->label[idx[i]];
-        float loss = 0.0f;
-        tm_status s = tm_train_step(tr->m, &tr->tape, tr->opt, x, tr->labels, tr->cw, lr,
-                                    tr->probs, &loss);
-        if (s != TM_OK)
-            return tm_error_prefix(s, "epoch %d batch %d: ", st->epoch + 1, bi + 1);
-        loss_sum += (double)loss * n;
-        right += (long)(accuracy_of(tr->probs, tr->labels, n, k) * n + 0.5);
-        seen += n;
-        st->samples_seen += n;
-        if (pg)
-            tm_progress_update(pg, bi + 1, seen, loss_sum / seen, (double)right / seen);
-    }
+    epoch_ctx c = {tr, d, st, lr, pg};
+    tm_train_loop l = {d->n,           e->train.batch_size, tr->m->spec.n_classes,
+                       tr->perm,       lr,                  tr->cw,
+                       tr->labels,     tr->probs,           epoch_gather,
+                       epoch_forward,  tr->dist ? epoch_dist_step : NULL,
+                       epoch_after};
+    tm_status s = tm_train_batches(&tr->tape, tr->opt, &l, &c, &loss_sum, &right);
+    if (s != TM_OK)
+        return tm_error_prefix(s, "epoch %d ", st->epoch + 1);
+    st->samples_seen += d->n;
     if (!tr->dist)
         st->tape_rng = tr->tape.rng;
     *loss_out = loss_sum / d->n;

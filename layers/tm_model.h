@@ -162,6 +162,45 @@ typedef struct tm_eval_loop {
 } tm_eval_loop;
 tm_status tm_eval_batches(tm_pool *pool, const tm_eval_loop *l, void *ctx);
 
+/* One training step on t: forward makes the logits of x, then the
+ * (class-weighted, NULL: unweighted) softmax cross-entropy, a check that it
+ * is finite, backward and opt's step at lr. probs (batch x classes) and
+ * *loss_out get the batch's softmax and mean loss. */
+typedef tm_status (*tm_forward_fn)(void *ctx, tm_tape *t, tm_tensor *const *x,
+                                   tm_tensor **logits);
+struct tm_optimizer;
+tm_status tm_train_batch(tm_tape *t, struct tm_optimizer *opt, tm_forward_fn forward, void *ctx,
+                         tm_tensor *const *x, const int *labels, const float *class_weights,
+                         float lr, float *probs, float *loss_out);
+
+/* How many of n rows of scores (n x k) have their largest score (the first
+ * of equal ones) at the label. */
+long tm_top1_right(const float *probs, const int *labels, int n, int k);
+
+/* The one training epoch loop, for float training and QAT: n samples in
+ * order[], batch at a time, on the caller's tape in training mode (its rng
+ * drives dropout). For each batch gather fills the inputs and labels of
+ * samples idx[0..count-1] (the tape is reset first) and tm_train_batch
+ * steps with forward; step, when set, replaces both for a batch (the
+ * data-parallel shards of experiments/tm_dist.c). after, when set, sees the
+ * sums after each batch. *loss_sum adds each batch's mean loss x count,
+ * *right its right answers; a failure says its batch ("batch 3: ..."). */
+typedef struct tm_train_loop {
+    int n, batch, n_classes;
+    const int *order;
+    float lr;
+    const float *class_weights;
+    int *labels;          /* batch ints, the caller's */
+    float *probs;         /* batch x classes floats, the caller's */
+    tm_status (*gather)(void *ctx, tm_tape *t, const int *idx, int count, tm_tensor **x,
+                        int *labels);
+    tm_forward_fn forward;
+    tm_status (*step)(void *ctx, const int *idx, int count, double *loss_sum, long *right);
+    void (*after)(void *ctx, int batch, long seen, double loss_sum, long right);
+} tm_train_loop;
+tm_status tm_train_batches(tm_tape *t, struct tm_optimizer *opt, const tm_train_loop *l,
+                           void *ctx, double *loss_sum, long *right);
+
 long tm_model_param_count(const tm_model *m);
 long tm_model_macs(const tm_model *m);
 /* Human-readable table of layers, shapes, parameters and MACs. */

@@ -460,6 +460,15 @@ static int argmax(const float *p, int k)
     return best;
 }
 
+static tm_status train_gather(void *ctx, tm_tape *t, const int *idx, int n, tm_tensor **x,
+                              int *labels)
+{
+    qat_eval *e = ctx;
+    for (int i = 0; i < n; i++)
+        labels[i] = e->d->label[idx[i]];
+    return gather(e->q, t, e->d, idx, n, x);
+}
+
 tm_status tm_qat_train_epoch(tm_qat *q, tm_tape *t, tm_optimizer *opt, const tm_qat_data *d,
                              int batch_size, float lr, const float *class_weights, tm_rng *rng,
                              double *loss_out, double *acc_out)
@@ -483,34 +492,10 @@ tm_status tm_qat_train_epoch(tm_qat *q, tm_tape *t, tm_optimizer *opt, const tm_
     q->observe = q->cfg.observe_in_training;
     double loss_sum = 0.0;
     long right = 0;
-    tm_status s = TM_OK;
-    for (int start = 0; start < d->n && s == TM_OK; start += batch_size) {
-        int n = d->n - start < batch_size ? d->n - start : batch_size;
-        tm_tape_reset(t);
-        tm_tensor *x[TM_MAX_BRANCHES], *logits = NULL, *loss = NULL;
-        for (int i = 0; i < n; i++)
-            labels[i] = d->label[perm[start + i]];
-        s = gather(q, t, d, perm + start, n, x);
-        if (s == TM_OK)
-            s = tm_qat_forward(q, t, x, &logits);
-        if (s == TM_OK)
-            s = tm_softmax_cross_entropy(t, logits, labels, class_weights, probs, &loss);
-        if (s == TM_OK && !isfinite(loss->data[0]))
-            s = tm_error(TM_ERR_NUMERIC, "qat: the training loss is not finite (learning rate "
-                                         "%g)",
-                         (double)lr);
-        if (s == TM_OK) {
-            tm_optim_zero_grad(opt);
-            s = tm_tape_backward(t, loss);
-        }
-        if (s == TM_OK)
-            s = tm_optim_step(opt, lr);
-        if (s == TM_OK) {
-            loss_sum += (double)loss->data[0] * n;
-            for (int i = 0; i < n; i++)
-                right += argmax(probs + (size_t)i * k, k) == labels[i];
-        }
-    }
+    qat_eval e = {q, d, NULL};
+    tm_train_loop l = {d->n,   batch_size,   k,           perm,         lr,   class_weights,
+                       labels, probs,        train_gather, eval_forward, NULL, NULL};
+    tm_status s = tm_train_batches(t, opt, &l, &e, &loss_sum, &right);
     tm_tape_reset(t);
     tm_tape_set_grad_enabled(t, old_grad);
     t->training = old_train;
@@ -518,13 +503,13 @@ tm_status tm_qat_train_epoch(tm_qat *q, tm_tape *t, tm_optimizer *opt, const tm_
     free(perm);
     free(probs);
     free(labels);
-    if (s == TM_OK) {
-        if (loss_out)
-            *loss_out = loss_sum / d->n;
-        if (acc_out)
-            *acc_out = (double)right / d->n;
-    }
-    return s;
+    if (s != TM_OK)
+        return tm_error_prefix(s, "qat: ");
+    if (loss_out)
+        *loss_out = loss_sum / d->n;
+    if (acc_out)
+        *acc_out = (double)right / d->n;
+    return TM_OK;
 }
 
 static tm_status eval_softmax(void *ctx, tm_tape *t, int start, int n, tm_tensor *logits)

@@ -90,15 +90,7 @@ static tm_status run_shard(tm_dist *d, tm_model *m, tm_tape *t, tm_optimizer *op
         g += p->size;
     }
     copy_buffers(m, g, 0);
-    long right = 0;
-    for (int i = 0; i < n; i++) {
-        const float *p = probs + (size_t)i * (size_t)k;
-        int best = 0;
-        for (int c = 1; c < k; c++)
-            if (p[c] > p[best])
-                best = c;
-        right += best == d->labels[i];
-    }
+    long right = tm_top1_right(probs, d->labels, n, k);
     slot[d->n_grad + d->n_buf] = loss->data[0];
     slot[d->n_grad + d->n_buf + 1] = (float)right;
     return TM_OK;

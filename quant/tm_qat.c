@@ -503,8 +503,11 @@ tm_status tm_qat_train_epoch(tm_qat *q, tm_tape *t, tm_optimizer *opt, const tm_
     free(perm);
     free(probs);
     free(labels);
-    if (s != TM_OK)
-        return tm_error_prefix(s, "qat: ");
+    if (s != TM_OK) {
+        /* "batch N: ..." from the loop; the QAT steps' own errors say "qat:" already */
+        const char *why = strstr(tm_last_error(), ": ");
+        return why && !strncmp(why + 2, "qat:", 4) ? s : tm_error_prefix(s, "qat: ");
+    }
     if (loss_out)
         *loss_out = loss_sum / d->n;
     if (acc_out)

@@ -116,7 +116,7 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
                 uint8_t raw[16];
                 int16_t pr[16];
                 int k, m = np - j < 16 ? np - j : 16;
-                memset(raw, 0x88, sizeof raw); /* weight 0 past the row */
+                memset(raw, 0, sizeof raw); /* weight pairs (0, 0) past the row */
                 memcpy(raw, wr + j, (size_t)m);
                 {
                     const __m128i m4 = _mm_set1_epi8(0x0F), e8 = _mm_set1_epi8(8);

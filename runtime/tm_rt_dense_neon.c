@@ -70,7 +70,6 @@ static tm_rt_status tm_rt_dense4_neon(const tm_rt_conv_args *a)
         uint32x4_t cnt = vdupq_n_u32(0);
         uint32_t su, sux;
         size_t j0;
-        tm_rt_rq q;
         for (j0 = 0; j0 < nv; j0 += 8 * 16) {
             size_t end = j0 + 8 * 16 < nv ? j0 + 8 * 16 : nv;
             int16x8_t s0 = vdupq_n_s16(0), s1 = s0;
@@ -93,20 +92,7 @@ static tm_rt_status tm_rt_dense4_neon(const tm_rt_conv_args *a)
         }
         sux = (uint32_t)tm_rt_hsum(acc);
         su = (uint32_t)tm_rt_hsum(vreinterpretq_s32_u32(cnt));
-        for (j = nv; j < rb; j++) {
-            uint32_t lo = (uint32_t)((w[j] ^ 0x88) & 15), hi = (uint32_t)((w[j] ^ 0x88) >> 4);
-            su += lo + hi;
-            sux += lo * (uint32_t)(int32_t)xe[j] + hi * (uint32_t)(int32_t)xo[j];
-        }
-        if (a->in_c & 1) /* the last byte's pad nibble (met by input 0) is no weight */
-            su -= (uint32_t)((w[rb - 1] ^ 0x88) >> 4);
-        {
-            uint32_t swx = sux - 8u * sx, sw = su - 8u * (uint32_t)a->in_c;
-            uint32_t u = swx - (uint32_t)a->in_zp * sw + (uint32_t)(a->bias ? a->bias[o] : 0);
-            tm_rt_rq_init(&q, a, o);
-            q.bias = 0;
-            a->output[o] = tm_rt_rq_scalar(&q, tm_rt_wrap32(u));
-        }
+        tm_rt_dense4_finish(a, o, w, nv, rb, xe, xo, su, sux, sx);
     }
     return TM_RT_OK;
 }

@@ -119,7 +119,6 @@ static tm_rt_status tm_rt_dense4_avx2(const tm_rt_conv_args *a)
         __m256i acc = zero, cnt = zero;
         uint32_t su = 0, sux = 0;
         size_t j0;
-        tm_rt_rq q;
         for (j0 = 0; j0 < nv; j0 += 8 * 32) { /* nibble sums: at most 8 * 30 per byte */
             size_t end = j0 + 8 * 32 < nv ? j0 + 8 * 32 : nv;
             __m256i nib = zero;
@@ -149,20 +148,7 @@ static tm_rt_status tm_rt_dense4_avx2(const tm_rt_conv_args *a)
             su = (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(c2, _mm_srli_si128(c2, 8)));
         }
         sux = (uint32_t)tm_rt_hsum(acc);
-        for (; j < rb; j++) {
-            uint32_t lo = (uint32_t)((w[j] ^ 0x88) & 15), hi = (uint32_t)((w[j] ^ 0x88) >> 4);
-            su += lo + hi;
-            sux += lo * (uint32_t)(int32_t)xe[j] + hi * (uint32_t)(int32_t)xo[j];
-        }
-        if (a->in_c & 1) /* the last byte's pad nibble (met by input 0) is no weight */
-            su -= (uint32_t)((w[rb - 1] ^ 0x88) >> 4);
-        {
-            uint32_t swx = sux - 8u * sx, sw = su - 8u * (uint32_t)a->in_c;
-            uint32_t u = swx - (uint32_t)a->in_zp * sw + (uint32_t)(a->bias ? a->bias[o] : 0);
-            tm_rt_rq_init(&q, a, o);
-            q.bias = 0;
-            a->output[o] = tm_rt_rq_scalar(&q, tm_rt_wrap32(u));
-        }
+        tm_rt_dense4_finish(a, o, w, j, rb, xe, xo, su, sux, sx);
     }
     return TM_RT_OK;
 }

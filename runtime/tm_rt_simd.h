@@ -323,6 +323,32 @@ TM_RT_STATIC void tm_rt_dense_dot_rows(const tm_rt_conv_args *a, size_t rb, size
 }
 #endif /* TM_RT_VNNI || TM_RT_SDOT */
 
+/* The end of a 4-bit dense row read from packed bytes (the AVX2 and NEON
+ * kernels): bytes [j, rb) of row w one by one, the pad nibble of an odd row
+ * taken out, then sum w (x - zp) = sum u x - 8 sum x - zp (sum u - 8 in_c)
+ * with u = nibble ^ 8 = w + 8, the bias and the requantisation of output o.
+ * su, sux: sum u and sum u x of the bytes before j; sx: sum x. */
+TM_RT_STATIC void tm_rt_dense4_finish(const tm_rt_conv_args *a, int o, const uint8_t *w,
+                                      size_t j, size_t rb, const int8_t *xe, const int8_t *xo,
+                                      uint32_t su, uint32_t sux, uint32_t sx)
+{
+    tm_rt_rq q;
+    uint32_t swx, sw, u;
+    for (; j < rb; j++) {
+        uint32_t lo = (uint32_t)((w[j] ^ 0x88) & 15), hi = (uint32_t)((w[j] ^ 0x88) >> 4);
+        su += lo + hi;
+        sux += lo * (uint32_t)(int32_t)xe[j] + hi * (uint32_t)(int32_t)xo[j];
+    }
+    if (a->in_c & 1) /* the last byte's pad nibble (met by input 0) is no weight */
+        su -= (uint32_t)((w[rb - 1] ^ 0x88) >> 4);
+    swx = sux - 8u * sx;
+    sw = su - 8u * (uint32_t)a->in_c;
+    u = swx - (uint32_t)a->in_zp * sw + (uint32_t)(a->bias ? a->bias[o] : 0);
+    tm_rt_rq_init(&q, a, o);
+    q.bias = 0;
+    a->output[o] = tm_rt_rq_scalar(&q, tm_rt_wrap32(u));
+}
+
 #endif /* TM_RT_SIMD */
 
 #endif

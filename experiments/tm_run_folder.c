@@ -147,11 +147,8 @@ tm_status tm_run_write_metrics(const char *dir, const tm_run_metrics *mt, int ba
 tm_status tm_run_size_json(json_t *obj, const tm_qat *q, size_t model_file_bytes)
 {
     tm_size_totals tot;
-    TM_TRY(tm_size_rows(q, NULL, 0, &tot));
-    tm_size_row *rows = malloc(sizeof *rows * (size_t)(tot.rows ? tot.rows : 1));
-    if (!rows)
-        return tm_error(TM_ERR_NOMEM, "metrics: out of memory");
-    tm_status s = tm_size_rows(q, rows, tot.rows, &tot);
+    tm_size_row *rows = NULL;
+    tm_status s = tm_size_rows_alloc(q, &rows, &tot);
     if (s == TM_OK) {
         int bad = tm_json_set_int(obj, "weight_bytes", tot.packed_bytes);
         bad |= tm_json_set_int(obj, "float_weight_bytes", tot.float_bytes);

@@ -72,6 +72,8 @@ typedef struct tm_size_totals {
 /* One row per weight layer of the branches and the head; rows may
  * be NULL (totals only), else it holds at least cap rows. */
 tm_status tm_size_rows(const tm_qat *q, tm_size_row *rows, int cap, tm_size_totals *tot);
+/* The same into *rows, malloc'd for them (the caller frees it; NULL on failure). */
+tm_status tm_size_rows_alloc(const tm_qat *q, tm_size_row **rows, tm_size_totals *tot);
 /* The table of tm_size_rows with totals and the compression ratio. */
 tm_status tm_size_report(const tm_qat *q, FILE *f);
 

@@ -89,14 +89,27 @@ tm_status tm_size_rows(const tm_qat *q, tm_size_row *rows, int cap, tm_size_tota
     return TM_OK;
 }
 
+tm_status tm_size_rows_alloc(const tm_qat *q, tm_size_row **rows, tm_size_totals *tot)
+{
+    *rows = NULL;
+    TM_TRY(tm_size_rows(q, NULL, 0, tot));
+    tm_size_row *r = malloc(sizeof *r * (size_t)(tot->rows ? tot->rows : 1));
+    if (!r)
+        return tm_error(TM_ERR_NOMEM, "size report: out of memory");
+    tm_status s = tm_size_rows(q, r, tot->rows, tot);
+    if (s != TM_OK) {
+        free(r);
+        return s;
+    }
+    *rows = r;
+    return TM_OK;
+}
+
 tm_status tm_size_report(const tm_qat *q, FILE *f)
 {
     tm_size_totals tot;
-    TM_TRY(tm_size_rows(q, NULL, 0, &tot));
-    tm_size_row *rows = malloc(sizeof *rows * (size_t)(tot.rows ? tot.rows : 1));
-    if (!rows)
-        return tm_error(TM_ERR_NOMEM, "size report: out of memory");
-    tm_status s = tm_size_rows(q, rows, tot.rows, &tot);
+    tm_size_row *rows = NULL;
+    tm_status s = tm_size_rows_alloc(q, &rows, &tot);
     if (s == TM_OK) {
         fprintf(f, "  %-24s %-10s %9s %4s %12s %12s %11s\n", "layer", "type", "params", "bits",
                 "float bytes", "packed bytes", "MACs");

@@ -42,7 +42,7 @@ static tm_rt_status tm_rt_dense4_neon(const tm_rt_conv_args *a)
     int8_t *base = tm_rt_aligned(a->scratch), *xe = base, *xo;
     size_t rb = tm_rt_weight_row_bytes((size_t)a->in_c, 4), nv = rb / 16 * 16, j;
     uint32_t sx = 0;
-    int o, i;
+    int o;
     const uint8x16_t m4 = vdupq_n_u8(0x0F), f8 = vdupq_n_u8(0x88);
     /* within the int16 input tile of the dense plan: 2 * round(rb, 32) <= its bytes */
     xo = base + tm_rt_round(rb, 32);
@@ -57,12 +57,7 @@ static tm_rt_status tm_rt_dense4_neon(const tm_rt_conv_args *a)
             sum = vpadalq_s16(sum, vpaddlq_s8(v.val[1]));
         }
         sx = (uint32_t)tm_rt_hsum(sum);
-        for (j = n32 / 2; j < rb; j++) {
-            xe[j] = a->input[2 * j];
-            xo[j] = 2 * j + 1 < (size_t)a->in_c ? a->input[2 * j + 1] : 0;
-        }
-        for (i = (int)n32; i < a->in_c; i++)
-            sx += (uint32_t)(int32_t)a->input[i];
+        tm_rt_dense4_split(a, n32 / 2, rb, xe, xo, &sx);
     }
     for (o = 0; o < a->out_c; o++) {
         const uint8_t *w = (const uint8_t *)a->weights + (size_t)o * rb;

@@ -65,6 +65,13 @@ static const uint8_t tm_rt_tail_mask[64] = {
     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
 
+/* The low 32 bits of the sum of the four 64-bit lanes (psadbw's sums). */
+static inline uint32_t tm_rt_hsum64(__m256i v)
+{
+    __m128i c2 = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(c2, _mm_srli_si128(c2, 8)));
+}
+
 /* 64 weights: u (low and high nibbles) against the even and odd inputs. */
 static inline void tm_rt_d4_step(__m256i lo, __m256i hi, const int8_t *xe, const int8_t *xo,
                                  __m256i *acc, __m256i *nib)
@@ -81,7 +88,7 @@ static tm_rt_status tm_rt_dense4_avx2(const tm_rt_conv_args *a)
     int8_t *xe, *xo;
     size_t rb = tm_rt_weight_row_bytes((size_t)a->in_c, 4), nv = rb / 32 * 32, np, j;
     uint32_t sx = 0;
-    int o, i;
+    int o;
     const __m256i m4 = _mm256_set1_epi8(0x0F), f8 = _mm256_set1_epi8((char)0x88);
     const __m256i zero = _mm256_setzero_si256();
     np = tm_rt_round(rb, 32);
@@ -102,17 +109,8 @@ static tm_rt_status tm_rt_dense4_avx2(const tm_rt_conv_args *a)
             _mm_storeu_si128((__m128i *)(void *)(xo + j / 2), _mm256_extracti128_si256(d, 1));
             sum = _mm256_add_epi64(sum, _mm256_sad_epu8(_mm256_xor_si256(v, flip), zero));
         }
-        {
-            __m128i c2 = _mm_add_epi64(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-            sx = (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(c2, _mm_srli_si128(c2, 8))) -
-                 128u * (uint32_t)n32; /* x + 128 summed as unsigned bytes */
-        }
-        for (j = n32 / 2; j < rb; j++) {
-            xe[j] = a->input[2 * j];
-            xo[j] = 2 * j + 1 < (size_t)a->in_c ? a->input[2 * j + 1] : 0;
-        }
-        for (i = (int)n32; i < a->in_c; i++)
-            sx += (uint32_t)(int32_t)a->input[i];
+        sx = tm_rt_hsum64(sum) - 128u * (uint32_t)n32; /* x + 128 summed as unsigned bytes */
+        tm_rt_dense4_split(a, n32 / 2, rb, xe, xo, &sx);
     }
     for (o = 0; o < a->out_c; o++) {
         const uint8_t *w = (const uint8_t *)a->weights + (size_t)o * rb;
@@ -143,10 +141,7 @@ static tm_rt_status tm_rt_dense4_avx2(const tm_rt_conv_args *a)
             cnt = _mm256_add_epi64(cnt, _mm256_sad_epu8(nib, zero));
             j = rb;
         }
-        {
-            __m128i c2 = _mm_add_epi64(_mm256_castsi256_si128(cnt), _mm256_extracti128_si256(cnt, 1));
-            su = (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(c2, _mm_srli_si128(c2, 8)));
-        }
+        su = tm_rt_hsum64(cnt);
         sux = (uint32_t)tm_rt_hsum(acc);
         tm_rt_dense4_finish(a, o, w, j, rb, xe, xo, su, sux, sx);
     }

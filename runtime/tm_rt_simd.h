@@ -323,6 +323,22 @@ TM_RT_STATIC void tm_rt_dense_dot_rows(const tm_rt_conv_args *a, size_t rb, size
 }
 #endif /* TM_RT_VNNI || TM_RT_SDOT */
 
+/* The even and odd inputs of a packed 4-bit dense row from input 2 * j0 on
+ * (the vector code did those before), the odd one 0 past in_c, and sum x
+ * of inputs from 2 * j0 on added to *sx. */
+TM_RT_STATIC void tm_rt_dense4_split(const tm_rt_conv_args *a, size_t j0, size_t rb, int8_t *xe,
+                                     int8_t *xo, uint32_t *sx)
+{
+    size_t j;
+    int i;
+    for (j = j0; j < rb; j++) {
+        xe[j] = a->input[2 * j];
+        xo[j] = 2 * j + 1 < (size_t)a->in_c ? a->input[2 * j + 1] : 0;
+    }
+    for (i = (int)(2 * j0); i < a->in_c; i++)
+        *sx += (uint32_t)(int32_t)a->input[i];
+}
+
 /* The end of a 4-bit dense row read from packed bytes (the AVX2 and NEON
  * kernels): bytes [j, rb) of row w one by one, the pad nibble of an odd row
  * taken out, then sum w (x - zp) = sum u x - 8 sum x - zp (sum u - 8 in_c)

@@ -16,15 +16,20 @@
  * (no left shift, a right shift, mult >= 0), 16-lane copies. */
 typedef struct tm_rt_rqz {
     tm_rt_rqv v;
-    __m512i mult, mask, half;
+    __m512i mult, mask, half, d64, kk; /* mask, half: common; d64, kk: fast */
 } tm_rt_rqz;
 
 static void tm_rt_rqz_init(tm_rt_rqz *z, const tm_rt_conv_args *a, int c)
 {
     tm_rt_rqv_init(&z->v, a, c);
     z->mult = _mm512_set1_epi32(z->v.q.mult);
-    z->mask = _mm512_broadcastd_epi32(_mm256_castsi256_si128(z->v.mask));
-    z->half = _mm512_broadcastd_epi32(_mm256_castsi256_si128(z->v.half));
+    if (z->v.fast) {
+        z->d64 = _mm512_broadcastq_epi64(_mm256_castsi256_si128(z->v.d64));
+        z->kk = _mm512_broadcastd_epi32(_mm256_castsi256_si128(z->v.kk));
+    } else if (z->v.common) {
+        z->mask = _mm512_broadcastd_epi32(_mm256_castsi256_si128(z->v.mask));
+        z->half = _mm512_broadcastd_epi32(_mm256_castsi256_si128(z->v.half));
+    }
 }
 
 /* 16 accumulators of positions 0-15 in order -> int8: the common case in
@@ -35,6 +40,18 @@ TM_RT_INLINE void tm_rt_store_z(__m512i x, const tm_rt_rqz *z, int8_t *out, int 
     const __m512i nudge = _mm512_set1_epi64(1LL << 30);
     __m512i pe, po, r, rem, thr, sh;
     __m256i p;
+    if (z->v.fast) { /* tm_rt_rq_fast on 16 lanes */
+        pe = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, z->mult), z->d64), z->v.rs_even);
+        po = _mm512_srl_epi64(
+            _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), z->mult), z->d64),
+            z->v.rs_odd);
+        r = _mm512_sub_epi32(_mm512_mask_blend_epi32(0xAAAA, pe, po), z->kk);
+        p = _mm256_adds_epi16(_mm512_cvtsepi32_epi16(r), z->v.zp16);
+        p = _mm256_min_epi16(_mm256_max_epi16(p, z->v.amin16), z->v.amax16);
+        tm_rt_put16(_mm_packs_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)), out,
+                    n);
+        return;
+    }
     if (!z->v.common) {
         tm_rt_store_seq(_mm512_castsi512_si256(x), _mm512_extracti64x4_epi64(x, 1), &z->v, out, n);
         return;

@@ -82,6 +82,86 @@ static void tm_rt_dw_row3(const int16_t *base, int pw, const int32_t *wp, const 
     }
 }
 
+#if defined(__AVX2__)
+/* 3x3 stride 1 with 4-bit weights on bytes: u = x + 128 (0..255) against
+ * weight pairs (-8..7) in maddubs, at most 2 x 255 x 8 per pair and five
+ * pairs 20,400, so the int16 sums are exact; sum w (x - zp) = sum w u -
+ * (128 + zp) sum w, folded into the bias (the border bytes are zp + 128, so
+ * padding taps cancel). 32 outputs per step, half the int16 plane's work.
+ * The pairs are tm_rt_dw_row3's; the plane lies in the int16 tile's area. */
+static void tm_rt_dw3_u8(const uint8_t *base, int pw, const tm_rt_conv_args *a, size_t rb, int c,
+                         const tm_rt_rqv *rq, int8_t *out, int n)
+{
+    int16_t wq[5];
+    int32_t sw = 0;
+    int j, x;
+    for (j = 0; j < 5; j++) {
+        int32_t w0 = tm_rt_w(a->weights, 4, rb, c, (size_t)(2 * j));
+        int32_t w1 = j < 4 ? tm_rt_w(a->weights, 4, rb, c, (size_t)(2 * j + 1)) : 0;
+        sw += w0 + w1;
+        wq[j] = (int16_t)(uint16_t)((uint32_t)(uint8_t)(int8_t)w0 | (uint32_t)(uint8_t)(int8_t)w1 << 8);
+    }
+    {
+        const __m256i w0 = _mm256_set1_epi16(wq[0]), w1 = _mm256_set1_epi16(wq[1]),
+                      w2 = _mm256_set1_epi16(wq[2]), w3 = _mm256_set1_epi16(wq[3]),
+                      w4 = _mm256_set1_epi16(wq[4]);
+        const __m256i b =
+            _mm256_set1_epi32(tm_rt_wrap32((uint32_t)rq->q.bias - (uint32_t)(128 + a->in_zp) * (uint32_t)sw));
+        const tm_rt_rqv q = *rq; /* a local copy: the int8 stores cannot alias it */
+        for (x = 0; x + 32 <= n; x += 32) {
+            const uint8_t *r0 = base + x, *r1 = r0 + pw, *r2 = r1 + pw;
+            __m256i u = V_LOAD(r0), v = V_LOAD(r0 + 1), lo, hi, sl, sh;
+            lo = _mm256_maddubs_epi16(_mm256_unpacklo_epi8(u, v), w0);
+            hi = _mm256_maddubs_epi16(_mm256_unpackhi_epi8(u, v), w0);
+#define TM_RT_DW3_PAIR(pu, pv, w)                                                         \
+    do {                                                                                  \
+        u = V_LOAD(pu);                                                                   \
+        v = V_LOAD(pv);                                                                   \
+        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_unpacklo_epi8(u, v), w));   \
+        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_unpackhi_epi8(u, v), w));   \
+    } while (0)
+            TM_RT_DW3_PAIR(r0 + 2, r1, w1);
+            TM_RT_DW3_PAIR(r1 + 1, r1 + 2, w2);
+            TM_RT_DW3_PAIR(r2, r2 + 1, w3);
+            TM_RT_DW3_PAIR(r2 + 2, r2 + 2, w4); /* its partner's weight is 0 */
+#undef TM_RT_DW3_PAIR
+            /* lo: positions 0-7 | 16-23, hi: 8-15 | 24-31; packs puts them back in order */
+            sl = _mm256_srai_epi16(lo, 15);
+            sh = _mm256_srai_epi16(hi, 15);
+            lo = tm_rt_rq_16(_mm256_add_epi32(_mm256_unpacklo_epi16(lo, sl), b),
+                             _mm256_add_epi32(_mm256_unpackhi_epi16(lo, sl), b), &q);
+            hi = tm_rt_rq_16(_mm256_add_epi32(_mm256_unpacklo_epi16(hi, sh), b),
+                             _mm256_add_epi32(_mm256_unpackhi_epi16(hi, sh), b), &q);
+            _mm256_storeu_si256((__m256i *)(void *)(out + x), _mm256_packs_epi16(lo, hi));
+        }
+    }
+}
+
+/* Row n of src as u = x + 128 bytes; tails overlap the last whole step. */
+static void tm_rt_flip_row(uint8_t *dst, const int8_t *src, int n)
+{
+    const __m128i f = _mm_set1_epi8((char)0x80);
+    int i = 0;
+    if (n >= 16) {
+        for (; i + 16 <= n; i += 16)
+            _mm_storeu_si128((__m128i *)(void *)(dst + i),
+                             _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(src + i)), f));
+        if (i < n)
+            _mm_storeu_si128(
+                (__m128i *)(void *)(dst + n - 16),
+                _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(src + n - 16)), f));
+    } else if (n >= 8) {
+        _mm_storel_epi64((__m128i *)(void *)dst,
+                         _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(const void *)src), f));
+        _mm_storel_epi64((__m128i *)(void *)(dst + n - 8),
+                         _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(const void *)(src + n - 8)), f));
+    } else {
+        for (; i < n; i++)
+            dst[i] = (uint8_t)(src[i] ^ 0x80);
+    }
+}
+#endif
+
 tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
 {
     tm_rt_plan p, pq;
@@ -103,6 +183,27 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
     rb = tm_rt_weight_row_bytes(p.k, a->bits);
     plane = (size_t)a->in_h * (size_t)a->in_w;
     tm_rt_tap_offsets(1, a->kh, a->kw, p.s, p.hb, p.pw, toff);
+#if defined(__AVX2__)
+    if (p.s == 1 && a->bits == 4 && a->kh == 3 && a->kw == 3 && p.nq >= 32 && p.nq % 32 == 0) {
+        uint8_t *ub = (uint8_t *)tile;
+        int n = a->in_w < p.pw - a->pad_left ? a->in_w : p.pw - a->pad_left;
+        /* the border: zp + 128, the same for every channel */
+        memset(ub, (int)(uint8_t)(a->in_zp + 128), p.plane * 2u);
+        for (c = 0; c < a->in_c; c++) {
+            tm_rt_rqv rq;
+            const int8_t *in = a->input + c * plane;
+            int8_t *out = a->output + c * (size_t)a->out_h * a->out_w;
+            tm_rt_rqv_init(&rq, a, c);
+            for (i = 0; i < a->in_h && i + a->pad_top < p.hb; i++)
+                tm_rt_flip_row(ub + (size_t)(i + a->pad_top) * p.pw + a->pad_left,
+                               in + (size_t)i * a->in_w, n);
+            tm_rt_dw3_u8(ub, p.pw, a, rb, c, &rq, tmp, (int)p.nq);
+            for (y = 0; y < a->out_h; y++)
+                tm_rt_copy_row(out + (size_t)y * a->out_w, tmp + (size_t)y * p.pw, a->out_w);
+        }
+        return TM_RT_OK;
+    }
+#endif
     if (p.s == 1)
         tm_rt_zero(tile, (int)p.plane); /* borders stay zero: every channel writes the same interior */
     for (c = 0; c < a->in_c; c++) {

@@ -110,42 +110,59 @@ TM_RT_STATIC void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
 typedef struct tm_rt_rqv {
     tm_rt_rq q;
     int common; /* no left shift, a right shift, mult >= 0 */
-    __m128i ls, rs;
+    int fast;   /* common, and a clamp at or above the zero point (tm_rt_rq_fast) */
+    __m128i ls, rs, rs_even, rs_odd;
 #if defined(__AVX2__)
-    __m256i mult, lo, hi, mask, half, zp16, amin16, amax16;
+    __m256i mult, lo, hi, mask, half, zp16, amin16, amax16, d64, kk;
 #else
-    __m128i mult, lo, hi, mask, half, zp16, amin16, amax16;
+    __m128i mult, lo, hi, mask, half, zp16, amin16, amax16, d64, kk;
 #endif
 } tm_rt_rqv;
 
+#if defined(__AVX2__)
+#define TM_RT_V32 _mm256_set1_epi32
+#define TM_RT_V16 _mm256_set1_epi16
+#define TM_RT_V64 _mm256_set1_epi64x
+#else
+#define TM_RT_V32 _mm_set1_epi32
+#define TM_RT_V16 _mm_set1_epi16
+#define TM_RT_V64 _mm_set1_epi64x
+#endif
+
+/* Only the constants of the channel's path are set: in a streamed chain
+ * this runs per channel and row window. */
 TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
 {
-    uint32_t mask;
     tm_rt_rq_init(&v->q, a, c);
-    mask = v->q.rs ? ((uint32_t)1 << v->q.rs) - 1u : 0u;
     v->common = v->q.ls == 0 && v->q.rs > 0 && v->q.mult >= 0;
-    v->ls = _mm_cvtsi32_si128(v->q.ls);
-    v->rs = _mm_cvtsi32_si128(v->q.rs);
-#if defined(__AVX2__)
-    v->mult = _mm256_set1_epi32(v->q.mult);
-    v->lo = _mm256_set1_epi32(v->q.ls ? -(int32_t)(((uint32_t)1 << 31) >> v->q.ls) : INT32_MIN);
-    v->hi = _mm256_set1_epi32((int32_t)(0x7fffffffu >> v->q.ls));
-    v->mask = _mm256_set1_epi32((int32_t)mask);
-    v->half = _mm256_set1_epi32((int32_t)(mask >> 1));
-    v->zp16 = _mm256_set1_epi16((short)v->q.zp);
-    v->amin16 = _mm256_set1_epi16((short)v->q.amin);
-    v->amax16 = _mm256_set1_epi16((short)v->q.amax);
-#else
-    v->mult = _mm_set1_epi32(v->q.mult);
-    v->lo = _mm_set1_epi32(v->q.ls ? -(int32_t)(((uint32_t)1 << 31) >> v->q.ls) : INT32_MIN);
-    v->hi = _mm_set1_epi32((int32_t)(0x7fffffffu >> v->q.ls));
-    v->mask = _mm_set1_epi32((int32_t)mask);
-    v->half = _mm_set1_epi32((int32_t)(mask >> 1));
-    v->zp16 = _mm_set1_epi16((short)v->q.zp);
-    v->amin16 = _mm_set1_epi16((short)v->q.amin);
-    v->amax16 = _mm_set1_epi16((short)v->q.amax);
-#endif
+    v->fast = v->common && v->q.amin >= v->q.zp;
+    v->mult = TM_RT_V32(v->q.mult);
+    v->zp16 = TM_RT_V16((short)v->q.zp);
+    v->amin16 = TM_RT_V16((short)v->q.amin);
+    v->amax16 = TM_RT_V16((short)v->q.amax);
+    if (v->fast) {
+        /* tm_rt_rq_fast's addend: both roundings' halves and K 2^(31 + rs),
+         * K = 2^(31 - rs) + 1, which keeps every sum non-negative. */
+        int rs = v->q.rs;
+        uint32_t k = ((uint32_t)1 << (31 - rs)) + 1u;
+        uint64_t d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + rs)) + ((uint64_t)k << (31 + rs));
+        v->rs_even = _mm_cvtsi32_si128(31 + rs);
+        v->rs_odd = _mm_cvtsi32_si128(rs - 1);
+        v->d64 = TM_RT_V64((long long)d);
+        v->kk = TM_RT_V32((int32_t)k);
+    } else {
+        uint32_t mask = v->q.rs ? ((uint32_t)1 << v->q.rs) - 1u : 0u;
+        v->ls = _mm_cvtsi32_si128(v->q.ls);
+        v->rs = _mm_cvtsi32_si128(v->q.rs);
+        v->lo = TM_RT_V32(v->q.ls ? -(int32_t)(((uint32_t)1 << 31) >> v->q.ls) : INT32_MIN);
+        v->hi = TM_RT_V32((int32_t)(0x7fffffffu >> v->q.ls));
+        v->mask = TM_RT_V32((int32_t)mask);
+        v->half = TM_RT_V32((int32_t)(mask >> 1));
+    }
 }
+#undef TM_RT_V32
+#undef TM_RT_V16
+#undef TM_RT_V64
 
 #if defined(__AVX2__)
 /* Saturating left shift. */
@@ -175,6 +192,21 @@ TM_RT_INLINE __m256i tm_rt_rq_right(__m256i r, const tm_rt_rqv *v)
     return _mm256_sub_epi32(_mm256_sra_epi32(r, v->rs), _mm256_cmpgt_epi32(rem, thr));
 }
 
+/* Both roundings at once, for the fast case: with P = x mult, gemmlowp's
+ * result is floor((P + 2^30 + 2^(30+rs) - [x < 0] 2^31) / 2^(31+rs)) (nested
+ * floors of divisions by powers of two), and the clamp at or above the zero
+ * point sends every x < 0 to act_min with or without the sign term, so it is
+ * left out. K 2^(31+rs) in the addend keeps the sum non-negative, so the
+ * logical 64-bit shifts are exact; K comes off in 32 bits. */
+TM_RT_INLINE __m256i tm_rt_rq_fast(__m256i x, const tm_rt_rqv *v)
+{
+    __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, v->mult), v->d64);
+    __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), v->mult), v->d64);
+    __m256i r = _mm256_blend_epi32(_mm256_srl_epi64(pe, v->rs_even), _mm256_srl_epi64(po, v->rs_odd),
+                                   0xAA);
+    return _mm256_sub_epi32(r, v->kk);
+}
+
 /* tm_rt_requant on 8 lanes, every case. */
 TM_RT_STATIC __m256i tm_rt_rq_vec(__m256i x, const tm_rt_rqv *v)
 {
@@ -190,12 +222,15 @@ TM_RT_STATIC __m256i tm_rt_rq_vec(__m256i x, const tm_rt_rqv *v)
     return r;
 }
 
-/* Requantised, offset and clamped int8 of 16 lanes, as packs leaves them:
- * per 128-bit half, lo's four lanes then hi's, twice. */
-TM_RT_INLINE __m256i tm_rt_rq_pack(__m256i lo, __m256i hi, const tm_rt_rqv *v)
+/* Requantised, offset and clamped int16 of 16 lanes, as packs_epi32
+ * leaves them: per 128-bit half, lo's four lanes then hi's. */
+TM_RT_INLINE __m256i tm_rt_rq_16(__m256i lo, __m256i hi, const tm_rt_rqv *v)
 {
     __m256i p;
-    if (v->common) {
+    if (v->fast) {
+        lo = tm_rt_rq_fast(lo, v);
+        hi = tm_rt_rq_fast(hi, v);
+    } else if (v->common) {
         lo = tm_rt_rq_right(tm_rt_rq_high(lo, v), v);
         hi = tm_rt_rq_right(tm_rt_rq_high(hi, v), v);
     } else {
@@ -203,7 +238,13 @@ TM_RT_INLINE __m256i tm_rt_rq_pack(__m256i lo, __m256i hi, const tm_rt_rqv *v)
         hi = tm_rt_rq_vec(hi, v);
     }
     p = _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), v->zp16);
-    p = _mm256_min_epi16(_mm256_max_epi16(p, v->amin16), v->amax16);
+    return _mm256_min_epi16(_mm256_max_epi16(p, v->amin16), v->amax16);
+}
+
+/* The same as int8, twice: per 128-bit half, lo's four lanes then hi's. */
+TM_RT_INLINE __m256i tm_rt_rq_pack(__m256i lo, __m256i hi, const tm_rt_rqv *v)
+{
+    __m256i p = tm_rt_rq_16(lo, hi, v);
     return _mm256_packs_epi16(p, p);
 }
 
@@ -309,6 +350,19 @@ TM_RT_INLINE __m128i tm_rt_rq_right(__m128i r, const tm_rt_rqv *v)
     return _mm_sub_epi32(_mm_sra_epi32(r, v->rs), _mm_cmpgt_epi32(rem, thr));
 }
 
+/* The AVX2 tm_rt_rq_fast on 4 lanes. */
+TM_RT_INLINE __m128i tm_rt_rq_fast(__m128i x, const tm_rt_rqv *v)
+{
+    __m128i pe = _mm_srl_epi64(_mm_add_epi64(tm_rt_mul_even_pos(x, v->mult), v->d64), v->rs_even);
+    __m128i po = _mm_srl_epi64(
+        _mm_add_epi64(tm_rt_mul_even_pos(_mm_srli_epi64(x, 32), v->mult), v->d64), v->rs_odd);
+#if defined(__SSE4_1__)
+    return _mm_sub_epi32(_mm_blend_epi16(pe, po, 0xCC), v->kk);
+#else
+    return _mm_sub_epi32(tm_rt_select(po, pe, _mm_set_epi32(0, -1, 0, -1)), v->kk);
+#endif
+}
+
 TM_RT_STATIC __m128i tm_rt_rq_vec(__m128i x, const tm_rt_rqv *v)
 {
     __m128i r;
@@ -326,7 +380,10 @@ TM_RT_STATIC __m128i tm_rt_rq_vec(__m128i x, const tm_rt_rqv *v)
 TM_RT_INLINE void tm_rt_store(__m128i lo, __m128i hi, const tm_rt_rqv *v, int8_t *out, int n)
 {
     __m128i p;
-    if (v->common) {
+    if (v->fast) {
+        lo = tm_rt_rq_fast(lo, v);
+        hi = tm_rt_rq_fast(hi, v);
+    } else if (v->common) {
         lo = tm_rt_rq_right(tm_rt_rq_high(lo, v, 1), v);
         hi = tm_rt_rq_right(tm_rt_rq_high(hi, v, 1), v);
     } else {

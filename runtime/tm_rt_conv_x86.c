@@ -150,24 +150,29 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
                 __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
 #define TM_RT_PW4_PAIR(jj)                                                        \
     do {                                                                          \
-        __m256i X = V_LOAD(t + (size_t)(jj) * 2 * (size_t)n);                     \
-        const __m256i *w = wv + (jj) * 4;                                         \
-        s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(X, w[0]));                 \
-        s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(X, w[1]));                 \
-        s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(X, w[2]));                 \
-        s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(X, w[3]));                 \
+        __m256i X = V_LOAD(tj + (size_t)(jj) * 2 * (size_t)n);                    \
+        const __m256i *w = wj + (jj) * 4;                                         \
+        s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(X, w[0]));                \
+        s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(X, w[1]));                \
+        s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(X, w[2]));                \
+        s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(X, w[3]));                \
     } while (0)
-                if (je - j0 == 8) { /* unrolled: no loop-carried register copies */
-                    TM_RT_PW4_PAIR(j0);
-                    TM_RT_PW4_PAIR(j0 + 1);
-                    TM_RT_PW4_PAIR(j0 + 2);
-                    TM_RT_PW4_PAIR(j0 + 3);
-                    TM_RT_PW4_PAIR(j0 + 4);
-                    TM_RT_PW4_PAIR(j0 + 5);
-                    TM_RT_PW4_PAIR(j0 + 6);
-                    TM_RT_PW4_PAIR(j0 + 7);
+                /* adds, not add: the sums never saturate (above), and gcc
+                 * does not reassociate a saturating chain into a tree that
+                 * spills; unrolled, with constant offsets from tj and wj */
+                const uint8_t *tj = t + (size_t)j0 * 2 * (size_t)n;
+                const __m256i *wj = wv + (size_t)j0 * 4;
+                if (je - j0 == 8) {
+                    TM_RT_PW4_PAIR(0);
+                    TM_RT_PW4_PAIR(1);
+                    TM_RT_PW4_PAIR(2);
+                    TM_RT_PW4_PAIR(3);
+                    TM_RT_PW4_PAIR(4);
+                    TM_RT_PW4_PAIR(5);
+                    TM_RT_PW4_PAIR(6);
+                    TM_RT_PW4_PAIR(7);
                 } else {
-                    for (j = j0; j < je; j++)
+                    for (j = 0; j < je - j0; j++)
                         TM_RT_PW4_PAIR(j);
                 }
 #undef TM_RT_PW4_PAIR

@@ -57,12 +57,90 @@ static void tm_rt_conv_row(const int16_t *base, const int32_t *toff, size_t k, c
     }
 }
 
-#if defined(__AVX2__)
+/* One input channel, 3x3, stride 1 (a branch's first layer): the input is
+ * widened once into one padded plane pw = out_w + 2 wide, so the nine taps
+ * lie at fixed distances from three row pointers and every output row is
+ * read in place, with no tile per row segment; the pairs are
+ * tm_rt_pack_conv's, (t0,t1) (t2,t3) ... (t8,0). */
+static int tm_rt_conv1_ok(const tm_rt_conv_args *a, const tm_rt_plan *p)
+{
+    size_t pw = (size_t)a->out_w + 2, hb = (size_t)a->out_h + 2;
+    return a->in_c == 1 && a->kh == 3 && a->kw == 3 && a->stride == 1 && a->out_w >= TM_RT_VX &&
+           hb * pw * 2 <= p->toff_off && 5 * TM_RT_NB * sizeof(tm_v) + TM_RT_ALIGN <= p->total - p->w_off;
+}
+
+static void tm_rt_conv1(const tm_rt_conv_args *a, const tm_rt_plan *p)
+{
+    int8_t *base = tm_rt_aligned(a->scratch);
+    int16_t *plane = (int16_t *)(void *)(base + p->tile_off);
+    tm_v *wp = (tm_v *)(void *)(base + p->w_off);
+    const int pw = a->out_w + 2, hb = a->out_h + 2, n = a->out_w;
+    int n_in = a->in_w < pw - a->pad_left ? a->in_w : pw - a->pad_left;
+    size_t rb = tm_rt_weight_row_bytes(9, a->bits), plane_out = (size_t)a->out_h * (size_t)a->out_w;
+    int i, cb, c, y, x;
+    tm_rt_zero(plane, hb * pw);
+    for (i = 0; i < a->in_h && i + a->pad_top < hb; i++)
+        if (n_in > 0)
+            tm_rt_widen(plane + (size_t)(i + a->pad_top) * pw + a->pad_left,
+                        a->input + (size_t)i * a->in_w, n_in, a->in_zp);
+    for (cb = 0; cb < a->out_c; cb += TM_RT_NB) {
+        tm_rt_rqv rq[TM_RT_NB];
+        int8_t *out[TM_RT_NB];
+        int nvalid = a->out_c - cb < TM_RT_NB ? a->out_c - cb : TM_RT_NB;
+        tm_rt_pack_conv(a, 9, rb, cb, wp);
+        for (c = 0; c < TM_RT_NB; c++) {
+            tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
+            out[c] = a->output + (size_t)(c < nvalid ? cb + c : cb) * plane_out;
+        }
+        for (y = 0; y < a->out_h; y++) {
+            const int16_t *row = plane + (size_t)y * pw;
+            for (x = 0; x < n; x += TM_RT_VX) {
+                int xs = x + TM_RT_VX > n ? n - TM_RT_VX : x; /* overlap, no tail */
+                const int16_t *r0 = row + xs, *r1 = r0 + pw, *r2 = r1 + pw;
+                tm_v a0l = V_SET1(rq[0].q.bias), a0h = a0l, a1l = V_SET1(rq[1].q.bias), a1h = a1l;
+                tm_v a2l = V_SET1(rq[2].q.bias), a2h = a2l, a3l = V_SET1(rq[3].q.bias), a3h = a3l;
+                size_t o = (size_t)y * (size_t)n + (size_t)xs;
+#define TM_RT_C1_PAIR(pu, pv, j)                                                  \
+    do {                                                                          \
+        tm_v u = V_LOAD(pu), v = V_LOAD(pv), lo = V_UNPLO(u, v), hi = V_UNPHI(u, v); \
+        const tm_v *w = wp + (j) * TM_RT_NB;                                      \
+        a0l = V_ADD(a0l, V_MADD(lo, w[0]));                                       \
+        a0h = V_ADD(a0h, V_MADD(hi, w[0]));                                       \
+        a1l = V_ADD(a1l, V_MADD(lo, w[1]));                                       \
+        a1h = V_ADD(a1h, V_MADD(hi, w[1]));                                       \
+        a2l = V_ADD(a2l, V_MADD(lo, w[2]));                                       \
+        a2h = V_ADD(a2h, V_MADD(hi, w[2]));                                       \
+        a3l = V_ADD(a3l, V_MADD(lo, w[3]));                                       \
+        a3h = V_ADD(a3h, V_MADD(hi, w[3]));                                       \
+        TM_RT_KEEP(a0l);                                                          \
+        TM_RT_KEEP(a0h);                                                          \
+        TM_RT_KEEP(a1l);                                                          \
+        TM_RT_KEEP(a1h);                                                          \
+        TM_RT_KEEP(a2l);                                                          \
+        TM_RT_KEEP(a2h);                                                          \
+        TM_RT_KEEP(a3l);                                                          \
+        TM_RT_KEEP(a3h);                                                          \
+    } while (0)
+                TM_RT_C1_PAIR(r0, r0 + 1, 0);
+                TM_RT_C1_PAIR(r0 + 2, r1, 1);
+                TM_RT_C1_PAIR(r1 + 1, r1 + 2, 2);
+                TM_RT_C1_PAIR(r2, r2 + 1, 3);
+                TM_RT_C1_PAIR(r2 + 2, r2 + 2, 4); /* its partner's weight is 0 */
+#undef TM_RT_C1_PAIR
+                tm_rt_store(a0l, a0h, &rq[0], out[0] + o, TM_RT_VX);
+                if (nvalid > 1)
+                    tm_rt_store(a1l, a1h, &rq[1], out[1] + o, TM_RT_VX);
+                if (nvalid > 2)
+                    tm_rt_store(a2l, a2h, &rq[2], out[2] + o, TM_RT_VX);
+                if (nvalid > 3)
+                    tm_rt_store(a3l, a3h, &rq[3], out[3] + o, TM_RT_VX);
+            }
+        }
+    }
+}
+
 #define TM_RT_DRV_CONV tm_rt_conv_x86_int16
 tm_rt_status tm_rt_conv_x86_int16(const tm_rt_conv_args *a);
-#else
-#define TM_RT_DRV_CONV tm_rt_conv_x86
-#endif
 #define TM_RT_DRV_WEIGHT tm_v
 #include "tm_rt_simd_drivers.h"
 
@@ -200,18 +278,25 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
     }
 }
 
+#endif /* __AVX2__ */
+
 tm_rt_status tm_rt_conv_x86(const tm_rt_conv_args *a)
 {
     tm_rt_plan p;
-    if (a->bits == 4 && a->scratch) {
+    if (a->scratch && (a->in_c == 1 || a->bits == 4)) {
         tm_rt_conv_plan(a, &p);
-        if (tm_rt_pw4_ok(a, &p)) {
+        if (tm_rt_conv1_ok(a, &p)) {
+            tm_rt_conv1(a, &p);
+            return TM_RT_OK;
+        }
+#if defined(__AVX2__)
+        if (a->bits == 4 && tm_rt_pw4_ok(a, &p)) {
             tm_rt_pw4(a, &p);
             return TM_RT_OK;
         }
+#endif
     }
     return tm_rt_conv_x86_int16(a);
 }
-#endif
 
 #endif /* TM_RT_X86 */

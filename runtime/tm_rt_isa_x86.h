@@ -34,6 +34,15 @@ typedef __m128i tm_v;
 #define V_UNPHI _mm_unpackhi_epi16
 #endif
 
+/* Pins a vector accumulator in a register at this point: gcc otherwise
+ * regroups a kernel's unrolled chain of integer adds into a tree whose
+ * partial sums spill. No instruction is emitted. */
+#if defined(__GNUC__)
+#define TM_RT_KEEP(v) __asm__("" : "+x"(v))
+#else
+#define TM_RT_KEEP(v) ((void)0)
+#endif
+
 /* 8 int8 -> 8 int16 (SSE2 lacks pmovsxbw). */
 TM_RT_STATIC __m128i tm_rt_s8to16(__m128i v)
 {

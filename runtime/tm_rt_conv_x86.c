@@ -166,7 +166,7 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
     uint8_t *tile = (uint8_t *)base + p->tile_off;
     __m256i *wv = (__m256i *)(void *)(base + p->w_off);
     const __m128i flip = _mm_set1_epi8((char)0x80);
-    size_t rb = tm_rt_weight_row_bytes((size_t)a->in_c, 4);
+    size_t rb = tm_rt_weight_row_bytes((size_t)a->in_c, 4), wbytes = (size_t)a->out_c * rb;
     int j, x, cb, c;
     for (j = 0; j < np; j++) {
         const int8_t *r0 = a->input + (size_t)(2 * j) * (size_t)n;
@@ -190,27 +190,39 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
             uint32_t sw = 0;
             const uint8_t *wr = (const uint8_t *)a->weights + (size_t)cc * rb;
             for (j = 0; j < np; j += 16) {
-                /* 16 packed bytes to 16 (w0, w1) int8 pairs: a nibble n is (n ^ 8) - 8 */
-                uint8_t raw[16];
+                /* 16 packed bytes to 16 (w0, w1) int8 pairs: a nibble n is
+                 * (n ^ 8) - 8; bytes past the row and an odd row's pad
+                 * nibble are cleared to 0, which is weight 0 */
+                const __m128i m4 = _mm_set1_epi8(0x0F), e8 = _mm_set1_epi8(8),
+                              iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
                 int16_t pr[16];
                 int k, m = np - j < 16 ? np - j : 16;
-                memset(raw, 0, sizeof raw); /* weight pairs (0, 0) past the row */
-                memcpy(raw, wr + j, (size_t)m);
-                {
-                    const __m128i m4 = _mm_set1_epi8(0x0F), e8 = _mm_set1_epi8(8);
-                    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)raw);
-                    __m128i lo = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(v, m4), e8), e8);
-                    __m128i hi = _mm_sub_epi8(
-                        _mm_xor_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), e8), e8);
-                    _mm_storeu_si128((__m128i *)(void *)pr, _mm_unpacklo_epi8(lo, hi));
-                    _mm_storeu_si128((__m128i *)(void *)(pr + 8), _mm_unpackhi_epi8(lo, hi));
+                size_t at = (size_t)cc * rb + (size_t)j;
+                __m128i v, lu, hu, sad;
+                if (at + 16 <= wbytes) {
+                    v = _mm_loadu_si128((const __m128i *)(const void *)((const uint8_t *)a->weights + at));
+                } else {
+                    uint8_t raw[16];
+                    memset(raw, 0, sizeof raw);
+                    memcpy(raw, wr + j, (size_t)m);
+                    v = _mm_loadu_si128((const __m128i *)(const void *)raw);
                 }
+                v = _mm_and_si128(v, _mm_cmpgt_epi8(_mm_set1_epi8((char)m), iota));
                 if (j + m == np && (a->in_c & 1))
-                    pr[m - 1] = (int16_t)(pr[m - 1] & 0xFF); /* the pad nibble is no weight */
-                for (k = 0; k < m; k++) {
-                    sw += (uint32_t)((int32_t)(int8_t)(pr[k] & 0xFF) + (int32_t)(int8_t)(pr[k] >> 8));
+                    v = _mm_andnot_si128(_mm_and_si128(_mm_cmpeq_epi8(iota, _mm_set1_epi8((char)(m - 1))),
+                                                       _mm_set1_epi8((char)0xF0)),
+                                         v);
+                lu = _mm_xor_si128(_mm_and_si128(v, m4), e8); /* w + 8, 0..15 */
+                hu = _mm_xor_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), e8);
+                sad = _mm_add_epi64(_mm_sad_epu8(lu, _mm_setzero_si128()),
+                                    _mm_sad_epu8(hu, _mm_setzero_si128()));
+                sw += (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(sad, _mm_unpackhi_epi64(sad, sad))) - 256u;
+                lu = _mm_sub_epi8(lu, e8);
+                hu = _mm_sub_epi8(hu, e8);
+                _mm_storeu_si128((__m128i *)(void *)pr, _mm_unpacklo_epi8(lu, hu));
+                _mm_storeu_si128((__m128i *)(void *)(pr + 8), _mm_unpackhi_epi8(lu, hu));
+                for (k = 0; k < m; k++)
                     wv[(j + k) * 4 + c] = _mm256_set1_epi16(pr[k]);
-                }
             }
             tm_rt_rqv_init(&rq[c], a, cc);
             bias[c] = _mm256_set1_epi32(

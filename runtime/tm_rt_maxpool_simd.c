@@ -3,6 +3,8 @@
  * is exact, so the vector form equals the reference bit for bit
  * (tests/test_kernels.c). Two input rows give one output row: the rows'
  * byte-wise maximum, then the maximum of each even/odd byte pair. */
+#include <string.h>
+
 #include "tm_rt_kernels.h"
 
 #if defined(__SSE2__)
@@ -42,6 +44,24 @@ static void tm_rt_pool2_step(const int8_t *r0, const int8_t *r1, int8_t *o)
 #endif
 }
 
+#if defined(__SSE2__)
+/* Outputs o[0 .. 4) from rows r0, r1 (8 bytes each): rows of 4 to 7 outputs. */
+static void tm_rt_pool2_step4(const int8_t *r0, const int8_t *r1, int8_t *o)
+{
+    __m128i a = _mm_loadl_epi64((const __m128i *)(const void *)r0),
+            b = _mm_loadl_epi64((const __m128i *)(const void *)r1);
+    __m128i even = _mm_srai_epi16(_mm_slli_epi16(a, 8), 8), odd = _mm_srai_epi16(a, 8);
+    __m128i m = _mm_max_epi16(even, odd);
+    even = _mm_srai_epi16(_mm_slli_epi16(b, 8), 8);
+    odd = _mm_srai_epi16(b, 8);
+    m = _mm_max_epi16(m, _mm_max_epi16(even, odd));
+    {
+        int32_t v = _mm_cvtsi128_si32(_mm_packs_epi16(m, m));
+        memcpy(o, &v, 4);
+    }
+}
+#endif
+
 #if defined(__AVX2__)
 /* Outputs o[0 .. 16) from rows r0, r1 (32 bytes each). */
 static void tm_rt_pool2_step16(const int8_t *r0, const int8_t *r1, int8_t *o)
@@ -64,6 +84,18 @@ tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int 
     int ch, oy, ox;
     if (s != TM_RT_OK)
         return s;
+#if defined(__SSE2__)
+    if (size == 2 && stride == 2 && out_w >= 4 && out_w < TM_RT_POOL_STEP) {
+        for (ch = 0; ch < c; ch++)
+            for (oy = 0; oy < out_h; oy++) {
+                const int8_t *r0 = in + ((size_t)ch * h + (size_t)oy * 2) * w, *r1 = r0 + w;
+                int8_t *o = out + ((size_t)ch * out_h + oy) * out_w;
+                tm_rt_pool2_step4(r0, r1, o);
+                tm_rt_pool2_step4(r0 + 2 * (out_w - 4), r1 + 2 * (out_w - 4), o + out_w - 4);
+            }
+        return TM_RT_OK;
+    }
+#endif
     if (size != 2 || stride != 2 || out_w < TM_RT_POOL_STEP)
         return tm_rt_maxpool_ref(in, c, h, w, size, stride, out, out_h, out_w);
     for (ch = 0; ch < c; ch++)

@@ -135,7 +135,7 @@ TM_RT_STATIC void tm_rt_tap_offsets(int cin, int kh, int kw, int s, int hb, int 
 
 /* n bytes; rows of 16 (8) or more move 16 (8) at a time, the last
  * overlapping. */
-TM_RT_STATIC void tm_rt_copy_row(int8_t *d, const int8_t *s, int n)
+TM_RT_INLINE void tm_rt_copy_row(int8_t *d, const int8_t *s, int n)
 {
     int i = 0;
     if (n >= 16) {

@@ -231,54 +231,68 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
         }
         for (x = 0; x < n; x += 16) {
             int xs = x + 16 > n ? n - 16 : x;
-            __m256i l0 = bias[0], h0 = bias[0], l1 = bias[1], h1 = bias[1];
-            __m256i l2 = bias[2], h2 = bias[2], l3 = bias[3], h3 = bias[3];
             const uint8_t *t = tile + 2 * (size_t)xs;
-            int j0;
-            for (j0 = 0; j0 < np; j0 += 8) {
-                int je = j0 + 8 < np ? j0 + 8 : np;
-                __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+            __m256i s0, s1, s2, s3, l0, h0, l1, h1, l2, h2, l3, h3, X, sg;
+            int j0, cnt;
+            /* adds, not add: the sums never saturate (above), and gcc does
+             * not reassociate a saturating chain into a tree that spills;
+             * eight pairs unrolled, with constant offsets from tj and wj */
 #define TM_RT_PW4_PAIR(jj)                                                        \
     do {                                                                          \
-        __m256i X = V_LOAD(tj + (size_t)(jj) * 2 * (size_t)n);                    \
         const __m256i *w = wj + (jj) * 4;                                         \
+        X = V_LOAD(tj + (size_t)(jj) * 2 * (size_t)n);                            \
         s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(X, w[0]));                \
         s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(X, w[1]));                \
         s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(X, w[2]));                \
         s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(X, w[3]));                \
     } while (0)
-                /* adds, not add: the sums never saturate (above), and gcc
-                 * does not reassociate a saturating chain into a tree that
-                 * spills; unrolled, with constant offsets from tj and wj */
-                const uint8_t *tj = t + (size_t)j0 * 2 * (size_t)n;
-                const __m256i *wj = wv + (size_t)j0 * 4;
-                if (je - j0 == 8) {
-                    TM_RT_PW4_PAIR(0);
-                    TM_RT_PW4_PAIR(1);
-                    TM_RT_PW4_PAIR(2);
-                    TM_RT_PW4_PAIR(3);
-                    TM_RT_PW4_PAIR(4);
-                    TM_RT_PW4_PAIR(5);
-                    TM_RT_PW4_PAIR(6);
-                    TM_RT_PW4_PAIR(7);
-                } else {
-                    for (j = 0; j < je - j0; j++)
-                        TM_RT_PW4_PAIR(j);
-                }
-#undef TM_RT_PW4_PAIR
-                /* int16 to int32 in tm_rt_store's lane order (0-3 | 8-11, 4-7 | 12-15) */
-#define TM_RT_PW4_WIDEN(s, l, h)                                                  \
+#define TM_RT_PW4_SUMS(j0, cnt)                                                   \
     do {                                                                          \
-        __m256i sg = _mm256_srai_epi16(s, 15);                                    \
-        l = _mm256_add_epi32(l, _mm256_unpacklo_epi16(s, sg));                    \
-        h = _mm256_add_epi32(h, _mm256_unpackhi_epi16(s, sg));                    \
+        const uint8_t *tj = t + (size_t)(j0) * 2 * (size_t)n;                     \
+        const __m256i *wj = wv + (size_t)(j0) * 4;                                \
+        int jj;                                                                   \
+        X = V_LOAD(tj);                                                           \
+        s0 = _mm256_maddubs_epi16(X, wj[0]);                                      \
+        s1 = _mm256_maddubs_epi16(X, wj[1]);                                      \
+        s2 = _mm256_maddubs_epi16(X, wj[2]);                                      \
+        s3 = _mm256_maddubs_epi16(X, wj[3]);                                      \
+        if ((cnt) == 8) {                                                         \
+            TM_RT_PW4_PAIR(1);                                                    \
+            TM_RT_PW4_PAIR(2);                                                    \
+            TM_RT_PW4_PAIR(3);                                                    \
+            TM_RT_PW4_PAIR(4);                                                    \
+            TM_RT_PW4_PAIR(5);                                                    \
+            TM_RT_PW4_PAIR(6);                                                    \
+            TM_RT_PW4_PAIR(7);                                                    \
+        } else {                                                                  \
+            for (jj = 1; jj < (cnt); jj++)                                        \
+                TM_RT_PW4_PAIR(jj);                                               \
+        }                                                                         \
     } while (0)
-                TM_RT_PW4_WIDEN(s0, l0, h0);
-                TM_RT_PW4_WIDEN(s1, l1, h1);
-                TM_RT_PW4_WIDEN(s2, l2, h2);
-                TM_RT_PW4_WIDEN(s3, l3, h3);
-#undef TM_RT_PW4_WIDEN
+            /* int16 to int32 in tm_rt_store's lane order (0-3 | 8-11, 4-7 | 12-15) */
+#define TM_RT_PW4_WIDEN(s, l, h, b0, b1)                                          \
+    do {                                                                          \
+        sg = _mm256_srai_epi16(s, 15);                                            \
+        l = _mm256_add_epi32(b0, _mm256_unpacklo_epi16(s, sg));                   \
+        h = _mm256_add_epi32(b1, _mm256_unpackhi_epi16(s, sg));                   \
+    } while (0)
+            cnt = np < 8 ? np : 8;
+            TM_RT_PW4_SUMS(0, cnt);
+            TM_RT_PW4_WIDEN(s0, l0, h0, bias[0], bias[0]);
+            TM_RT_PW4_WIDEN(s1, l1, h1, bias[1], bias[1]);
+            TM_RT_PW4_WIDEN(s2, l2, h2, bias[2], bias[2]);
+            TM_RT_PW4_WIDEN(s3, l3, h3, bias[3], bias[3]);
+            for (j0 = 8; j0 < np; j0 += 8) {
+                cnt = np - j0 < 8 ? np - j0 : 8;
+                TM_RT_PW4_SUMS(j0, cnt);
+                TM_RT_PW4_WIDEN(s0, l0, h0, l0, h0);
+                TM_RT_PW4_WIDEN(s1, l1, h1, l1, h1);
+                TM_RT_PW4_WIDEN(s2, l2, h2, l2, h2);
+                TM_RT_PW4_WIDEN(s3, l3, h3, l3, h3);
             }
+#undef TM_RT_PW4_PAIR
+#undef TM_RT_PW4_SUMS
+#undef TM_RT_PW4_WIDEN
             tm_rt_store(l0, h0, &rq[0], out[0] + xs, 16);
             if (nvalid > 1)
                 tm_rt_store(l1, h1, &rq[1], out[1] + xs, 16);

@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define TM_RT_FE_MAGIC 0x544d4645u /* "TMFE" */
 #define TM_RT_FE_ALIGN 16
@@ -43,6 +46,49 @@ float tm_rt_frontend_log(float x)
     const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
     float ef = (float)e;
     return ef * ln2_hi + (logm + ef * ln2_lo);
+}
+
+/* x[i] = tm_rt_frontend_log(x[i]), i < n: on SSE2 four at a time with the
+ * same float operations lane by lane (special values and subnormals, rare in
+ * a power spectrum plus a floor, go to the scalar function). */
+static void tm_rt_fe_log_all(float *x, int n)
+{
+    int i = 0;
+#if defined(__SSE2__)
+    const __m128 one = _mm_set1_ps(1.0f), two = _mm_set1_ps(2.0f), half = _mm_set1_ps(0.5f),
+                 sqrt2 = _mm_set1_ps(1.41421356f), c3 = _mm_set1_ps(0.33333334f),
+                 c5 = _mm_set1_ps(0.2f), c7 = _mm_set1_ps(0.14285715f),
+                 c9 = _mm_set1_ps(0.11111111f), hi = _mm_set1_ps(6.9313812256e-01f),
+                 lo = _mm_set1_ps(9.0580006145e-06f);
+    const __m128i mant = _mm_set1_epi32(0x007fffff), expo1 = _mm_set1_epi32(0x3f800000),
+                  bias = _mm_set1_epi32(127), normal = _mm_set1_epi32(0x00800000),
+                  infb = _mm_set1_epi32(0x7f800000);
+    for (; i + 4 <= n; i += 4) {
+        __m128i u = _mm_castps_si128(_mm_loadu_ps(x + i));
+        /* every lane a positive normal finite float: 0x00800000 <= u < 0x7f800000 */
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi32(u, normal), _mm_cmpgt_epi32(u, _mm_sub_epi32(infb, _mm_set1_epi32(1))));
+        if (_mm_movemask_epi8(bad)) {
+            for (int j = 0; j < 4; j++)
+                x[i + j] = tm_rt_frontend_log(x[i + j]);
+            continue;
+        }
+        __m128i e = _mm_sub_epi32(_mm_srli_epi32(u, 23), bias);
+        __m128 m = _mm_castsi128_ps(_mm_or_si128(_mm_and_si128(u, mant), expo1));
+        __m128 big = _mm_cmpgt_ps(m, sqrt2);
+        m = _mm_or_ps(_mm_and_ps(big, _mm_mul_ps(m, half)), _mm_andnot_ps(big, m));
+        e = _mm_sub_epi32(e, _mm_castps_si128(big)); /* + 1 where big (mask is -1) */
+        __m128 f = _mm_sub_ps(m, one);
+        __m128 sv = _mm_div_ps(f, _mm_add_ps(two, f));
+        __m128 s2 = _mm_mul_ps(sv, sv);
+        __m128 poly = _mm_add_ps(
+            c3, _mm_mul_ps(s2, _mm_add_ps(c5, _mm_mul_ps(s2, _mm_add_ps(c7, _mm_mul_ps(s2, c9))))));
+        __m128 logm = _mm_add_ps(_mm_mul_ps(two, sv), _mm_mul_ps(_mm_mul_ps(_mm_mul_ps(two, sv), s2), poly));
+        __m128 ef = _mm_cvtepi32_ps(e);
+        _mm_storeu_ps(x + i, _mm_add_ps(_mm_mul_ps(ef, hi), _mm_add_ps(logm, _mm_mul_ps(ef, lo))));
+    }
+#endif
+    for (; i < n; i++)
+        x[i] = tm_rt_frontend_log(x[i]);
 }
 
 /* ---- configuration -------------------------------------------------------- */
@@ -304,8 +350,8 @@ tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config
         dct = (float *)(base + L.dct);
         for (int k = 0; k < c->n_mfcc; k++) {
             double scale = sqrt((k == 0 ? 1.0 : 2.0) / M);
-            for (int m = 0; m < M; m++)
-                dct[(size_t)k * M + m] =
+            for (int m = 0; m < M; m++) /* band-major: a band's coefficients side by side */
+                dct[(size_t)m * c->n_mfcc + k] =
                     (float)(scale * cos(tm_rt_fe_pi * k * (2.0 * m + 1.0) / (2.0 * M)));
         }
     }
@@ -384,14 +430,29 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
             for (int j = 0; j < len; j++)
                 acc += w[j] * p[j];
             w += len;
-            mel[b] = tm_rt_frontend_log(acc + floor_);
+            mel[b] = acc + floor_;
         }
+        tm_rt_fe_log_all(mel, M);
         if (K > 0) {
-            for (int k = 0; k < K; k++) {
-                const float *row = fe->dct + (size_t)k * M;
+            int k = 0;
+#if defined(__SSE2__)
+            /* four coefficients a step, each summed over the bands in the
+             * reference's order: the same float operations, lane by lane */
+            for (; k + 4 <= K; k += 4) {
+                __m128 acc = _mm_setzero_ps();
+                float v[4];
+                for (int b = 0; b < M; b++)
+                    acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(fe->dct + (size_t)b * K + k),
+                                                     _mm_set1_ps(mel[b])));
+                _mm_storeu_ps(v, acc);
+                for (int i = 0; i < 4; i++)
+                    out[(size_t)(k + i) * T + t] = v[i];
+            }
+#endif
+            for (; k < K; k++) {
                 float acc = 0.0f;
                 for (int b = 0; b < M; b++)
-                    acc += row[b] * mel[b];
+                    acc += fe->dct[(size_t)b * K + k] * mel[b];
                 out[(size_t)k * T + t] = acc;
             }
         } else {

@@ -181,9 +181,14 @@ typedef __m128 tm_rt_v4;
 /* the two complex values of a swapped: (a2 a3 a0 a1) */
 #define V_HALVES(a) _mm_shuffle_ps(a, a, _MM_SHUFFLE(1, 0, 3, 2))
 #define V_NEG_ODD(a) _mm_xor_ps(a, _mm_castsi128_ps(_mm_set_epi32((int)0x80000000, 0, (int)0x80000000, 0)))
-/* (x0 x0 x1 x1) and (y0 -y0 y1 -y1) from x0, x1, y0, y1 */
-#define V_DUP2(x0, x1) _mm_set_ps(x1, x1, x0, x0)
-#define V_ALT2(y0, y1) _mm_set_ps(-(y1), y1, -(y0), y0)
+/* (x0 x0 x1 x1) and (y0 -y0 y1 -y1) from x0 = p[0], x1 = p[d] */
+static inline __m128 tm_rt_dup2(const float *p, int d)
+{
+    __m128 t = _mm_unpacklo_ps(_mm_load_ss(p), _mm_load_ss(p + d));
+    return _mm_unpacklo_ps(t, t);
+}
+#define V_DUP2P(p, d) tm_rt_dup2(p, d)
+#define V_ALT2P(p, d) V_NEG_ODD(tm_rt_dup2(p, d))
 /* low complex of a and of b: (a0 a1 b0 b1); high: (a2 a3 b2 b3) */
 #define V_LOWS(a, b) _mm_movelh_ps(a, b)
 #define V_HIGHS(a, b) _mm_movehl_ps(b, a)
@@ -208,8 +213,8 @@ static inline float32x4_t tm_rt_set4(float a, float b, float c, float d)
     float v[4] = {a, b, c, d};
     return vld1q_f32(v);
 }
-#define V_DUP2(x0, x1) tm_rt_set4(x0, x0, x1, x1)
-#define V_ALT2(y0, y1) tm_rt_set4(y0, -(y0), y1, -(y1))
+#define V_DUP2P(p, d) tm_rt_set4((p)[0], (p)[0], (p)[d], (p)[d])
+#define V_ALT2P(p, d) tm_rt_set4((p)[0], -(p)[0], (p)[d], -(p)[d])
 #define V_LOWS(a, b) vcombine_f32(vget_low_f32(a), vget_low_f32(b))
 #define V_HIGHS(a, b) vcombine_f32(vget_high_f32(a), vget_high_f32(b))
 #endif
@@ -227,7 +232,7 @@ static void tm_rt_fft_complex_half_simd(const tm_rt_fft_plan *plan, float *z)
     const float *cs = plan->cos_, *sn = plan->sin_;
     /* len 2: w = exp(0) = (cos_[0], -sin_[0]); pairs (s, s+1), two per step */
     {
-        tm_rt_v4 wr = V_SET1(cs[0]), wi = V_ALT2(sn[0], sn[0]);
+        tm_rt_v4 wr = V_SET1(cs[0]), wi = V_ALT2P(sn, 0);
         int s = 0;
         for (; s + 4 <= m; s += 4) {
             tm_rt_v4 v1 = V_LOAD(z + 2 * s), v2 = V_LOAD(z + 2 * s + 4);
@@ -251,8 +256,8 @@ static void tm_rt_fft_complex_half_simd(const tm_rt_fft_plan *plan, float *z)
         int half = len / 2, step = n / len;
         for (int j = 0; j < half; j += 2) {
             /* wi = -sin: the alternating vector holds (-wi, wi) = (sin, -sin) */
-            tm_rt_v4 wr = V_DUP2(cs[j * step], cs[(j + 1) * step]);
-            tm_rt_v4 wi = V_ALT2(sn[j * step], sn[(j + 1) * step]);
+            tm_rt_v4 wr = V_DUP2P(cs + j * step, step);
+            tm_rt_v4 wi = V_ALT2P(sn + j * step, step);
             for (int s = j; s < m; s += len) {
                 float *pa = z + 2 * s, *pb = z + 2 * (s + half);
                 tm_rt_v4 a = V_LOAD(pa), t = tm_rt_cmul(V_LOAD(pb), wr, wi);
@@ -281,8 +286,8 @@ static tm_rt_status tm_rt_fft_run(const tm_rt_fft_plan *plan, float *data, float
         tm_rt_v4 b = V_NEG_ODD(V_HALVES(V_LOAD(data + 2 * (m - k - 1))));
         tm_rt_v4 e = V_MUL(half, V_ADD(a, b)), d = V_MUL(half, V_SUB(a, b));
         tm_rt_v4 o = V_NEG_ODD(V_SWAP(d)); /* d / i = (di, -dr) */
-        tm_rt_v4 wr = V_DUP2(plan->cos_[k], plan->cos_[k + 1]);
-        tm_rt_v4 wi = V_ALT2(plan->sin_[k], plan->sin_[k + 1]);
+        tm_rt_v4 wr = V_DUP2P(plan->cos_ + k, 1);
+        tm_rt_v4 wi = V_ALT2P(plan->sin_ + k, 1);
         tm_rt_v4 x = V_ADD(e, tm_rt_cmul(o, wr, wi));
         if (out) {
             V_STORE(out + 2 * k, x);

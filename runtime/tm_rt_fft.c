@@ -252,7 +252,31 @@ static void tm_rt_fft_complex_half_simd(const tm_rt_fft_plan *plan, float *z)
             a[1] = a[1] + ti;
         }
     }
-    for (int len = 4; len <= m; len <<= 1) {
+    /* Stages len and 2 len in one pass over four values (s, s + len/2,
+     * s + len, s + 3 len/2): the same butterflies on the same operands as two
+     * passes, each value loaded and stored once instead of twice. */
+    int len = 4;
+    for (; 2 * len <= m; len <<= 2) {
+        int half = len / 2, step = n / len, step2 = step / 2;
+        for (int j = 0; j < half; j += 2) {
+            tm_rt_v4 wr1 = V_DUP2P(cs + j * step, step), wi1 = V_ALT2P(sn + j * step, step);
+            tm_rt_v4 wra = V_DUP2P(cs + j * step2, step2), wia = V_ALT2P(sn + j * step2, step2);
+            tm_rt_v4 wrb = V_DUP2P(cs + (j + half) * step2, step2);
+            tm_rt_v4 wib = V_ALT2P(sn + (j + half) * step2, step2);
+            for (int s = j; s < m; s += 2 * len) {
+                float *pa = z + 2 * s, *pb = pa + 2 * half, *pc = pa + 2 * len, *pd = pc + 2 * half;
+                tm_rt_v4 a = V_LOAD(pa), c = V_LOAD(pc);
+                tm_rt_v4 t = tm_rt_cmul(V_LOAD(pb), wr1, wi1), u = tm_rt_cmul(V_LOAD(pd), wr1, wi1);
+                tm_rt_v4 a1 = V_ADD(a, t), b1 = V_SUB(a, t), c1 = V_ADD(c, u), d1 = V_SUB(c, u);
+                tm_rt_v4 t2 = tm_rt_cmul(c1, wra, wia), u2 = tm_rt_cmul(d1, wrb, wib);
+                V_STORE(pa, V_ADD(a1, t2));
+                V_STORE(pc, V_SUB(a1, t2));
+                V_STORE(pb, V_ADD(b1, u2));
+                V_STORE(pd, V_SUB(b1, u2));
+            }
+        }
+    }
+    for (; len <= m; len <<= 1) {
         int half = len / 2, step = n / len;
         for (int j = 0; j < half; j += 2) {
             /* wi = -sin: the alternating vector holds (-wi, wi) = (sin, -sin) */

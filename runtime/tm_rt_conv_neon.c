@@ -11,6 +11,15 @@
 
 #define TM_RT_NB 8 /* output channels per conv block */
 
+/* The row kernels stay functions of their own (named tm_rt_conv_*, so
+ * counts per kernel find them): inlined, they make the driver big enough
+ * that gcc no longer inlines tm_rt_fill_row there. */
+#if defined(__GNUC__)
+#define TM_RT_ROWFN static __attribute__((noinline))
+#else
+#define TM_RT_ROWFN static
+#endif
+
 #if defined(__aarch64__)
 /* 8 bytes of the weights from byte off on (off + 8 may pass the end n:
  * the last 8 bytes, shifted down, zeros after the end). n >= 8. */
@@ -79,84 +88,115 @@ static void tm_rt_pack_conv(const tm_rt_conv_args *a, size_t k, size_t rb, int c
 }
 #endif
 
-#define TM_RT_MLA(i, wv, ln)                                                                 \
-    do {                                                                                     \
-        acc[i][0] = vmlal_lane_s16(acc[i][0], xl, wv, ln);                                   \
-        acc[i][1] = vmlal_lane_s16(acc[i][1], xh, wv, ln);                                   \
-    } while (0)
+/* The accumulators are named variables, not arrays: gcc keeps arrays of
+ * vectors on the stack around the tap loop. */
+#define TM_RT_ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-static void tm_rt_conv_row(const int16_t *base, const int32_t *toff, size_t k, const int16_t *wk,
-                           const tm_rt_rqv *rq, int nvalid, int8_t *const *out, int n)
+#define TM_RT_STORE1(c, lo, hi, x)                                                           \
+    if ((c) < nvalid)                                                                        \
+        tm_rt_store(lo, hi, &rq[c], out[c] + (x), n - (x));
+
+TM_RT_ROWFN void tm_rt_conv_row(const int16_t *base, const int32_t *toff, size_t k,
+                                const int16_t *wk, const tm_rt_rqv *rq, int nvalid,
+                                int8_t *const *out, int n)
 {
     size_t t;
-    int x, c;
+    int x;
     for (x = 0; x < n; x += TM_RT_VX) {
         int xs = x + TM_RT_VX > n && n >= TM_RT_VX ? n - TM_RT_VX : x; /* overlap, no tail */
-        int32x4_t acc[TM_RT_NB][2];
-        for (c = 0; c < TM_RT_NB; c++)
-            acc[c][0] = acc[c][1] = vdupq_n_s32(rq[c].q.bias);
+#define TM_RT_DECL(c) int32x4_t l##c = vdupq_n_s32(rq[c].q.bias), h##c = l##c;
+        TM_RT_ACC8(TM_RT_DECL)
+#undef TM_RT_DECL
         for (t = 0; t < k; t++) {
             int16x8_t xv = vld1q_s16(base + toff[t] + xs), wv = vld1q_s16(wk + t * TM_RT_NB);
+#if defined(__aarch64__) /* smlal2 and by-lane of a q register: no half moves */
+#define TM_RT_MLA(c, w, ln)                                                                  \
+    l##c = vmlal_laneq_s16(l##c, vget_low_s16(xv), wv, c);                                   \
+    h##c = vmlal_high_laneq_s16(h##c, xv, wv, c);
+#else
             int16x4_t xl = vget_low_s16(xv), xh = vget_high_s16(xv);
             int16x4_t wl = vget_low_s16(wv), wh = vget_high_s16(wv);
-            TM_RT_MLA(0, wl, 0);
-            TM_RT_MLA(1, wl, 1);
-            TM_RT_MLA(2, wl, 2);
-            TM_RT_MLA(3, wl, 3);
-            TM_RT_MLA(4, wh, 0);
-            TM_RT_MLA(5, wh, 1);
-            TM_RT_MLA(6, wh, 2);
-            TM_RT_MLA(7, wh, 3);
+#define TM_RT_MLA(c, w, ln)                                                                  \
+    l##c = vmlal_lane_s16(l##c, xl, w, ln);                                                  \
+    h##c = vmlal_lane_s16(h##c, xh, w, ln);
+#endif
+            TM_RT_MLA(0, wl, 0)
+            TM_RT_MLA(1, wl, 1)
+            TM_RT_MLA(2, wl, 2)
+            TM_RT_MLA(3, wl, 3)
+            TM_RT_MLA(4, wh, 0)
+            TM_RT_MLA(5, wh, 1)
+            TM_RT_MLA(6, wh, 2)
+            TM_RT_MLA(7, wh, 3)
+#undef TM_RT_MLA
         }
-        for (c = 0; c < nvalid; c++)
-            tm_rt_store(acc[c][0], acc[c][1], &rq[c], out[c] + xs, n - xs);
+#define TM_RT_ST(c) TM_RT_STORE1(c, l##c, h##c, xs)
+        TM_RT_ACC8(TM_RT_ST)
+#undef TM_RT_ST
     }
 }
 
-#define TM_RT_MLA16(s, xv, i, wv, ln) s[i] = vmlaq_lane_s16(s[i], xv, wv, ln)
-#define TM_RT_MLA16_ALL(s, xv)                                                               \
+/* Tap t of 4-bit weights into int16 sums s0..s7 of positions xv. */
+#if defined(__aarch64__)
+#define TM_RT_MLA16(s, xv)                                                                   \
+    do {                                                                                     \
+        s##0 = vmlaq_laneq_s16(s##0, xv, wv, 0);                                             \
+        s##1 = vmlaq_laneq_s16(s##1, xv, wv, 1);                                             \
+        s##2 = vmlaq_laneq_s16(s##2, xv, wv, 2);                                             \
+        s##3 = vmlaq_laneq_s16(s##3, xv, wv, 3);                                             \
+        s##4 = vmlaq_laneq_s16(s##4, xv, wv, 4);                                             \
+        s##5 = vmlaq_laneq_s16(s##5, xv, wv, 5);                                             \
+        s##6 = vmlaq_laneq_s16(s##6, xv, wv, 6);                                             \
+        s##7 = vmlaq_laneq_s16(s##7, xv, wv, 7);                                             \
+    } while (0)
+#else
+#define TM_RT_MLA16(s, xv)                                                                   \
     do {                                                                                     \
         int16x4_t wl = vget_low_s16(wv), wh = vget_high_s16(wv);                             \
-        TM_RT_MLA16(s, xv, 0, wl, 0);                                                        \
-        TM_RT_MLA16(s, xv, 1, wl, 1);                                                        \
-        TM_RT_MLA16(s, xv, 2, wl, 2);                                                        \
-        TM_RT_MLA16(s, xv, 3, wl, 3);                                                        \
-        TM_RT_MLA16(s, xv, 4, wh, 0);                                                        \
-        TM_RT_MLA16(s, xv, 5, wh, 1);                                                        \
-        TM_RT_MLA16(s, xv, 6, wh, 2);                                                        \
-        TM_RT_MLA16(s, xv, 7, wh, 3);                                                        \
+        s##0 = vmlaq_lane_s16(s##0, xv, wl, 0);                                              \
+        s##1 = vmlaq_lane_s16(s##1, xv, wl, 1);                                              \
+        s##2 = vmlaq_lane_s16(s##2, xv, wl, 2);                                              \
+        s##3 = vmlaq_lane_s16(s##3, xv, wl, 3);                                              \
+        s##4 = vmlaq_lane_s16(s##4, xv, wh, 0);                                              \
+        s##5 = vmlaq_lane_s16(s##5, xv, wh, 1);                                              \
+        s##6 = vmlaq_lane_s16(s##6, xv, wh, 2);                                              \
+        s##7 = vmlaq_lane_s16(s##7, xv, wh, 3);                                              \
     } while (0)
+#endif
 
 /* 4-bit weights, up to 16 taps: 16 positions at once (positions x0 .. x0 + 15). */
 TM_RT_INLINE void tm_rt_conv_row4_16(const int16_t *base, const int32_t *toff, size_t k,
                                      const int16_t *wk, const tm_rt_rqv *rq, int nvalid,
                                      int8_t *const *out, int n, int x0)
 {
-    int16x8_t s[TM_RT_NB], u[TM_RT_NB];
     size_t t;
-    int c;
-    for (c = 0; c < TM_RT_NB; c++)
-        s[c] = u[c] = vdupq_n_s16(0);
+#define TM_RT_DECL(c) int16x8_t s##c = vdupq_n_s16(0), u##c = s##c;
+    TM_RT_ACC8(TM_RT_DECL)
+#undef TM_RT_DECL
     for (t = 0; t < k; t++) {
         const int16_t *p = base + toff[t] + x0;
         int16x8_t xa = vld1q_s16(p), xb = vld1q_s16(p + 8), wv = vld1q_s16(wk + t * TM_RT_NB);
-        TM_RT_MLA16_ALL(s, xa);
-        TM_RT_MLA16_ALL(u, xb);
+        TM_RT_MLA16(s, xa);
+        TM_RT_MLA16(u, xb);
     }
-    for (c = 0; c < nvalid; c++) {
-        int32x4_t b = vdupq_n_s32(rq[c].q.bias);
-        tm_rt_store(vaddw_s16(b, vget_low_s16(s[c])), vaddw_s16(b, vget_high_s16(s[c])), &rq[c],
-                    out[c] + x0, n - x0);
-        tm_rt_store(vaddw_s16(b, vget_low_s16(u[c])), vaddw_s16(b, vget_high_s16(u[c])), &rq[c],
-                    out[c] + x0 + 8, n - x0 - 8);
+#define TM_RT_ST(c)                                                                          \
+    if ((c) < nvalid) {                                                                      \
+        int32x4_t b = vdupq_n_s32(rq[c].q.bias);                                             \
+        tm_rt_store(vaddw_s16(b, vget_low_s16(s##c)), vaddw_s16(b, vget_high_s16(s##c)),     \
+                    &rq[c], out[c] + x0, n - x0);                                            \
+        tm_rt_store(vaddw_s16(b, vget_low_s16(u##c)), vaddw_s16(b, vget_high_s16(u##c)),     \
+                    &rq[c], out[c] + x0 + 8, n - x0 - 8);                                    \
     }
+    TM_RT_ACC8(TM_RT_ST)
+#undef TM_RT_ST
 }
 
-static void tm_rt_conv_row4(const int16_t *base, const int32_t *toff, size_t k, const int16_t *wk,
-                            const tm_rt_rqv *rq, int nvalid, int8_t *const *out, int n)
+TM_RT_ROWFN void tm_rt_conv_row4(const int16_t *base, const int32_t *toff, size_t k,
+                                 const int16_t *wk, const tm_rt_rqv *rq, int nvalid,
+                                 int8_t *const *out, int n)
 {
     size_t t0, t;
-    int x = 0, c;
+    int x = 0;
     if (k <= 16 && n >= 16) {
         for (; x + 16 <= n; x += 16)
             tm_rt_conv_row4_16(base, toff, k, wk, rq, nvalid, out, n, x);
@@ -167,25 +207,27 @@ static void tm_rt_conv_row4(const int16_t *base, const int32_t *toff, size_t k, 
     }
     for (; x < n; x += TM_RT_VX) {
         int xs = x + TM_RT_VX > n && n >= TM_RT_VX ? n - TM_RT_VX : x; /* overlap, no tail */
-        int32x4_t acc[TM_RT_NB][2];
-        for (c = 0; c < TM_RT_NB; c++)
-            acc[c][0] = acc[c][1] = vdupq_n_s32(rq[c].q.bias);
+#define TM_RT_DECL(c) int32x4_t l##c = vdupq_n_s32(rq[c].q.bias), h##c = l##c;
+        TM_RT_ACC8(TM_RT_DECL)
+#undef TM_RT_DECL
         for (t0 = 0; t0 < k; t0 += 16) {
             size_t te = k - t0 < 16 ? k : t0 + 16;
-            int16x8_t s[TM_RT_NB];
-            for (c = 0; c < TM_RT_NB; c++)
-                s[c] = vdupq_n_s16(0);
+#define TM_RT_DECL(c) int16x8_t s##c = vdupq_n_s16(0);
+            TM_RT_ACC8(TM_RT_DECL)
+#undef TM_RT_DECL
             for (t = t0; t < te; t++) {
                 int16x8_t xv = vld1q_s16(base + toff[t] + xs), wv = vld1q_s16(wk + t * TM_RT_NB);
-                TM_RT_MLA16_ALL(s, xv);
+                TM_RT_MLA16(s, xv);
             }
-            for (c = 0; c < TM_RT_NB; c++) {
-                acc[c][0] = vaddw_s16(acc[c][0], vget_low_s16(s[c]));
-                acc[c][1] = vaddw_s16(acc[c][1], vget_high_s16(s[c]));
-            }
+#define TM_RT_WIDEN(c)                                                                       \
+    l##c = vaddw_s16(l##c, vget_low_s16(s##c));                                              \
+    h##c = vaddw_s16(h##c, vget_high_s16(s##c));
+            TM_RT_ACC8(TM_RT_WIDEN)
+#undef TM_RT_WIDEN
         }
-        for (c = 0; c < nvalid; c++)
-            tm_rt_store(acc[c][0], acc[c][1], &rq[c], out[c] + xs, n - xs);
+#define TM_RT_ST(c) TM_RT_STORE1(c, l##c, h##c, xs)
+        TM_RT_ACC8(TM_RT_ST)
+#undef TM_RT_ST
     }
 }
 

@@ -11,8 +11,15 @@ static void tm_rt_pack_dw(const tm_rt_conv_args *a, size_t k, size_t rb, int c, 
     size_t t;
     if (a->bits == 8) {
         const int8_t *w = (const int8_t *)a->weights + (size_t)c * rb;
-        for (t = 0; t < k; t++)
-            wk[t] = w[t];
+        if (k >= 8) { /* 8 at a time, the last 8 again, overlapping */
+            for (t = 0; t + 8 <= k; t += 8)
+                vst1q_s16(wk + t, vmovl_s8(vld1_s8(w + t)));
+            if (t < k)
+                vst1q_s16(wk + k - 8, vmovl_s8(vld1_s8(w + k - 8)));
+        } else {
+            for (t = 0; t < k; t++)
+                wk[t] = w[t];
+        }
     } else { /* two nibbles per byte, sign-extended */
         const uint8_t *w = (const uint8_t *)a->weights + (size_t)c * rb;
         for (t = 0; t + 1 < k; t += 2) {

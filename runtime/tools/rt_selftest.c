@@ -154,9 +154,10 @@ static int32_t rnd_int(uint32_t *s, int32_t lo, int32_t hi)
 
 /* 1: the extreme cases (4-bit weights at -8 / 7, inputs and zero points
  * at -128 / 127 most of the time; a third of the convs pointwise, half of
- * those with 8-bit weights; in half the cases one input value, the other
- * end as zero point and one weight per row): the largest sums the int16
- * lanes of the 4-bit kernels meet. */
+ * those with 8-bit weights, half with a multiple of 8 input channels; in
+ * half the cases one input value, the other end as zero point and one
+ * weight per row): the largest sums the int16 lanes of the 4-bit kernels
+ * meet. */
 static int k_extreme;
 
 static int32_t rnd_edge(uint32_t *s, int32_t lo, int32_t hi)
@@ -174,7 +175,7 @@ static int kernel_case(uint32_t *s, int kind, uint32_t *hash)
     a.bits = k_extreme ? 4 : (rnd_int(s, 0, 1) ? 8 : 4);
     if (k_extreme && kind == 0 && rnd_int(s, 0, 2) == 0) {
         a.bits = rnd_int(s, 0, 1) ? 8 : 4; /* the pointwise packing of 8-bit rows too */
-        a.in_c = rnd_int(s, 1, 48);
+        a.in_c = rnd_int(s, 0, 1) ? 8 * rnd_int(s, 1, 6) : rnd_int(s, 1, 48);
         a.in_h = rnd_int(s, 1, 12);
         a.in_w = rnd_int(s, 1, 40);
         a.kh = a.kw = a.stride = 1;

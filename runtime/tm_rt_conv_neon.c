@@ -3,8 +3,9 @@
  * one tap per vmlaq_lane_s16 into int16 lanes, widened to int32 every 16
  * taps: a product is at most 255 x 8 = 2,040 in size and 16 of them 32,640,
  * so the int16 sums are exact (wrapping or not in between) and the int32
- * sums equal the reference's. The driver is tm_rt_simd_drivers.h's, with
- * the weights of a block packed by vector code. */
+ * sums equal the reference's. The driver repeats tm_rt_simd_drivers.h's
+ * loops (that header is shared with x86) to choose the row kernel by the
+ * weights' width; on aarch64 a block's weights are packed by vector code. */
 #include "tm_rt_simd.h"
 
 #if defined(TM_RT_NEON)

@@ -294,7 +294,7 @@ static int run_kernels(void)
                 bad++;
             done += r != 0;
         }
-        printf("kernels %s, 4-bit extremes: %d random shapes, output hash %08lx\n", kinds[kind],
+        printf("kernels %s, extremes: %d random shapes, output hash %08lx\n", kinds[kind],
                done, (unsigned long)hash);
     }
     k_extreme = 0;

@@ -152,21 +152,44 @@ static int32_t rnd_int(uint32_t *s, int32_t lo, int32_t hi)
     return tm_rt_ex_int(s, lo, hi);
 }
 
+/* 1: the extreme cases (4-bit weights at -8 / 7, inputs and zero points
+ * at -128 / 127 most of the time; a third of the convs pointwise, half of
+ * those with 8-bit weights, half with a multiple of 8 input channels; in
+ * half the cases one input value, the other end as zero point and one
+ * weight per row): the largest sums the int16 lanes of the 4-bit kernels
+ * meet. */
+static int k_extreme;
+
+static int32_t rnd_edge(uint32_t *s, int32_t lo, int32_t hi)
+{
+    int32_t r = rnd_int(s, 0, 3);
+    return r == 0 ? lo : r == 1 ? hi : rnd_int(s, lo, hi);
+}
+
 /* One random case of kind 0 conv, 1 depthwise, 2 dense; 0 when the random
  * shape does not fit the buffers (skipped), 1 when equal, -1 on mismatch. */
 static int kernel_case(uint32_t *s, int kind, uint32_t *hash)
 {
     tm_rt_conv_args a;
     memset(&a, 0, sizeof a);
-    a.bits = rnd_int(s, 0, 1) ? 8 : 4;
-    if (kind == 2) {
+    a.bits = k_extreme ? 4 : (rnd_int(s, 0, 1) ? 8 : 4);
+    if (k_extreme && kind == 0 && rnd_int(s, 0, 2) == 0) {
+        a.bits = rnd_int(s, 0, 1) ? 8 : 4; /* the pointwise packing of 8-bit rows too */
+        a.in_c = rnd_int(s, 0, 1) ? 8 * rnd_int(s, 1, 6) : rnd_int(s, 1, 48);
+        a.in_h = rnd_int(s, 1, 12);
+        a.in_w = rnd_int(s, 1, 40);
+        a.kh = a.kw = a.stride = 1;
+        a.out_c = rnd_int(s, 1, 40);
+        a.out_h = a.in_h;
+        a.out_w = a.in_w;
+    } else if (kind == 2) {
         a.in_c = rnd_int(s, 1, 300);
         a.in_h = a.in_w = 1;
         a.out_c = rnd_int(s, 1, 40);
         a.kh = a.kw = a.stride = 1;
         a.out_h = a.out_w = 1;
     } else {
-        a.in_c = rnd_int(s, 1, 24);
+        a.in_c = rnd_int(s, 1, k_extreme ? 40 : 24);
         a.in_h = rnd_int(s, 1, 20);
         a.in_w = rnd_int(s, 1, 20);
         a.kh = rnd_int(s, 1, 5);
@@ -194,17 +217,22 @@ static int kernel_case(uint32_t *s, int kind, uint32_t *hash)
     size_t scratch = tm_rt_conv_scratch_bytes(&a);
     if (scratch > sizeof k_scratch)
         return 0;
+    int uni = k_extreme && rnd_int(s, 0, 1); /* one input value, one weight per row */
+    int8_t uin = (int8_t)(uni && rnd_int(s, 0, 1) ? 127 : -128);
     for (size_t i = 0; i < n_in; i++)
-        k_in[i] = (int8_t)rnd_int(s, -128, 127);
+        k_in[i] = uni ? uin : (int8_t)(k_extreme ? rnd_edge(s, -128, 127) : rnd_int(s, -128, 127));
     memset(k_w, 0, rb * (size_t)a.out_c);
-    for (int r = 0; r < a.out_c; r++)
+    for (int r = 0; r < a.out_c; r++) {
+        int32_t urow = uni && rnd_int(s, 0, 1) ? 7 : -8;
         for (size_t i = 0; i < row; i++) {
-            int32_t v = a.bits == 8 ? rnd_int(s, -127, 127) : rnd_int(s, -7, 7);
+            int32_t v = a.bits == 8 ? rnd_int(s, -127, 127)
+                        : uni ? urow : k_extreme ? rnd_edge(s, -8, 7) : rnd_int(s, -7, 7);
             if (a.bits == 8)
                 k_w[(size_t)r * rb + i] = (uint8_t)(int8_t)v;
             else
                 k_w[(size_t)r * rb + i / 2] |= (uint8_t)((uint32_t)(v & 15) << (4 * (i & 1)));
         }
+    }
     for (int c = 0; c < a.out_c; c++) {
         k_bias[c] = rnd_int(s, -50000, 50000);
         k_mult[c] = rnd_int(s, 1 << 30, 0x7FFFFFFF);
@@ -215,7 +243,9 @@ static int kernel_case(uint32_t *s, int kind, uint32_t *hash)
     a.bias = rnd_int(s, 0, 3) ? k_bias : NULL;
     a.mult = k_mult;
     a.shift = k_shift;
-    a.in_zp = rnd_int(s, -128, 127);
+    a.in_zp = uni         ? (uin == 127 ? -128 : 127)
+              : k_extreme ? rnd_edge(s, -128, 127)
+                          : rnd_int(s, -128, 127);
     a.out_zp = rnd_int(s, -128, 127);
     a.act_min = rnd_int(s, -128, 0);
     a.act_max = rnd_int(s, a.act_min, 127);
@@ -253,6 +283,21 @@ static int run_kernels(void)
         printf("kernels %s: %d random shapes, output hash %08lx\n", kinds[kind], done,
                (unsigned long)hash);
     }
+    k_extreme = 1;
+    for (int kind = 0; kind < 3; kind++) {
+        uint32_t s = 991u + (uint32_t)kind, hash = 2166136261u;
+        int done = 0, tries = 0;
+        while (done < 150 && tries < 5000) {
+            tries++;
+            int r = kernel_case(&s, kind, &hash);
+            if (r < 0)
+                bad++;
+            done += r != 0;
+        }
+        printf("kernels %s, extremes: %d random shapes, output hash %08lx\n", kinds[kind],
+               done, (unsigned long)hash);
+    }
+    k_extreme = 0;
     printf("kernel mismatches: %d\n", bad);
     return bad != 0;
 }

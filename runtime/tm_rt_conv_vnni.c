@@ -127,7 +127,12 @@ tm_rt_status tm_rt_conv_vnni(const tm_rt_conv_args *a)
     size_t rb, plane, ng, qstride;
     int y0, x0, cb, r, q, i, c, j, cq;
     uint8_t pad;
-    if (a->in_c < 2)
+    /* One input channel: three of four bytes would idle. A 4-bit pointwise
+     * conv of few positions (a streamed chain's row window): the AVX2 byte
+     * kernel (tm_rt_pw4), whose weight packing is cheaper; the packing here
+     * pays off from about 160 positions. */
+    if (a->in_c < 2 || (a->bits == 4 && a->kh == 1 && a->kw == 1 && a->stride == 1 &&
+                        a->in_h * a->in_w < 160))
         return tm_rt_conv_x86(a);
     if (!a->scratch)
         return TM_RT_ERR_ARG;

@@ -66,9 +66,11 @@ int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c)
     return __qadd(tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]), a->out_zp);
 }
 
-/* Halfword of tap r of a group within one position's words. */
+/* Halfword of tap r of a group in its columns, position 0: int8 pairs (t0,
+ * t2), (t1, t3); int4 (t0, t4), (t2, t6), the low nibbles, then 16 on (t1,
+ * t5), (t3, t7), the high ones. */
 static const unsigned char tm_rt_dsp_slot8[4] = {0, 2, 1, 3};
-static const unsigned char tm_rt_dsp_slot4[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+static const unsigned char tm_rt_dsp_off4[8] = {0, 16, 2, 18, 1, 17, 3, 19};
 
 /* int4 rows whose last group has 1 to 4 taps end in a half group: four taps
  * from one halfword of nibbles, as int8's groups of four cost (no int4 row
@@ -94,8 +96,7 @@ TM_RT_DSP_INLINE size_t tm_rt_dsp_cidx(size_t t, int j, int bits, size_t kf)
     if (bits == 8)
         return (t >> 2) * 16 + (size_t)j * 4 + tm_rt_dsp_slot8[t & 3];
     if (t < kf)
-        return (t >> 3) * 32 + (size_t)(tm_rt_dsp_slot4[t & 7] >> 2) * 16 + (size_t)j * 4 +
-               (tm_rt_dsp_slot4[t & 7] & 3);
+        return (t >> 3) * 32 + tm_rt_dsp_off4[t & 7] + (size_t)j * 4;
     return kf * 4 + (size_t)j * 4 + ((t & 3) ^ 1);
 }
 
@@ -131,6 +132,35 @@ TM_RT_DSP_INLINE void tm_rt_dsp_pair4(uint32_t va, uint32_t vb, int32_t zz, uint
     o[3 * m] = tm_rt_dsp_pkhtb16(b1, a1);
 }
 
+#if !defined(__OPTIMIZE_SIZE__)
+/* tm_rt_dsp_pair4 with m = 2 as one asm statement: sixteen instructions,
+ * whatever GCC would make of several in a row. */
+TM_RT_DSP_INLINE void tm_rt_dsp_pair4s(uint32_t va, uint32_t vb, int32_t zz, uint32_t *o)
+{
+    uint32_t a0, a1, b0, b1;
+    /* volatile: its only results are the stores */
+    __asm__ volatile("sxtb16 %[a0], %[va]\n\t"
+            "ssub16 %[a0], %[a0], %[zz]\n\t"
+            "sxtb16 %[a1], %[va], ror #8\n\t"
+            "ssub16 %[a1], %[a1], %[zz]\n\t"
+            "sxtb16 %[b0], %[vb]\n\t"
+            "ssub16 %[b0], %[b0], %[zz]\n\t"
+            "sxtb16 %[b1], %[vb], ror #8\n\t"
+            "ssub16 %[b1], %[b1], %[zz]\n\t"
+            "pkhbt %[va], %[a0], %[b0], lsl #16\n\t"
+            "str %[va], [%[o]]\n\t"
+            "pkhbt %[va], %[a1], %[b1], lsl #16\n\t"
+            "str %[va], [%[o], #8]\n\t"
+            "pkhtb %[va], %[b0], %[a0], asr #16\n\t"
+            "str %[va], [%[o], #16]\n\t"
+            "pkhtb %[va], %[b1], %[a1], asr #16\n\t"
+            "str %[va], [%[o], #24]"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [va] "+&r"(va)
+            : [vb] "r"(vb), [zz] "r"(zz), [o] "r"(o)
+            : "memory");
+}
+#endif
+
 /* First column word of pair wi of a group (position 0; position j at + 2 j):
  * int8 (t0, t2), (t1, t3); int4 (t0, t4), (t2, t6) | (t1, t5), (t3, t7), the
  * low nibbles' half of a group before the high nibbles'. */
@@ -139,67 +169,129 @@ TM_RT_DSP_INLINE size_t tm_rt_dsp_wbase(size_t wi, int bits)
     return bits == 8 ? wi : (wi >> 1) * 8 + (wi & 1);
 }
 
-/* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */
-static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_t k, int bits,
-                             int16_t *blk)
+#if !defined(__OPTIMIZE_SIZE__)
+/* Pairs n tap words of four positions (taps done.. of the row, in whole
+ * groups) into columns at o; returns the end. */
+TM_RT_DSP_INLINE uint32_t *tm_rt_dsp_pairs(const uint32_t *tw, size_t n, size_t done, size_t kf, int bits,
+                                           int32_t zz, uint32_t *o)
 {
-    const size_t kp = tm_rt_dsp_kcols(k, bits), kf = tm_rt_dsp_half(k, bits) ? k & ~(size_t)7 : kp;
+    size_t i = 0;
+    if (bits == 8) {
+        for (; i < n; i += 4, o += 8) {
+            tm_rt_dsp_pair4s(tw[i], tw[i + 2], zz, o);
+            tm_rt_dsp_pair4s(tw[i + 1], tw[i + 3], zz, o + 1);
+        }
+        return o;
+    }
+    /* int4, four taps at a time as int8: a whole group's low nibbles' half
+     * (t0, t4), (t2, t6), then its high nibbles' (t1, t5), (t3, t7); the half
+     * group (t1, t0), (t3, t2) */
+    for (; i < n; i += 4, o += 8) {
+        const uint32_t *q = tw + i;
+        if (done + i >= kf) {
+            tm_rt_dsp_pair4s(q[1], q[0], zz, o);
+            tm_rt_dsp_pair4s(q[3], q[2], zz, o + 1);
+        } else if (!(i & 4)) {
+            tm_rt_dsp_pair4s(q[0], q[4], zz, o);
+            tm_rt_dsp_pair4s(q[2], q[6], zz, o + 1);
+        } else {
+            tm_rt_dsp_pair4s(q[-3], q[1], zz, o);
+            tm_rt_dsp_pair4s(q[-1], q[3], zz, o + 1);
+        }
+    }
+    return o;
+}
+
+/* Four positions of one output row (stride 1, kw <= 56): each tap is one
+ * word of an input row, byte by byte (zero point outside) where the word
+ * crosses an edge, the zero point in every byte for a row outside and for the
+ * taps past k. The words are fetched in order into up to 64 (a kernel row's
+ * bounds checked once where the row is inside), then paired in whole groups.
+ * Out of line: inlined, its state would be spilled around the caller's. */
+TM_RT_DSP_INLINE void tm_rt_dsp_gather_row4(const tm_rt_conv_args *a, int oy0, int ix0, size_t kp, size_t kf,
+                                            int bits, int16_t *blk)
+{
+    const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+    const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
+    const int in_w = a->in_w, kw = a->kw, in_h = a->in_h, inside = ix0 >= 0 && ix0 + kw + 3 <= in_w;
+    const size_t plane = (size_t)in_h * (size_t)in_w;
+    uint32_t tw[64], *w = tw, *o = (uint32_t *)(void *)blk;
+    size_t done = 0, n;
+    int ci, ky, kx;
+    for (ci = 0; ci < a->in_c; ci++)
+        for (ky = 0; ky < a->kh; ky++) {
+            int iy = oy0 - a->pad_top + ky, ix = ix0;
+            const int8_t *r = a->input + (size_t)ci * plane + (size_t)iy * (size_t)in_w + ix0;
+            if (w + kw > tw + 64) {
+                /* pair the whole groups, keep the rest */
+                n = (size_t)(w - tw) & ~(size_t)7;
+                o = tm_rt_dsp_pairs(tw, n, done, kf, bits, zz, o);
+                done += n;
+                memmove(tw, tw + n, (size_t)(w - tw - (ptrdiff_t)n) * sizeof *tw);
+                w -= n;
+            }
+            if (iy < 0 || iy >= in_h) {
+                for (kx = 0; kx < kw; kx++)
+                    *w++ = zp4;
+            } else if (inside) {
+                for (kx = 0; kx < kw; kx++)
+                    *w++ = tm_rt_dsp_ld32(r + kx);
+            } else {
+                r -= ix0;
+                for (kx = 0; kx < kw; kx++, ix++) {
+                    uint32_t v = zp4;
+                    if (ix >= 0 && ix + 4 <= in_w) {
+                        v = tm_rt_dsp_ld32(r + ix);
+                    } else {
+                        int b, x = ix;
+                        for (b = 0; b < 4; b++, x++)
+                            if (x >= 0 && x < in_w)
+                                v = (v & ~(0xFFu << (8 * b))) | (uint32_t)(uint8_t)r[x] << (8 * b);
+                    }
+                    *w++ = v;
+                }
+            }
+        }
+    if (w > tw + 56) {
+        n = (size_t)(w - tw) & ~(size_t)7;
+        o = tm_rt_dsp_pairs(tw, n, done, kf, bits, zz, o);
+        done += n;
+        memmove(tw, tw + n, (size_t)(w - tw - (ptrdiff_t)n) * sizeof *tw);
+        w -= n;
+    }
+    while (done + (size_t)(w - tw) < kp)
+        *w++ = zp4;
+    tm_rt_dsp_pairs(tw, (size_t)(w - tw), done, kf, bits, zz, o);
+}
+
+/* one function per weight width, so that each is compiled for its own */
+static __attribute__((noinline)) void tm_rt_dsp_gather_row4_8(const tm_rt_conv_args *a, int oy0, int ix0,
+                                                              size_t kp, int16_t *blk)
+{
+    tm_rt_dsp_gather_row4(a, oy0, ix0, kp, kp, 8, blk);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_gather_row4_4(const tm_rt_conv_args *a, int oy0, int ix0,
+                                                              size_t kp, size_t kf, int16_t *blk)
+{
+    tm_rt_dsp_gather_row4(a, oy0, ix0, kp, kf, 4, blk);
+}
+#endif
+
+/* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */
+static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_t k, size_t kp, size_t kf,
+                             int bits, int16_t *blk)
+{
     const size_t gs = bits == 8 ? 4 : 8, plane = (size_t)a->in_h * a->in_w;
     const int pw = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->out_w == a->in_w && n_valid == 4;
     int j;
 #if !defined(__OPTIMIZE_SIZE__)
     const int oy0 = p / a->out_w, ox0 = p % a->out_w, ix0 = ox0 - a->pad_left;
-    if (!pw && a->stride == 1 && n_valid == 4 && ox0 + 3 < a->out_w) {
-        /* four positions of one output row: each tap is one word of an input
-         * row, byte by byte (zero point outside) where the word crosses an
-         * edge, the zero point in every byte for a row outside */
-        const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
-        const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
-        const size_t m = gs / 2;
-        uint32_t tw[8], *o = (uint32_t *)(void *)blk;
-        int ci = 0, ky = 0, kx = 0;
-        size_t t, wi;
-        for (t = 0; t < kp; t++) {
-            uint32_t v = zp4;
-            if (t < k) {
-                int iy = oy0 - a->pad_top + ky;
-                if (iy >= 0 && iy < a->in_h) {
-                    const int8_t *r = a->input + (size_t)ci * plane + (size_t)iy * a->in_w;
-                    int ix = ix0 + kx, b;
-                    if (ix >= 0 && ix + 4 <= a->in_w) {
-                        v = tm_rt_dsp_ld32(r + ix);
-                    } else {
-                        for (b = 0; b < 4; b++, ix++)
-                            if (ix >= 0 && ix < a->in_w)
-                                v = (v & ~(0xFFu << (8 * b))) | (uint32_t)(uint8_t)r[ix] << (8 * b);
-                    }
-                }
-                if (++kx == a->kw) {
-                    kx = 0;
-                    if (++ky == a->kh) {
-                        ky = 0;
-                        ci++;
-                    }
-                }
-            }
-            if (t < kf) {
-                tw[t & (gs - 1)] = v;
-                if ((t & (gs - 1)) == gs - 1) {
-                    for (wi = 0; wi < m; wi++) {
-                        size_t ta = bits == 8 ? wi : (size_t)((wi & 1) * 2 + (wi >> 1));
-                        tm_rt_dsp_pair4(tw[ta], tw[ta + m], zz, o + tm_rt_dsp_wbase(wi, bits), 2);
-                    }
-                    o += 4 * m;
-                }
-            } else {
-                /* the int4 half group: words (t1, t0), (t3, t2) */
-                tw[t & 3] = v;
-                if ((t & 3) == 3) {
-                    tm_rt_dsp_pair4(tw[1], tw[0], zz, o, 2);
-                    tm_rt_dsp_pair4(tw[3], tw[2], zz, o + 1, 2);
-                }
-            }
-        }
+    if (!pw && a->stride == 1 && n_valid == 4 && ox0 + 3 < a->out_w && a->kw <= 56) {
+        if (bits == 8)
+            tm_rt_dsp_gather_row4_8(a, oy0, ix0, kp, blk);
+        else
+            tm_rt_dsp_gather_row4_4(a, oy0, ix0, kp, kf, blk);
         return;
     }
 #endif
@@ -433,8 +525,26 @@ static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
     }
 }
 
-/* half: the rows end in a half group; whole: they have whole groups
- * (constants in each caller) */
+#if !defined(__OPTIMIZE_SIZE__)
+/* A half group of 1 or 2 taps: its taps 2 and 3 meet zero columns, so only
+ * (t1, t0) is multiplied (the column words (t3, t2) are skipped). */
+#define TM_RT_DSP_HALF2                                                                        \
+    "ldrh %[v], [%[row]]\n\t"                                                                  \
+    "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
+    "bic %[v], %[v], #0x0F0F0F0F\n\t"                                                          \
+    "sxtb16 %[wa], %[v]\n\t"                                                                   \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s0], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s1], %[wa], %[x0], %[s1]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s2], %[wa], %[x0], %[s2]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s3], %[wa], %[x0], %[s3]\n\t"
+#endif
+
+/* half: the rows end in a half group (2: of 1 or 2 taps); whole: they have
+ * whole groups (constants in each caller) */
 TM_RT_DSP_INLINE void tm_rt_dsp_job4_body(const tm_rt_dsp_job *j, int half, int whole)
 {
     const uint32_t *c = j->cols;
@@ -443,12 +553,17 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job4_body(const tm_rt_dsp_job *j, int half, int 
         int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0, x0, x1;
         const uint8_t *row = j->row, *end = j->end;
         uint32_t v, wa, wb;
-        if (!whole)
+        if (!whole && half == 2)
+            TM_RT_DSP_ASM4("", TM_RT_DSP_HALF2);
+        else if (!whole)
             TM_RT_DSP_ASM4("", TM_RT_DSP_HALF4);
+        else if (half == 2)
+            TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, TM_RT_DSP_HALF2);
         else if (half)
             TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, TM_RT_DSP_HALF4);
         else
             TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, "");
+        (void)wb;
         tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3); /* 16 x acc -> 2 x acc */
     }
 }
@@ -466,6 +581,16 @@ static __attribute__((noinline)) void tm_rt_dsp_job4h(const tm_rt_dsp_job *j)
 static __attribute__((noinline)) void tm_rt_dsp_job4q(const tm_rt_dsp_job *j)
 {
     tm_rt_dsp_job4_body(j, 1, 0);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4h2(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job4_body(j, 2, 1);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4q2(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job4_body(j, 2, 0);
 }
 #endif
 
@@ -514,7 +639,9 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
 {
     const size_t k = (size_t)a->in_c * a->kh * a->kw, rb = tm_rt_weight_row_bytes(k, a->bits);
     const size_t gs = a->bits == 8 ? 4 : 8, ng = k / gs, kp = tm_rt_dsp_kcols(k, a->bits);
-    const int half = tm_rt_dsp_half(k, a->bits), tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k, a->out_h, a->out_w);
+    /* kf: taps before the int4 half group (all of them without one) */
+    const size_t kf = tm_rt_dsp_half(k, a->bits) ? k & ~(size_t)7 : kp;
+    const int half = kf < kp, tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k, a->out_h, a->out_w);
     const int negfix = a->act_min < a->out_zp;
     const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
     const uint32_t bound = tm_rt_dsp_bound(k, a->bits);
@@ -526,10 +653,11 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
     int p0, co, b;
 #if !defined(__OPTIMIZE_SIZE__)
     /* the channel's whole blocks: one call, the same for every channel */
+    const int h2 = half && (k & 7) <= 2; /* taps 2 and 3 of the half group: padding */
     void (*const job)(const tm_rt_dsp_job *) = a->bits == 8 ? tm_rt_dsp_job8
                                                : !half      ? tm_rt_dsp_job4
-                                               : ng         ? tm_rt_dsp_job4h
-                                                            : tm_rt_dsp_job4q;
+                                               : ng         ? (h2 ? tm_rt_dsp_job4h2 : tm_rt_dsp_job4h)
+                                                            : (h2 ? tm_rt_dsp_job4q2 : tm_rt_dsp_job4q);
     const size_t rend = 4 * (ng + (size_t)(tail && !half));
     tm_rt_dsp_job j;
     j.cols = (const uint32_t *)(const void *)cols;
@@ -544,7 +672,7 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
     for (p0 = 0; p0 < n_pos; p0 += tile) {
         int np = n_pos - p0 < tile ? n_pos - p0 : tile, nb = (np + 3) / 4;
         for (b = 0; b < nb; b++)
-            tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, a->bits,
+            tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, kp, kf, a->bits,
                              cols + (size_t)b * 4 * kp);
         for (co = 0; co < a->out_c; co++) {
             const uint8_t *row = tail && co + 1 == a->out_c ? last : (const uint8_t *)a->weights + (size_t)co * rb;

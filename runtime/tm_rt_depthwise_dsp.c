@@ -215,7 +215,10 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
             j.mult = q.mult;
             j.k = q.k;
             j.rs = q.rs;
-            memset(ring[3], a->in_zp, sizeof ring[3]);
+            if (a->pad_top > 0 || a->out_h + 2 - a->pad_top > a->in_h)
+                /* the zero point's row, for kernel rows above or below the
+                 * input (as many bytes as a ring row is given) */
+                memset(ring[3], a->in_zp, (size_t)(a->pad_left + a->in_w + 8));
             for (oy = 0; oy < a->out_h; oy++) {
                 int iy0 = oy - a->pad_top, n = a->out_w / 4;
                 int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < 3 ? a->in_h - iy0 : 3;

@@ -8,9 +8,12 @@
  * four positions at a time: one weight load and its unpacking feed eight
  * SMLADs (int8) or sixteen (int4). Columns pair taps the way SXTB16 unpacks
  * weights, so weights are never reordered: int8 groups of four as (t0, t2),
- * (t1, t3); int4 groups of eight as (t0, t4), (t2, t6), (t1, t5), (t3, t7),
- * which SXTB16 gives from the word's nibbles moved to the top of each byte,
- * i.e. 16 times each weight, so int4 accumulators hold 16 x acc. For a 1x1
+ * (t1, t3); int4 groups of eight as (t0, t4), (t2, t6) (the low nibbles,
+ * laid out as an int8 group) then (t1, t5), (t3, t7) (the high ones), which
+ * SXTB16 gives from the word's nibbles moved to the top of each byte, i.e.
+ * 16 times each weight, so int4 accumulators hold 16 x acc. An int4 row
+ * whose last group has 1 to 4 taps ends in a half group of four read from a
+ * halfword of nibbles, so no int4 layer does more work than at int8. For a 1x1
  * stride-1 conv four positions of one channel are one word, and a 4 x 4
  * block of (channel, position) bytes is transposed in registers (SXTB16,
  * PKHBT / PKHTB); other convs take a word per tap where four positions lie
@@ -63,9 +66,39 @@ int32_t tm_rt_dsp_rq_exact(uint32_t acc, const tm_rt_conv_args *a, int c)
     return __qadd(tm_rt_requant(tm_rt_dsp_wrap(acc), a->mult[c], a->shift[c]), a->out_zp);
 }
 
-/* Halfword of tap r of a group within one position's words. */
+/* Halfword of tap r of a group in its columns, position 0: int8 pairs (t0,
+ * t2), (t1, t3); int4 (t0, t4), (t2, t6), the low nibbles, then 16 on (t1,
+ * t5), (t3, t7), the high ones. */
 static const unsigned char tm_rt_dsp_slot8[4] = {0, 2, 1, 3};
-static const unsigned char tm_rt_dsp_slot4[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+static const unsigned char tm_rt_dsp_off4[8] = {0, 16, 2, 18, 1, 17, 3, 19};
+
+/* int4 rows whose last group has 1 to 4 taps end in a half group: four taps
+ * from one halfword of nibbles, as int8's groups of four cost (no int4 row
+ * pays for more taps than int8's). */
+static int tm_rt_dsp_half(size_t k, int bits)
+{
+    return bits == 4 && (k & 7) != 0 && (k & 7) <= 4;
+}
+
+/* Column halfwords of one position: taps rounded up to whole groups (int8:
+ * 4; int4: 8, or a half group of 4 at the end). */
+static size_t tm_rt_dsp_kcols(size_t k, int bits)
+{
+    return bits == 8 || tm_rt_dsp_half(k, bits) ? (k + 3) & ~(size_t)3 : tm_rt_dsp_kp(k);
+}
+
+/* Halfword of tap t of position j in a block of four positions: groups of
+ * gs taps (4 positions x gs halfwords each) in SXTB16's pairing; taps from kf
+ * on are an int4 half group, its words (t1, t0), (t3, t2) as
+ * TM_RT_DSP_HALF4 unpacks the nibbles. */
+TM_RT_DSP_INLINE size_t tm_rt_dsp_cidx(size_t t, int j, int bits, size_t kf)
+{
+    if (bits == 8)
+        return (t >> 2) * 16 + (size_t)j * 4 + tm_rt_dsp_slot8[t & 3];
+    if (t < kf)
+        return (t >> 3) * 32 + tm_rt_dsp_off4[t & 7] + (size_t)j * 4;
+    return kf * 4 + (size_t)j * 4 + ((t & 3) ^ 1);
+}
 
 /* Bound on |sum of products| of one output: k taps of |x - zp| <= 255 and
  * |w| <= 128 (int8) or 8 (int4, and the accumulator is 16x). */
@@ -99,58 +132,166 @@ TM_RT_DSP_INLINE void tm_rt_dsp_pair4(uint32_t va, uint32_t vb, int32_t zz, uint
     o[3 * m] = tm_rt_dsp_pkhtb16(b1, a1);
 }
 
-/* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */
-static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_t k, int bits,
-                             int16_t *blk)
+#if !defined(__OPTIMIZE_SIZE__)
+/* tm_rt_dsp_pair4 with m = 2 as one asm statement: sixteen instructions,
+ * whatever GCC would make of several in a row. */
+TM_RT_DSP_INLINE void tm_rt_dsp_pair4s(uint32_t va, uint32_t vb, int32_t zz, uint32_t *o)
 {
-    const size_t kp = bits == 8 ? (k + 3) & ~(size_t)3 : tm_rt_dsp_kp(k);
+    uint32_t a0, a1, b0, b1;
+    /* volatile: its only results are the stores */
+    __asm__ volatile("sxtb16 %[a0], %[va]\n\t"
+            "ssub16 %[a0], %[a0], %[zz]\n\t"
+            "sxtb16 %[a1], %[va], ror #8\n\t"
+            "ssub16 %[a1], %[a1], %[zz]\n\t"
+            "sxtb16 %[b0], %[vb]\n\t"
+            "ssub16 %[b0], %[b0], %[zz]\n\t"
+            "sxtb16 %[b1], %[vb], ror #8\n\t"
+            "ssub16 %[b1], %[b1], %[zz]\n\t"
+            "pkhbt %[va], %[a0], %[b0], lsl #16\n\t"
+            "str %[va], [%[o]]\n\t"
+            "pkhbt %[va], %[a1], %[b1], lsl #16\n\t"
+            "str %[va], [%[o], #8]\n\t"
+            "pkhtb %[va], %[b0], %[a0], asr #16\n\t"
+            "str %[va], [%[o], #16]\n\t"
+            "pkhtb %[va], %[b1], %[a1], asr #16\n\t"
+            "str %[va], [%[o], #24]"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [va] "+&r"(va)
+            : [vb] "r"(vb), [zz] "r"(zz), [o] "r"(o)
+            : "memory");
+}
+#endif
+
+/* First column word of pair wi of a group (position 0; position j at + 2 j):
+ * int8 (t0, t2), (t1, t3); int4 (t0, t4), (t2, t6) | (t1, t5), (t3, t7), the
+ * low nibbles' half of a group before the high nibbles'. */
+TM_RT_DSP_INLINE size_t tm_rt_dsp_wbase(size_t wi, int bits)
+{
+    return bits == 8 ? wi : (wi >> 1) * 8 + (wi & 1);
+}
+
+#if !defined(__OPTIMIZE_SIZE__)
+/* Pairs n tap words of four positions (taps done.. of the row, in whole
+ * groups) into columns at o; returns the end. */
+TM_RT_DSP_INLINE uint32_t *tm_rt_dsp_pairs(const uint32_t *tw, size_t n, size_t done, size_t kf, int bits,
+                                           int32_t zz, uint32_t *o)
+{
+    size_t i = 0;
+    if (bits == 8) {
+        for (; i < n; i += 4, o += 8) {
+            tm_rt_dsp_pair4s(tw[i], tw[i + 2], zz, o);
+            tm_rt_dsp_pair4s(tw[i + 1], tw[i + 3], zz, o + 1);
+        }
+        return o;
+    }
+    /* int4, four taps at a time as int8: a whole group's low nibbles' half
+     * (t0, t4), (t2, t6), then its high nibbles' (t1, t5), (t3, t7); the half
+     * group (t1, t0), (t3, t2) */
+    for (; i < n; i += 4, o += 8) {
+        const uint32_t *q = tw + i;
+        if (done + i >= kf) {
+            tm_rt_dsp_pair4s(q[1], q[0], zz, o);
+            tm_rt_dsp_pair4s(q[3], q[2], zz, o + 1);
+        } else if (!(i & 4)) {
+            tm_rt_dsp_pair4s(q[0], q[4], zz, o);
+            tm_rt_dsp_pair4s(q[2], q[6], zz, o + 1);
+        } else {
+            tm_rt_dsp_pair4s(q[-3], q[1], zz, o);
+            tm_rt_dsp_pair4s(q[-1], q[3], zz, o + 1);
+        }
+    }
+    return o;
+}
+
+/* Four positions of one output row (stride 1, kw <= 56): each tap is one
+ * word of an input row, byte by byte (zero point outside) where the word
+ * crosses an edge, the zero point in every byte for a row outside and for the
+ * taps past k. The words are fetched in order into up to 64 (a kernel row's
+ * bounds checked once where the row is inside), then paired in whole groups.
+ * Out of line: inlined, its state would be spilled around the caller's. */
+TM_RT_DSP_INLINE void tm_rt_dsp_gather_row4(const tm_rt_conv_args *a, int oy0, int ix0, size_t kp, size_t kf,
+                                            int bits, int16_t *blk)
+{
+    const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
+    const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
+    const int in_w = a->in_w, kw = a->kw, in_h = a->in_h, inside = ix0 >= 0 && ix0 + kw + 3 <= in_w;
+    const size_t plane = (size_t)in_h * (size_t)in_w;
+    uint32_t tw[64], *w = tw, *o = (uint32_t *)(void *)blk;
+    size_t done = 0, n;
+    int ci, ky, kx;
+    for (ci = 0; ci < a->in_c; ci++)
+        for (ky = 0; ky < a->kh; ky++) {
+            int iy = oy0 - a->pad_top + ky, ix = ix0;
+            const int8_t *r = a->input + (size_t)ci * plane + (size_t)iy * (size_t)in_w + ix0;
+            if (w + kw > tw + 64) {
+                /* pair the whole groups, keep the rest */
+                n = (size_t)(w - tw) & ~(size_t)7;
+                o = tm_rt_dsp_pairs(tw, n, done, kf, bits, zz, o);
+                done += n;
+                memmove(tw, tw + n, (size_t)(w - tw - (ptrdiff_t)n) * sizeof *tw);
+                w -= n;
+            }
+            if (iy < 0 || iy >= in_h) {
+                for (kx = 0; kx < kw; kx++)
+                    *w++ = zp4;
+            } else if (inside) {
+                for (kx = 0; kx < kw; kx++)
+                    *w++ = tm_rt_dsp_ld32(r + kx);
+            } else {
+                r -= ix0;
+                for (kx = 0; kx < kw; kx++, ix++) {
+                    uint32_t v = zp4;
+                    if (ix >= 0 && ix + 4 <= in_w) {
+                        v = tm_rt_dsp_ld32(r + ix);
+                    } else {
+                        int b, x = ix;
+                        for (b = 0; b < 4; b++, x++)
+                            if (x >= 0 && x < in_w)
+                                v = (v & ~(0xFFu << (8 * b))) | (uint32_t)(uint8_t)r[x] << (8 * b);
+                    }
+                    *w++ = v;
+                }
+            }
+        }
+    if (w > tw + 56) {
+        n = (size_t)(w - tw) & ~(size_t)7;
+        o = tm_rt_dsp_pairs(tw, n, done, kf, bits, zz, o);
+        done += n;
+        memmove(tw, tw + n, (size_t)(w - tw - (ptrdiff_t)n) * sizeof *tw);
+        w -= n;
+    }
+    while (done + (size_t)(w - tw) < kp)
+        *w++ = zp4;
+    tm_rt_dsp_pairs(tw, (size_t)(w - tw), done, kf, bits, zz, o);
+}
+
+/* one function per weight width, so that each is compiled for its own */
+static __attribute__((noinline)) void tm_rt_dsp_gather_row4_8(const tm_rt_conv_args *a, int oy0, int ix0,
+                                                              size_t kp, int16_t *blk)
+{
+    tm_rt_dsp_gather_row4(a, oy0, ix0, kp, kp, 8, blk);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_gather_row4_4(const tm_rt_conv_args *a, int oy0, int ix0,
+                                                              size_t kp, size_t kf, int16_t *blk)
+{
+    tm_rt_dsp_gather_row4(a, oy0, ix0, kp, kf, 4, blk);
+}
+#endif
+
+/* Columns of four positions: pos < n_valid from (oy, ox) on, the rest 0. */
+static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_t k, size_t kp, size_t kf,
+                             int bits, int16_t *blk)
+{
     const size_t gs = bits == 8 ? 4 : 8, plane = (size_t)a->in_h * a->in_w;
     const int pw = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->out_w == a->in_w && n_valid == 4;
     int j;
 #if !defined(__OPTIMIZE_SIZE__)
     const int oy0 = p / a->out_w, ox0 = p % a->out_w, ix0 = ox0 - a->pad_left;
-    if (!pw && a->stride == 1 && n_valid == 4 && ox0 + 3 < a->out_w) {
-        /* four positions of one output row: each tap is one word of an input
-         * row, byte by byte (zero point outside) where the word crosses an
-         * edge, the zero point in every byte for a row outside */
-        const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
-        const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
-        const size_t m = gs / 2;
-        uint32_t tw[8], *o = (uint32_t *)(void *)blk;
-        int ci = 0, ky = 0, kx = 0;
-        size_t t, wi;
-        for (t = 0; t < kp; t++) {
-            uint32_t v = zp4;
-            if (t < k) {
-                int iy = oy0 - a->pad_top + ky;
-                if (iy >= 0 && iy < a->in_h) {
-                    const int8_t *r = a->input + (size_t)ci * plane + (size_t)iy * a->in_w;
-                    int ix = ix0 + kx, b;
-                    if (ix >= 0 && ix + 4 <= a->in_w) {
-                        v = tm_rt_dsp_ld32(r + ix);
-                    } else {
-                        for (b = 0; b < 4; b++, ix++)
-                            if (ix >= 0 && ix < a->in_w)
-                                v = (v & ~(0xFFu << (8 * b))) | (uint32_t)(uint8_t)r[ix] << (8 * b);
-                    }
-                }
-                if (++kx == a->kw) {
-                    kx = 0;
-                    if (++ky == a->kh) {
-                        ky = 0;
-                        ci++;
-                    }
-                }
-            }
-            tw[t & (gs - 1)] = v;
-            if ((t & (gs - 1)) == gs - 1) {
-                for (wi = 0; wi < m; wi++) {
-                    size_t ta = bits == 8 ? wi : (size_t)((wi & 1) * 2 + (wi >> 1));
-                    tm_rt_dsp_pair4(tw[ta], tw[ta + m], zz, o + wi, m);
-                }
-                o += 4 * m;
-            }
-        }
+    if (!pw && a->stride == 1 && n_valid == 4 && ox0 + 3 < a->out_w && a->kw <= 56) {
+        if (bits == 8)
+            tm_rt_dsp_gather_row4_8(a, oy0, ix0, kp, blk);
+        else
+            tm_rt_dsp_gather_row4_4(a, oy0, ix0, kp, kf, blk);
         return;
     }
 #endif
@@ -171,10 +312,10 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
         } else {
             for (g = 0; g < kg; g += 8, o += 16, r += 8 * plane) {
                 const int8_t *r4 = r + 4 * plane;
-                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r), tm_rt_dsp_ld32(r4), zz, o, 4);
-                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p2), tm_rt_dsp_ld32(r4 + p2), zz, o + 1, 4);
-                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p1), tm_rt_dsp_ld32(r4 + p1), zz, o + 2, 4);
-                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p3), tm_rt_dsp_ld32(r4 + p3), zz, o + 3, 4);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r), tm_rt_dsp_ld32(r4), zz, o, 2);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p2), tm_rt_dsp_ld32(r4 + p2), zz, o + 1, 2);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p1), tm_rt_dsp_ld32(r4 + p1), zz, o + 8, 2);
+                tm_rt_dsp_pair4(tm_rt_dsp_ld32(r + p3), tm_rt_dsp_ld32(r4 + p3), zz, o + 9, 2);
             }
         }
         (void)wi;
@@ -185,7 +326,7 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
                 /* word wi of a position pairs taps ta and tb of the group */
                 size_t ta = bits == 8 ? wi : (size_t)((wi & 1) * 2 + (wi >> 1));
                 tm_rt_dsp_pair4(tm_rt_dsp_ld32(x + (g + ta) * plane), tm_rt_dsp_ld32(x + (g + ta + m) * plane),
-                                zz, o + wi, m);
+                                zz, o + tm_rt_dsp_wbase(wi, bits), 2);
             }
 #endif
         if (kg == kp)
@@ -193,10 +334,7 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
     }
     for (j = 0; j < 4; j++) {
         int oy = (p + j) / a->out_w, ox = (p + j) % a->out_w, ci, ky, kx;
-        int16_t *d = blk + (size_t)j * gs;
         size_t t = 0, skip = pw ? k / gs * gs : 0;
-        const size_t msk = gs - 1, sh = gs == 4 ? 2 : 3;
-        const unsigned char *slot = bits == 8 ? tm_rt_dsp_slot8 : tm_rt_dsp_slot4;
         if (j < n_valid)
             for (ci = 0; ci < a->in_c; ci++)
                 for (ky = 0; ky < a->kh; ky++) {
@@ -205,11 +343,11 @@ static void tm_rt_dsp_gather(const tm_rt_conv_args *a, int p, int n_valid, size_
                     int ix = ox * a->stride - a->pad_left;
                     for (kx = 0; kx < a->kw; kx++, ix++, t++)
                         if (t >= skip)
-                            d[(t >> sh) * 4 * gs + slot[t & msk]] =
+                            blk[tm_rt_dsp_cidx(t, j, bits, kf)] =
                                 (int16_t)(ok && ix >= 0 && ix < a->in_w ? src[ix] - a->in_zp : 0);
                 }
         for (t = t > skip ? t : skip; t < kp; t++)
-            d[(t >> sh) * 4 * gs + slot[t & msk]] = 0;
+            blk[tm_rt_dsp_cidx(t, j, bits, kf)] = 0;
     }
 }
 
@@ -221,25 +359,6 @@ TM_RT_DSP_INLINE void tm_rt_dsp_g8(uint32_t v, const uint32_t *c, int32_t *s0, i
     *s1 = __smlad(wb, (int32_t)c[3], __smlad(wa, (int32_t)c[2], *s1));
     *s2 = __smlad(wb, (int32_t)c[5], __smlad(wa, (int32_t)c[4], *s2));
     *s3 = __smlad(wb, (int32_t)c[7], __smlad(wa, (int32_t)c[6], *s3));
-}
-
-/* Half of an int4 group: taps (t0, t4), (t2, t6) from lo, (t1, t5), (t3, t7)
- * from hi, each the words h and h + 1 of a position's four. */
-TM_RT_DSP_INLINE void tm_rt_dsp_h4(uint32_t x, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
-                                   int32_t *s3)
-{
-    int32_t wa = __sxtb16((int32_t)x), wb = tm_rt_dsp_sxtb16_r8(x);
-    *s0 = __smlad(wb, (int32_t)c[1], __smlad(wa, (int32_t)c[0], *s0));
-    *s1 = __smlad(wb, (int32_t)c[5], __smlad(wa, (int32_t)c[4], *s1));
-    *s2 = __smlad(wb, (int32_t)c[9], __smlad(wa, (int32_t)c[8], *s2));
-    *s3 = __smlad(wb, (int32_t)c[13], __smlad(wa, (int32_t)c[12], *s3));
-}
-
-TM_RT_DSP_INLINE void tm_rt_dsp_g4(uint32_t v, const uint32_t *c, int32_t *s0, int32_t *s1, int32_t *s2,
-                                   int32_t *s3)
-{
-    tm_rt_dsp_h4((v << 4) & 0xF0F0F0F0u, c, s0, s1, s2, s3);
-    tm_rt_dsp_h4(v & 0xF0F0F0F0u, c + 2, s0, s1, s2, s3);
 }
 
 /* acc[0..3] += row . four columns over n groups of 4 int8 taps / 8 int4
@@ -257,13 +376,87 @@ static __attribute__((noinline)) void tm_rt_dsp_dot8(const uint8_t *row, const u
     acc[3] = (uint32_t)s3;
 }
 
+/* Four positions of one unpacked weight pair (wa, wb) and the next eight
+ * column words. */
+#define TM_RT_DSP_A4                                                                           \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "smlad %[s0], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "smlad %[s0], %[wb], %[x1], %[s0]\n\t"                                                     \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "smlad %[s1], %[wa], %[x0], %[s1]\n\t"                                                     \
+    "smlad %[s1], %[wb], %[x1], %[s1]\n\t"                                                     \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "smlad %[s2], %[wa], %[x0], %[s2]\n\t"                                                     \
+    "smlad %[s2], %[wb], %[x1], %[s2]\n\t"                                                     \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "smlad %[s3], %[wa], %[x0], %[s3]\n\t"                                                     \
+    "smlad %[s3], %[wb], %[x1], %[s3]\n\t"
+
+/* The whole groups of an int4 row from row to end (at least one), then
+ * (HALF) its half group at end, into s0..s3; LOOP "" leaves the groups out
+ * (rows of a half group alone). One asm statement in twelve registers, so the
+ * block loop around it keeps its own (GCC spills the output pointer every
+ * block and rematerialises the nibble mask otherwise): 34 instructions for
+ * 8 taps of four positions, as int8's two groups of four, and a half group
+ * as one int8 group. BIC #0x0F0F0F0F keeps the high nibble of each byte. */
+#define TM_RT_DSP_ASM4(LOOP, HALF) __asm__(LOOP HALF TM_RT_DSP_ASM4_OPS)
+#define TM_RT_DSP_LOOP4                                                                        \
+            "1:\n\t"                                                                           \
+            "ldr %[v], [%[row]], #4\n\t"                                                       \
+            "lsl %[wa], %[v], #4\n\t"                                                          \
+            "bic %[wa], %[wa], #0x0F0F0F0F\n\t"                                                \
+            "sxtb16 %[wb], %[wa], ror #8\n\t"                                                  \
+            "sxtb16 %[wa], %[wa]\n\t" TM_RT_DSP_A4 "bic %[v], %[v], #0x0F0F0F0F\n\t"           \
+            "sxtb16 %[wa], %[v]\n\t"                                                           \
+            "sxtb16 %[wb], %[v], ror #8\n\t" TM_RT_DSP_A4 "cmp %[row], %[end]\n\t"             \
+            "bne 1b\n\t"
+#define TM_RT_DSP_ASM4_OPS                                                                     \
+            : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [c] "+r"(c),         \
+              [row] "+r"(row), [v] "=&r"(v), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0),   \
+              [x1] "=&r"(x1)                                                                   \
+            : [end] "r"(end)                                                                   \
+            : "cc", "memory"
+
+/* The half group's four taps from the halfword h of nibbles at row: h |
+ * h << 20 with the high nibble of each byte kept holds them at the top of
+ * bytes (t1, t3, t0, t2), so SXTB16 gives 16 x (t1, t0) and, rotated,
+ * 16 x (t3, t2). */
+#define TM_RT_DSP_HALF4                                                                        \
+    "ldrh %[v], [%[row]]\n\t"                                                                  \
+    "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
+    "bic %[v], %[v], #0x0F0F0F0F\n\t"                                                          \
+    "sxtb16 %[wa], %[v]\n\t"                                                                   \
+    "sxtb16 %[wb], %[v], ror #8\n\t" TM_RT_DSP_A4
+
+/* half: the row ends in a half group after the n whole ones. */
 static __attribute__((noinline)) void tm_rt_dsp_dot4(const uint8_t *row, const uint32_t *c, size_t n,
-                                                     uint32_t acc[4])
+                                                     int half, uint32_t acc[4])
 {
     int32_t s0 = (int32_t)acc[0], s1 = (int32_t)acc[1], s2 = (int32_t)acc[2], s3 = (int32_t)acc[3];
+#if defined(__OPTIMIZE_SIZE__)
+    /* the 16 KB build: one unpacking for every four taps (low nibbles, high
+     * nibbles, the half group), each laid out as an int8 group */
+    size_t g, ng = 2 * n + (size_t)half;
+    for (g = 0; g < ng; g++, c += 8) {
+        uint32_t v;
+        if (g == 2 * n) {
+            uint16_t h;
+            memcpy(&h, row + 4 * n, 2);
+            v = (uint32_t)h | (uint32_t)h << 20;
+        } else {
+            v = tm_rt_dsp_ld32(row + g / 2 * 4) << (g & 1 ? 0 : 4);
+        }
+        tm_rt_dsp_g8(v & 0xF0F0F0F0u, c, &s0, &s1, &s2, &s3);
+    }
+#else
     const uint8_t *end = row + 4 * n;
-    for (; row < end; row += 4, c += 16)
-        tm_rt_dsp_g4(tm_rt_dsp_ld32(row), c, &s0, &s1, &s2, &s3);
+    int32_t x0, x1;
+    uint32_t v, wa, wb;
+    if (n)
+        TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, "");
+    if (half)
+        TM_RT_DSP_ASM4("", TM_RT_DSP_HALF4);
+#endif
     acc[0] = (uint32_t)s0;
     acc[1] = (uint32_t)s1;
     acc[2] = (uint32_t)s2;
@@ -276,13 +469,12 @@ static __attribute__((noinline)) void tm_rt_dsp_dot4(const uint8_t *row, const u
  * (The -Os build, the 16 KB goal, leaves these out: every block takes the
  * dot and tm_rt_dsp_out4.) */
 typedef struct tm_rt_dsp_job {
-    const uint8_t *row;
+    const uint8_t *row, *end; /* the weight row; the end of its whole groups */
     const uint32_t *cols;
-    size_t n; /* groups of a block */
-    int nb, negfix;
+    int8_t *out, *oend; /* the first block's output, past the last one's */
+    int negfix;
     uint32_t bias, lo4, hi4;
     int32_t mult, k, rs;
-    int8_t *out;
 } tm_rt_dsp_job;
 
 /* Two column words at *c, c advanced past them: one LDRD (GCC does not pair
@@ -312,11 +504,10 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job_out(const tm_rt_dsp_job *j, int8_t *out, int
 static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
 {
     const uint32_t *c = j->cols;
-    int8_t *out = j->out;
-    int b;
-    for (b = 0; b < j->nb; b++, out += 4) {
+    int8_t *out;
+    for (out = j->out; out != j->oend; out += 4) {
         int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0;
-        const uint8_t *row = j->row, *end = row + 4 * j->n;
+        const uint8_t *row = j->row, *end = j->end;
         for (; row < end; row += 4) {
             uint32_t v = tm_rt_dsp_ld32(row);
             int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
@@ -334,31 +525,72 @@ static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
     }
 }
 
-static __attribute__((noinline)) void tm_rt_dsp_job4(const tm_rt_dsp_job *j)
+#if !defined(__OPTIMIZE_SIZE__)
+/* A half group of 1 or 2 taps: its taps 2 and 3 meet zero columns, so only
+ * (t1, t0) is multiplied (the column words (t3, t2) are skipped). */
+#define TM_RT_DSP_HALF2                                                                        \
+    "ldrh %[v], [%[row]]\n\t"                                                                  \
+    "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
+    "bic %[v], %[v], #0x0F0F0F0F\n\t"                                                          \
+    "sxtb16 %[wa], %[v]\n\t"                                                                   \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s0], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s1], %[wa], %[x0], %[s1]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s2], %[wa], %[x0], %[s2]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s3], %[wa], %[x0], %[s3]\n\t"
+#endif
+
+/* half: the rows end in a half group (2: of 1 or 2 taps); whole: they have
+ * whole groups (constants in each caller) */
+TM_RT_DSP_INLINE void tm_rt_dsp_job4_body(const tm_rt_dsp_job *j, int half, int whole)
 {
     const uint32_t *c = j->cols;
-    int8_t *out = j->out;
-    int b;
-    for (b = 0; b < j->nb; b++, out += 4) {
-        int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0;
-        const uint8_t *row = j->row, *end = row + 4 * j->n;
-        for (; row < end; row += 4) {
-            uint32_t v = tm_rt_dsp_ld32(row), lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
-            int32_t w0 = __sxtb16((int32_t)lo), w1 = tm_rt_dsp_sxtb16_r8(lo);
-            int32_t w2 = __sxtb16((int32_t)hi), w3 = tm_rt_dsp_sxtb16_r8(hi), x0, x1;
-#define TM_RT_DSP_POS4(s)                                                                    \
-    tm_rt_dsp_ld2(&c, &x0, &x1);                                                             \
-    s = __smlad(w1, x1, __smlad(w0, x0, s));                                                 \
-    tm_rt_dsp_ld2(&c, &x0, &x1);                                                             \
-    s = __smlad(w3, x1, __smlad(w2, x0, s))
-            TM_RT_DSP_POS4(s0);
-            TM_RT_DSP_POS4(s1);
-            TM_RT_DSP_POS4(s2);
-            TM_RT_DSP_POS4(s3);
-#undef TM_RT_DSP_POS4
-        }
+    int8_t *out;
+    for (out = j->out; out != j->oend; out += 4) {
+        int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0, x0, x1;
+        const uint8_t *row = j->row, *end = j->end;
+        uint32_t v, wa, wb;
+        if (!whole && half == 2)
+            TM_RT_DSP_ASM4("", TM_RT_DSP_HALF2);
+        else if (!whole)
+            TM_RT_DSP_ASM4("", TM_RT_DSP_HALF4);
+        else if (half == 2)
+            TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, TM_RT_DSP_HALF2);
+        else if (half)
+            TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, TM_RT_DSP_HALF4);
+        else
+            TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, "");
+        (void)wb;
         tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3); /* 16 x acc -> 2 x acc */
     }
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job4_body(j, 0, 1);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4h(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job4_body(j, 1, 1);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4q(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job4_body(j, 1, 0);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4h2(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job4_body(j, 2, 1);
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_job4q2(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job4_body(j, 2, 0);
 }
 #endif
 
@@ -406,8 +638,10 @@ static int tm_rt_dsp_x16_ok(size_t k)
 static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
 {
     const size_t k = (size_t)a->in_c * a->kh * a->kw, rb = tm_rt_weight_row_bytes(k, a->bits);
-    const size_t gs = a->bits == 8 ? 4 : 8, ng = k / gs, kp = (k + gs - 1) / gs * gs;
-    const int tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k, a->out_h, a->out_w);
+    const size_t gs = a->bits == 8 ? 4 : 8, ng = k / gs, kp = tm_rt_dsp_kcols(k, a->bits);
+    /* kf: taps before the int4 half group (all of them without one) */
+    const size_t kf = tm_rt_dsp_half(k, a->bits) ? k & ~(size_t)7 : kp;
+    const int half = kf < kp, tail = ng * gs < k, n_pos = a->out_h * a->out_w, tile = tm_rt_dsp_tile(k, a->out_h, a->out_w);
     const int negfix = a->act_min < a->out_zp;
     const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
     const uint32_t bound = tm_rt_dsp_bound(k, a->bits);
@@ -417,6 +651,20 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
      * the weights (other rows' last words read the next row: times 0) */
     uint8_t *last = (uint8_t *)(cols + (size_t)tile * kp);
     int p0, co, b;
+#if !defined(__OPTIMIZE_SIZE__)
+    /* the channel's whole blocks: one call, the same for every channel */
+    const int h2 = half && (k & 7) <= 2; /* taps 2 and 3 of the half group: padding */
+    void (*const job)(const tm_rt_dsp_job *) = a->bits == 8 ? tm_rt_dsp_job8
+                                               : !half      ? tm_rt_dsp_job4
+                                               : ng         ? (h2 ? tm_rt_dsp_job4h2 : tm_rt_dsp_job4h)
+                                                            : (h2 ? tm_rt_dsp_job4q2 : tm_rt_dsp_job4q);
+    const size_t rend = 4 * (ng + (size_t)(tail && !half));
+    tm_rt_dsp_job j;
+    j.cols = (const uint32_t *)(const void *)cols;
+    j.negfix = negfix;
+    j.lo4 = lo4;
+    j.hi4 = hi4;
+#endif
     if (tail) {
         memset(last, 0, 4 * (ng + 1));
         memcpy(last, (const uint8_t *)a->weights + (size_t)(a->out_c - 1) * rb, rb);
@@ -424,7 +672,7 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
     for (p0 = 0; p0 < n_pos; p0 += tile) {
         int np = n_pos - p0 < tile ? n_pos - p0 : tile, nb = (np + 3) / 4;
         for (b = 0; b < nb; b++)
-            tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, a->bits,
+            tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, kp, kf, a->bits,
                              cols + (size_t)b * 4 * kp);
         for (co = 0; co < a->out_c; co++) {
             const uint8_t *row = tail && co + 1 == a->out_c ? last : (const uint8_t *)a->weights + (size_t)co * rb;
@@ -439,20 +687,15 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
             b = 0;
 #if !defined(__OPTIMIZE_SIZE__)
             if (q.fast && np >= 4) {
-                tm_rt_dsp_job j;
                 j.row = row;
-                j.cols = (const uint32_t *)(const void *)cols;
-                j.n = ng + (size_t)tail;
-                j.nb = np / 4;
-                j.negfix = negfix;
+                j.end = row + rend;
+                j.out = out;
+                j.oend = out + 4 * (np / 4);
                 j.bias = bias;
-                j.lo4 = lo4;
-                j.hi4 = hi4;
                 j.mult = q.mult;
                 j.k = q.k;
                 j.rs = q.rs;
-                j.out = out;
-                (a->bits == 8 ? tm_rt_dsp_job8 : tm_rt_dsp_job4)(&j);
+                job(&j);
                 b = np / 4;
             }
 #endif
@@ -460,8 +703,11 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
                 const int16_t *blk = cols + (size_t)b * 4 * kp;
                 int nv = np - 4 * b < 4 ? np - 4 * b : 4;
                 uint32_t acc[4] = {bias, bias, bias, bias};
-                (a->bits == 8 ? tm_rt_dsp_dot8 : tm_rt_dsp_dot4)(row, (const uint32_t *)(const void *)blk,
-                                                                 ng + (size_t)tail, acc);
+                if (a->bits == 8)
+                    tm_rt_dsp_dot8(row, (const uint32_t *)(const void *)blk, ng + (size_t)tail, acc);
+                else
+                    tm_rt_dsp_dot4(row, (const uint32_t *)(const void *)blk, ng + (size_t)(tail && !half), half,
+                                   acc);
                 if (a->bits == 4 && !q.fast) {
                     int j;
                     uint32_t b0 = a->bias ? (uint32_t)a->bias[co] : 0u;

@@ -78,28 +78,42 @@ typedef struct tm_rt_dw_job {
     int8_t *out;
 } tm_rt_dw_job;
 
-static __attribute__((noinline)) void tm_rt_dw_blocks(const tm_rt_dw_job *j)
+/* Kernel row r's taps of four outputs from ix on into s[0..3]. */
+TM_RT_DSP_INLINE void tm_rt_dw_row(const tm_rt_dw_kr *r, int ix, int32_t *s0, int32_t *s1, int32_t *s2,
+                                   int32_t *s3)
+{
+    const int8_t *x = r->row + ix;
+    uint32_t v = tm_rt_dsp_ld32(x), h, A, B, C, D;
+    uint16_t h16;
+    int32_t wa = r->w01, wb = r->w2;
+    memcpy(&h16, x + 4, 2);
+    h = h16;
+    A = (uint32_t)__sxtb16((int32_t)v);   /* (x0, x2) */
+    B = (uint32_t)tm_rt_dsp_sxtb16_r8(v); /* (x1, x3) */
+    C = (uint32_t)__sxtb16((int32_t)h);   /* (x4, 0) */
+    D = (uint32_t)tm_rt_dsp_sxtb16_r8(h); /* (x5, 0) */
+    *s0 = __smlatb((int32_t)A, wb, __smlad((int32_t)tm_rt_dsp_pkhbt16(A, B), wa, *s0));
+    *s1 = __smlatb((int32_t)B, wb, __smlad((int32_t)tm_rt_dsp_pkhbt0(B, A), wa, *s1));
+    *s2 = __smlabb((int32_t)C, wb, __smlad((int32_t)tm_rt_dsp_pkhtb16(B, A), wa, *s2));
+    *s3 = __smlabb((int32_t)D, wb, __smladx((int32_t)tm_rt_dsp_pkhbt0(C, B), wa, *s3));
+}
+
+/* three: the 3x3 ring path's three kernel rows, unrolled (a constant in
+ * each caller); else j->nkr of them */
+TM_RT_DSP_INLINE void tm_rt_dw_blocks_n(const tm_rt_dw_job *j, int three)
 {
     int b;
     for (b = 0; b < j->nb; b++) {
         int32_t s0 = (int32_t)j->base, s1 = s0, s2 = s0, s3 = s0;
-        const tm_rt_dw_kr *r = j->kr, *re = j->kr + j->nkr;
         const int ix = j->ix + 4 * b;
-        for (; r < re; r++) {
-            const int8_t *x = r->row + ix;
-            uint32_t v = tm_rt_dsp_ld32(x), h, A, B, C, D;
-            uint16_t h16;
-            int32_t wa = r->w01, wb = r->w2;
-            memcpy(&h16, x + 4, 2);
-            h = h16;
-            A = (uint32_t)__sxtb16((int32_t)v);   /* (x0, x2) */
-            B = (uint32_t)tm_rt_dsp_sxtb16_r8(v); /* (x1, x3) */
-            C = (uint32_t)__sxtb16((int32_t)h);   /* (x4, 0) */
-            D = (uint32_t)tm_rt_dsp_sxtb16_r8(h); /* (x5, 0) */
-            s0 = __smlatb((int32_t)A, wb, __smlad((int32_t)tm_rt_dsp_pkhbt16(A, B), wa, s0));
-            s1 = __smlatb((int32_t)B, wb, __smlad((int32_t)tm_rt_dsp_pkhbt0(B, A), wa, s1));
-            s2 = __smlabb((int32_t)C, wb, __smlad((int32_t)tm_rt_dsp_pkhtb16(B, A), wa, s2));
-            s3 = __smlabb((int32_t)D, wb, __smladx((int32_t)tm_rt_dsp_pkhbt0(C, B), wa, s3));
+        if (three) {
+            tm_rt_dw_row(&j->kr[0], ix, &s0, &s1, &s2, &s3);
+            tm_rt_dw_row(&j->kr[1], ix, &s0, &s1, &s2, &s3);
+            tm_rt_dw_row(&j->kr[2], ix, &s0, &s1, &s2, &s3);
+        } else {
+            const tm_rt_dw_kr *r = j->kr, *re = j->kr + j->nkr;
+            for (; r < re; r++)
+                tm_rt_dw_row(r, ix, &s0, &s1, &s2, &s3);
         }
         {
             const int32_t m = j->mult, kq = j->k, rs = j->rs;
@@ -116,6 +130,17 @@ static __attribute__((noinline)) void tm_rt_dw_blocks(const tm_rt_dw_job *j)
             tm_rt_dsp_store4(j->out + 4 * b, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
         }
     }
+}
+
+static __attribute__((noinline)) void tm_rt_dw_blocks(const tm_rt_dw_job *j)
+{
+    tm_rt_dw_blocks_n(j, 0);
+}
+
+/* three kernel rows (the 3x3 ring path), the row loop unrolled */
+static __attribute__((noinline)) void tm_rt_dw_blocks3(const tm_rt_dw_job *j)
+{
+    tm_rt_dw_blocks_n(j, 1);
 }
 #endif
 
@@ -178,8 +203,10 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
             a->pad_left + a->in_w + 8 <= TM_RT_DW_RING_W && a->out_w + 2 <= TM_RT_DW_RING_W) {
             /* every output by blocks: the three input rows in use are copied
              * once each, the zero point around them, so border outputs need
-             * no per-tap bounds (the zero point's taps cancel in base) */
-            int8_t ring[3][TM_RT_DW_RING_W];
+             * no per-tap bounds (the zero point's taps cancel in base); a
+             * kernel row outside the input reads a row of the zero point, so
+             * every block takes three kernel rows */
+            int8_t ring[4][TM_RT_DW_RING_W];
             int filled = -1;
             tm_rt_dw_job j;
             j.negfix = negfix;
@@ -188,6 +215,10 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
             j.mult = q.mult;
             j.k = q.k;
             j.rs = q.rs;
+            if (a->pad_top > 0 || a->out_h + 2 - a->pad_top > a->in_h)
+                /* the zero point's row, for kernel rows above or below the
+                 * input (as many bytes as a ring row is given) */
+                memset(ring[3], a->in_zp, (size_t)(a->pad_left + a->in_w + 8));
             for (oy = 0; oy < a->out_h; oy++) {
                 int iy0 = oy - a->pad_top, n = a->out_w / 4;
                 int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < 3 ? a->in_h - iy0 : 3;
@@ -204,23 +235,23 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
                     memcpy(r + a->pad_left + a->in_w, &zp4, 4);
                     memcpy(r + a->pad_left + a->in_w + 4, &zp4, 4);
                 }
-                j.nkr = ky1 - ky0;
+                j.nkr = 3;
                 j.base = bias;
-                for (ky = ky0; ky < ky1; ky++) {
-                    j.kr[ky - ky0].row = ring[(iy0 + ky) % 3];
-                    j.kr[ky - ky0].w01 = w01[ky];
-                    j.kr[ky - ky0].w2 = w2[ky];
+                for (ky = 0; ky < 3; ky++) {
+                    j.kr[ky].row = ky >= ky0 && ky < ky1 ? ring[(iy0 + ky) % 3] : ring[3];
+                    j.kr[ky].w01 = w01[ky];
+                    j.kr[ky].w2 = w2[ky];
                     j.base -= (uint32_t)(a->in_zp * wsum[ky]);
                 }
                 j.nb = n;
                 j.ix = 0;
                 j.out = o;
-                tm_rt_dw_blocks(&j);
+                tm_rt_dw_blocks3(&j);
                 if (4 * n < a->out_w) { /* the last four, recomputing a few */
                     j.nb = 1;
                     j.ix = a->out_w - 4;
                     j.out = o + a->out_w - 4;
-                    tm_rt_dw_blocks(&j);
+                    tm_rt_dw_blocks3(&j);
                 }
             }
             continue;

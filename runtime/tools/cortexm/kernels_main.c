@@ -1,7 +1,8 @@
 /* Bit-exactness of the dispatched kernels (the DSP ones on Cortex-M4/M7)
  * against the plain C references, on the device under QEMU: random shapes
  * and values, int8 and int4 weights; conv (1x1 to 5x5, kh != kw, strides
- * 1-3, any padding, dense-shaped), depthwise (1 to 40 channels, odd counts
+ * 1-3, any padding, dense-shaped; a quarter int4 rows ending in 1 to 4 taps
+ * of a group of 8, as k = 9: 3x3 over one channel), depthwise (1 to 40 channels, odd counts
  * included, the same kernels, strides and paddings, rows wide enough for the
  * four-output path) and dense. Most channels take the DSP kernels' short
  * requantisation; a share gets shifts, multipliers or biases outside it
@@ -51,6 +52,21 @@ int main(void)
         a.in_h = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kh, dw ? 16 : 12);
         a.in_w = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kw, dw ? 24 : 12);
         a.out_c = dw ? a.in_c : range(1, 40);
+        if (kind == TM_RT_KERNEL_CONV && rnd() % 4 == 0) {
+            /* int4 rows whose last group has 1 to 4 taps (the half group of
+             * tm_rt_conv_dsp.c): k = 9 (the first 3x3 conv of one channel),
+             * 18, 25, 36, 1x1 with 1-4 or 9-12 channels... */
+            static const unsigned char shp[10][3] = {{1, 3, 3}, {1, 3, 3}, {2, 3, 3}, {1, 5, 5}, {4, 3, 3},
+                                                     {3, 1, 1}, {4, 1, 1}, {12, 1, 1}, {9, 1, 1}, {20, 1, 1}};
+            const unsigned char *sh = shp[rnd() % 10];
+            a.bits = rnd() % 8 ? 4 : 8;
+            a.in_c = sh[0];
+            a.kh = sh[1];
+            a.kw = sh[2];
+            a.stride = rnd() % 4 ? 1 : 2;
+            a.in_h = range(a.kh, 12);
+            a.in_w = range(a.kw, 12);
+        }
         int same = kind != TM_RT_KERNEL_DENSE && (rnd() & 1);
         a.pad_top = same ? (a.kh - 1) / 2 : (kind != TM_RT_KERNEL_DENSE && rnd() % 3 == 0 ? range(0, a.kh - 1) : 0);
         a.pad_left = same ? (a.kw - 1) / 2 : (kind != TM_RT_KERNEL_DENSE && rnd() % 3 == 0 ? range(0, a.kw - 1) : 0);

@@ -3,9 +3,9 @@
  * one tap per vmlaq_lane_s16 into int16 lanes, widened to int32 every 16
  * taps: a product is at most 255 x 8 = 2,040 in size and 16 of them 32,640,
  * so the int16 sums are exact (wrapping or not in between) and the int32
- * sums equal the reference's. The driver repeats tm_rt_simd_drivers.h's
- * loops (that header is shared with x86) to choose the row kernel by the
- * weights' width; on aarch64 a block's weights are packed by vector code. */
+ * sums equal the reference's. The shared driver (tm_rt_simd_drivers.h)
+ * picks the row kernel by the weights' width (TM_RT_DRV_ROW); on aarch64 a
+ * block's weights are packed by vector code. */
 #include "tm_rt_simd.h"
 
 #if defined(TM_RT_NEON)
@@ -232,61 +232,12 @@ TM_RT_ROWFN void tm_rt_conv_row4(const int16_t *base, const int32_t *toff, size_
     }
 }
 
-/* The shared driver's loops (tm_rt_simd_drivers.h), with the row kernel
- * chosen by the weights' width. */
-tm_rt_status tm_rt_conv_neon(const tm_rt_conv_args *a)
-{
-    tm_rt_plan p, pq;
-    int8_t *base;
-    int16_t *tile, *wts;
-    int32_t *toff;
-    size_t rb, plane;
-    int y0, x0, cb, r, ci, i, c;
-    if (!a->scratch)
-        return TM_RT_ERR_ARG;
-    tm_rt_conv_plan(a, &pq);
-    p = pq; /* a copy whose address does not escape: its fields stay in registers */
-    base = tm_rt_aligned(a->scratch);
-    tile = (int16_t *)(void *)(base + p.tile_off);
-    toff = (int32_t *)(void *)(base + p.toff_off);
-    wts = (int16_t *)(void *)(base + p.w_off);
-    rb = tm_rt_weight_row_bytes(p.k, a->bits);
-    plane = (size_t)p.eih * (size_t)p.eiw;
-    tm_rt_tap_offsets(a->in_c, a->kh, a->kw, p.s, p.hb, p.pw, toff);
-    for (y0 = 0; y0 < p.eoh; y0 += p.nr) {
-        int nr = p.eoh - y0 < p.nr ? p.eoh - y0 : p.nr;
-        int hb = (nr - 1) * p.s + a->kh;
-        for (x0 = 0; x0 < p.eow; x0 += p.nx) {
-            int nx = p.eow - x0 < p.nx ? p.eow - x0 : p.nx;
-            for (ci = 0; ci < a->in_c; ci++)
-                for (i = 0; i < hb; i++) {
-                    int iy = y0 * p.s - a->pad_top + i;
-                    const int8_t *src =
-                        iy >= 0 && iy < p.eih ? a->input + ci * plane + (size_t)iy * p.eiw : NULL;
-                    tm_rt_fill_row(tile + (((size_t)ci * p.hb + i) * p.s) * p.pw, src, p.eiw,
-                                   x0 * p.s - a->pad_left, p.s, p.pw, a->in_zp);
-                }
-            for (cb = 0; cb < a->out_c; cb += TM_RT_NB) {
-                tm_rt_rqv rq[TM_RT_NB];
-                int nvalid = a->out_c - cb < TM_RT_NB ? a->out_c - cb : TM_RT_NB;
-                tm_rt_pack_conv(a, p.k, rb, cb, wts);
-                for (c = 0; c < TM_RT_NB; c++)
-                    tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
-                for (r = 0; r < nr; r++) {
-                    int8_t *out[TM_RT_NB];
-                    const int16_t *row = tile + (size_t)r * p.s * p.s * p.pw;
-                    for (c = 0; c < nvalid; c++)
-                        out[c] = a->output + ((size_t)(cb + c) * p.eoh + (size_t)(y0 + r)) * p.eow +
-                                 x0;
-                    if (a->bits == 4)
-                        tm_rt_conv_row4(row, toff, p.k, wts, rq, nvalid, out, nx);
-                    else
-                        tm_rt_conv_row(row, toff, p.k, wts, rq, nvalid, out, nx);
-                }
-            }
-        }
-    }
-    return TM_RT_OK;
-}
+/* The shared driver (tm_rt_simd_drivers.h), with the row kernel chosen by
+ * the weights' width. */
+#define TM_RT_DRV_CONV tm_rt_conv_neon
+#define TM_RT_DRV_WEIGHT int16_t
+#define TM_RT_DRV_ROW(a, ...)                                                               \
+    ((a)->bits == 4 ? tm_rt_conv_row4(__VA_ARGS__) : tm_rt_conv_row(__VA_ARGS__))
+#include "tm_rt_simd_drivers.h"
 
 #endif /* TM_RT_NEON */

@@ -46,19 +46,7 @@ static tm_rt_status tm_rt_dense4_neon(const tm_rt_conv_args *a)
     const uint8x16_t m4 = vdupq_n_u8(0x0F), f8 = vdupq_n_u8(0x88);
     /* within the int16 input tile of the dense plan: 2 * round(rb, 32) <= its bytes */
     xo = base + tm_rt_round(rb, 32);
-    {
-        size_t n32 = (size_t)a->in_c / 32 * 32;
-        int32x4_t sum = vdupq_n_s32(0);
-        for (j = 0; j < n32; j += 32) {
-            int8x16x2_t v = vld2q_s8(a->input + j); /* even and odd bytes */
-            vst1q_s8(xe + j / 2, v.val[0]);
-            vst1q_s8(xo + j / 2, v.val[1]);
-            sum = vpadalq_s16(sum, vpaddlq_s8(v.val[0]));
-            sum = vpadalq_s16(sum, vpaddlq_s8(v.val[1]));
-        }
-        sx = (uint32_t)tm_rt_hsum(sum);
-        tm_rt_dense4_split(a, n32 / 2, rb, xe, xo, &sx);
-    }
+    sx = tm_rt_dense4_split_neon(a, rb, xe, xo);
     for (o = 0; o < a->out_c; o++) {
         const uint8_t *w = (const uint8_t *)a->weights + (size_t)o * rb;
         int32x4_t acc = vdupq_n_s32(0);

@@ -46,26 +46,6 @@ static void tm_rt_sdot_dense_dots(const int8_t *xs, const int8_t *const *w, int 
     wsum[0] = vaddvq_s32(t0);
 }
 
-/* Bytes [j, rb) of a packed 4-bit row added to sum u and sum u x one by
- * one, and the pad nibble of an odd row taken out of sum u (as
- * tm_rt_dense4_finish); then sum w x = sum u x - 8 sum x and
- * sum w = sum u - 8 in_c into dot and wsum. */
-static void tm_rt_dense4_sums(const tm_rt_conv_args *a, const int8_t *row, size_t j, size_t rb,
-                              const int8_t *xe, const int8_t *xo, uint32_t su, uint32_t sux,
-                              uint32_t sx, int32_t *dot, int32_t *wsum)
-{
-    const uint8_t *w = (const uint8_t *)row;
-    for (; j < rb; j++) {
-        uint32_t lo = (uint32_t)((w[j] ^ 0x88) & 15), hi = (uint32_t)((w[j] ^ 0x88) >> 4);
-        su += lo + hi;
-        sux += lo * (uint32_t)(int32_t)xe[j] + hi * (uint32_t)(int32_t)xo[j];
-    }
-    if (a->in_c & 1) /* the last byte's pad nibble (met by input 0) is no weight */
-        su -= (uint32_t)((w[rb - 1] ^ 0x88) >> 4);
-    *dot = tm_rt_wrap32(sux - 8u * sx);
-    *wsum = tm_rt_wrap32(su - 8u * (uint32_t)a->in_c);
-}
-
 /* 4-bit rows straight from their packed bytes, as tm_rt_dense4_neon: u =
  * nibble ^ 8 = w + 8 (0..15) against the even and odd inputs by sdot (16
  * bytes, 32 weights, per two instructions), sum u by udot of lo + hi
@@ -83,19 +63,7 @@ static tm_rt_status tm_rt_dense4_sdot(const tm_rt_conv_args *a)
     const uint8x16_t m4 = vdupq_n_u8(0x0F), f8 = vdupq_n_u8(0x88), ones = vdupq_n_u8(1);
     /* within the int16 input tile of the dense plan: 2 * round(rb, 32) <= its bytes */
     xo = base + tm_rt_round(rb, 32);
-    {
-        size_t n32 = (size_t)a->in_c / 32 * 32;
-        int32x4_t sum = vdupq_n_s32(0);
-        for (j = 0; j < n32; j += 32) {
-            int8x16x2_t v = vld2q_s8(a->input + j); /* even and odd bytes */
-            vst1q_s8(xe + j / 2, v.val[0]);
-            vst1q_s8(xo + j / 2, v.val[1]);
-            sum = vpadalq_s16(sum, vpaddlq_s8(v.val[0]));
-            sum = vpadalq_s16(sum, vpaddlq_s8(v.val[1]));
-        }
-        sx = (uint32_t)vaddvq_s32(sum);
-        tm_rt_dense4_split(a, n32 / 2, rb, xe, xo, &sx);
-    }
+    sx = tm_rt_dense4_split_neon(a, rb, xe, xo);
 #define TM_RT_ROW4(r)                                                                         \
     do {                                                                                      \
         uint8x16_t v = veorq_u8(vld1q_u8((const uint8_t *)w[r] + j), f8);                     \
@@ -122,11 +90,11 @@ static tm_rt_status tm_rt_dense4_sdot(const tm_rt_conv_args *a)
                 TM_RT_ROW4(2);
                 TM_RT_ROW4(3);
             }
-            tm_rt_dense4_sums(a, w[1], nv, rb, xe, xo, vaddvq_u32(n1), (uint32_t)vaddvq_s32(s1),
+            tm_rt_dense4_sums(a, (const uint8_t *)w[1], nv, rb, xe, xo, vaddvq_u32(n1), (uint32_t)vaddvq_s32(s1),
                               sx, &dot[1], &wsum[1]);
-            tm_rt_dense4_sums(a, w[2], nv, rb, xe, xo, vaddvq_u32(n2), (uint32_t)vaddvq_s32(s2),
+            tm_rt_dense4_sums(a, (const uint8_t *)w[2], nv, rb, xe, xo, vaddvq_u32(n2), (uint32_t)vaddvq_s32(s2),
                               sx, &dot[2], &wsum[2]);
-            tm_rt_dense4_sums(a, w[3], nv, rb, xe, xo, vaddvq_u32(n3), (uint32_t)vaddvq_s32(s3),
+            tm_rt_dense4_sums(a, (const uint8_t *)w[3], nv, rb, xe, xo, vaddvq_u32(n3), (uint32_t)vaddvq_s32(s3),
                               sx, &dot[3], &wsum[3]);
         } else {
             for (j = 0; j < nv; j += 16) {
@@ -134,7 +102,7 @@ static tm_rt_status tm_rt_dense4_sdot(const tm_rt_conv_args *a)
                 TM_RT_ROW4(0);
             }
         }
-        tm_rt_dense4_sums(a, w[0], nv, rb, xe, xo, vaddvq_u32(n0), (uint32_t)vaddvq_s32(s0), sx,
+        tm_rt_dense4_sums(a, (const uint8_t *)w[0], nv, rb, xe, xo, vaddvq_u32(n0), (uint32_t)vaddvq_s32(s0), sx,
                           &dot[0], &wsum[0]);
         /* vec = in_c: no weights are read there */
         tm_rt_dense_dot_finish(a, w, dot, wsum, nrow, a->in_c, o, a->in_zp);

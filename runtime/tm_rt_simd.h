@@ -339,17 +339,36 @@ TM_RT_STATIC void tm_rt_dense4_split(const tm_rt_conv_args *a, size_t j0, size_t
         *sx += (uint32_t)(int32_t)a->input[i];
 }
 
-/* The end of a 4-bit dense row read from packed bytes (the AVX2 and NEON
- * kernels): bytes [j, rb) of row w one by one, the pad nibble of an odd row
- * taken out, then sum w (x - zp) = sum u x - 8 sum x - zp (sum u - 8 in_c)
- * with u = nibble ^ 8 = w + 8, the bias and the requantisation of output o.
- * su, sux: sum u and sum u x of the bytes before j; sx: sum x. */
-TM_RT_STATIC void tm_rt_dense4_finish(const tm_rt_conv_args *a, int o, const uint8_t *w,
-                                      size_t j, size_t rb, const int8_t *xe, const int8_t *xo,
-                                      uint32_t su, uint32_t sux, uint32_t sx)
+#if defined(TM_RT_NEON)
+/* The even and odd inputs of a packed 4-bit dense row into xe and xo (the
+ * NEON and sdot kernels), 32 a step by vld2q; sum x returned. */
+TM_RT_STATIC uint32_t tm_rt_dense4_split_neon(const tm_rt_conv_args *a, size_t rb, int8_t *xe,
+                                              int8_t *xo)
 {
-    tm_rt_rq q;
-    uint32_t swx, sw, u;
+    size_t n32 = (size_t)a->in_c / 32 * 32, j;
+    int32x4_t sum = vdupq_n_s32(0);
+    uint32_t sx;
+    for (j = 0; j < n32; j += 32) {
+        int8x16x2_t v = vld2q_s8(a->input + j); /* even and odd bytes */
+        vst1q_s8(xe + j / 2, v.val[0]);
+        vst1q_s8(xo + j / 2, v.val[1]);
+        sum = vpadalq_s16(sum, vpaddlq_s8(v.val[0]));
+        sum = vpadalq_s16(sum, vpaddlq_s8(v.val[1]));
+    }
+    sx = (uint32_t)tm_rt_hsum(sum);
+    tm_rt_dense4_split(a, n32 / 2, rb, xe, xo, &sx);
+    return sx;
+}
+#endif
+
+/* Bytes [j, rb) of a packed 4-bit row added to sum u and sum u x one by
+ * one (u = nibble ^ 8 = w + 8), the pad nibble of an odd row taken out of
+ * sum u; then sum w x = sum u x - 8 sum x and sum w = sum u - 8 in_c into
+ * dot and wsum. su, sux: the sums of the bytes before j; sx: sum x. */
+TM_RT_STATIC void tm_rt_dense4_sums(const tm_rt_conv_args *a, const uint8_t *w, size_t j,
+                                    size_t rb, const int8_t *xe, const int8_t *xo, uint32_t su,
+                                    uint32_t sux, uint32_t sx, int32_t *dot, int32_t *wsum)
+{
     for (; j < rb; j++) {
         uint32_t lo = (uint32_t)((w[j] ^ 0x88) & 15), hi = (uint32_t)((w[j] ^ 0x88) >> 4);
         su += lo + hi;
@@ -357,9 +376,22 @@ TM_RT_STATIC void tm_rt_dense4_finish(const tm_rt_conv_args *a, int o, const uin
     }
     if (a->in_c & 1) /* the last byte's pad nibble (met by input 0) is no weight */
         su -= (uint32_t)((w[rb - 1] ^ 0x88) >> 4);
-    swx = sux - 8u * sx;
-    sw = su - 8u * (uint32_t)a->in_c;
-    u = swx - (uint32_t)a->in_zp * sw + (uint32_t)(a->bias ? a->bias[o] : 0);
+    *dot = tm_rt_wrap32(sux - 8u * sx);
+    *wsum = tm_rt_wrap32(su - 8u * (uint32_t)a->in_c);
+}
+
+/* The end of a 4-bit dense row read from packed bytes (the AVX2 and NEON
+ * kernels): tm_rt_dense4_sums, then sum w (x - zp) = sum w x - zp sum w,
+ * the bias and the requantisation of output o. */
+TM_RT_STATIC void tm_rt_dense4_finish(const tm_rt_conv_args *a, int o, const uint8_t *w,
+                                      size_t j, size_t rb, const int8_t *xe, const int8_t *xo,
+                                      uint32_t su, uint32_t sux, uint32_t sx)
+{
+    tm_rt_rq q;
+    int32_t dot, wsum;
+    uint32_t u;
+    tm_rt_dense4_sums(a, w, j, rb, xe, xo, su, sux, sx, &dot, &wsum);
+    u = (uint32_t)dot - (uint32_t)a->in_zp * (uint32_t)wsum + (uint32_t)(a->bias ? a->bias[o] : 0);
     tm_rt_rq_init(&q, a, o);
     q.bias = 0;
     a->output[o] = tm_rt_rq_scalar(&q, tm_rt_wrap32(u));

@@ -3,10 +3,15 @@
  * including file defines first (tm_rt_pack_conv, tm_rt_conv_row and
  * TM_RT_NB for conv; tm_rt_dense_rows for dense). It then defines
  * TM_RT_DRV_CONV or TM_RT_DRV_DENSE as the function's name, and for conv
- * TM_RT_DRV_WEIGHT as its packed weight element, before including this. */
+ * TM_RT_DRV_WEIGHT as its packed weight element, before including this;
+ * TM_RT_DRV_ROW(a, ...) may pick a row kernel other than tm_rt_conv_row
+ * (by the weights' width, say). */
 #include "tm_rt_simd.h"
 
 #if defined(TM_RT_DRV_CONV)
+#if !defined(TM_RT_DRV_ROW)
+#define TM_RT_DRV_ROW(a, ...) tm_rt_conv_row(__VA_ARGS__)
+#endif
 tm_rt_status TM_RT_DRV_CONV(const tm_rt_conv_args *a)
 {
     tm_rt_plan p, pq;
@@ -51,7 +56,7 @@ tm_rt_status TM_RT_DRV_CONV(const tm_rt_conv_args *a)
                     for (c = 0; c < nvalid; c++)
                         out[c] = a->output + ((size_t)(cb + c) * p.eoh + (size_t)(y0 + r)) * p.eow +
                                  x0;
-                    tm_rt_conv_row(tile + (size_t)r * p.s * p.s * p.pw, toff, p.k, wts, rq,
+                    TM_RT_DRV_ROW(a, tile + (size_t)r * p.s * p.s * p.pw, toff, p.k, wts, rq,
                                    nvalid, out, nx);
                 }
             }
@@ -61,6 +66,7 @@ tm_rt_status TM_RT_DRV_CONV(const tm_rt_conv_args *a)
 }
 #undef TM_RT_DRV_CONV
 #undef TM_RT_DRV_WEIGHT
+#undef TM_RT_DRV_ROW
 #endif
 
 #if defined(TM_RT_DRV_DENSE)

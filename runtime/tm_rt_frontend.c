@@ -48,13 +48,13 @@ float tm_rt_frontend_log(float x)
     return ef * ln2_hi + (logm + ef * ln2_lo);
 }
 
-/* x[i] = tm_rt_frontend_log(x[i]), i < n: on SSE2 four at a time with the
- * same float operations lane by lane (special values and subnormals, rare in
- * a power spectrum plus a floor, go to the scalar function). */
+#if defined(__SSE2__)
+/* x[i] = tm_rt_frontend_log(x[i]), i < n, four at a time with the scalar
+ * function's float operations lane by lane (special values and subnormals,
+ * rare in a power spectrum plus a floor, go to the scalar function). */
 static void tm_rt_fe_log_all(float *x, int n)
 {
     int i = 0;
-#if defined(__SSE2__)
     const __m128 one = _mm_set1_ps(1.0f), two = _mm_set1_ps(2.0f), half = _mm_set1_ps(0.5f),
                  sqrt2 = _mm_set1_ps(1.41421356f), c3 = _mm_set1_ps(0.33333334f),
                  c5 = _mm_set1_ps(0.2f), c7 = _mm_set1_ps(0.14285715f),
@@ -86,10 +86,10 @@ static void tm_rt_fe_log_all(float *x, int n)
         __m128 ef = _mm_cvtepi32_ps(e);
         _mm_storeu_ps(x + i, _mm_add_ps(_mm_mul_ps(ef, hi), _mm_add_ps(logm, _mm_mul_ps(ef, lo))));
     }
-#endif
     for (; i < n; i++)
         x[i] = tm_rt_frontend_log(x[i]);
 }
+#endif
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -430,9 +430,14 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
             for (int j = 0; j < len; j++)
                 acc += w[j] * p[j];
             w += len;
+#if defined(__SSE2__)
             mel[b] = acc + floor_;
         }
         tm_rt_fe_log_all(mel, M);
+#else
+            mel[b] = tm_rt_frontend_log(acc + floor_);
+        }
+#endif
         if (K > 0) {
             int k = 0;
 #if defined(__SSE2__)
@@ -450,9 +455,10 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
             }
 #endif
             for (; k < K; k++) {
+                const float *d = fe->dct + k;
                 float acc = 0.0f;
-                for (int b = 0; b < M; b++)
-                    acc += fe->dct[(size_t)b * K + k] * mel[b];
+                for (int b = 0; b < M; b++, d += K)
+                    acc += *d * mel[b];
                 out[(size_t)k * T + t] = acc;
             }
         } else {

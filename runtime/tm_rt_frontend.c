@@ -12,6 +12,15 @@
 
 static const double tm_rt_fe_pi = 3.14159265358979323846264338327950288;
 
+/* Where DCT coefficient k of band b lives: band-major where SSE2 computes
+ * four coefficients at a time, coefficient-major (contiguous per output)
+ * elsewhere; the same values either way. */
+#if defined(__SSE2__)
+#define TM_RT_FE_DCT_AT(k, b, K, M) ((size_t)(b) * (size_t)(K) + (size_t)(k))
+#else
+#define TM_RT_FE_DCT_AT(k, b, K, M) ((size_t)(k) * (size_t)(M) + (size_t)(b))
+#endif
+
 /* ---- natural log from basic float operations ------------------------------ */
 
 float tm_rt_frontend_log(float x)
@@ -350,8 +359,8 @@ tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config
         dct = (float *)(base + L.dct);
         for (int k = 0; k < c->n_mfcc; k++) {
             double scale = sqrt((k == 0 ? 1.0 : 2.0) / M);
-            for (int m = 0; m < M; m++) /* band-major: a band's coefficients side by side */
-                dct[(size_t)m * c->n_mfcc + k] =
+            for (int m = 0; m < M; m++)
+                dct[TM_RT_FE_DCT_AT(k, m, c->n_mfcc, M)] =
                     (float)(scale * cos(tm_rt_fe_pi * k * (2.0 * m + 1.0) / (2.0 * M)));
         }
     }
@@ -455,10 +464,9 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
             }
 #endif
             for (; k < K; k++) {
-                const float *d = fe->dct + k;
                 float acc = 0.0f;
-                for (int b = 0; b < M; b++, d += K)
-                    acc += *d * mel[b];
+                for (int b = 0; b < M; b++)
+                    acc += fe->dct[TM_RT_FE_DCT_AT(k, b, K, M)] * mel[b];
                 out[(size_t)k * T + t] = acc;
             }
         } else {

@@ -50,7 +50,7 @@ typedef struct tm_rt_frontend {
     const int32_t *mel_start;  /* n_mels: first FFT bin of band b */
     const int32_t *mel_len;    /* n_mels: number of bins with non-zero weight */
     const float *mel_weights;  /* concatenated per band, sum(mel_len) floats */
-    const float *dct;          /* n_mels x n_mfcc, band-major; NULL for log-mel */
+    const float *dct;          /* n_mfcc x n_mels (band-major on SSE2); NULL for log-mel */
     /* Per-call scratch, also in the workspace: run writes it, so one
      * tm_rt_frontend must not be run from two threads at once. */
     float *frame; /* n_fft */

@@ -265,35 +265,68 @@ static int call_float(void *ctx)
     return tm_model_forward(c->m, &c->t, x, &logits) == TM_OK ? 0 : -1;
 }
 
-static double float_latency(tm_model *m, double seconds)
+/* The float path's context: eval mode, a pool of 1 thread, random inputs. */
+static int float_open(float_ctx *c, tm_pool **pool, tm_model *m)
 {
-    tm_pool *pool = NULL;
-    if (tm_pool_new(&pool, 1) != TM_OK)
+    memset(c, 0, sizeof *c);
+    if (tm_pool_new(pool, 1) != TM_OK)
         return -1;
-    float_ctx c;
-    memset(&c, 0, sizeof c);
-    c.m = m;
-    tm_tape_init(&c.t, pool, 0);
-    c.t.training = 0;
-    tm_tape_set_grad_enabled(&c.t, 0);
+    c->m = m;
+    tm_tape_init(&c->t, *pool, 0);
+    c->t.training = 0;
+    tm_tape_set_grad_enabled(&c->t, 0);
     tm_rng r;
     tm_rng_seed(&r, 3);
-    double ms = 0;
     for (int b = 0; b < m->spec.n_branches; b++) {
         const int *in = m->spec.branches[b].input;
         size_t n = (size_t)in[0] * in[1] * in[2];
-        if (!(c.x[b] = malloc(sizeof(float) * n)))
-            ms = -1;
-        for (size_t j = 0; c.x[b] && j < n; j++)
-            c.x[b][j] = tm_rng_normal(&r);
+        if (!(c->x[b] = malloc(sizeof(float) * n)))
+            return -1;
+        for (size_t j = 0; j < n; j++)
+            c->x[b][j] = tm_rng_normal(&r);
     }
-    if (ms == 0)
-        ms = median_ms(call_float, &c, seconds);
+    return 0;
+}
+
+static void float_close(float_ctx *c, tm_pool *pool)
+{
     for (int b = 0; b < TM_MAX_BRANCHES; b++)
-        free(c.x[b]);
-    tm_tape_free(&c.t);
+        free(c->x[b]);
+    tm_tape_free(&c->t);
     tm_pool_free(pool);
-    return ms;
+}
+
+/* a's median over b's, in rounds that time `per` calls of each in turn; the
+ * median of the rounds' ratios, so a load that comes and goes during the run
+ * weighs on both sides of each ratio alike. */
+static double interleaved_ratio(call_fn fa, void *ca, call_fn fb, void *cb, int rounds, int per)
+{
+    double *ta = malloc(sizeof(double) * (size_t)per), *tb = malloc(sizeof(double) * (size_t)per);
+    double *q = malloc(sizeof(double) * (size_t)rounds), med = -1;
+    if (ta && tb && q) {
+        int ok = 1;
+        for (int r = 0; r < rounds && ok; r++) {
+            for (int i = 0; i < per && ok; i++) {
+                double t0 = tm_now_seconds();
+                ok = fa(ca) == 0;
+                ta[i] = tm_now_seconds() - t0;
+                t0 = tm_now_seconds();
+                ok = ok && fb(cb) == 0;
+                tb[i] = tm_now_seconds() - t0;
+            }
+            qsort(ta, (size_t)per, sizeof *ta, cmp_double);
+            qsort(tb, (size_t)per, sizeof *tb, cmp_double);
+            q[r] = ta[per / 2] / tb[per / 2];
+        }
+        if (ok) {
+            qsort(q, (size_t)rounds, sizeof *q, cmp_double);
+            med = q[rounds / 2];
+        }
+    }
+    free(ta);
+    free(tb);
+    free(q);
+    return med;
 }
 
 /* ---- PyTorch ------------------------------------------------------------------ */
@@ -615,7 +648,15 @@ int main(int argc, char **argv)
                tm_export_targets[t].cores);
     printf("    (before: every tensor in the arena; after: the file's plan, %d tensors streamed "
            "row by row)\n", v[0].st.streamed_tensors);
-    double fl = float_latency(src.f.m, seconds);
+    float_ctx fc;
+    tm_pool *fpool = NULL;
+    double fl = -1, qi = -1, qf = -1;
+    if (float_open(&fc, &fpool, src.f.m) == 0 && (fl = median_ms(call_float, &fc, seconds)) > 0) {
+        int per = 40, rounds = (int)(seconds * 1e3 / (per * (fl + v[0].invoke_ms + 0.01))) + 5;
+        qi = interleaved_ratio(call_invoke, &v[0], call_float, &fc, rounds, per);
+        qf = interleaved_ratio(call_invoke, &v[3], call_float, &fc, rounds, per);
+    }
+    float_close(&fc, fpool);
     printf("  float, tm_model_forward (eval, 1 thread): %.4f ms\n", fl);
     double tf = -1, ti = -1;
     char engine[64] = "";
@@ -633,6 +674,9 @@ int main(int argc, char **argv)
     printf("  %s / float                %.3f   (export --plan flat: %zu bytes of RAM instead "
            "of %zu)\n",
            v[3].name, v[3].invoke_ms / fl, v[3].st.memory_bytes, v[0].st.memory_bytes);
+    printf("  timed in turns (rounds of 40 calls of each, the median of the rounds' ratios):\n"
+           "    %s / float %.3f, %s / float %.3f\n",
+           v[0].name, qi, v[3].name, qf);
     if (ti > 0) {
         printf("  runtime / PyTorch int8          %.3f   (goal <= 0.5)\n", v[0].invoke_ms / ti);
         printf("  runtime / PyTorch float         %.3f\n", v[0].invoke_ms / tf);

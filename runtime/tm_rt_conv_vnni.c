@@ -4,8 +4,9 @@
  * the accumulators start at bias - (in_zp + 128) x (sum of the channel's
  * weights), which makes them equal the reference's bias + sum (q - in_zp) w
  * modulo 2^32. Eight output channels per block; requantisation is the AVX2
- * one, on 16 lanes at once in its common case. Fewer than two input channels would leave most lanes idle: the
- * AVX2 kernel runs those. */
+ * one's steps on 16 lanes at once (tm_rt_rq_fast's, or the common case's).
+ * Fewer than two input channels would leave most lanes idle: the AVX2
+ * kernel runs those. */
 #include "tm_rt_simd.h"
 
 #if defined(TM_RT_VNNI)
@@ -32,9 +33,10 @@ static void tm_rt_rqz_init(tm_rt_rqz *z, const tm_rt_conv_args *a, int c)
     }
 }
 
-/* 16 accumulators of positions 0-15 in order -> int8: the common case in
- * 16 lanes (tm_rt_rq_high and tm_rt_rq_right of tm_rt_isa_x86.h, vpmovsdw
- * for packs_epi32's saturation), the others by the AVX2 store. */
+/* 16 accumulators of positions 0-15 in order -> int8: the fast and the
+ * common case in 16 lanes (tm_rt_rq_fast, or tm_rt_rq_high and
+ * tm_rt_rq_right, of tm_rt_isa_x86.h; vpmovsdw for packs_epi32's
+ * saturation), the others by the AVX2 store. */
 TM_RT_INLINE void tm_rt_store_z(__m512i x, const tm_rt_rqz *z, int8_t *out, int n)
 {
     const __m512i nudge = _mm512_set1_epi64(1LL << 30);

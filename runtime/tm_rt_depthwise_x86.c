@@ -137,7 +137,7 @@ static void tm_rt_dw3_u8(const uint8_t *base, int pw, const tm_rt_conv_args *a, 
     }
 }
 
-/* Row n of src as u = x + 128 bytes; tails overlap the last whole step. */
+/* The first n bytes of src as u = x + 128; tails overlap the last whole step. */
 static void tm_rt_flip_row(uint8_t *dst, const int8_t *src, int n)
 {
     const __m128i f = _mm_set1_epi8((char)0x80);
@@ -184,6 +184,7 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
     plane = (size_t)a->in_h * (size_t)a->in_w;
     tm_rt_tap_offsets(1, a->kh, a->kw, p.s, p.hb, p.pw, toff);
 #if defined(__AVX2__)
+    /* nq: tm_rt_dw_plan rounds it to 32, which the byte rows need */
     if (p.s == 1 && a->bits == 4 && a->kh == 3 && a->kw == 3 && p.nq >= 32 && p.nq % 32 == 0) {
         uint8_t *ub = (uint8_t *)tile;
         int n = a->in_w < p.pw - a->pad_left ? a->in_w : p.pw - a->pad_left;

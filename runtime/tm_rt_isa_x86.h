@@ -115,7 +115,10 @@ TM_RT_STATIC void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
     tm_rt_unpack4_scalar(src, i, n, dst);
 }
 
-/* Vector requantisation constants of one channel. */
+/* Vector requantisation constants of one channel. tm_rt_rqv_init sets only
+ * those of the channel's path: q, common, fast, mult, zp16, amin16, amax16
+ * always; rs_even, rs_odd, d64, kk when fast; ls, rs, lo, hi, mask, half
+ * otherwise. */
 typedef struct tm_rt_rqv {
     tm_rt_rq q;
     int common; /* no left shift, a right shift, mult >= 0 */
@@ -155,9 +158,11 @@ TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
         int rs = v->q.rs;
         uint32_t k = ((uint32_t)1 << (31 - rs)) + 1u;
         uint64_t d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + rs)) + ((uint64_t)k << (31 + rs));
+        long long dl; /* d's bits (d >= 2^63 for rs = 31: no conversion) */
+        memcpy(&dl, &d, sizeof dl);
         v->rs_even = _mm_cvtsi32_si128(31 + rs);
         v->rs_odd = _mm_cvtsi32_si128(rs - 1);
-        v->d64 = TM_RT_V64((long long)d);
+        v->d64 = TM_RT_V64(dl);
         v->kk = TM_RT_V32((int32_t)k);
     } else {
         uint32_t mask = v->q.rs ? ((uint32_t)1 << v->q.rs) - 1u : 0u;
@@ -203,10 +208,13 @@ TM_RT_INLINE __m256i tm_rt_rq_right(__m256i r, const tm_rt_rqv *v)
 
 /* Both roundings at once, for the fast case: with P = x mult, gemmlowp's
  * result is floor((P + 2^30 + 2^(30+rs) - [x < 0] 2^31) / 2^(31+rs)) (nested
- * floors of divisions by powers of two), and the clamp at or above the zero
- * point sends every x < 0 to act_min with or without the sign term, so it is
- * left out. K 2^(31+rs) in the addend keeps the sum non-negative, so the
- * logical 64-bit shifts are exact; K comes off in 32 bits. */
+ * floors of divisions by powers of two; docs/quantization.md), and the clamp
+ * at or above the zero point sends every x < 0 to act_min with or without
+ * the sign term, so it is left out. K 2^(31+rs) in the addend keeps the sum
+ * in [0, 2^64), so logical 64-bit shifts are exact; the result fits int32,
+ * so result + K taken mod 2^32, minus K, is it. Even lanes shift by 31 + rs
+ * (the quotient's low 32 bits land in the low half); odd lanes by rs - 1,
+ * which puts the same bits in the high half, where the blend takes them. */
 TM_RT_INLINE __m256i tm_rt_rq_fast(__m256i x, const tm_rt_rqv *v)
 {
     __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, v->mult), v->d64);

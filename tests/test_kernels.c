@@ -1169,6 +1169,12 @@ int main(void)
         printf("test_kernels: this CPU has no AVX-512 VNNI - skipped\n");
         return 77;
     }
+#elif defined(__AVX2__) && defined(__x86_64__) && defined(__GNUC__)
+    /* an -mavx2 build (test_kernels_asan_avx2) on a CPU without AVX2 */
+    if (!__builtin_cpu_supports("avx2")) {
+        printf("test_kernels: this CPU has no AVX2 - skipped\n");
+        return 77;
+    }
 #endif
     printf("test_kernels: dispatched kernels %s\n", tm_rt_kernels_isa());
     return tm_test_run(kernels_suite());

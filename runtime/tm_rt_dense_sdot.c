@@ -115,8 +115,8 @@ static tm_rt_status tm_rt_dense4_sdot(const tm_rt_conv_args *a)
 tm_rt_status tm_rt_dense_sdot(const tm_rt_conv_args *a)
 {
     tm_rt_plan p, pq;
-    int8_t *base, *unp, *xs;
-    size_t rb, np;
+    int8_t *base, *xs;
+    size_t np;
     int o, vec;
     if (!a->scratch)
         return TM_RT_ERR_ARG;
@@ -127,19 +127,15 @@ tm_rt_status tm_rt_dense_sdot(const tm_rt_conv_args *a)
     p = pq; /* a copy whose address does not escape: its fields stay in registers */
     base = tm_rt_aligned(a->scratch);
     xs = base + p.tile_off;
-    unp = base + p.w_off;
     np = tm_rt_round((size_t)a->in_c, 32);
-    rb = tm_rt_weight_row_bytes((size_t)a->in_c, a->bits);
     memcpy(xs, a->input, (size_t)a->in_c);
     memset(xs + a->in_c, 0, np - (size_t)a->in_c);
-    /* 8-bit rows are read in place up to the last whole 16; unpacked 4-bit
-     * rows are zero-padded, so vectors run to the end. */
-    vec = a->bits == 8 ? a->in_c / 16 * 16 : (int)np;
+    vec = a->in_c / 16 * 16; /* rows read in place up to the last whole 16 */
     for (o = 0; o < a->out_c;) {
         int nrow = a->out_c - o >= 4 ? 4 : 1;
         const int8_t *w[4];
         int32_t dot[4], wsum[4];
-        tm_rt_dense_dot_rows(a, rb, np, o, nrow, unp, w);
+        tm_rt_dense_dot_rows(a, o, nrow, w);
         tm_rt_sdot_dense_dots(xs, w, nrow, vec, dot, wsum);
         tm_rt_dense_dot_finish(a, w, dot, wsum, nrow, vec, o, a->in_zp);
         o += nrow;

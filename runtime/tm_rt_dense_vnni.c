@@ -66,9 +66,9 @@ static void tm_rt_vnni_dense_dots(const uint8_t *xu, const int8_t *const *w, int
 tm_rt_status tm_rt_dense_vnni(const tm_rt_conv_args *a)
 {
     tm_rt_plan p, pq;
-    int8_t *base, *unp;
+    int8_t *base;
     uint8_t *xu;
-    size_t rb, np;
+    size_t np;
     int o, i, vec;
     const __m128i flip = _mm_set1_epi8((char)0x80);
     if (!a->scratch)
@@ -82,9 +82,7 @@ tm_rt_status tm_rt_dense_vnni(const tm_rt_conv_args *a)
     p = pq; /* a copy whose address does not escape: its fields stay in registers */
     base = tm_rt_aligned(a->scratch);
     xu = (uint8_t *)(void *)(base + p.tile_off);
-    unp = base + p.w_off;
     np = tm_rt_round((size_t)a->in_c, 32);
-    rb = tm_rt_weight_row_bytes((size_t)a->in_c, a->bits);
     for (i = 0; i + 16 <= a->in_c; i += 16)
         _mm_storeu_si128((__m128i *)(void *)(xu + i),
                          _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(a->input + i)),
@@ -92,14 +90,12 @@ tm_rt_status tm_rt_dense_vnni(const tm_rt_conv_args *a)
     for (; i < a->in_c; i++)
         xu[i] = (uint8_t)((uint8_t)a->input[i] ^ 0x80);
     memset(xu + a->in_c, 0, np - (size_t)a->in_c);
-    /* 8-bit rows are read in place up to the last whole 32; unpacked 4-bit
-     * rows are zero-padded, so vectors run to the end. */
-    vec = a->bits == 8 ? a->in_c / 32 * 32 : (int)np;
+    vec = a->in_c / 32 * 32; /* rows read in place up to the last whole 32 */
     for (o = 0; o < a->out_c;) {
         int nrow = a->out_c - o >= 4 ? 4 : 1;
         const int8_t *w[4];
         int32_t dot[4], wsum[4];
-        tm_rt_dense_dot_rows(a, rb, np, o, nrow, unp, w);
+        tm_rt_dense_dot_rows(a, o, nrow, w);
         tm_rt_vnni_dense_dots(xu, w, nrow, vec, dot, wsum);
         tm_rt_dense_dot_finish(a, w, dot, wsum, nrow, vec, o, a->in_zp + 128);
         o += nrow;

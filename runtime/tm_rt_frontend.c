@@ -71,11 +71,11 @@ static void tm_rt_fe_log_all(float *x, int n)
                  lo = _mm_set1_ps(9.0580006145e-06f);
     const __m128i mant = _mm_set1_epi32(0x007fffff), expo1 = _mm_set1_epi32(0x3f800000),
                   bias = _mm_set1_epi32(127), normal = _mm_set1_epi32(0x00800000),
-                  infb = _mm_set1_epi32(0x7f800000);
+                  maxnormal = _mm_set1_epi32(0x7f7fffff);
     for (; i + 4 <= n; i += 4) {
         __m128i u = _mm_castps_si128(_mm_loadu_ps(x + i));
-        /* every lane a positive normal finite float: 0x00800000 <= u < 0x7f800000 */
-        __m128i bad = _mm_or_si128(_mm_cmplt_epi32(u, normal), _mm_cmpgt_epi32(u, _mm_sub_epi32(infb, _mm_set1_epi32(1))));
+        /* the fast lanes hold positive normal finite floats: 0x00800000 <= u <= 0x7f7fffff */
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi32(u, normal), _mm_cmpgt_epi32(u, maxnormal));
         if (_mm_movemask_epi8(bad)) {
             for (int j = 0; j < 4; j++)
                 x[i + j] = tm_rt_frontend_log(x[i + j]);
@@ -439,13 +439,13 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
             for (int j = 0; j < len; j++)
                 acc += w[j] * p[j];
             w += len;
-#if defined(__SSE2__)
             mel[b] = acc + floor_;
+#if !defined(__SSE2__)
+            mel[b] = tm_rt_frontend_log(mel[b]);
+#endif
         }
+#if defined(__SSE2__)
         tm_rt_fe_log_all(mel, M);
-#else
-            mel[b] = tm_rt_frontend_log(acc + floor_);
-        }
 #endif
         if (K > 0) {
             int k = 0;
@@ -456,7 +456,7 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
                 __m128 acc = _mm_setzero_ps();
                 float v[4];
                 for (int b = 0; b < M; b++)
-                    acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(fe->dct + (size_t)b * K + k),
+                    acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(fe->dct + TM_RT_FE_DCT_AT(k, b, K, M)),
                                                      _mm_set1_ps(mel[b])));
                 _mm_storeu_ps(v, acc);
                 for (int i = 0; i < 4; i++)

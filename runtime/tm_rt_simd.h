@@ -304,22 +304,13 @@ TM_RT_STATIC void tm_rt_dense_dot_finish(const tm_rt_conv_args *a, const int8_t 
     }
 }
 
-/* Weight row pointers of rows o .. o + nrow - 1: 8-bit rows in place,
- * 4-bit rows unpacked into unp (rows of np, zero-padded). */
-TM_RT_STATIC void tm_rt_dense_dot_rows(const tm_rt_conv_args *a, size_t rb, size_t np, int o,
-                                       int nrow, int8_t *unp, const int8_t **w)
+/* Row pointers of the 8-bit weight rows o .. o + nrow - 1, read in place
+ * (4-bit rows take the packed kernels: tm_rt_dense4_sdot, tm_rt_dense_x86). */
+TM_RT_STATIC void tm_rt_dense_dot_rows(const tm_rt_conv_args *a, int o, int nrow, const int8_t **w)
 {
     int r;
-    for (r = 0; r < nrow; r++) {
-        if (a->bits == 8) {
-            w[r] = (const int8_t *)a->weights + (size_t)(o + r) * rb;
-        } else {
-            int8_t *d = unp + (size_t)r * np;
-            tm_rt_unpack4((const uint8_t *)a->weights + (size_t)(o + r) * rb, (size_t)a->in_c, d);
-            memset(d + a->in_c, 0, np - (size_t)a->in_c);
-            w[r] = d;
-        }
-    }
+    for (r = 0; r < nrow; r++)
+        w[r] = (const int8_t *)a->weights + (size_t)(o + r) * (size_t)a->in_c;
 }
 #endif /* TM_RT_VNNI || TM_RT_SDOT */
 

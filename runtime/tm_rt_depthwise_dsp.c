@@ -144,6 +144,83 @@ static __attribute__((noinline)) void tm_rt_dw_blocks3(const tm_rt_dw_job *j)
 }
 #endif
 
+#if TM_RT_DW_FOUR
+/* The weights of a 3x3 kernel as the blocks read them: (w0, w1) and w2 of
+ * each kernel row; returns the sum of the nine. Straight from the packed
+ * row (int4: one word of eight nibbles and a ninth, one SBFX each), as a
+ * streamed chain runs this per channel and row window. */
+TM_RT_DSP_INLINE int32_t tm_rt_dw_weights3(const uint8_t *wr, int bits, tm_rt_dw_kr *kr)
+{
+    int32_t t[9];
+    if (bits == 8) {
+        const int8_t *w = (const int8_t *)(const void *)wr;
+        t[0] = w[0], t[1] = w[1], t[2] = w[2], t[3] = w[3], t[4] = w[4];
+        t[5] = w[5], t[6] = w[6], t[7] = w[7], t[8] = w[8];
+    } else {
+        const uint32_t v = tm_rt_dsp_ld32(wr);
+#define TM_RT_DW_NIB(i) ((int32_t)(v << (28 - 4 * (i))) >> 28) /* arithmetic on GCC / Arm */
+        t[0] = TM_RT_DW_NIB(0), t[1] = TM_RT_DW_NIB(1), t[2] = TM_RT_DW_NIB(2);
+        t[3] = TM_RT_DW_NIB(3), t[4] = TM_RT_DW_NIB(4), t[5] = TM_RT_DW_NIB(5);
+        t[6] = TM_RT_DW_NIB(6), t[7] = (int32_t)v >> 28;
+#undef TM_RT_DW_NIB
+        t[8] = (int32_t)((uint32_t)wr[4] << 28) >> 28;
+    }
+    kr[0].w01 = (int32_t)tm_rt_dsp_pkhbt16((uint32_t)t[0], (uint32_t)t[1]);
+    kr[1].w01 = (int32_t)tm_rt_dsp_pkhbt16((uint32_t)t[3], (uint32_t)t[4]);
+    kr[2].w01 = (int32_t)tm_rt_dsp_pkhbt16((uint32_t)t[6], (uint32_t)t[7]);
+    kr[0].w2 = t[2];
+    kr[1].w2 = t[5];
+    kr[2].w2 = t[8];
+    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7] + t[8];
+}
+
+/* Every output of channel c by blocks of four: the three input rows in use
+ * are copied into the ring between borders of the zero point (set once per
+ * call by the caller), so border outputs need no per-tap bounds (the zero
+ * point's taps cancel in base); a kernel row outside the input reads ring
+ * row 3, all zero point, so every block takes three kernel rows. */
+static void tm_rt_dw_ring(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q, int negfix, uint32_t lo4,
+                          uint32_t hi4, int8_t (*ring)[TM_RT_DW_RING_W])
+{
+    const size_t rb = tm_rt_weight_row_bytes(9, a->bits);
+    const int8_t *in = a->input + (size_t)c * a->in_h * a->in_w;
+    int8_t *out = a->output + (size_t)c * a->out_h * a->out_w;
+    const int n = a->out_w / 4;
+    uint32_t bias = a->bias ? (uint32_t)a->bias[c] : 0u;
+    int filled = -1, oy, ky;
+    tm_rt_dw_job j;
+    j.negfix = negfix;
+    j.lo4 = lo4;
+    j.hi4 = hi4;
+    j.mult = q->mult;
+    j.k = q->k;
+    j.rs = q->rs;
+    j.nkr = 3;
+    j.base = bias - (uint32_t)(a->in_zp * tm_rt_dw_weights3((const uint8_t *)a->weights + (size_t)c * rb,
+                                                            a->bits, j.kr));
+    for (oy = 0; oy < a->out_h; oy++) {
+        int iy0 = oy - a->pad_top;
+        int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < 3 ? a->in_h - iy0 : 3;
+        int8_t *o = out + (size_t)oy * a->out_w;
+        for (; filled < iy0 + ky1 - 1; filled++)
+            memcpy(ring[(filled + 1) % 3] + a->pad_left, in + (size_t)(filled + 1) * a->in_w,
+                   (size_t)a->in_w);
+        for (ky = 0; ky < 3; ky++)
+            j.kr[ky].row = ky >= ky0 && ky < ky1 ? ring[(iy0 + ky) % 3] : ring[3];
+        j.nb = n;
+        j.ix = 0;
+        j.out = o;
+        tm_rt_dw_blocks3(&j);
+        if (4 * n < a->out_w) { /* the last four, recomputing a few */
+            j.nb = 1;
+            j.ix = a->out_w - 4;
+            j.out = o + a->out_w - 4;
+            tm_rt_dw_blocks3(&j);
+        }
+    }
+}
+#endif
+
 tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
 {
     tm_rt_status st = tm_rt_conv_check(a, TM_RT_KERNEL_DEPTHWISE);
@@ -152,6 +229,12 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
     const int negfix = a->act_min < a->out_zp;
 #if TM_RT_DW_FOUR
     const uint32_t lo4 = tm_rt_dsp_bytes4(a->act_min), hi4 = tm_rt_dsp_bytes4(a->act_max);
+    /* the 3x3 ring: rows of pad_left + in_w + 8 bytes (blocks read at most
+     * two past the row: index out_w + 1 <= pad_left + in_w + 1) */
+    const int use_ring = fast3 && a->kh == 3 && a->out_w >= 4 && a->pad_left + a->in_w + 8 <= TM_RT_DW_RING_W &&
+                         a->out_w + 2 <= TM_RT_DW_RING_W;
+    int8_t ring[4][TM_RT_DW_RING_W];
+    int ring_set = 0;
 #endif
     const size_t plane = (size_t)a->in_h * a->in_w, rb = tm_rt_weight_row_bytes((size_t)kk, a->bits);
     uint32_t bound;
@@ -179,6 +262,18 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
         (void)ky;
 #endif
         tm_rt_dsp_rq_init(&q, a, c, bound, 1u << 30);
+#if TM_RT_DW_FOUR
+        if (use_ring && q.fast) {
+            if (!ring_set) { /* the zero point's borders, the same for every row and channel */
+                int r;
+                for (r = 0; r < 4; r++)
+                    memset(ring[r], a->in_zp, (size_t)(a->pad_left + a->in_w + 8));
+                ring_set = 1;
+            }
+            tm_rt_dw_ring(a, c, &q, negfix, lo4, hi4, ring);
+            continue;
+        }
+#endif
         for (t = 0; t < kk; t++) {
             if (a->bits == 8) {
                 w[t] = ((const int8_t *)(const void *)wrow)[t];
@@ -197,65 +292,6 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
                 w2[ky] = w[3 * ky + 2];
                 wsum[ky] = w[3 * ky] + w[3 * ky + 1] + w[3 * ky + 2];
             }
-#endif
-#if TM_RT_DW_FOUR
-        if (fast3 && q.fast && a->kh == 3 && a->out_w >= 4 &&
-            a->pad_left + a->in_w + 8 <= TM_RT_DW_RING_W && a->out_w + 2 <= TM_RT_DW_RING_W) {
-            /* every output by blocks: the three input rows in use are copied
-             * once each, the zero point around them, so border outputs need
-             * no per-tap bounds (the zero point's taps cancel in base); a
-             * kernel row outside the input reads a row of the zero point, so
-             * every block takes three kernel rows */
-            int8_t ring[4][TM_RT_DW_RING_W];
-            int filled = -1;
-            tm_rt_dw_job j;
-            j.negfix = negfix;
-            j.lo4 = lo4;
-            j.hi4 = hi4;
-            j.mult = q.mult;
-            j.k = q.k;
-            j.rs = q.rs;
-            if (a->pad_top > 0 || a->out_h + 2 - a->pad_top > a->in_h)
-                /* the zero point's row, for kernel rows above or below the
-                 * input (as many bytes as a ring row is given) */
-                memset(ring[3], a->in_zp, (size_t)(a->pad_left + a->in_w + 8));
-            for (oy = 0; oy < a->out_h; oy++) {
-                int iy0 = oy - a->pad_top, n = a->out_w / 4;
-                int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < 3 ? a->in_h - iy0 : 3;
-                int8_t *o = out + (size_t)oy * a->out_w;
-                for (; filled < iy0 + ky1 - 1; filled++) {
-                    int8_t *r = ring[(filled + 1) % 3];
-                    const uint32_t zp4 = tm_rt_dsp_bytes4(a->in_zp);
-                    int b;
-                    for (b = 0; b < a->pad_left; b++)
-                        r[b] = (int8_t)a->in_zp;
-                    memcpy(r + a->pad_left, in + (size_t)(filled + 1) * a->in_w, (size_t)a->in_w);
-                    /* blocks read at most two bytes past the row
-                     * (index out_w + 1 <= pad_left + in_w + 1); eight are set */
-                    memcpy(r + a->pad_left + a->in_w, &zp4, 4);
-                    memcpy(r + a->pad_left + a->in_w + 4, &zp4, 4);
-                }
-                j.nkr = 3;
-                j.base = bias;
-                for (ky = 0; ky < 3; ky++) {
-                    j.kr[ky].row = ky >= ky0 && ky < ky1 ? ring[(iy0 + ky) % 3] : ring[3];
-                    j.kr[ky].w01 = w01[ky];
-                    j.kr[ky].w2 = w2[ky];
-                    j.base -= (uint32_t)(a->in_zp * wsum[ky]);
-                }
-                j.nb = n;
-                j.ix = 0;
-                j.out = o;
-                tm_rt_dw_blocks3(&j);
-                if (4 * n < a->out_w) { /* the last four, recomputing a few */
-                    j.nb = 1;
-                    j.ix = a->out_w - 4;
-                    j.out = o + a->out_w - 4;
-                    tm_rt_dw_blocks3(&j);
-                }
-            }
-            continue;
-        }
 #endif
         for (oy = 0; oy < a->out_h; oy++) {
             int ox = ox_lo < a->out_w ? ox_lo : a->out_w;

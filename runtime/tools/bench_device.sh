@@ -35,7 +35,13 @@ want a72 && ! command -v qemu-aarch64 >/dev/null && { echo "bench_device.sh: qem
 want a72 && ! command -v aarch64-linux-gnu-gcc >/dev/null && { echo "bench_device.sh: aarch64-linux-gnu-gcc not found" >&2; exit 1; }
 [[ -x "$build/bench_latency" ]] || { echo "bench_device.sh: $build/bench_latency not built (cmake --build $build)" >&2; exit 1; }
 
-# TM_BENCH_KEEP=DIR keeps the models, images and per-function counts there.
+# TM_BENCH_MODELS="all8 all4" counts only those of the four models (and
+# leaves the DS-CNN out); TM_BENCH_KEEP=DIR keeps the models, images and
+# per-function counts there.
+models=(${TM_BENCH_MODELS:-paper paper-flat all8 all4})
+for m in "${models[@]}"; do
+  case $m in paper|paper-flat|all8|all4) ;; *) echo "bench_device.sh: unknown model '$m' in TM_BENCH_MODELS" >&2; exit 2 ;; esac
+done
 if [[ -n "${TM_BENCH_KEEP:-}" ]]; then
   out=$TM_BENCH_KEEP
   mkdir -p "$out"
@@ -68,7 +74,7 @@ printf "an estimate of cycles: QEMU executes instructions, it does not time them
 printf "NEON peak: smlal by lane, 4 int16 MACs per instruction (0.25 instructions per MAC).\n\n"
 printf "  %-10s %10s %10s %10s %10s %10s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense frontend \
   "MAC/i cv" "dw" "dense" "invoke"
-for m in paper paper-flat all8 all4; do
+for m in "${models[@]}"; do
   model="$out/$m.tm2n"
   cmd="qemu-aarch64 -cpu cortex-a72 -d in_asm,exec,nochain -D {log} $out/drv_a72 $model"
   count "$cmd" 1 >"$out/$m.1"
@@ -156,14 +162,14 @@ for core in m4 m7; do
   printf "exact fallback (tm_rt_requant, for channels outside the short form) are shown apart.\n\n"
   printf "  %-10s %10s %10s %10s %10s %10s %9s %10s | %8s %8s %8s %8s\n" model row invoke conv depthwise dense requant \
     frontend "MAC/i cv" "dw" "dense" "invoke"
-  for m in paper paper-flat all8 all4; do
+  for m in "${models[@]}"; do
     cm_row "$core" "$out/$m.tm2n" "$m" "$out/cm_${core}_$m"
   done
 done
 printf "\n  row / invoke / MAC/i as above; at 120 MHz, 1 instruction ~ 8.3 ns if every instruction took one cycle.\n"
 
 # ---- a standard workload: the MLPerf Tiny keyword-spotting DS-CNN ---------
-if want m4; then
+if want m4 && [[ -z "${TM_BENCH_MODELS:-}" ]]; then
   mkdir -p "$out/kws"
   "$build/bench_latency" --cfg "$root/experiments/kws/ds-cnn.cfg" --classes 12 \
     --write-models "$out/kws" >/dev/null

@@ -46,12 +46,23 @@ static int tm_rt_dsp_tile(size_t k, int out_h, int out_w)
     return (int)(n < t ? n : t); /* n = 0 only for shapes the kernels reject */
 }
 
+/* Dense: inputs unpacked per chunk, whole groups of 8 (at most 512, so the
+ * scratch stays small for any input length). */
+static size_t tm_rt_dsp_dense_chunk(size_t k)
+{
+    size_t g = k & ~(size_t)7;
+    return g < 512 ? g : 512;
+}
+
 /* Defined on every host: tm_rt_kernel_scratch_bytes_for sizes any build. */
 size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind kind)
 {
     size_t k;
+    if (kind == TM_RT_KERNEL_DENSE)
+        /* alignment, a chunk of the unpacked input, each row's sum */
+        return 4 + tm_rt_dsp_dense_chunk((size_t)a->in_c) * sizeof(int16_t) + (size_t)a->out_c * 4;
     if (kind != TM_RT_KERNEL_CONV)
-        return 0; /* dense reads its input in place */
+        return 0;
     k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
     /* alignment, the columns of a tile, a copy of the last weight row */
     return 4 + (size_t)tm_rt_dsp_tile(k, a->out_h, a->out_w) * tm_rt_dsp_kp(k) * sizeof(int16_t) + k + 4;
@@ -746,6 +757,25 @@ static __attribute__((noinline)) void tm_rt_dsp_drows8(const int8_t *x, const ui
     s[1] = s1;
 }
 
+/* Eight inputs x - zp as four int16 pairs in the order a weight word
+ * unpacks to: int8 two words (w0, w2) (w1, w3), (w4, w6) (w5, w7); int4
+ * one word, low nibbles (w0, w4) (w2, w6), then high ones (w1, w5)
+ * (w3, w7). */
+TM_RT_DSP_INLINE void tm_rt_dsp_xgroup(const int8_t *x, int bits, int32_t zz, uint32_t *o)
+{
+    uint32_t v0 = tm_rt_dsp_ld32(x), v1 = tm_rt_dsp_ld32(x + 4);
+    uint32_t e0 = (uint32_t)__ssub16(__sxtb16((int32_t)v0), zz);
+    uint32_t o0 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v0), zz);
+    uint32_t e1 = (uint32_t)__ssub16(__sxtb16((int32_t)v1), zz);
+    uint32_t o1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v1), zz);
+    if (bits == 8) {
+        o[0] = e0, o[1] = o0, o[2] = e1, o[3] = o1;
+    } else {
+        o[0] = tm_rt_dsp_pkhbt16(e0, e1), o[1] = tm_rt_dsp_pkhtb16(e1, e0);
+        o[2] = tm_rt_dsp_pkhbt16(o0, o1), o[3] = tm_rt_dsp_pkhtb16(o1, o0);
+    }
+}
+
 static __attribute__((noinline)) void tm_rt_dsp_drows4(const int8_t *x, const uint8_t *const *r, size_t kg,
                                                        int32_t zz, int32_t *s)
 {
@@ -753,19 +783,14 @@ static __attribute__((noinline)) void tm_rt_dsp_drows4(const int8_t *x, const ui
     const int8_t *end = x + kg;
     int32_t s0 = 0, s1 = 0;
     for (; x < end; x += 8, r0 += 4, r1 += 4) {
-        uint32_t v0 = tm_rt_dsp_ld32(x), v1 = tm_rt_dsp_ld32(x + 4), w, lo, hi;
-        uint32_t e0 = (uint32_t)__ssub16(__sxtb16((int32_t)v0), zz);
-        uint32_t o0 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v0), zz);
-        uint32_t e1 = (uint32_t)__ssub16(__sxtb16((int32_t)v1), zz);
-        uint32_t o1 = (uint32_t)__ssub16(tm_rt_dsp_sxtb16_r8(v1), zz);
-        int32_t x04 = (int32_t)tm_rt_dsp_pkhbt16(e0, e1), x26 = (int32_t)tm_rt_dsp_pkhtb16(e1, e0);
-        int32_t x15 = (int32_t)tm_rt_dsp_pkhbt16(o0, o1), x37 = (int32_t)tm_rt_dsp_pkhtb16(o1, o0);
+        uint32_t g[4], w, lo, hi;
+        tm_rt_dsp_xgroup(x, 4, zz, g);
 #define TM_RT_DSP_ROW4(rr, ss)                                                                \
     w = tm_rt_dsp_ld32(rr);                                                                   \
     lo = (w << 4) & 0xF0F0F0F0u;                                                              \
     hi = w & 0xF0F0F0F0u;                                                                     \
-    ss = __smlad(tm_rt_dsp_sxtb16_r8(lo), x26, __smlad(__sxtb16((int32_t)lo), x04, ss));      \
-    ss = __smlad(tm_rt_dsp_sxtb16_r8(hi), x37, __smlad(__sxtb16((int32_t)hi), x15, ss))
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(lo), (int32_t)g[1], __smlad(__sxtb16((int32_t)lo), (int32_t)g[0], ss)); \
+    ss = __smlad(tm_rt_dsp_sxtb16_r8(hi), (int32_t)g[3], __smlad(__sxtb16((int32_t)hi), (int32_t)g[2], ss))
         TM_RT_DSP_ROW4(r0, s0);
         TM_RT_DSP_ROW4(r1, s1);
 #undef TM_RT_DSP_ROW4
@@ -774,15 +799,101 @@ static __attribute__((noinline)) void tm_rt_dsp_drows4(const int8_t *x, const ui
     s[1] = s1;
 }
 
+#if !defined(__OPTIMIZE_SIZE__)
+/* s[0..1] += two weight rows . the n unpacked groups at g (tm_rt_dsp_xgroup's
+ * order): four input words per eight inputs, loaded once for both rows. */
+static __attribute__((noinline)) void tm_rt_dsp_drows8_u(const uint32_t *g, const uint8_t *const *r, size_t n,
+                                                         int32_t *s)
+{
+    const uint8_t *r0 = r[0], *r1 = r[1];
+    const uint32_t *end = g + 4 * n;
+    int32_t s0 = s[0], s1 = s[1];
+    for (; g < end; g += 4, r0 += 8, r1 += 8) {
+        uint32_t w0 = tm_rt_dsp_ld32(r0), w1 = tm_rt_dsp_ld32(r0 + 4);
+        int32_t x0 = (int32_t)g[0], x1 = (int32_t)g[1], x2 = (int32_t)g[2], x3 = (int32_t)g[3];
+        s0 = __smlad(__sxtb16((int32_t)w0), x0, s0);
+        s0 = __smlad(tm_rt_dsp_sxtb16_r8(w0), x1, s0);
+        s0 = __smlad(__sxtb16((int32_t)w1), x2, s0);
+        s0 = __smlad(tm_rt_dsp_sxtb16_r8(w1), x3, s0);
+        w0 = tm_rt_dsp_ld32(r1);
+        w1 = tm_rt_dsp_ld32(r1 + 4);
+        s1 = __smlad(__sxtb16((int32_t)w0), x0, s1);
+        s1 = __smlad(tm_rt_dsp_sxtb16_r8(w0), x1, s1);
+        s1 = __smlad(__sxtb16((int32_t)w1), x2, s1);
+        s1 = __smlad(tm_rt_dsp_sxtb16_r8(w1), x3, s1);
+    }
+    s[0] = s0;
+    s[1] = s1;
+}
+
+static __attribute__((noinline)) void tm_rt_dsp_drows4_u(const uint32_t *g, const uint8_t *const *r, size_t n,
+                                                         int32_t *s)
+{
+    const uint8_t *r0 = r[0], *r1 = r[1];
+    const uint32_t *end = g + 4 * n;
+    int32_t s0 = s[0], s1 = s[1];
+    for (; g < end; g += 4, r0 += 4, r1 += 4) {
+        int32_t x0 = (int32_t)g[0], x1 = (int32_t)g[1], x2 = (int32_t)g[2], x3 = (int32_t)g[3];
+        uint32_t w = tm_rt_dsp_ld32(r0), lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
+        s0 = __smlad(__sxtb16((int32_t)lo), x0, s0);
+        s0 = __smlad(tm_rt_dsp_sxtb16_r8(lo), x1, s0);
+        s0 = __smlad(__sxtb16((int32_t)hi), x2, s0);
+        s0 = __smlad(tm_rt_dsp_sxtb16_r8(hi), x3, s0);
+        w = tm_rt_dsp_ld32(r1);
+        lo = (w << 4) & 0xF0F0F0F0u;
+        hi = w & 0xF0F0F0F0u;
+        s1 = __smlad(__sxtb16((int32_t)lo), x0, s1);
+        s1 = __smlad(tm_rt_dsp_sxtb16_r8(lo), x1, s1);
+        s1 = __smlad(__sxtb16((int32_t)hi), x2, s1);
+        s1 = __smlad(tm_rt_dsp_sxtb16_r8(hi), x3, s1);
+    }
+    s[0] = s0;
+    s[1] = s1;
+}
+#endif
+
 static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
 {
     const size_t k = (size_t)a->in_c, rb = tm_rt_weight_row_bytes(k, a->bits);
     const int bits = a->bits, negfix = a->act_min < a->out_zp;
-    const size_t kg = bits == 8 ? k / 4 * 4 : k / 8 * 8;
     const int32_t zz = (int32_t)(((uint32_t)a->in_zp & 0xFFFFu) * 0x10001u);
     const uint32_t bound = tm_rt_dsp_bound(k, bits), lim = bits == 8 ? (1u << 30) : (1u << 26);
     const int8_t *x = a->input;
     int co;
+#if !defined(__OPTIMIZE_SIZE__)
+    /* with scratch: the input unpacked once per chunk for every row, each
+     * row's sum kept across chunks */
+    const size_t kg = k & ~(size_t)7, chunk = tm_rt_dsp_dense_chunk(k);
+    uint32_t *gx = a->scratch && kg ? (uint32_t *)(void *)(((uintptr_t)a->scratch + 3u) & ~(uintptr_t)3u) : NULL;
+    int32_t *sums = gx ? (int32_t *)(gx + chunk / 2) : NULL;
+    if (sums) {
+        size_t c0;
+        for (co = 0; co < a->out_c; co++)
+            sums[co] = 0;
+        for (c0 = 0; c0 < kg; c0 += chunk) {
+            size_t n = (kg - c0 < chunk ? kg - c0 : chunk) / 8, i;
+            for (i = 0; i < n; i++)
+                tm_rt_dsp_xgroup(x + c0 + 8 * i, bits, zz, gx + 4 * i);
+            for (co = 0; co < a->out_c; co += 2) {
+                /* a row past out_c repeats the last one into a spare sum */
+                int c1 = co + 1 < a->out_c ? co + 1 : co;
+                const uint8_t *r[2];
+                int32_t s[2];
+                r[0] = (const uint8_t *)a->weights + (size_t)co * rb + (bits == 8 ? c0 : c0 / 2);
+                r[1] = (const uint8_t *)a->weights + (size_t)c1 * rb + (bits == 8 ? c0 : c0 / 2);
+                s[0] = sums[co];
+                s[1] = sums[c1];
+                (bits == 8 ? tm_rt_dsp_drows8_u : tm_rt_dsp_drows4_u)(gx, r, n, s);
+                sums[co] = s[0];
+                if (c1 != co)
+                    sums[c1] = s[1];
+            }
+        }
+    }
+#else
+    const size_t kg = bits == 8 ? k / 4 * 4 : k / 8 * 8;
+    int32_t *sums = NULL;
+#endif
     for (co = 0; co < a->out_c; co += 2) {
         /* a row past out_c repeats the last one; its output is not stored */
         const uint8_t *r[2];
@@ -795,7 +906,12 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
             r[i] = (const uint8_t *)a->weights + (size_t)c * rb;
             tm_rt_dsp_rq_init(&q[i], a, c, bound, lim);
         }
-        (bits == 8 ? tm_rt_dsp_drows8 : tm_rt_dsp_drows4)(x, r, kg, zz, s);
+        if (sums) {
+            s[0] = sums[co];
+            s[1] = nr > 1 ? sums[co + 1] : 0;
+        } else {
+            (bits == 8 ? tm_rt_dsp_drows8 : tm_rt_dsp_drows4)(x, r, kg, zz, s);
+        }
         for (i = 0; i < nr; i++) {
             int c = co + i;
             uint32_t sum = (uint32_t)s[i];

@@ -4,7 +4,8 @@
  * 1-3, any padding, dense-shaped; a quarter int4 rows ending in 1 to 4 taps
  * of a group of 8, as k = 9: 3x3 over one channel), depthwise (1 to 40 channels, odd counts
  * included, the same kernels, strides and paddings, rows wide enough for the
- * four-output path) and dense. Most channels take the DSP kernels' short
+ * four-output path) and dense (with and without scratch, inputs over one
+ * and several of its chunks). Most channels take the DSP kernels' short
  * requantisation; a share gets shifts, multipliers or biases outside it
  * (shift >= 0 or below -21, mult <= 0, |bias| near 2^31 so the sum may wrap)
  * to test the exact fallback too. Prints one line per kind and exits
@@ -52,6 +53,11 @@ int main(void)
         a.in_h = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kh, dw ? 16 : 12);
         a.in_w = kind == TM_RT_KERNEL_DENSE ? 1 : range(a.kw, dw ? 24 : 12);
         a.out_c = dw ? a.in_c : range(1, 40);
+        if (kind == TM_RT_KERNEL_DENSE && rnd() % 4 == 0) {
+            /* inputs in more than one of the DSP dense's 512-input chunks */
+            a.in_c = range(513, 1600);
+            a.out_c = range(1, 5);
+        }
         if (kind == TM_RT_KERNEL_CONV && rnd() % 4 == 0) {
             /* int4 rows whose last group has 1 to 4 taps (the half group of
              * tm_rt_conv_dsp.c): k = 9 (the first 3x3 conv of one channel),
@@ -105,7 +111,8 @@ int main(void)
         size_t need = tm_rt_kernel_scratch_bytes(&a, kind);
         if (need > sizeof scratch)
             continue;
-        a.scratch = need ? scratch : NULL;
+        /* dense also without scratch (its in-place path) */
+        a.scratch = need && !(kind == TM_RT_KERNEL_DENSE && rnd() % 4 == 0) ? scratch : NULL;
         a.output = out_a;
         tm_rt_status s1 = kind == TM_RT_KERNEL_CONV        ? tm_rt_conv(&a)
                           : kind == TM_RT_KERNEL_DEPTHWISE ? tm_rt_depthwise(&a)

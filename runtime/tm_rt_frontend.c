@@ -172,36 +172,52 @@ static int tm_rt_fe_carve(size_t *off, size_t count, size_t elem, size_t *at)
 }
 
 /* Region offsets for a config whose fields are already in range; 0 when the
- * sizes overflow size_t. Sets *empty_band when some band holds no bin. */
+ * sizes overflow size_t. The count of mel weights comes from the band edges
+ * (setting *empty_band when some band holds no bin, *edges_bad when edges
+ * coincide) or, with tables, from the band lengths init stored there
+ * (tm_rt_frontend_ready: the edges take log and pow in double precision, in
+ * software on a Cortex-M4F); 0 when they lie past avail bytes of a
+ * workspace that tables, its aligned start, lies within alignment of. */
 static int tm_rt_fe_plan_layout(const tm_rt_frontend_config *c, tm_rt_fe_layout *L,
-                                int *empty_band, int *edges_bad)
+                                int *empty_band, int *edges_bad, const unsigned char *tables, size_t avail)
 {
     int nfft = tm_rt_fe_nfft(c), M = c->n_mels;
-    size_t weights = 0;
+    size_t weights = 0, off = 0;
     *empty_band = 0;
     *edges_bad = 0;
-    double e[3];
-    e[0] = tm_rt_mel_edge(c, 0);
-    e[1] = tm_rt_mel_edge(c, 1);
-    for (int b = 0; b < M; b++) {
-        e[2] = tm_rt_mel_edge(c, b + 2);
-        if (!(e[0] < e[1] && e[1] < e[2]))
-            *edges_bad = 1;
-        int32_t start, len;
-        tm_rt_band_range(c, nfft, e, &start, &len);
-        if (len == 0)
-            *empty_band = 1;
-        weights += (size_t)len;
-        e[0] = e[1];
-        e[1] = e[2];
-    }
-    size_t off = 0;
     L->fft_bytes = tm_rt_fft_plan_bytes(nfft);
     int ok = tm_rt_fe_carve(&off, (size_t)c->window_length, sizeof(float), &L->window) &&
              tm_rt_fe_carve(&off, L->fft_bytes, 1, &L->fft) &&
              tm_rt_fe_carve(&off, (size_t)M, sizeof(int32_t), &L->mel_start) &&
-             tm_rt_fe_carve(&off, (size_t)M, sizeof(int32_t), &L->mel_len) &&
-             tm_rt_fe_carve(&off, weights, sizeof(float), &L->mel_w);
+             tm_rt_fe_carve(&off, (size_t)M, sizeof(int32_t), &L->mel_len);
+    if (!ok)
+        return 0;
+    if (tables) {
+        /* lengths that are not init's give other offsets than fe's
+         * pointers, or fail the tables' checksum */
+        const int32_t *len = (const int32_t *)(const void *)(tables + L->mel_len);
+        if (off + (TM_RT_FE_ALIGN - 1) > avail) /* off is small: init checked this config */
+            return 0;
+        for (int b = 0; b < M; b++)
+            weights += (size_t)len[b];
+    } else {
+        double e[3];
+        e[0] = tm_rt_mel_edge(c, 0);
+        e[1] = tm_rt_mel_edge(c, 1);
+        for (int b = 0; b < M; b++) {
+            e[2] = tm_rt_mel_edge(c, b + 2);
+            if (!(e[0] < e[1] && e[1] < e[2]))
+                *edges_bad = 1;
+            int32_t start, len;
+            tm_rt_band_range(c, nfft, e, &start, &len);
+            if (len == 0)
+                *empty_band = 1;
+            weights += (size_t)len;
+            e[0] = e[1];
+            e[1] = e[2];
+        }
+    }
+    ok = tm_rt_fe_carve(&off, weights, sizeof(float), &L->mel_w);
     if (ok && (size_t)c->n_mfcc > SIZE_MAX / (size_t)M)
         ok = 0;
     ok = ok && tm_rt_fe_carve(&off, (size_t)c->n_mfcc * (size_t)M, sizeof(float), &L->dct) &&
@@ -249,7 +265,7 @@ const char *tm_rt_frontend_check(const tm_rt_frontend_config *c)
         return TM_RT_MSG("log_floor must be finite and > 0");
     tm_rt_fe_layout L;
     int empty, edges_bad;
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad))
+    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, NULL, 0))
         return TM_RT_MSG("n_mels and n_mfcc need more workspace than size_t can address");
     if (edges_bad)
         return TM_RT_MSG("n_mels too large for fmin..fmax: mel band edges coincide");
@@ -286,7 +302,7 @@ size_t tm_rt_frontend_workspace_bytes(const tm_rt_frontend_config *c)
         return 0;
     tm_rt_fe_layout L;
     int empty, edges_bad;
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad))
+    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, NULL, 0))
         return 0;
     return L.total;
 }
@@ -318,7 +334,7 @@ tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config
         return TM_RT_ERR_ARG;
     tm_rt_fe_layout L;
     int empty, edges_bad;
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad))
+    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, NULL, 0))
         return TM_RT_ERR_ARG;
     if (bytes < L.total)
         return TM_RT_ERR_BUFFER;
@@ -391,11 +407,11 @@ int tm_rt_frontend_ready(const tm_rt_frontend *fe, const tm_rt_frontend_config *
         return 0;
     tm_rt_fe_layout L;
     int empty, edges_bad;
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad) || bytes < L.total)
-        return 0;
     const unsigned char *base =
         (const unsigned char *)(((uintptr_t)workspace + (TM_RT_FE_ALIGN - 1)) &
                                 ~(uintptr_t)(TM_RT_FE_ALIGN - 1));
+    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, base, bytes) || bytes < L.total)
+        return 0;
     if ((const unsigned char *)fe->window != base + L.window ||
         (const unsigned char *)fe->frame != base + L.frame ||
         (const unsigned char *)fe->mel != base + L.mel)

@@ -361,15 +361,23 @@ void tm_rt_quantize_input(const float *in, size_t n, float scale, int32_t zp, in
     if (!in || !out)
         return;
     for (i = 0; i < n; i++) {
-        float r = roundf(in[i] / scale);
+        /* The training side's tm_quantize (round half away from zero,
+         * saturate, add zp) without roundf or an int64 conversion, a call
+         * and soft double on a Cortex-M4F: v is held to the bound that
+         * expression saturates to (NaN at the bottom), which fits int32;
+         * f = v - trunc(v) is exact and |f| < 1, so trunc(2 f) is the
+         * rounding's step: +-1 from |f| >= 1/2 on, else 0. */
+        float v = in[i] / scale, f;
+        int32_t t;
         int64_t q;
-        /* Saturate before converting (NaN lands at the bottom): the same
-         * expression as the training side's tm_quantize. */
-        if (!(r > -2147483520.0f))
-            r = -2147483520.0f;
-        if (r > 2147483520.0f)
-            r = 2147483520.0f;
-        q = (int64_t)r + zp;
+        if (!(v > -2147483520.0f))
+            v = -2147483520.0f;
+        if (v > 2147483520.0f)
+            v = 2147483520.0f;
+        t = (int32_t)v;
+        f = v - (float)t;
+        t += (int32_t)(f + f);
+        q = (int64_t)t + zp;
         out[i] = (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
     }
 }

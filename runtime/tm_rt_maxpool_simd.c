@@ -1,8 +1,10 @@
 /* Max pool, dispatched: the models' 2x2 stride-2 pool on SSE2 / SSE4.1 /
- * AVX2 or NEON vectors, every other shape by tm_rt_maxpool_ref. A maximum
- * is exact, so the vector form equals the reference bit for bit
- * (tests/test_kernels.c). Two input rows give one output row: the rows'
- * byte-wise maximum, then the maximum of each even/odd byte pair. */
+ * AVX2 or NEON vectors, or four bytes a word with the Arm DSP extension's
+ * SSUB8 / SEL (not in its -Os size build), every other shape by
+ * tm_rt_maxpool_ref. A maximum is exact, so these equal the reference bit
+ * for bit (tests/test_kernels.c, runtime/tools/cortexm/kernels_main.c). Two
+ * input rows give one output row: the rows' byte-wise maximum, then the
+ * maximum of each even/odd byte pair. */
 #include <string.h>
 
 #include "tm_rt_kernels.h"
@@ -20,9 +22,33 @@
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
 #define TM_RT_POOL_STEP 8
+#elif defined(__ARM_FEATURE_DSP) && !defined(__OPTIMIZE_SIZE__)
+#include "tm_rt_dsp.h"
+#define TM_RT_POOL_STEP 4
 #endif
 
 #if defined(TM_RT_POOL_STEP)
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
+/* The byte-wise signed maximum of a and b (SSUB8 sets the GE flags SEL
+ * reads, so both stay in one asm statement). */
+static inline uint32_t tm_rt_pool_max8(uint32_t a, uint32_t b)
+{
+    uint32_t r, t;
+    __asm__("ssub8 %1, %2, %3\n\tsel %0, %2, %3" : "=r"(r), "=&r"(t) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+/* Outputs o[0 .. 4) from rows r0, r1 (8 bytes each): the pairs' maxima sit
+ * in bytes 0 and 2 of x (and y), UXTB16 and an OR gather them. */
+static void tm_rt_pool2_step(const int8_t *r0, const int8_t *r1, int8_t *o)
+{
+    uint32_t m0 = tm_rt_pool_max8(tm_rt_dsp_ld32(r0), tm_rt_dsp_ld32(r1));
+    uint32_t m1 = tm_rt_pool_max8(tm_rt_dsp_ld32(r0 + 4), tm_rt_dsp_ld32(r1 + 4));
+    uint32_t x = __uxtb16(tm_rt_pool_max8(m0, m0 >> 8)), y = __uxtb16(tm_rt_pool_max8(m1, m1 >> 8));
+    uint32_t v = tm_rt_dsp_pkhbt16(x | x >> 8, y | y >> 8);
+    memcpy(o, &v, 4);
+}
+#else
 /* Outputs o[0 .. 8) from rows r0, r1 (16 bytes each). */
 static void tm_rt_pool2_step(const int8_t *r0, const int8_t *r1, int8_t *o)
 {
@@ -43,6 +69,7 @@ static void tm_rt_pool2_step(const int8_t *r0, const int8_t *r1, int8_t *o)
     vst1_s8(o, vpmax_s8(vget_low_s8(v), vget_high_s8(v)));
 #endif
 }
+#endif
 
 #if defined(__SSE2__)
 /* Outputs o[0 .. 4) from rows r0, r1 (8 bytes each): rows of 4 to 7 outputs. */

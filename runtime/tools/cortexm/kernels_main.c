@@ -5,7 +5,7 @@
  * of a group of 8, as k = 9: 3x3 over one channel), depthwise (1 to 40 channels, odd counts
  * included, the same kernels, strides and paddings, rows wide enough for the
  * four-output path) and dense (with and without scratch, inputs over one
- * and several of its chunks). Most channels take the DSP kernels' short
+ * and several of its chunks) and max pool. Most channels take the DSP kernels' short
  * requantisation; a share gets shifts, multipliers or biases outside it
  * (shift >= 0 or below -21, mult <= 0, |bias| near 2^31 so the sum may wrap)
  * to test the exact fallback too. Prints one line per kind and exits
@@ -141,5 +141,28 @@ int main(void)
         tm_cm_write_int(cases[i]);
         put(" random cases equal to the reference\n");
     }
+    /* max pool: mostly the models' 2x2 stride 2 (rows of 1 to 40 outputs,
+     * odd widths and heights), some other sizes and strides */
+    long pools = 0;
+    for (int it = 0; it < 1000; it++) {
+        int size = rnd() % 4 ? 2 : range(1, 3), stride = size == 2 && rnd() % 4 ? 2 : range(1, 3);
+        int c = range(1, 8), h = range(size, 24), w = range(size, 81);
+        int oh = (h - size) / stride + 1, ow = (w - size) / stride + 1;
+        size_t nin = (size_t)c * h * w, nout = (size_t)c * oh * ow;
+        for (size_t i = 0; i < nin; i++)
+            in[i] = (int8_t)(rnd() % 8 == 0 ? (rnd() & 1 ? 127 : -128) : (int)(rnd() & 255) - 128);
+        tm_rt_status s1 = tm_rt_maxpool(in, c, h, w, size, stride, out_a, oh, ow);
+        tm_rt_status s2 = tm_rt_maxpool_ref(in, c, h, w, size, stride, out_b, oh, ow);
+        if (s1 != s2 || (s1 == TM_RT_OK && memcmp(out_a, out_b, nout) != 0)) {
+            put("MISMATCH maxpool case ");
+            tm_cm_write_int(it);
+            put("\n");
+            return 1;
+        }
+        pools++;
+    }
+    put("maxpool: ");
+    tm_cm_write_int(pools);
+    put(" random cases equal to the reference\n");
     return 0;
 }

@@ -46,12 +46,11 @@ static int tm_rt_dsp_tile(size_t k, int out_h, int out_w)
     return (int)(n < t ? n : t); /* n = 0 only for shapes the kernels reject */
 }
 
-/* Dense: inputs unpacked per chunk, whole groups of 8 (at most 512, so the
- * scratch stays small for any input length). */
+/* Dense: inputs unpacked per chunk (at most 512, so the scratch stays small
+ * for any input length; a multiple of 8 when there are more). */
 static size_t tm_rt_dsp_dense_chunk(size_t k)
 {
-    size_t g = k & ~(size_t)7;
-    return g < 512 ? g : 512;
+    return k < 512 ? k : 512;
 }
 
 /* Defined on every host: tm_rt_kernel_scratch_bytes_for sizes any build. */

@@ -15,6 +15,8 @@
  * channel into registers / locals, never through scratch. Requantisation is
  * tm_rt_dsp.h's. Bit-exact with tm_rt_depthwise_ref
  * (runtime/tools/cortexm/kernels_main.c checks it under QEMU). */
+#include <stddef.h>
+
 #include "tm_rt_kernels.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_NEON)
@@ -98,6 +100,37 @@ TM_RT_DSP_INLINE void tm_rt_dw_row(const tm_rt_dw_kr *r, int ix, int32_t *s0, in
     *s3 = __smlabb((int32_t)D, wb, __smladx((int32_t)tm_rt_dsp_pkhbt0(C, B), wa, *s3));
 }
 
+/* tm_rt_dw_row of kernel row kr[i] as asm (ROW, W: the byte offsets of
+ * kr[i].row and kr[i].w01): 21 instructions in twelve registers with the
+ * block's, so GCC spills nothing in the 3x3 loop (it kept 117 instructions
+ * a block, with stack traffic, for the three rows in C). */
+#define TM_RT_DW_ASM_ROW(ROW, W)                                                               \
+    "ldr %[v], [%[kr], #" #ROW "]\n\t"                                                         \
+    "ldrd %[wa], %[wb], [%[kr], #" #W "]\n\t"                                                  \
+    "add %[v], %[v], %[ix]\n\t"                                                                \
+    "ldrh %[h], [%[v], #4]\n\t"                                                                \
+    "ldr %[v], [%[v]]\n\t"                                                                     \
+    "sxtb16 %[A], %[v]\n\t"                                                                    \
+    "sxtb16 %[B], %[v], ror #8\n\t"                                                            \
+    "pkhbt %[v], %[A], %[B], lsl #16\n\t"                                                      \
+    "smlad %[s0], %[v], %[wa], %[s0]\n\t"                                                      \
+    "smlatb %[s0], %[A], %[wb], %[s0]\n\t"                                                     \
+    "pkhbt %[v], %[B], %[A]\n\t"                                                               \
+    "smlad %[s1], %[v], %[wa], %[s1]\n\t"                                                      \
+    "smlatb %[s1], %[B], %[wb], %[s1]\n\t"                                                     \
+    "pkhtb %[v], %[B], %[A], asr #16\n\t"                                                      \
+    "smlad %[s2], %[v], %[wa], %[s2]\n\t"                                                      \
+    "sxtb16 %[A], %[h]\n\t"                                                                    \
+    "smlabb %[s2], %[A], %[wb], %[s2]\n\t"                                                     \
+    "pkhbt %[v], %[A], %[B]\n\t"                                                               \
+    "smladx %[s3], %[v], %[wa], %[s3]\n\t"                                                     \
+    "sxtb16 %[A], %[h], ror #8\n\t"                                                            \
+    "smlabb %[s3], %[A], %[wb], %[s3]\n\t"
+typedef char tm_rt_dw_kr_layout[offsetof(tm_rt_dw_kr, w01) == 4 && offsetof(tm_rt_dw_kr, w2) == 8 &&
+                                        sizeof(tm_rt_dw_kr) == 12
+                                    ? 1
+                                    : -1];
+
 /* three: the 3x3 ring path's three kernel rows, unrolled (a constant in
  * each caller); else j->nkr of them */
 TM_RT_DSP_INLINE void tm_rt_dw_blocks_n(const tm_rt_dw_job *j, int three)
@@ -107,18 +140,21 @@ TM_RT_DSP_INLINE void tm_rt_dw_blocks_n(const tm_rt_dw_job *j, int three)
         int32_t s0 = (int32_t)j->base, s1 = s0, s2 = s0, s3 = s0;
         const int ix = j->ix + 4 * b;
         if (three) {
-            tm_rt_dw_row(&j->kr[0], ix, &s0, &s1, &s2, &s3);
-            tm_rt_dw_row(&j->kr[1], ix, &s0, &s1, &s2, &s3);
-            tm_rt_dw_row(&j->kr[2], ix, &s0, &s1, &s2, &s3);
+            uint32_t v, h, A, B;
+            int32_t wa, wb;
+            __asm__(TM_RT_DW_ASM_ROW(0, 4) TM_RT_DW_ASM_ROW(12, 16) TM_RT_DW_ASM_ROW(24, 28)
+                    : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [v] "=&r"(v), [h] "=&r"(h),
+                      [A] "=&r"(A), [B] "=&r"(B), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                    : [kr] "r"(j->kr), [ix] "r"(ix)
+                    : "memory");
         } else {
             const tm_rt_dw_kr *r = j->kr, *re = j->kr + j->nkr;
             for (; r < re; r++)
                 tm_rt_dw_row(r, ix, &s0, &s1, &s2, &s3);
         }
         {
-            const int32_t m = j->mult, kq = j->k, rs = j->rs;
-            int32_t t0 = (int32_t)((uint32_t)s0 << 1), t1 = (int32_t)((uint32_t)s1 << 1);
-            int32_t t2 = (int32_t)((uint32_t)s2 << 1), t3 = (int32_t)((uint32_t)s3 << 1);
+            /* the job's weights and base are doubled: s is the 2 acc SMMLAR takes */
+            const int32_t m = j->mult, kq = j->k, rs = j->rs, t0 = s0, t1 = s1, t2 = s2, t3 = s3;
             int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
             int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
             if (j->negfix) {
@@ -145,8 +181,16 @@ static __attribute__((noinline)) void tm_rt_dw_blocks3(const tm_rt_dw_job *j)
 #endif
 
 #if TM_RT_DW_FOUR
-/* The weights of a 3x3 kernel as the blocks read them: (w0, w1) and w2 of
- * each kernel row; returns the sum of the nine. Straight from the packed
+/* (2 w0, 2 w1) as halfwords: the blocks' weights are doubled, so their sums
+ * are the 2 acc the requantisation takes (|2 w| <= 256 fits int16). */
+TM_RT_DSP_INLINE int32_t tm_rt_dw_pair2(int32_t w0, int32_t w1)
+{
+    uint32_t p = tm_rt_dsp_pkhbt16((uint32_t)w0, (uint32_t)w1);
+    return __sadd16((int32_t)p, (int32_t)p);
+}
+
+/* The weights of a 3x3 kernel as the blocks read them: (2 w0, 2 w1) and
+ * 2 w2 of each kernel row; returns the sum of the nine (not doubled). Straight from the packed
  * row (int4: one word of eight nibbles and a ninth, one SBFX each), as a
  * streamed chain runs this per channel and row window. */
 TM_RT_DSP_INLINE int32_t tm_rt_dw_weights3(const uint8_t *wr, int bits, tm_rt_dw_kr *kr)
@@ -165,12 +209,12 @@ TM_RT_DSP_INLINE int32_t tm_rt_dw_weights3(const uint8_t *wr, int bits, tm_rt_dw
 #undef TM_RT_DW_NIB
         t[8] = (int32_t)((uint32_t)wr[4] << 28) >> 28;
     }
-    kr[0].w01 = (int32_t)tm_rt_dsp_pkhbt16((uint32_t)t[0], (uint32_t)t[1]);
-    kr[1].w01 = (int32_t)tm_rt_dsp_pkhbt16((uint32_t)t[3], (uint32_t)t[4]);
-    kr[2].w01 = (int32_t)tm_rt_dsp_pkhbt16((uint32_t)t[6], (uint32_t)t[7]);
-    kr[0].w2 = t[2];
-    kr[1].w2 = t[5];
-    kr[2].w2 = t[8];
+    kr[0].w01 = tm_rt_dw_pair2(t[0], t[1]);
+    kr[1].w01 = tm_rt_dw_pair2(t[3], t[4]);
+    kr[2].w01 = tm_rt_dw_pair2(t[6], t[7]);
+    kr[0].w2 = 2 * t[2];
+    kr[1].w2 = 2 * t[5];
+    kr[2].w2 = 2 * t[8];
     return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7] + t[8];
 }
 
@@ -196,8 +240,9 @@ static void tm_rt_dw_ring(const tm_rt_conv_args *a, int c, const tm_rt_dsp_rq *q
     j.k = q->k;
     j.rs = q->rs;
     j.nkr = 3;
-    j.base = bias - (uint32_t)(a->in_zp * tm_rt_dw_weights3((const uint8_t *)a->weights + (size_t)c * rb,
-                                                            a->bits, j.kr));
+    j.base = (bias - (uint32_t)(a->in_zp * tm_rt_dw_weights3((const uint8_t *)a->weights + (size_t)c * rb,
+                                                             a->bits, j.kr)))
+             << 1;
     for (oy = 0; oy < a->out_h; oy++) {
         int iy0 = oy - a->pad_top;
         int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = a->in_h - iy0 < 3 ? a->in_h - iy0 : 3;
@@ -288,8 +333,8 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
 #if TM_RT_DW_FOUR
         if (fast3)
             for (ky = 0; ky < a->kh; ky++) {
-                w01[ky] = (int32_t)(((uint32_t)w[3 * ky] & 0xFFFFu) | (uint32_t)w[3 * ky + 1] << 16);
-                w2[ky] = w[3 * ky + 2];
+                w01[ky] = tm_rt_dw_pair2(w[3 * ky], w[3 * ky + 1]);
+                w2[ky] = 2 * w[3 * ky + 2];
                 wsum[ky] = w[3 * ky] + w[3 * ky + 1] + w[3 * ky + 2];
             }
 #endif
@@ -312,6 +357,7 @@ tm_rt_status tm_rt_depthwise_dsp(const tm_rt_conv_args *a)
                     j.kr[ky - ky0].w2 = w2[ky];
                     j.base -= (uint32_t)(a->in_zp * wsum[ky]);
                 }
+                j.base <<= 1;
                 j.nb = n;
                 j.ix = ox - a->pad_left;
                 j.negfix = negfix;

@@ -141,10 +141,11 @@ tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int 
                 }
             }
 #endif
-            for (; ox < out_w; ox += TM_RT_POOL_STEP) {
-                int x = ox + TM_RT_POOL_STEP > out_w ? out_w - TM_RT_POOL_STEP : ox;
-                tm_rt_pool2_step(r0 + 2 * x, r1 + 2 * x, o + x);
-            }
+            for (; ox + TM_RT_POOL_STEP <= out_w; ox += TM_RT_POOL_STEP)
+                tm_rt_pool2_step(r0 + 2 * ox, r1 + 2 * ox, o + ox);
+            if (ox < out_w)
+                tm_rt_pool2_step(r0 + 2 * (out_w - TM_RT_POOL_STEP), r1 + 2 * (out_w - TM_RT_POOL_STEP),
+                                 o + out_w - TM_RT_POOL_STEP);
         }
     return TM_RT_OK;
 #else

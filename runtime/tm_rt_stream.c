@@ -7,16 +7,17 @@
 
 /* Rows per call of the last op and of a producer that copies into its
  * consumer's window, and output channels per call of a conv feeding the
- * last pool. Each call of the SIMD kernels packs its weights, so their
- * builds take more rows per call (faster, more RAM); a build without them
- * takes the fewest bytes. */
+ * last pool (INT32_MAX: all): a chain's narrowest shape, which sets the
+ * model's scratch. Each call of the SIMD kernels packs its weights, so
+ * their builds take more rows per call and widen a chain where the scratch
+ * allows (tm_rt_stream_plan); a build without them takes the fewest bytes. */
 typedef struct tm_rt_s_shape {
-    int32_t rows, prod, group;
+    int32_t rows, prod, group, widen;
 } tm_rt_s_shape;
 
 static tm_rt_s_shape tm_rt_s_shape_for(int isa)
 {
-    static const tm_rt_s_shape lean = {1, 1, 8}, wide = {2, 2, 16};
+    static const tm_rt_s_shape lean = {1, 1, 8, 0}, wide = {2, 2, 16, 1};
     if (isa < 0) {
 #if defined(TM_RT_SIMD)
         return wide;
@@ -28,6 +29,12 @@ static tm_rt_s_shape tm_rt_s_shape_for(int isa)
                ? lean
                : wide;
 }
+
+/* Builds that plan for SIMD targets: the SIMD ones and any exporting host
+ * (Cortex-M / R builds plan only their own lean chains). */
+#if defined(TM_RT_SIMD) || !defined(__arm__) || defined(TM_RT_ALL_ISA_SCRATCH)
+#define TM_RT_S_WIDEN 1
+#endif
 #define TM_RT_S_ALIGN16(x) (((x) + 15u) & ~(uint64_t)15u)
 
 static int tm_rt_s_streamed(const tm_rt_tensor_desc *T, int32_t t)
@@ -48,10 +55,9 @@ static void tm_rt_s_window(const tm_rt_op_desc *op, int32_t *kh, int32_t *s, int
     *pt = op->type == TM_RT_OP_MAXPOOL ? 0 : op->pad_top;
 }
 
-const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
-                              const tm_rt_tensor_desc *T, tm_rt_segment *sg)
+static const char *tm_rt_s_plan(tm_rt_s_shape sh, const tm_rt_op_desc *ops, uint32_t n_ops,
+                               uint32_t k, const tm_rt_tensor_desc *T, tm_rt_segment *sg)
 {
-    tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
     uint32_t L = 1;
     memset(sg, 0, sizeof *sg);
     while (k + L - 1 < n_ops && tm_rt_s_streamed(T, ops[k + L - 1].output))
@@ -165,15 +171,49 @@ static size_t tm_rt_s_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor
     return (size_t)(TM_RT_S_ALIGN16(ks) + sg->buf_bytes);
 }
 
-size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
-                                    const tm_rt_tensor_desc *T)
+/* Wider shapes make fewer kernel calls. A chain takes the widest whose need
+ * stays within peak, the scratch the model needs with every chain in its
+ * narrowest shape, so no target's RAM grows: more rows per call first
+ * (doubling until one call covers the output), then all channels per call. */
+const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+                              const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
+{
+    tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
+    const char *why = tm_rt_s_plan(sh, ops, n_ops, k, T, sg);
+#if defined(TM_RT_S_WIDEN)
+    if (why || !sh.widen)
+        return why;
+    tm_rt_s_shape best = sh, c;
+    int32_t h = T[ops[k + sg->count - 1].output].h;
+    for (c = sh;; c.rows *= 2, c.prod *= 2) {
+        tm_rt_s_shape all = c;
+        all.group = INT32_MAX;
+        if (tm_rt_s_plan(c, ops, n_ops, k, T, sg) || tm_rt_s_need(isa, ops, T, sg) > peak)
+            break;
+        best = c;
+        if (!tm_rt_s_plan(all, ops, n_ops, k, T, sg) && tm_rt_s_need(isa, ops, T, sg) <= peak)
+            best = all;
+        if (c.rows >= h)
+            break;
+    }
+    why = tm_rt_s_plan(best, ops, n_ops, k, T, sg);
+#else
+    (void)peak;
+#endif
+    return why;
+}
+
+/* The model's scratch with every chain planned within peak (0: each in its
+ * narrowest shape). */
+static size_t tm_rt_s_model_need(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
+                                 const tm_rt_tensor_desc *T, size_t peak)
 {
     size_t need = 0;
     for (uint32_t k = 0; k < n_ops; k++) {
         size_t n;
         tm_rt_segment sg;
         if (tm_rt_s_stage_type(ops[k].type) && tm_rt_s_streamed(T, ops[k].output)) {
-            if (tm_rt_stream_plan(isa, ops, n_ops, k, T, &sg))
+            if (tm_rt_stream_plan(isa, ops, n_ops, k, T, peak, &sg))
                 return (size_t)-1;
             n = tm_rt_s_need(isa, ops, T, &sg);
             k += sg.count - 1;
@@ -188,6 +228,17 @@ size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t 
         need = n > need ? n : need;
     }
     return need;
+}
+
+size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
+                                    const tm_rt_tensor_desc *T)
+{
+    size_t peak = tm_rt_s_model_need(isa, ops, n_ops, T, 0);
+#if defined(TM_RT_S_WIDEN)
+    if (peak != (size_t)-1 && tm_rt_s_shape_for(isa).widen)
+        return tm_rt_s_model_need(isa, ops, n_ops, T, peak);
+#endif
+    return peak;
 }
 
 void tm_rt_model_plan_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,

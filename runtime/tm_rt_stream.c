@@ -153,9 +153,8 @@ static size_t tm_rt_s_kernel_scratch(int isa, const tm_rt_conv_args *a, tm_rt_ke
     return tm_rt_kernel_scratch_bytes(a, kind);
 }
 
-/* The chain's memory: its kernels' largest scratch, then its buffers. */
-static size_t tm_rt_s_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_desc *T,
-                           const tm_rt_segment *sg)
+size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_desc *T,
+                         const tm_rt_segment *sg)
 {
     uint64_t ks = 0;
     for (uint32_t i = 0; i < sg->count; i++) {
@@ -181,22 +180,24 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
     tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
     const char *why = tm_rt_s_plan(sh, ops, n_ops, k, T, sg);
 #if defined(TM_RT_S_WIDEN)
-    if (why || !sh.widen)
+    if (why || !sh.widen || tm_rt_stream_need(isa, ops, T, sg) > peak)
         return why;
-    tm_rt_s_shape best = sh, c;
+    tm_rt_segment w;
+    tm_rt_s_shape c;
     int32_t h = T[ops[k + sg->count - 1].output].h;
     for (c = sh;; c.rows *= 2, c.prod *= 2) {
         tm_rt_s_shape all = c;
         all.group = INT32_MAX;
-        if (tm_rt_s_plan(c, ops, n_ops, k, T, sg) || tm_rt_s_need(isa, ops, T, sg) > peak)
-            break;
-        best = c;
-        if (!tm_rt_s_plan(all, ops, n_ops, k, T, sg) && tm_rt_s_need(isa, ops, T, sg) <= peak)
-            best = all;
+        if (c.rows > sh.rows) {
+            if (tm_rt_s_plan(c, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
+                break;
+            *sg = w;
+        }
+        if (!tm_rt_s_plan(all, ops, n_ops, k, T, &w) && tm_rt_stream_need(isa, ops, T, &w) <= peak)
+            *sg = w;
         if (c.rows >= h)
             break;
     }
-    why = tm_rt_s_plan(best, ops, n_ops, k, T, sg);
 #else
     (void)peak;
 #endif
@@ -215,7 +216,7 @@ static size_t tm_rt_s_model_need(int isa, const tm_rt_op_desc *ops, uint32_t n_o
         if (tm_rt_s_stage_type(ops[k].type) && tm_rt_s_streamed(T, ops[k].output)) {
             if (tm_rt_stream_plan(isa, ops, n_ops, k, T, peak, &sg))
                 return (size_t)-1;
-            n = tm_rt_s_need(isa, ops, T, &sg);
+            n = tm_rt_stream_need(isa, ops, T, &sg);
             k += sg.count - 1;
         } else {
 #if defined(TM_RT_SIMD) || !defined(__arm__) || defined(TM_RT_ALL_ISA_SCRATCH)
@@ -406,7 +407,7 @@ tm_rt_status tm_rt_stream_run(const tm_rt_model *m, const tm_rt_segment *sg, uin
 {
     tm_rt_s_run r;
     uint32_t L = sg->count;
-    size_t ks = tm_rt_s_need(-1, m->ops, m->tensors, sg) - sg->buf_bytes;
+    size_t ks = tm_rt_stream_need(-1, m->ops, m->tensors, sg) - sg->buf_bytes;
     const tm_rt_tensor_desc *out = &m->tensors[m->ops[sg->first + L - 1].output];
     r.m = m;
     r.sg = sg;

@@ -172,32 +172,31 @@ size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_d
 
 /* Wider shapes make fewer kernel calls. A chain takes the widest whose need
  * stays within peak, the scratch the model needs with every chain in its
- * narrowest shape, so no target's RAM grows: more rows per call first
- * (doubling until one call covers the output), then all channels per call. */
+ * narrowest shape, so no target's RAM grows: rows per call doubled while
+ * that fits (until one call covers the output), then all channels per call
+ * if that fits too. */
 const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
 {
     tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
     const char *why = tm_rt_s_plan(sh, ops, n_ops, k, T, sg);
 #if defined(TM_RT_S_WIDEN)
-    if (why || !sh.widen || tm_rt_stream_need(isa, ops, T, sg) > peak)
+    if (why || !sh.widen)
         return why;
     tm_rt_segment w;
-    tm_rt_s_shape c;
     int32_t h = T[ops[k + sg->count - 1].output].h;
-    for (c = sh;; c.rows *= 2, c.prod *= 2) {
-        tm_rt_s_shape all = c;
-        all.group = INT32_MAX;
-        if (c.rows > sh.rows) {
-            if (tm_rt_s_plan(c, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
-                break;
-            *sg = w;
-        }
-        if (!tm_rt_s_plan(all, ops, n_ops, k, T, &w) && tm_rt_stream_need(isa, ops, T, &w) <= peak)
-            *sg = w;
-        if (c.rows >= h)
+    while (sh.rows < h) {
+        tm_rt_s_shape t = sh;
+        t.rows *= 2;
+        t.prod *= 2;
+        if (tm_rt_s_plan(t, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
             break;
+        *sg = w;
+        sh = t;
     }
+    sh.group = INT32_MAX;
+    if (!tm_rt_s_plan(sh, ops, n_ops, k, T, &w) && tm_rt_stream_need(isa, ops, T, &w) <= peak)
+        *sg = w;
 #else
     (void)peak;
 #endif

@@ -313,25 +313,35 @@ static tm_rt_status tm_rt_s_fetch(tm_rt_s_run *r, uint32_t i, int32_t a)
                     (size_t)(r->hi[i] - a) * W);
         row = r->hi[i];
     }
-    for (; row < a + st->rows && s == TM_RT_OK; row++) {
+    /* Runs of rows from one source, each channel's run copied at once. */
+    while (row < a + st->rows) {
         const int8_t *src = NULL;
         size_t cs = 0;
-        if (row >= 0 && row < in->h && i == 0) {
+        int32_t end = a + st->rows;
+        if (row < 0) {
+            end = end < 0 ? end : 0;
+        } else if (row < in->h && i == 0) {
             src = (const int8_t *)(r->arena + in->arena_offset) + (size_t)row * W;
             cs = (size_t)in->h * W;
-        } else if (row >= 0 && row < in->h) {
+            end = end < in->h ? end : in->h;
+        } else if (row < in->h) {
             while (s == TM_RT_OK && row >= r->olo[i - 1] + pr->n)
                 s = tm_rt_s_call(r, i - 1, r->olo[i - 1] + pr->n, 0, pr->group);
+            if (s != TM_RT_OK)
+                break;
             src = (const int8_t *)(r->buf + pr->out) + (size_t)(row - r->olo[i - 1]) * W;
             cs = (size_t)pr->n * W;
+            end = end < in->h ? end : in->h;
+            end = end < r->olo[i - 1] + pr->n ? end : r->olo[i - 1] + pr->n;
         }
         for (c = 0; c < in->c; c++) {
             int8_t *d = w + c * plane + (size_t)(row - a) * W;
             if (src)
-                memcpy(d, src + c * cs, W);
+                memcpy(d, src + c * cs, (size_t)(end - row) * W);
             else
-                memset(d, (int)(int8_t)in->zero_point, W);
+                memset(d, (int)(int8_t)in->zero_point, (size_t)(end - row) * W);
         }
+        row = end;
     }
     r->lo[i] = a;
     r->hi[i] = a + st->rows;

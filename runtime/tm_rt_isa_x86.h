@@ -143,7 +143,7 @@ typedef struct tm_rt_rqv {
 
 /* Only the constants of the channel's path are set: in a streamed chain
  * this runs per channel and row window. */
-TM_RT_INLINE void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
+TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
 {
     tm_rt_rq_init(&v->q, a, c);
     v->common = v->q.ls == 0 && v->q.rs > 0 && v->q.mult >= 0;

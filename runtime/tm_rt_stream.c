@@ -372,10 +372,23 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
             int32_t gk = grouped ? (in->c - g0 < pr->group ? in->c - g0 : pr->group) : in->c;
             rs = grouped ? tm_rt_s_call(r, i - 1, y * s, g0, gk) : tm_rt_s_fetch(r, i, y * s);
             const int8_t *w = tm_rt_s_win(r, i);
+            size_t pooled = (size_t)st->n * Wo;
+            int staged = 0;
+#if defined(TM_RT_SIMD)
+            /* One call for the group's channels, into the kernels' scratch
+             * (idle between kernel calls), rather than one per channel. */
+            staged = rs == TM_RT_OK && r->kscr &&
+                     (size_t)gk * pooled <= (size_t)(r->buf - (uint8_t *)r->kscr);
+            if (staged)
+                rs = tm_rt_maxpool(w, gk, st->rows, in->w, kh, s, r->kscr, st->n, out->w);
+#endif
             for (c = 0; c < gk && rs == TM_RT_OK; c++) {
                 int8_t *o = dst + ((size_t)(g0 + c) * out->h + (size_t)y) * Wo;
-                rs = tm_rt_maxpool(w + (size_t)c * st->rows * in->w, 1, (nv - 1) * s + kh, in->w,
-                                   kh, s, o, nv, out->w);
+                if (staged)
+                    memcpy(o, r->kscr + (size_t)c * pooled, (size_t)nv * Wo);
+                else
+                    rs = tm_rt_maxpool(w + (size_t)c * st->rows * in->w, 1, (nv - 1) * s + kh,
+                                       in->w, kh, s, o, nv, out->w);
                 if (op->act_min > -128 || op->act_max < 127) /* as the flat executor */
                     for (size_t j = 0; j < (size_t)nv * Wo; j++)
                         o[j] = (int8_t)(o[j] < op->act_min ? op->act_min

@@ -372,7 +372,7 @@ static uint64_t tm_rt_b_plan_stream(tm_rt_builder *b, uint64_t flat, uint32_t *f
             if (b->tensors[b->ops[k].output].arena_offset == TM_RT_STREAMED &&
                 tm_rt_b_streamable(b, k)) {
                 tm_rt_segment sg;
-                if (tm_rt_stream_plan(-1, b->ops, b->n_ops, k, b->tensors, &sg)) {
+                if (tm_rt_stream_plan(-1, b->ops, b->n_ops, k, b->tensors, 0, &sg)) {
                     n = 0;
                     break;
                 }

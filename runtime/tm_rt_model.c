@@ -646,7 +646,7 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             tm_rt_segment sg;
             if (T[O[k].output].arena_offset != TM_RT_STREAMED)
                 continue;
-            const char *why = tm_rt_stream_plan(-1, O, h.n_ops, k, T, &sg);
+            const char *why = tm_rt_stream_plan(-1, O, h.n_ops, k, T, 0, &sg);
             if (why)
                 return TM_RT_BAD(tm_rt_op_name(O[k].type), (long)k, why);
             k += sg.count - 1;
@@ -841,7 +841,7 @@ static tm_rt_status tm_rt_model_invoke_stream(const tm_rt_model *m, uint32_t *k,
                                               uint8_t *scratch)
 {
     tm_rt_segment sg;
-    if (tm_rt_stream_plan(-1, m->ops, m->n_ops, *k, m->tensors, &sg))
+    if (tm_rt_stream_plan(-1, m->ops, m->n_ops, *k, m->tensors, m->scratch_need, &sg))
         return TM_RT_ERR_FORMAT;
     *k += sg.count - 1;
     return tm_rt_stream_run(m, &sg, arena, scratch);

@@ -7,16 +7,17 @@
 
 /* Rows per call of the last op and of a producer that copies into its
  * consumer's window, and output channels per call of a conv feeding the
- * last pool. Each call of the SIMD kernels packs its weights, so their
- * builds take more rows per call (faster, more RAM); a build without them
- * takes the fewest bytes. */
+ * last pool (INT32_MAX: all): a chain's narrowest shape, which sets the
+ * model's scratch. Each call of the SIMD kernels packs its weights, so
+ * their builds take more rows per call and widen a chain where the scratch
+ * allows (tm_rt_stream_plan); a build without them takes the fewest bytes. */
 typedef struct tm_rt_s_shape {
-    int32_t rows, prod, group;
+    int32_t rows, prod, group, widen;
 } tm_rt_s_shape;
 
 static tm_rt_s_shape tm_rt_s_shape_for(int isa)
 {
-    static const tm_rt_s_shape lean = {1, 1, 8}, wide = {2, 2, 16};
+    static const tm_rt_s_shape lean = {1, 1, 8, 0}, wide = {2, 2, 16, 1};
     if (isa < 0) {
 #if defined(TM_RT_SIMD)
         return wide;
@@ -28,6 +29,12 @@ static tm_rt_s_shape tm_rt_s_shape_for(int isa)
                ? lean
                : wide;
 }
+
+/* Builds that plan for SIMD targets: the SIMD ones and any exporting host
+ * (Cortex-M / R builds plan only their own lean chains). */
+#if defined(TM_RT_SIMD) || !defined(__arm__) || defined(TM_RT_ALL_ISA_SCRATCH)
+#define TM_RT_S_WIDEN 1
+#endif
 #define TM_RT_S_ALIGN16(x) (((x) + 15u) & ~(uint64_t)15u)
 
 static int tm_rt_s_streamed(const tm_rt_tensor_desc *T, int32_t t)
@@ -48,10 +55,9 @@ static void tm_rt_s_window(const tm_rt_op_desc *op, int32_t *kh, int32_t *s, int
     *pt = op->type == TM_RT_OP_MAXPOOL ? 0 : op->pad_top;
 }
 
-const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
-                              const tm_rt_tensor_desc *T, tm_rt_segment *sg)
+static const char *tm_rt_s_plan(tm_rt_s_shape sh, const tm_rt_op_desc *ops, uint32_t n_ops,
+                               uint32_t k, const tm_rt_tensor_desc *T, tm_rt_segment *sg)
 {
-    tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
     uint32_t L = 1;
     memset(sg, 0, sizeof *sg);
     while (k + L - 1 < n_ops && tm_rt_s_streamed(T, ops[k + L - 1].output))
@@ -147,9 +153,8 @@ static size_t tm_rt_s_kernel_scratch(int isa, const tm_rt_conv_args *a, tm_rt_ke
     return tm_rt_kernel_scratch_bytes(a, kind);
 }
 
-/* The chain's memory: its kernels' largest scratch, then its buffers. */
-static size_t tm_rt_s_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_desc *T,
-                           const tm_rt_segment *sg)
+size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_desc *T,
+                         const tm_rt_segment *sg)
 {
     uint64_t ks = 0;
     for (uint32_t i = 0; i < sg->count; i++) {
@@ -165,17 +170,52 @@ static size_t tm_rt_s_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor
     return (size_t)(TM_RT_S_ALIGN16(ks) + sg->buf_bytes);
 }
 
-size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
-                                    const tm_rt_tensor_desc *T)
+/* Wider shapes make fewer kernel calls. A chain takes the widest whose need
+ * stays within peak, the scratch the model needs with every chain in its
+ * narrowest shape, so no target's RAM grows: rows per call doubled while
+ * that fits (until one call covers the output), then all channels per call
+ * if that fits too. */
+const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+                              const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
+{
+    tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
+    const char *why = tm_rt_s_plan(sh, ops, n_ops, k, T, sg);
+#if defined(TM_RT_S_WIDEN)
+    if (why || !sh.widen)
+        return why;
+    tm_rt_segment w;
+    int32_t h = T[ops[k + sg->count - 1].output].h;
+    while (sh.rows < h) {
+        tm_rt_s_shape t = sh;
+        t.rows *= 2;
+        t.prod *= 2;
+        if (tm_rt_s_plan(t, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
+            break;
+        *sg = w;
+        sh = t;
+    }
+    sh.group = INT32_MAX;
+    if (!tm_rt_s_plan(sh, ops, n_ops, k, T, &w) && tm_rt_stream_need(isa, ops, T, &w) <= peak)
+        *sg = w;
+#else
+    (void)peak;
+#endif
+    return why;
+}
+
+/* The model's scratch with every chain planned within peak (0: each in its
+ * narrowest shape). */
+static size_t tm_rt_s_model_need(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
+                                 const tm_rt_tensor_desc *T, size_t peak)
 {
     size_t need = 0;
     for (uint32_t k = 0; k < n_ops; k++) {
         size_t n;
         tm_rt_segment sg;
         if (tm_rt_s_stage_type(ops[k].type) && tm_rt_s_streamed(T, ops[k].output)) {
-            if (tm_rt_stream_plan(isa, ops, n_ops, k, T, &sg))
+            if (tm_rt_stream_plan(isa, ops, n_ops, k, T, peak, &sg))
                 return (size_t)-1;
-            n = tm_rt_s_need(isa, ops, T, &sg);
+            n = tm_rt_stream_need(isa, ops, T, &sg);
             k += sg.count - 1;
         } else {
 #if defined(TM_RT_SIMD) || !defined(__arm__) || defined(TM_RT_ALL_ISA_SCRATCH)
@@ -188,6 +228,17 @@ size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t 
         need = n > need ? n : need;
     }
     return need;
+}
+
+size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
+                                    const tm_rt_tensor_desc *T)
+{
+    size_t peak = tm_rt_s_model_need(isa, ops, n_ops, T, 0);
+#if defined(TM_RT_S_WIDEN)
+    if (peak != (size_t)-1 && tm_rt_s_shape_for(isa).widen)
+        return tm_rt_s_model_need(isa, ops, n_ops, T, peak);
+#endif
+    return peak;
 }
 
 void tm_rt_model_plan_lifetimes(const tm_rt_op_desc *ops, uint32_t n_ops,
@@ -262,25 +313,35 @@ static tm_rt_status tm_rt_s_fetch(tm_rt_s_run *r, uint32_t i, int32_t a)
                     (size_t)(r->hi[i] - a) * W);
         row = r->hi[i];
     }
-    for (; row < a + st->rows && s == TM_RT_OK; row++) {
+    /* Runs of rows from one source, each channel's run copied at once. */
+    while (row < a + st->rows) {
         const int8_t *src = NULL;
         size_t cs = 0;
-        if (row >= 0 && row < in->h && i == 0) {
+        int32_t end = a + st->rows;
+        if (row < 0) {
+            end = end < 0 ? end : 0;
+        } else if (row < in->h && i == 0) {
             src = (const int8_t *)(r->arena + in->arena_offset) + (size_t)row * W;
             cs = (size_t)in->h * W;
-        } else if (row >= 0 && row < in->h) {
+            end = end < in->h ? end : in->h;
+        } else if (row < in->h) {
             while (s == TM_RT_OK && row >= r->olo[i - 1] + pr->n)
                 s = tm_rt_s_call(r, i - 1, r->olo[i - 1] + pr->n, 0, pr->group);
+            if (s != TM_RT_OK)
+                break;
             src = (const int8_t *)(r->buf + pr->out) + (size_t)(row - r->olo[i - 1]) * W;
             cs = (size_t)pr->n * W;
+            end = end < in->h ? end : in->h;
+            end = end < r->olo[i - 1] + pr->n ? end : r->olo[i - 1] + pr->n;
         }
         for (c = 0; c < in->c; c++) {
             int8_t *d = w + c * plane + (size_t)(row - a) * W;
             if (src)
-                memcpy(d, src + c * cs, W);
+                memcpy(d, src + c * cs, (size_t)(end - row) * W);
             else
-                memset(d, (int)(int8_t)in->zero_point, W);
+                memset(d, (int)(int8_t)in->zero_point, (size_t)(end - row) * W);
         }
+        row = end;
     }
     r->lo[i] = a;
     r->hi[i] = a + st->rows;
@@ -311,10 +372,23 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
             int32_t gk = grouped ? (in->c - g0 < pr->group ? in->c - g0 : pr->group) : in->c;
             rs = grouped ? tm_rt_s_call(r, i - 1, y * s, g0, gk) : tm_rt_s_fetch(r, i, y * s);
             const int8_t *w = tm_rt_s_win(r, i);
+            size_t pooled = (size_t)st->n * Wo;
+            int staged = 0;
+#if defined(TM_RT_SIMD)
+            /* One call for the group's channels, into the kernels' scratch
+             * (idle between kernel calls), rather than one per channel. */
+            staged = rs == TM_RT_OK && r->kscr &&
+                     (size_t)gk * pooled <= (size_t)(r->buf - (uint8_t *)r->kscr);
+            if (staged)
+                rs = tm_rt_maxpool(w, gk, st->rows, in->w, kh, s, r->kscr, st->n, out->w);
+#endif
             for (c = 0; c < gk && rs == TM_RT_OK; c++) {
                 int8_t *o = dst + ((size_t)(g0 + c) * out->h + (size_t)y) * Wo;
-                rs = tm_rt_maxpool(w + (size_t)c * st->rows * in->w, 1, (nv - 1) * s + kh, in->w,
-                                   kh, s, o, nv, out->w);
+                if (staged)
+                    memcpy(o, r->kscr + (size_t)c * pooled, (size_t)nv * Wo);
+                else
+                    rs = tm_rt_maxpool(w + (size_t)c * st->rows * in->w, 1, (nv - 1) * s + kh,
+                                       in->w, kh, s, o, nv, out->w);
                 if (op->act_min > -128 || op->act_max < 127) /* as the flat executor */
                     for (size_t j = 0; j < (size_t)nv * Wo; j++)
                         o[j] = (int8_t)(o[j] < op->act_min ? op->act_min
@@ -355,7 +429,7 @@ tm_rt_status tm_rt_stream_run(const tm_rt_model *m, const tm_rt_segment *sg, uin
 {
     tm_rt_s_run r;
     uint32_t L = sg->count;
-    size_t ks = tm_rt_s_need(-1, m->ops, m->tensors, sg) - sg->buf_bytes;
+    size_t ks = tm_rt_stream_need(-1, m->ops, m->tensors, sg) - sg->buf_bytes;
     const tm_rt_tensor_desc *out = &m->tensors[m->ops[sg->first + L - 1].output];
     r.m = m;
     r.sg = sg;

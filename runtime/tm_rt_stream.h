@@ -31,9 +31,15 @@ typedef struct tm_rt_segment {
 void tm_rt_op_conv_shape(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tensors,
                          tm_rt_conv_args *a);
 /* The chain starting at op k (whose output is streamed) on a build of isa
- * (a tm_rt_isa; -1: this build): NULL and sg filled, or why it cannot run. */
+ * (a tm_rt_isa; -1: this build), in the widest shape whose scratch is at
+ * most peak (the model's tm_rt_model_scratch_need_for on isa; 0: its
+ * narrowest): NULL and sg filled, or why it cannot run. */
 const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
-                              const tm_rt_tensor_desc *tensors, tm_rt_segment *sg);
+                              const tm_rt_tensor_desc *tensors, size_t peak, tm_rt_segment *sg);
+/* The chain's memory on a build of isa: its kernels' largest scratch, then
+ * its buffers (buf_bytes). */
+size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_desc *tensors,
+                         const tm_rt_segment *sg);
 tm_rt_status tm_rt_stream_run(const tm_rt_model *m, const tm_rt_segment *sg, uint8_t *arena,
                               uint8_t *scratch);
 

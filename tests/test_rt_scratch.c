@@ -14,6 +14,7 @@
 
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
+#include "tm_rt_stream.h"
 #include "tm_rt_test_example.h"
 #include "tools/tm_rt_example_model.h"
 
@@ -192,6 +193,129 @@ START_TEST(streamed_chains_fit_the_memory)
 }
 END_TEST
 
+/* features 1x16x16 -> conv 3x3 (8-bit) -> pointwise (4-bit) -> maxpool 2, a
+ * chain whose scratch is far below the flat conv 3x3 16 -> 12 after it, so
+ * the chain may widen -> global avgpool -> dense 12 -> 3. Streamed (flags
+ * TM_RT_FLAG_STREAM) or flat (0); malloc'd, *size bytes. */
+static uint8_t *build_small_chain(uint32_t flags, size_t *size)
+{
+    static tm_rt_builder b;
+    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
+    uint32_t s = 11;
+    tm_rt_builder_init(&b, buf, sizeof buf);
+    b.flags = flags ? flags | TM_RT_BUILDER_FORCE_STREAM : 0;
+    int32_t x = tm_rt_builder_tensor(&b, 1, 16, 16, 0.02f, 0);
+    int32_t c1 = tm_rt_builder_tensor(&b, 8, 16, 16, 0.03f, -128);
+    int32_t c2 = tm_rt_builder_tensor(&b, 16, 16, 16, 0.04f, -128);
+    int32_t p = tm_rt_builder_tensor(&b, 16, 8, 8, 0.04f, -128);
+    int32_t c3 = tm_rt_builder_tensor(&b, 12, 8, 8, 0.05f, -128);
+    int32_t g = tm_rt_builder_tensor(&b, 12, 1, 1, 0.05f, -128);
+    int32_t out = tm_rt_builder_tensor(&b, 3, 1, 1, 0.1f, 0);
+    tm_rt_input_desc in = tm_rt_ex_input("features", TM_RT_INPUT_FEATURES, x, 0.1f, 2.0f);
+    tm_rt_builder_input(&b, &in);
+    tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_CONV, x, c1, 3, 1, 1);
+    tm_rt_ex_weights(&b, &s, &op, 8, 9, 8, 0, 0.8);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_CONV, c1, c2, 1, 1, 0);
+    tm_rt_ex_weights(&b, &s, &op, 16, 8, 4, 0, 0.8);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, c2, p, 2, 2, 0);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_CONV, p, c3, 3, 1, 1);
+    tm_rt_ex_weights(&b, &s, &op, 12, 16 * 9, 8, 0, 0.8);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_op(TM_RT_OP_GLOBALAVGPOOL, c3, g);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_op(TM_RT_OP_DENSE, g, out);
+    tm_rt_ex_weights(&b, &s, &op, 3, 12, 8, 0, 1.5);
+    tm_rt_builder_op(&b, &op);
+    tm_rt_builder_class(&b, "a");
+    tm_rt_builder_class(&b, "b");
+    tm_rt_builder_class(&b, "c");
+    tm_rt_builder_output(&b, out);
+    tm_rt_status st = tm_rt_builder_finish(&b, size);
+    ck_assert_msg(st == TM_RT_OK, "build: %s: %s", tm_rt_status_name(st), tm_rt_builder_error(&b));
+    uint8_t *r = malloc(*size);
+    ck_assert_ptr_nonnull(r);
+    memcpy(r, buf, *size);
+    return r;
+}
+
+/* The scratch of m on a build of isa with every chain in its narrowest
+ * shape (tm_rt_stream_plan within 0 bytes); *wider counts the chains that
+ * tm_rt_stream_plan widens within it, each checked to fit. */
+static size_t narrowest_need(const tm_rt_model *m, int isa, int *wider)
+{
+    size_t peak = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t k = 0; k < m->n_ops; k++) {
+            const tm_rt_op_desc *op = &m->ops[k];
+            size_t n;
+            if (m->tensors[op->output].arena_offset == TM_RT_STREAMED) {
+                tm_rt_segment narrow, wide;
+                ck_assert_ptr_null(tm_rt_stream_plan(isa, m->ops, m->n_ops, k, m->tensors, 0, &narrow));
+                n = tm_rt_stream_need(isa, m->ops, m->tensors, &narrow);
+                if (pass == 1) {
+                    ck_assert_ptr_null(
+                        tm_rt_stream_plan(isa, m->ops, m->n_ops, k, m->tensors, peak, &wide));
+                    ck_assert_uint_le(tm_rt_stream_need(isa, m->ops, m->tensors, &wide), peak);
+                    *wider += memcmp(&narrow, &wide, sizeof wide) != 0;
+                }
+                k += narrow.count - 1;
+            } else {
+                n = isa < 0 ? tm_rt_model_op_scratch_bytes(op, m->tensors)
+                            : tm_rt_model_op_scratch_bytes_for(isa, op, m->tensors);
+            }
+            peak = pass == 0 && n > peak ? n : peak;
+        }
+    return peak;
+}
+
+/* A chain takes a wider shape only within the scratch the narrowest shapes
+ * need, so no target's RAM grows, and the widened plan computes the flat
+ * plan's logits in exactly its memory (with SIMD kernels the small chain
+ * widens; the examples' chains set their peaks). */
+START_TEST(wider_chains_keep_every_target_ram)
+{
+    static tm_rt_builder b;
+    int wider_here = 0;
+    for (int which = 0; which < 3; which++) {
+        size_t n = 0;
+        uint8_t *bytes = which < 2 ? tm_rt_test_example_plan(&b, which, 6, 0, TM_RT_FLAG_STREAM, &n)
+                                   : build_small_chain(TM_RT_FLAG_STREAM, &n);
+        tm_rt_model m;
+        ck_assert_int_eq(tm_rt_model_open(&m, bytes, n), TM_RT_OK);
+        ck_assert_uint_eq(m.flags, TM_RT_FLAG_STREAM);
+        for (int isa = -1; isa < TM_RT_ISA_COUNT; isa++) {
+            int wider = 0;
+            size_t peak = narrowest_need(&m, isa, &wider);
+            ck_assert_uint_eq(tm_rt_model_scratch_need_for(isa, m.ops, m.n_ops, m.tensors), peak);
+            if (isa < 0) {
+                ck_assert_uint_eq(m.scratch_need, peak);
+                wider_here += wider;
+            }
+        }
+        if (which == 2) {
+            size_t nf = 0;
+            uint8_t *flat = build_small_chain(0, &nf);
+            tm_rt_model mf;
+            ck_assert_int_eq(tm_rt_model_open(&mf, flat, nf), TM_RT_OK);
+            ck_assert_uint_eq(mf.flags, 0);
+            for (uint32_t seed = 1; seed <= 3; seed++) {
+                int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES];
+                run_exact(&mf, seed, l1);
+                run_exact(&m, seed, l2);
+                ck_assert_int_eq(memcmp(l1, l2, mf.n_classes), 0);
+            }
+            free(flat);
+        }
+        free(bytes);
+    }
+    if (SIMD_KERNELS)
+        ck_assert_int_gt(wider_here, 0);
+}
+END_TEST
+
 START_TEST(a_larger_file_bound_is_not_reserved)
 {
     check_larger_bound(EX_TWO_BRANCH);
@@ -234,6 +358,7 @@ int main(void)
     tcase_add_test(tc, memory_is_arena_own_scratch_and_workspace);
     tcase_add_test(tc, a_larger_file_bound_is_not_reserved);
     tcase_add_test(tc, streamed_chains_fit_the_memory);
+    tcase_add_test(tc, wider_chains_keep_every_target_ram);
     tcase_add_test(tc, a_file_bound_below_the_need_is_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

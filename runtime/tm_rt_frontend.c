@@ -159,6 +159,7 @@ static void tm_rt_band_range(const tm_rt_frontend_config *c, int nfft, const dou
 
 typedef struct tm_rt_fe_layout {
     size_t window, fft, fft_bytes, mel_start, mel_len, mel_w, dct, frame, power, mel, total;
+    int empty_band, edges_bad; /* some band holds no bin; band edges coincide */
 } tm_rt_fe_layout;
 
 static int tm_rt_fe_carve(size_t *off, size_t count, size_t elem, size_t *at)
@@ -173,18 +174,17 @@ static int tm_rt_fe_carve(size_t *off, size_t count, size_t elem, size_t *at)
 
 /* Region offsets for a config whose fields are already in range; 0 when the
  * sizes overflow size_t. The count of mel weights comes from the band edges
- * (setting *empty_band when some band holds no bin, *edges_bad when edges
- * coincide) or, with tables, from the band lengths init stored there
+ * (setting L->empty_band and L->edges_bad) or, with tables, from the band lengths init stored there
  * (tm_rt_frontend_ready: the edges take log and pow in double precision, in
  * software on a Cortex-M4F); 0 when they lie past avail bytes of a
  * workspace that tables, its aligned start, lies within alignment of. */
 static int tm_rt_fe_plan_layout(const tm_rt_frontend_config *c, tm_rt_fe_layout *L,
-                                int *empty_band, int *edges_bad, const unsigned char *tables, size_t avail)
+                                const unsigned char *tables, size_t avail)
 {
     int nfft = tm_rt_fe_nfft(c), M = c->n_mels;
     size_t weights = 0, off = 0;
-    *empty_band = 0;
-    *edges_bad = 0;
+    L->empty_band = 0;
+    L->edges_bad = 0;
     L->fft_bytes = tm_rt_fft_plan_bytes(nfft);
     int ok = tm_rt_fe_carve(&off, (size_t)c->window_length, sizeof(float), &L->window) &&
              tm_rt_fe_carve(&off, L->fft_bytes, 1, &L->fft) &&
@@ -207,11 +207,11 @@ static int tm_rt_fe_plan_layout(const tm_rt_frontend_config *c, tm_rt_fe_layout 
         for (int b = 0; b < M; b++) {
             e[2] = tm_rt_mel_edge(c, b + 2);
             if (!(e[0] < e[1] && e[1] < e[2]))
-                *edges_bad = 1;
+                L->edges_bad = 1;
             int32_t start, len;
             tm_rt_band_range(c, nfft, e, &start, &len);
             if (len == 0)
-                *empty_band = 1;
+                L->empty_band = 1;
             weights += (size_t)len;
             e[0] = e[1];
             e[1] = e[2];
@@ -264,12 +264,11 @@ const char *tm_rt_frontend_check(const tm_rt_frontend_config *c)
     if (!(c->log_floor > 0.0f) || !isfinite(c->log_floor))
         return TM_RT_MSG("log_floor must be finite and > 0");
     tm_rt_fe_layout L;
-    int empty, edges_bad;
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, NULL, 0))
+    if (!tm_rt_fe_plan_layout(c, &L, NULL, 0))
         return TM_RT_MSG("n_mels and n_mfcc need more workspace than size_t can address");
-    if (edges_bad)
+    if (L.edges_bad)
         return TM_RT_MSG("n_mels too large for fmin..fmax: mel band edges coincide");
-    if (empty)
+    if (L.empty_band)
         return TM_RT_MSG("n_mels too large for n_fft: a mel band holds no FFT bin");
     size_t frames = 1 + (size_t)(c->num_samples - c->window_length) / (size_t)c->hop_length;
     size_t coefs = (size_t)tm_rt_frontend_coefs(c);
@@ -301,8 +300,7 @@ size_t tm_rt_frontend_workspace_bytes(const tm_rt_frontend_config *c)
     if (tm_rt_frontend_check(c))
         return 0;
     tm_rt_fe_layout L;
-    int empty, edges_bad;
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, NULL, 0))
+    if (!tm_rt_fe_plan_layout(c, &L, NULL, 0))
         return 0;
     return L.total;
 }
@@ -333,8 +331,7 @@ tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config
     if (!fe || !workspace || tm_rt_frontend_check(c))
         return TM_RT_ERR_ARG;
     tm_rt_fe_layout L;
-    int empty, edges_bad;
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, NULL, 0))
+    if (!tm_rt_fe_plan_layout(c, &L, NULL, 0))
         return TM_RT_ERR_ARG;
     if (bytes < L.total)
         return TM_RT_ERR_BUFFER;
@@ -406,11 +403,10 @@ int tm_rt_frontend_ready(const tm_rt_frontend *fe, const tm_rt_frontend_config *
         memcmp(&fe->cfg, c, sizeof *c) != 0)
         return 0;
     tm_rt_fe_layout L;
-    int empty, edges_bad;
     const unsigned char *base =
         (const unsigned char *)(((uintptr_t)workspace + (TM_RT_FE_ALIGN - 1)) &
                                 ~(uintptr_t)(TM_RT_FE_ALIGN - 1));
-    if (!tm_rt_fe_plan_layout(c, &L, &empty, &edges_bad, base, bytes) || bytes < L.total)
+    if (!tm_rt_fe_plan_layout(c, &L, base, bytes) || bytes < L.total)
         return 0;
     if ((const unsigned char *)fe->window != base + L.window ||
         (const unsigned char *)fe->frame != base + L.frame ||

@@ -9,30 +9,34 @@
  * consumer's window, and output channels per call of a conv feeding the
  * last pool (INT32_MAX: all): a chain's narrowest shape, which sets the
  * model's scratch. Each call of the SIMD kernels packs its weights, so
- * their builds take more rows per call and widen a chain where the scratch
- * allows (tm_rt_stream_plan); a build without them takes the fewest bytes. */
+ * their builds take more rows per call; they and the DSP ones widen a chain
+ * where the scratch allows (tm_rt_stream_plan), fewer calls each setting up
+ * its channels; plain C takes the fewest bytes. */
 typedef struct tm_rt_s_shape {
     int32_t rows, prod, group, widen;
 } tm_rt_s_shape;
 
 static tm_rt_s_shape tm_rt_s_shape_for(int isa)
 {
-    static const tm_rt_s_shape lean = {1, 1, 8, 0}, wide = {2, 2, 16, 1};
+    static const tm_rt_s_shape lean = {1, 1, 8, 0}, dsp = {1, 1, 8, 1}, wide = {2, 2, 16, 1};
     if (isa < 0) {
 #if defined(TM_RT_SIMD)
         return wide;
+#elif defined(TM_RT_DSP)
+        return dsp;
 #else
         return lean;
 #endif
     }
-    return isa == TM_RT_ISA_REFERENCE || isa == TM_RT_ISA_ARM_DSP || isa >= TM_RT_ISA_COUNT
-               ? lean
-               : wide;
+    return isa == TM_RT_ISA_REFERENCE || isa >= TM_RT_ISA_COUNT ? lean
+           : isa == TM_RT_ISA_ARM_DSP                          ? dsp
+                                                               : wide;
 }
 
-/* Builds that plan for SIMD targets: the SIMD ones and any exporting host
- * (Cortex-M / R builds plan only their own lean chains). */
-#if defined(TM_RT_SIMD) || !defined(__arm__) || defined(TM_RT_ALL_ISA_SCRATCH)
+/* Builds that widen chains: the SIMD and DSP ones (not the -Os size build)
+ * and any exporting host. */
+#if defined(TM_RT_SIMD) || (defined(TM_RT_DSP) && !defined(__OPTIMIZE_SIZE__)) || !defined(__arm__) ||  \
+    defined(TM_RT_ALL_ISA_SCRATCH)
 #define TM_RT_S_WIDEN 1
 #endif
 #define TM_RT_S_ALIGN16(x) (((x) + 15u) & ~(uint64_t)15u)

@@ -232,7 +232,89 @@ static void tm_rt_flip_row(uint8_t *dst, const int8_t *src, int n)
             dst[i] = (uint8_t)(src[i] ^ 0x80);
     }
 }
+/* The 4-bit 3x3 stride-1 kernel, channel by channel. The args' fields are
+ * copied to locals: the byte stores could alias them. */
+static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t *ub, int8_t *tmp)
+{
+    const int pw = p->pw, nq = (int)p->nq, in_w = a->in_w, out_w = a->out_w, out_h = a->out_h;
+    const int n = in_w < pw - a->pad_left ? in_w : pw - a->pad_left;
+    const int rows = a->in_h < p->hb - a->pad_top ? a->in_h : p->hb - a->pad_top;
+    const int in_c = a->in_c, n32 = (n + 31) & ~31, o32 = (out_w + 31) & ~31;
+    const size_t plane = (size_t)a->in_h * (size_t)in_w, oplane = (size_t)out_h * (size_t)out_w;
+    const size_t in_end = (size_t)in_c * plane, out_end = (size_t)in_c * oplane;
+    const int8_t *const input = a->input;
+    int8_t *const output = a->output;
+    const uint8_t *const weights = (const uint8_t *)a->weights;
+    const int32_t in_zp = a->in_zp;
+    uint8_t *const row0 = ub + (size_t)a->pad_top * pw + a->pad_left;
+    const __m256i flip = _mm256_set1_epi8((char)0x80), border = _mm256_set1_epi8((char)(uint8_t)(in_zp + 128));
+    int c, i, j, y;
+    /* the border: zp + 128, the same for every channel */
+    memset(ub, (int)(uint8_t)(in_zp + 128), p->plane);
+    for (c = 0; c < in_c; c++) {
+        tm_rt_rq q;
+        int32_t sw;
+        __m128i wq = tm_rt_dw3_weights(weights + (size_t)c * 5u, &sw); /* (9 + 1) / 2 bytes */
+        __m256i b;
+        size_t off = (size_t)c * plane;
+        uint8_t *dst = row0;
+        const int8_t *t = tmp;
+        /* Whole 32-byte steps where the source has them: the excess lands
+         * in the gap or in later rows, which the border store and those
+         * rows rewrite. */
+        for (i = 0; i < rows; i++, off += (size_t)in_w, dst += pw) {
+            if (off + (size_t)n32 <= in_end)
+                for (j = 0; j < n; j += 32)
+                    _mm256_storeu_si256((__m256i *)(void *)(dst + j), _mm256_xor_si256(V_LOAD(input + off + j), flip));
+            else
+                tm_rt_flip_row(dst, input + off, n);
+            _mm256_storeu_si256((__m256i *)(void *)(dst + n), border);
+        }
+        tm_rt_rq_init(&q, a, c);
+        b = _mm256_set1_epi32(tm_rt_wrap32((uint32_t)q.bias - (uint32_t)(128 + in_zp) * (uint32_t)sw));
+        if (q.ls == 0 && q.rs > 0 && q.mult >= 0) {
+            /* tm_rt_rqv_init's fast constants: K = 2^(31 - rs) + 1 */
+            tm_rt_dw3_q k;
+            uint32_t kk = ((uint32_t)1 << (31 - q.rs)) + 1u;
+            uint64_t d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + q.rs)) + ((uint64_t)kk << (31 + q.rs));
+            uint64_t dn = d - ((uint64_t)1 << 31);
+            long long dl, dnl;
+            memcpy(&dl, &d, sizeof dl);
+            memcpy(&dnl, &dn, sizeof dnl);
+            k.b = b;
+            k.mult = _mm256_set1_epi32(q.mult);
+            k.d = _mm256_set1_epi64x(dl);
+            k.dn = _mm256_set1_epi64x(dnl);
+            k.kz = _mm256_set1_epi32(tm_rt_wrap32(kk - (uint32_t)q.zp));
+            k.amin = _mm256_set1_epi8((char)q.amin);
+            k.amax = _mm256_set1_epi8((char)q.amax);
+            k.rs_even = _mm_cvtsi32_si128(31 + q.rs);
+            k.rs_odd = _mm_cvtsi32_si128(q.rs - 1);
+            if (q.amin >= q.zp)
+                tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 0, 1);
+            else if (q.amin > -128 || q.amax < 127)
+                tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 1, 1);
+            else
+                tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 1, 0);
+        } else {
+            tm_rt_rqv rq;
+            tm_rt_rqv_init(&rq, a, c);
+            tm_rt_dw3_any(ub, pw, wq, b, &rq, tmp, nq);
+        }
+        /* whole steps again while the staging rows and the output have
+         * them: the next rows and channels rewrite the excess */
+        off = (size_t)c * oplane;
+        for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw) {
+            if ((t - tmp) + o32 <= nq && off + (size_t)o32 <= out_end)
+                for (j = 0; j < out_w; j += 32)
+                    _mm256_storeu_si256((__m256i *)(void *)(output + off + j), V_LOAD(t + j));
+            else
+                tm_rt_copy_row(output + off, t, out_w);
+        }
+    }
+}
 #endif
+
 
 tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
 {
@@ -257,81 +339,7 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
 #if defined(__AVX2__)
     /* nq: tm_rt_dw_plan rounds it to 32, which the byte rows need */
     if (p.s == 1 && a->bits == 4 && a->kh == 3 && a->kw == 3 && p.nq >= 32 && p.nq % 32 == 0) {
-        uint8_t *ub = (uint8_t *)tile;
-        int n = a->in_w < p.pw - a->pad_left ? a->in_w : p.pw - a->pad_left;
-        int rows = a->in_h < p.hb - a->pad_top ? a->in_h : p.hb - a->pad_top;
-        int n32 = (n + 31) & ~31, o32 = (a->out_w + 31) & ~31;
-        size_t in_end = (size_t)a->in_c * plane, out_end = (size_t)a->in_c * a->out_h * a->out_w;
-        const __m256i flip = _mm256_set1_epi8((char)0x80),
-                      border = _mm256_set1_epi8((char)(uint8_t)(a->in_zp + 128));
-        /* the border: zp + 128, the same for every channel */
-        memset(ub, (int)(uint8_t)(a->in_zp + 128), p.plane);
-        for (c = 0; c < a->in_c; c++) {
-            tm_rt_rq q;
-            int32_t sw;
-            const int8_t *in = a->input + c * plane;
-            int8_t *out = a->output + c * (size_t)a->out_h * a->out_w;
-            __m128i wq = tm_rt_dw3_weights((const uint8_t *)a->weights + (size_t)c * rb, &sw);
-            __m256i b;
-            /* Whole 32-byte steps where the source has them: the excess
-             * lands in the gap or in later rows, which the border store and
-             * those rows rewrite. */
-            for (i = 0; i < rows; i++) {
-                uint8_t *dst = ub + (size_t)(i + a->pad_top) * p.pw + a->pad_left;
-                const int8_t *src = in + (size_t)i * a->in_w;
-                int j;
-                if ((size_t)(src - a->input) + (size_t)n32 <= in_end)
-                    for (j = 0; j < n; j += 32)
-                        _mm256_storeu_si256((__m256i *)(void *)(dst + j),
-                                            _mm256_xor_si256(V_LOAD(src + j), flip));
-                else
-                    tm_rt_flip_row(dst, src, n);
-                _mm256_storeu_si256((__m256i *)(void *)(dst + n), border);
-            }
-            tm_rt_rq_init(&q, a, c);
-            b = _mm256_set1_epi32(tm_rt_wrap32((uint32_t)q.bias - (uint32_t)(128 + a->in_zp) * (uint32_t)sw));
-            if (q.ls == 0 && q.rs > 0 && q.mult >= 0) {
-                /* tm_rt_rqv_init's fast constants: K = 2^(31 - rs) + 1 */
-                tm_rt_dw3_q k;
-                uint32_t kk = ((uint32_t)1 << (31 - q.rs)) + 1u;
-                uint64_t d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + q.rs)) + ((uint64_t)kk << (31 + q.rs));
-                uint64_t dn = d - ((uint64_t)1 << 31);
-                long long dl, dnl;
-                memcpy(&dl, &d, sizeof dl);
-                memcpy(&dnl, &dn, sizeof dnl);
-                k.b = b;
-                k.mult = _mm256_set1_epi32(q.mult);
-                k.d = _mm256_set1_epi64x(dl);
-                k.dn = _mm256_set1_epi64x(dnl);
-                k.kz = _mm256_set1_epi32(tm_rt_wrap32(kk - (uint32_t)q.zp));
-                k.amin = _mm256_set1_epi8((char)q.amin);
-                k.amax = _mm256_set1_epi8((char)q.amax);
-                k.rs_even = _mm_cvtsi32_si128(31 + q.rs);
-                k.rs_odd = _mm_cvtsi32_si128(q.rs - 1);
-                if (q.amin >= q.zp)
-                    tm_rt_dw3_run(ub, p.pw, wq, &k, tmp, (int)p.nq, 0, 1);
-                else if (q.amin > -128 || q.amax < 127)
-                    tm_rt_dw3_run(ub, p.pw, wq, &k, tmp, (int)p.nq, 1, 1);
-                else
-                    tm_rt_dw3_run(ub, p.pw, wq, &k, tmp, (int)p.nq, 1, 0);
-            } else {
-                tm_rt_rqv rq;
-                tm_rt_rqv_init(&rq, a, c);
-                tm_rt_dw3_any(ub, p.pw, wq, b, &rq, tmp, (int)p.nq);
-            }
-            /* whole steps again, while both the staging rows and the
-             * output have them: the next rows and channels rewrite the excess */
-            for (y = 0; y < a->out_h; y++) {
-                int8_t *o = out + (size_t)y * a->out_w;
-                const int8_t *t = tmp + (size_t)y * p.pw;
-                int j;
-                if ((size_t)y * p.pw + (size_t)o32 <= p.nq && (size_t)(o - a->output) + (size_t)o32 <= out_end)
-                    for (j = 0; j < a->out_w; j += 32)
-                        _mm256_storeu_si256((__m256i *)(void *)(o + j), V_LOAD(t + j));
-                else
-                    tm_rt_copy_row(o, t, a->out_w);
-            }
-        }
+        tm_rt_dw3_u8(a, &p, (uint8_t *)tile, tmp);
         return TM_RT_OK;
     }
 #endif

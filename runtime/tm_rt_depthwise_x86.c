@@ -242,6 +242,7 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
     const int in_c = a->in_c, n32 = (n + 31) & ~31, o32 = (out_w + 31) & ~31;
     const size_t plane = (size_t)a->in_h * (size_t)in_w, oplane = (size_t)out_h * (size_t)out_w;
     const size_t in_end = (size_t)in_c * plane, out_end = (size_t)in_c * oplane;
+    const int copy32 = (out_h - 1) * pw + o32 <= nq;
     const int8_t *const input = a->input;
     int8_t *const output = a->output;
     const uint8_t *const weights = (const uint8_t *)a->weights;
@@ -259,17 +260,21 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
         size_t off = (size_t)c * plane;
         uint8_t *dst = row0;
         const int8_t *t = tmp;
-        /* Whole 32-byte steps where the source has them: the excess lands
-         * in the gap or in later rows, which the border store and those
-         * rows rewrite. */
-        for (i = 0; i < rows; i++, off += (size_t)in_w, dst += pw) {
-            if (off + (size_t)n32 <= in_end)
-                for (j = 0; j < n; j += 32)
+        /* Whole 32-byte steps where the source has them (all but the last
+         * channel): the excess lands in the gap or in later rows, which the
+         * border store and those rows rewrite. */
+        if (off + (size_t)(rows - 1) * (size_t)in_w + (size_t)n32 <= in_end)
+            for (i = 0; i < rows; i++, off += (size_t)in_w, dst += pw) {
+                j = 0;
+                do {
                     _mm256_storeu_si256((__m256i *)(void *)(dst + j), _mm256_xor_si256(V_LOAD(input + off + j), flip));
-            else
+                    j += 32;
+                } while (j < n);
+                _mm256_storeu_si256((__m256i *)(void *)(dst + n), border);
+            }
+        else
+            for (i = 0; i < rows; i++, off += (size_t)in_w, dst += pw)
                 tm_rt_flip_row(dst, input + off, n);
-            _mm256_storeu_si256((__m256i *)(void *)(dst + n), border);
-        }
         tm_rt_rq_init(&q, a, c);
         b = _mm256_set1_epi32(tm_rt_wrap32((uint32_t)q.bias - (uint32_t)(128 + in_zp) * (uint32_t)sw));
         if (q.ls == 0 && q.rs > 0 && q.mult >= 0) {
@@ -301,20 +306,23 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
             tm_rt_rqv_init(&rq, a, c);
             tm_rt_dw3_any(ub, pw, wq, b, &rq, tmp, nq);
         }
-        /* whole steps again while the staging rows and the output have
+        /* whole steps again where the staging rows and the output have
          * them: the next rows and channels rewrite the excess */
         off = (size_t)c * oplane;
-        for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw) {
-            if ((t - tmp) + o32 <= nq && off + (size_t)o32 <= out_end)
-                for (j = 0; j < out_w; j += 32)
+        if (copy32 && off + (size_t)(out_h - 1) * (size_t)out_w + (size_t)o32 <= out_end)
+            for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw) {
+                j = 0;
+                do {
                     _mm256_storeu_si256((__m256i *)(void *)(output + off + j), V_LOAD(t + j));
-            else
+                    j += 32;
+                } while (j < out_w);
+            }
+        else
+            for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw)
                 tm_rt_copy_row(output + off, t, out_w);
-        }
     }
 }
 #endif
-
 
 tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
 {

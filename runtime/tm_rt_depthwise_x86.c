@@ -239,10 +239,10 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
     const int pw = p->pw, nq = (int)p->nq, in_w = a->in_w, out_w = a->out_w, out_h = a->out_h;
     const int n = in_w < pw - a->pad_left ? in_w : pw - a->pad_left;
     const int rows = a->in_h < p->hb - a->pad_top ? a->in_h : p->hb - a->pad_top;
-    const int in_c = a->in_c, n32 = (n + 31) & ~31, o32 = (out_w + 31) & ~31;
+    const int in_c = a->in_c, n32 = (n + 31) & ~31, ofull = out_w <= 16 ? 16 : (out_w + 31) & ~31;
     const size_t plane = (size_t)a->in_h * (size_t)in_w, oplane = (size_t)out_h * (size_t)out_w;
     const size_t in_end = (size_t)in_c * plane, out_end = (size_t)in_c * oplane;
-    const int copy32 = (out_h - 1) * pw + o32 <= nq;
+    const int copy_whole = (out_h - 1) * pw + ofull <= nq;
     const int8_t *const input = a->input;
     int8_t *const output = a->output;
     const uint8_t *const weights = (const uint8_t *)a->weights;
@@ -306,20 +306,27 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
             tm_rt_rqv_init(&rq, a, c);
             tm_rt_dw3_any(ub, pw, wq, b, &rq, tmp, nq);
         }
-        /* whole steps again where the staging rows and the output have
-         * them: the next rows and channels rewrite the excess */
+        /* whole steps again (16 bytes for rows that fit them) where the
+         * staging rows and the output have them: the next rows and
+         * channels rewrite the excess */
         off = (size_t)c * oplane;
-        if (copy32 && off + (size_t)(out_h - 1) * (size_t)out_w + (size_t)o32 <= out_end)
-            for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw) {
-                j = 0;
-                do {
-                    _mm256_storeu_si256((__m256i *)(void *)(output + off + j), V_LOAD(t + j));
-                    j += 32;
-                } while (j < out_w);
-            }
-        else
+        if (copy_whole && off + (size_t)(out_h - 1) * (size_t)out_w + (size_t)ofull <= out_end) {
+            if (out_w <= 16)
+                for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw)
+                    _mm_storeu_si128((__m128i *)(void *)(output + off),
+                                     _mm_loadu_si128((const __m128i *)(const void *)t));
+            else
+                for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw) {
+                    j = 0;
+                    do {
+                        _mm256_storeu_si256((__m256i *)(void *)(output + off + j), V_LOAD(t + j));
+                        j += 32;
+                    } while (j < out_w);
+                }
+        } else {
             for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw)
                 tm_rt_copy_row(output + off, t, out_w);
+        }
     }
 }
 #endif

@@ -140,6 +140,80 @@ typedef struct tm_rt_dw3_q {
     __m128i rs_even, rs_odd;
 } tm_rt_dw3_q;
 
+enum { TM_RT_DW3_ANY, TM_RT_DW3_FAST, TM_RT_DW3_SIGNED_CLAMP, TM_RT_DW3_SIGNED };
+
+/* k for channel q with accumulator bias b (tm_rt_rqv_init's fast
+ * constants, K = 2^(31 - rs) + 1), and which form of tm_rt_dw3_rq8 it
+ * takes: the one-shift rounding needs no left shift, a right shift and
+ * mult >= 0; the sign term can go with a clamp at the zero point, the
+ * clamp with -128..127. */
+static int tm_rt_dw3_q_init(tm_rt_dw3_q *k, const tm_rt_rq *q, __m256i b)
+{
+    uint32_t kk;
+    uint64_t d, dn;
+    long long dl, dnl;
+    if (!(q->ls == 0 && q->rs > 0 && q->mult >= 0))
+        return TM_RT_DW3_ANY;
+    kk = ((uint32_t)1 << (31 - q->rs)) + 1u;
+    d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + q->rs)) + ((uint64_t)kk << (31 + q->rs));
+    dn = d - ((uint64_t)1 << 31);
+    memcpy(&dl, &d, sizeof dl);
+    memcpy(&dnl, &dn, sizeof dnl);
+    k->b = b;
+    k->mult = _mm256_set1_epi32(q->mult);
+    k->d = _mm256_set1_epi64x(dl);
+    k->dn = _mm256_set1_epi64x(dnl);
+    k->kz = _mm256_set1_epi32(tm_rt_wrap32(kk - (uint32_t)q->zp));
+    k->amin = _mm256_set1_epi8((char)q->amin);
+    k->amax = _mm256_set1_epi8((char)q->amax);
+    k->rs_even = _mm_cvtsi32_si128(31 + q->rs);
+    k->rs_odd = _mm_cvtsi32_si128(q->rs - 1);
+    if (q->amin >= q->zp)
+        return TM_RT_DW3_FAST;
+    return q->amin > -128 || q->amax < 127 ? TM_RT_DW3_SIGNED_CLAMP : TM_RT_DW3_SIGNED;
+}
+
+/* tm_rt_dw_row3 with tm_rt_dw3_rq8's requantisation, 16 outputs a step. */
+TM_RT_INLINE void tm_rt_dw_row3_q(const int16_t *base, int pw, const int32_t *wp, const tm_rt_dw3_q *k,
+                                  int8_t *out, int n, int sign, int clamp)
+{
+    const __m256i w0 = V_SET1(wp[0]), w1 = V_SET1(wp[1]), w2 = V_SET1(wp[2]), w3 = V_SET1(wp[3]),
+                  w4 = V_SET1(wp[4]);
+    const __m256i b = k->b, mult = k->mult, d = k->d, dn = k->dn, kz = k->kz;
+    const __m128i rse = k->rs_even, rso = k->rs_odd, amin = _mm256_castsi256_si128(k->amin),
+                  amax = _mm256_castsi256_si128(k->amax);
+    int x;
+    for (x = 0; x + 16 <= n; x += 16) {
+        const int16_t *r0 = base + x, *r1 = r0 + pw, *r2 = r1 + pw;
+        tm_v u = V_LOAD(r0), v = V_LOAD(r0 + 1), p;
+        tm_v al = V_ADD(b, V_MADD(V_UNPLO(u, v), w0)), ah = V_ADD(b, V_MADD(V_UNPHI(u, v), w0));
+        __m128i r;
+        u = V_LOAD(r0 + 2);
+        v = V_LOAD(r1);
+        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w1));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w1));
+        u = V_LOAD(r1 + 1);
+        v = V_LOAD(r1 + 2);
+        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w2));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w2));
+        u = V_LOAD(r2);
+        v = V_LOAD(r2 + 1);
+        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w3));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w3));
+        u = V_LOAD(r2 + 2); /* its partner's weight is 0: pair it with itself */
+        al = V_ADD(al, V_MADD(V_UNPLO(u, u), w4));
+        ah = V_ADD(ah, V_MADD(V_UNPHI(u, u), w4));
+        /* al: positions 0-3 | 8-11, ah: 4-7 | 12-15 */
+        p = _mm256_packs_epi32(_mm256_sub_epi32(tm_rt_dw3_rq8(al, mult, d, dn, rse, rso, sign), kz),
+                               _mm256_sub_epi32(tm_rt_dw3_rq8(ah, mult, d, dn, rse, rso, sign), kz));
+        p = _mm256_packs_epi16(p, p);
+        r = _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08));
+        if (clamp)
+            r = _mm_min_epi8(_mm_max_epi8(r, amin), amax);
+        _mm_storeu_si128((__m128i *)(void *)(out + x), r);
+    }
+}
+
 /* 32 outputs of one channel, plane rows at pw, into out (n a multiple of
  * 32); sign and clamp are constants where it is inlined. */
 TM_RT_INLINE void tm_rt_dw3_run(const uint8_t *base, int pw, const __m128i wq, const tm_rt_dw3_q *k,
@@ -254,7 +328,9 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
     memset(ub, (int)(uint8_t)(in_zp + 128), p->plane);
     for (c = 0; c < in_c; c++) {
         tm_rt_rq q;
+        tm_rt_dw3_q k;
         int32_t sw;
+        int path;
         __m128i wq = tm_rt_dw3_weights(weights + (size_t)c * 5u, &sw); /* (9 + 1) / 2 bytes */
         __m256i b;
         size_t off = (size_t)c * plane;
@@ -277,31 +353,14 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
                 tm_rt_flip_row(dst, input + off, n);
         tm_rt_rq_init(&q, a, c);
         b = _mm256_set1_epi32(tm_rt_wrap32((uint32_t)q.bias - (uint32_t)(128 + in_zp) * (uint32_t)sw));
-        if (q.ls == 0 && q.rs > 0 && q.mult >= 0) {
-            /* tm_rt_rqv_init's fast constants: K = 2^(31 - rs) + 1 */
-            tm_rt_dw3_q k;
-            uint32_t kk = ((uint32_t)1 << (31 - q.rs)) + 1u;
-            uint64_t d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + q.rs)) + ((uint64_t)kk << (31 + q.rs));
-            uint64_t dn = d - ((uint64_t)1 << 31);
-            long long dl, dnl;
-            memcpy(&dl, &d, sizeof dl);
-            memcpy(&dnl, &dn, sizeof dnl);
-            k.b = b;
-            k.mult = _mm256_set1_epi32(q.mult);
-            k.d = _mm256_set1_epi64x(dl);
-            k.dn = _mm256_set1_epi64x(dnl);
-            k.kz = _mm256_set1_epi32(tm_rt_wrap32(kk - (uint32_t)q.zp));
-            k.amin = _mm256_set1_epi8((char)q.amin);
-            k.amax = _mm256_set1_epi8((char)q.amax);
-            k.rs_even = _mm_cvtsi32_si128(31 + q.rs);
-            k.rs_odd = _mm_cvtsi32_si128(q.rs - 1);
-            if (q.amin >= q.zp)
-                tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 0, 1);
-            else if (q.amin > -128 || q.amax < 127)
-                tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 1, 1);
-            else
-                tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 1, 0);
-        } else {
+        path = tm_rt_dw3_q_init(&k, &q, b);
+        if (path == TM_RT_DW3_FAST)
+            tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 0, 1);
+        else if (path == TM_RT_DW3_SIGNED_CLAMP)
+            tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 1, 1);
+        else if (path == TM_RT_DW3_SIGNED)
+            tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 1, 0);
+        else {
             tm_rt_rqv rq;
             tm_rt_rqv_init(&rq, a, c);
             tm_rt_dw3_any(ub, pw, wq, b, &rq, tmp, nq);
@@ -372,10 +431,22 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
             for (i = 0; i < a->in_h && i + a->pad_top < p.hb; i++)
                 tm_rt_widen(tile + (size_t)(i + a->pad_top) * p.pw + a->pad_left,
                             in + (size_t)i * a->in_w, n, a->in_zp);
-            if (a->kh == 3 && a->kw == 3 && p.nq % TM_RT_VX == 0)
-                tm_rt_dw_row3(tile, p.pw, wts, &rq, tmp, (int)p.nq);
-            else
+            if (a->kh == 3 && a->kw == 3 && p.nq % TM_RT_VX == 0) {
+#if defined(__AVX2__)
+                tm_rt_dw3_q k;
+                int path = tm_rt_dw3_q_init(&k, &rq.q, _mm256_set1_epi32(rq.q.bias));
+                if (path == TM_RT_DW3_FAST)
+                    tm_rt_dw_row3_q(tile, p.pw, wts, &k, tmp, (int)p.nq, 0, 1);
+                else if (path == TM_RT_DW3_SIGNED_CLAMP)
+                    tm_rt_dw_row3_q(tile, p.pw, wts, &k, tmp, (int)p.nq, 1, 1);
+                else if (path == TM_RT_DW3_SIGNED)
+                    tm_rt_dw_row3_q(tile, p.pw, wts, &k, tmp, (int)p.nq, 1, 0);
+                else
+#endif
+                    tm_rt_dw_row3(tile, p.pw, wts, &rq, tmp, (int)p.nq);
+            } else {
                 tm_rt_dw_row(tile, toff, p.k, wts, &rq, tmp, (int)p.nq);
+            }
             for (y = 0; y < a->out_h; y++)
                 tm_rt_copy_row(out + (size_t)y * a->out_w, tmp + (size_t)y * p.pw, a->out_w);
             continue;

@@ -97,12 +97,12 @@ TM_RT_INLINE void tm_rt_dw3_sums(const uint8_t *r0, int pw, __m256i w0, __m256i 
     __m256i u = V_LOAD(r0), v = V_LOAD(r0 + 1);
     __m256i l = _mm256_maddubs_epi16(_mm256_unpacklo_epi8(u, v), w0);
     __m256i h = _mm256_maddubs_epi16(_mm256_unpackhi_epi8(u, v), w0);
-#define TM_RT_DW3_PAIR(pu, pv, w)                                                       \
-    do {                                                                                \
-        u = V_LOAD(pu);                                                                 \
-        v = V_LOAD(pv);                                                                 \
-        l = _mm256_add_epi16(l, _mm256_maddubs_epi16(_mm256_unpacklo_epi8(u, v), w));   \
-        h = _mm256_add_epi16(h, _mm256_maddubs_epi16(_mm256_unpackhi_epi8(u, v), w));   \
+#define TM_RT_DW3_PAIR(pu, pv, w)                                                                  \
+    do {                                                                                           \
+        u = V_LOAD(pu);                                                                            \
+        v = V_LOAD(pv);                                                                            \
+        l = _mm256_add_epi16(l, _mm256_maddubs_epi16(_mm256_unpacklo_epi8(u, v), w));              \
+        h = _mm256_add_epi16(h, _mm256_maddubs_epi16(_mm256_unpackhi_epi8(u, v), w));              \
     } while (0)
     TM_RT_DW3_PAIR(r0 + 2, r1, w1);
     TM_RT_DW3_PAIR(r1 + 1, r1 + 2, w2);
@@ -124,12 +124,12 @@ TM_RT_INLINE __m256i tm_rt_dw3_rq8(__m256i x, __m256i mult, __m256i d, __m256i d
     if (sign) {
         de = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(d), _mm256_castsi256_pd(dn),
                                                   _mm256_castsi256_pd(_mm256_slli_epi64(x, 32))));
-        dod = _mm256_castpd_si256(
-            _mm256_blendv_pd(_mm256_castsi256_pd(d), _mm256_castsi256_pd(dn), _mm256_castsi256_pd(x)));
+        dod = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(d), _mm256_castsi256_pd(dn),
+                                                   _mm256_castsi256_pd(x)));
     }
-    return _mm256_blend_epi32(_mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, mult), de), rs_even),
-                              _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(xo, mult), dod), rs_odd),
-                              0xAA);
+    return _mm256_blend_epi32(
+        _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, mult), de), rs_even),
+        _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(xo, mult), dod), rs_odd), 0xAA);
 }
 
 /* One channel's requantisation constants for tm_rt_dw3_rq8; kz = K - zp
@@ -174,8 +174,8 @@ static int tm_rt_dw3_q_init(tm_rt_dw3_q *k, const tm_rt_rq *q, __m256i b)
 }
 
 /* tm_rt_dw_row3 with tm_rt_dw3_rq8's requantisation, 16 outputs a step. */
-TM_RT_INLINE void tm_rt_dw_row3_q(const int16_t *base, int pw, const int32_t *wp, const tm_rt_dw3_q *k,
-                                  int8_t *out, int n, int sign, int clamp)
+TM_RT_INLINE void tm_rt_dw_row3_q(const int16_t *base, int pw, const int32_t *wp,
+                                  const tm_rt_dw3_q *k, int8_t *out, int n, int sign, int clamp)
 {
     const __m256i w0 = V_SET1(wp[0]), w1 = V_SET1(wp[1]), w2 = V_SET1(wp[2]), w3 = V_SET1(wp[3]),
                   w4 = V_SET1(wp[4]);
@@ -204,8 +204,9 @@ TM_RT_INLINE void tm_rt_dw_row3_q(const int16_t *base, int pw, const int32_t *wp
         al = V_ADD(al, V_MADD(V_UNPLO(u, u), w4));
         ah = V_ADD(ah, V_MADD(V_UNPHI(u, u), w4));
         /* al: positions 0-3 | 8-11, ah: 4-7 | 12-15 */
-        p = _mm256_packs_epi32(_mm256_sub_epi32(tm_rt_dw3_rq8(al, mult, d, dn, rse, rso, sign), kz),
-                               _mm256_sub_epi32(tm_rt_dw3_rq8(ah, mult, d, dn, rse, rso, sign), kz));
+        p = _mm256_packs_epi32(
+            _mm256_sub_epi32(tm_rt_dw3_rq8(al, mult, d, dn, rse, rso, sign), kz),
+            _mm256_sub_epi32(tm_rt_dw3_rq8(ah, mult, d, dn, rse, rso, sign), kz));
         p = _mm256_packs_epi16(p, p);
         r = _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08));
         if (clamp)
@@ -219,7 +220,8 @@ TM_RT_INLINE void tm_rt_dw_row3_q(const int16_t *base, int pw, const int32_t *wp
 TM_RT_INLINE void tm_rt_dw3_run(const uint8_t *base, int pw, const __m128i wq, const tm_rt_dw3_q *k,
                                 int8_t *out, int n, int sign, int clamp)
 {
-    const __m256i w0 = _mm256_broadcastw_epi16(wq), w1 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 2)),
+    const __m256i w0 = _mm256_broadcastw_epi16(wq),
+                  w1 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 2)),
                   w2 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 4)),
                   w3 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 6)),
                   w4 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 8));
@@ -232,7 +234,8 @@ TM_RT_INLINE void tm_rt_dw3_run(const uint8_t *base, int pw, const __m128i wq, c
         tm_rt_dw3_sums(base + x, pw, w0, w1, w2, w3, w4, &lo, &hi);
         sl = _mm256_srai_epi16(lo, 15);
         sh = _mm256_srai_epi16(hi, 15);
-#define TM_RT_DW3_RQ(v) _mm256_sub_epi32(tm_rt_dw3_rq8(_mm256_add_epi32(v, b), mult, d, dn, rse, rso, sign), kz)
+#define TM_RT_DW3_RQ(v)                                                                            \
+    _mm256_sub_epi32(tm_rt_dw3_rq8(_mm256_add_epi32(v, b), mult, d, dn, rse, rso, sign), kz)
         lo = _mm256_packs_epi32(TM_RT_DW3_RQ(_mm256_unpacklo_epi16(lo, sl)),
                                 TM_RT_DW3_RQ(_mm256_unpackhi_epi16(lo, sl)));
         hi = _mm256_packs_epi32(TM_RT_DW3_RQ(_mm256_unpacklo_epi16(hi, sh)),
@@ -246,10 +249,11 @@ TM_RT_INLINE void tm_rt_dw3_run(const uint8_t *base, int pw, const __m128i wq, c
 }
 
 /* Any other channel: tm_rt_rq_16's every-case requantisation. */
-static void tm_rt_dw3_any(const uint8_t *base, int pw, const __m128i wq, __m256i b, const tm_rt_rqv *rq,
-                          int8_t *out, int n)
+static void tm_rt_dw3_any(const uint8_t *base, int pw, const __m128i wq, __m256i b,
+                          const tm_rt_rqv *rq, int8_t *out, int n)
 {
-    const __m256i w0 = _mm256_broadcastw_epi16(wq), w1 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 2)),
+    const __m256i w0 = _mm256_broadcastw_epi16(wq),
+                  w1 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 2)),
                   w2 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 4)),
                   w3 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 6)),
                   w4 = _mm256_broadcastw_epi16(_mm_srli_si128(wq, 8));
@@ -322,7 +326,8 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
     const uint8_t *const weights = (const uint8_t *)a->weights;
     const int32_t in_zp = a->in_zp;
     uint8_t *const row0 = ub + (size_t)a->pad_top * pw + a->pad_left;
-    const __m256i flip = _mm256_set1_epi8((char)0x80), border = _mm256_set1_epi8((char)(uint8_t)(in_zp + 128));
+    const __m256i flip = _mm256_set1_epi8((char)0x80),
+                  border = _mm256_set1_epi8((char)(uint8_t)(in_zp + 128));
     int c, i, j, y;
     /* the border: zp + 128, the same for every channel */
     memset(ub, (int)(uint8_t)(in_zp + 128), p->plane);
@@ -343,7 +348,8 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
             for (i = 0; i < rows; i++, off += (size_t)in_w, dst += pw) {
                 j = 0;
                 do {
-                    _mm256_storeu_si256((__m256i *)(void *)(dst + j), _mm256_xor_si256(V_LOAD(input + off + j), flip));
+                    _mm256_storeu_si256((__m256i *)(void *)(dst + j),
+                                        _mm256_xor_si256(V_LOAD(input + off + j), flip));
                     j += 32;
                 } while (j < n);
                 _mm256_storeu_si256((__m256i *)(void *)(dst + n), border);
@@ -352,7 +358,8 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
             for (i = 0; i < rows; i++, off += (size_t)in_w, dst += pw)
                 tm_rt_flip_row(dst, input + off, n);
         tm_rt_rq_init(&q, a, c);
-        b = _mm256_set1_epi32(tm_rt_wrap32((uint32_t)q.bias - (uint32_t)(128 + in_zp) * (uint32_t)sw));
+        b = _mm256_set1_epi32(
+            tm_rt_wrap32((uint32_t)q.bias - (uint32_t)(128 + in_zp) * (uint32_t)sw));
         path = tm_rt_dw3_q_init(&k, &q, b);
         if (path == TM_RT_DW3_FAST)
             tm_rt_dw3_run(ub, pw, wq, &k, tmp, nq, 0, 1);

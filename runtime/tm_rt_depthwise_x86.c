@@ -120,16 +120,17 @@ TM_RT_INLINE void tm_rt_dw3_sums(const uint8_t *r0, int pw, __m256i w0, __m256i 
 TM_RT_INLINE __m256i tm_rt_dw3_rq8(__m256i x, __m256i mult, __m256i d, __m256i dn, __m128i rs_even,
                                    __m128i rs_odd, int sign)
 {
-    __m256i xo = _mm256_srli_epi64(x, 32), de = d, dod = d;
+    __m256i xo = _mm256_srli_epi64(x, 32), d_even = d, d_odd = d;
     if (sign) {
-        de = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(d), _mm256_castsi256_pd(dn),
-                                                  _mm256_castsi256_pd(_mm256_slli_epi64(x, 32))));
-        dod = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(d), _mm256_castsi256_pd(dn),
-                                                   _mm256_castsi256_pd(x)));
+        d_even =
+            _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(d), _mm256_castsi256_pd(dn),
+                                                 _mm256_castsi256_pd(_mm256_slli_epi64(x, 32))));
+        d_odd = _mm256_castpd_si256(_mm256_blendv_pd(
+            _mm256_castsi256_pd(d), _mm256_castsi256_pd(dn), _mm256_castsi256_pd(x)));
     }
     return _mm256_blend_epi32(
-        _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, mult), de), rs_even),
-        _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(xo, mult), dod), rs_odd), 0xAA);
+        _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, mult), d_even), rs_even),
+        _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(xo, mult), d_odd), rs_odd), 0xAA);
 }
 
 /* One channel's requantisation constants for tm_rt_dw3_rq8; kz = K - zp

@@ -216,8 +216,27 @@ TM_RT_INLINE void tm_rt_dw_row3_q(const int16_t *base, int pw, const int32_t *wp
     }
 }
 
-/* 32 outputs of one channel, plane rows at pw, into out (n a multiple of
- * 32); sign and clamp are constants where it is inlined. */
+/* Channel c through tm_rt_dw_row3_q when its requantisation has the
+ * one-shift form (0 otherwise: nothing done). */
+static int tm_rt_dw_row3_one_shift(const int16_t *base, int pw, const int32_t *wp,
+                                   const tm_rt_conv_args *a, int c, int8_t *out, int n)
+{
+    tm_rt_rq q;
+    tm_rt_dw3_q k;
+    int path;
+    tm_rt_rq_init(&q, a, c);
+    path = tm_rt_dw3_q_init(&k, &q, _mm256_set1_epi32(q.bias));
+    if (path == TM_RT_DW3_FAST)
+        tm_rt_dw_row3_q(base, pw, wp, &k, out, n, 0, 1);
+    else if (path == TM_RT_DW3_SIGNED_CLAMP)
+        tm_rt_dw_row3_q(base, pw, wp, &k, out, n, 1, 1);
+    else if (path == TM_RT_DW3_SIGNED)
+        tm_rt_dw_row3_q(base, pw, wp, &k, out, n, 1, 0);
+    return path != TM_RT_DW3_ANY;
+}
+
+/* One channel's n outputs (a multiple of 32), plane rows at pw, into out;
+ * sign and clamp are constants where it is inlined. */
 TM_RT_INLINE void tm_rt_dw3_run(const uint8_t *base, int pw, const __m128i wq, const tm_rt_dw3_q *k,
                                 int8_t *out, int n, int sign, int clamp)
 {
@@ -433,7 +452,6 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
         const int8_t *in = a->input + c * plane;
         int8_t *out = a->output + c * (size_t)a->out_h * a->out_w;
         tm_rt_pack_dw(a, p.k, rb, c, wts);
-        tm_rt_rqv_init(&rq, a, c);
         if (p.s == 1) {
             int n = a->in_w < p.pw - a->pad_left ? a->in_w : p.pw - a->pad_left;
             for (i = 0; i < a->in_h && i + a->pad_top < p.hb; i++)
@@ -441,24 +459,21 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
                             in + (size_t)i * a->in_w, n, a->in_zp);
             if (a->kh == 3 && a->kw == 3 && p.nq % TM_RT_VX == 0) {
 #if defined(__AVX2__)
-                tm_rt_dw3_q k;
-                int path = tm_rt_dw3_q_init(&k, &rq.q, _mm256_set1_epi32(rq.q.bias));
-                if (path == TM_RT_DW3_FAST)
-                    tm_rt_dw_row3_q(tile, p.pw, wts, &k, tmp, (int)p.nq, 0, 1);
-                else if (path == TM_RT_DW3_SIGNED_CLAMP)
-                    tm_rt_dw_row3_q(tile, p.pw, wts, &k, tmp, (int)p.nq, 1, 1);
-                else if (path == TM_RT_DW3_SIGNED)
-                    tm_rt_dw_row3_q(tile, p.pw, wts, &k, tmp, (int)p.nq, 1, 0);
-                else
+                if (!tm_rt_dw_row3_one_shift(tile, p.pw, wts, a, c, tmp, (int)p.nq))
 #endif
+                {
+                    tm_rt_rqv_init(&rq, a, c);
                     tm_rt_dw_row3(tile, p.pw, wts, &rq, tmp, (int)p.nq);
+                }
             } else {
+                tm_rt_rqv_init(&rq, a, c);
                 tm_rt_dw_row(tile, toff, p.k, wts, &rq, tmp, (int)p.nq);
             }
             for (y = 0; y < a->out_h; y++)
                 tm_rt_copy_row(out + (size_t)y * a->out_w, tmp + (size_t)y * p.pw, a->out_w);
             continue;
         }
+        tm_rt_rqv_init(&rq, a, c);
         for (i = 0; i < p.hb; i++) {
             int iy = i - a->pad_top;
             const int8_t *src = iy >= 0 && iy < a->in_h ? in + (size_t)iy * a->in_w : NULL;

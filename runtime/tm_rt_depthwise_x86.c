@@ -330,6 +330,36 @@ static void tm_rt_flip_row(uint8_t *dst, const int8_t *src, int n)
             dst[i] = (uint8_t)(src[i] ^ 0x80);
     }
 }
+
+/* One channel's out_h rows of out_w bytes, at off in the output (out_end
+ * bytes), from the staging rows at pw (nq bytes): in whole steps (16 bytes
+ * for rows that fit them) where both have them, the next rows and channels
+ * rewriting the excess. */
+TM_RT_INLINE void tm_rt_dw_rows_out(int8_t *output, size_t off, size_t out_end, const int8_t *t,
+                                    int pw, int nq, int out_h, int out_w)
+{
+    const int full = out_w <= 16 ? 16 : (out_w + 31) & ~31;
+    int y, j;
+    if ((out_h - 1) * pw + full <= nq &&
+        off + (size_t)(out_h - 1) * (size_t)out_w + (size_t)full <= out_end) {
+        if (out_w <= 16)
+            for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw)
+                _mm_storeu_si128((__m128i *)(void *)(output + off),
+                                 _mm_loadu_si128((const __m128i *)(const void *)t));
+        else
+            for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw) {
+                j = 0;
+                do {
+                    _mm256_storeu_si256((__m256i *)(void *)(output + off + j), V_LOAD(t + j));
+                    j += 32;
+                } while (j < out_w);
+            }
+    } else {
+        for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw)
+            tm_rt_copy_row(output + off, t, out_w);
+    }
+}
+
 /* The 4-bit 3x3 stride-1 kernel, channel by channel. The args' fields are
  * copied to locals: the byte stores could alias them. */
 static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t *ub, int8_t *tmp)
@@ -337,10 +367,9 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
     const int pw = p->pw, nq = (int)p->nq, in_w = a->in_w, out_w = a->out_w, out_h = a->out_h;
     const int n = in_w < pw - a->pad_left ? in_w : pw - a->pad_left;
     const int rows = a->in_h < p->hb - a->pad_top ? a->in_h : p->hb - a->pad_top;
-    const int in_c = a->in_c, n32 = (n + 31) & ~31, ofull = out_w <= 16 ? 16 : (out_w + 31) & ~31;
+    const int in_c = a->in_c, n32 = (n + 31) & ~31;
     const size_t plane = (size_t)a->in_h * (size_t)in_w, oplane = (size_t)out_h * (size_t)out_w;
     const size_t in_end = (size_t)in_c * plane, out_end = (size_t)in_c * oplane;
-    const int copy_whole = (out_h - 1) * pw + ofull <= nq;
     const int8_t *const input = a->input;
     int8_t *const output = a->output;
     const uint8_t *const weights = (const uint8_t *)a->weights;
@@ -348,7 +377,7 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
     uint8_t *const row0 = ub + (size_t)a->pad_top * pw + a->pad_left;
     const __m256i flip = _mm256_set1_epi8((char)0x80),
                   border = _mm256_set1_epi8((char)(uint8_t)(in_zp + 128));
-    int c, i, j, y;
+    int c, i, j;
     /* the border: zp + 128, the same for every channel */
     memset(ub, (int)(uint8_t)(in_zp + 128), p->plane);
     for (c = 0; c < in_c; c++) {
@@ -360,7 +389,6 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
         __m256i b;
         size_t off = (size_t)c * plane;
         uint8_t *dst = row0;
-        const int8_t *t = tmp;
         /* Whole 32-byte steps where the source has them (all but the last
          * channel): the excess lands in the gap or in later rows, which the
          * border store and those rows rewrite. */
@@ -392,27 +420,7 @@ static void tm_rt_dw3_u8(const tm_rt_conv_args *a, const tm_rt_plan *p, uint8_t 
             tm_rt_rqv_init(&rq, a, c);
             tm_rt_dw3_any(ub, pw, wq, b, &rq, tmp, nq);
         }
-        /* whole steps again (16 bytes for rows that fit them) where the
-         * staging rows and the output have them: the next rows and
-         * channels rewrite the excess */
-        off = (size_t)c * oplane;
-        if (copy_whole && off + (size_t)(out_h - 1) * (size_t)out_w + (size_t)ofull <= out_end) {
-            if (out_w <= 16)
-                for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw)
-                    _mm_storeu_si128((__m128i *)(void *)(output + off),
-                                     _mm_loadu_si128((const __m128i *)(const void *)t));
-            else
-                for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw) {
-                    j = 0;
-                    do {
-                        _mm256_storeu_si256((__m256i *)(void *)(output + off + j), V_LOAD(t + j));
-                        j += 32;
-                    } while (j < out_w);
-                }
-        } else {
-            for (y = 0; y < out_h; y++, off += (size_t)out_w, t += pw)
-                tm_rt_copy_row(output + off, t, out_w);
-        }
+        tm_rt_dw_rows_out(output, (size_t)c * oplane, out_end, tmp, pw, nq, out_h, out_w);
     }
 }
 #endif
@@ -469,8 +477,14 @@ tm_rt_status tm_rt_depthwise_x86(const tm_rt_conv_args *a)
                 tm_rt_rqv_init(&rq, a, c);
                 tm_rt_dw_row(tile, toff, p.k, wts, &rq, tmp, (int)p.nq);
             }
+#if defined(__AVX2__)
+            tm_rt_dw_rows_out(a->output, (size_t)(out - a->output),
+                              (size_t)a->in_c * a->out_h * a->out_w, tmp, p.pw, (int)p.nq,
+                              a->out_h, a->out_w);
+#else
             for (y = 0; y < a->out_h; y++)
                 tm_rt_copy_row(out + (size_t)y * a->out_w, tmp + (size_t)y * p.pw, a->out_w);
+#endif
             continue;
         }
         tm_rt_rqv_init(&rq, a, c);

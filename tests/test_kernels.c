@@ -725,6 +725,42 @@ START_TEST(simd_depthwise_3x3_stride1)
 }
 END_TEST
 
+/* The streamed plan's depthwise windows: out_h + 2 input rows, no top
+ * padding (the window holds it), the model's widths and ones either side
+ * of a 32-byte step, a ReLU clamp or none. */
+START_TEST(simd_depthwise_stream_windows)
+{
+    const int widths[] = {14, 28, 30, 61, 31, 32, 33, 64, 65};
+    tm_rng r;
+    tm_rng_seed(&r, 17);
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+        for (int v = 0; v < 16; v++) {
+            kcase k;
+            memset(&k, 0, sizeof k);
+            k.kind = TM_RT_KERNEL_DEPTHWISE;
+            k.a = base_args();
+            k.a.bits = v % 2 ? 4 : 8;
+            k.a.in_c = k.a.out_c = v % 4 < 2 ? 16 : 32;
+            k.a.out_h = 1 + v % 4;
+            k.a.in_h = k.a.out_h + 2;
+            k.a.in_w = k.a.out_w = widths[wi];
+            k.a.kh = k.a.kw = 3;
+            k.a.pad_top = 0;
+            k.a.pad_left = 1;
+            kcase_fill(&k, &r);
+            if (v >= 8) {
+                k.a.act_min = k.a.out_zp;
+                k.a.act_max = 127;
+            } else if (v >= 4) {
+                k.a.act_min = -128;
+                k.a.act_max = 127;
+            }
+            kcase_compare(&k, "stream window");
+            kcase_free(&k);
+        }
+}
+END_TEST
+
 /* The fused reference model's layers (docs/reference-model.md). */
 START_TEST(simd_matches_reference_model_shapes)
 {
@@ -1153,6 +1189,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, simd_matches_reference_large);
     tcase_add_test(tc, simd_matches_reference_model_shapes);
     tcase_add_test(tc, simd_depthwise_3x3_stride1);
+    tcase_add_test(tc, simd_depthwise_stream_windows);
     tcase_add_test(tc, simd_requant_edges);
     tcase_add_test(tc, scratch_of_every_isa);
     tcase_add_test(tc, bad_arguments_are_rejected);

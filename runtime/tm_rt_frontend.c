@@ -462,16 +462,55 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
         if (K > 0) {
             int k = 0;
 #if defined(__SSE2__)
-            /* four coefficients a step, each summed over the bands in the
-             * reference's order: the same float operations, lane by lane */
-            for (; k + 4 <= K; k += 4) {
-                __m128 acc = _mm_setzero_ps();
-                float v[4];
-                for (int b = 0; b < M; b++)
-                    acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(fe->dct + TM_RT_FE_DCT_AT(k, b, K, M)),
-                                                     _mm_set1_ps(mel[b])));
-                _mm_storeu_ps(v, acc);
-                for (int i = 0; i < 4; i++)
+            /* Up to sixteen coefficients a pass over the bands, four a
+             * vector, each lane summed over the bands in the reference's
+             * order: the same float operations. A last vector of 1 to 3
+             * coefficients reads up to 3 floats past the table, into the
+             * per-call buffers the layout puts after it (frame, power, mel:
+             * at least 5 floats); those lanes are dropped. */
+            for (; k < K; k += 16) {
+                __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                float v[16];
+                int nk = K - k < 16 ? K - k : 16;
+                const float *d = fe->dct + TM_RT_FE_DCT_AT(k, 0, K, M);
+#define TM_RT_FE_DCT_ADD(acc, j) acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(d + (j)), m))
+                switch ((nk + 3) / 4) {
+                case 4:
+                    for (int b = 0; b < M; b++, d += TM_RT_FE_DCT_AT(0, 1, K, M)) {
+                        __m128 m = _mm_set1_ps(mel[b]);
+                        TM_RT_FE_DCT_ADD(a0, 0);
+                        TM_RT_FE_DCT_ADD(a1, 4);
+                        TM_RT_FE_DCT_ADD(a2, 8);
+                        TM_RT_FE_DCT_ADD(a3, 12);
+                    }
+                    break;
+                case 3:
+                    for (int b = 0; b < M; b++, d += TM_RT_FE_DCT_AT(0, 1, K, M)) {
+                        __m128 m = _mm_set1_ps(mel[b]);
+                        TM_RT_FE_DCT_ADD(a0, 0);
+                        TM_RT_FE_DCT_ADD(a1, 4);
+                        TM_RT_FE_DCT_ADD(a2, 8);
+                    }
+                    break;
+                case 2:
+                    for (int b = 0; b < M; b++, d += TM_RT_FE_DCT_AT(0, 1, K, M)) {
+                        __m128 m = _mm_set1_ps(mel[b]);
+                        TM_RT_FE_DCT_ADD(a0, 0);
+                        TM_RT_FE_DCT_ADD(a1, 4);
+                    }
+                    break;
+                default:
+                    for (int b = 0; b < M; b++, d += TM_RT_FE_DCT_AT(0, 1, K, M)) {
+                        __m128 m = _mm_set1_ps(mel[b]);
+                        TM_RT_FE_DCT_ADD(a0, 0);
+                    }
+                }
+#undef TM_RT_FE_DCT_ADD
+                _mm_storeu_ps(v, a0);
+                _mm_storeu_ps(v + 4, a1);
+                _mm_storeu_ps(v + 8, a2);
+                _mm_storeu_ps(v + 12, a3);
+                for (int i = 0; i < nk; i++)
                     out[(size_t)(k + i) * T + t] = v[i];
             }
 #endif

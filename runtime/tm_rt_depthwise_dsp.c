@@ -154,14 +154,14 @@ TM_RT_DSP_INLINE void tm_rt_dw_blocks_n(const tm_rt_dw_job *j, int three)
         }
         {
             /* the job's weights and base are doubled: s is the 2 acc SMMLAR takes */
-            const int32_t m = j->mult, kq = j->k, rs = j->rs, t0 = s0, t1 = s1, t2 = s2, t3 = s3;
-            int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
-            int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+            const int32_t m = j->mult, kq = j->k, rs = j->rs;
+            int32_t h0 = tm_rt_dsp_smmlar(s0, m, kq), h1 = tm_rt_dsp_smmlar(s1, m, kq);
+            int32_t h2 = tm_rt_dsp_smmlar(s2, m, kq), h3 = tm_rt_dsp_smmlar(s3, m, kq);
             if (j->negfix) {
-                h0 += t0 >> 31;
-                h1 += t1 >> 31;
-                h2 += t2 >> 31;
-                h3 += t3 >> 31;
+                h0 += s0 >> 31;
+                h1 += s1 >> 31;
+                h2 += s2 >> 31;
+                h3 += s3 >> 31;
             }
             tm_rt_dsp_store4(j->out + 4 * b, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
         }

@@ -47,6 +47,31 @@ static void tm_rt_dw_row(const int16_t *base, const int32_t *toff, size_t k, con
     }
 }
 
+/* The nine taps of one vector of positions from r0 on (rows at pw), bias b
+ * first: lo and hi halves as tm_rt_store takes them. */
+TM_RT_INLINE void tm_rt_dw3_sums16(const int16_t *r0, int pw, tm_v w0, tm_v w1, tm_v w2, tm_v w3, tm_v w4,
+                                 tm_v b, tm_v *lo, tm_v *hi)
+{
+    const int16_t *r1 = r0 + pw, *r2 = r1 + pw;
+    tm_v u = V_LOAD(r0), v = V_LOAD(r0 + 1);
+    tm_v al = V_ADD(b, V_MADD(V_UNPLO(u, v), w0)), ah = V_ADD(b, V_MADD(V_UNPHI(u, v), w0));
+    u = V_LOAD(r0 + 2);
+    v = V_LOAD(r1);
+    al = V_ADD(al, V_MADD(V_UNPLO(u, v), w1));
+    ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w1));
+    u = V_LOAD(r1 + 1);
+    v = V_LOAD(r1 + 2);
+    al = V_ADD(al, V_MADD(V_UNPLO(u, v), w2));
+    ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w2));
+    u = V_LOAD(r2);
+    v = V_LOAD(r2 + 1);
+    al = V_ADD(al, V_MADD(V_UNPLO(u, v), w3));
+    ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w3));
+    u = V_LOAD(r2 + 2); /* its partner's weight is 0: pair it with itself */
+    *lo = V_ADD(al, V_MADD(V_UNPLO(u, u), w4));
+    *hi = V_ADD(ah, V_MADD(V_UNPHI(u, u), w4));
+}
+
 /* 3x3 stride 1 on the flat plane: the taps sit at fixed distances from
  * three row pointers, so offsets and weights stay in registers (the int8
  * stores would otherwise force them to be reloaded every vector). Pairs as
@@ -60,24 +85,8 @@ static void tm_rt_dw_row3(const int16_t *base, int pw, const int32_t *wp, const 
     const tm_rt_rqv q = *rq; /* a local copy: the int8 stores cannot alias it */
     int x;
     for (x = 0; x + TM_RT_VX <= n; x += TM_RT_VX) {
-        const int16_t *r0 = base + x, *r1 = r0 + pw, *r2 = r1 + pw;
-        tm_v u = V_LOAD(r0), v = V_LOAD(r0 + 1);
-        tm_v al = V_ADD(b, V_MADD(V_UNPLO(u, v), w0)), ah = V_ADD(b, V_MADD(V_UNPHI(u, v), w0));
-        u = V_LOAD(r0 + 2);
-        v = V_LOAD(r1);
-        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w1));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w1));
-        u = V_LOAD(r1 + 1);
-        v = V_LOAD(r1 + 2);
-        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w2));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w2));
-        u = V_LOAD(r2);
-        v = V_LOAD(r2 + 1);
-        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w3));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w3));
-        u = V_LOAD(r2 + 2); /* its partner's weight is 0: pair it with itself */
-        al = V_ADD(al, V_MADD(V_UNPLO(u, u), w4));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, u), w4));
+        tm_v al, ah;
+        tm_rt_dw3_sums16(base + x, pw, w0, w1, w2, w3, w4, b, &al, &ah);
         tm_rt_store(al, ah, &q, out + x, TM_RT_VX);
     }
 }
@@ -185,25 +194,9 @@ TM_RT_INLINE void tm_rt_dw_row3_q(const int16_t *base, int pw, const int32_t *wp
                   amax = _mm256_castsi256_si128(k->amax);
     int x;
     for (x = 0; x + 16 <= n; x += 16) {
-        const int16_t *r0 = base + x, *r1 = r0 + pw, *r2 = r1 + pw;
-        tm_v u = V_LOAD(r0), v = V_LOAD(r0 + 1), p;
-        tm_v al = V_ADD(b, V_MADD(V_UNPLO(u, v), w0)), ah = V_ADD(b, V_MADD(V_UNPHI(u, v), w0));
+        tm_v al, ah, p;
         __m128i r;
-        u = V_LOAD(r0 + 2);
-        v = V_LOAD(r1);
-        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w1));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w1));
-        u = V_LOAD(r1 + 1);
-        v = V_LOAD(r1 + 2);
-        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w2));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w2));
-        u = V_LOAD(r2);
-        v = V_LOAD(r2 + 1);
-        al = V_ADD(al, V_MADD(V_UNPLO(u, v), w3));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, v), w3));
-        u = V_LOAD(r2 + 2); /* its partner's weight is 0: pair it with itself */
-        al = V_ADD(al, V_MADD(V_UNPLO(u, u), w4));
-        ah = V_ADD(ah, V_MADD(V_UNPHI(u, u), w4));
+        tm_rt_dw3_sums16(base + x, pw, w0, w1, w2, w3, w4, b, &al, &ah);
         /* al: positions 0-3 | 8-11, ah: 4-7 | 12-15 */
         p = _mm256_packs_epi32(
             _mm256_sub_epi32(tm_rt_dw3_rq8(al, mult, d, dn, rse, rso, sign), kz),

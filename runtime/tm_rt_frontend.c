@@ -159,7 +159,7 @@ static void tm_rt_band_range(const tm_rt_frontend_config *c, int nfft, const dou
 
 typedef struct tm_rt_fe_layout {
     size_t window, fft, fft_bytes, mel_start, mel_len, mel_w, dct, frame, power, mel, total;
-    int empty_band, edges_bad; /* some band holds no bin; band edges coincide */
+    int empty_band, edges_bad; /* from the band edges: a band holds no bin; edges coincide */
 } tm_rt_fe_layout;
 
 static int tm_rt_fe_carve(size_t *off, size_t count, size_t elem, size_t *at)
@@ -174,10 +174,11 @@ static int tm_rt_fe_carve(size_t *off, size_t count, size_t elem, size_t *at)
 
 /* Region offsets for a config whose fields are already in range; 0 when the
  * sizes overflow size_t. The count of mel weights comes from the band edges
- * (setting L->empty_band and L->edges_bad) or, with tables, from the band lengths init stored there
- * (tm_rt_frontend_ready: the edges take log and pow in double precision, in
- * software on a Cortex-M4F); 0 when they lie past avail bytes of a
- * workspace that tables, its aligned start, lies within alignment of. */
+ * (setting L->empty_band and L->edges_bad), or with tables (the aligned
+ * start of a workspace of avail bytes: tm_rt_frontend_ready) from the band
+ * lengths init stored there, as the edges take log and pow in double
+ * precision, in software on a Cortex-M4F; 0 when those lengths would lie
+ * past the workspace. */
 static int tm_rt_fe_plan_layout(const tm_rt_frontend_config *c, tm_rt_fe_layout *L,
                                 const unsigned char *tables, size_t avail)
 {

@@ -8,7 +8,9 @@
 # ROWS test rows are decoded on the host (tinym2net-run --dump-inputs) and
 # linked into the image as raw PCM and pixels, so the front end, the
 # standardisation and the network all run on the device. The host reference
-# is runtime/tools/tm_rt_run_inputs.c built for x86-64.
+# is runtime/tools/tm_rt_run_inputs.c built for x86-64. The file has the
+# default (streamed) plan, so the -O2 images also run its chains widened within
+# the model's scratch (tm_rt_stream.c), which the host never executes for them.
 #
 #   parity.sh BUILD_DIR [ROWS]     (default 8)
 # Exit 77 (skip) without arm-none-eabi-gcc, qemu-system-arm or $TINYM2NET_DATA.

@@ -94,6 +94,17 @@ static void run_exact(const tm_rt_model *m, uint32_t seed, int8_t *out)
     free(raw);
 }
 
+/* a and b give the same logits on three inputs, each run in exactly its memory. */
+static void expect_same_logits(const tm_rt_model *a, const tm_rt_model *b)
+{
+    for (uint32_t seed = 1; seed <= 3; seed++) {
+        int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES];
+        run_exact(a, seed, l1);
+        run_exact(b, seed, l2);
+        ck_assert_int_eq(memcmp(l1, l2, a->n_classes), 0);
+    }
+}
+
 static void check_own_need(int which)
 {
     size_t size = 0;
@@ -151,12 +162,7 @@ static void check_larger_bound(int which)
     ck_assert_uint_eq(mb.scratch_bytes, bound);
     ck_assert_uint_eq(mb.scratch_need, m.scratch_need);
     ck_assert_uint_eq(tm_rt_model_memory_bytes(&mb), tm_rt_model_memory_bytes(&m));
-    for (uint32_t seed = 1; seed <= 3; seed++) {
-        int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES];
-        run_exact(&m, seed, l1);
-        run_exact(&mb, seed, l2);
-        ck_assert_int_eq(memcmp(l1, l2, m.n_classes), 0);
-    }
+    expect_same_logits(&m, &mb);
     free(big);
     free(bytes);
 }
@@ -176,12 +182,7 @@ static void check_streamed_fits(int which)
     ck_assert_uint_eq(ms.flags, TM_RT_FLAG_STREAM);
     ck_assert_uint_gt(ms.scratch_need, 0); /* the windows, on every build */
     ck_assert_uint_le(ms.scratch_need, ms.scratch_bytes);
-    for (uint32_t seed = 1; seed <= 3; seed++) {
-        int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES];
-        run_exact(&mf, seed, l1);
-        run_exact(&ms, seed, l2);
-        ck_assert_int_eq(memcmp(l1, l2, mf.n_classes), 0);
-    }
+    expect_same_logits(&mf, &ms);
     free(flat);
     free(str);
 }
@@ -301,12 +302,7 @@ START_TEST(wider_chains_keep_every_target_ram)
             tm_rt_model mf;
             ck_assert_int_eq(tm_rt_model_open(&mf, flat, nf), TM_RT_OK);
             ck_assert_uint_eq(mf.flags, 0);
-            for (uint32_t seed = 1; seed <= 3; seed++) {
-                int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES];
-                run_exact(&mf, seed, l1);
-                run_exact(&m, seed, l2);
-                ck_assert_int_eq(memcmp(l1, l2, mf.n_classes), 0);
-            }
+            expect_same_logits(&mf, &m);
             free(flat);
         }
         free(bytes);

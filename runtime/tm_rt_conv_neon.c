@@ -137,33 +137,25 @@ TM_RT_ROWFN void tm_rt_conv_row(const int16_t *base, const int32_t *toff, size_t
     }
 }
 
-/* Tap t of 4-bit weights into int16 sums s0..s7 of positions xv. */
+/* Tap t of 4-bit weights into int16 sums s0..s7 of positions xv: lane c of
+ * wv (Armv7 has no by-lane form over a whole q register). */
 #if defined(__aarch64__)
-#define TM_RT_MLA16(s, xv)                                                                   \
-    do {                                                                                     \
-        s##0 = vmlaq_laneq_s16(s##0, xv, wv, 0);                                             \
-        s##1 = vmlaq_laneq_s16(s##1, xv, wv, 1);                                             \
-        s##2 = vmlaq_laneq_s16(s##2, xv, wv, 2);                                             \
-        s##3 = vmlaq_laneq_s16(s##3, xv, wv, 3);                                             \
-        s##4 = vmlaq_laneq_s16(s##4, xv, wv, 4);                                             \
-        s##5 = vmlaq_laneq_s16(s##5, xv, wv, 5);                                             \
-        s##6 = vmlaq_laneq_s16(s##6, xv, wv, 6);                                             \
-        s##7 = vmlaq_laneq_s16(s##7, xv, wv, 7);                                             \
-    } while (0)
+#define TM_RT_MLAQ_LANE(acc, xv, c) vmlaq_laneq_s16(acc, xv, wv, c)
 #else
+#define TM_RT_MLAQ_LANE(acc, xv, c)                                                          \
+    vmlaq_lane_s16(acc, xv, (c) < 4 ? vget_low_s16(wv) : vget_high_s16(wv), (c) & 3)
+#endif
 #define TM_RT_MLA16(s, xv)                                                                   \
     do {                                                                                     \
-        int16x4_t wl = vget_low_s16(wv), wh = vget_high_s16(wv);                             \
-        s##0 = vmlaq_lane_s16(s##0, xv, wl, 0);                                              \
-        s##1 = vmlaq_lane_s16(s##1, xv, wl, 1);                                              \
-        s##2 = vmlaq_lane_s16(s##2, xv, wl, 2);                                              \
-        s##3 = vmlaq_lane_s16(s##3, xv, wl, 3);                                              \
-        s##4 = vmlaq_lane_s16(s##4, xv, wh, 0);                                              \
-        s##5 = vmlaq_lane_s16(s##5, xv, wh, 1);                                              \
-        s##6 = vmlaq_lane_s16(s##6, xv, wh, 2);                                              \
-        s##7 = vmlaq_lane_s16(s##7, xv, wh, 3);                                              \
+        s##0 = TM_RT_MLAQ_LANE(s##0, xv, 0);                                                 \
+        s##1 = TM_RT_MLAQ_LANE(s##1, xv, 1);                                                 \
+        s##2 = TM_RT_MLAQ_LANE(s##2, xv, 2);                                                 \
+        s##3 = TM_RT_MLAQ_LANE(s##3, xv, 3);                                                 \
+        s##4 = TM_RT_MLAQ_LANE(s##4, xv, 4);                                                 \
+        s##5 = TM_RT_MLAQ_LANE(s##5, xv, 5);                                                 \
+        s##6 = TM_RT_MLAQ_LANE(s##6, xv, 6);                                                 \
+        s##7 = TM_RT_MLAQ_LANE(s##7, xv, 7);                                                 \
     } while (0)
-#endif
 
 /* 4-bit weights, up to 16 taps: 16 positions at once (positions x0 .. x0 + 15). */
 TM_RT_INLINE void tm_rt_conv_row4_16(const int16_t *base, const int32_t *toff, size_t k,

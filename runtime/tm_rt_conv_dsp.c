@@ -228,6 +228,20 @@ TM_RT_DSP_INLINE void tm_rt_dsp_gather_row4(const tm_rt_conv_args *a, int oy0, i
     uint32_t tw[64], *w = tw, *o = (uint32_t *)(void *)blk;
     size_t done = 0, n;
     int ci, ky, kx;
+    if (inside && kp <= 64 && oy0 >= a->pad_top && oy0 - a->pad_top + a->kh <= in_h) {
+        /* every tap inside (most blocks): no bounds, no flush */
+        const int8_t *r0 = a->input + (size_t)(oy0 - a->pad_top) * (size_t)in_w + ix0;
+        for (ci = 0; ci < a->in_c; ci++, r0 += plane) {
+            const int8_t *r = r0;
+            for (ky = 0; ky < a->kh; ky++, r += in_w)
+                for (kx = 0; kx < kw; kx++)
+                    *w++ = tm_rt_dsp_ld32(r + kx);
+        }
+        while (w < tw + kp)
+            *w++ = zp4;
+        tm_rt_dsp_pairs(tw, kp, 0, kf, bits, zz, o);
+        return;
+    }
     for (ci = 0; ci < a->in_c; ci++)
         for (ky = 0; ky < a->kh; ky++) {
             int iy = oy0 - a->pad_top + ky, ix = ix0;
@@ -496,12 +510,19 @@ TM_RT_DSP_INLINE void tm_rt_dsp_ld2(const uint32_t **c, int32_t *x0, int32_t *x1
     *c = p;
 }
 
+/* plain: no sign term, no clamp past SSAT's (act_min = out_zp = -128,
+ * act_max = 127: every ReLU layer of a calibrated model), known at compile
+ * time so those blocks pay nothing for them */
 TM_RT_DSP_INLINE void tm_rt_dsp_job_out(const tm_rt_dsp_job *j, int8_t *out, int32_t t0, int32_t t1,
-                                        int32_t t2, int32_t t3)
+                                        int32_t t2, int32_t t3, int plain)
 {
     const int32_t m = j->mult, kq = j->k, rs = j->rs;
     int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
     int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+    if (plain) {
+        tm_rt_dsp_store4p(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs);
+        return;
+    }
     if (j->negfix) {
         h0 += t0 >> 31;
         h1 += t1 >> 31;
@@ -511,13 +532,28 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job_out(const tm_rt_dsp_job *j, int8_t *out, int
     tm_rt_dsp_store4(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
 }
 
-static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
+TM_RT_DSP_INLINE void tm_rt_dsp_job8_body(const tm_rt_dsp_job *j, int plain)
 {
     const uint32_t *c = j->cols;
     int8_t *out;
     for (out = j->out; out != j->oend; out += 4) {
-        int32_t s0 = (int32_t)j->bias, s1 = s0, s2 = s0, s3 = s0;
+        const int32_t b = (int32_t)j->bias;
+        int32_t s0, s1, s2, s3;
         const uint8_t *row = j->row, *end = j->end;
+        {
+            /* the first group from the bias itself (every row has one) */
+            uint32_t v = tm_rt_dsp_ld32(row);
+            int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s0 = __smlad(wb, x1, __smlad(wa, x0, b));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s1 = __smlad(wb, x1, __smlad(wa, x0, b));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s2 = __smlad(wb, x1, __smlad(wa, x0, b));
+            tm_rt_dsp_ld2(&c, &x0, &x1);
+            s3 = __smlad(wb, x1, __smlad(wa, x0, b));
+            row += 4;
+        }
         for (; row < end; row += 4) {
             uint32_t v = tm_rt_dsp_ld32(row);
             int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
@@ -531,9 +567,15 @@ static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
             s3 = __smlad(wb, x1, __smlad(wa, x0, s3));
         }
         tm_rt_dsp_job_out(j, out, (int32_t)((uint32_t)s0 << 1), (int32_t)((uint32_t)s1 << 1),
-                          (int32_t)((uint32_t)s2 << 1), (int32_t)((uint32_t)s3 << 1));
+                          (int32_t)((uint32_t)s2 << 1), (int32_t)((uint32_t)s3 << 1), plain);
     }
 }
+
+static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job8_body(j, 0);
+}
+
 
 #if !defined(__OPTIMIZE_SIZE__)
 /* A half group of 1 or 2 taps: its taps 2 and 3 meet zero columns, so only
@@ -574,7 +616,7 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job4_body(const tm_rt_dsp_job *j, int half, int 
         else
             TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, "");
         (void)wb;
-        tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3); /* 16 x acc -> 2 x acc */
+        tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3, 0); /* 16 x acc -> 2 x acc */
     }
 }
 
@@ -601,6 +643,211 @@ static __attribute__((noinline)) void tm_rt_dsp_job4h2(const tm_rt_dsp_job *j)
 static __attribute__((noinline)) void tm_rt_dsp_job4q2(const tm_rt_dsp_job *j)
 {
     tm_rt_dsp_job4_body(j, 2, 0);
+}
+
+/* int4 jobs at 4096 x acc, for channels whose 4096 x (acc + bias) stays
+ * below 2^31 (taps up to 256) and rs <= 11. A weight word's nibbles ANDed
+ * with 0xF000F000 after a shift of 12, 4, 8 or 0 are the pairs (t0, t4),
+ * (t2, t6), (t1, t5), (t3, t7) at the top of each halfword, 4096 x each
+ * weight: one instruction per pair (the 16 x jobs take 7 per group for 4),
+ * in the columns' order, so the gather is the same. The requantisation
+ * takes 4096 x acc directly: with e = 12,
+ *   floor((SMMULR(2 acc, m) + k - n) / 2^rs)
+ *     = floor((floor(4096 acc m / 2^32) + 2^10 + (k - n) 2^11) / 2^(rs + 11))
+ * (nested floors of integers; n the sign term), so SMMLA with
+ * K = 2^10 + k 2^11, one ASR by rs + 11 and n as -2^11: no shift back to
+ * 2 x acc. |K| < 2^30 for rs <= 11. */
+#define TM_RT_DSP_G4K                                                                          \
+    "ldr %[v], [%[row]], #4\n\t"                                                               \
+    "and %[wa], %[mk], %[v], lsl #12\n\t"                                                      \
+    "and %[wb], %[mk], %[v], lsl #4\n\t" TM_RT_DSP_A4                                          \
+    "and %[wa], %[mk], %[v], lsl #8\n\t"                                                       \
+    "and %[wb], %[mk], %[v]\n\t" TM_RT_DSP_A4
+#define TM_RT_DSP_LOOP4K "1:\n\t" TM_RT_DSP_G4K "cmp %[row], %[end]\n\tbne 1b\n\t"
+/* A row's first group with s0 = the bias: s1..s3 start from it (positions
+ * 1 to 3 read ahead of 0), no copies of the bias. */
+#define TM_RT_DSP_G4K_FIRST                                                                    \
+    "ldr %[v], [%[row]], #4\n\t"                                                               \
+    "and %[wa], %[mk], %[v], lsl #12\n\t"                                                      \
+    "and %[wb], %[mk], %[v], lsl #4\n\t"                                                       \
+    "ldrd %[x0], %[x1], [%[c], #8]\n\t"                                                        \
+    "smlad %[s1], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "smlad %[s1], %[wb], %[x1], %[s1]\n\t"                                                     \
+    "ldrd %[x0], %[x1], [%[c], #16]\n\t"                                                       \
+    "smlad %[s2], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "smlad %[s2], %[wb], %[x1], %[s2]\n\t"                                                     \
+    "ldrd %[x0], %[x1], [%[c], #24]\n\t"                                                       \
+    "smlad %[s3], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "smlad %[s3], %[wb], %[x1], %[s3]\n\t"                                                     \
+    "ldrd %[x0], %[x1], [%[c]], #32\n\t"                                                       \
+    "smlad %[s0], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "smlad %[s0], %[wb], %[x1], %[s0]\n\t"                                                     \
+    "and %[wa], %[mk], %[v], lsl #8\n\t"                                                       \
+    "and %[wb], %[mk], %[v]\n\t" TM_RT_DSP_A4
+/* the half group from the halfword h: v = h | h << 20 puts t1, t0 at bits
+ * 4 and 20 (shift 8: (t1, t0)) and t3, t2 at bits 12 and 28 ((t3, t2)) */
+#define TM_RT_DSP_HALF4K                                                                       \
+    "ldrh %[v], [%[row]]\n\t"                                                                  \
+    "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
+    "and %[wa], %[mk], %[v], lsl #8\n\t"                                                       \
+    "and %[wb], %[mk], %[v]\n\t" TM_RT_DSP_A4
+#define TM_RT_DSP_HALF2K                                                                       \
+    "ldrh %[v], [%[row]]\n\t"                                                                  \
+    "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
+    "and %[wa], %[mk], %[v], lsl #8\n\t"                                                       \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s0], %[wa], %[x0], %[s0]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s1], %[wa], %[x0], %[s1]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s2], %[wa], %[x0], %[s2]\n\t"                                                     \
+    "ldr %[x0], [%[c]], #8\n\t"                                                                \
+    "smlad %[s3], %[wa], %[x0], %[s3]\n\t"
+#define TM_RT_DSP_ASM4K_OUTS                                                                   \
+    [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [c] "+r"(c), [row] "+r"(row),  \
+        [v] "=&r"(v), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1)
+/* with a loop (end is its bound) / straight-line groups (one register fewer) */
+#define TM_RT_DSP_ASM4K(BODY) __asm__(BODY : TM_RT_DSP_ASM4K_OUTS : [end] "r"(end), [mk] "r"(mk) : "cc", "memory")
+#define TM_RT_DSP_ASM4U(BODY) __asm__(BODY : TM_RT_DSP_ASM4K_OUTS : [mk] "r"(mk) : "memory")
+/* starting with TM_RT_DSP_G4K_FIRST: s1..s3 are outputs only */
+#define TM_RT_DSP_ASM4K_F_OUTS                                                                 \
+    [s0] "+r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [c] "+r"(c), [row] "+r"(row), \
+        [v] "=&r"(v), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1)
+#define TM_RT_DSP_ASM4KF(BODY)                                                                 \
+    __asm__(TM_RT_DSP_G4K_FIRST BODY : TM_RT_DSP_ASM4K_F_OUTS : [end] "r"(end), [mk] "r"(mk) : "cc", "memory")
+#define TM_RT_DSP_ASM4UF(BODY) __asm__(TM_RT_DSP_G4K_FIRST BODY : TM_RT_DSP_ASM4K_F_OUTS : [mk] "r"(mk) : "memory")
+
+/* The forms of a row: 1 to 4 whole groups straight, more in a loop, the
+ * loop then a half group (of 3 or 4 taps / of 1 or 2), a half group alone. */
+enum { TM_RT_DSP_F4K_LOOP = 0, TM_RT_DSP_F4K_LH = 5, TM_RT_DSP_F4K_H, TM_RT_DSP_F4K_LH2, TM_RT_DSP_F4K_H2, TM_RT_DSP_F4K_N };
+
+TM_RT_DSP_INLINE void tm_rt_dsp_job4k_body(const tm_rt_dsp_job *j, int form, int plain)
+{
+    const uint32_t *c = j->cols;
+    const uint32_t mk = 0xF000F000u;
+    int8_t *out;
+    for (out = j->out; out != j->oend; out += 4) {
+        int32_t s0 = (int32_t)j->bias, s1, s2, s3, x0, x1;
+        const uint8_t *row = j->row, *end = j->end;
+        uint32_t v, wa, wb;
+        /* the half-group forms may have no whole group to start with */
+        if (form >= TM_RT_DSP_F4K_LH)
+            s1 = s2 = s3 = s0;
+        switch (form) {
+        case 1: TM_RT_DSP_ASM4UF(""); break;
+        case 2: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K); break;
+        case 3: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K TM_RT_DSP_G4K); break;
+        case 4: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K TM_RT_DSP_G4K TM_RT_DSP_G4K); break;
+        case TM_RT_DSP_F4K_LH: TM_RT_DSP_ASM4K(TM_RT_DSP_LOOP4K TM_RT_DSP_HALF4K); break;
+        case TM_RT_DSP_F4K_H: TM_RT_DSP_ASM4U(TM_RT_DSP_HALF4K); break;
+        case TM_RT_DSP_F4K_LH2: TM_RT_DSP_ASM4K(TM_RT_DSP_LOOP4K TM_RT_DSP_HALF2K); break;
+        case TM_RT_DSP_F4K_H2: TM_RT_DSP_ASM4U(TM_RT_DSP_HALF2K); break;
+        default: TM_RT_DSP_ASM4KF(TM_RT_DSP_LOOP4K); break; /* five groups or more */
+        }
+        (void)end;
+        (void)wb;
+        (void)x1;
+        {
+            const int32_t m = j->mult, kq = j->k, rs = j->rs;
+            int32_t h0 = tm_rt_dsp_smmla(s0, m, kq), h1 = tm_rt_dsp_smmla(s1, m, kq);
+            int32_t h2 = tm_rt_dsp_smmla(s2, m, kq), h3 = tm_rt_dsp_smmla(s3, m, kq);
+            if (plain) {
+                tm_rt_dsp_store4p(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs);
+                continue;
+            }
+            if (j->negfix) {
+                h0 += (int32_t)((uint32_t)(s0 >> 31) << 11);
+                h1 += (int32_t)((uint32_t)(s1 >> 31) << 11);
+                h2 += (int32_t)((uint32_t)(s2 >> 31) << 11);
+                h3 += (int32_t)((uint32_t)(s3 >> 31) << 11);
+            }
+            tm_rt_dsp_store4(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
+        }
+    }
+}
+
+#define TM_RT_DSP_JOB4K(form)                                                                  \
+    static __attribute__((noinline)) void tm_rt_dsp_job4k_##form(const tm_rt_dsp_job *j)      \
+    {                                                                                          \
+        tm_rt_dsp_job4k_body(j, form, 0);                                                      \
+    }                                                                                          \
+    static __attribute__((noinline)) void tm_rt_dsp_job4kp_##form(const tm_rt_dsp_job *j)     \
+    {                                                                                          \
+        tm_rt_dsp_job4k_body(j, form, 1);                                                      \
+    }
+TM_RT_DSP_JOB4K(0)
+TM_RT_DSP_JOB4K(1)
+TM_RT_DSP_JOB4K(2)
+TM_RT_DSP_JOB4K(3)
+TM_RT_DSP_JOB4K(4)
+TM_RT_DSP_JOB4K(5)
+TM_RT_DSP_JOB4K(6)
+TM_RT_DSP_JOB4K(7)
+TM_RT_DSP_JOB4K(8)
+#undef TM_RT_DSP_JOB4K
+
+/* [plain][form] */
+static void (*const tm_rt_dsp_jobs4k[2][TM_RT_DSP_F4K_N])(const tm_rt_dsp_job *) = {
+    {tm_rt_dsp_job4k_0, tm_rt_dsp_job4k_1, tm_rt_dsp_job4k_2, tm_rt_dsp_job4k_3, tm_rt_dsp_job4k_4,
+     tm_rt_dsp_job4k_5, tm_rt_dsp_job4k_6, tm_rt_dsp_job4k_7, tm_rt_dsp_job4k_8},
+    {tm_rt_dsp_job4kp_0, tm_rt_dsp_job4kp_1, tm_rt_dsp_job4kp_2, tm_rt_dsp_job4kp_3, tm_rt_dsp_job4kp_4,
+     tm_rt_dsp_job4kp_5, tm_rt_dsp_job4kp_6, tm_rt_dsp_job4kp_7, tm_rt_dsp_job4kp_8}};
+
+static __attribute__((noinline)) void tm_rt_dsp_job8p(const tm_rt_dsp_job *j)
+{
+    tm_rt_dsp_job8_body(j, 1);
+}
+
+/* A tile's whole blocks for every output channel (every channel fast;
+ * int4: every channel 4096 x, tm_rt_dsp_q4k): a channel's requantisation
+ * constants are a few instructions from mult, shift and bias, where
+ * tm_rt_dsp_conv_run's set-up of a channel costs a hundred. */
+typedef struct tm_rt_dsp_tjob {
+    const tm_rt_conv_args *a;
+    void (*job)(const tm_rt_dsp_job *);
+    const uint8_t *last; /* the last channel's zero-padded row copy, or NULL */
+    size_t rb, rend;     /* row bytes; bytes of its whole groups */
+    int bits;
+} tm_rt_dsp_tjob;
+
+/* j: cols, negfix, lo4, hi4 set; p0 the tile's first position */
+static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0, int nblk)
+{
+    const tm_rt_conv_args *a = t->a;
+    const size_t n_pos = (size_t)a->out_h * (size_t)a->out_w;
+    /* tm_rt_dsp_rq_init's k = (1 + 2 out_zp) 2^(rs - 1) */
+    const uint32_t zk = 1u + 2u * (uint32_t)a->out_zp;
+    const uint8_t *row = (const uint8_t *)a->weights;
+    int8_t *out = a->output + p0;
+    int co;
+    for (co = 0; co < a->out_c; co++, row += t->rb, out += n_pos) {
+        const int32_t rs = -a->shift[co];
+        const uint32_t b = a->bias ? (uint32_t)a->bias[co] : 0u;
+        j->row = t->last && co + 1 == a->out_c ? t->last : row;
+        j->end = j->row + t->rend;
+        j->out = out;
+        j->oend = out + 4 * nblk;
+        j->mult = a->mult[co];
+        if (t->bits == 8) {
+            j->bias = b;
+            j->k = (int32_t)(zk << (rs - 1));
+            j->rs = rs;
+        } else {
+            j->bias = b * 4096u;
+            j->k = (int32_t)((zk << (rs + 10)) + 1024u);
+            j->rs = rs + 11;
+        }
+        t->job(j);
+    }
+}
+
+/* Channel c may take the 4096 x job: q fast, rs <= 11, 4096 x (|acc| +
+ * |bias|) below 2^31. */
+static int tm_rt_dsp_q4k(const tm_rt_dsp_rq *q, const tm_rt_conv_args *a, int c, uint32_t bound)
+{
+    int32_t b = a->bias ? a->bias[c] : 0;
+    uint32_t ab = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
+    return q->fast && q->rs <= 11 && bound < (1u << 19) && ab < (1u << 19) - bound;
 }
 #endif
 
@@ -664,11 +911,19 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
 #if !defined(__OPTIMIZE_SIZE__)
     /* the channel's whole blocks: one call, the same for every channel */
     const int h2 = half && (k & 7) <= 2; /* taps 2 and 3 of the half group: padding */
+    const int plain = !negfix && lo4 == 0x80808080u && hi4 == 0x7F7F7F7Fu;
     void (*const job)(const tm_rt_dsp_job *) = a->bits == 8 ? tm_rt_dsp_job8
                                                : !half      ? tm_rt_dsp_job4
                                                : ng         ? (h2 ? tm_rt_dsp_job4h2 : tm_rt_dsp_job4h)
                                                             : (h2 ? tm_rt_dsp_job4q2 : tm_rt_dsp_job4q);
-    const size_t rend = 4 * (ng + (size_t)(tail && !half));
+    const size_t ngw = ng + (size_t)(tail && !half), rend = 4 * ngw;
+    /* the 4096 x job of these rows (tm_rt_dsp_job4k_body's forms) */
+    const int form = !half ? (ngw <= 4 ? (int)ngw : TM_RT_DSP_F4K_LOOP)
+                     : ng  ? (h2 ? TM_RT_DSP_F4K_LH2 : TM_RT_DSP_F4K_LH)
+                           : (h2 ? TM_RT_DSP_F4K_H2 : TM_RT_DSP_F4K_H);
+    /* every channel fast (int4: 4096 x): all of a tile's channels at once */
+    int all = 1;
+    tm_rt_dsp_tjob t;
     tm_rt_dsp_job j;
     j.cols = (const uint32_t *)(const void *)cols;
     j.negfix = negfix;
@@ -679,11 +934,31 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
         memset(last, 0, 4 * (ng + 1));
         memcpy(last, (const uint8_t *)a->weights + (size_t)(a->out_c - 1) * rb, rb);
     }
+#if !defined(__OPTIMIZE_SIZE__)
+    for (co = 0; co < a->out_c && all; co++) {
+        tm_rt_dsp_rq q;
+        tm_rt_dsp_rq_init(&q, a, co, bound, lim);
+        all = q.fast && (a->bits == 8 || tm_rt_dsp_q4k(&q, a, co, bound));
+    }
+    t.a = a;
+    t.job = a->bits == 8 ? (plain ? tm_rt_dsp_job8p : tm_rt_dsp_job8) : tm_rt_dsp_jobs4k[plain][form];
+    t.last = tail ? last : NULL;
+    t.rb = rb;
+    t.rend = rend;
+    t.bits = a->bits;
+#endif
     for (p0 = 0; p0 < n_pos; p0 += tile) {
         int np = n_pos - p0 < tile ? n_pos - p0 : tile, nb = (np + 3) / 4;
         for (b = 0; b < nb; b++)
             tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, kp, kf, a->bits,
                              cols + (size_t)b * 4 * kp);
+#if !defined(__OPTIMIZE_SIZE__)
+        if (all && np >= 4) {
+            tm_rt_dsp_tile_run(&t, &j, p0, np / 4);
+            if (np % 4 == 0)
+                continue;
+        }
+#endif
         for (co = 0; co < a->out_c; co++) {
             const uint8_t *row = tail && co + 1 == a->out_c ? last : (const uint8_t *)a->weights + (size_t)co * rb;
             int8_t *out = a->output + (size_t)co * (size_t)n_pos + p0;
@@ -696,7 +971,9 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
                 bias = q.fast ? bias * 16u : 0u;
             b = 0;
 #if !defined(__OPTIMIZE_SIZE__)
-            if (q.fast && np >= 4) {
+            if (all && np >= 4) {
+                b = np / 4; /* tm_rt_dsp_tile_run did the whole blocks */
+            } else if (q.fast && np >= 4) {
                 j.row = row;
                 j.end = row + rend;
                 j.out = out;
@@ -825,26 +1102,42 @@ static __attribute__((noinline)) void tm_rt_dsp_drows8_u(const uint32_t *g, cons
     s[1] = s1;
 }
 
+/* int4 at 4096 x from zero (the caller adds s >> 12 per chunk of at most 256
+ * inputs, so 4096 x the sum stays below 2^31): a weight word's pairs are
+ * one AND each with 0xF000F000 after a shift of 12, 4, 8, 0, (w0, w4),
+ * (w2, w6), (w1, w5), (w3, w7) as tm_rt_dsp_xgroup lays the inputs out;
+ * fewer instructions than int8's two words and four SXTB16. */
+/* mk & (w << SH) as one AND (GCC shifts first, then ANDs an immediate) */
+#define TM_RT_DSP_ANDSH(SH)                                                                    \
+    TM_RT_DSP_INLINE uint32_t tm_rt_dsp_and##SH(uint32_t mk, uint32_t w)                       \
+    {                                                                                          \
+        uint32_t r;                                                                            \
+        __asm__("and %0, %1, %2, lsl #" #SH : "=r"(r) : "r"(mk), "r"(w));                     \
+        return r;                                                                              \
+    }
+TM_RT_DSP_ANDSH(12)
+TM_RT_DSP_ANDSH(8)
+TM_RT_DSP_ANDSH(4)
+#undef TM_RT_DSP_ANDSH
+
 static __attribute__((noinline)) void tm_rt_dsp_drows4_u(const uint32_t *g, const uint8_t *const *r, size_t n,
                                                          int32_t *s)
 {
     const uint8_t *r0 = r[0], *r1 = r[1];
-    const uint32_t *end = g + 4 * n;
-    int32_t s0 = s[0], s1 = s[1];
+    const uint32_t *end = g + 4 * n, mk = 0xF000F000u;
+    int32_t s0 = 0, s1 = 0;
     for (; g < end; g += 4, r0 += 4, r1 += 4) {
         int32_t x0 = (int32_t)g[0], x1 = (int32_t)g[1], x2 = (int32_t)g[2], x3 = (int32_t)g[3];
-        uint32_t w = tm_rt_dsp_ld32(r0), lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
-        s0 = __smlad(__sxtb16((int32_t)lo), x0, s0);
-        s0 = __smlad(tm_rt_dsp_sxtb16_r8(lo), x1, s0);
-        s0 = __smlad(__sxtb16((int32_t)hi), x2, s0);
-        s0 = __smlad(tm_rt_dsp_sxtb16_r8(hi), x3, s0);
+        uint32_t w = tm_rt_dsp_ld32(r0);
+        s0 = __smlad((int32_t)tm_rt_dsp_and12(mk, w), x0, s0);
+        s0 = __smlad((int32_t)tm_rt_dsp_and4(mk, w), x1, s0);
+        s0 = __smlad((int32_t)tm_rt_dsp_and8(mk, w), x2, s0);
+        s0 = __smlad((int32_t)(w & mk), x3, s0);
         w = tm_rt_dsp_ld32(r1);
-        lo = (w << 4) & 0xF0F0F0F0u;
-        hi = w & 0xF0F0F0F0u;
-        s1 = __smlad(__sxtb16((int32_t)lo), x0, s1);
-        s1 = __smlad(tm_rt_dsp_sxtb16_r8(lo), x1, s1);
-        s1 = __smlad(__sxtb16((int32_t)hi), x2, s1);
-        s1 = __smlad(tm_rt_dsp_sxtb16_r8(hi), x3, s1);
+        s1 = __smlad((int32_t)tm_rt_dsp_and12(mk, w), x0, s1);
+        s1 = __smlad((int32_t)tm_rt_dsp_and4(mk, w), x1, s1);
+        s1 = __smlad((int32_t)tm_rt_dsp_and8(mk, w), x2, s1);
+        s1 = __smlad((int32_t)(w & mk), x3, s1);
     }
     s[0] = s0;
     s[1] = s1;
@@ -862,7 +1155,8 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
 #if !defined(__OPTIMIZE_SIZE__)
     /* with scratch: the input unpacked once per chunk for every row, each
      * row's sum kept across chunks */
-    const size_t kg = k & ~(size_t)7, chunk = tm_rt_dsp_dense_chunk(k);
+    /* int4: chunks of at most 256 inputs (tm_rt_dsp_drows4_u) */
+    const size_t kg = k & ~(size_t)7, chunk = bits == 4 && k > 256 ? 256 : tm_rt_dsp_dense_chunk(k);
     uint32_t *gx = a->scratch && kg ? (uint32_t *)(void *)(((uintptr_t)a->scratch + 3u) & ~(uintptr_t)3u) : NULL;
     int32_t *sums = gx ? (int32_t *)(gx + chunk / 2) : NULL;
     if (sums) {
@@ -880,9 +1174,15 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
                 int32_t s[2];
                 r[0] = (const uint8_t *)a->weights + (size_t)co * rb + (bits == 8 ? c0 : c0 / 2);
                 r[1] = (const uint8_t *)a->weights + (size_t)c1 * rb + (bits == 8 ? c0 : c0 / 2);
-                s[0] = sums[co];
-                s[1] = sums[c1];
-                (bits == 8 ? tm_rt_dsp_drows8_u : tm_rt_dsp_drows4_u)(gx, r, n, s);
+                if (bits == 8) {
+                    s[0] = sums[co];
+                    s[1] = sums[c1];
+                    tm_rt_dsp_drows8_u(gx, r, n, s);
+                } else {
+                    tm_rt_dsp_drows4_u(gx, r, n, s); /* 4096 x this chunk's sums */
+                    s[0] = sums[co] + (s[0] >> 12);
+                    s[1] = sums[c1] + (s[1] >> 12);
+                }
                 sums[co] = s[0];
                 if (c1 != co)
                     sums[c1] = s[1];
@@ -915,7 +1215,7 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
             int c = co + i;
             uint32_t sum = (uint32_t)s[i];
             int32_t v;
-            if (bits == 4) {
+            if (bits == 4 && !sums) {
                 sum = (uint32_t)(s[i] >> 4); /* 16 x a sum below 2^31: exact */
             }
             for (t = kg; t < k; t++)

@@ -82,6 +82,14 @@ TM_RT_DSP_INLINE int32_t tm_rt_dsp_smmlar(int32_t n, int32_t m, int32_t a)
     return r;
 }
 
+/* Rd = Ra + floor(Rn Rm / 2^32). */
+TM_RT_DSP_INLINE int32_t tm_rt_dsp_smmla(int32_t n, int32_t m, int32_t a)
+{
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(n), "r"(m), "r"(a));
+    return r;
+}
+
 /* One output channel's requantisation. */
 typedef struct tm_rt_dsp_rq {
     int32_t mult, k, rs;
@@ -138,6 +146,17 @@ TM_RT_DSP_INLINE void tm_rt_dsp_store4(int8_t *out, int32_t v0, int32_t v1, int3
     __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
             : "+r"(w), "=&r"(t)
             : "r"(lo4), "r"(hi4));
+    memcpy(out, &w, 4);
+}
+
+/* tm_rt_dsp_store4 where act_min = -128 and act_max = 127 (SSAT is the
+ * clamp). */
+TM_RT_DSP_INLINE void tm_rt_dsp_store4p(int8_t *out, int32_t v0, int32_t v1, int32_t v2, int32_t v3)
+{
+    uint32_t w = (uint32_t)__ssat(v0, 8);
+    __asm__("bfi %0, %1, #8, #8\n\tbfi %0, %2, #16, #8\n\tbfi %0, %3, #24, #8"
+            : "+r"(w)
+            : "r"(__ssat(v1, 8)), "r"(__ssat(v2, 8)), "r"(__ssat(v3, 8)));
     memcpy(out, &w, 4);
 }
 

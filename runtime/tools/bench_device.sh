@@ -106,7 +106,7 @@ if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/d
 fi
 cm=$here/cortexm
 gcc -std=c99 -O2 -ffp-contract=off -I"$rt" "$rt"/*.c "$here/rt_icount_driver.c" -lm -o "$out/drv_host"
-mgroups=(--group 'conv=^tm_rt_(conv(_dsp|_ref)$|dsp_(gather|out4|dot|job))'
+mgroups=(--group 'conv=^tm_rt_(conv(_dsp|_ref)$|dsp_(gather|out4|dot|job|tile))'
          --group 'depthwise=^tm_rt_(depthwise|dw_)'
          --group 'dense=^tm_rt_(dense|dsp_(dense|drows))'
          --group 'requant=^tm_rt_(requant$|dsp_rq_exact)'

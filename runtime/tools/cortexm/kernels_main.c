@@ -8,7 +8,8 @@
  * and several of its chunks) and max pool. Most channels take the DSP kernels' short
  * requantisation; a share gets shifts, multipliers or biases outside it
  * (shift >= 0 or below -21, mult <= 0, |bias| near 2^31 so the sum may wrap)
- * to test the exact fallback too. Prints one line per kind and exits
+ * to test the exact fallback too; a quarter are ReLU layers as calibrated
+ * (out_zp = act_min = -128, act_max = 127). Prints one line per kind and exits
  * non-zero on the first mismatch. Needs no model: cm_inputs.h / cm_model.h
  * are not used. */
 #include <stdint.h>
@@ -92,12 +93,15 @@ int main(void)
             in[i] = (int8_t)(rnd() % 8 == 0 ? (rnd() & 1 ? 127 : -128) : (int)(rnd() & 255) - 128);
         for (size_t i = 0; i < rb * (size_t)a.out_c; i++)
             w[i] = (uint8_t)(a.bits == 8 ? (uint8_t)(int8_t)range(-127, 127) : (uint8_t)rnd());
+        /* half the layers have no odd channel, their shifts as calibrated
+         * models' (-12 to -1): the DSP conv's one-call-a-tile jobs */
+        int normal = rnd() & 1;
         for (int c = 0; c < a.out_c; c++) {
-            uint32_t odd = rnd() % 16;
+            uint32_t odd = normal ? 15 : rnd() % 16;
             bias[c] = odd == 0 ? (int32_t)(rnd() << 8 ^ rnd()) : range(-100000, 100000);
             mult[c] = odd == 1 ? 0 : odd == 2 ? -(int32_t)(rnd() & 0x3FFFFFFFu)
                                    : (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-            shift[c] = odd == 3 ? range(-31, -22) : odd == 4 ? range(0, 3) : range(-21, -1);
+            shift[c] = odd == 3 ? range(-31, -22) : odd == 4 ? range(0, 3) : normal ? range(-12, -1) : range(-21, -1);
         }
         a.input = in;
         a.in_zp = range(-128, 127);
@@ -108,6 +112,12 @@ int main(void)
         a.shift = shift;
         a.act_min = rnd() & 1 ? -128 : (rnd() & 1 ? a.out_zp : range(-128, 127));
         a.act_max = rnd() & 1 ? 127 : range(a.act_min, 127);
+        if (rnd() % 4 == 0) {
+            /* a calibrated ReLU layer: out_zp -128, no clamp past int8's
+             * (the DSP conv's plain jobs) */
+            a.out_zp = a.act_min = -128;
+            a.act_max = 127;
+        }
         size_t need = tm_rt_kernel_scratch_bytes(&a, kind);
         if (need > sizeof scratch)
             continue;

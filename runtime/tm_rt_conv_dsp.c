@@ -111,7 +111,7 @@ TM_RT_DSP_INLINE size_t tm_rt_dsp_cidx(size_t t, int j, int bits, size_t kf)
 }
 
 /* Bound on |sum of products| of one output: k taps of |x - zp| <= 255 and
- * |w| <= 128 (int8) or 8 (int4, and the accumulator is 16x). */
+ * |w| <= 128 (int8) or 8 (int4; its jobs scale it by 16 or 4096). */
 static uint32_t tm_rt_dsp_bound(size_t k, int bits)
 {
     uint64_t m = (uint64_t)k * 255u * (bits == 8 ? 128u : 8u);
@@ -645,18 +645,20 @@ static __attribute__((noinline)) void tm_rt_dsp_job4q2(const tm_rt_dsp_job *j)
     tm_rt_dsp_job4_body(j, 2, 0);
 }
 
-/* int4 jobs at 4096 x acc, for channels whose 4096 x (acc + bias) stays
- * below 2^31 (taps up to 256) and rs <= 11. A weight word's nibbles ANDed
+/* int4 jobs at 4096 x acc, for channels whose 4096 x (bound + |bias|)
+ * stays below 2^31 (bound: tm_rt_dsp_bound; up to 257 taps without a bias)
+ * and rs <= 11 (tm_rt_dsp_q4k). A weight word's nibbles ANDed
  * with 0xF000F000 after a shift of 12, 4, 8 or 0 are the pairs (t0, t4),
  * (t2, t6), (t1, t5), (t3, t7) at the top of each halfword, 4096 x each
  * weight: one instruction per pair (the 16 x jobs take 7 per group for 4),
  * in the columns' order, so the gather is the same. The requantisation
- * takes 4096 x acc directly: with e = 12,
+ * takes 4096 x acc directly: with n = 1 for acc < 0 (the sign term,
+ * negfix; else 0),
  *   floor((SMMULR(2 acc, m) + k - n) / 2^rs)
  *     = floor((floor(4096 acc m / 2^32) + 2^10 + (k - n) 2^11) / 2^(rs + 11))
- * (nested floors of integers; n the sign term), so SMMLA with
- * K = 2^10 + k 2^11, one ASR by rs + 11 and n as -2^11: no shift back to
- * 2 x acc. |K| < 2^30 for rs <= 11. */
+ * (nested floors of integers), so SMMLA with K = 2^10 + k 2^11, minus 2^11
+ * for n, and one ASR by rs + 11: no shift back to 2 x acc. |K| < 2^30 for
+ * rs <= 11. */
 #define TM_RT_DSP_G4K                                                                          \
     "ldr %[v], [%[row]], #4\n\t"                                                               \
     "and %[wa], %[mk], %[v], lsl #12\n\t"                                                      \
@@ -706,20 +708,36 @@ static __attribute__((noinline)) void tm_rt_dsp_job4q2(const tm_rt_dsp_job *j)
 #define TM_RT_DSP_ASM4K_OUTS                                                                   \
     [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [c] "+r"(c), [row] "+r"(row),  \
         [v] "=&r"(v), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1)
-/* with a loop (end is its bound) / straight-line groups (one register fewer) */
+/* with a loop (end is its bound) / straight-line groups (one register
+ * fewer). Thirteen registers with the loop: r0-r12 and lr, so it needs a
+ * build without a frame pointer or a reserved PIC register (the -O2 device
+ * builds; -Os leaves these jobs out). */
 #define TM_RT_DSP_ASM4K(BODY) __asm__(BODY : TM_RT_DSP_ASM4K_OUTS : [end] "r"(end), [mk] "r"(mk) : "cc", "memory")
-#define TM_RT_DSP_ASM4U(BODY) __asm__(BODY : TM_RT_DSP_ASM4K_OUTS : [mk] "r"(mk) : "memory")
+#define TM_RT_DSP_ASM4U(BODY) __asm__(BODY : TM_RT_DSP_ASM4K_OUTS : [mk] "r"(mk) : "cc", "memory")
 /* starting with TM_RT_DSP_G4K_FIRST: s1..s3 are outputs only */
 #define TM_RT_DSP_ASM4K_F_OUTS                                                                 \
     [s0] "+r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [c] "+r"(c), [row] "+r"(row), \
         [v] "=&r"(v), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1)
 #define TM_RT_DSP_ASM4KF(BODY)                                                                 \
     __asm__(TM_RT_DSP_G4K_FIRST BODY : TM_RT_DSP_ASM4K_F_OUTS : [end] "r"(end), [mk] "r"(mk) : "cc", "memory")
-#define TM_RT_DSP_ASM4UF(BODY) __asm__(TM_RT_DSP_G4K_FIRST BODY : TM_RT_DSP_ASM4K_F_OUTS : [mk] "r"(mk) : "memory")
+#define TM_RT_DSP_ASM4UF(BODY)                                                                 \
+    __asm__(TM_RT_DSP_G4K_FIRST BODY : TM_RT_DSP_ASM4K_F_OUTS : [mk] "r"(mk) : "cc", "memory")
 
-/* The forms of a row: 1 to 4 whole groups straight, more in a loop, the
- * loop then a half group (of 3 or 4 taps / of 1 or 2), a half group alone. */
-enum { TM_RT_DSP_F4K_LOOP = 0, TM_RT_DSP_F4K_LH = 5, TM_RT_DSP_F4K_H, TM_RT_DSP_F4K_LH2, TM_RT_DSP_F4K_H2, TM_RT_DSP_F4K_N };
+/* The forms of a row: 1 to 4 whole groups straight (form = the count),
+ * five or more in a loop (form 0), the loop then a half group (of 3 or 4
+ * taps / of 1 or 2), a half group alone. */
+enum {
+    TM_RT_DSP_F4K_LOOP = 0,
+    TM_RT_DSP_F4K_G1,
+    TM_RT_DSP_F4K_G2,
+    TM_RT_DSP_F4K_G3,
+    TM_RT_DSP_F4K_G4,
+    TM_RT_DSP_F4K_LH,
+    TM_RT_DSP_F4K_H,
+    TM_RT_DSP_F4K_LH2,
+    TM_RT_DSP_F4K_H2,
+    TM_RT_DSP_F4K_N
+};
 
 TM_RT_DSP_INLINE void tm_rt_dsp_job4k_body(const tm_rt_dsp_job *j, int form, int plain)
 {
@@ -734,15 +752,15 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job4k_body(const tm_rt_dsp_job *j, int form, int
         if (form >= TM_RT_DSP_F4K_LH)
             s1 = s2 = s3 = s0;
         switch (form) {
-        case 1: TM_RT_DSP_ASM4UF(""); break;
-        case 2: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K); break;
-        case 3: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K TM_RT_DSP_G4K); break;
-        case 4: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K TM_RT_DSP_G4K TM_RT_DSP_G4K); break;
+        case TM_RT_DSP_F4K_G1: TM_RT_DSP_ASM4UF(""); break;
+        case TM_RT_DSP_F4K_G2: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K); break;
+        case TM_RT_DSP_F4K_G3: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K TM_RT_DSP_G4K); break;
+        case TM_RT_DSP_F4K_G4: TM_RT_DSP_ASM4UF(TM_RT_DSP_G4K TM_RT_DSP_G4K TM_RT_DSP_G4K); break;
         case TM_RT_DSP_F4K_LH: TM_RT_DSP_ASM4K(TM_RT_DSP_LOOP4K TM_RT_DSP_HALF4K); break;
         case TM_RT_DSP_F4K_H: TM_RT_DSP_ASM4U(TM_RT_DSP_HALF4K); break;
         case TM_RT_DSP_F4K_LH2: TM_RT_DSP_ASM4K(TM_RT_DSP_LOOP4K TM_RT_DSP_HALF2K); break;
         case TM_RT_DSP_F4K_H2: TM_RT_DSP_ASM4U(TM_RT_DSP_HALF2K); break;
-        default: TM_RT_DSP_ASM4KF(TM_RT_DSP_LOOP4K); break; /* five groups or more */
+        default: TM_RT_DSP_ASM4KF(TM_RT_DSP_LOOP4K); break; /* TM_RT_DSP_F4K_LOOP */
         }
         (void)end;
         (void)wb;
@@ -815,8 +833,6 @@ static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0
 {
     const tm_rt_conv_args *a = t->a;
     const size_t n_pos = (size_t)a->out_h * (size_t)a->out_w;
-    /* tm_rt_dsp_rq_init's k = (1 + 2 out_zp) 2^(rs - 1) */
-    const uint32_t zk = 1u + 2u * (uint32_t)a->out_zp;
     const uint8_t *row = (const uint8_t *)a->weights;
     int8_t *out = a->output + p0;
     int co;
@@ -828,13 +844,14 @@ static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0
         j->out = out;
         j->oend = out + 4 * nblk;
         j->mult = a->mult[co];
+        const uint32_t k = tm_rt_dsp_rq_k(a->out_zp, rs); /* tm_rt_dsp_rq_init's */
         if (t->bits == 8) {
             j->bias = b;
-            j->k = (int32_t)(zk << (rs - 1));
+            j->k = (int32_t)k;
             j->rs = rs;
         } else {
             j->bias = b * 4096u;
-            j->k = (int32_t)((zk << (rs + 10)) + 1024u);
+            j->k = (int32_t)(k * 2048u + 1024u);
             j->rs = rs + 11;
         }
         t->job(j);
@@ -918,7 +935,7 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
                                                             : (h2 ? tm_rt_dsp_job4q2 : tm_rt_dsp_job4q);
     const size_t ngw = ng + (size_t)(tail && !half), rend = 4 * ngw;
     /* the 4096 x job of these rows (tm_rt_dsp_job4k_body's forms) */
-    const int form = !half ? (ngw <= 4 ? (int)ngw : TM_RT_DSP_F4K_LOOP)
+    const int form = !half ? (ngw <= 4 ? TM_RT_DSP_F4K_LOOP + (int)ngw : TM_RT_DSP_F4K_LOOP)
                      : ng  ? (h2 ? TM_RT_DSP_F4K_LH2 : TM_RT_DSP_F4K_LH)
                            : (h2 ? TM_RT_DSP_F4K_H2 : TM_RT_DSP_F4K_H);
     /* every channel fast (int4: 4096 x): all of a tile's channels at once */

@@ -96,6 +96,13 @@ typedef struct tm_rt_dsp_rq {
     int fast;
 } tm_rt_dsp_rq;
 
+/* The short form's constant k = 2^(rs-1) + out_zp 2^rs, as (1 + 2 out_zp)
+ * 2^(rs-1) (1 <= rs <= 21). */
+TM_RT_DSP_INLINE uint32_t tm_rt_dsp_rq_k(int32_t out_zp, int32_t rs)
+{
+    return (1u + 2u * (uint32_t)out_zp) << (rs - 1);
+}
+
 /* max_abs: a bound on |acc - bias| over the channel's outputs; the fast
  * path also needs |acc| < lim (2^30, or 2^26 for accumulators kept x16). */
 TM_RT_DSP_INLINE void tm_rt_dsp_rq_init(tm_rt_dsp_rq *q, const tm_rt_conv_args *a, int c,
@@ -106,7 +113,7 @@ TM_RT_DSP_INLINE void tm_rt_dsp_rq_init(tm_rt_dsp_rq *q, const tm_rt_conv_args *
     q->mult = a->mult[c];
     q->rs = -sh;
     q->fast = q->mult >= 0 && sh <= -1 && sh >= -21 && max_abs < lim && ab < lim - max_abs;
-    q->k = q->fast ? (int32_t)(1u << (q->rs - 1)) + a->out_zp * (int32_t)(1u << q->rs) : 0;
+    q->k = q->fast ? (int32_t)tm_rt_dsp_rq_k(a->out_zp, q->rs) : 0;
 }
 
 /* t = 2 acc (fast channels only); negfix: act_min < out_zp. */

@@ -177,8 +177,8 @@ size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_d
 /* Wider shapes make fewer kernel calls. A chain takes the widest whose need
  * stays within peak, the scratch the model needs with every chain in its
  * narrowest shape, so no target's RAM grows: rows per call doubled while
- * that fits (until one call covers the output), then all channels per call
- * if that fits too. */
+ * that fits (until one call covers the output), then a grouped conv's
+ * channels per call doubled while that fits too (up to all of them). */
 const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
 {
@@ -198,9 +198,19 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
         *sg = w;
         sh = t;
     }
-    sh.group = INT32_MAX;
-    if (!tm_rt_s_plan(sh, ops, n_ops, k, T, &w) && tm_rt_stream_need(isa, ops, T, &w) <= peak)
-        *sg = w;
+    /* each call of a grouped conv gathers its input window again */
+    if (sg->count >= 2) {
+        const int32_t c = T[ops[k + sg->count - 2].output].c;
+        for (int32_t g = sh.group; g < c;) {
+            tm_rt_s_shape t = sh;
+            g = g > c / 2 ? INT32_MAX : 2 * g;
+            t.group = g;
+            if (tm_rt_s_plan(t, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
+                break;
+            *sg = w;
+            sh = t;
+        }
+    }
 #else
     (void)peak;
 #endif

@@ -647,7 +647,7 @@ static __attribute__((noinline)) void tm_rt_dsp_job4q2(const tm_rt_dsp_job *j)
 
 /* int4 jobs at 4096 x acc, for channels whose 4096 x (bound + |bias|)
  * stays below 2^31 (bound: tm_rt_dsp_bound; up to 257 taps without a bias)
- * and rs <= 11 (tm_rt_dsp_q4k). A weight word's nibbles ANDed
+ * and rs <= 11 (tm_rt_dsp_all_fast). A weight word's nibbles ANDed
  * with 0xF000F000 after a shift of 12, 4, 8 or 0 are the pairs (t0, t4),
  * (t2, t6), (t1, t5), (t3, t7) at the top of each halfword, 4096 x each
  * weight: one instruction per pair (the 16 x jobs take 7 per group for 4),
@@ -817,7 +817,7 @@ static __attribute__((noinline)) void tm_rt_dsp_job8p(const tm_rt_dsp_job *j)
 }
 
 /* A tile's whole blocks for every output channel (every channel fast;
- * int4: every channel 4096 x, tm_rt_dsp_q4k): a channel's requantisation
+ * int4: every channel 4096 x, tm_rt_dsp_all_fast): a channel's requantisation
  * constants are a few instructions from mult, shift and bias, where
  * tm_rt_dsp_conv_run's set-up of a channel costs a hundred. */
 typedef struct tm_rt_dsp_tjob {
@@ -825,12 +825,36 @@ typedef struct tm_rt_dsp_tjob {
     void (*job)(const tm_rt_dsp_job *);
     const uint8_t *last; /* the last channel's zero-padded row copy, or NULL */
     size_t rb, rend;     /* row bytes; bytes of its whole groups */
+    size_t kcols;        /* column halfwords of a position */
     int bits;
 } tm_rt_dsp_tjob;
 
-/* j: cols, negfix, lo4, hi4 set; p0 the tile's first position */
-static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0, int nblk)
+/* Every channel takes the short requantisation, as tm_rt_dsp_rq_init's
+ * fast, and for int4 the 4096 x jobs (rs <= 11, 4096 x (bound + |bias|) <
+ * 2^31), in a few instructions a channel. */
+static int tm_rt_dsp_all_fast(const tm_rt_conv_args *a, uint32_t bound, uint32_t lim)
 {
+    const uint32_t rmax = a->bits == 4 ? 11u : 21u, blim = a->bits == 4 ? (1u << 19) : lim;
+    int co;
+    if (bound >= blim)
+        return 0;
+    for (co = 0; co < a->out_c; co++) {
+        const int32_t b = a->bias ? a->bias[co] : 0;
+        const uint32_t ab = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
+        const uint32_t rs1 = 0u - (uint32_t)a->shift[co] - 1u; /* rs - 1 */
+        if (a->mult[co] < 0 || rs1 >= rmax || ab >= blim - bound)
+            return 0;
+    }
+    return 1;
+}
+
+/* j: cols, negfix, lo4, hi4 set; the tile's positions p0 .. p0 + 4 nblk +
+ * ntail - 1 (ntail < 4: a last block's four outputs go to a buffer, ntail
+ * of them to the output, as the gather left its other columns 0) */
+static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0, int nblk, int ntail)
+{
+    const uint32_t *cols = j->cols;
+    int8_t tail[4];
     const tm_rt_conv_args *a = t->a;
     const size_t n_pos = (size_t)a->out_h * (size_t)a->out_w;
     const uint8_t *row = (const uint8_t *)a->weights;
@@ -854,18 +878,19 @@ static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0
             j->k = (int32_t)(k * 2048u + 1024u);
             j->rs = rs + 11;
         }
-        t->job(j);
+        if (nblk)
+            t->job(j);
+        if (ntail) {
+            j->cols = cols + (size_t)nblk * 2 * t->kcols;
+            j->out = tail;
+            j->oend = tail + 4;
+            t->job(j);
+            memcpy(out + 4 * nblk, tail, (size_t)ntail);
+            j->cols = cols;
+        }
     }
 }
 
-/* Channel c may take the 4096 x job: q fast, rs <= 11, 4096 x (|acc| +
- * |bias|) below 2^31. */
-static int tm_rt_dsp_q4k(const tm_rt_dsp_rq *q, const tm_rt_conv_args *a, int c, uint32_t bound)
-{
-    int32_t b = a->bias ? a->bias[c] : 0;
-    uint32_t ab = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
-    return q->fast && q->rs <= 11 && bound < (1u << 19) && ab < (1u << 19) - bound;
-}
 #endif
 
 /* Requantises a block's four accumulators (n_valid of them stored). */
@@ -952,16 +977,13 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
         memcpy(last, (const uint8_t *)a->weights + (size_t)(a->out_c - 1) * rb, rb);
     }
 #if !defined(__OPTIMIZE_SIZE__)
-    for (co = 0; co < a->out_c && all; co++) {
-        tm_rt_dsp_rq q;
-        tm_rt_dsp_rq_init(&q, a, co, bound, lim);
-        all = q.fast && (a->bits == 8 || tm_rt_dsp_q4k(&q, a, co, bound));
-    }
+    all = tm_rt_dsp_all_fast(a, bound, lim);
     t.a = a;
     t.job = a->bits == 8 ? (plain ? tm_rt_dsp_job8p : tm_rt_dsp_job8) : tm_rt_dsp_jobs4k[plain][form];
     t.last = tail ? last : NULL;
     t.rb = rb;
     t.rend = rend;
+    t.kcols = kp;
     t.bits = a->bits;
 #endif
     for (p0 = 0; p0 < n_pos; p0 += tile) {
@@ -970,10 +992,9 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
             tm_rt_dsp_gather(a, p0 + 4 * b, np - 4 * b < 4 ? np - 4 * b : 4, k, kp, kf, a->bits,
                              cols + (size_t)b * 4 * kp);
 #if !defined(__OPTIMIZE_SIZE__)
-        if (all && np >= 4) {
-            tm_rt_dsp_tile_run(&t, &j, p0, np / 4);
-            if (np % 4 == 0)
-                continue;
+        if (all) {
+            tm_rt_dsp_tile_run(&t, &j, p0, np / 4, np % 4);
+            continue;
         }
 #endif
         for (co = 0; co < a->out_c; co++) {
@@ -988,9 +1009,7 @@ static tm_rt_status tm_rt_dsp_conv_run(const tm_rt_conv_args *a)
                 bias = q.fast ? bias * 16u : 0u;
             b = 0;
 #if !defined(__OPTIMIZE_SIZE__)
-            if (all && np >= 4) {
-                b = np / 4; /* tm_rt_dsp_tile_run did the whole blocks */
-            } else if (q.fast && np >= 4) {
+            if (q.fast && np >= 4) {
                 j.row = row;
                 j.end = row + rend;
                 j.out = out;

@@ -388,7 +388,7 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
             const int8_t *w = tm_rt_s_win(r, i);
             size_t pooled = (size_t)st->n * Wo;
             int staged = 0;
-#if defined(TM_RT_SIMD)
+#if defined(TM_RT_SIMD) || (defined(TM_RT_DSP) && !defined(__OPTIMIZE_SIZE__))
             /* One call for the group's channels, into the kernels' scratch
              * (idle between kernel calls), rather than one per channel. */
             staged = rs == TM_RT_OK && r->kscr &&

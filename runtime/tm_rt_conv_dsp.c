@@ -6,12 +6,13 @@
  * a tile of output positions has its taps gathered once into int16 columns
  * (zero point subtracted, padding 0) that every output channel then reads,
  * four positions at a time: one weight load and its unpacking feed eight
- * SMLADs (int8) or sixteen (int4). Columns pair taps the way SXTB16 unpacks
- * weights, so weights are never reordered: int8 groups of four as (t0, t2),
- * (t1, t3); int4 groups of eight as (t0, t4), (t2, t6) (the low nibbles,
- * laid out as an int8 group) then (t1, t5), (t3, t7) (the high ones), which
- * SXTB16 gives from the word's nibbles moved to the top of each byte, i.e.
- * 16 times each weight, so int4 accumulators hold 16 x acc. An int4 row
+ * SMLADs (int8) or sixteen (int4). Columns pair taps the way the weights
+ * unpack, so weights are never reordered: int8 groups of four as (t0, t2),
+ * (t1, t3) (SXTB16); int4 groups of eight as (t0, t4), (t2, t6) (the low
+ * nibbles, laid out as an int8 group) then (t1, t5), (t3, t7) (the high
+ * ones), which one AND each gives at the top of each halfword, 4096 times
+ * each weight (the jobs; SMMLA takes the 4096 x sums), or SXTB16 from the
+ * nibbles moved to the top of each byte, 16 times (other rows). An int4 row
  * whose last group has 1 to 4 taps ends in a half group of four read from a
  * halfword of nibbles, so no int4 layer does more work than at int8. For a 1x1
  * stride-1 conv four positions of one channel are one word, and a 4 x 4
@@ -21,7 +22,9 @@
  * (tm_rt_dsp_job8 / job4) that keeps the loop, the requantisation and the
  * store in registers. Weight rows are read in place; only the last row is
  * copied (zero-padded), so the last word of a row never reads past the
- * weights. Dense: the input is unpacked once for two output rows.
+ * weights. When every channel takes the short requantisation, a tile's
+ * channels run in one pass (tm_rt_dsp_tile_run). Dense: the input is
+ * unpacked once per chunk for every pair of output rows.
  *
  * Accumulation is exact modulo 2^32 as in the reference. Requantisation
  * (tm_rt_dsp.h) is three instructions per output where that is provably the

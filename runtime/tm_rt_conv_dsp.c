@@ -535,6 +535,22 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job_out(const tm_rt_dsp_job *j, int8_t *out, int
     tm_rt_dsp_store4(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
 }
 
+/* One int8 group (weight word v) of four positions from the columns at *c:
+ * s_i = a_i + its products (a_i: the bias for a row's first group). */
+TM_RT_DSP_INLINE void tm_rt_dsp_g8c(uint32_t v, const uint32_t **c, int32_t a0, int32_t a1, int32_t a2,
+                                    int32_t a3, int32_t *s0, int32_t *s1, int32_t *s2, int32_t *s3)
+{
+    int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
+    tm_rt_dsp_ld2(c, &x0, &x1);
+    *s0 = __smlad(wb, x1, __smlad(wa, x0, a0));
+    tm_rt_dsp_ld2(c, &x0, &x1);
+    *s1 = __smlad(wb, x1, __smlad(wa, x0, a1));
+    tm_rt_dsp_ld2(c, &x0, &x1);
+    *s2 = __smlad(wb, x1, __smlad(wa, x0, a2));
+    tm_rt_dsp_ld2(c, &x0, &x1);
+    *s3 = __smlad(wb, x1, __smlad(wa, x0, a3));
+}
+
 TM_RT_DSP_INLINE void tm_rt_dsp_job8_body(const tm_rt_dsp_job *j, int plain)
 {
     const uint32_t *c = j->cols;
@@ -543,32 +559,10 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job8_body(const tm_rt_dsp_job *j, int plain)
         const int32_t b = (int32_t)j->bias;
         int32_t s0, s1, s2, s3;
         const uint8_t *row = j->row, *end = j->end;
-        {
-            /* the first group from the bias itself (every row has one) */
-            uint32_t v = tm_rt_dsp_ld32(row);
-            int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s0 = __smlad(wb, x1, __smlad(wa, x0, b));
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s1 = __smlad(wb, x1, __smlad(wa, x0, b));
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s2 = __smlad(wb, x1, __smlad(wa, x0, b));
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s3 = __smlad(wb, x1, __smlad(wa, x0, b));
-            row += 4;
-        }
-        for (; row < end; row += 4) {
-            uint32_t v = tm_rt_dsp_ld32(row);
-            int32_t wa = __sxtb16((int32_t)v), wb = tm_rt_dsp_sxtb16_r8(v), x0, x1;
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s0 = __smlad(wb, x1, __smlad(wa, x0, s0));
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s1 = __smlad(wb, x1, __smlad(wa, x0, s1));
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s2 = __smlad(wb, x1, __smlad(wa, x0, s2));
-            tm_rt_dsp_ld2(&c, &x0, &x1);
-            s3 = __smlad(wb, x1, __smlad(wa, x0, s3));
-        }
+        /* the first group from the bias itself (every row has one) */
+        tm_rt_dsp_g8c(tm_rt_dsp_ld32(row), &c, b, b, b, b, &s0, &s1, &s2, &s3);
+        for (row += 4; row < end; row += 4)
+            tm_rt_dsp_g8c(tm_rt_dsp_ld32(row), &c, s0, s1, s2, s3, &s0, &s1, &s2, &s3);
         tm_rt_dsp_job_out(j, out, (int32_t)((uint32_t)s0 << 1), (int32_t)((uint32_t)s1 << 1),
                           (int32_t)((uint32_t)s2 << 1), (int32_t)((uint32_t)s3 << 1), plain);
     }

@@ -515,22 +515,26 @@ TM_RT_DSP_INLINE void tm_rt_dsp_ld2(const uint32_t **c, int32_t *x0, int32_t *x1
 
 /* plain: no sign term, no clamp past SSAT's (act_min = out_zp = -128,
  * act_max = 127: every ReLU layer of a calibrated model), known at compile
- * time so those blocks pay nothing for them */
+ * time so those blocks pay nothing for them. k4: t are 4096 x sums (the
+ * int4 jobs: SMMLA, the sign term as -2^11), else 2 x (SMMLAR, -1). */
 TM_RT_DSP_INLINE void tm_rt_dsp_job_out(const tm_rt_dsp_job *j, int8_t *out, int32_t t0, int32_t t1,
-                                        int32_t t2, int32_t t3, int plain)
+                                        int32_t t2, int32_t t3, int plain, int k4)
 {
     const int32_t m = j->mult, kq = j->k, rs = j->rs;
-    int32_t h0 = tm_rt_dsp_smmlar(t0, m, kq), h1 = tm_rt_dsp_smmlar(t1, m, kq);
-    int32_t h2 = tm_rt_dsp_smmlar(t2, m, kq), h3 = tm_rt_dsp_smmlar(t3, m, kq);
+    int32_t h0 = k4 ? tm_rt_dsp_smmla(t0, m, kq) : tm_rt_dsp_smmlar(t0, m, kq);
+    int32_t h1 = k4 ? tm_rt_dsp_smmla(t1, m, kq) : tm_rt_dsp_smmlar(t1, m, kq);
+    int32_t h2 = k4 ? tm_rt_dsp_smmla(t2, m, kq) : tm_rt_dsp_smmlar(t2, m, kq);
+    int32_t h3 = k4 ? tm_rt_dsp_smmla(t3, m, kq) : tm_rt_dsp_smmlar(t3, m, kq);
     if (plain) {
         tm_rt_dsp_store4p(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs);
         return;
     }
     if (j->negfix) {
-        h0 += t0 >> 31;
-        h1 += t1 >> 31;
-        h2 += t2 >> 31;
-        h3 += t3 >> 31;
+        const int sh = k4 ? 11 : 0;
+        h0 += (int32_t)((uint32_t)(t0 >> 31) << sh);
+        h1 += (int32_t)((uint32_t)(t1 >> 31) << sh);
+        h2 += (int32_t)((uint32_t)(t2 >> 31) << sh);
+        h3 += (int32_t)((uint32_t)(t3 >> 31) << sh);
     }
     tm_rt_dsp_store4(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
 }
@@ -564,7 +568,7 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job8_body(const tm_rt_dsp_job *j, int plain)
         for (row += 4; row < end; row += 4)
             tm_rt_dsp_g8c(tm_rt_dsp_ld32(row), &c, s0, s1, s2, s3, &s0, &s1, &s2, &s3);
         tm_rt_dsp_job_out(j, out, (int32_t)((uint32_t)s0 << 1), (int32_t)((uint32_t)s1 << 1),
-                          (int32_t)((uint32_t)s2 << 1), (int32_t)((uint32_t)s3 << 1), plain);
+                          (int32_t)((uint32_t)s2 << 1), (int32_t)((uint32_t)s3 << 1), plain, 0);
     }
 }
 
@@ -577,11 +581,8 @@ static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
 #if !defined(__OPTIMIZE_SIZE__)
 /* A half group of 1 or 2 taps: its taps 2 and 3 meet zero columns, so only
  * (t1, t0) is multiplied (the column words (t3, t2) are skipped). */
-#define TM_RT_DSP_HALF2                                                                        \
-    "ldrh %[v], [%[row]]\n\t"                                                                  \
-    "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
-    "bic %[v], %[v], #0x0F0F0F0F\n\t"                                                          \
-    "sxtb16 %[wa], %[v]\n\t"                                                                   \
+/* The pair wa against the first column word of each of the four positions. */
+#define TM_RT_DSP_A4_1                                                                         \
     "ldr %[x0], [%[c]], #8\n\t"                                                                \
     "smlad %[s0], %[wa], %[x0], %[s0]\n\t"                                                     \
     "ldr %[x0], [%[c]], #8\n\t"                                                                \
@@ -590,6 +591,11 @@ static __attribute__((noinline)) void tm_rt_dsp_job8(const tm_rt_dsp_job *j)
     "smlad %[s2], %[wa], %[x0], %[s2]\n\t"                                                     \
     "ldr %[x0], [%[c]], #8\n\t"                                                                \
     "smlad %[s3], %[wa], %[x0], %[s3]\n\t"
+#define TM_RT_DSP_HALF2                                                                        \
+    "ldrh %[v], [%[row]]\n\t"                                                                  \
+    "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
+    "bic %[v], %[v], #0x0F0F0F0F\n\t"                                                          \
+    "sxtb16 %[wa], %[v]\n\t" TM_RT_DSP_A4_1
 #endif
 
 /* half: the rows end in a half group (2: of 1 or 2 taps); whole: they have
@@ -613,7 +619,7 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job4_body(const tm_rt_dsp_job *j, int half, int 
         else
             TM_RT_DSP_ASM4(TM_RT_DSP_LOOP4, "");
         (void)wb;
-        tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3, 0); /* 16 x acc -> 2 x acc */
+        tm_rt_dsp_job_out(j, out, s0 >> 3, s1 >> 3, s2 >> 3, s3 >> 3, 0, 0); /* 16 x acc -> 2 x acc */
     }
 }
 
@@ -693,15 +699,7 @@ static __attribute__((noinline)) void tm_rt_dsp_job4q2(const tm_rt_dsp_job *j)
 #define TM_RT_DSP_HALF2K                                                                       \
     "ldrh %[v], [%[row]]\n\t"                                                                  \
     "orr %[v], %[v], %[v], lsl #20\n\t"                                                        \
-    "and %[wa], %[mk], %[v], lsl #8\n\t"                                                       \
-    "ldr %[x0], [%[c]], #8\n\t"                                                                \
-    "smlad %[s0], %[wa], %[x0], %[s0]\n\t"                                                     \
-    "ldr %[x0], [%[c]], #8\n\t"                                                                \
-    "smlad %[s1], %[wa], %[x0], %[s1]\n\t"                                                     \
-    "ldr %[x0], [%[c]], #8\n\t"                                                                \
-    "smlad %[s2], %[wa], %[x0], %[s2]\n\t"                                                     \
-    "ldr %[x0], [%[c]], #8\n\t"                                                                \
-    "smlad %[s3], %[wa], %[x0], %[s3]\n\t"
+    "and %[wa], %[mk], %[v], lsl #8\n\t" TM_RT_DSP_A4_1
 #define TM_RT_DSP_ASM4K_OUTS                                                                   \
     [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [c] "+r"(c), [row] "+r"(row),  \
         [v] "=&r"(v), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1)
@@ -762,22 +760,7 @@ TM_RT_DSP_INLINE void tm_rt_dsp_job4k_body(const tm_rt_dsp_job *j, int form, int
         (void)end;
         (void)wb;
         (void)x1;
-        {
-            const int32_t m = j->mult, kq = j->k, rs = j->rs;
-            int32_t h0 = tm_rt_dsp_smmla(s0, m, kq), h1 = tm_rt_dsp_smmla(s1, m, kq);
-            int32_t h2 = tm_rt_dsp_smmla(s2, m, kq), h3 = tm_rt_dsp_smmla(s3, m, kq);
-            if (plain) {
-                tm_rt_dsp_store4p(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs);
-                continue;
-            }
-            if (j->negfix) {
-                h0 += (int32_t)((uint32_t)(s0 >> 31) << 11);
-                h1 += (int32_t)((uint32_t)(s1 >> 31) << 11);
-                h2 += (int32_t)((uint32_t)(s2 >> 31) << 11);
-                h3 += (int32_t)((uint32_t)(s3 >> 31) << 11);
-            }
-            tm_rt_dsp_store4(out, h0 >> rs, h1 >> rs, h2 >> rs, h3 >> rs, j->lo4, j->hi4);
-        }
+        tm_rt_dsp_job_out(j, out, s0, s1, s2, s3, plain, 1);
     }
 }
 

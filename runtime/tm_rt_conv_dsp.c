@@ -50,10 +50,12 @@ static int tm_rt_dsp_tile(size_t k, int out_h, int out_w)
 }
 
 /* Dense: inputs unpacked per chunk (at most 512, so the scratch stays small
- * for any input length; a multiple of 8 when there are more). */
-static size_t tm_rt_dsp_dense_chunk(size_t k)
+ * for any input length; a multiple of 8 when there are more; int4 at most
+ * 256, tm_rt_dsp_drows4_u). */
+static size_t tm_rt_dsp_dense_chunk(size_t k, int bits)
 {
-    return k < 512 ? k : 512;
+    const size_t most = (size_t)bits * 64; /* 512 or 256 */
+    return k < most ? k : most;
 }
 
 /* Defined on every host: tm_rt_kernel_scratch_bytes_for sizes any build. */
@@ -62,7 +64,7 @@ size_t tm_rt_conv_dsp_scratch_bytes(const tm_rt_conv_args *a, tm_rt_kernel_kind 
     size_t k;
     if (kind == TM_RT_KERNEL_DENSE)
         /* alignment, a chunk of the unpacked input, each row's sum */
-        return 4 + tm_rt_dsp_dense_chunk((size_t)a->in_c) * sizeof(int16_t) + (size_t)a->out_c * 4;
+        return 4 + tm_rt_dsp_dense_chunk((size_t)a->in_c, a->bits) * sizeof(int16_t) + (size_t)a->out_c * 4;
     if (kind != TM_RT_KERNEL_CONV)
         return 0;
     k = (size_t)a->in_c * (size_t)a->kh * (size_t)a->kw;
@@ -1171,8 +1173,7 @@ static tm_rt_status tm_rt_dsp_dense_run(const tm_rt_conv_args *a)
 #if !defined(__OPTIMIZE_SIZE__)
     /* with scratch: the input unpacked once per chunk for every row, each
      * row's sum kept across chunks */
-    /* int4: chunks of at most 256 inputs (tm_rt_dsp_drows4_u) */
-    const size_t kg = k & ~(size_t)7, chunk = bits == 4 && k > 256 ? 256 : tm_rt_dsp_dense_chunk(k);
+    const size_t kg = k & ~(size_t)7, chunk = tm_rt_dsp_dense_chunk(k, bits);
     uint32_t *gx = a->scratch && kg ? (uint32_t *)(void *)(((uintptr_t)a->scratch + 3u) & ~(uintptr_t)3u) : NULL;
     int32_t *sums = gx ? (int32_t *)(gx + chunk / 2) : NULL;
     if (sums) {

@@ -836,14 +836,16 @@ START_TEST(scratch_of_every_isa)
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_AVX512VNNI, a, kind), avx2);
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_DOTPROD, a, kind), avx2);
         /* the DSP build: conv's columns, dense's unpacked input chunk and row
-         * sums (at most 512 inputs); depthwise reads in place */
+         * sums (at most 512 inputs, 256 at int4); depthwise reads in place */
         ck_assert_uint_eq(tm_rt_kernel_scratch_bytes_for(TM_RT_ISA_ARM_DSP, a, kind),
                           kind == TM_RT_KERNEL_DEPTHWISE ? 0 : tm_rt_conv_dsp_scratch_bytes(a, kind));
         if (kind != TM_RT_KERNEL_DEPTHWISE)
             ck_assert_uint_gt(tm_rt_conv_dsp_scratch_bytes(a, kind), 0);
         if (kind == TM_RT_KERNEL_DENSE)
             ck_assert_uint_eq(tm_rt_conv_dsp_scratch_bytes(a, kind),
-                              4 + 2 * (size_t)(a->in_c < 512 ? a->in_c : 512) + 4 * (size_t)a->out_c);
+                              4 + 2 * (size_t)(a->in_c < (a->bits == 4 ? 256 : 512) ? a->in_c
+                                                    : (a->bits == 4 ? 256 : 512)) +
+                                  4 * (size_t)a->out_c);
         kcase_free(&k);
     }
 }

@@ -6,7 +6,7 @@
 # aarch64 dot-product builds' instructions per MAC (runtime/tools/bench_isa.sh);
 # Cortex-M4 instructions per kernel and the MLPerf Tiny DS-CNN estimate
 # beside MLPerf's published latencies (runtime/tools/bench_device.sh m4).
-# A benchmark, not a test: 11 to 20 minutes here (runs on 2026-12-03: 19.3 and 11.2 min). Instructions are counts
+# A benchmark, not a test: 10 to 20 minutes here (runs on 2026-12-03: 19.3, 11.2 and 9.6 min). Instructions are counts
 # (valgrind, ptrace single-stepping, QEMU), an estimate of cycles.
 #
 #   experiments/bench/bench_device_report.sh [BUILD_DIR]

@@ -800,15 +800,15 @@ static __attribute__((noinline)) void tm_rt_dsp_job8p(const tm_rt_dsp_job *j)
 
 /* A tile's whole blocks for every output channel (every channel fast;
  * int4: every channel 4096 x, tm_rt_dsp_all_fast): a channel's requantisation
- * constants are a few instructions from mult, shift and bias, where
- * tm_rt_dsp_conv_run's set-up of a channel costs a hundred. */
+ * constants are a few instructions from mult, shift and bias, not
+ * tm_rt_dsp_conv_run's generic per-channel set-up. */
 typedef struct tm_rt_dsp_tjob {
     const tm_rt_conv_args *a;
     void (*job)(const tm_rt_dsp_job *);
     const uint8_t *last; /* the last channel's zero-padded row copy, or NULL */
     size_t rb, rend;     /* row bytes; bytes of its whole groups */
     size_t kcols;        /* column halfwords of a position */
-    int bits;
+    int bits;            /* a->bits, read once: the stores through j may alias *a */
 } tm_rt_dsp_tjob;
 
 /* Every channel takes the short requantisation, as tm_rt_dsp_rq_init's

@@ -33,6 +33,14 @@
 #define TM_RT_DSP 1 /* Cortex-M DSP extension (tm_rt_conv_dsp.c) */
 #endif
 
+/* Builds that widen streamed chains (tm_rt_stream.c), lending them the
+ * workspace's bytes that only set_audio uses: the SIMD and DSP ones (not the
+ * -Os size build) and any exporting host. */
+#if defined(TM_RT_SIMD) || (defined(TM_RT_DSP) && !defined(__OPTIMIZE_SIZE__)) || !defined(__arm__) ||  \
+    defined(TM_RT_ALL_ISA_SCRATCH)
+#define TM_RT_STREAM_WIDEN 1
+#endif
+
 /* The kernels of each target, on arguments tm_rt_conv_check passed (the
  * dispatch in tm_rt_kernels_dispatch.c checks first); declared everywhere,
  * defined only in that target's build. */

@@ -696,6 +696,19 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
     m->scratch_bytes = h.scratch_bytes;
     m->scratch_need = scratch_need;
     m->workspace_bytes = h.workspace_bytes;
+#if defined(TM_RT_STREAM_WIDEN)
+    /* set_audio puts its features and the front end's run buffers first in
+     * the workspace, its tables after them: the smallest such block is free
+     * while ops run */
+    uint32_t feat = 0;
+    for (uint32_t i = 0; i < h.n_inputs; i++)
+        if (I[i].kind == TM_RT_INPUT_AUDIO) {
+            uint32_t n = (uint32_t)(TM_RT_ALIGN16(tm_rt_elems(&T[I[i].tensor]) * sizeof(float)) +
+                                    tm_rt_frontend_run_bytes(&I[i].fe));
+            feat = feat == 0 || n < feat ? n : feat;
+        }
+    m->invoke_room = (uint32_t)TM_RT_ALIGN16((size_t)scratch_need) + feat;
+#endif
     return TM_RT_OK;
 }
 
@@ -797,16 +810,20 @@ static tm_rt_status tm_rt_set_audio(const tm_rt_model *m, void *mem, int input, 
     const tm_rt_tensor_desc *t = &m->tensors[d->tensor];
     size_t n = tm_rt_elems(t);
     uint8_t *ws = tm_rt_workspace(m, mem);
-    tm_rt_frontend *fe = (tm_rt_frontend *)(void *)ws;
-    float *feat = (float *)(void *)(ws + TM_RT_FE_SLOT);
-    size_t used = TM_RT_FE_SLOT + TM_RT_ALIGN16(n * sizeof(float));
-    if (used > m->workspace_bytes)
-        return TM_RT_ERR_BUFFER;
     const tm_rt_frontend_config *c = &d->fe;
+    /* [features][front end: run buffers, tables][its state at the end]: the
+     * features and run buffers follow the scratch, so invoke can use them.
+     * ws + at is 16-aligned, so the tables end 15 bytes before fb does. */
+    float *feat = (float *)(void *)ws;
+    size_t at = TM_RT_ALIGN16(n * sizeof(float));
+    if (at + TM_RT_FE_SLOT > m->workspace_bytes)
+        return TM_RT_ERR_BUFFER;
+    size_t fb = m->workspace_bytes - TM_RT_FE_SLOT - at;
+    tm_rt_frontend *fe = (tm_rt_frontend *)(void *)(ws + ((at + fb) & ~(size_t)15u));
     /* The tables depend only on the config: built once per block, not per call. */
     tm_rt_status s = TM_RT_OK;
-    if (!tm_rt_frontend_ready(fe, c, ws + used, m->workspace_bytes - used))
-        s = tm_rt_frontend_init(fe, c, ws + used, m->workspace_bytes - used);
+    if (!tm_rt_frontend_ready(fe, c, ws + at, fb))
+        s = tm_rt_frontend_init(fe, c, ws + at, fb);
     if (s == TM_RT_OK)
         s = tm_rt_frontend_run_pcm(fe, pcm, pcm16, feat);
     if (s != TM_RT_OK)
@@ -841,7 +858,7 @@ static tm_rt_status tm_rt_model_invoke_stream(const tm_rt_model *m, uint32_t *k,
                                               uint8_t *scratch)
 {
     tm_rt_segment sg;
-    if (tm_rt_stream_plan(-1, m->ops, m->n_ops, *k, m->tensors, m->scratch_need, &sg))
+    if (tm_rt_stream_plan(-1, m->ops, m->n_ops, *k, m->tensors, m->invoke_room, &sg))
         return TM_RT_ERR_FORMAT;
     *k += sg.count - 1;
     return tm_rt_stream_run(m, &sg, arena, scratch);

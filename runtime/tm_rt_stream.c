@@ -33,12 +33,6 @@ static tm_rt_s_shape tm_rt_s_shape_for(int isa)
                                                                : wide;
 }
 
-/* Builds that widen chains: the SIMD and DSP ones (not the -Os size build)
- * and any exporting host. */
-#if defined(TM_RT_SIMD) || (defined(TM_RT_DSP) && !defined(__OPTIMIZE_SIZE__)) || !defined(__arm__) ||  \
-    defined(TM_RT_ALL_ISA_SCRATCH)
-#define TM_RT_S_WIDEN 1
-#endif
 #define TM_RT_S_ALIGN16(x) (((x) + 15u) & ~(uint64_t)15u)
 
 static int tm_rt_s_streamed(const tm_rt_tensor_desc *T, int32_t t)
@@ -184,33 +178,32 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
 {
     tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
     const char *why = tm_rt_s_plan(sh, ops, n_ops, k, T, sg);
-#if defined(TM_RT_S_WIDEN)
+#if defined(TM_RT_STREAM_WIDEN)
     if (why || !sh.widen)
         return why;
     tm_rt_segment w;
-    int32_t h = T[ops[k + sg->count - 1].output].h;
-    while (sh.rows < h) {
-        tm_rt_s_shape t = sh;
-        t.rows *= 2;
-        t.prod *= 2;
-        if (tm_rt_s_plan(t, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
-            break;
-        *sg = w;
-        sh = t;
-    }
-    /* each call of a grouped conv gathers its input window again */
-    if (sg->count >= 2) {
-        const int32_t c = T[ops[k + sg->count - 2].output].c;
-        for (int32_t g = sh.group; g < c;) {
+    const int32_t h = T[ops[k + sg->count - 1].output].h;
+    const int32_t c = sg->count >= 2 ? T[ops[k + sg->count - 2].output].c : 0;
+    /* each call of a grouped conv gathers its input window again: groups
+     * first, then rows */
+    for (int pass = 0; pass < 2; pass++)
+        for (;;) {
             tm_rt_s_shape t = sh;
-            g = g > c / 2 ? INT32_MAX : 2 * g;
-            t.group = g;
+            if (pass == 0) {
+                if (t.group >= c)
+                    break;
+                t.group = t.group > c / 2 ? INT32_MAX : 2 * t.group;
+            } else {
+                if (t.rows >= h)
+                    break;
+                t.rows *= 2;
+                t.prod *= 2;
+            }
             if (tm_rt_s_plan(t, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
                 break;
             *sg = w;
             sh = t;
         }
-    }
 #else
     (void)peak;
 #endif
@@ -248,7 +241,7 @@ size_t tm_rt_model_scratch_need_for(int isa, const tm_rt_op_desc *ops, uint32_t 
                                     const tm_rt_tensor_desc *T)
 {
     size_t peak = tm_rt_s_model_need(isa, ops, n_ops, T, 0);
-#if defined(TM_RT_S_WIDEN)
+#if defined(TM_RT_STREAM_WIDEN)
     if (peak != (size_t)-1 && tm_rt_s_shape_for(isa).widen)
         return tm_rt_s_model_need(isa, ops, n_ops, T, peak);
 #endif

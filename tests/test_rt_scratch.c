@@ -187,6 +187,47 @@ static void check_streamed_fits(int which)
     free(str);
 }
 
+/* Invoke may widen a chain into the workspace's leading bytes (the audio
+ * features and the front end's run buffers, which only set_audio uses) but
+ * never past them: the front end's tables and state, after invoke_room,
+ * keep every byte, and the room is what the layout says. */
+START_TEST(invoke_leaves_the_front_end_tables)
+{
+    static tm_rt_builder b;
+    size_t n = 0;
+    uint8_t *bytes = tm_rt_test_example_plan(&b, EX_TWO_BRANCH, 6, 0, TM_RT_FLAG_STREAM, &n);
+    tm_rt_model m;
+    ck_assert_int_eq(tm_rt_model_open(&m, bytes, n), TM_RT_OK);
+    size_t lead = 0;
+    for (uint32_t i = 0; i < m.n_inputs; i++)
+        if (m.inputs[i].kind == TM_RT_INPUT_AUDIO) {
+            size_t l = align16(sizeof(float) * tm_rt_frontend_output_size(&m.inputs[i].fe)) +
+                       tm_rt_frontend_run_bytes(&m.inputs[i].fe);
+            lead = lead == 0 || l < lead ? l : lead;
+        }
+    ck_assert_uint_gt(lead, 0);
+    ck_assert_uint_eq(m.invoke_room, align16(m.scratch_need) + lead);
+    size_t mb = tm_rt_model_memory_bytes(&m);
+    uint8_t *raw = malloc(mb), *copy = malloc(mb);
+    ck_assert_ptr_nonnull(raw);
+    ck_assert_ptr_nonnull(copy);
+    uint8_t *mem = (uint8_t *)(((uintptr_t)raw + 15u) & ~(uintptr_t)15u);
+    float xs[4096];
+    size_t offs[TM_RT_MAX_MODEL_INPUTS];
+    tm_rt_example_inputs(&m, 2, xs, sizeof xs / sizeof xs[0], offs);
+    for (uint32_t i = 0; i < m.n_inputs; i++)
+        ck_assert_int_eq(set_input(&m, mem, (int)i, xs + offs[i]), TM_RT_OK);
+    size_t keep = align16(m.arena_bytes) + m.invoke_room, end = mb - 15;
+    memcpy(copy, mem, end);
+    ck_assert_int_eq(tm_rt_model_invoke(&m, mem), TM_RT_OK);
+    ck_assert_uint_lt(keep, end);
+    ck_assert_int_eq(memcmp(copy + keep, mem + keep, end - keep), 0);
+    free(raw);
+    free(copy);
+    free(bytes);
+}
+END_TEST
+
 START_TEST(streamed_chains_fit_the_memory)
 {
     check_streamed_fits(EX_TWO_BRANCH);
@@ -354,6 +395,7 @@ int main(void)
     tcase_add_test(tc, memory_is_arena_own_scratch_and_workspace);
     tcase_add_test(tc, a_larger_file_bound_is_not_reserved);
     tcase_add_test(tc, streamed_chains_fit_the_memory);
+    tcase_add_test(tc, invoke_leaves_the_front_end_tables);
     tcase_add_test(tc, wider_chains_keep_every_target_ram);
     tcase_add_test(tc, a_file_bound_below_the_need_is_refused);
     suite_add_tcase(s, tc);

@@ -1,5 +1,4 @@
 #include "tm_rt_frontend.h"
-#include "tm_rt_isa.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -158,12 +157,8 @@ static void tm_rt_band_range(const tm_rt_frontend_config *c, int nfft, const dou
     }
 }
 
-/* The per-call buffers (frame, power, mel) come first and the tables after
- * them (window .. dct, ending at tables_end), so the buffers' bytes join
- * the model's scratch while the network runs (tm_rt_frontend_run_bytes). */
 typedef struct tm_rt_fe_layout {
-    size_t frame, power, mel, window, fft, fft_bytes, mel_start, mel_len, mel_w, dct, tables_end,
-        total;
+    size_t window, fft, fft_bytes, mel_start, mel_len, mel_w, dct, frame, power, mel, total;
     int empty_band, edges_bad; /* from the band edges: a band holds no bin; edges coincide */
 } tm_rt_fe_layout;
 
@@ -175,15 +170,6 @@ static int tm_rt_fe_carve(size_t *off, size_t count, size_t elem, size_t *at)
     *at = a;
     *off = a + count * elem;
     return 1;
-}
-
-/* The run buffers' regions, from offset 0 (sizes far below SIZE_MAX). */
-static int tm_rt_fe_carve_run(const tm_rt_frontend_config *c, tm_rt_fe_layout *L, size_t *off)
-{
-    int nfft = tm_rt_fe_nfft(c);
-    return tm_rt_fe_carve(off, (size_t)nfft, sizeof(float), &L->frame) &&
-           tm_rt_fe_carve(off, (size_t)nfft / 2 + 1, sizeof(float), &L->power) &&
-           tm_rt_fe_carve(off, (size_t)c->n_mels, sizeof(float), &L->mel);
 }
 
 /* Region offsets for a config whose fields are already in range; 0 when the
@@ -201,8 +187,7 @@ static int tm_rt_fe_plan_layout(const tm_rt_frontend_config *c, tm_rt_fe_layout 
     L->empty_band = 0;
     L->edges_bad = 0;
     L->fft_bytes = tm_rt_fft_plan_bytes(nfft);
-    int ok = tm_rt_fe_carve_run(c, L, &off) &&
-             tm_rt_fe_carve(&off, (size_t)c->window_length, sizeof(float), &L->window) &&
+    int ok = tm_rt_fe_carve(&off, (size_t)c->window_length, sizeof(float), &L->window) &&
              tm_rt_fe_carve(&off, L->fft_bytes, 1, &L->fft) &&
              tm_rt_fe_carve(&off, (size_t)M, sizeof(int32_t), &L->mel_start) &&
              tm_rt_fe_carve(&off, (size_t)M, sizeof(int32_t), &L->mel_len);
@@ -236,10 +221,12 @@ static int tm_rt_fe_plan_layout(const tm_rt_frontend_config *c, tm_rt_fe_layout 
     ok = tm_rt_fe_carve(&off, weights, sizeof(float), &L->mel_w);
     if (ok && (size_t)c->n_mfcc > SIZE_MAX / (size_t)M)
         ok = 0;
-    ok = ok && tm_rt_fe_carve(&off, (size_t)c->n_mfcc * (size_t)M, sizeof(float), &L->dct);
+    ok = ok && tm_rt_fe_carve(&off, (size_t)c->n_mfcc * (size_t)M, sizeof(float), &L->dct) &&
+         tm_rt_fe_carve(&off, (size_t)nfft, sizeof(float), &L->frame) &&
+         tm_rt_fe_carve(&off, (size_t)nfft / 2 + 1, sizeof(float), &L->power) &&
+         tm_rt_fe_carve(&off, (size_t)M, sizeof(float), &L->mel);
     if (!ok || off > SIZE_MAX - (TM_RT_FE_ALIGN - 1))
         return 0;
-    L->tables_end = off;
     L->total = off + (TM_RT_FE_ALIGN - 1);
     return 1;
 }
@@ -319,19 +306,9 @@ size_t tm_rt_frontend_workspace_bytes(const tm_rt_frontend_config *c)
     return L.total;
 }
 
-#if defined(TM_RT_STREAM_WIDEN)
-size_t tm_rt_frontend_run_bytes(const tm_rt_frontend_config *c)
-{
-    tm_rt_fe_layout L;
-    size_t off = 0;
-    tm_rt_fe_carve_run(c, &L, &off);
-    return (off + (TM_RT_FE_ALIGN - 1)) & ~(size_t)(TM_RT_FE_ALIGN - 1);
-}
-#endif
-
 /* ---- init ----------------------------------------------------------------- */
 
-/* FNV-1a style over the table bytes [L.window, L.tables_end), four words per
+/* FNV-1a style over the table bytes [base, base + L.frame), four words per
  * step in independent lanes (cheap next to rebuilding the tables). */
 static uint32_t tm_rt_fe_tables_sum(const unsigned char *base, size_t n)
 {
@@ -414,7 +391,7 @@ tm_rt_status tm_rt_frontend_init(tm_rt_frontend *fe, const tm_rt_frontend_config
     fe->frame = (float *)(base + L.frame);
     fe->power = (float *)(base + L.power);
     fe->mel = (float *)(base + L.mel);
-    fe->tables_sum = tm_rt_fe_tables_sum(base + L.window, L.tables_end - L.window);
+    fe->tables_sum = tm_rt_fe_tables_sum(base, L.frame);
     fe->magic = TM_RT_FE_MAGIC;
     return TM_RT_OK;
 }
@@ -436,7 +413,7 @@ int tm_rt_frontend_ready(const tm_rt_frontend *fe, const tm_rt_frontend_config *
         (const unsigned char *)fe->frame != base + L.frame ||
         (const unsigned char *)fe->mel != base + L.mel)
         return 0;
-    return tm_rt_fe_tables_sum(base + L.window, L.tables_end - L.window) == fe->tables_sum;
+    return tm_rt_fe_tables_sum(base, L.frame) == fe->tables_sum;
 }
 
 /* ---- run ------------------------------------------------------------------ */

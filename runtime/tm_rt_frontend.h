@@ -77,11 +77,6 @@ size_t tm_rt_frontend_frames(const tm_rt_frontend_config *c);
 size_t tm_rt_frontend_output_size(const tm_rt_frontend_config *c); /* coefs * frames */
 /* Tables plus per-call scratch, alignment slack included (any pointer works). */
 size_t tm_rt_frontend_workspace_bytes(const tm_rt_frontend_config *c);
-/* For a config tm_rt_frontend_check accepts: the leading bytes of a
- * 16-aligned workspace that only a run uses (its frame, power and mel
- * buffers; the tables follow), free between runs. Only in builds that
- * widen streamed chains (TM_RT_STREAM_WIDEN, tm_rt_isa.h). */
-size_t tm_rt_frontend_run_bytes(const tm_rt_frontend_config *c);
 
 /* Precomputes the window, FFT twiddles, sparse mel weights and DCT matrix
  * into workspace. TM_RT_ERR_ARG for NULL pointers or an invalid config,

@@ -22,7 +22,7 @@ typedef char tm_rt_assert_tensor[sizeof(tm_rt_tensor_desc) == 24 ? 1 : -1];
 typedef char tm_rt_assert_op[sizeof(tm_rt_op_desc) == 84 ? 1 : -1];
 typedef char tm_rt_assert_input[sizeof(tm_rt_input_desc) == 128 ? 1 : -1];
 
-/* The front end's state takes this fixed slot at the start of an audio
+/* The front end's state takes this fixed slot at the end of an audio
  * workspace, so the planned bytes do not depend on the pointer size. */
 #define TM_RT_FE_SLOT 256
 typedef char tm_rt_assert_fe_slot[sizeof(tm_rt_frontend) <= TM_RT_FE_SLOT ? 1 : -1];
@@ -697,14 +697,12 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
     m->scratch_need = scratch_need;
     m->workspace_bytes = h.workspace_bytes;
 #if defined(TM_RT_STREAM_WIDEN)
-    /* set_audio puts its features and the front end's run buffers first in
-     * the workspace, its tables after them: the smallest such block is free
-     * while ops run */
+    /* set_audio puts its features first in the workspace, the front end
+     * after them: the smallest such block is free while ops run */
     uint32_t feat = 0;
     for (uint32_t i = 0; i < h.n_inputs; i++)
         if (I[i].kind == TM_RT_INPUT_AUDIO) {
-            uint32_t n = (uint32_t)(TM_RT_ALIGN16(tm_rt_elems(&T[I[i].tensor]) * sizeof(float)) +
-                                    tm_rt_frontend_run_bytes(&I[i].fe));
+            uint32_t n = (uint32_t)TM_RT_ALIGN16(tm_rt_elems(&T[I[i].tensor]) * sizeof(float));
             feat = feat == 0 || n < feat ? n : feat;
         }
     m->invoke_room = (uint32_t)TM_RT_ALIGN16((size_t)scratch_need) + feat;
@@ -811,9 +809,9 @@ static tm_rt_status tm_rt_set_audio(const tm_rt_model *m, void *mem, int input, 
     size_t n = tm_rt_elems(t);
     uint8_t *ws = tm_rt_workspace(m, mem);
     const tm_rt_frontend_config *c = &d->fe;
-    /* [features][front end: run buffers, tables][its state at the end]: the
-     * features and run buffers follow the scratch, so invoke can use them.
-     * ws + at is 16-aligned, so the tables end 15 bytes before fb does. */
+    /* [features][front end's workspace][its state at the end]: the features
+     * follow the scratch, so invoke can use them. ws + at is 16-aligned, so
+     * the front end's regions end 15 bytes before fb does. */
     float *feat = (float *)(void *)ws;
     size_t at = TM_RT_ALIGN16(n * sizeof(float));
     if (at + TM_RT_FE_SLOT > m->workspace_bytes)

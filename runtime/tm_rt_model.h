@@ -105,9 +105,10 @@ typedef struct tm_rt_model {
                                  * row windows (<= scratch_bytes): what the memory
                                  * reserves after the activations */
     uint32_t workspace_bytes;   /* front end, after the scratch */
-    uint32_t invoke_room;       /* scratch plus the workspace's leading feature floats,
-                                 * which no invoke needs: room a streamed chain may widen
-                                 * into (0 on builds whose chains do not widen) */
+    uint32_t invoke_room;       /* align16(scratch_need) plus the workspace's leading
+                                 * feature floats, which no invoke needs: room a streamed
+                                 * chain may widen into (0 where TM_RT_STREAM_WIDEN,
+                                 * tm_rt_isa.h, is not defined) */
     tm_rt_error error;          /* why open failed (tm_rt_model_error) */
 } tm_rt_model;
 

@@ -169,10 +169,11 @@ size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_d
 }
 
 /* Wider shapes make fewer kernel calls. A chain takes the widest whose need
- * stays within peak, the scratch the model needs with every chain in its
- * narrowest shape, so no target's RAM grows: rows per call doubled while
- * that fits (until one call covers the output), then a grouped conv's
- * channels per call doubled while that fits too (up to all of them). */
+ * stays within peak (sizing: the scratch the model needs with every chain in
+ * its narrowest shape, so no target's RAM grows; invoke: invoke_room): a
+ * grouped conv's channels per call doubled while that fits (up to all of
+ * them), then rows per call doubled while that fits too (until one call
+ * covers the output). */
 const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
 {

@@ -32,8 +32,9 @@ void tm_rt_op_conv_shape(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tenso
                          tm_rt_conv_args *a);
 /* The chain starting at op k (whose output is streamed) on a build of isa
  * (a tm_rt_isa; -1: this build), in the widest shape whose scratch is at
- * most peak (the model's tm_rt_model_scratch_need_for on isa; 0: its
- * narrowest): NULL and sg filled, or why it cannot run. */
+ * most peak (sizing: the model's tm_rt_model_scratch_need_for on isa;
+ * invoke: the model's invoke_room; 0: its narrowest): NULL and sg filled,
+ * or why it cannot run. */
 const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *tensors, size_t peak, tm_rt_segment *sg);
 /* The chain's memory on a build of isa: its kernels' largest scratch, then

@@ -6,6 +6,7 @@
  * compiled out (tests/CMakeLists.txt), the reference kernels of a Cortex-M4
  * build: there the need is 0. */
 #include <check.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -187,44 +188,128 @@ static void check_streamed_fits(int which)
     free(str);
 }
 
-/* Invoke may widen a chain into the workspace's leading bytes (the audio
- * features and the front end's run buffers, which only set_audio uses) but
- * never past them: the front end's tables and state, after invoke_room,
- * keep every byte, and the room is what the layout says. */
-START_TEST(invoke_leaves_the_front_end_tables)
+/* audio 48 MFCC x 61 frames -> conv 3x3 1 -> 8 (8-bit) -> pointwise 8 -> 16
+ * (4-bit) -> maxpool 2 -> global avgpool -> dense 3: the streamed chain sets
+ * the scratch, so only the workspace's features (11,712 bytes) let an invoke
+ * widen it. Streamed or flat (flags 0); malloc'd, *size bytes. */
+static uint8_t *build_audio_chain(uint32_t flags, size_t *size)
 {
     static tm_rt_builder b;
-    size_t n = 0;
-    uint8_t *bytes = tm_rt_test_example_plan(&b, EX_TWO_BRANCH, 6, 0, TM_RT_FLAG_STREAM, &n);
-    tm_rt_model m;
-    ck_assert_int_eq(tm_rt_model_open(&m, bytes, n), TM_RT_OK);
-    size_t lead = 0;
-    for (uint32_t i = 0; i < m.n_inputs; i++)
-        if (m.inputs[i].kind == TM_RT_INPUT_AUDIO) {
-            size_t l = align16(sizeof(float) * tm_rt_frontend_output_size(&m.inputs[i].fe)) +
-                       tm_rt_frontend_run_bytes(&m.inputs[i].fe);
-            lead = lead == 0 || l < lead ? l : lead;
-        }
-    ck_assert_uint_gt(lead, 0);
-    ck_assert_uint_eq(m.invoke_room, align16(m.scratch_need) + lead);
+    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
+    uint32_t s = 5;
+    tm_rt_builder_init(&b, buf, sizeof buf);
+    b.flags = flags ? flags | TM_RT_BUILDER_FORCE_STREAM : 0;
+    int32_t x = tm_rt_builder_tensor(&b, 1, 48, 61, 0.03f, 0);
+    int32_t c1 = tm_rt_builder_tensor(&b, 8, 48, 61, 0.03f, -128);
+    int32_t c2 = tm_rt_builder_tensor(&b, 16, 48, 61, 0.04f, -128);
+    int32_t p = tm_rt_builder_tensor(&b, 16, 24, 30, 0.04f, -128);
+    int32_t g = tm_rt_builder_tensor(&b, 16, 1, 1, 0.04f, -128);
+    int32_t out = tm_rt_builder_tensor(&b, 3, 1, 1, 0.1f, 0);
+    tm_rt_input_desc in = tm_rt_ex_input("audio", TM_RT_INPUT_AUDIO, x, -4.0f, 3.0f);
+    tm_rt_ex_audio_config(&in);
+    in.fe.window_length = in.fe.n_fft = 256;
+    in.fe.hop_length = 128;
+    in.fe.n_mels = 64;
+    in.fe.n_mfcc = 48;
+    in.fe.num_samples = 8000; /* 1 + (8000 - 256) / 128 = 61 frames */
+    tm_rt_builder_input(&b, &in);
+    tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_CONV, x, c1, 3, 1, 1);
+    tm_rt_ex_weights(&b, &s, &op, 8, 9, 8, 0, 0.8);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_CONV, c1, c2, 1, 1, 0);
+    tm_rt_ex_weights(&b, &s, &op, 16, 8, 4, 0, 0.8);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, c2, p, 2, 2, 0);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_op(TM_RT_OP_GLOBALAVGPOOL, p, g);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_op(TM_RT_OP_DENSE, g, out);
+    tm_rt_ex_weights(&b, &s, &op, 3, 16, 8, 0, 1.5);
+    tm_rt_builder_op(&b, &op);
+    tm_rt_builder_class(&b, "a");
+    tm_rt_builder_class(&b, "b");
+    tm_rt_builder_class(&b, "c");
+    tm_rt_builder_output(&b, out);
+    tm_rt_status st = tm_rt_builder_finish(&b, size);
+    ck_assert_msg(st == TM_RT_OK, "build: %s: %s", tm_rt_status_name(st), tm_rt_builder_error(&b));
+    uint8_t *r = malloc(*size);
+    ck_assert_ptr_nonnull(r);
+    memcpy(r, buf, *size);
+    return r;
+}
+
+/* Sets the audio of seed into mem (memory_bytes of m, 16-aligned) and
+ * invokes; the logits go to out. */
+static void run_audio(const tm_rt_model *m, uint8_t *mem, uint32_t seed, int8_t *out)
+{
+    static float pcm[8000];
+    uint32_t r = seed * 2654435761u + 1u;
+    for (int i = 0; i < 8000; i++) {
+        r = r * 1664525u + 1013904223u;
+        pcm[i] = (float)((int32_t)(r >> 8) - (1 << 23)) / (float)(1 << 24);
+    }
+    ck_assert_int_eq(tm_rt_model_set_audio(m, mem, 0, pcm), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_model_invoke(m, mem), TM_RT_OK);
+    memcpy(out, tm_rt_model_logits(m, mem), m->n_classes);
+}
+
+/* Invoke may widen a chain into the workspace's leading bytes (the audio
+ * features, which only set_audio uses) but never past them: the front end's
+ * tables and state, after invoke_room, keep every byte; the widened chain
+ * gives the flat plan's logits, and a second set_audio after an invoke the
+ * first one's. */
+START_TEST(invoke_widens_into_the_features_only)
+{
+    size_t ns = 0, nf = 0;
+    uint8_t *str = build_audio_chain(TM_RT_FLAG_STREAM, &ns), *flat = build_audio_chain(0, &nf);
+    tm_rt_model m, mf;
+    ck_assert_int_eq(tm_rt_model_open(&m, str, ns), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_model_open(&mf, flat, nf), TM_RT_OK);
+    ck_assert_uint_eq(m.flags, TM_RT_FLAG_STREAM);
+    ck_assert_uint_eq(m.invoke_room, align16(m.scratch_need) + 4 * 48 * 61);
+    tm_rt_segment narrow, wide;
+    ck_assert_ptr_null(tm_rt_stream_plan(-1, m.ops, m.n_ops, 0, m.tensors, m.scratch_need, &narrow));
+    ck_assert_ptr_null(tm_rt_stream_plan(-1, m.ops, m.n_ops, 0, m.tensors, m.invoke_room, &wide));
+    size_t wneed = tm_rt_stream_need(-1, m.ops, m.tensors, &wide);
+    ck_assert_uint_le(wneed, m.invoke_room);
+    if (SIMD_KERNELS) /* plain C shapes never widen */
+        ck_assert_uint_gt(wneed, m.scratch_need);
+
     size_t mb = tm_rt_model_memory_bytes(&m);
     uint8_t *raw = malloc(mb), *copy = malloc(mb);
     ck_assert_ptr_nonnull(raw);
     ck_assert_ptr_nonnull(copy);
     uint8_t *mem = (uint8_t *)(((uintptr_t)raw + 15u) & ~(uintptr_t)15u);
-    float xs[4096];
-    size_t offs[TM_RT_MAX_MODEL_INPUTS];
-    tm_rt_example_inputs(&m, 2, xs, sizeof xs / sizeof xs[0], offs);
-    for (uint32_t i = 0; i < m.n_inputs; i++)
-        ck_assert_int_eq(set_input(&m, mem, (int)i, xs + offs[i]), TM_RT_OK);
+    memset(raw, 0x5A, mb);
+    int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES], lf[TM_RT_MAX_CLASSES];
+    run_audio(&m, mem, 1, l1);
+    /* again, now with the tables in place: only the features' bytes and
+     * those before them may change in the invoke */
+    static float pcm[8000];
+    for (int i = 0; i < 8000; i++)
+        pcm[i] = (float)sin(0.05 * i) * 0.4f;
+    ck_assert_int_eq(tm_rt_model_set_audio(&m, mem, 0, pcm), TM_RT_OK);
     size_t keep = align16(m.arena_bytes) + m.invoke_room, end = mb - 15;
+    ck_assert_uint_lt(keep, end);
     memcpy(copy, mem, end);
     ck_assert_int_eq(tm_rt_model_invoke(&m, mem), TM_RT_OK);
-    ck_assert_uint_lt(keep, end);
     ck_assert_int_eq(memcmp(copy + keep, mem + keep, end - keep), 0);
+    if (SIMD_KERNELS) {
+        size_t lent = align16(m.arena_bytes) + align16(m.scratch_need);
+        ck_assert_int_ne(memcmp(copy + lent, mem + lent, keep - lent), 0);
+    }
+    run_audio(&m, mem, 1, l2);
+    ck_assert_int_eq(memcmp(l1, l2, m.n_classes), 0);
+    free(raw);
+
+    raw = malloc(tm_rt_model_memory_bytes(&mf));
+    ck_assert_ptr_nonnull(raw);
+    run_audio(&mf, (uint8_t *)(((uintptr_t)raw + 15u) & ~(uintptr_t)15u), 1, lf);
+    ck_assert_int_eq(memcmp(l1, lf, m.n_classes), 0);
     free(raw);
     free(copy);
-    free(bytes);
+    free(str);
+    free(flat);
 }
 END_TEST
 
@@ -395,7 +480,7 @@ int main(void)
     tcase_add_test(tc, memory_is_arena_own_scratch_and_workspace);
     tcase_add_test(tc, a_larger_file_bound_is_not_reserved);
     tcase_add_test(tc, streamed_chains_fit_the_memory);
-    tcase_add_test(tc, invoke_leaves_the_front_end_tables);
+    tcase_add_test(tc, invoke_widens_into_the_features_only);
     tcase_add_test(tc, wider_chains_keep_every_target_ram);
     tcase_add_test(tc, a_file_bound_below_the_need_is_refused);
     suite_add_tcase(s, tc);

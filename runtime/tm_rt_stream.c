@@ -187,17 +187,22 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
     const int32_t c = sg->count >= 2 ? T[ops[k + sg->count - 2].output].c : 0;
     /* each call of a grouped conv gathers its input window again: groups
      * first, then rows */
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < 3; pass++)
         for (;;) {
             tm_rt_s_shape t = sh;
             if (pass == 0) {
                 if (t.group >= c)
                     break;
                 t.group = t.group > c / 2 ? INT32_MAX : 2 * t.group;
-            } else {
+            } else if (pass == 1) {
                 if (t.rows >= h)
                     break;
                 t.rows *= 2;
+                t.prod *= 2;
+            } else {
+                /* then producers alone: fewer calls of the chain's first convs */
+                if (t.prod >= T[ops[k].output].h)
+                    break;
                 t.prod *= 2;
             }
             if (tm_rt_s_plan(t, ops, n_ops, k, T, &w) || tm_rt_stream_need(isa, ops, T, &w) > peak)
@@ -286,8 +291,22 @@ typedef struct tm_rt_s_run {
     uint8_t *arena, *buf;
     int8_t *kscr;
     int32_t lo[TM_RT_STREAM_STAGES], hi[TM_RT_STREAM_STAGES]; /* window rows [lo, hi) */
-    int32_t olo[TM_RT_STREAM_STAGES];                         /* output rows [olo, olo + n) */
+    int32_t olo[TM_RT_STREAM_STAGES];                         /* output rows [olo, olo + on) */
+#if defined(TM_RT_STREAM_WIDEN)
+    int32_t on[TM_RT_STREAM_STAGES]; /* rows the last call computed: n, fewer at the bottom */
+#endif
 } tm_rt_s_run;
+
+/* Rows of stage i's last output: with wide shapes a call computes only the
+ * rows inside its output (the consumers never read the others); the -Os size
+ * build's narrow shapes keep n, as that saves few rows. */
+#if defined(TM_RT_STREAM_WIDEN)
+#define TM_RT_S_ON(r, i) ((r)->on[i])
+#define TM_RT_S_WIN_ROWS(r, i, st) ((st)->direct ? (r)->on[(i) - 1] : (st)->rows)
+#else
+#define TM_RT_S_ON(r, i) ((r)->sg->st[i].n)
+#define TM_RT_S_WIN_ROWS(r, i, st) ((st)->rows)
+#endif
 
 static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t c0, int32_t gn);
 
@@ -338,7 +357,7 @@ static tm_rt_status tm_rt_s_fetch(tm_rt_s_run *r, uint32_t i, int32_t a)
             if (s != TM_RT_OK)
                 break;
             src = (const int8_t *)(r->buf + pr->out) + (size_t)(row - r->olo[i - 1]) * W;
-            cs = (size_t)pr->n * W;
+            cs = (size_t)TM_RT_S_ON(r, i - 1) * W;
             end = end < in->h ? end : in->h;
             end = end < r->olo[i - 1] + pr->n ? end : r->olo[i - 1] + pr->n;
         }
@@ -380,7 +399,7 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
             int32_t gk = grouped ? (in->c - g0 < pr->group ? in->c - g0 : pr->group) : in->c;
             rs = grouped ? tm_rt_s_call(r, i - 1, y * s, g0, gk) : tm_rt_s_fetch(r, i, y * s);
             const int8_t *w = tm_rt_s_win(r, i);
-            size_t pooled = (size_t)st->n * Wo;
+            size_t pooled = (size_t)nv * Wo;
             int staged = 0;
 #if defined(TM_RT_SIMD) || (defined(TM_RT_DSP) && !defined(__OPTIMIZE_SIZE__))
             /* One call for the group's channels, into the kernels' scratch
@@ -388,14 +407,16 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
             staged = rs == TM_RT_OK && r->kscr &&
                      (size_t)gk * pooled <= (size_t)(r->buf - (uint8_t *)r->kscr);
             if (staged)
-                rs = tm_rt_maxpool(w, gk, st->rows, in->w, kh, s, r->kscr, st->n, out->w);
+                rs = tm_rt_maxpool(w, gk, TM_RT_S_WIN_ROWS(r, i, st), in->w, kh, s, r->kscr, nv,
+                                   out->w);
 #endif
             for (c = 0; c < gk && rs == TM_RT_OK; c++) {
                 int8_t *o = dst + ((size_t)(g0 + c) * out->h + (size_t)y) * Wo;
                 if (staged)
                     memcpy(o, r->kscr + (size_t)c * pooled, (size_t)nv * Wo);
                 else
-                    rs = tm_rt_maxpool(w + (size_t)c * st->rows * in->w, 1, (nv - 1) * s + kh,
+                    rs = tm_rt_maxpool(w + (size_t)c * (size_t)TM_RT_S_WIN_ROWS(r, i, st) * in->w, 1,
+                                       (nv - 1) * s + kh,
                                        in->w, kh, s, o, nv, out->w);
                 if (op->act_min > -128 || op->act_max < 127) /* as the flat executor */
                     for (size_t j = 0; j < (size_t)nv * Wo; j++)
@@ -412,6 +433,11 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
     tm_rt_conv_args a;
     int8_t *ob = (int8_t *)(r->buf + st->out);
     tm_rt_s_args(op, m->tensors, st, gn, &a);
+#if defined(TM_RT_STREAM_WIDEN)
+    a.out_h = nv;
+    if (st->direct)
+        a.in_h = r->on[i - 1];
+#endif
     size_t rb = tm_rt_weight_row_bytes(
         (size_t)a.kh * a.kw * (op->type == TM_RT_OP_CONV ? a.in_c : 1), a.bits);
     a.input = tm_rt_s_win(r, i);
@@ -425,10 +451,13 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
     if (rs == TM_RT_OK)
         rs = op->type == TM_RT_OP_CONV ? tm_rt_conv(&a) : tm_rt_depthwise(&a);
     r->olo[i] = y;
+#if defined(TM_RT_STREAM_WIDEN)
+    r->on[i] = nv;
+#endif
     if (i + 1 == r->sg->count)
         for (c = 0; c < a.out_c && rs == TM_RT_OK; c++)
             memcpy(dst + ((size_t)(c0 + c) * out->h + (size_t)y) * Wo,
-                   ob + (size_t)c * st->n * Wo, (size_t)nv * Wo);
+                   ob + (size_t)c * (size_t)a.out_h * Wo, (size_t)nv * Wo);
     return rs;
 }
 
@@ -447,6 +476,9 @@ tm_rt_status tm_rt_stream_run(const tm_rt_model *m, const tm_rt_segment *sg, uin
     for (uint32_t i = 0; i < L; i++) {
         r.lo[i] = r.hi[i] = INT32_MIN / 2;
         r.olo[i] = -sg->st[i].n;
+#if defined(TM_RT_STREAM_WIDEN)
+        r.on[i] = sg->st[i].n;
+#endif
     }
     for (int32_t y = 0; y < out->h; y += sg->st[L - 1].n) {
         tm_rt_status s = tm_rt_s_call(&r, L - 1, y, 0, out->c);

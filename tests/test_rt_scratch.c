@@ -188,10 +188,12 @@ static void check_streamed_fits(int which)
     free(str);
 }
 
-/* audio 48 MFCC x 61 frames -> conv 3x3 1 -> 8 (8-bit) -> pointwise 8 -> 16
- * (4-bit) -> maxpool 2 -> global avgpool -> dense 3: the streamed chain sets
- * the scratch, so only the workspace's features (11,712 bytes) let an invoke
- * widen it. Streamed or flat (flags 0); malloc'd, *size bytes. */
+/* audio 43 MFCC x 15 frames -> conv 3x3 1 -> 8 (8-bit) -> depthwise 3x3 ->
+ * pointwise 8 -> 16 (4-bit) -> maxpool 2 -> dense 1 (so the pooled map stays
+ * stored to the end, to compare): the streamed chain sets the scratch, so
+ * only the workspace's features (2,592 bytes) let an invoke widen it; 43
+ * rows, 21 pooled: the last calls of a wide shape are partial. Streamed or
+ * flat (flags 0); malloc'd, *size bytes. */
 static uint8_t *build_audio_chain(uint32_t flags, size_t *size)
 {
     static tm_rt_builder b;
@@ -199,36 +201,35 @@ static uint8_t *build_audio_chain(uint32_t flags, size_t *size)
     uint32_t s = 5;
     tm_rt_builder_init(&b, buf, sizeof buf);
     b.flags = flags ? flags | TM_RT_BUILDER_FORCE_STREAM : 0;
-    int32_t x = tm_rt_builder_tensor(&b, 1, 48, 61, 0.03f, 0);
-    int32_t c1 = tm_rt_builder_tensor(&b, 8, 48, 61, 0.03f, -128);
-    int32_t c2 = tm_rt_builder_tensor(&b, 16, 48, 61, 0.04f, -128);
-    int32_t p = tm_rt_builder_tensor(&b, 16, 24, 30, 0.04f, -128);
-    int32_t g = tm_rt_builder_tensor(&b, 16, 1, 1, 0.04f, -128);
-    int32_t out = tm_rt_builder_tensor(&b, 3, 1, 1, 0.1f, 0);
+    int32_t x = tm_rt_builder_tensor(&b, 1, 43, 15, 0.03f, 0);
+    int32_t c1 = tm_rt_builder_tensor(&b, 8, 43, 15, 0.03f, -128);
+    int32_t d1 = tm_rt_builder_tensor(&b, 8, 43, 15, 0.035f, -128);
+    int32_t c2 = tm_rt_builder_tensor(&b, 16, 43, 15, 0.04f, -128);
+    int32_t p = tm_rt_builder_tensor(&b, 16, 21, 7, 0.04f, -128);
+    int32_t out = tm_rt_builder_tensor(&b, 1, 1, 1, 0.1f, 0);
     tm_rt_input_desc in = tm_rt_ex_input("audio", TM_RT_INPUT_AUDIO, x, -4.0f, 3.0f);
     tm_rt_ex_audio_config(&in);
     in.fe.window_length = in.fe.n_fft = 256;
     in.fe.hop_length = 128;
     in.fe.n_mels = 64;
-    in.fe.n_mfcc = 48;
-    in.fe.num_samples = 8000; /* 1 + (8000 - 256) / 128 = 61 frames */
+    in.fe.n_mfcc = 43;
+    in.fe.num_samples = 2048; /* 1 + (2048 - 256) / 128 = 15 frames */
     tm_rt_builder_input(&b, &in);
     tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_CONV, x, c1, 3, 1, 1);
     tm_rt_ex_weights(&b, &s, &op, 8, 9, 8, 0, 0.8);
     tm_rt_builder_op(&b, &op);
-    op = tm_rt_ex_window(TM_RT_OP_CONV, c1, c2, 1, 1, 0);
+    op = tm_rt_ex_window(TM_RT_OP_DEPTHWISE, c1, d1, 3, 1, 1);
+    tm_rt_ex_weights(&b, &s, &op, 8, 9, 4, 0, 0.8);
+    tm_rt_builder_op(&b, &op);
+    op = tm_rt_ex_window(TM_RT_OP_CONV, d1, c2, 1, 1, 0);
     tm_rt_ex_weights(&b, &s, &op, 16, 8, 4, 0, 0.8);
     tm_rt_builder_op(&b, &op);
     op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, c2, p, 2, 2, 0);
     tm_rt_builder_op(&b, &op);
-    op = tm_rt_ex_op(TM_RT_OP_GLOBALAVGPOOL, p, g);
-    tm_rt_builder_op(&b, &op);
-    op = tm_rt_ex_op(TM_RT_OP_DENSE, g, out);
-    tm_rt_ex_weights(&b, &s, &op, 3, 16, 8, 0, 1.5);
+    op = tm_rt_ex_op(TM_RT_OP_DENSE, p, out);
+    tm_rt_ex_weights(&b, &s, &op, 1, 16 * 21 * 7, 4, 0, 1.5);
     tm_rt_builder_op(&b, &op);
     tm_rt_builder_class(&b, "a");
-    tm_rt_builder_class(&b, "b");
-    tm_rt_builder_class(&b, "c");
     tm_rt_builder_output(&b, out);
     tm_rt_status st = tm_rt_builder_finish(&b, size);
     ck_assert_msg(st == TM_RT_OK, "build: %s: %s", tm_rt_status_name(st), tm_rt_builder_error(&b));
@@ -238,19 +239,27 @@ static uint8_t *build_audio_chain(uint32_t flags, size_t *size)
     return r;
 }
 
+#define AUDIO_POOLED (16 * 21 * 7) /* the chain's stored output, tensor 4 */
+
 /* Sets the audio of seed into mem (memory_bytes of m, 16-aligned) and
- * invokes; the logits go to out. */
-static void run_audio(const tm_rt_model *m, uint8_t *mem, uint32_t seed, int8_t *out)
+ * invokes; the logits go to out, the pooled map to pooled (NULL: not). */
+static void run_audio(const tm_rt_model *m, uint8_t *mem, uint32_t seed, int8_t *out,
+                      int8_t *pooled)
 {
-    static float pcm[8000];
+    static float pcm[2048];
     uint32_t r = seed * 2654435761u + 1u;
-    for (int i = 0; i < 8000; i++) {
+    for (int i = 0; i < 2048; i++) {
         r = r * 1664525u + 1013904223u;
         pcm[i] = (float)((int32_t)(r >> 8) - (1 << 23)) / (float)(1 << 24);
     }
     ck_assert_int_eq(tm_rt_model_set_audio(m, mem, 0, pcm), TM_RT_OK);
     ck_assert_int_eq(tm_rt_model_invoke(m, mem), TM_RT_OK);
     memcpy(out, tm_rt_model_logits(m, mem), m->n_classes);
+    if (pooled) {
+        const tm_rt_tensor_desc *t = &m->tensors[4];
+        ck_assert_int_eq(t->c * t->h * t->w, AUDIO_POOLED);
+        memcpy(pooled, tm_rt_model_tensor(m, mem, 4), AUDIO_POOLED);
+    }
 }
 
 /* Invoke may widen a chain into the workspace's leading bytes (the audio
@@ -266,7 +275,7 @@ START_TEST(invoke_widens_into_the_features_only)
     ck_assert_int_eq(tm_rt_model_open(&m, str, ns), TM_RT_OK);
     ck_assert_int_eq(tm_rt_model_open(&mf, flat, nf), TM_RT_OK);
     ck_assert_uint_eq(m.flags, TM_RT_FLAG_STREAM);
-    ck_assert_uint_eq(m.invoke_room, align16(m.scratch_need) + 4 * 48 * 61);
+    ck_assert_uint_eq(m.invoke_room, align16(m.scratch_need) + align16(4 * 43 * 15));
     tm_rt_segment narrow, wide;
     ck_assert_ptr_null(tm_rt_stream_plan(-1, m.ops, m.n_ops, 0, m.tensors, m.scratch_need, &narrow));
     ck_assert_ptr_null(tm_rt_stream_plan(-1, m.ops, m.n_ops, 0, m.tensors, m.invoke_room, &wide));
@@ -282,11 +291,12 @@ START_TEST(invoke_widens_into_the_features_only)
     uint8_t *mem = (uint8_t *)(((uintptr_t)raw + 15u) & ~(uintptr_t)15u);
     memset(raw, 0x5A, mb);
     int8_t l1[TM_RT_MAX_CLASSES], l2[TM_RT_MAX_CLASSES], lf[TM_RT_MAX_CLASSES];
-    run_audio(&m, mem, 1, l1);
+    static int8_t p1[AUDIO_POOLED], pf[AUDIO_POOLED];
+    run_audio(&m, mem, 1, l1, p1);
     /* again, now with the tables in place: only the features' bytes and
      * those before them may change in the invoke */
-    static float pcm[8000];
-    for (int i = 0; i < 8000; i++)
+    static float pcm[2048];
+    for (int i = 0; i < 2048; i++)
         pcm[i] = (float)sin(0.05 * i) * 0.4f;
     ck_assert_int_eq(tm_rt_model_set_audio(&m, mem, 0, pcm), TM_RT_OK);
     size_t keep = align16(m.arena_bytes) + m.invoke_room, end = mb - 15;
@@ -298,14 +308,15 @@ START_TEST(invoke_widens_into_the_features_only)
         size_t lent = align16(m.arena_bytes) + align16(m.scratch_need);
         ck_assert_int_ne(memcmp(copy + lent, mem + lent, keep - lent), 0);
     }
-    run_audio(&m, mem, 1, l2);
+    run_audio(&m, mem, 1, l2, NULL);
     ck_assert_int_eq(memcmp(l1, l2, m.n_classes), 0);
     free(raw);
 
     raw = malloc(tm_rt_model_memory_bytes(&mf));
     ck_assert_ptr_nonnull(raw);
-    run_audio(&mf, (uint8_t *)(((uintptr_t)raw + 15u) & ~(uintptr_t)15u), 1, lf);
+    run_audio(&mf, (uint8_t *)(((uintptr_t)raw + 15u) & ~(uintptr_t)15u), 1, lf, pf);
     ck_assert_int_eq(memcmp(l1, lf, m.n_classes), 0);
+    ck_assert_int_eq(memcmp(p1, pf, AUDIO_POOLED), 0); /* every bit the chain makes */
     free(raw);
     free(copy);
     free(str);

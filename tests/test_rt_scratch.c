@@ -188,6 +188,29 @@ static void check_streamed_fits(int which)
     free(str);
 }
 
+/* The test models' builder: flags TM_RT_FLAG_STREAM (forced) or 0. */
+static uint32_t chain_buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
+static tm_rt_builder chain_b;
+
+static tm_rt_builder *chain_start(uint32_t flags)
+{
+    tm_rt_builder_init(&chain_b, chain_buf, sizeof chain_buf);
+    chain_b.flags = flags ? flags | TM_RT_BUILDER_FORCE_STREAM : 0;
+    return &chain_b;
+}
+
+/* The finished file, malloc'd, *size bytes. */
+static uint8_t *chain_finish(size_t *size)
+{
+    tm_rt_status st = tm_rt_builder_finish(&chain_b, size);
+    ck_assert_msg(st == TM_RT_OK, "build: %s: %s", tm_rt_status_name(st),
+                  tm_rt_builder_error(&chain_b));
+    uint8_t *r = malloc(*size);
+    ck_assert_ptr_nonnull(r);
+    memcpy(r, chain_buf, *size);
+    return r;
+}
+
 /* audio 43 MFCC x 15 frames -> conv 3x3 1 -> 8 (8-bit) -> depthwise 3x3 ->
  * pointwise 8 -> 16 (4-bit) -> maxpool 2 -> dense 1 (so the pooled map stays
  * stored to the end, to compare): the streamed chain sets the scratch, so
@@ -196,17 +219,14 @@ static void check_streamed_fits(int which)
  * flat (flags 0); malloc'd, *size bytes. */
 static uint8_t *build_audio_chain(uint32_t flags, size_t *size)
 {
-    static tm_rt_builder b;
-    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
+    tm_rt_builder *bp = chain_start(flags);
     uint32_t s = 5;
-    tm_rt_builder_init(&b, buf, sizeof buf);
-    b.flags = flags ? flags | TM_RT_BUILDER_FORCE_STREAM : 0;
-    int32_t x = tm_rt_builder_tensor(&b, 1, 43, 15, 0.03f, 0);
-    int32_t c1 = tm_rt_builder_tensor(&b, 8, 43, 15, 0.03f, -128);
-    int32_t d1 = tm_rt_builder_tensor(&b, 8, 43, 15, 0.035f, -128);
-    int32_t c2 = tm_rt_builder_tensor(&b, 16, 43, 15, 0.04f, -128);
-    int32_t p = tm_rt_builder_tensor(&b, 16, 21, 7, 0.04f, -128);
-    int32_t out = tm_rt_builder_tensor(&b, 1, 1, 1, 0.1f, 0);
+    int32_t x = tm_rt_builder_tensor(bp, 1, 43, 15, 0.03f, 0);
+    int32_t c1 = tm_rt_builder_tensor(bp, 8, 43, 15, 0.03f, -128);
+    int32_t d1 = tm_rt_builder_tensor(bp, 8, 43, 15, 0.035f, -128);
+    int32_t c2 = tm_rt_builder_tensor(bp, 16, 43, 15, 0.04f, -128);
+    int32_t p = tm_rt_builder_tensor(bp, 16, 21, 7, 0.04f, -128);
+    int32_t out = tm_rt_builder_tensor(bp, 1, 1, 1, 0.1f, 0);
     tm_rt_input_desc in = tm_rt_ex_input("audio", TM_RT_INPUT_AUDIO, x, -4.0f, 3.0f);
     tm_rt_ex_audio_config(&in);
     in.fe.window_length = in.fe.n_fft = 256;
@@ -214,29 +234,24 @@ static uint8_t *build_audio_chain(uint32_t flags, size_t *size)
     in.fe.n_mels = 64;
     in.fe.n_mfcc = 43;
     in.fe.num_samples = 2048; /* 1 + (2048 - 256) / 128 = 15 frames */
-    tm_rt_builder_input(&b, &in);
+    tm_rt_builder_input(bp, &in);
     tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_CONV, x, c1, 3, 1, 1);
-    tm_rt_ex_weights(&b, &s, &op, 8, 9, 8, 0, 0.8);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_ex_weights(bp, &s, &op, 8, 9, 8, 0, 0.8);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_window(TM_RT_OP_DEPTHWISE, c1, d1, 3, 1, 1);
-    tm_rt_ex_weights(&b, &s, &op, 8, 9, 4, 0, 0.8);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_ex_weights(bp, &s, &op, 8, 9, 4, 0, 0.8);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_window(TM_RT_OP_CONV, d1, c2, 1, 1, 0);
-    tm_rt_ex_weights(&b, &s, &op, 16, 8, 4, 0, 0.8);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_ex_weights(bp, &s, &op, 16, 8, 4, 0, 0.8);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, c2, p, 2, 2, 0);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_op(TM_RT_OP_DENSE, p, out);
-    tm_rt_ex_weights(&b, &s, &op, 1, 16 * 21 * 7, 4, 0, 1.5);
-    tm_rt_builder_op(&b, &op);
-    tm_rt_builder_class(&b, "a");
-    tm_rt_builder_output(&b, out);
-    tm_rt_status st = tm_rt_builder_finish(&b, size);
-    ck_assert_msg(st == TM_RT_OK, "build: %s: %s", tm_rt_status_name(st), tm_rt_builder_error(&b));
-    uint8_t *r = malloc(*size);
-    ck_assert_ptr_nonnull(r);
-    memcpy(r, buf, *size);
-    return r;
+    tm_rt_ex_weights(bp, &s, &op, 1, 16 * 21 * 7, 4, 0, 1.5);
+    tm_rt_builder_op(bp, &op);
+    tm_rt_builder_class(bp, "a");
+    tm_rt_builder_output(bp, out);
+    return chain_finish(size);
 }
 
 #define AUDIO_POOLED (16 * 21 * 7) /* the chain's stored output, tensor 4 */
@@ -337,46 +352,38 @@ END_TEST
  * TM_RT_FLAG_STREAM) or flat (0); malloc'd, *size bytes. */
 static uint8_t *build_small_chain(uint32_t flags, size_t *size)
 {
-    static tm_rt_builder b;
-    static uint32_t buf[TM_RT_EXAMPLE_MAX_BYTES / 4];
+    tm_rt_builder *bp = chain_start(flags);
     uint32_t s = 11;
-    tm_rt_builder_init(&b, buf, sizeof buf);
-    b.flags = flags ? flags | TM_RT_BUILDER_FORCE_STREAM : 0;
-    int32_t x = tm_rt_builder_tensor(&b, 1, 16, 16, 0.02f, 0);
-    int32_t c1 = tm_rt_builder_tensor(&b, 8, 16, 16, 0.03f, -128);
-    int32_t c2 = tm_rt_builder_tensor(&b, 16, 16, 16, 0.04f, -128);
-    int32_t p = tm_rt_builder_tensor(&b, 16, 8, 8, 0.04f, -128);
-    int32_t c3 = tm_rt_builder_tensor(&b, 12, 8, 8, 0.05f, -128);
-    int32_t g = tm_rt_builder_tensor(&b, 12, 1, 1, 0.05f, -128);
-    int32_t out = tm_rt_builder_tensor(&b, 3, 1, 1, 0.1f, 0);
+    int32_t x = tm_rt_builder_tensor(bp, 1, 16, 16, 0.02f, 0);
+    int32_t c1 = tm_rt_builder_tensor(bp, 8, 16, 16, 0.03f, -128);
+    int32_t c2 = tm_rt_builder_tensor(bp, 16, 16, 16, 0.04f, -128);
+    int32_t p = tm_rt_builder_tensor(bp, 16, 8, 8, 0.04f, -128);
+    int32_t c3 = tm_rt_builder_tensor(bp, 12, 8, 8, 0.05f, -128);
+    int32_t g = tm_rt_builder_tensor(bp, 12, 1, 1, 0.05f, -128);
+    int32_t out = tm_rt_builder_tensor(bp, 3, 1, 1, 0.1f, 0);
     tm_rt_input_desc in = tm_rt_ex_input("features", TM_RT_INPUT_FEATURES, x, 0.1f, 2.0f);
-    tm_rt_builder_input(&b, &in);
+    tm_rt_builder_input(bp, &in);
     tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_CONV, x, c1, 3, 1, 1);
-    tm_rt_ex_weights(&b, &s, &op, 8, 9, 8, 0, 0.8);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_ex_weights(bp, &s, &op, 8, 9, 8, 0, 0.8);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_window(TM_RT_OP_CONV, c1, c2, 1, 1, 0);
-    tm_rt_ex_weights(&b, &s, &op, 16, 8, 4, 0, 0.8);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_ex_weights(bp, &s, &op, 16, 8, 4, 0, 0.8);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, c2, p, 2, 2, 0);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_window(TM_RT_OP_CONV, p, c3, 3, 1, 1);
-    tm_rt_ex_weights(&b, &s, &op, 12, 16 * 9, 8, 0, 0.8);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_ex_weights(bp, &s, &op, 12, 16 * 9, 8, 0, 0.8);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_op(TM_RT_OP_GLOBALAVGPOOL, c3, g);
-    tm_rt_builder_op(&b, &op);
+    tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_op(TM_RT_OP_DENSE, g, out);
-    tm_rt_ex_weights(&b, &s, &op, 3, 12, 8, 0, 1.5);
-    tm_rt_builder_op(&b, &op);
-    tm_rt_builder_class(&b, "a");
-    tm_rt_builder_class(&b, "b");
-    tm_rt_builder_class(&b, "c");
-    tm_rt_builder_output(&b, out);
-    tm_rt_status st = tm_rt_builder_finish(&b, size);
-    ck_assert_msg(st == TM_RT_OK, "build: %s: %s", tm_rt_status_name(st), tm_rt_builder_error(&b));
-    uint8_t *r = malloc(*size);
-    ck_assert_ptr_nonnull(r);
-    memcpy(r, buf, *size);
-    return r;
+    tm_rt_ex_weights(bp, &s, &op, 3, 12, 8, 0, 1.5);
+    tm_rt_builder_op(bp, &op);
+    tm_rt_builder_class(bp, "a");
+    tm_rt_builder_class(bp, "b");
+    tm_rt_builder_class(bp, "c");
+    tm_rt_builder_output(bp, out);
+    return chain_finish(size);
 }
 
 /* The scratch of m on a build of isa with every chain in its narrowest

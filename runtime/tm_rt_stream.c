@@ -399,16 +399,19 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
             int32_t gk = grouped ? (in->c - g0 < pr->group ? in->c - g0 : pr->group) : in->c;
             rs = grouped ? tm_rt_s_call(r, i - 1, y * s, g0, gk) : tm_rt_s_fetch(r, i, y * s);
             const int8_t *w = tm_rt_s_win(r, i);
-            size_t pooled = (size_t)nv * Wo;
+            size_t pooled = 0;
             int staged = 0;
 #if defined(TM_RT_SIMD) || (defined(TM_RT_DSP) && !defined(__OPTIMIZE_SIZE__))
+            /* rows the staged call pools: its window's, >= nv (a fetched
+             * window is st->rows tall whatever nv is) */
+            const int32_t wr = TM_RT_S_WIN_ROWS(r, i, st), pn = (wr - kh) / s + 1;
+            pooled = (size_t)pn * Wo;
             /* One call for the group's channels, into the kernels' scratch
              * (idle between kernel calls), rather than one per channel. */
             staged = rs == TM_RT_OK && r->kscr &&
                      (size_t)gk * pooled <= (size_t)(r->buf - (uint8_t *)r->kscr);
             if (staged)
-                rs = tm_rt_maxpool(w, gk, TM_RT_S_WIN_ROWS(r, i, st), in->w, kh, s, r->kscr, nv,
-                                   out->w);
+                rs = tm_rt_maxpool(w, gk, wr, in->w, kh, s, r->kscr, pn, out->w);
 #endif
             for (c = 0; c < gk && rs == TM_RT_OK; c++) {
                 int8_t *o = dst + ((size_t)(g0 + c) * out->h + (size_t)y) * Wo;
@@ -434,9 +437,14 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
     int8_t *ob = (int8_t *)(r->buf + st->out);
     tm_rt_s_args(op, m->tensors, st, gn, &a);
 #if defined(TM_RT_STREAM_WIDEN)
-    a.out_h = nv;
-    if (st->direct)
+    if (st->direct) { /* every row its window holds */
         a.in_h = r->on[i - 1];
+        a.out_h = (a.in_h - a.kh) / a.stride + 1;
+    } else if (a.kh != 1 || a.kw != 1 || a.stride != 1) {
+        /* a 1x1 stride-1 conv on a window as tall as its output runs as one
+         * flat row: fewer rows would lose that and need more scratch */
+        a.out_h = nv;
+    }
 #endif
     size_t rb = tm_rt_weight_row_bytes(
         (size_t)a.kh * a.kw * (op->type == TM_RT_OP_CONV ? a.in_c : 1), a.bits);
@@ -452,7 +460,7 @@ static tm_rt_status tm_rt_s_call(tm_rt_s_run *r, uint32_t i, int32_t y, int32_t 
         rs = op->type == TM_RT_OP_CONV ? tm_rt_conv(&a) : tm_rt_depthwise(&a);
     r->olo[i] = y;
 #if defined(TM_RT_STREAM_WIDEN)
-    r->on[i] = nv;
+    r->on[i] = a.out_h;
 #endif
     if (i + 1 == r->sg->count)
         for (c = 0; c < a.out_c && rs == TM_RT_OK; c++)

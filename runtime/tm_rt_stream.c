@@ -173,7 +173,7 @@ size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_d
  * its narrowest shape, so no target's RAM grows; invoke: invoke_room): a
  * grouped conv's channels per call doubled while that fits (up to all of
  * them), then rows per call doubled while that fits too (until one call
- * covers the output). */
+ * covers the output), then the producers' rows alone. */
 const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
 {
@@ -185,8 +185,8 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
     tm_rt_segment w;
     const int32_t h = T[ops[k + sg->count - 1].output].h;
     const int32_t c = sg->count >= 2 ? T[ops[k + sg->count - 2].output].c : 0;
-    /* each call of a grouped conv gathers its input window again: groups
-     * first, then rows */
+    /* each call of a grouped conv gathers its input window again, so
+     * groups first */
     for (int pass = 0; pass < 3; pass++)
         for (;;) {
             tm_rt_s_shape t = sh;

@@ -833,44 +833,62 @@ static int tm_rt_dsp_all_fast(const tm_rt_conv_args *a, uint32_t bound, uint32_t
 /* j: cols, negfix, lo4, hi4 set; the tile's positions p0 .. p0 + 4 nblk +
  * ntail - 1 (ntail < 4: a last block's four outputs go to a buffer, ntail
  * of them to the output, as the gather left its other columns 0) */
+/* One channel of tm_rt_dsp_tile_run: j's row, output and requantisation
+ * constants, then its whole blocks and its tail. */
+TM_RT_DSP_INLINE void tm_rt_dsp_tile_chan(tm_rt_dsp_job *j, void (*job)(const tm_rt_dsp_job *),
+                                          const uint8_t *row, size_t rend, int8_t *out, int nblk,
+                                          int ntail, const uint32_t *tcols, int32_t mult, int32_t rs,
+                                          uint32_t b, uint32_t zk, int x4)
+{
+    const uint32_t k = zk << (rs - 1);
+    j->row = row;
+    j->end = row + rend;
+    j->out = out;
+    j->oend = out + 4 * nblk;
+    j->mult = mult;
+    if (x4) {
+        j->bias = b * 4096u;
+        j->k = (int32_t)(k * 2048u + 1024u);
+        j->rs = rs + 11;
+    } else {
+        j->bias = b;
+        j->k = (int32_t)k;
+        j->rs = rs;
+    }
+    if (nblk)
+        job(j);
+    if (ntail) {
+        int8_t tail[4];
+        const uint32_t *cols = j->cols;
+        j->cols = tcols;
+        j->out = tail;
+        j->oend = tail + 4;
+        job(j);
+        memcpy(out + 4 * nblk, tail, (size_t)ntail);
+        j->cols = cols;
+    }
+}
+
 static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0, int nblk, int ntail)
 {
-    const uint32_t *cols = j->cols;
-    int8_t tail[4];
-    const tm_rt_conv_args *a = t->a;
-    const size_t n_pos = (size_t)a->out_h * (size_t)a->out_w;
+    const tm_rt_conv_args *const a = t->a;
+    /* every field read once, before the calls, which could change them */
+    void (*const job)(const tm_rt_dsp_job *) = t->job;
+    const size_t n_pos = (size_t)a->out_h * (size_t)a->out_w, rb = t->rb, rend = t->rend;
+    const int32_t *const mult = a->mult, *const shift = a->shift, *const bias = a->bias;
+    const uint32_t zk = 1u + 2u * (uint32_t)a->out_zp; /* tm_rt_dsp_rq_k(zp, rs) = zk << (rs - 1) */
+    const int x4 = t->bits == 4, last = a->out_c - 1;
+    const uint32_t *const tcols = j->cols + (size_t)nblk * 2 * t->kcols;
     const uint8_t *row = (const uint8_t *)a->weights;
     int8_t *out = a->output + p0;
     int co;
-    for (co = 0; co < a->out_c; co++, row += t->rb, out += n_pos) {
-        const int32_t rs = -a->shift[co];
-        const uint32_t b = a->bias ? (uint32_t)a->bias[co] : 0u;
-        j->row = t->last && co + 1 == a->out_c ? t->last : row;
-        j->end = j->row + t->rend;
-        j->out = out;
-        j->oend = out + 4 * nblk;
-        j->mult = a->mult[co];
-        const uint32_t k = tm_rt_dsp_rq_k(a->out_zp, rs); /* tm_rt_dsp_rq_init's */
-        if (t->bits == 8) {
-            j->bias = b;
-            j->k = (int32_t)k;
-            j->rs = rs;
-        } else {
-            j->bias = b * 4096u;
-            j->k = (int32_t)(k * 2048u + 1024u);
-            j->rs = rs + 11;
-        }
-        if (nblk)
-            t->job(j);
-        if (ntail) {
-            j->cols = cols + (size_t)nblk * 2 * t->kcols;
-            j->out = tail;
-            j->oend = tail + 4;
-            t->job(j);
-            memcpy(out + 4 * nblk, tail, (size_t)ntail);
-            j->cols = cols;
-        }
-    }
+    if (last < 0)
+        return;
+    for (co = 0; co < last; co++, row += rb, out += n_pos)
+        tm_rt_dsp_tile_chan(j, job, row, rend, out, nblk, ntail, tcols, mult[co], -shift[co],
+                            bias ? (uint32_t)bias[co] : 0u, zk, x4);
+    tm_rt_dsp_tile_chan(j, job, t->last ? t->last : row, rend, out, nblk, ntail, tcols, mult[last],
+                        -shift[last], bias ? (uint32_t)bias[last] : 0u, zk, x4);
 }
 
 #endif

@@ -78,6 +78,10 @@ static void tm_rt_conv1(const tm_rt_conv_args *a, const tm_rt_plan *p)
     int n_in = a->in_w < pw - a->pad_left ? a->in_w : pw - a->pad_left;
     size_t rb = tm_rt_weight_row_bytes(9, a->bits), plane_out = (size_t)a->out_h * (size_t)a->out_w;
     int i, cb, c, y, x;
+#if defined(__AVX2__)
+    const __m256i amin8 = _mm256_set1_epi8((char)a->act_min), amax8 = _mm256_set1_epi8((char)a->act_max);
+    int fast4;
+#endif
     tm_rt_zero(plane, hb * pw);
     for (i = 0; i < a->in_h && i + a->pad_top < hb; i++)
         if (n_in > 0)
@@ -92,6 +96,9 @@ static void tm_rt_conv1(const tm_rt_conv_args *a, const tm_rt_plan *p)
             tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
             out[c] = a->output + (size_t)(c < nvalid ? cb + c : cb) * plane_out;
         }
+#if defined(__AVX2__)
+        fast4 = nvalid == 4 && rq[0].fast && rq[1].fast && rq[2].fast && rq[3].fast;
+#endif
         for (y = 0; y < a->out_h; y++) {
             const int16_t *row = plane + (size_t)y * pw;
             for (x = 0; x < n; x += TM_RT_VX) {
@@ -127,6 +134,13 @@ static void tm_rt_conv1(const tm_rt_conv_args *a, const tm_rt_plan *p)
                 TM_RT_C1_PAIR(r2, r2 + 1, 3);
                 TM_RT_C1_PAIR(r2 + 2, r2 + 2, 4); /* its partner's weight is 0 */
 #undef TM_RT_C1_PAIR
+#if defined(__AVX2__)
+                if (fast4) {
+                    tm_rt_store2_fast(a0l, a0h, a1l, a1h, &rq[0], &rq[1], amin8, amax8, out[0] + o, out[1] + o);
+                    tm_rt_store2_fast(a2l, a2h, a3l, a3h, &rq[2], &rq[3], amin8, amax8, out[2] + o, out[3] + o);
+                    continue;
+                }
+#endif
                 tm_rt_store(a0l, a0h, &rq[0], out[0] + o, TM_RT_VX);
                 if (nvalid > 1)
                     tm_rt_store(a1l, a1h, &rq[1], out[1] + o, TM_RT_VX);
@@ -157,6 +171,93 @@ static int tm_rt_pw4_ok(const tm_rt_conv_args *a, const tm_rt_plan *p)
     return a->bits == 4 && a->kh == 1 && a->kw == 1 && a->stride == 1 && a->pad_top == 0 &&
            a->pad_left == 0 && a->out_h == a->in_h && a->out_w == a->in_w && n >= 16 &&
            np * 2 * n <= p->toff_off && np * 4 * sizeof(__m256i) + TM_RT_ALIGN <= p->total - p->w_off;
+}
+
+/* One block of four channels over every position; fast: all four take
+ * tm_rt_rq_fast (a constant where inlined), stored two channels at a time. */
+TM_RT_INLINE void tm_rt_pw4_run(const uint8_t *tile, const __m256i *wv, const __m256i bias[4],
+                                const tm_rt_rqv rq[4], int8_t *const out[4], int n, int np, int nvalid,
+                                int fast)
+{
+    const __m256i amin8 = _mm256_set1_epi8((char)rq[0].q.amin), amax8 = _mm256_set1_epi8((char)rq[0].q.amax);
+    int x;
+    for (x = 0; x < n; x += 16) {
+        int xs = x + 16 > n ? n - 16 : x;
+        const uint8_t *t = tile + 2 * (size_t)xs;
+        __m256i s0, s1, s2, s3, l0, h0, l1, h1, l2, h2, l3, h3, X, sg;
+        int j0, cnt;
+        /* adds, not add: the sums never saturate (above), and gcc does
+         * not reassociate a saturating chain into a tree that spills;
+         * eight pairs unrolled, with constant offsets from tj and wj */
+#define TM_RT_PW4_PAIR(jj)                                                        \
+    do {                                                                          \
+        const __m256i *w = wj + (jj) * 4;                                         \
+        X = V_LOAD(tj + (size_t)(jj) * 2 * (size_t)n);                            \
+        s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(X, w[0]));                \
+        s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(X, w[1]));                \
+        s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(X, w[2]));                \
+        s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(X, w[3]));                \
+    } while (0)
+#define TM_RT_PW4_SUMS(j0, cnt)                                                   \
+    do {                                                                          \
+        const uint8_t *tj = t + (size_t)(j0) * 2 * (size_t)n;                     \
+        const __m256i *wj = wv + (size_t)(j0) * 4;                                \
+        int jj;                                                                   \
+        X = V_LOAD(tj);                                                           \
+        s0 = _mm256_maddubs_epi16(X, wj[0]);                                      \
+        s1 = _mm256_maddubs_epi16(X, wj[1]);                                      \
+        s2 = _mm256_maddubs_epi16(X, wj[2]);                                      \
+        s3 = _mm256_maddubs_epi16(X, wj[3]);                                      \
+        if ((cnt) == 8) {                                                         \
+            TM_RT_PW4_PAIR(1);                                                    \
+            TM_RT_PW4_PAIR(2);                                                    \
+            TM_RT_PW4_PAIR(3);                                                    \
+            TM_RT_PW4_PAIR(4);                                                    \
+            TM_RT_PW4_PAIR(5);                                                    \
+            TM_RT_PW4_PAIR(6);                                                    \
+            TM_RT_PW4_PAIR(7);                                                    \
+        } else {                                                                  \
+            for (jj = 1; jj < (cnt); jj++)                                        \
+                TM_RT_PW4_PAIR(jj);                                               \
+        }                                                                         \
+    } while (0)
+        /* int16 to int32 in tm_rt_store's lane order (0-3 | 8-11, 4-7 | 12-15) */
+#define TM_RT_PW4_WIDEN(s, l, h, b0, b1)                                          \
+    do {                                                                          \
+        sg = _mm256_srai_epi16(s, 15);                                            \
+        l = _mm256_add_epi32(b0, _mm256_unpacklo_epi16(s, sg));                   \
+        h = _mm256_add_epi32(b1, _mm256_unpackhi_epi16(s, sg));                   \
+    } while (0)
+        cnt = np < 8 ? np : 8;
+        TM_RT_PW4_SUMS(0, cnt);
+        TM_RT_PW4_WIDEN(s0, l0, h0, bias[0], bias[0]);
+        TM_RT_PW4_WIDEN(s1, l1, h1, bias[1], bias[1]);
+        TM_RT_PW4_WIDEN(s2, l2, h2, bias[2], bias[2]);
+        TM_RT_PW4_WIDEN(s3, l3, h3, bias[3], bias[3]);
+        for (j0 = 8; j0 < np; j0 += 8) {
+            cnt = np - j0 < 8 ? np - j0 : 8;
+            TM_RT_PW4_SUMS(j0, cnt);
+            TM_RT_PW4_WIDEN(s0, l0, h0, l0, h0);
+            TM_RT_PW4_WIDEN(s1, l1, h1, l1, h1);
+            TM_RT_PW4_WIDEN(s2, l2, h2, l2, h2);
+            TM_RT_PW4_WIDEN(s3, l3, h3, l3, h3);
+        }
+#undef TM_RT_PW4_PAIR
+#undef TM_RT_PW4_SUMS
+#undef TM_RT_PW4_WIDEN
+        if (fast) {
+            tm_rt_store2_fast(l0, h0, l1, h1, &rq[0], &rq[1], amin8, amax8, out[0] + xs, out[1] + xs);
+            tm_rt_store2_fast(l2, h2, l3, h3, &rq[2], &rq[3], amin8, amax8, out[2] + xs, out[3] + xs);
+            continue;
+        }
+        tm_rt_store(l0, h0, &rq[0], out[0] + xs, 16);
+        if (nvalid > 1)
+            tm_rt_store(l1, h1, &rq[1], out[1] + xs, 16);
+        if (nvalid > 2)
+            tm_rt_store(l2, h2, &rq[2], out[2] + xs, 16);
+        if (nvalid > 3)
+            tm_rt_store(l3, h3, &rq[3], out[3] + xs, 16);
+    }
 }
 
 static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
@@ -229,78 +330,10 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
                 tm_rt_wrap32((uint32_t)rq[c].q.bias - (uint32_t)(128 + a->in_zp) * sw));
             out[c] = a->output + (size_t)cc * (size_t)n;
         }
-        for (x = 0; x < n; x += 16) {
-            int xs = x + 16 > n ? n - 16 : x;
-            const uint8_t *t = tile + 2 * (size_t)xs;
-            __m256i s0, s1, s2, s3, l0, h0, l1, h1, l2, h2, l3, h3, X, sg;
-            int j0, cnt;
-            /* adds, not add: the sums never saturate (above), and gcc does
-             * not reassociate a saturating chain into a tree that spills;
-             * eight pairs unrolled, with constant offsets from tj and wj */
-#define TM_RT_PW4_PAIR(jj)                                                        \
-    do {                                                                          \
-        const __m256i *w = wj + (jj) * 4;                                         \
-        X = V_LOAD(tj + (size_t)(jj) * 2 * (size_t)n);                            \
-        s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(X, w[0]));                \
-        s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(X, w[1]));                \
-        s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(X, w[2]));                \
-        s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(X, w[3]));                \
-    } while (0)
-#define TM_RT_PW4_SUMS(j0, cnt)                                                   \
-    do {                                                                          \
-        const uint8_t *tj = t + (size_t)(j0) * 2 * (size_t)n;                     \
-        const __m256i *wj = wv + (size_t)(j0) * 4;                                \
-        int jj;                                                                   \
-        X = V_LOAD(tj);                                                           \
-        s0 = _mm256_maddubs_epi16(X, wj[0]);                                      \
-        s1 = _mm256_maddubs_epi16(X, wj[1]);                                      \
-        s2 = _mm256_maddubs_epi16(X, wj[2]);                                      \
-        s3 = _mm256_maddubs_epi16(X, wj[3]);                                      \
-        if ((cnt) == 8) {                                                         \
-            TM_RT_PW4_PAIR(1);                                                    \
-            TM_RT_PW4_PAIR(2);                                                    \
-            TM_RT_PW4_PAIR(3);                                                    \
-            TM_RT_PW4_PAIR(4);                                                    \
-            TM_RT_PW4_PAIR(5);                                                    \
-            TM_RT_PW4_PAIR(6);                                                    \
-            TM_RT_PW4_PAIR(7);                                                    \
-        } else {                                                                  \
-            for (jj = 1; jj < (cnt); jj++)                                        \
-                TM_RT_PW4_PAIR(jj);                                               \
-        }                                                                         \
-    } while (0)
-            /* int16 to int32 in tm_rt_store's lane order (0-3 | 8-11, 4-7 | 12-15) */
-#define TM_RT_PW4_WIDEN(s, l, h, b0, b1)                                          \
-    do {                                                                          \
-        sg = _mm256_srai_epi16(s, 15);                                            \
-        l = _mm256_add_epi32(b0, _mm256_unpacklo_epi16(s, sg));                   \
-        h = _mm256_add_epi32(b1, _mm256_unpackhi_epi16(s, sg));                   \
-    } while (0)
-            cnt = np < 8 ? np : 8;
-            TM_RT_PW4_SUMS(0, cnt);
-            TM_RT_PW4_WIDEN(s0, l0, h0, bias[0], bias[0]);
-            TM_RT_PW4_WIDEN(s1, l1, h1, bias[1], bias[1]);
-            TM_RT_PW4_WIDEN(s2, l2, h2, bias[2], bias[2]);
-            TM_RT_PW4_WIDEN(s3, l3, h3, bias[3], bias[3]);
-            for (j0 = 8; j0 < np; j0 += 8) {
-                cnt = np - j0 < 8 ? np - j0 : 8;
-                TM_RT_PW4_SUMS(j0, cnt);
-                TM_RT_PW4_WIDEN(s0, l0, h0, l0, h0);
-                TM_RT_PW4_WIDEN(s1, l1, h1, l1, h1);
-                TM_RT_PW4_WIDEN(s2, l2, h2, l2, h2);
-                TM_RT_PW4_WIDEN(s3, l3, h3, l3, h3);
-            }
-#undef TM_RT_PW4_PAIR
-#undef TM_RT_PW4_SUMS
-#undef TM_RT_PW4_WIDEN
-            tm_rt_store(l0, h0, &rq[0], out[0] + xs, 16);
-            if (nvalid > 1)
-                tm_rt_store(l1, h1, &rq[1], out[1] + xs, 16);
-            if (nvalid > 2)
-                tm_rt_store(l2, h2, &rq[2], out[2] + xs, 16);
-            if (nvalid > 3)
-                tm_rt_store(l3, h3, &rq[3], out[3] + xs, 16);
-        }
+        if (nvalid == 4 && rq[0].fast && rq[1].fast && rq[2].fast && rq[3].fast)
+            tm_rt_pw4_run(tile, wv, bias, rq, out, n, np, 4, 1);
+        else
+            tm_rt_pw4_run(tile, wv, bias, rq, out, n, np, nvalid, 0);
     }
 }
 

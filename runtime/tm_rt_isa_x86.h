@@ -117,7 +117,7 @@ TM_RT_STATIC void tm_rt_unpack4(const uint8_t *src, size_t n, int8_t *dst)
 
 /* Vector requantisation constants of one channel. tm_rt_rqv_init sets only
  * those of the channel's path: q, common, fast, mult, zp16, amin16, amax16
- * always; rs_even, rs_odd, d64, kk when fast; ls, rs, lo, hi, mask, half
+ * always; rs_even, rs_odd, sv_even, sv_odd, d64, kk, kz when fast; ls, rs, lo, hi, mask, half
  * otherwise. */
 typedef struct tm_rt_rqv {
     tm_rt_rq q;
@@ -125,9 +125,10 @@ typedef struct tm_rt_rqv {
     int fast;   /* common, and a clamp at or above the zero point (tm_rt_rq_fast) */
     __m128i ls, rs, rs_even, rs_odd;
 #if defined(__AVX2__)
-    __m256i mult, lo, hi, mask, half, zp16, amin16, amax16, d64, kk;
+    __m256i mult, lo, hi, mask, half, zp16, amin16, amax16, d64, kk, kz;
+    __m256i sv_even, sv_odd; /* rs_even, rs_odd in every 64-bit lane (srlv reads them from memory) */
 #else
-    __m128i mult, lo, hi, mask, half, zp16, amin16, amax16, d64, kk;
+    __m128i mult, lo, hi, mask, half, zp16, amin16, amax16, d64, kk, kz;
 #endif
 } tm_rt_rqv;
 
@@ -164,6 +165,11 @@ TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
         v->rs_odd = _mm_cvtsi32_si128(rs - 1);
         v->d64 = TM_RT_V64(dl);
         v->kk = TM_RT_V32((int32_t)k);
+        v->kz = TM_RT_V32(tm_rt_wrap32(k - (uint32_t)v->q.zp)); /* K - zp: the result + zp */
+#if defined(__AVX2__)
+        v->sv_even = _mm256_set1_epi64x(31 + rs);
+        v->sv_odd = _mm256_set1_epi64x(rs - 1);
+#endif
     } else {
         uint32_t mask = v->q.rs ? ((uint32_t)1 << v->q.rs) - 1u : 0u;
         v->ls = _mm_cvtsi32_si128(v->q.ls);
@@ -215,13 +221,17 @@ TM_RT_INLINE __m256i tm_rt_rq_right(__m256i r, const tm_rt_rqv *v)
  * so result + K taken mod 2^32, minus K, is it. Even lanes shift by 31 + rs
  * (the quotient's low 32 bits land in the low half); odd lanes by rs - 1,
  * which puts the same bits in the high half, where the blend takes them. */
-TM_RT_INLINE __m256i tm_rt_rq_fast(__m256i x, const tm_rt_rqv *v)
+TM_RT_INLINE __m256i tm_rt_rq_fast_k(__m256i x, const tm_rt_rqv *v)
 {
     __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, v->mult), v->d64);
     __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), v->mult), v->d64);
-    __m256i r = _mm256_blend_epi32(_mm256_srl_epi64(pe, v->rs_even), _mm256_srl_epi64(po, v->rs_odd),
-                                   0xAA);
-    return _mm256_sub_epi32(r, v->kk);
+    return _mm256_blend_epi32(_mm256_srlv_epi64(pe, v->sv_even), _mm256_srlv_epi64(po, v->sv_odd), 0xAA);
+}
+
+/* tm_rt_rq_fast_k is the result + K. */
+TM_RT_INLINE __m256i tm_rt_rq_fast(__m256i x, const tm_rt_rqv *v)
+{
+    return _mm256_sub_epi32(tm_rt_rq_fast_k(x, v), v->kk);
 }
 
 /* tm_rt_requant on 8 lanes, every case. */
@@ -289,6 +299,25 @@ TM_RT_INLINE void tm_rt_store_seq(__m256i lo, __m256i hi, const tm_rt_rqv *v, in
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
     tm_rt_put16(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(tm_rt_rq_pack(lo, hi, v), order)),
                 out, n);
+}
+
+/* Two fast channels' 16 outputs each (lo / hi as tm_rt_store takes them):
+ * kz adds the zero point before the packs (the result + zp fits int32, and
+ * saturating to int16 then int8 gives what adding zp to the int16 did), so
+ * one clamp on bytes serves both (act_min, act_max are the op's). */
+TM_RT_INLINE void tm_rt_store2_fast(__m256i l0, __m256i h0, __m256i l1, __m256i h1, const tm_rt_rqv *v0,
+                                    const tm_rt_rqv *v1, __m256i amin8, __m256i amax8, int8_t *o0,
+                                    int8_t *o1)
+{
+    __m256i p0 = _mm256_packs_epi32(_mm256_sub_epi32(tm_rt_rq_fast_k(l0, v0), v0->kz),
+                                    _mm256_sub_epi32(tm_rt_rq_fast_k(h0, v0), v0->kz));
+    __m256i p1 = _mm256_packs_epi32(_mm256_sub_epi32(tm_rt_rq_fast_k(l1, v1), v1->kz),
+                                    _mm256_sub_epi32(tm_rt_rq_fast_k(h1, v1), v1->kz));
+    /* per 128-bit half: channel 0's eight then channel 1's */
+    __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(p0, p1), amin8), amax8);
+    b = _mm256_permute4x64_epi64(b, 0xD8);
+    _mm_storeu_si128((__m128i *)(void *)o0, _mm256_castsi256_si128(b));
+    _mm_storeu_si128((__m128i *)(void *)o1, _mm256_extracti128_si256(b, 1));
 }
 
 TM_RT_STATIC int32_t tm_rt_hsum(__m256i v)

@@ -173,6 +173,39 @@ static int tm_rt_pw4_ok(const tm_rt_conv_args *a, const tm_rt_plan *p)
            np * 2 * n <= p->toff_off && np * 4 * sizeof(__m256i) + TM_RT_ALIGN <= p->total - p->w_off;
 }
 
+/* The first m (1..8) of p's eight weight pairs, each broadcast to a whole
+ * vector, to w[0], w[4], ... (a shuffle each from both halves' copy of p). */
+TM_RT_INLINE void tm_rt_pw4_bcast(__m128i p, int m, __m256i *w)
+{
+    const __m256i b = _mm256_broadcastsi128_si256(p);
+#define TM_RT_PW4_B(k) (w[(k) * 4] = _mm256_shuffle_epi8(b, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (k)))))
+    if (m == 8) {
+        TM_RT_PW4_B(0);
+        TM_RT_PW4_B(1);
+        TM_RT_PW4_B(2);
+        TM_RT_PW4_B(3);
+        TM_RT_PW4_B(4);
+        TM_RT_PW4_B(5);
+        TM_RT_PW4_B(6);
+        TM_RT_PW4_B(7);
+        return;
+    }
+    TM_RT_PW4_B(0);
+    if (m > 1)
+        TM_RT_PW4_B(1);
+    if (m > 2)
+        TM_RT_PW4_B(2);
+    if (m > 3)
+        TM_RT_PW4_B(3);
+    if (m > 4)
+        TM_RT_PW4_B(4);
+    if (m > 5)
+        TM_RT_PW4_B(5);
+    if (m > 6)
+        TM_RT_PW4_B(6);
+#undef TM_RT_PW4_B
+}
+
 /* One block of four channels over every position; fast: all four take
  * tm_rt_rq_fast (a constant where inlined), stored two channels at a time. */
 TM_RT_INLINE void tm_rt_pw4_run(const uint8_t *tile, const __m256i *wv, const __m256i bias[4],
@@ -296,8 +329,7 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
                  * nibble are cleared to 0, which is weight 0 */
                 const __m128i m4 = _mm_set1_epi8(0x0F), e8 = _mm_set1_epi8(8),
                               iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-                int16_t pr[16];
-                int k, m = np - j < 16 ? np - j : 16;
+                int m = np - j < 16 ? np - j : 16;
                 size_t at = (size_t)cc * rb + (size_t)j;
                 __m128i v, lu, hu, sad;
                 if (at + 16 <= wbytes) {
@@ -320,10 +352,9 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
                 sw += (uint32_t)_mm_cvtsi128_si32(_mm_add_epi64(sad, _mm_unpackhi_epi64(sad, sad))) - 256u;
                 lu = _mm_sub_epi8(lu, e8);
                 hu = _mm_sub_epi8(hu, e8);
-                _mm_storeu_si128((__m128i *)(void *)pr, _mm_unpacklo_epi8(lu, hu));
-                _mm_storeu_si128((__m128i *)(void *)(pr + 8), _mm_unpackhi_epi8(lu, hu));
-                for (k = 0; k < m; k++)
-                    wv[(j + k) * 4 + c] = _mm256_set1_epi16(pr[k]);
+                tm_rt_pw4_bcast(_mm_unpacklo_epi8(lu, hu), m < 8 ? m : 8, wv + (size_t)j * 4 + c);
+                if (m > 8)
+                    tm_rt_pw4_bcast(_mm_unpackhi_epi8(lu, hu), m - 8, wv + (size_t)(j + 8) * 4 + c);
             }
             tm_rt_rqv_init(&rq[c], a, cc);
             bias[c] = _mm256_set1_epi32(

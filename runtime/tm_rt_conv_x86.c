@@ -78,6 +78,7 @@ static void tm_rt_conv1(const tm_rt_conv_args *a, const tm_rt_plan *p)
     int n_in = a->in_w < pw - a->pad_left ? a->in_w : pw - a->pad_left;
     size_t rb = tm_rt_weight_row_bytes(9, a->bits), plane_out = (size_t)a->out_h * (size_t)a->out_w;
     int i, cb, c, y, x;
+    tm_v b0, b1, b2, b3;
 #if defined(__AVX2__)
     const __m256i amin8 = _mm256_set1_epi8((char)a->act_min), amax8 = _mm256_set1_epi8((char)a->act_max);
     int fast4;
@@ -92,20 +93,29 @@ static void tm_rt_conv1(const tm_rt_conv_args *a, const tm_rt_plan *p)
         int8_t *out[TM_RT_NB];
         int nvalid = a->out_c - cb < TM_RT_NB ? a->out_c - cb : TM_RT_NB;
         tm_rt_pack_conv(a, 9, rb, cb, wp);
+#if defined(__AVX2__)
         for (c = 0; c < TM_RT_NB; c++) {
-            tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
+            tm_rt_rqv_init_fast(&rq[c], a, c < nvalid ? cb + c : cb);
             out[c] = a->output + (size_t)(c < nvalid ? cb + c : cb) * plane_out;
         }
-#if defined(__AVX2__)
         fast4 = nvalid == 4 && rq[0].fast && rq[1].fast && rq[2].fast && rq[3].fast;
+        if (!fast4) /* tm_rt_store's constants too */
 #endif
+            for (c = 0; c < TM_RT_NB; c++) {
+                tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
+                out[c] = a->output + (size_t)(c < nvalid ? cb + c : cb) * plane_out;
+            }
+        /* locals: the int8 stores could alias rq */
+        b0 = V_SET1(rq[0].q.bias);
+        b1 = V_SET1(rq[1].q.bias);
+        b2 = V_SET1(rq[2].q.bias);
+        b3 = V_SET1(rq[3].q.bias);
         for (y = 0; y < a->out_h; y++) {
             const int16_t *row = plane + (size_t)y * pw;
             for (x = 0; x < n; x += TM_RT_VX) {
                 int xs = x + TM_RT_VX > n ? n - TM_RT_VX : x; /* overlap, no tail */
                 const int16_t *r0 = row + xs, *r1 = r0 + pw, *r2 = r1 + pw;
-                tm_v a0l = V_SET1(rq[0].q.bias), a0h = a0l, a1l = V_SET1(rq[1].q.bias), a1h = a1l;
-                tm_v a2l = V_SET1(rq[2].q.bias), a2h = a2l, a3l = V_SET1(rq[3].q.bias), a3h = a3l;
+                tm_v a0l = b0, a0h = b0, a1l = b1, a1h = b1, a2l = b2, a2h = b2, a3l = b3, a3h = b3;
                 size_t o = (size_t)y * (size_t)n + (size_t)xs;
 #define TM_RT_C1_PAIR(pu, pv, j)                                                  \
     do {                                                                          \
@@ -356,15 +366,18 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
                 if (m > 8)
                     tm_rt_pw4_bcast(_mm_unpackhi_epi8(lu, hu), m - 8, wv + (size_t)(j + 8) * 4 + c);
             }
-            tm_rt_rqv_init(&rq[c], a, cc);
+            tm_rt_rqv_init_fast(&rq[c], a, cc);
             bias[c] = _mm256_set1_epi32(
                 tm_rt_wrap32((uint32_t)rq[c].q.bias - (uint32_t)(128 + a->in_zp) * sw));
             out[c] = a->output + (size_t)cc * (size_t)n;
         }
-        if (nvalid == 4 && rq[0].fast && rq[1].fast && rq[2].fast && rq[3].fast)
+        if (nvalid == 4 && rq[0].fast && rq[1].fast && rq[2].fast && rq[3].fast) {
             tm_rt_pw4_run(tile, wv, bias, rq, out, n, np, 4, 1);
-        else
+        } else {
+            for (c = 0; c < 4; c++) /* tm_rt_store's constants too */
+                tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);
             tm_rt_pw4_run(tile, wv, bias, rq, out, n, np, nvalid, 0);
+        }
     }
 }
 

@@ -142,36 +142,51 @@ typedef struct tm_rt_rqv {
 #define TM_RT_V64 _mm_set1_epi64x
 #endif
 
-/* Only the constants of the channel's path are set: in a streamed chain
- * this runs per channel and row window. */
-TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
+/* tm_rt_rq_fast's constants of a fast channel. */
+TM_RT_STATIC void tm_rt_rqv_fast_set(tm_rt_rqv *v)
+{
+    /* tm_rt_rq_fast's addend: both roundings' halves and K 2^(31 + rs),
+     * K = 2^(31 - rs) + 1, which keeps every sum non-negative. */
+    int rs = v->q.rs;
+    uint32_t k = ((uint32_t)1 << (31 - rs)) + 1u;
+    uint64_t d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + rs)) + ((uint64_t)k << (31 + rs));
+    long long dl; /* d's bits (d >= 2^63 for rs = 31: no conversion) */
+    memcpy(&dl, &d, sizeof dl);
+    v->mult = TM_RT_V32(v->q.mult);
+    v->rs_even = _mm_cvtsi32_si128(31 + rs);
+    v->rs_odd = _mm_cvtsi32_si128(rs - 1);
+    v->d64 = TM_RT_V64(dl);
+    v->kk = TM_RT_V32((int32_t)k);
+    v->kz = TM_RT_V32(tm_rt_wrap32(k - (uint32_t)v->q.zp)); /* K - zp: the result + zp */
+#if defined(__AVX2__)
+    v->sv_even = _mm256_set1_epi64x(31 + rs);
+    v->sv_odd = _mm256_set1_epi64x(rs - 1);
+#endif
+}
+
+/* q, common and fast, and for a fast channel only tm_rt_rqv_fast_set's
+ * constants (those tm_rt_store2_fast reads): returns fast. */
+TM_RT_STATIC int tm_rt_rqv_init_fast(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
 {
     tm_rt_rq_init(&v->q, a, c);
     v->common = v->q.ls == 0 && v->q.rs > 0 && v->q.mult >= 0;
     v->fast = v->common && v->q.amin >= v->q.zp;
-    v->mult = TM_RT_V32(v->q.mult);
+    if (v->fast)
+        tm_rt_rqv_fast_set(v);
+    return v->fast;
+}
+
+/* Only the constants of the channel's path are set: in a streamed chain
+ * this runs per channel and row window. */
+TM_RT_STATIC void tm_rt_rqv_init(tm_rt_rqv *v, const tm_rt_conv_args *a, int c)
+{
+    tm_rt_rqv_init_fast(v, a, c);
     v->zp16 = TM_RT_V16((short)v->q.zp);
     v->amin16 = TM_RT_V16((short)v->q.amin);
     v->amax16 = TM_RT_V16((short)v->q.amax);
-    if (v->fast) {
-        /* tm_rt_rq_fast's addend: both roundings' halves and K 2^(31 + rs),
-         * K = 2^(31 - rs) + 1, which keeps every sum non-negative. */
-        int rs = v->q.rs;
-        uint32_t k = ((uint32_t)1 << (31 - rs)) + 1u;
-        uint64_t d = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + rs)) + ((uint64_t)k << (31 + rs));
-        long long dl; /* d's bits (d >= 2^63 for rs = 31: no conversion) */
-        memcpy(&dl, &d, sizeof dl);
-        v->rs_even = _mm_cvtsi32_si128(31 + rs);
-        v->rs_odd = _mm_cvtsi32_si128(rs - 1);
-        v->d64 = TM_RT_V64(dl);
-        v->kk = TM_RT_V32((int32_t)k);
-        v->kz = TM_RT_V32(tm_rt_wrap32(k - (uint32_t)v->q.zp)); /* K - zp: the result + zp */
-#if defined(__AVX2__)
-        v->sv_even = _mm256_set1_epi64x(31 + rs);
-        v->sv_odd = _mm256_set1_epi64x(rs - 1);
-#endif
-    } else {
+    if (!v->fast) {
         uint32_t mask = v->q.rs ? ((uint32_t)1 << v->q.rs) - 1u : 0u;
+        v->mult = TM_RT_V32(v->q.mult);
         v->ls = _mm_cvtsi32_si128(v->q.ls);
         v->rs = _mm_cvtsi32_si128(v->q.rs);
         v->lo = TM_RT_V32(v->q.ls ? -(int32_t)(((uint32_t)1 << 31) >> v->q.ls) : INT32_MIN);

@@ -706,6 +706,17 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             feat = feat == 0 || n < feat ? n : feat;
         }
     m->invoke_room = (uint32_t)TM_RT_ALIGN16((size_t)scratch_need) + feat;
+    /* the chains' widened shapes, searched once (open checked every chain
+     * plans; one that does not here is searched at each invoke) */
+    for (uint32_t k = 0; k < h.n_ops && m->n_kept < TM_RT_KEPT_CHAINS; k++) {
+        tm_rt_segment sg;
+        if (T[O[k].output].arena_offset != TM_RT_STREAMED)
+            continue;
+        if (tm_rt_stream_plan_keep(O, h.n_ops, k, T, m->invoke_room, &sg, &m->kept[m->n_kept]))
+            break;
+        m->n_kept++;
+        k += sg.count - 1;
+    }
 #endif
     return TM_RT_OK;
 }
@@ -856,8 +867,17 @@ static tm_rt_status tm_rt_model_invoke_stream(const tm_rt_model *m, uint32_t *k,
                                               uint8_t *scratch)
 {
     tm_rt_segment sg;
+#if defined(TM_RT_STREAM_WIDEN)
+    uint32_t i = 0;
+    while (i < m->n_kept && m->kept[i].op != *k)
+        i++;
+    if (i < m->n_kept ? tm_rt_stream_plan_kept(m->ops, m->n_ops, m->tensors, &m->kept[i], &sg)
+                      : tm_rt_stream_plan(-1, m->ops, m->n_ops, *k, m->tensors, m->invoke_room, &sg))
+        return TM_RT_ERR_FORMAT;
+#else
     if (tm_rt_stream_plan(-1, m->ops, m->n_ops, *k, m->tensors, m->invoke_room, &sg))
         return TM_RT_ERR_FORMAT;
+#endif
     *k += sg.count - 1;
     return tm_rt_stream_run(m, &sg, arena, scratch);
 }

@@ -85,6 +85,15 @@ typedef enum tm_rt_input_fit {
     TM_RT_FIT_CENTER = 1        /* cut or pad equally on both sides */
 } tm_rt_input_fit;
 
+/* The widened shape of a streamed chain (tm_rt_stream.c) that open keeps,
+ * so an invoke plans the chain in one pass instead of searching again. */
+#define TM_RT_KEPT_CHAINS 4
+typedef struct tm_rt_chain_shape {
+    uint32_t op;                /* the chain's first op */
+    int32_t rows, prod, group;  /* rows per call of the last op and of producers,
+                                 * channels per call of a grouped conv */
+} tm_rt_chain_shape;
+
 /* An opened model: views into the caller's bytes. */
 typedef struct tm_rt_model {
     const uint8_t *data;
@@ -109,6 +118,9 @@ typedef struct tm_rt_model {
                                  * feature floats, which no invoke needs: room a streamed
                                  * chain may widen into (0 where TM_RT_STREAM_WIDEN,
                                  * tm_rt_isa.h, is not defined) */
+    uint32_t n_kept;            /* chains in kept (the first TM_RT_KEPT_CHAINS; 0
+                                 * where TM_RT_STREAM_WIDEN is not defined) */
+    tm_rt_chain_shape kept[TM_RT_KEPT_CHAINS];
     tm_rt_error error;          /* why open failed (tm_rt_model_error) */
 } tm_rt_model;
 

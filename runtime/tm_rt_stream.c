@@ -174,11 +174,13 @@ size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_d
  * grouped conv's channels per call doubled while that fits (up to all of
  * them), then rows per call doubled while that fits too (until one call
  * covers the output), then the producers' rows alone. */
-const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
-                              const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
+static const char *tm_rt_s_search(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+                                  const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg,
+                                  tm_rt_s_shape *chosen)
 {
     tm_rt_s_shape sh = tm_rt_s_shape_for(isa);
     const char *why = tm_rt_s_plan(sh, ops, n_ops, k, T, sg);
+    *chosen = sh;
 #if defined(TM_RT_STREAM_WIDEN)
     if (why || !sh.widen)
         return why;
@@ -210,11 +212,44 @@ const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops,
             *sg = w;
             sh = t;
         }
+    *chosen = sh;
 #else
     (void)peak;
 #endif
     return why;
 }
+
+const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+                              const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg)
+{
+    tm_rt_s_shape sh;
+    return tm_rt_s_search(isa, ops, n_ops, k, T, peak, sg, &sh);
+}
+
+#if defined(TM_RT_STREAM_WIDEN)
+const char *tm_rt_stream_plan_keep(const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+                                   const tm_rt_tensor_desc *T, size_t peak, tm_rt_segment *sg,
+                                   tm_rt_chain_shape *cs)
+{
+    tm_rt_s_shape sh;
+    const char *why = tm_rt_s_search(-1, ops, n_ops, k, T, peak, sg, &sh);
+    cs->op = k;
+    cs->rows = sh.rows;
+    cs->prod = sh.prod;
+    cs->group = sh.group;
+    return why;
+}
+
+const char *tm_rt_stream_plan_kept(const tm_rt_op_desc *ops, uint32_t n_ops, const tm_rt_tensor_desc *T,
+                                   const tm_rt_chain_shape *cs, tm_rt_segment *sg)
+{
+    tm_rt_s_shape sh = tm_rt_s_shape_for(-1);
+    sh.rows = cs->rows;
+    sh.prod = cs->prod;
+    sh.group = cs->group;
+    return tm_rt_s_plan(sh, ops, n_ops, cs->op, T, sg);
+}
+#endif
 
 /* The model's scratch with every chain planned within peak (0: each in its
  * narrowest shape). */

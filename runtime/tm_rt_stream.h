@@ -37,6 +37,15 @@ void tm_rt_op_conv_shape(const tm_rt_op_desc *op, const tm_rt_tensor_desc *tenso
  * or why it cannot run. */
 const char *tm_rt_stream_plan(int isa, const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
                               const tm_rt_tensor_desc *tensors, size_t peak, tm_rt_segment *sg);
+/* tm_rt_stream_plan on this build within peak, the shape it took kept in
+ * *cs; and the chain cs names planned in that shape, one pass (what
+ * tm_rt_stream_plan gave when it kept cs). Builds with TM_RT_STREAM_WIDEN. */
+const char *tm_rt_stream_plan_keep(const tm_rt_op_desc *ops, uint32_t n_ops, uint32_t k,
+                                   const tm_rt_tensor_desc *tensors, size_t peak, tm_rt_segment *sg,
+                                   tm_rt_chain_shape *cs);
+const char *tm_rt_stream_plan_kept(const tm_rt_op_desc *ops, uint32_t n_ops,
+                                   const tm_rt_tensor_desc *tensors, const tm_rt_chain_shape *cs,
+                                   tm_rt_segment *sg);
 /* The chain's memory on a build of isa: its kernels' largest scratch, then
  * its buffers (buf_bytes). */
 size_t tm_rt_stream_need(int isa, const tm_rt_op_desc *ops, const tm_rt_tensor_desc *tensors,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_rt_isa.h"
 #include "tm_rt_kernels.h"
 #include "tm_rt_model.h"
 #include "tm_rt_stream.h"
@@ -171,6 +172,38 @@ static void check_larger_bound(int which)
 /* Streamed chains keep their row windows after the kernels' scratch, inside
  * the memory tm_rt_model_memory_bytes asks for: nothing past it is written
  * and the logits are the flat plan's. */
+/* Open keeps the first chains' invoke shapes: planned in one pass in its
+ * kept shape, a chain gets the segment the search within invoke_room gives
+ * (the order, op and count checked too; builds that widen only). */
+static void expect_kept_plans(const tm_rt_model *m)
+{
+    uint32_t chains = 0;
+    for (uint32_t k = 0; k < m->n_ops; k++) {
+        tm_rt_segment searched, kept;
+        if (m->tensors[m->ops[k].output].arena_offset != TM_RT_STREAMED)
+            continue;
+        ck_assert_ptr_null(tm_rt_stream_plan(-1, m->ops, m->n_ops, k, m->tensors, m->invoke_room, &searched));
+#if defined(TM_RT_STREAM_WIDEN)
+        if (chains < TM_RT_KEPT_CHAINS) {
+            ck_assert_uint_lt(chains, m->n_kept);
+            ck_assert_uint_eq(m->kept[chains].op, k);
+            ck_assert_ptr_null(tm_rt_stream_plan_kept(m->ops, m->n_ops, m->tensors, &m->kept[chains], &kept));
+            ck_assert(memcmp(&kept, &searched, sizeof kept) == 0);
+        }
+#else
+        (void)kept;
+#endif
+        chains++;
+        k += searched.count - 1;
+    }
+    ck_assert_uint_gt(chains, 0);
+#if defined(TM_RT_STREAM_WIDEN)
+    ck_assert_uint_eq(m->n_kept, chains < TM_RT_KEPT_CHAINS ? chains : TM_RT_KEPT_CHAINS);
+#else
+    ck_assert_uint_eq(m->n_kept, 0);
+#endif
+}
+
 static void check_streamed_fits(int which)
 {
     static tm_rt_builder b;
@@ -183,6 +216,7 @@ static void check_streamed_fits(int which)
     ck_assert_uint_eq(ms.flags, TM_RT_FLAG_STREAM);
     ck_assert_uint_gt(ms.scratch_need, 0); /* the windows, on every build */
     ck_assert_uint_le(ms.scratch_need, ms.scratch_bytes);
+    expect_kept_plans(&ms);
     expect_same_logits(&mf, &ms);
     free(flat);
     free(str);
@@ -553,6 +587,7 @@ START_TEST(wider_chains_keep_every_target_ram)
                 wider_here += wider;
             }
         }
+        expect_kept_plans(&m);
         if (which == 2) {
             size_t nf = 0;
             uint8_t *flat = build_small_chain(0, &nf);

@@ -373,59 +373,15 @@ START_TEST(invoke_widens_into_the_features_only)
 }
 END_TEST
 
-/* A chain of the shape sp: features cin x h x w -> conv k0 (stride s0, pad
- * p0, c0 channels, bits0) -> [conv or depthwise k1 (s1, p1, c1)] -> max pool
- * pk / ps, or a stored 1x1 conv when pk is 0 -> dense 1. The dense layer's
- * 4-bit scratch lets the chain widen; *kept is the tensor the dense reads. */
-typedef struct chain_spec {
-    int cin, h, w, k0, s0, p0, c0, bits0, k1, s1, p1, c1, t1, pk, ps;
-} chain_spec;
-
-static uint8_t *build_chain_spec(const chain_spec *sp, uint32_t flags, size_t *size, int32_t *kept)
+/* tm_rt_example_chain_spec built with chain_b: malloc'd, *size bytes. */
+static uint8_t *build_chain_spec(const tm_rt_ex_chain_spec *sp, uint32_t flags, size_t *size, int32_t *kept)
 {
-    tm_rt_builder *bp = chain_start(flags);
-    uint32_t s = 7;
-    int ch = sp->c0, hh = (sp->h + 2 * sp->p0 - sp->k0) / sp->s0 + 1;
-    int ww = (sp->w + 2 * sp->p0 - sp->k0) / sp->s0 + 1;
-    float sc = 0.03f; /* the last tensor's scale, which a pool keeps */
-    int32_t x = tm_rt_builder_tensor(bp, sp->cin, sp->h, sp->w, 0.03f, 0);
-    int32_t last = tm_rt_builder_tensor(bp, ch, hh, ww, 0.03f, -128);
-    tm_rt_input_desc in = tm_rt_ex_input("f", TM_RT_INPUT_FEATURES, x, 0.1f, 2.0f);
-    tm_rt_builder_input(bp, &in);
-    tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_CONV, x, last, sp->k0, sp->s0, sp->p0);
-    tm_rt_ex_weights(bp, &s, &op, ch, sp->cin * sp->k0 * sp->k0, sp->bits0, 0, 0.8);
-    tm_rt_builder_op(bp, &op);
-    if (sp->k1) {
-        int oc = sp->t1 == TM_RT_OP_DEPTHWISE ? ch : sp->c1;
-        int h2 = (hh + 2 * sp->p1 - sp->k1) / sp->s1 + 1, w2 = (ww + 2 * sp->p1 - sp->k1) / sp->s1 + 1;
-        int32_t t = tm_rt_builder_tensor(bp, oc, h2, w2, 0.04f, -128);
-        op = tm_rt_ex_window(sp->t1, last, t, sp->k1, sp->s1, sp->p1);
-        tm_rt_ex_weights(bp, &s, &op, oc, (sp->t1 == TM_RT_OP_DEPTHWISE ? 1 : ch) * sp->k1 * sp->k1, 8, 0,
-                         0.8);
-        tm_rt_builder_op(bp, &op);
-        last = t, ch = oc, hh = h2, ww = w2, sc = 0.04f;
-    }
-    if (sp->pk) {
-        int h3 = (hh - sp->pk) / sp->ps + 1, w3 = (ww - sp->pk) / sp->ps + 1;
-        int32_t t = tm_rt_builder_tensor(bp, ch, h3, w3, sc, -128);
-        op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, last, t, sp->pk, sp->ps, 0);
-        tm_rt_builder_op(bp, &op);
-        last = t, hh = h3, ww = w3;
-    } else {
-        int32_t t = tm_rt_builder_tensor(bp, 4, hh, ww, 0.05f, -128);
-        op = tm_rt_ex_window(TM_RT_OP_CONV, last, t, 1, 1, 0);
-        tm_rt_ex_weights(bp, &s, &op, 4, ch, 8, 0, 0.8);
-        tm_rt_builder_op(bp, &op);
-        last = t, ch = 4;
-    }
-    *kept = last;
-    int32_t out = tm_rt_builder_tensor(bp, 1, 1, 1, 0.1f, 0);
-    op = tm_rt_ex_op(TM_RT_OP_DENSE, last, out);
-    tm_rt_ex_weights(bp, &s, &op, 1, ch * hh * ww, 4, 0, 1.5);
-    tm_rt_builder_op(bp, &op);
-    tm_rt_builder_class(bp, "a");
-    tm_rt_builder_output(bp, out);
-    return chain_finish(size);
+    tm_rt_status st = tm_rt_example_chain_spec(&chain_b, chain_buf, sizeof chain_buf, sp, flags, size, kept);
+    ck_assert_msg(st == TM_RT_OK, "build: %s: %s", tm_rt_status_name(st), tm_rt_builder_error(&chain_b));
+    uint8_t *r = malloc(*size);
+    ck_assert_ptr_nonnull(r);
+    memcpy(r, chain_buf, *size);
+    return r;
 }
 
 /* Runs m on seed 3's features in exactly its memory and copies tensor t
@@ -460,23 +416,14 @@ static size_t run_kept(const uint8_t *bytes, size_t size, int32_t t, int8_t *out
  * window as one flat row), 1x1 chains, strided convs, depthwise. */
 START_TEST(partial_calls_match_the_flat_plan)
 {
-    static const chain_spec specs[] = {
-        {1, 11, 12, 3, 1, 1, 8, 8, 0, 0, 0, 0, 0, 3, 2},
-        {1, 43, 10, 3, 1, 1, 8, 8, 0, 0, 0, 0, 0, 3, 2},
-        {1, 13, 10, 3, 1, 1, 8, 4, 0, 0, 0, 0, 0, 2, 1},
-        {1, 19, 9, 3, 1, 1, 8, 8, 0, 0, 0, 0, 0, 3, 1},
-        {16, 47, 6, 1, 1, 0, 16, 4, 1, 1, 0, 16, TM_RT_OP_CONV, 2, 2},
-        {16, 47, 6, 1, 1, 0, 16, 8, 1, 1, 0, 16, TM_RT_OP_CONV, 0, 0},
-        {1, 43, 11, 3, 1, 1, 8, 8, 3, 1, 1, 0, TM_RT_OP_DEPTHWISE, 2, 2},
-        {2, 29, 13, 3, 2, 1, 8, 4, 3, 1, 1, 12, TM_RT_OP_CONV, 2, 2},
-        {1, 37, 8, 5, 1, 2, 4, 8, 3, 1, 1, 0, TM_RT_OP_DEPTHWISE, 3, 2},
-    };
     static int8_t a[8192], b[8192];
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    for (size_t i = 0; i < 2 * TM_RT_EX_CHAIN_SPECS; i++) {
         size_t ns = 0, nf = 0;
         int32_t ks, kf;
-        uint8_t *str = build_chain_spec(&specs[i], TM_RT_FLAG_STREAM, &ns, &ks);
-        uint8_t *flat = build_chain_spec(&specs[i], 0, &nf, &kf);
+        tm_rt_ex_chain_spec sp = tm_rt_ex_chain_specs[i % TM_RT_EX_CHAIN_SPECS];
+        sp.head = i < TM_RT_EX_CHAIN_SPECS ? 0 : sp.cin; /* more room: other widths */
+        uint8_t *str = build_chain_spec(&sp, TM_RT_FLAG_STREAM, &ns, &ks);
+        uint8_t *flat = build_chain_spec(&sp, 0, &nf, &kf);
         size_t n1 = run_kept(str, ns, ks, a, sizeof a), n2 = run_kept(flat, nf, kf, b, sizeof b);
         ck_assert_uint_eq(n1, n2);
         ck_assert_msg(memcmp(a, b, n1) == 0, "chain %zu: streamed and flat bytes differ", i);

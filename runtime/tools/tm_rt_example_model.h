@@ -8,7 +8,9 @@
  *   dense 18->5 (no bias); concat 8+5 -> dense 13->5 = logits.
  * chain: features 2x6x6 -> conv 3x3 (4-bit) -> conv 3x3 (8-bit) ->
  *   depthwise 3x3 (8-bit, no pad) -> requantize -> global avgpool ->
- *   dense 4->3 = logits. */
+ *   dense 4->3 = logits.
+ * chain_spec: one streamed chain of a shape from tm_rt_ex_chain_specs
+ *   (tests/test_rt_scratch.c, runtime/tools/cortexm/chains_main.c). */
 #ifndef TM_RT_EXAMPLE_MODEL_H
 #define TM_RT_EXAMPLE_MODEL_H
 
@@ -54,6 +56,12 @@ static void tm_rt_ex_weights(tm_rt_builder *b, uint32_t *s, tm_rt_op_desc *op, i
     int wmax = bits == 8 ? 127 : 7;
     size_t rb = bits == 8 ? (size_t)n : (size_t)(n + 1) / 2;
     double w_rms = wmax / sqrt(3.0);
+    if (rows > 64 || rb * (size_t)rows > sizeof w) {
+        if (b->status == TM_RT_OK)
+            b->status = tm_rt_error_set(&b->error, TM_RT_ERR_ARG, "example weights", rows,
+                                        "more than this helper's 64 rows or 2048 bytes");
+        return;
+    }
     memset(w, 0, sizeof w);
     for (int r = 0; r < rows; r++)
         for (int i = 0; i < n; i++) {
@@ -145,8 +153,8 @@ static void tm_rt_ex_audio_config(tm_rt_input_desc *in)
     in->fe.log_floor = 1e-6f;
 }
 
-static tm_rt_status tm_rt_example_two_branch(tm_rt_builder *b, void *buf, size_t cap,
-                                             uint32_t seed, size_t *size)
+static inline tm_rt_status tm_rt_example_two_branch(tm_rt_builder *b, void *buf, size_t cap,
+                                                    uint32_t seed, size_t *size)
 {
     uint32_t s = seed;
     tm_rt_builder_init(b, buf, cap);
@@ -215,8 +223,8 @@ static tm_rt_status tm_rt_example_two_branch(tm_rt_builder *b, void *buf, size_t
     return tm_rt_builder_finish(b, size);
 }
 
-static tm_rt_status tm_rt_example_chain(tm_rt_builder *b, void *buf, size_t cap, uint32_t seed,
-                                        size_t *size)
+static inline tm_rt_status tm_rt_example_chain(tm_rt_builder *b, void *buf, size_t cap,
+                                               uint32_t seed, size_t *size)
 {
     uint32_t s = seed;
     tm_rt_builder_init(b, buf, cap);
@@ -277,6 +285,101 @@ static tm_rt_status tm_rt_example_chain(tm_rt_builder *b, void *buf, size_t cap,
     tm_rt_builder_class(b, "cat");
     tm_rt_builder_class(b, "dog");
     tm_rt_builder_class(b, "bird");
+    tm_rt_builder_output(b, out);
+    return tm_rt_builder_finish(b, size);
+}
+
+/* A streamed chain of one shape, for partial calls: features cin x h x w ->
+ * conv k0 (stride s0, pad p0, c0 channels, bits0) -> [conv or depthwise
+ * (t1) k1 (s1, p1, c1)] -> max pool pk / ps, or a stored 1x1 conv when pk
+ * is 0 -> dense 1. The dense layer's 4-bit scratch lets the chain widen. */
+typedef struct tm_rt_ex_chain_spec {
+    int cin, h, w, k0, s0, p0, c0, bits0, k1, s1, p1, c1, t1, pk, ps;
+    int head; /* > 0: the features first through a stored 4-bit conv 3x3 to head
+               * channels and a requantize (which no chain takes in), the chain's
+               * input then; that conv's scratch (a whole tile of positions) lets
+               * the DSP build's chain widen too */
+} tm_rt_ex_chain_spec;
+
+/* Heights that no rows per call divide, so the last calls are partial:
+ * pools whose window is not their stride, a 1x1 conv first (whose SIMD plan
+ * runs a window as one flat row), 1x1 chains, strided convs, depthwise. */
+#define TM_RT_EX_CHAIN_SPECS 9
+static const tm_rt_ex_chain_spec tm_rt_ex_chain_specs[TM_RT_EX_CHAIN_SPECS] = {
+    {1, 11, 12, 3, 1, 1, 8, 8, 0, 0, 0, 0, 0, 3, 2, 0},
+    {1, 43, 10, 3, 1, 1, 8, 8, 0, 0, 0, 0, 0, 3, 2, 0},
+    {1, 13, 10, 3, 1, 1, 8, 4, 0, 0, 0, 0, 0, 2, 1, 0},
+    {1, 19, 9, 3, 1, 1, 8, 8, 0, 0, 0, 0, 0, 3, 1, 0},
+    {16, 47, 6, 1, 1, 0, 16, 4, 1, 1, 0, 16, TM_RT_OP_CONV, 2, 2, 0},
+    {16, 47, 6, 1, 1, 0, 16, 8, 1, 1, 0, 16, TM_RT_OP_CONV, 0, 0, 0},
+    {1, 43, 11, 3, 1, 1, 8, 8, 3, 1, 1, 0, TM_RT_OP_DEPTHWISE, 2, 2, 0},
+    {2, 29, 13, 3, 2, 1, 8, 4, 3, 1, 1, 12, TM_RT_OP_CONV, 2, 2, 0},
+    {1, 37, 8, 5, 1, 2, 4, 8, 3, 1, 1, 0, TM_RT_OP_DEPTHWISE, 3, 2, 0},
+};
+
+/* Chain sp with b into buf: flags TM_RT_FLAG_STREAM (forced) or 0 (every
+ * tensor in the arena); *kept is the tensor the dense reads (the chain's
+ * last output, or the stored 1x1 conv's). */
+static inline tm_rt_status tm_rt_example_chain_spec(tm_rt_builder *b, void *buf, size_t cap,
+                                                    const tm_rt_ex_chain_spec *sp, uint32_t flags,
+                                                    size_t *size, int32_t *kept)
+{
+    uint32_t s = 7;
+    int ch = sp->c0, hh = (sp->h + 2 * sp->p0 - sp->k0) / sp->s0 + 1;
+    int ww = (sp->w + 2 * sp->p0 - sp->k0) / sp->s0 + 1;
+    float sc = 0.03f; /* the last tensor's scale, which a pool keeps */
+    int cin = sp->cin;
+    tm_rt_op_desc op;
+    tm_rt_builder_init(b, buf, cap);
+    b->flags = flags ? flags | TM_RT_BUILDER_FORCE_STREAM : 0;
+    int32_t x = tm_rt_builder_tensor(b, sp->cin, sp->h, sp->w, 0.03f, 0);
+    tm_rt_input_desc in = tm_rt_ex_input("f", TM_RT_INPUT_FEATURES, x, 0.1f, 2.0f);
+    tm_rt_builder_input(b, &in);
+    if (sp->head) {
+        const float hs = 0.03f;
+        int32_t t = tm_rt_builder_tensor(b, sp->head, sp->h, sp->w, hs, -128);
+        int32_t r = tm_rt_builder_tensor(b, sp->head, sp->h, sp->w, 0.03f, 0);
+        op = tm_rt_ex_window(TM_RT_OP_CONV, x, t, 3, 1, 1);
+        tm_rt_ex_weights(b, &s, &op, sp->head, sp->cin * 9, 4, 0, 0.8);
+        tm_rt_builder_op(b, &op);
+        op = tm_rt_ex_op(TM_RT_OP_REQUANTIZE, t, r);
+        tm_rt_ex_rescale(b, &op, &hs, 1, 0.03f);
+        tm_rt_builder_op(b, &op);
+        x = r, cin = sp->head;
+    }
+    int32_t last = tm_rt_builder_tensor(b, ch, hh, ww, 0.03f, -128);
+    op = tm_rt_ex_window(TM_RT_OP_CONV, x, last, sp->k0, sp->s0, sp->p0);
+    tm_rt_ex_weights(b, &s, &op, ch, cin * sp->k0 * sp->k0, sp->bits0, 0, 0.8);
+    tm_rt_builder_op(b, &op);
+    if (sp->k1) {
+        int oc = sp->t1 == TM_RT_OP_DEPTHWISE ? ch : sp->c1;
+        int h2 = (hh + 2 * sp->p1 - sp->k1) / sp->s1 + 1, w2 = (ww + 2 * sp->p1 - sp->k1) / sp->s1 + 1;
+        int32_t t = tm_rt_builder_tensor(b, oc, h2, w2, 0.04f, -128);
+        op = tm_rt_ex_window((uint32_t)sp->t1, last, t, sp->k1, sp->s1, sp->p1);
+        tm_rt_ex_weights(b, &s, &op, oc, (sp->t1 == TM_RT_OP_DEPTHWISE ? 1 : ch) * sp->k1 * sp->k1, 8, 0,
+                         0.8);
+        tm_rt_builder_op(b, &op);
+        last = t, ch = oc, hh = h2, ww = w2, sc = 0.04f;
+    }
+    if (sp->pk) {
+        int h3 = (hh - sp->pk) / sp->ps + 1, w3 = (ww - sp->pk) / sp->ps + 1;
+        int32_t t = tm_rt_builder_tensor(b, ch, h3, w3, sc, -128);
+        op = tm_rt_ex_window(TM_RT_OP_MAXPOOL, last, t, sp->pk, sp->ps, 0);
+        tm_rt_builder_op(b, &op);
+        last = t, hh = h3, ww = w3;
+    } else {
+        int32_t t = tm_rt_builder_tensor(b, 4, hh, ww, 0.05f, -128);
+        op = tm_rt_ex_window(TM_RT_OP_CONV, last, t, 1, 1, 0);
+        tm_rt_ex_weights(b, &s, &op, 4, ch, 8, 0, 0.8);
+        tm_rt_builder_op(b, &op);
+        last = t, ch = 4;
+    }
+    *kept = last;
+    int32_t out = tm_rt_builder_tensor(b, 1, 1, 1, 0.1f, 0);
+    op = tm_rt_ex_op(TM_RT_OP_DENSE, last, out);
+    tm_rt_ex_weights(b, &s, &op, 1, ch * hh * ww, 4, 0, 1.5);
+    tm_rt_builder_op(b, &op);
+    tm_rt_builder_class(b, "a");
     tm_rt_builder_output(b, out);
     return tm_rt_builder_finish(b, size);
 }

@@ -10,7 +10,9 @@
 # standardisation and the network all run on the device. The host reference
 # is runtime/tools/tm_rt_run_inputs.c built for x86-64. The file has the
 # default (streamed) plan, so the -O2 images also run its chains widened within
-# the model's scratch (tm_rt_stream.c), which the host never executes for them.
+# the model's scratch (tm_rt_stream.c), which the host never executes for them;
+# chains_main.c runs the streamed chains of tm_rt_ex_chain_specs, widened with
+# partial last calls, against their flat plans on the device.
 #
 #   parity.sh BUILD_DIR [ROWS]     (default 8)
 # Exit 77 (skip) without arm-none-eabi-gcc, qemu-system-arm or $TINYM2NET_DATA.
@@ -53,6 +55,20 @@ for v in m4 m7 m4-Os; do
   else
     echo "cortexm kernels $v: the dispatched kernels differ from the reference:" >&2
     cat "$out/kernels_$v.txt" >&2
+    status=1
+  fi
+done
+# streamed chains with partial last calls against the flat plan, on the
+# device (chains_main.c: the host's partial_calls_match_the_flat_plan)
+for v in m4 m7 m4-Os; do
+  core=${v%%-*} opt=()
+  [[ $v == *-Os ]] && opt=(-Os)
+  bash "$here/build.sh" "$core" "$root/runtime/tools" "$out/chains_$v.elf" "$here/chains_main.c" "${opt[@]}"
+  if bash "$here/run.sh" "$core" "$out/chains_$v.elf" "$out/chains_$v.txt"; then
+    echo "cortexm chains $v: $(grep -c 'streamed = flat' "$out/chains_$v.txt") streamed chains equal the flat plan"
+  else
+    echo "cortexm chains $v: a streamed chain differs from the flat plan:" >&2
+    cat "$out/chains_$v.txt" >&2
     status=1
   fi
 done

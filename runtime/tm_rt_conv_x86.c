@@ -372,7 +372,13 @@ static void tm_rt_pw4(const tm_rt_conv_args *a, const tm_rt_plan *p)
             out[c] = a->output + (size_t)cc * (size_t)n;
         }
         if (nvalid == 4 && rq[0].fast && rq[1].fast && rq[2].fast && rq[3].fast) {
-            tm_rt_pw4_run(tile, wv, bias, rq, out, n, np, 4, 1);
+            /* the separable layers' 16 and 32 input channels as constants */
+            if (np == 8)
+                tm_rt_pw4_run(tile, wv, bias, rq, out, n, 8, 4, 1);
+            else if (np == 16)
+                tm_rt_pw4_run(tile, wv, bias, rq, out, n, 16, 4, 1);
+            else
+                tm_rt_pw4_run(tile, wv, bias, rq, out, n, np, 4, 1);
         } else {
             for (c = 0; c < 4; c++) /* tm_rt_store's constants too */
                 tm_rt_rqv_init(&rq[c], a, c < nvalid ? cb + c : cb);

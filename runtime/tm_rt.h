@@ -12,7 +12,7 @@
 #define TM_RT_H
 
 #define TM_RT_VERSION_MAJOR 0
-#define TM_RT_VERSION_MINOR 1
+#define TM_RT_VERSION_MINOR 2
 
 typedef enum tm_rt_status {
     TM_RT_OK = 0,

@@ -830,9 +830,6 @@ static int tm_rt_dsp_all_fast(const tm_rt_conv_args *a, uint32_t bound, uint32_t
     return 1;
 }
 
-/* j: cols, negfix, lo4, hi4 set; the tile's positions p0 .. p0 + 4 nblk +
- * ntail - 1 (ntail < 4: a last block's four outputs go to a buffer, ntail
- * of them to the output, as the gather left its other columns 0) */
 /* One channel of tm_rt_dsp_tile_run: j's row, output and requantisation
  * constants, then its whole blocks and its tail. */
 TM_RT_DSP_INLINE void tm_rt_dsp_tile_chan(tm_rt_dsp_job *j, void (*job)(const tm_rt_dsp_job *),
@@ -869,10 +866,14 @@ TM_RT_DSP_INLINE void tm_rt_dsp_tile_chan(tm_rt_dsp_job *j, void (*job)(const tm
     }
 }
 
+/* j: cols, negfix, lo4, hi4 set; the tile's positions p0 .. p0 + 4 nblk +
+ * ntail - 1 (ntail < 4: a last block's four outputs go to a buffer, ntail
+ * of them to the output, as the gather left its other columns 0) */
 static void tm_rt_dsp_tile_run(const tm_rt_dsp_tjob *t, tm_rt_dsp_job *j, int p0, int nblk, int ntail)
 {
     const tm_rt_conv_args *const a = t->a;
-    /* every field read once, before the calls, which could change them */
+    /* every field read once: the jobs' int8 stores may alias *t and *a, so
+     * the compiler would reload them after each call */
     void (*const job)(const tm_rt_dsp_job *) = t->job;
     const size_t n_pos = (size_t)a->out_h * (size_t)a->out_w, rb = t->rb, rend = t->rend;
     const int32_t *const mult = a->mult, *const shift = a->shift, *const bias = a->bias;

@@ -233,9 +233,10 @@ TM_RT_INLINE __m256i tm_rt_rq_right(__m256i r, const tm_rt_rqv *v)
  * at or above the zero point sends every x < 0 to act_min with or without
  * the sign term, so it is left out. K 2^(31+rs) in the addend keeps the sum
  * in [0, 2^64), so logical 64-bit shifts are exact; the result fits int32,
- * so result + K taken mod 2^32, minus K, is it. Even lanes shift by 31 + rs
- * (the quotient's low 32 bits land in the low half); odd lanes by rs - 1,
- * which puts the same bits in the high half, where the blend takes them. */
+ * so this returns result + K mod 2^32 (tm_rt_rq_fast subtracts K, the
+ * two-channel store K - zp). Even lanes shift by 31 + rs (the quotient's
+ * low 32 bits land in the low half); odd lanes by rs - 1, which puts the
+ * same bits in the high half, where the blend takes them. */
 TM_RT_INLINE __m256i tm_rt_rq_fast_k(__m256i x, const tm_rt_rqv *v)
 {
     __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, v->mult), v->d64);
@@ -243,7 +244,7 @@ TM_RT_INLINE __m256i tm_rt_rq_fast_k(__m256i x, const tm_rt_rqv *v)
     return _mm256_blend_epi32(_mm256_srlv_epi64(pe, v->sv_even), _mm256_srlv_epi64(po, v->sv_odd), 0xAA);
 }
 
-/* tm_rt_rq_fast_k is the result + K. */
+/* The result: tm_rt_rq_fast_k minus K. */
 TM_RT_INLINE __m256i tm_rt_rq_fast(__m256i x, const tm_rt_rqv *v)
 {
     return _mm256_sub_epi32(tm_rt_rq_fast_k(x, v), v->kk);

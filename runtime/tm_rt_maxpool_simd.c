@@ -115,7 +115,8 @@ tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int 
     /* Rows of 4 to 16 outputs: one 32-byte step a row, its bytes past the
      * row read from the next one and its outputs past the row rewritten by
      * the next rows; the rows where that would leave the tensors take the
-     * steps below. */
+     * steps below (the output's bound implies the input's, as at least two
+     * input bytes remain per output byte; the input's stays as a guard). */
     if (size == 2 && stride == 2 && out_w >= 4 && out_w <= 16) {
         const int8_t *const in_end = in + (size_t)c * (size_t)h * (size_t)w;
         int8_t *const out_end = out + (size_t)c * (size_t)out_h * (size_t)out_w;

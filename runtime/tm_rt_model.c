@@ -706,8 +706,9 @@ tm_rt_status tm_rt_model_open(tm_rt_model *m, const void *data, size_t size)
             feat = feat == 0 || n < feat ? n : feat;
         }
     m->invoke_room = (uint32_t)TM_RT_ALIGN16((size_t)scratch_need) + feat;
-    /* the chains' widened shapes, searched once (open checked every chain
-     * plans; one that does not here is searched at each invoke) */
+    /* the chains' widened shapes, searched once (the check above planned
+     * every chain, so this cannot fail; if it did, the chains from there on
+     * would be searched at each invoke) */
     for (uint32_t k = 0; k < h.n_ops && m->n_kept < TM_RT_KEPT_CHAINS; k++) {
         tm_rt_segment sg;
         if (T[O[k].output].arena_offset != TM_RT_STREAMED)

@@ -123,7 +123,7 @@ for prefix in "$full" "$rt"; do
   b=$t/consumer-$tag
   run "$b.cfg.log" cmake -S "$consumer" -B "$b" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCONSUMER_MODEL_DIR="$gen" -DCONSUMER_TRAINER=$trainer
-  grep -q "consumer: TinyM2NetRuntime 0.1.0 from $prefix/lib/cmake/TinyM2NetRuntime: kernels $isa" \
+  grep -q "consumer: TinyM2NetRuntime 0.2.0 from $prefix/lib/cmake/TinyM2NetRuntime: kernels $isa" \
     "$b.cfg.log" || bad "$tag: find_package did not find $prefix's runtime: $(grep 'consumer:' "$b.cfg.log")"
   run "$b.build.log" cmake --build "$b" -j2
   "$b/consumer" >"$b.out" || bad "$tag: consumer failed: $(cat "$b.out")"
@@ -137,7 +137,7 @@ for prefix in "$full" "$rt"; do
   
     # (ldd's whole output first: grep -q closing the pipe early fails under pipefail)
   deps=$(LD_LIBRARY_PATH=$prefix/lib ldd "$b/consumer_pc")
-  grep -q "libtinym2net-runtime.so.0.1 => $prefix/lib/" <<<"$deps" ||
+  grep -q "libtinym2net-runtime.so.0.2 => $prefix/lib/" <<<"$deps" ||
     bad "$tag pkg-config: consumer_pc does not load $prefix's shared runtime"
   LD_LIBRARY_PATH=$prefix/lib "$b/consumer_pc" >"$b.pc.out" || bad "$tag: consumer_pc failed"
   check "$b.pc.out" "$tag pkg-config" "$isa" 1
@@ -178,10 +178,10 @@ grep -q '^set(TinyM2NetRuntime_NO_MESSAGES ON)' "$m4cfg" || bad "the M4 package 
 if cmake -S "$consumer" -B "$t/wrong" -DCMAKE_PREFIX_PATH="$m4" -DCONSUMER_MODEL_DIR="$gen" \
      >"$t/wrong.log" 2>&1; then
   bad "a host build accepted the Cortex-M4 runtime"
-elif ! grep -q "built for cortex-m4\|version: 0.1.0 (32bit)" "$t/wrong.log"; then
+elif ! grep -q "built for cortex-m4\|version: 0.2.0 (32bit)" "$t/wrong.log"; then
   bad "a host build refused the Cortex-M4 runtime without saying why: $(tail -5 "$t/wrong.log")"
 else
-  echo "test_install: a host project refuses the Cortex-M4 package: $(grep -o 'built for cortex-m4\|version: 0.1.0 (32bit)' "$t/wrong.log")"
+  echo "test_install: a host project refuses the Cortex-M4 package: $(grep -o 'built for cortex-m4\|version: 0.2.0 (32bit)' "$t/wrong.log")"
 fi
 b=$t/consumer-m4
 run "$b.cfg.log" cmake -S "$consumer" -B "$b" -DCMAKE_TOOLCHAIN_FILE="$tc" -DCMAKE_BUILD_TYPE=Release \

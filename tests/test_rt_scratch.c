@@ -169,9 +169,6 @@ static void check_larger_bound(int which)
     free(bytes);
 }
 
-/* Streamed chains keep their row windows after the kernels' scratch, inside
- * the memory tm_rt_model_memory_bytes asks for: nothing past it is written
- * and the logits are the flat plan's. */
 /* Open keeps the first chains' invoke shapes: planned in one pass in its
  * kept shape, a chain gets the segment the search within invoke_room gives
  * (the order, op and count checked too; builds that widen only). */
@@ -204,6 +201,9 @@ static void expect_kept_plans(const tm_rt_model *m)
 #endif
 }
 
+/* Streamed chains keep their row windows after the kernels' scratch, inside
+ * the memory tm_rt_model_memory_bytes asks for: nothing past it is written
+ * and the logits are the flat plan's. */
 static void check_streamed_fits(int which)
 {
     static tm_rt_builder b;
@@ -514,6 +514,70 @@ static size_t narrowest_need(const tm_rt_model *m, int isa, int *wider)
  * need, so no target's RAM grows, and the widened plan computes the flat
  * plan's logits in exactly its memory (with SIMD kernels the small chain
  * widens; the examples' chains set their peaks). */
+/* features 1x12x10 -> six chains (conv 3x3 -> depthwise 3x3, 4 to 9
+ * channels), each ended by a requantize, which no chain takes in -> dense 3:
+ * more chains than open keeps, of different shapes. Streamed (flags
+ * TM_RT_FLAG_STREAM) or flat (0); malloc'd, *size bytes. */
+static uint8_t *build_six_chains(uint32_t flags, size_t *size)
+{
+    static const int ch[6] = {4, 8, 5, 9, 6, 7};
+    tm_rt_builder *bp = chain_start(flags);
+    uint32_t s = 5;
+    int32_t x = tm_rt_builder_tensor(bp, 1, 12, 10, 0.03f, 0);
+    tm_rt_input_desc in = tm_rt_ex_input("features", TM_RT_INPUT_FEATURES, x, 0.1f, 2.0f);
+    tm_rt_builder_input(bp, &in);
+    int cin = 1;
+    for (int i = 0; i < 6; i++) {
+        const float sd = 0.04f;
+        int32_t c = tm_rt_builder_tensor(bp, ch[i], 12, 10, 0.03f, -128);
+        int32_t d = tm_rt_builder_tensor(bp, ch[i], 12, 10, sd, -128);
+        int32_t r = tm_rt_builder_tensor(bp, ch[i], 12, 10, 0.03f, 0);
+        tm_rt_op_desc op = tm_rt_ex_window(TM_RT_OP_CONV, x, c, 3, 1, 1);
+        tm_rt_ex_weights(bp, &s, &op, ch[i], cin * 9, i & 1 ? 4 : 8, 0, 0.8);
+        tm_rt_builder_op(bp, &op);
+        op = tm_rt_ex_window(TM_RT_OP_DEPTHWISE, c, d, 3, 1, 1);
+        tm_rt_ex_weights(bp, &s, &op, ch[i], 9, 4, 0, 1.0);
+        tm_rt_builder_op(bp, &op);
+        op = tm_rt_ex_op(TM_RT_OP_REQUANTIZE, d, r);
+        tm_rt_ex_rescale(bp, &op, &sd, 1, 0.03f);
+        tm_rt_builder_op(bp, &op);
+        x = r, cin = ch[i];
+    }
+    int32_t out = tm_rt_builder_tensor(bp, 3, 1, 1, 0.1f, 0);
+    tm_rt_op_desc op = tm_rt_ex_op(TM_RT_OP_DENSE, x, out);
+    tm_rt_ex_weights(bp, &s, &op, 3, cin * 12 * 10, 4, 0, 1.5);
+    tm_rt_builder_op(bp, &op);
+    tm_rt_builder_class(bp, "a");
+    tm_rt_builder_class(bp, "b");
+    tm_rt_builder_class(bp, "c");
+    tm_rt_builder_output(bp, out);
+    return chain_finish(size);
+}
+
+/* Open keeps the first TM_RT_KEPT_CHAINS chains' shapes and each invoke
+ * finds its chain's (the others searched again): six chains of different
+ * shapes give the flat plan's logits. */
+START_TEST(more_chains_than_open_keeps)
+{
+    size_t ns = 0, nf = 0;
+    uint8_t *str = build_six_chains(TM_RT_FLAG_STREAM, &ns);
+    uint8_t *flat = build_six_chains(0, &nf);
+    tm_rt_model ms, mf;
+    ck_assert_int_eq(tm_rt_model_open(&ms, str, ns), TM_RT_OK);
+    ck_assert_int_eq(tm_rt_model_open(&mf, flat, nf), TM_RT_OK);
+    ck_assert_uint_eq(ms.flags, TM_RT_FLAG_STREAM);
+    uint32_t chains = 0;
+    for (uint32_t k = 0; k < ms.n_ops; k++)
+        chains += ms.tensors[ms.ops[k].output].arena_offset == TM_RT_STREAMED &&
+                  (k == 0 || ms.tensors[ms.ops[k - 1].output].arena_offset != TM_RT_STREAMED);
+    ck_assert_uint_eq(chains, 6);
+    expect_kept_plans(&ms);
+    expect_same_logits(&mf, &ms);
+    free(str);
+    free(flat);
+}
+END_TEST
+
 START_TEST(wider_chains_keep_every_target_ram)
 {
     static tm_rt_builder b;
@@ -595,6 +659,7 @@ int main(void)
     tcase_add_test(tc, streamed_chains_fit_the_memory);
     tcase_add_test(tc, invoke_widens_into_the_features_only);
     tcase_add_test(tc, partial_calls_match_the_flat_plan);
+    tcase_add_test(tc, more_chains_than_open_keeps);
     tcase_add_test(tc, wider_chains_keep_every_target_ram);
     tcase_add_test(tc, a_file_bound_below_the_need_is_refused);
     suite_add_tcase(s, tc);

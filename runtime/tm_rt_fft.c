@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -192,6 +193,10 @@ static inline __m128 tm_rt_dup2(const float *p, int d)
 /* low complex of a and of b: (a0 a1 b0 b1); high: (a2 a3 b2 b3) */
 #define V_LOWS(a, b) _mm_movelh_ps(a, b)
 #define V_HIGHS(a, b) _mm_movehl_ps(b, a)
+/* (a0 a0 a1 a1), (a2 a2 a3 a3); lanes 0, 2 of a then of b */
+#define V_DUPLO(a) _mm_unpacklo_ps(a, a)
+#define V_DUPHI(a) _mm_unpackhi_ps(a, a)
+#define V_EVENS(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))
 #else
 typedef float32x4_t tm_rt_v4;
 #define V_LOAD(p) vld1q_f32(p)
@@ -217,6 +222,9 @@ static inline float32x4_t tm_rt_set4(float a, float b, float c, float d)
 #define V_ALT2P(p, d) tm_rt_set4((p)[0], -(p)[0], (p)[d], -(p)[d])
 #define V_LOWS(a, b) vcombine_f32(vget_low_f32(a), vget_low_f32(b))
 #define V_HIGHS(a, b) vcombine_f32(vget_high_f32(a), vget_high_f32(b))
+#define V_DUPLO(a) vzipq_f32(a, a).val[0]
+#define V_DUPHI(a) vzipq_f32(a, a).val[1]
+#define V_EVENS(a, b) vuzpq_f32(a, b).val[0]
 #endif
 
 /* b * w for two complex values, w given as (wr wr ..) and (-wi wi ..). */
@@ -225,10 +233,53 @@ static inline tm_rt_v4 tm_rt_cmul(tm_rt_v4 b, tm_rt_v4 wr, tm_rt_v4 wi_alt)
     return V_ADD(V_MUL(b, wr), V_MUL(V_SWAP(b), wi_alt));
 }
 
+/* Bytes bit-reversed: the SIMD builds' permutation takes each index's
+ * reversal from it (two lookups) instead of a carry loop per index. */
+static const unsigned char tm_rt_rev8[256] = {
+#define TM_RT_R2(n) n, n + 2 * 64, n + 1 * 64, n + 3 * 64
+#define TM_RT_R4(n) TM_RT_R2(n), TM_RT_R2(n + 2 * 16), TM_RT_R2(n + 1 * 16), TM_RT_R2(n + 3 * 16)
+#define TM_RT_R6(n) TM_RT_R4(n), TM_RT_R4(n + 2 * 4), TM_RT_R4(n + 1 * 4), TM_RT_R4(n + 3 * 4)
+    TM_RT_R6(0), TM_RT_R6(2), TM_RT_R6(1), TM_RT_R6(3)
+#undef TM_RT_R2
+#undef TM_RT_R4
+#undef TM_RT_R6
+};
+
+/* Swaps complex values i and j (8 bytes each, moved as bits). */
+static inline void tm_rt_fft_swap(float *z, int i, int j)
+{
+    double t;
+    memcpy(&t, z + 2 * i, sizeof t);
+    memcpy(z + 2 * i, z + 2 * j, sizeof t);
+    memcpy(z + 2 * j, &t, sizeof t);
+}
+
+/* tm_rt_fft_bitrev's permutation (m = 2^b, 2 <= b <= 15), each pair
+ * swapped once: with i = 2 x + u + t m/2 (x the b - 2 middle bits, r their
+ * reversal), rev(i) = 2 r + t + u m/2, so one lookup a middle value gives
+ * four indices: (u, t) = (1, 0) always pairs with a larger index, (0, 1) is
+ * that pair seen from r, and (0, 0), (1, 1) swap when x < r. */
+static void tm_rt_fft_bitrev_table(float *z, int m)
+{
+    int b = 0;
+    while ((1 << b) < m)
+        b++;
+    const int mb = b - 2, q = m / 2;
+    for (int x = 0; x < (1 << mb); x++) {
+        const int r = mb <= 8 ? tm_rt_rev8[x] >> (8 - mb)
+                              : (int)(((unsigned)tm_rt_rev8[x & 255] << 8 | tm_rt_rev8[x >> 8]) >> (16 - mb));
+        tm_rt_fft_swap(z, 2 * x + 1, 2 * r + q);
+        if (x < r) {
+            tm_rt_fft_swap(z, 2 * x, 2 * r);
+            tm_rt_fft_swap(z, 2 * x + 1 + q, 2 * r + 1 + q);
+        }
+    }
+}
+
 static void tm_rt_fft_complex_half_simd(const tm_rt_fft_plan *plan, float *z)
 {
     int n = plan->n, m = n / 2;
-    tm_rt_fft_bitrev(z, m);
+    tm_rt_fft_bitrev_table(z, m);
     const float *cs = plan->cos_, *sn = plan->sin_;
     /* len 2: w = exp(0) = (cos_[0], -sin_[0]); pairs (s, s+1), two per step */
     {
@@ -304,6 +355,19 @@ static tm_rt_status tm_rt_fft_run(const tm_rt_fft_plan *plan, float *data, float
     tm_rt_fft_split_ends(data, m, out, power);
     const tm_rt_v4 half = V_SET1(0.5f);
     int k = 1;
+    if (!out) /* power: four bins a step, their twiddles from one load each */
+        for (; k + 3 < m; k += 4) {
+            tm_rt_v4 a = V_LOAD(data + 2 * k), a2 = V_LOAD(data + 2 * k + 4);
+            tm_rt_v4 b = V_NEG_ODD(V_HALVES(V_LOAD(data + 2 * (m - k - 1))));
+            tm_rt_v4 b2 = V_NEG_ODD(V_HALVES(V_LOAD(data + 2 * (m - k - 3))));
+            tm_rt_v4 e = V_MUL(half, V_ADD(a, b)), d = V_MUL(half, V_SUB(a, b));
+            tm_rt_v4 e2 = V_MUL(half, V_ADD(a2, b2)), d2 = V_MUL(half, V_SUB(a2, b2));
+            tm_rt_v4 c4 = V_LOAD(plan->cos_ + k), s4 = V_LOAD(plan->sin_ + k);
+            tm_rt_v4 x = V_ADD(e, tm_rt_cmul(V_NEG_ODD(V_SWAP(d)), V_DUPLO(c4), V_NEG_ODD(V_DUPLO(s4))));
+            tm_rt_v4 x2 = V_ADD(e2, tm_rt_cmul(V_NEG_ODD(V_SWAP(d2)), V_DUPHI(c4), V_NEG_ODD(V_DUPHI(s4))));
+            tm_rt_v4 sq = V_MUL(x, x), sq2 = V_MUL(x2, x2);
+            V_STORE(power + k, V_EVENS(V_ADD(sq, V_SWAP(sq)), V_ADD(sq2, V_SWAP(sq2))));
+        }
     for (; k + 1 < m; k += 2) {
         /* bins k, k+1 from Z[k], Z[k+1] and conj Z[m-k], conj Z[m-k-1] */
         tm_rt_v4 a = V_LOAD(data + 2 * k);

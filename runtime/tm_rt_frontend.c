@@ -449,7 +449,17 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
             const float *p = power + fe->mel_start[b];
             int len = fe->mel_len[b];
             float acc = 0.0f;
-            for (int j = 0; j < len; j++)
+            int j = 0;
+#if !defined(__OPTIMIZE_SIZE__)
+            /* unrolled, the sum in the same order (the same float bits) */
+            for (; j + 4 <= len; j += 4) {
+                acc += w[j] * p[j];
+                acc += w[j + 1] * p[j + 1];
+                acc += w[j + 2] * p[j + 2];
+                acc += w[j + 3] * p[j + 3];
+            }
+#endif
+            for (; j < len; j++)
                 acc += w[j] * p[j];
             w += len;
             mel[b] = acc + floor_;

@@ -7,7 +7,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define TM_RT_FFT_SSE 1
-#elif defined(__ARM_NEON)
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+/* aarch64 only: Armv7's NEON flushes subnormals to zero, so it would not
+ * give the reference's bits */
 #include <arm_neon.h>
 #define TM_RT_FFT_NEON 1
 #endif
@@ -233,8 +235,10 @@ static inline tm_rt_v4 tm_rt_cmul(tm_rt_v4 b, tm_rt_v4 wr, tm_rt_v4 wi_alt)
     return V_ADD(V_MUL(b, wr), V_MUL(V_SWAP(b), wi_alt));
 }
 
-/* Bytes bit-reversed: the SIMD builds' permutation takes each index's
- * reversal from it (two lookups) instead of a carry loop per index. */
+/* Bytes bit-reversed: the SIMD builds' permutation takes the reversals
+ * from it (one lookup for up to 8 bits, two for up to 16) instead of a
+ * carry loop per index. */
+typedef char tm_rt_fft_rev_bits_ok[TM_RT_FFT_MAX_N <= 131072 ? 1 : -1]; /* m <= 2^16 */
 static const unsigned char tm_rt_rev8[256] = {
 #define TM_RT_R2(n) n, n + 2 * 64, n + 1 * 64, n + 3 * 64
 #define TM_RT_R4(n) TM_RT_R2(n), TM_RT_R2(n + 2 * 16), TM_RT_R2(n + 1 * 16), TM_RT_R2(n + 3 * 16)

@@ -450,8 +450,9 @@ tm_rt_status tm_rt_frontend_run_pcm(const tm_rt_frontend *fe, const float *pf, c
             int len = fe->mel_len[b];
             float acc = 0.0f;
             int j = 0;
-#if !defined(__OPTIMIZE_SIZE__)
-            /* unrolled, the sum in the same order (the same float bits) */
+#if (defined(__SSE2__) || defined(__ARM_NEON)) && !defined(__OPTIMIZE_SIZE__)
+            /* unrolled, the sum in the same order (the same float bits); on
+             * the Cortex-M4 it cost 10.9 K instructions a row more */
             for (; j + 4 <= len; j += 4) {
                 acc += w[j] * p[j];
                 acc += w[j + 1] * p[j + 1];

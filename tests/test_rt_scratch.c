@@ -373,6 +373,21 @@ START_TEST(invoke_widens_into_the_features_only)
 }
 END_TEST
 
+/* The test models' end: a dense layer of n inputs (bits) from x to the
+ * logits out, classes a, b, c; the finished file as chain_finish. */
+static uint8_t *chain_dense3(tm_rt_builder *bp, uint32_t *s, int32_t x, int32_t out, int n, int bits,
+                             size_t *size)
+{
+    tm_rt_op_desc op = tm_rt_ex_op(TM_RT_OP_DENSE, x, out);
+    tm_rt_ex_weights(bp, s, &op, 3, n, bits, 0, 1.5);
+    tm_rt_builder_op(bp, &op);
+    tm_rt_builder_class(bp, "a");
+    tm_rt_builder_class(bp, "b");
+    tm_rt_builder_class(bp, "c");
+    tm_rt_builder_output(bp, out);
+    return chain_finish(size);
+}
+
 /* tm_rt_example_chain_spec built with chain_b: malloc'd, *size bytes. */
 static uint8_t *build_chain_spec(const tm_rt_ex_chain_spec *sp, uint32_t flags, size_t *size, int32_t *kept)
 {
@@ -470,14 +485,7 @@ static uint8_t *build_small_chain(uint32_t flags, size_t *size)
     tm_rt_builder_op(bp, &op);
     op = tm_rt_ex_op(TM_RT_OP_GLOBALAVGPOOL, c3, g);
     tm_rt_builder_op(bp, &op);
-    op = tm_rt_ex_op(TM_RT_OP_DENSE, g, out);
-    tm_rt_ex_weights(bp, &s, &op, 3, 12, 8, 0, 1.5);
-    tm_rt_builder_op(bp, &op);
-    tm_rt_builder_class(bp, "a");
-    tm_rt_builder_class(bp, "b");
-    tm_rt_builder_class(bp, "c");
-    tm_rt_builder_output(bp, out);
-    return chain_finish(size);
+    return chain_dense3(bp, &s, g, out, 12, 8, size);
 }
 
 /* The scratch of m on a build of isa with every chain in its narrowest
@@ -539,15 +547,7 @@ static uint8_t *build_six_chains(uint32_t flags, size_t *size)
         tm_rt_builder_op(bp, &op);
         x = r, cin = ch[i];
     }
-    int32_t out = tm_rt_builder_tensor(bp, 3, 1, 1, 0.1f, 0);
-    tm_rt_op_desc op = tm_rt_ex_op(TM_RT_OP_DENSE, x, out);
-    tm_rt_ex_weights(bp, &s, &op, 3, cin * 12 * 10, 4, 0, 1.5);
-    tm_rt_builder_op(bp, &op);
-    tm_rt_builder_class(bp, "a");
-    tm_rt_builder_class(bp, "b");
-    tm_rt_builder_class(bp, "c");
-    tm_rt_builder_output(bp, out);
-    return chain_finish(size);
+    return chain_dense3(bp, &s, x, tm_rt_builder_tensor(bp, 3, 1, 1, 0.1f, 0), cin * 12 * 10, 4, size);
 }
 
 /* Open keeps the first TM_RT_KEPT_CHAINS chains' shapes and each invoke

@@ -85,9 +85,10 @@ static void tm_rt_fft_bitrev(float *z, int m)
     }
 }
 
-/* TM_RT_FFT_LOOP_BITREV: the plain loop on a build without SIMD (the
- * reference side of ctest frontend_simd_bits, which must not share it). */
-#if defined(__SSE2__) || (defined(__ARM_NEON) && defined(__aarch64__)) ||                     \
+/* The table on the SIMD builds, and on the others but the -Os size build
+ * and TM_RT_FFT_LOOP_BITREV (the reference side of ctest
+ * frontend_simd_bits, which must not share it). */
+#if defined(TM_RT_FFT_SSE) || defined(TM_RT_FFT_NEON) ||                                      \
     (!defined(__OPTIMIZE_SIZE__) && !defined(TM_RT_FFT_LOOP_BITREV))
 #define TM_RT_FFT_REV_TABLE 1
 /* Bytes bit-reversed: the SIMD and -O2 builds' permutation takes the reversals
@@ -145,7 +146,7 @@ static void tm_rt_fft_complex_half(const tm_rt_fft_plan *plan, float *z)
     /* the table on builds without a SIMD FFT but with room for it (the
      * Cortex-M -O2 builds); the SIMD builds keep the loop here, so the
      * reference their tests compare with is computed another way */
-#if defined(TM_RT_FFT_REV_TABLE) && !defined(__SSE2__) && !(defined(__ARM_NEON) && defined(__aarch64__))
+#if defined(TM_RT_FFT_REV_TABLE) && !defined(TM_RT_FFT_SSE) && !defined(TM_RT_FFT_NEON)
     if (m >= 4)
         tm_rt_fft_bitrev_table(z, m);
     else

@@ -114,18 +114,18 @@ tm_rt_status tm_rt_maxpool(const int8_t *in, int c, int h, int w, int size, int 
 #if defined(__AVX2__)
     /* Rows of 4 to 16 outputs: one 32-byte step a row, its bytes past the
      * row read from the next one and its outputs past the row rewritten by
-     * the next rows; the rows where that would leave the tensors take the
-     * steps below (the output's bound implies the input's, as at least two
-     * input bytes remain per output byte; the input's stays as a guard). */
+     * the next rows; the rows where that would leave the output take the
+     * steps below. The reads stay inside the input then: with R output rows
+     * left, at least (4R - 2) out_w >= 32 input bytes follow r1 (R out_w >= 16,
+     * out_w <= 16). */
     if (size == 2 && stride == 2 && out_w >= 4 && out_w <= 16) {
-        const int8_t *const in_end = in + (size_t)c * (size_t)h * (size_t)w;
         int8_t *const out_end = out + (size_t)c * (size_t)out_h * (size_t)out_w;
         for (ch = 0; ch < c; ch++) {
             const int8_t *r0 = in + (size_t)ch * (size_t)h * (size_t)w;
             int8_t *o = out + (size_t)ch * (size_t)out_h * (size_t)out_w;
             for (oy = 0; oy < out_h; oy++, r0 += 2 * (size_t)w, o += out_w) {
                 const int8_t *r1 = r0 + w;
-                if (r1 + 32 <= in_end && o + 16 <= out_end) {
+                if (o + 16 <= out_end) {
                     tm_rt_pool2_step16(r0, r1, o);
                 } else if (out_w >= TM_RT_POOL_STEP) {
                     tm_rt_pool2_step(r0, r1, o);
